@@ -1,0 +1,36 @@
+# libFuzzer needs clang; the project itself builds with g++. Fuzz targets are therefore
+# compiled by a custom command with clang++ from an explicit list of sources that have
+# no third-party dependencies, and run for a bounded number of iterations under ctest.
+if(BANGER_FUZZ STREQUAL "OFF")
+  return()
+endif()
+find_program(BANGER_CLANGXX NAMES clang++ clang++-16 clang++-15 clang++-14)
+if(NOT BANGER_CLANGXX)
+  if(BANGER_FUZZ STREQUAL "ON")
+    message(FATAL_ERROR "BANGER_FUZZ=ON needs clang++ (apt-get install clang); scripts/install-deps.sh installs it")
+  endif()
+  message(STATUS "clang++ not found: fuzz targets are not built")
+  return()
+endif()
+set(BANGER_HAVE_FUZZERS ON)
+
+# banger_add_fuzzer(NAME name SOURCES a.cpp b.cpp RUNS n)
+function(banger_add_fuzzer)
+  cmake_parse_arguments(FUZZ "" "NAME;RUNS" "SOURCES" ${ARGN})
+  set(output ${CMAKE_BINARY_DIR}/bin/${FUZZ_NAME})
+  set(sources)
+  foreach(source IN LISTS FUZZ_SOURCES)
+    list(APPEND sources ${CMAKE_SOURCE_DIR}/${source})
+  endforeach()
+  add_custom_command(
+    OUTPUT ${output}
+    COMMAND ${BANGER_CLANGXX} -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined
+            -I${CMAKE_SOURCE_DIR} ${sources} -o ${output}
+    DEPENDS ${sources}
+    COMMENT "Building fuzz target ${FUZZ_NAME} with clang++"
+    VERBATIM)
+  add_custom_target(${FUZZ_NAME}-build ALL DEPENDS ${output})
+  if(BANGER_BUILD_TESTS)
+    add_test(NAME fuzz.${FUZZ_NAME} COMMAND ${output} -runs=${FUZZ_RUNS} -seed=1 -max_len=4096)
+  endif()
+endfunction()

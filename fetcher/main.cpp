@@ -1,0 +1,3 @@
+#include "fetcher/fetcher_process.h"
+
+int main() { return banger::fetcher::RunFetcherProcess(); }

@@ -1,0 +1,3 @@
+#include "imager/imager_process.h"
+
+int main() { return banger::imager::RunImagerProcess(); }

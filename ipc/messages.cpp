@@ -1,0 +1,34 @@
+#include "ipc/messages.h"
+
+#include <array>
+
+namespace banger::ipc {
+namespace {
+
+constexpr std::array kSpecs = {
+    MessageSpec{MessageType::kSandboxConfig, "sandbox-config", 0, 0},
+    MessageSpec{MessageType::kLocked, "locked", 0, 0},
+    MessageSpec{MessageType::kError, "error", 0, 0},
+    MessageSpec{MessageType::kShutdown, "shutdown", 0, 0},
+    MessageSpec{MessageType::kPing, "ping", 0, 4},
+    MessageSpec{MessageType::kPong, "pong", 0, 4},
+};
+static_assert(kSpecs.size() <= 255);
+
+}  // namespace
+
+std::span<const MessageSpec> AllMessageSpecs() { return kSpecs; }
+
+const MessageSpec* FindMessageSpec(uint32_t raw_type) {
+  for (const auto& spec : kSpecs) {
+    if (static_cast<uint32_t>(spec.type) == raw_type) return &spec;
+  }
+  return nullptr;
+}
+
+const char* MessageTypeName(MessageType type) {
+  const MessageSpec* spec = FindMessageSpec(static_cast<uint32_t>(type));
+  return spec ? spec->name : "unknown";
+}
+
+}  // namespace banger::ipc

@@ -1,0 +1,37 @@
+// Every message type that crosses a process boundary, declared once, with how many
+// file descriptors each may carry. Receivers refuse anything not in this table.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace banger::ipc {
+
+enum class MessageType : uint32_t {
+  // Lifecycle, shared by every helper.
+  kSandboxConfig = 1,  // broker -> child: the SandboxSpec (JSON) to lock down with
+  kLocked = 2,         // child -> broker: locked down, ready for untrusted work
+  kError = 3,          // either way: {"message": "..."}; the sender gives up
+  kShutdown = 4,       // broker -> child: finish and exit 0
+  kPing = 5,           // broker -> child: liveness / work probe; may carry fds
+  kPong = 6,           // child -> broker: answer to kPing; may carry fds
+};
+
+struct MessageSpec {
+  MessageType type;
+  const char* name;
+  uint8_t min_fds;
+  uint8_t max_fds;
+};
+
+// Bounds every receiver enforces (OpenSSH uses 4 MiB; bulk data travels as fds here,
+// so control frames stay small and fit one SOCK_SEQPACKET datagram).
+inline constexpr size_t kMaxBodyBytes = 64 * 1024;
+inline constexpr size_t kMaxFdsPerMessage = 16;
+
+std::span<const MessageSpec> AllMessageSpecs();
+const MessageSpec* FindMessageSpec(uint32_t raw_type);
+const char* MessageTypeName(MessageType type);
+
+}  // namespace banger::ipc

@@ -1,0 +1,75 @@
+#include "security/helper_session.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "security/lockdown.h"
+#include "security/spawn.h"
+
+namespace banger::security {
+
+Result<HelperSession> HelperSession::Begin(std::string name, std::optional<ProcessKind> expected) {
+  HelperSession session;
+  session.name_ = std::move(name);
+  session.channel_ = ipc::Channel(UniqueFd(kChannelFd), "broker");
+  BANGER_ASSIGN_OR_RETURN(ipc::Message config,
+                          session.channel_.ReceiveExpecting({ipc::MessageType::kSandboxConfig}, 30000));
+  BANGER_ASSIGN_OR_RETURN(nlohmann::json json, config.Json());
+  BANGER_ASSIGN_OR_RETURN(session.spec_, SpecFromJson(json));
+  if (expected && session.spec_.kind != *expected) {
+    return Error{ErrorCode::kSandbox, session.name_ + " was given the sandbox of the " +
+                                          ProcessKindName(session.spec_.kind) + " process"};
+  }
+  return session;
+}
+
+Result<void> HelperSession::LockDown() {
+  BANGER_TRY(security::LockDown(spec_));
+  return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kLocked, {{"pid", ::getpid()}}));
+}
+
+int HelperSession::Fail(const Error& error) {
+  std::fprintf(stderr, "%s: %s\n", name_.c_str(), error.message.c_str());
+  (void)channel_.Send(ipc::MakeErrorMessage(error.message));
+  return 1;
+}
+
+int ReportStartupFailure(std::string_view helper, const Error& error) {
+  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(helper.size()), helper.data(), error.message.c_str());
+  return 70;
+}
+
+Result<void> ServeUntilShutdown(HelperSession& session, const MessageHandler& handle) {
+  for (;;) {
+    BANGER_ASSIGN_OR_RETURN(ipc::Message message, session.channel().Receive());
+    switch (message.type) {
+      case ipc::MessageType::kShutdown:
+        return {};
+      case ipc::MessageType::kPing:
+        BANGER_TRY(session.channel().Send(
+            ipc::Message::WithJson(ipc::MessageType::kPong, {{"process", session.name()}})));
+        continue;
+      default: {
+        BANGER_ASSIGN_OR_RETURN(bool handled, handle(message));
+        if (!handled) {
+          return Error{ErrorCode::kUnexpected, std::string("unexpected message '") +
+                                                   ipc::MessageTypeName(message.type) + "' from the broker"};
+        }
+      }
+    }
+  }
+}
+
+int RunHelper(const std::string& name, ProcessKind kind, const std::function<Result<void>()>& initialise,
+              const MessageHandler& handle) {
+  auto session = HelperSession::Begin(name, kind);
+  if (!session) return ReportStartupFailure(name, session.error());
+  if (auto ready = initialise(); !ready) return session->Fail(ready.error());
+  if (auto locked = session->LockDown(); !locked) return session->Fail(locked.error());
+  auto served = ServeUntilShutdown(*session, handle);
+  return served ? 0 : session->Fail(served.error());
+}
+
+}  // namespace banger::security

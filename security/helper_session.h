@@ -1,0 +1,50 @@
+// The child side of a helper's start: adopt the channel at fd 3, take the SandboxSpec
+// the broker sends, let the helper initialise its libraries, lock down, say "locked".
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ipc/channel.h"
+#include "ipc/result.h"
+#include "security/sandbox_spec.h"
+
+namespace banger::security {
+
+class HelperSession {
+ public:
+  // `expected`: the kind this executable is; a spec for another kind is refused.
+  static Result<HelperSession> Begin(std::string name, std::optional<ProcessKind> expected);
+
+  const SandboxSpec& spec() const { return spec_; }
+  ipc::Channel& channel() { return channel_; }
+  const std::string& name() const { return name_; }
+
+  // Applies the spec (lockdown.h) and tells the broker "locked".
+  Result<void> LockDown();
+
+  // Tells the broker (kError) and stderr; returns the exit status to use.
+  int Fail(const Error& error);
+
+ private:
+  std::string name_;
+  SandboxSpec spec_;
+  ipc::Channel channel_;
+};
+
+// For failures before a session exists: one line on stderr, exit status 70.
+int ReportStartupFailure(std::string_view helper, const Error& error);
+
+// Answers kPing and returns on kShutdown; any other message goes to `handle`, which
+// returns false to refuse it (the loop then reports kError and ends with an error).
+using MessageHandler = std::function<Result<bool>(ipc::Message&)>;
+Result<void> ServeUntilShutdown(HelperSession& session, const MessageHandler& handle);
+
+// The whole life of a helper process: Begin, `initialise` its libraries while the
+// filesystem is still visible, LockDown, then serve. Returns the process exit status.
+int RunHelper(const std::string& name, ProcessKind kind, const std::function<Result<void>()>& initialise,
+              const MessageHandler& handle);
+
+}  // namespace banger::security

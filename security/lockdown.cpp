@@ -1,0 +1,183 @@
+#include "security/lockdown.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <linux/securebits.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "ipc/fd.h"
+#include "security/seccomp_policy.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BANGER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BANGER_ASAN 1
+#endif
+#endif
+
+#if defined(BANGER_ASAN)
+extern "C" void __sanitizer_sandbox_on_notify(void* args);
+#endif
+
+namespace banger::security {
+namespace {
+
+// The mount point the new root is built on, inside our private mount namespace only.
+constexpr const char* kNewRootBase = "/tmp";
+
+Error SandboxErrno(const std::string& what) {
+  Error e = Error::FromErrno(what);
+  e.code = ErrorCode::kSandbox;
+  return e;
+}
+
+Result<void> WriteProcFile(const char* path, const std::string& text) {
+  UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+  if (!fd) return SandboxErrno(std::string("open ") + path);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return SandboxErrno(std::string("write ") + path);
+  }
+  return {};
+}
+
+Result<void> EnterNamespaces(const SandboxSpec& spec) {
+  const uid_t outer_uid = ::geteuid();
+  const gid_t outer_gid = ::getegid();
+  int flags = CLONE_NEWNS | CLONE_NEWIPC;
+  if (spec.new_network_namespace) flags |= CLONE_NEWNET;
+  if (spec.use_user_namespace) flags |= CLONE_NEWUSER;
+  if (::unshare(flags) != 0) return SandboxErrno("unshare(namespaces)");
+  if (spec.use_user_namespace) {
+    // Only our own ids exist inside; as the namespace's root we may build the mount tree.
+    BANGER_TRY(WriteProcFile("/proc/self/setgroups", "deny"));
+    BANGER_TRY(WriteProcFile("/proc/self/uid_map", "0 " + std::to_string(outer_uid) + " 1"));
+    BANGER_TRY(WriteProcFile("/proc/self/gid_map", "0 " + std::to_string(outer_gid) + " 1"));
+  }
+  return {};
+}
+
+Result<void> MakeParents(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return SandboxErrno("mkdir " + dir);
+  }
+  return {};
+}
+
+Result<void> BindReadOnly(const std::string& host_path) {
+  struct stat st {};
+  if (::stat(host_path.c_str(), &st) != 0) return {};  // absent on this host: nothing to show
+  const std::string target = std::string(kNewRootBase) + host_path;
+  BANGER_TRY(MakeParents(target));
+  if (S_ISDIR(st.st_mode)) {
+    if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return SandboxErrno("mkdir " + target);
+  } else {
+    UniqueFd placeholder(::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    if (!placeholder) return SandboxErrno("create " + target);
+  }
+  if (::mount(host_path.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return SandboxErrno("bind " + host_path);
+  }
+  if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              nullptr) != 0) {
+    return SandboxErrno("remount read-only " + host_path);
+  }
+  return {};
+}
+
+// An empty tmpfs becomes "/", the old root is detached, and the new one is made read-only.
+Result<void> PivotIntoEmptyRoot(const SandboxSpec& spec) {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return SandboxErrno("make / private");
+  if (::mount("banger-sandbox", kNewRootBase, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "size=64k,nr_inodes=256,mode=0755") != 0) {
+    return SandboxErrno(std::string("mount tmpfs on ") + kNewRootBase);
+  }
+  for (const std::string& path : spec.readonly_binds) BANGER_TRY(BindReadOnly(path));
+  if (::chdir(kNewRootBase) != 0) return SandboxErrno("chdir new root");
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return SandboxErrno("pivot_root");
+  if (::umount2(".", MNT_DETACH) != 0) return SandboxErrno("detach old root");
+  if (::chdir("/") != 0) return SandboxErrno("chdir /");
+  if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              nullptr) != 0) {
+    return SandboxErrno("remount new root read-only");
+  }
+  return {};
+}
+
+Result<void> DropPrivileges(const SandboxSpec& spec) {
+  // Lock root out of regaining anything: no setuid fixups, no ambient raise, no root magic.
+  const unsigned long securebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                   SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                   SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (::prctl(PR_SET_SECUREBITS, securebits, 0, 0, 0) != 0) return SandboxErrno("prctl(PR_SET_SECUREBITS)");
+  for (cap_value_t cap = 0; cap < static_cast<cap_value_t>(cap_max_bits()); ++cap) {
+    if (cap_drop_bound(cap) != 0) return SandboxErrno("drop bounding capability " + std::to_string(cap));
+  }
+  if (!spec.use_user_namespace) {
+    if (::setgroups(0, nullptr) != 0) return SandboxErrno("setgroups");
+    if (::setresgid(spec.gid, spec.gid, spec.gid) != 0) return SandboxErrno("setresgid");
+    if (::setresuid(spec.uid, spec.uid, spec.uid) != 0) return SandboxErrno("setresuid");
+  }
+  cap_t empty = cap_init();
+  if (empty == nullptr) return SandboxErrno("cap_init");
+  int rc = cap_set_proc(empty);
+  cap_free(empty);
+  if (rc != 0) return SandboxErrno("clear capabilities");
+  if (cap_reset_ambient() != 0) return SandboxErrno("clear ambient capabilities");
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return SandboxErrno("prctl(PR_SET_DUMPABLE)");
+  return {};
+}
+
+Result<void> ApplyLimit(int resource, const char* name, uint64_t value) {
+  if (value == 0) return {};
+  rlimit limit{value, value};
+  if (::setrlimit(resource, &limit) != 0) return SandboxErrno(std::string("setrlimit ") + name);
+  return {};
+}
+
+Result<void> ApplyLimits(const ResourceLimits& limits) {
+#if !defined(BANGER_ASAN)
+  // AddressSanitizer reserves terabytes of shadow memory; RLIMIT_AS cannot apply to it.
+  BANGER_TRY(ApplyLimit(RLIMIT_AS, "RLIMIT_AS", limits.address_space_bytes));
+#endif
+  BANGER_TRY(ApplyLimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", limits.open_files));
+  BANGER_TRY(ApplyLimit(RLIMIT_FSIZE, "RLIMIT_FSIZE", limits.file_size_bytes));
+  BANGER_TRY(ApplyLimit(RLIMIT_CPU, "RLIMIT_CPU", limits.cpu_seconds));
+  BANGER_TRY(ApplyLimit(RLIMIT_NPROC, "RLIMIT_NPROC", limits.processes));
+  rlimit no_core{0, 0};  // a SIGSYS kill must not leave a core file anywhere
+  if (::setrlimit(RLIMIT_CORE, &no_core) != 0) return SandboxErrno("setrlimit RLIMIT_CORE");
+  return {};
+}
+
+}  // namespace
+
+Result<void> LockDown(const SandboxSpec& spec) {
+  const pid_t parent = ::getppid();
+  BANGER_TRY(EnterNamespaces(spec));
+  BANGER_TRY(PivotIntoEmptyRoot(spec));
+  BANGER_TRY(DropPrivileges(spec));
+  // Changing credentials clears the parent-death signal: set it again, then make sure the
+  // parent did not die in the meantime.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return SandboxErrno("prctl(PR_SET_PDEATHSIG)");
+  if (::getppid() != parent) return Error{ErrorCode::kSandbox, "the broker exited during lockdown"};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return SandboxErrno("prctl(PR_SET_NO_NEW_PRIVS)");
+  BANGER_TRY(ApplyLimits(spec.limits));
+#if defined(BANGER_ASAN)
+  __sanitizer_sandbox_on_notify(nullptr);
+#endif
+  return InstallSeccompPolicy(spec.kind);
+}
+
+}  // namespace banger::security

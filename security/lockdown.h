@@ -1,0 +1,17 @@
+// The child side of the sandbox: applies a SandboxSpec to the calling process, in the
+// order minijail uses (mounts, bounding set, groups, gid, uid, capabilities, ambient,
+// no_new_privs, rlimits, seccomp last). Must run single-threaded.
+#pragma once
+
+#include "ipc/result.h"
+#include "security/sandbox_spec.h"
+
+namespace banger::security {
+
+// Irreversible. On success the process has an empty read-only root (plus the spec's
+// read-only binds), no capabilities in any set, a non-root uid (or a user namespace),
+// its own network namespace where asked, the spec's rlimits, and the kind's seccomp
+// filter loaded.
+Result<void> LockDown(const SandboxSpec& spec);
+
+}  // namespace banger::security

@@ -1,0 +1,117 @@
+#include "security/proc_status.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "ipc/fd.h"
+
+namespace banger::security {
+namespace {
+
+std::string_view FieldValue(std::string_view text, std::string_view key, bool* found) {
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(at, end - at);
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ':') {
+      *found = true;
+      std::string_view value = line.substr(key.size() + 1);
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+      return value;
+    }
+    at = end + 1;
+  }
+  *found = false;
+  return {};
+}
+
+template <class T>
+Result<T> ParseNumber(std::string_view text, std::string_view key, int base = 10) {
+  bool found = false;
+  std::string_view value = FieldValue(text, key, &found);
+  T out{};
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out, base);
+  if (!found || ec != std::errc() || ptr == value.data()) {
+    return Error{ErrorCode::kMalformed, "/proc status has no readable '" + std::string(key) + "' field"};
+  }
+  return out;
+}
+
+template <class T>
+Result<std::array<T, 4>> ParseIds(std::string_view text, std::string_view key) {
+  bool found = false;
+  std::string_view value = FieldValue(text, key, &found);
+  std::array<T, 4> ids{};
+  const char* p = value.data();
+  const char* end = value.data() + value.size();
+  for (auto& id : ids) {
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    auto [next, ec] = std::from_chars(p, end, id);
+    if (!found || ec != std::errc()) {
+      return Error{ErrorCode::kMalformed, "/proc status has no readable '" + std::string(key) + "' field"};
+    }
+    p = next;
+  }
+  return ids;
+}
+
+std::string Hex(uint64_t v) {
+  char buf[17];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
+  return std::string(buf, end);
+}
+
+}  // namespace
+
+Result<ProcStatus> ParseProcStatus(std::string_view text) {
+  ProcStatus s;
+  BANGER_ASSIGN_OR_RETURN(int nnp, ParseNumber<int>(text, "NoNewPrivs"));
+  s.no_new_privs = nnp == 1;
+  BANGER_ASSIGN_OR_RETURN(s.seccomp_mode, ParseNumber<int>(text, "Seccomp"));
+  BANGER_ASSIGN_OR_RETURN(s.cap_inh, ParseNumber<uint64_t>(text, "CapInh", 16));
+  BANGER_ASSIGN_OR_RETURN(s.cap_prm, ParseNumber<uint64_t>(text, "CapPrm", 16));
+  BANGER_ASSIGN_OR_RETURN(s.cap_eff, ParseNumber<uint64_t>(text, "CapEff", 16));
+  BANGER_ASSIGN_OR_RETURN(s.cap_bnd, ParseNumber<uint64_t>(text, "CapBnd", 16));
+  BANGER_ASSIGN_OR_RETURN(s.cap_amb, ParseNumber<uint64_t>(text, "CapAmb", 16));
+  BANGER_ASSIGN_OR_RETURN(s.uids, ParseIds<uid_t>(text, "Uid"));
+  BANGER_ASSIGN_OR_RETURN(s.gids, ParseIds<gid_t>(text, "Gid"));
+  return s;
+}
+
+Result<ProcStatus> ReadProcStatus(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Error::FromErrno("open " + path);
+  std::string text(8192, '\0');
+  ssize_t n = ::read(fd.get(), text.data(), text.size());
+  if (n <= 0) return Error::FromErrno("read " + path);
+  text.resize(static_cast<size_t>(n));
+  return ParseProcStatus(text);
+}
+
+Result<void> VerifyConfined(const ProcStatus& s, const std::string& who) {
+  std::string problems;
+  auto flag = [&](bool bad, const std::string& what) {
+    if (bad) problems += (problems.empty() ? "" : ", ") + what;
+  };
+  flag(!s.no_new_privs, "NoNewPrivs is 0");
+  flag(s.seccomp_mode != 2, "Seccomp is " + std::to_string(s.seccomp_mode));
+  flag(s.cap_eff != 0, "CapEff is " + Hex(s.cap_eff));
+  flag(s.cap_prm != 0, "CapPrm is " + Hex(s.cap_prm));
+  flag(s.cap_bnd != 0, "CapBnd is " + Hex(s.cap_bnd));
+  flag(s.cap_inh != 0, "CapInh is " + Hex(s.cap_inh));
+  flag(s.cap_amb != 0, "CapAmb is " + Hex(s.cap_amb));
+  for (uid_t uid : s.uids) {
+    if (uid == 0) {
+      flag(true, "runs as uid 0");
+      break;
+    }
+  }
+  if (problems.empty()) return {};
+  return Error{ErrorCode::kSandbox, who + " is not confined: " + problems};
+}
+
+}  // namespace banger::security

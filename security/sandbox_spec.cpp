@@ -1,0 +1,118 @@
+#include "security/sandbox_spec.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace banger::security {
+
+const char* ProcessKindName(ProcessKind kind) {
+  switch (kind) {
+    case ProcessKind::kFetcher: return "fetcher";
+    case ProcessKind::kUnpacker: return "unpacker";
+    case ProcessKind::kImager: return "imager";
+  }
+  return "?";
+}
+
+std::string HelperExecutableName(ProcessKind kind) { return std::string("banger-") + ProcessKindName(kind); }
+
+Result<ProcessKind> ParseProcessKind(const std::string& name) {
+  for (ProcessKind kind : {ProcessKind::kFetcher, ProcessKind::kUnpacker, ProcessKind::kImager}) {
+    if (name == ProcessKindName(kind)) return kind;
+  }
+  return Error{ErrorCode::kInvalidArgument, "unknown process kind '" + name + "'"};
+}
+
+SandboxSpec DefaultSpec(ProcessKind kind) {
+  constexpr uint64_t kMiB = 1024 * 1024;
+  constexpr uint64_t kGiB = 1024 * kMiB;
+  SandboxSpec spec;
+  spec.kind = kind;
+  switch (kind) {
+    case ProcessKind::kFetcher:
+      // The only child with a network; it needs CA certificates and resolver files.
+      spec.new_network_namespace = false;
+      spec.readonly_binds = {"/etc/ssl/certs", "/usr/share/ca-certificates", "/etc/resolv.conf",
+                             "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf"};
+      spec.limits = {.address_space_bytes = 2 * kGiB, .open_files = 256, .file_size_bytes = 64 * kGiB,
+                     .cpu_seconds = 3600, .processes = 256};
+      break;
+    case ProcessKind::kUnpacker:
+      spec.limits = {.address_space_bytes = 1 * kGiB, .open_files = 256, .file_size_bytes = 256 * kGiB,
+                     .cpu_seconds = 3600, .processes = 256};
+      break;
+    case ProcessKind::kImager:
+      spec.limits = {.address_space_bytes = 1 * kGiB, .open_files = 128, .file_size_bytes = 1024 * kGiB,
+                     .cpu_seconds = 3600, .processes = 256};
+      break;
+  }
+  return spec;
+}
+
+SandboxIdentity ResolveSandboxIdentity() {
+  for (const char* name : {"banger", "nobody"}) {
+    if (const passwd* pw = ::getpwnam(name); pw != nullptr && pw->pw_uid != 0) {
+      return {pw->pw_uid, pw->pw_gid, name};
+    }
+  }
+  return {65534, 65534, "65534"};
+}
+
+SandboxSpec SpecForCurrentBroker(ProcessKind kind) {
+  SandboxSpec spec = DefaultSpec(kind);
+  if (::geteuid() == 0) {
+    SandboxIdentity who = ResolveSandboxIdentity();
+    spec.uid = who.uid;
+    spec.gid = who.gid;
+  } else {
+    spec.use_user_namespace = true;
+  }
+  return spec;
+}
+
+nlohmann::json SpecToJson(const SandboxSpec& spec) {
+  return {
+      {"kind", ProcessKindName(spec.kind)},
+      {"use_user_namespace", spec.use_user_namespace},
+      {"uid", spec.uid},
+      {"gid", spec.gid},
+      {"new_network_namespace", spec.new_network_namespace},
+      {"readonly_binds", spec.readonly_binds},
+      {"limits",
+       {{"address_space_bytes", spec.limits.address_space_bytes},
+        {"open_files", spec.limits.open_files},
+        {"file_size_bytes", spec.limits.file_size_bytes},
+        {"cpu_seconds", spec.limits.cpu_seconds},
+        {"processes", spec.limits.processes}}},
+  };
+}
+
+Result<SandboxSpec> SpecFromJson(const nlohmann::json& json) {
+  try {
+    SandboxSpec spec;
+    BANGER_ASSIGN_OR_RETURN(spec.kind, ParseProcessKind(json.at("kind").get<std::string>()));
+    spec.use_user_namespace = json.at("use_user_namespace").get<bool>();
+    spec.uid = json.at("uid").get<uid_t>();
+    spec.gid = json.at("gid").get<gid_t>();
+    spec.new_network_namespace = json.at("new_network_namespace").get<bool>();
+    spec.readonly_binds = json.at("readonly_binds").get<std::vector<std::string>>();
+    const auto& limits = json.at("limits");
+    spec.limits.address_space_bytes = limits.at("address_space_bytes").get<uint64_t>();
+    spec.limits.open_files = limits.at("open_files").get<uint64_t>();
+    spec.limits.file_size_bytes = limits.at("file_size_bytes").get<uint64_t>();
+    spec.limits.cpu_seconds = limits.at("cpu_seconds").get<uint64_t>();
+    spec.limits.processes = limits.at("processes").get<uint64_t>();
+    for (const auto& path : spec.readonly_binds) {
+      if (path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) {
+        return Error{ErrorCode::kInvalidArgument, "sandbox bind path must be absolute and clean: '" + path + "'"};
+      }
+    }
+    return spec;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{ErrorCode::kMalformed, std::string("invalid sandbox spec: ") + e.what()};
+  }
+}
+
+}  // namespace banger::security

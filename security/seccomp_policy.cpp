@@ -1,0 +1,223 @@
+#include "security/seccomp_policy.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace banger::security {
+namespace {
+
+// A syscall number no architecture assigns: calling it always meets the default
+// action (kill the process). The SIGSYS reporter ends with it.
+constexpr long kTripwireSyscall = 1023;
+
+SyscallRule Allow(std::string_view name, std::vector<ArgCondition> conditions = {}) {
+  return {name, Verdict::kAllow, 0, std::move(conditions)};
+}
+SyscallRule Fail(std::string_view name, int err, std::vector<ArgCondition> conditions = {}) {
+  return {name, Verdict::kErrno, err, std::move(conditions)};
+}
+SyscallRule Report(std::string_view name) { return {name, Verdict::kReport, 0, {}}; }
+
+// What every helper needs to run C++ code, threads and malloc included, and no more.
+std::vector<SyscallRule> BaseRules() {
+  const uint64_t kNoExec = PROT_EXEC;
+  std::vector<SyscallRule> rules = {
+      Allow("read"), Allow("write"), Allow("readv"), Allow("writev"), Allow("pread64"), Allow("pwrite64"),
+      Allow("lseek"), Allow("close"), Allow("recvmsg"), Allow("sendmsg"), Allow("fcntl"), Allow("dup"),
+      Allow("ppoll"), Allow("poll"),
+      Allow("fstat"), Allow("newfstatat"),
+      // Memory: never executable.
+      Allow("mmap", {{2, ArgCondition::kMaskedEqual, 0, kNoExec}}),
+      Allow("mprotect", {{2, ArgCondition::kMaskedEqual, 0, kNoExec}}),
+      Allow("munmap"), Allow("mremap"), Allow("brk"), Allow("madvise"),
+      // Threads (no new processes) and their bookkeeping.
+      Allow("clone", {{0, ArgCondition::kMaskedEqual, CLONE_THREAD, CLONE_THREAD}}),
+      Allow("futex"), Allow("set_robust_list"), Allow("rseq"), Allow("sched_yield"), Allow("sched_getaffinity"),
+      Allow("exit"), Allow("exit_group"), Allow("restart_syscall"),
+      // Signals: a child may block and handle signals, but never replace the SIGSYS reporter.
+      Allow("rt_sigreturn"), Allow("rt_sigprocmask"), Allow("sigaltstack"),
+      Allow("rt_sigaction", {{0, ArgCondition::kNotEqual, SIGSYS}}),
+      // abort() signals itself; tgkill to another process is caught by the default action.
+      Allow("tgkill", {{0, ArgCondition::kEqual, static_cast<uint64_t>(::getpid())},
+                       {2, ArgCondition::kEqual, SIGABRT}}),
+      Allow("getpid"), Allow("gettid"), Allow("getuid"), Allow("geteuid"), Allow("getgid"), Allow("getegid"),
+      Allow("clock_gettime"), Allow("clock_getres"), Allow("gettimeofday"), Allow("clock_nanosleep"),
+      Allow("nanosleep"), Allow("getrandom"),
+      // getrlimit only: prlimit64(0, resource, NULL new limit, old).
+      Allow("prlimit64", {{0, ArgCondition::kEqual, 0}, {2, ArgCondition::kEqual, 0}}),
+      // Newer variants: ENOSYS makes glibc fall back to the classic call (Chromium, moby).
+      Fail("clone3", ENOSYS), Fail("statx", ENOSYS),
+      // isatty() probes; the child has no terminal.
+      Fail("ioctl", ENOTTY, {{1, ArgCondition::kEqual, TCGETS}}),
+  };
+  for (const char* name :
+       {"open", "openat", "openat2", "creat", "execve", "execveat", "ptrace", "fork", "vfork", "kill",
+        "tkill", "mount", "umount2", "unshare", "setns", "chroot", "pivot_root", "bpf", "perf_event_open",
+        "process_vm_readv", "process_vm_writev", "keyctl", "add_key", "request_key", "init_module",
+        "finit_module", "kexec_load", "userfaultfd", "io_uring_setup", "symlink", "symlinkat", "link",
+        "linkat", "unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "mknod",
+        "mknodat", "chmod", "fchmodat", "chown", "fchownat", "setuid", "setgid", "setresuid", "setresgid",
+        "setgroups", "capset", "prctl", "seccomp", "personality", "pidfd_open", "pidfd_getfd",
+        "memfd_create", "name_to_handle_at", "open_by_handle_at"}) {
+    rules.push_back(Report(name));
+  }
+  return rules;
+}
+
+std::vector<SyscallRule> WithoutRule(std::vector<SyscallRule> rules, std::string_view name) {
+  std::erase_if(rules, [&](const SyscallRule& r) { return r.name == name; });
+  return rules;
+}
+
+// The network calls libcurl, its resolver and TLS make; files only read-only.
+std::vector<SyscallRule> FetcherRules() {
+  std::vector<SyscallRule> rules = WithoutRule(BaseRules(), "openat");
+  rules.push_back(Allow("openat", {{2, ArgCondition::kMaskedEqual, O_RDONLY, O_ACCMODE | O_CREAT | O_TRUNC}}));
+  for (const char* name : {"connect", "sendto", "recvfrom", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
+                           "getsockname", "getpeername", "shutdown", "bind", "epoll_create1", "epoll_ctl",
+                           "epoll_wait", "epoll_pwait", "pipe2", "eventfd2", "getdents64", "uname", "dup2",
+                           "dup3", "fdatasync", "fsync", "ftruncate"}) {
+    rules.push_back(Allow(name));
+  }
+  rules = WithoutRule(std::move(rules), "socket");
+  for (int family : {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK}) {
+    rules.push_back(Allow("socket", {{0, ArgCondition::kEqual, static_cast<uint64_t>(family)}}));
+  }
+  return rules;
+}
+
+std::vector<SyscallRule> UnpackerRules() {
+  std::vector<SyscallRule> rules = BaseRules();
+  rules.push_back(Report("socket"));
+  rules.push_back(Allow("ftruncate"));
+  return rules;
+}
+
+std::vector<SyscallRule> ImagerRules() {
+  std::vector<SyscallRule> rules = BaseRules();
+  rules.push_back(Report("socket"));
+  for (const char* name : {"ftruncate", "fallocate", "fsync", "fdatasync", "preadv", "pwritev"}) {
+    rules.push_back(Allow(name));
+  }
+  return rules;
+}
+
+scmp_arg_cmp ToLibseccomp(const ArgCondition& c) {
+  switch (c.op) {
+    case ArgCondition::kEqual: return SCMP_CMP(c.arg, SCMP_CMP_EQ, c.value);
+    case ArgCondition::kNotEqual: return SCMP_CMP(c.arg, SCMP_CMP_NE, c.value);
+    case ArgCondition::kMaskedEqual: return SCMP_CMP(c.arg, SCMP_CMP_MASKED_EQ, c.mask, c.value);
+  }
+  return SCMP_CMP(c.arg, SCMP_CMP_EQ, c.value);
+}
+
+uint32_t ToAction(const SyscallRule& rule) {
+  switch (rule.verdict) {
+    case Verdict::kAllow: return SCMP_ACT_ALLOW;
+    case Verdict::kErrno: return SCMP_ACT_ERRNO(static_cast<uint16_t>(rule.errno_value));
+    case Verdict::kReport: return SCMP_ACT_TRAP;
+  }
+  return SCMP_ACT_KILL_PROCESS;
+}
+
+// Async-signal-safe: formats the syscall number by hand and writes one line.
+void ReportViolation(int, siginfo_t* info, void*) {
+  char line[96];
+  size_t n = 0;
+  for (char c : kViolationMarker) line[n++] = c;
+  char digits[24];
+  int d = 0;
+  unsigned long value = static_cast<unsigned long>(info->si_syscall);
+  do {
+    digits[d++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value != 0 && d < 20);
+  while (d > 0) line[n++] = digits[--d];
+  line[n++] = '\n';
+  [[maybe_unused]] ssize_t ignored = ::write(STDERR_FILENO, line, n);
+  ::syscall(kTripwireSyscall);  // default action: the kernel kills us with SIGSYS
+  ::_exit(159);                 // unreachable while the filter is loaded
+}
+
+struct FilterDeleter {
+  void operator()(void* ctx) const { seccomp_release(ctx); }
+};
+
+}  // namespace
+
+std::vector<SyscallRule> PolicyFor(ProcessKind kind) {
+  switch (kind) {
+    case ProcessKind::kFetcher: return FetcherRules();
+    case ProcessKind::kUnpacker: return UnpackerRules();
+    case ProcessKind::kImager: return ImagerRules();
+  }
+  return BaseRules();
+}
+
+Result<void> InstallSeccompPolicy(ProcessKind kind) {
+  std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
+  if (!ctx) return Error{ErrorCode::kSandbox, "seccomp_init failed"};
+  if (seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) != 0 ||
+      seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
+    return Error{ErrorCode::kSandbox, "cannot set seccomp filter attributes"};
+  }
+  for (const SyscallRule& rule : PolicyFor(kind)) {
+    std::string name(rule.name);
+    int nr = seccomp_syscall_resolve_name(name.c_str());
+    if (nr == __NR_SCMP_ERROR) continue;  // not a syscall on this architecture
+    std::vector<scmp_arg_cmp> cmps;
+    for (const ArgCondition& c : rule.conditions) cmps.push_back(ToLibseccomp(c));
+    int rc = seccomp_rule_add_array(ctx.get(), ToAction(rule), nr, static_cast<unsigned>(cmps.size()),
+                                    cmps.empty() ? nullptr : cmps.data());
+    if (rc != 0) {
+      return Error{ErrorCode::kSandbox, "seccomp rule for " + name + ": " + std::strerror(-rc)};
+    }
+  }
+  struct sigaction action {};
+  action.sa_sigaction = ReportViolation;
+  action.sa_flags = SA_SIGINFO;
+  sigemptyset(&action.sa_mask);
+  if (::sigaction(SIGSYS, &action, nullptr) != 0) return Error::FromErrno("sigaction(SIGSYS)");
+  sigset_t sys;
+  sigemptyset(&sys);
+  sigaddset(&sys, SIGSYS);
+  ::sigprocmask(SIG_UNBLOCK, &sys, nullptr);
+  if (int rc = seccomp_load(ctx.get()); rc != 0) {
+    return Error{ErrorCode::kSandbox, std::string("seccomp_load: ") + std::strerror(-rc)};
+  }
+  return {};
+}
+
+std::optional<std::string> FindViolationSyscall(std::string_view child_stderr) {
+  size_t at = child_stderr.rfind(kViolationMarker);
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rest = child_stderr.substr(at + kViolationMarker.size());
+  long number = 0;
+  size_t digits = 0;
+  while (digits < rest.size() && digits < 6 && rest[digits] >= '0' && rest[digits] <= '9') {
+    number = number * 10 + (rest[digits] - '0');
+    ++digits;
+  }
+  if (digits == 0) return std::nullopt;
+  return SyscallName(number);
+}
+
+std::string SyscallName(long number) {
+  char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, static_cast<int>(number));
+  if (name == nullptr) return "syscall " + std::to_string(number);
+  std::string result(name);
+  std::free(name);
+  return result;
+}
+
+}  // namespace banger::security

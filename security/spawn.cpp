@@ -1,0 +1,295 @@
+#include "security/spawn.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "security/seccomp_policy.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace banger::security {
+namespace {
+
+constexpr size_t kStderrTailBytes = 16 * 1024;
+
+using Clock = std::chrono::steady_clock;
+
+int RemainingMs(Clock::time_point deadline, int timeout_ms) {
+  if (timeout_ms < 0) return -1;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left < 0 ? 0 : static_cast<int>(left);
+}
+
+// Everything the forked child needs, prepared before fork() so the child only makes syscalls.
+struct ExecPlan {
+  pid_t parent = 0;
+  const char* path = nullptr;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  std::vector<int> sources;  // sources[i] becomes fd i
+};
+
+[[noreturn]] void ExecInChild(const ExecPlan& plan) {
+  // Default dispositions, then the parent's mask lifted: the helper starts clean.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != plan.parent) ::_exit(127);
+  ::setsid();  // no controlling terminal
+
+  // Copy every source above the target range first, so no dup2 clobbers a later source.
+  const int count = static_cast<int>(plan.sources.size());
+  int copies[64];
+  for (int i = 0; i < count; ++i) {
+    copies[i] = ::fcntl(plan.sources[i], F_DUPFD_CLOEXEC, count);
+    if (copies[i] < 0) ::_exit(127);
+  }
+  for (int i = 0; i < count; ++i) {
+    if (::dup2(copies[i], i) != i) ::_exit(127);
+  }
+  ::syscall(SYS_close_range, count, ~0U, 0);
+  ::execve(plan.path, plan.argv.data(), plan.envp.data());
+  static const char kMessage[] = "banger: cannot execute helper\n";
+  [[maybe_unused]] ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  ::_exit(127);
+}
+
+}  // namespace
+
+bool ChildExit::sandbox_violation() const { return signaled && signal == SIGSYS; }
+
+std::string ChildExit::Describe() const {
+  if (sandbox_violation()) {
+    return "sandbox violation: " + violation_syscall.value_or("a forbidden system call (not identified)");
+  }
+  if (signaled) {
+    const char* abbrev = sigabbrev_np(signal);
+    return "killed by signal " + std::to_string(signal) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+  }
+  if (code == 127) return "could not be executed (exit status 127)";
+  return "exited with status " + std::to_string(code);
+}
+
+Result<SandboxedChild> SandboxedChild::Spawn(SpawnOptions options) {
+  if (options.passed_fds.size() > 32) {
+    return Error{ErrorCode::kInvalidArgument, "too many fds passed to " + options.name};
+  }
+  if (::access(options.executable.c_str(), X_OK) != 0) {
+    return Error::FromErrno("helper " + options.name + " at " + options.executable);
+  }
+  BANGER_ASSIGN_OR_RETURN(auto ends, ipc::Channel::CreatePair());
+  auto& [parent_end, child_end] = ends;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error::FromErrno("pipe2");
+  UniqueFd stderr_read(pipe_fds[0]), stderr_write(pipe_fds[1]);
+  ::fcntl(stderr_read.get(), F_SETFL, O_NONBLOCK);
+  UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!dev_null) return Error::FromErrno("open /dev/null");
+
+  std::vector<std::string> argv_storage = {options.executable};
+  argv_storage.insert(argv_storage.end(), options.args.begin(), options.args.end());
+  std::vector<std::string> env_storage = {"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  env_storage.insert(env_storage.end(), options.environment.begin(), options.environment.end());
+
+  ExecPlan plan;
+  plan.parent = ::getpid();
+  plan.path = argv_storage[0].c_str();
+  for (auto& a : argv_storage) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : env_storage) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  plan.sources = {dev_null.get(), dev_null.get(), stderr_write.get(), child_end.fd()};
+  for (const auto& fd : options.passed_fds) plan.sources.push_back(fd.get());
+
+  // Block signals across fork so no broker handler runs in the child before exec.
+  sigset_t all, previous;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  pid_t pid = ::fork();
+  if (pid == 0) ExecInChild(plan);
+  int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (pid < 0) return Error::FromErrno("fork " + options.name, fork_errno);
+
+  SandboxedChild child;
+  child.name_ = options.name;
+  child.pid_ = pid;
+  child.pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!child.pidfd_) {
+    int err = errno;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return Error::FromErrno("pidfd_open for " + options.name, err);
+  }
+  child.stderr_ = std::move(stderr_read);
+  child.channel_ = std::move(parent_end);
+  child.channel_.set_peer_name(options.name);
+  // The child's ends now live only in the child.
+  stderr_write.reset();
+  child_end = ipc::Channel();
+  options.passed_fds.clear();
+
+  BANGER_TRY(child.Send(ipc::Message::WithJson(ipc::MessageType::kSandboxConfig, SpecToJson(options.spec))));
+  auto locked = child.ReceiveExpecting({ipc::MessageType::kLocked}, options.lock_timeout_ms);
+  if (!locked) {
+    child.Kill();
+    return locked.error().Wrap("starting " + options.name);
+  }
+  auto status = ReadProcStatus(pid);
+  if (!status) {
+    child.Kill();
+    return status.error().Wrap("checking " + options.name);
+  }
+  if (auto confined = VerifyConfined(*status, options.name); !confined) {
+    child.Kill();
+    return confined.error();
+  }
+  child.status_at_lock_ = *status;
+  return child;
+}
+
+SandboxedChild& SandboxedChild::operator=(SandboxedChild&& other) noexcept {
+  if (this != &other) {
+    Kill();
+    name_ = std::move(other.name_);
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::move(other.pidfd_);
+    stderr_ = std::move(other.stderr_);
+    channel_ = std::move(other.channel_);
+    status_at_lock_ = other.status_at_lock_;
+    stderr_tail_ = std::move(other.stderr_tail_);
+    exit_ = std::move(other.exit_);
+  }
+  return *this;
+}
+
+SandboxedChild::~SandboxedChild() { Kill(); }
+
+void SandboxedChild::Kill() {
+  if (!pidfd_ || exit_) return;
+  ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+  Reap(-1);
+}
+
+Result<void> SandboxedChild::Send(const ipc::Message& message) {
+  auto sent = channel_.Send(message);
+  if (!sent && sent.error().code == ErrorCode::kPeerClosed) return DeathError();
+  return sent;
+}
+
+void SandboxedChild::DrainStderr() {
+  if (!stderr_) return;
+  char buffer[4096];
+  for (;;) {
+    ssize_t n = ::read(stderr_.get(), buffer, sizeof buffer);
+    if (n > 0) {
+      stderr_tail_.append(buffer, static_cast<size_t>(n));
+      if (stderr_tail_.size() > kStderrTailBytes) stderr_tail_.erase(0, stderr_tail_.size() - kStderrTailBytes);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) stderr_.reset();  // the child and every copy of its stderr are gone
+    return;
+  }
+}
+
+bool SandboxedChild::Reap(int timeout_ms) {
+  if (exit_) return true;
+  if (!pidfd_) return false;
+  pollfd pfd{pidfd_.get(), POLLIN, 0};
+  int ready;
+  do {
+    ready = ::poll(&pfd, 1, timeout_ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) return false;
+  siginfo_t info{};
+  int rc;
+  do {
+    rc = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd_.get()), &info, WEXITED);
+  } while (rc < 0 && errno == EINTR);
+  if (rc != 0) return false;
+  DrainStderr();
+  ChildExit end;
+  end.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  (end.signaled ? end.signal : end.code) = info.si_status;
+  if (end.sandbox_violation()) end.violation_syscall = FindViolationSyscall(stderr_tail_);
+  exit_ = end;
+  return true;
+}
+
+Error SandboxedChild::DeathError() {
+  // The channel closed: the child is dying or dead. Give it a moment to be reaped.
+  if (!Reap(5000)) {
+    Kill();
+    return Error{ErrorCode::kChildFailed, name_ + " closed its channel and was killed"};
+  }
+  const ErrorCode code = exit_->sandbox_violation() ? ErrorCode::kSandbox : ErrorCode::kChildFailed;
+  std::string message = name_ + " " + exit_->Describe();
+  if (!exit_->sandbox_violation()) {
+    // The child's own last words usually say why.
+    std::string_view tail = stderr_tail_;
+    while (!tail.empty() && tail.back() == '\n') tail.remove_suffix(1);
+    size_t line_start = tail.rfind('\n');
+    std::string_view last = line_start == std::string_view::npos ? tail : tail.substr(line_start + 1);
+    if (!last.empty()) message += ": " + std::string(last.substr(0, 300));
+  }
+  return Error{code, message};
+}
+
+Result<ipc::Message> SandboxedChild::Receive(int timeout_ms) {
+  if (exit_) return DeathError();
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  for (;;) {
+    pollfd fds[3] = {{channel_.fd(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}, {stderr_.get(), POLLIN, 0}};
+    int ready = ::poll(fds, stderr_ ? 3 : 2, RemainingMs(deadline, timeout_ms));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return Error::FromErrno("waiting for " + name_);
+    if (ready == 0) return Error{ErrorCode::kTimeout, name_ + " did not answer within " + std::to_string(timeout_ms) + " ms"};
+    if (stderr_ && fds[2].revents != 0) DrainStderr();
+    if (fds[0].revents != 0) {
+      auto message = channel_.Receive(0);
+      if (message) return message;
+      if (message.error().code == ErrorCode::kPeerClosed) return DeathError();
+      if (message.error().code == ErrorCode::kTimeout) continue;
+      Kill();  // a malformed frame is the child's failure, never the broker's
+      return Error{ErrorCode::kChildFailed, message.error().message};
+    }
+    if (fds[1].revents != 0) return DeathError();
+  }
+}
+
+Result<ipc::Message> SandboxedChild::ReceiveExpecting(std::initializer_list<ipc::MessageType> allowed,
+                                                      int timeout_ms) {
+  BANGER_ASSIGN_OR_RETURN(ipc::Message message, Receive(timeout_ms));
+  for (ipc::MessageType type : allowed) {
+    if (message.type == type) return message;
+  }
+  if (message.type == ipc::MessageType::kError) {
+    return Error{ErrorCode::kChildFailed, name_ + ": " + ipc::ErrorText(message)};
+  }
+  Kill();
+  return Error{ErrorCode::kChildFailed,
+               name_ + " sent '" + ipc::MessageTypeName(message.type) + "' out of turn and was stopped"};
+}
+
+ChildExit SandboxedChild::Wait(int timeout_ms) {
+  if (!Reap(timeout_ms)) Kill();
+  return exit_.value_or(ChildExit{true, 0, SIGKILL, std::nullopt});
+}
+
+}  // namespace banger::security

@@ -1,0 +1,87 @@
+// The broker side of a sandboxed helper: exec it with a clean environment and its fds at
+// fixed numbers, hand it its SandboxSpec, wait for "locked", check /proc/<pid>/status,
+// and from then on watch it through a pidfd so its end is reported precisely.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipc/channel.h"
+#include "ipc/fd.h"
+#include "ipc/result.h"
+#include "security/proc_status.h"
+#include "security/sandbox_spec.h"
+
+namespace banger::security {
+
+// Fixed descriptor numbers in every helper: 0/1 are /dev/null, 2 is a pipe the broker reads.
+inline constexpr int kChannelFd = 3;
+inline constexpr int kFirstPassedFd = 4;
+
+struct ChildExit {
+  bool signaled = false;
+  int code = 0;    // exit status when !signaled
+  int signal = 0;  // terminating signal when signaled
+  std::optional<std::string> violation_syscall;
+
+  bool sandbox_violation() const;
+  // "exited with status 2", "killed by signal 9 (SIGKILL)", "sandbox violation: openat".
+  std::string Describe() const;
+};
+
+struct SpawnOptions {
+  std::string executable;           // absolute path of the helper
+  std::string name;                 // how errors name it, e.g. "banger-unpacker"
+  std::vector<std::string> args;    // argv[1..]
+  SandboxSpec spec;
+  std::vector<UniqueFd> passed_fds;  // become fds 4, 5, ... in the child
+  std::vector<std::string> environment;  // KEY=VALUE added to the clean environment
+  int lock_timeout_ms = 20000;
+};
+
+class SandboxedChild {
+ public:
+  // Returns only once the child is locked down and /proc confirms it (invariant I4).
+  static Result<SandboxedChild> Spawn(SpawnOptions options);
+
+  SandboxedChild(SandboxedChild&&) noexcept = default;
+  SandboxedChild& operator=(SandboxedChild&&) noexcept;
+  ~SandboxedChild();
+
+  Result<void> Send(const ipc::Message& message);
+  // The next message, or an error that says how the child ended if it died first.
+  // A malformed frame is the child's failure: it is killed and the error names it.
+  Result<ipc::Message> Receive(int timeout_ms = -1);
+  Result<ipc::Message> ReceiveExpecting(std::initializer_list<ipc::MessageType> allowed, int timeout_ms = -1);
+
+  // Waits for the child to end (killing it at the deadline, -1 = no deadline) and reaps it.
+  ChildExit Wait(int timeout_ms = -1);
+  void Kill();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  const std::string& name() const { return name_; }
+  const ProcStatus& status_at_lock() const { return status_at_lock_; }
+  const std::string& stderr_tail() const { return stderr_tail_; }
+  const std::optional<ChildExit>& exit() const { return exit_; }
+
+ private:
+  SandboxedChild() = default;
+  void DrainStderr();
+  bool Reap(int timeout_ms);
+  Error DeathError();
+
+  std::string name_;
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  UniqueFd stderr_;
+  ipc::Channel channel_;
+  ProcStatus status_at_lock_;
+  std::string stderr_tail_;
+  std::optional<ChildExit> exit_;
+};
+
+}  // namespace banger::security

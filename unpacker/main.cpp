@@ -1,0 +1,3 @@
+#include "unpacker/unpacker_process.h"
+
+int main() { return banger::unpacker::RunUnpackerProcess(); }
