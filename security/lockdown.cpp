@@ -136,7 +136,12 @@ Result<void> DropPrivileges(const SandboxSpec& spec) {
   cap_free(empty);
   if (rc != 0) return SandboxErrno("clear capabilities");
   if (cap_reset_ambient() != 0) return SandboxErrno("clear ambient capabilities");
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return SandboxErrno("prctl(PR_SET_DUMPABLE)");
+  // As root, other processes of the sandbox uid must not ptrace or inspect the child. In a
+  // user namespace the child's host uid is the broker's own, so this would only lock the
+  // broker out of /proc/<pid> (the mm belongs to the initial namespace).
+  if (!spec.use_user_namespace && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    return SandboxErrno("prctl(PR_SET_DUMPABLE)");
+  }
   return {};
 }
 

@@ -50,7 +50,7 @@ std::vector<SyscallRule> BaseRules() {
       // abort() signals itself; tgkill to another process is caught by the default action.
       Allow("tgkill", {{0, ArgCondition::kEqual, static_cast<uint64_t>(::getpid())},
                        {2, ArgCondition::kEqual, SIGABRT}}),
-      Allow("getpid"), Allow("gettid"), Allow("getuid"), Allow("geteuid"), Allow("getgid"), Allow("getegid"),
+      Allow("getpid"), Allow("getppid"), Allow("gettid"), Allow("getuid"), Allow("geteuid"), Allow("getgid"), Allow("getegid"),
       Allow("clock_gettime"), Allow("clock_getres"), Allow("gettimeofday"), Allow("clock_nanosleep"),
       Allow("nanosleep"), Allow("getrandom"),
       // getrlimit only: prlimit64(0, resource, NULL new limit, old).

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package banger and its test suite need. Idempotent: packages
+# already present are left alone, and apt-get runs only when something is missing.
+set -euo pipefail
+
+BUILD_PACKAGES=(
+  build-essential cmake pkg-config
+  libseccomp-dev libcap-dev libcurl4-openssl-dev nlohmann-json3-dev libarchive-dev
+  libext2fs-dev comerr-dev libssl-dev libzstd-dev zlib1g-dev
+)
+TEST_PACKAGES=(
+  libgtest-dev libgmock-dev clang libclang-rt-14-dev
+  docker-registry skopeo e2fsprogs python3 iproute2 util-linux
+)
+
+case "${1:-all}" in
+  build) wanted=("${BUILD_PACKAGES[@]}") ;;
+  all|test) wanted=("${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#wanted[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root (or with sudo) to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,116 @@
+// Unit tests of the sandbox's data: the spec's wire form, /proc parsing, the policies.
+#include <seccomp.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "security/proc_status.h"
+#include "security/sandbox_spec.h"
+#include "security/seccomp_policy.h"
+
+namespace banger::security {
+namespace {
+
+constexpr const char* kConfinedStatus =
+    "Name:\tbanger-unpacker\nUid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\n"
+    "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
+    "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n"
+    "Seccomp_filters:\t1\n";
+
+TEST(ProcStatus, ParsesAndAcceptsAConfinedChild) {
+  auto status = ParseProcStatus(kConfinedStatus);
+  ASSERT_TRUE(status) << status.error().message;
+  EXPECT_TRUE(status->no_new_privs);
+  EXPECT_EQ(status->seccomp_mode, 2);
+  EXPECT_EQ(status->uids[3], 65534u);
+  EXPECT_TRUE(VerifyConfined(*status, "child"));
+}
+
+TEST(ProcStatus, NamesEveryMissingConfinement) {
+  std::string text = kConfinedStatus;
+  text.replace(text.find("NoNewPrivs:\t1"), 13, "NoNewPrivs:\t0");
+  text.replace(text.find("CapEff:\t0000000000000000"), 24, "CapEff:\t000001ffffffffff");
+  text.replace(text.find("Uid:\t65534"), 10, "Uid:\t0");
+  auto status = ParseProcStatus(text);
+  ASSERT_TRUE(status);
+  auto verdict = VerifyConfined(*status, "banger-imager");
+  ASSERT_FALSE(verdict);
+  EXPECT_EQ(verdict.error().code, ErrorCode::kSandbox);
+  EXPECT_EQ(verdict.error().message,
+            "banger-imager is not confined: NoNewPrivs is 0, CapEff is 1ffffffffff, runs as uid 0");
+}
+
+TEST(ProcStatus, MissingFieldIsMalformed) {
+  auto status = ParseProcStatus("Name:\tx\nUid:\t1\t1\t1\t1\n");
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code, ErrorCode::kMalformed);
+}
+
+TEST(SandboxSpec, RoundTripsThroughJson) {
+  SandboxSpec spec = DefaultSpec(ProcessKind::kFetcher);
+  spec.uid = 1234;
+  spec.use_user_namespace = true;
+  spec.limits.cpu_seconds = 17;
+  auto back = SpecFromJson(SpecToJson(spec));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->kind, ProcessKind::kFetcher);
+  EXPECT_EQ(back->uid, 1234u);
+  EXPECT_TRUE(back->use_user_namespace);
+  EXPECT_FALSE(back->new_network_namespace);
+  EXPECT_EQ(back->readonly_binds, spec.readonly_binds);
+  EXPECT_EQ(back->limits.cpu_seconds, 17u);
+}
+
+TEST(SandboxSpec, RefusesRelativeOrTraversingBinds) {
+  for (const char* bad : {"etc/passwd", "/etc/../root", ""}) {
+    nlohmann::json json = SpecToJson(DefaultSpec(ProcessKind::kUnpacker));
+    json["readonly_binds"] = {bad};
+    EXPECT_FALSE(SpecFromJson(json)) << bad;
+  }
+  nlohmann::json unknown = SpecToJson(DefaultSpec(ProcessKind::kUnpacker));
+  unknown["kind"] = "shell";
+  EXPECT_FALSE(SpecFromJson(unknown));
+}
+
+TEST(SandboxSpec, OnlyTheFetcherKeepsTheNetwork) {
+  EXPECT_FALSE(DefaultSpec(ProcessKind::kFetcher).new_network_namespace);
+  EXPECT_TRUE(DefaultSpec(ProcessKind::kUnpacker).new_network_namespace);
+  EXPECT_TRUE(DefaultSpec(ProcessKind::kImager).new_network_namespace);
+  EXPECT_TRUE(DefaultSpec(ProcessKind::kUnpacker).readonly_binds.empty());
+  EXPECT_TRUE(DefaultSpec(ProcessKind::kImager).readonly_binds.empty());
+}
+
+TEST(SeccompPolicy, EveryRuleNamesARealSyscall) {
+  for (ProcessKind kind : {ProcessKind::kFetcher, ProcessKind::kUnpacker, ProcessKind::kImager}) {
+    for (const SyscallRule& rule : PolicyFor(kind)) {
+      std::string name(rule.name);
+      EXPECT_NE(seccomp_syscall_resolve_name(name.c_str()), __NR_SCMP_ERROR)
+          << ProcessKindName(kind) << ": '" << name << "' is not a syscall (typo?)";
+    }
+  }
+}
+
+TEST(SeccompPolicy, JailedKindsNeverAllowFilesSocketsOrExec) {
+  for (ProcessKind kind : {ProcessKind::kUnpacker, ProcessKind::kImager}) {
+    for (const SyscallRule& rule : PolicyFor(kind)) {
+      for (std::string_view forbidden : {"open", "openat", "openat2", "socket", "execve", "execveat", "ptrace",
+                                         "fork", "vfork", "connect"}) {
+        if (rule.name == forbidden) {
+          EXPECT_EQ(rule.verdict, Verdict::kReport) << ProcessKindName(kind) << " " << forbidden;
+        }
+      }
+    }
+  }
+}
+
+TEST(SeccompPolicy, ViolationMarkerIsParsed) {
+  std::string stderr_text = "some output\n" + std::string(kViolationMarker) + "257\n";
+  auto name = FindViolationSyscall(stderr_text);
+  ASSERT_TRUE(name);
+  EXPECT_EQ(*name, SyscallName(seccomp_syscall_resolve_name("openat")));
+  EXPECT_FALSE(FindViolationSyscall("no marker here"));
+  EXPECT_FALSE(FindViolationSyscall(std::string(kViolationMarker) + "x"));
+}
+
+}  // namespace
+}  // namespace banger::security

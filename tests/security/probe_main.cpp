@@ -1,0 +1,91 @@
+// banger-sandbox-probe ACTION: a test helper that locks down exactly like the real
+// helpers (with whatever kind's policy the broker sends), then on each kPing performs
+// ACTION and answers kPong {"action", "errno"} — unless the sandbox kills it first.
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "security/helper_session.h"
+#include "security/spawn.h"
+
+namespace {
+
+using banger::Result;
+namespace ipc = banger::ipc;
+
+// Returns the errno the action ended with (0 = it succeeded), or never returns.
+int Perform(const std::string& action) {
+  errno = 0;
+  if (action == "idle") return 0;
+  if (action == "open") return ::open("/etc/passwd", O_RDONLY) < 0 ? errno : 0;
+  if (action == "socket") return ::socket(AF_INET, SOCK_STREAM, 0) < 0 ? errno : 0;
+  if (action == "execve") {
+    char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
+    ::execve("/bin/true", argv, nullptr);
+    return errno;
+  }
+  if (action == "ptrace") return ::ptrace(PTRACE_ATTACH, ::getppid(), nullptr, nullptr) < 0 ? errno : 0;
+  if (action == "unlisted-syscall") return ::syscall(SYS_getcwd, nullptr, 0) < 0 ? errno : 0;
+  if (action == "thread") {
+    int value = 0;
+    std::thread worker([&value] { value = 7; });
+    worker.join();
+    return value == 7 ? 0 : EIO;
+  }
+  if (action == "abort") std::abort();
+  if (action == "map-2GiB") {
+    void* p = ::mmap(nullptr, size_t{2} << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? errno : 0;
+  }
+  if (action == "write-past-fsize") {
+    ::signal(SIGXFSZ, SIG_IGN);
+    char byte = 'x';
+    // fd 4 is the file the test passed; the spec limits files to 1 MiB.
+    return ::pwrite(banger::security::kFirstPassedFd, &byte, 1, 2 << 20) < 0 ? errno : 0;
+  }
+  if (action == "exhaust-fds") {
+    for (int i = 0; i < 4096; ++i) {
+      if (::dup(0) < 0) return errno;
+    }
+    return 0;
+  }
+  if (action == "garbage") {
+    // A well-formed header of a type nobody declared.
+    return ::write(banger::security::kChannelFd, "\x99\x99\x99\x99\0\0\0\0", 8) < 0 ? errno : 0;
+  }
+  if (action == "burn-cpu") {
+    volatile unsigned long spin = 0;
+    for (;;) spin = spin + 1;
+  }
+  return EINVAL;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string action = argc > 1 ? argv[1] : "idle";
+  auto session = banger::security::HelperSession::Begin("banger-sandbox-probe", std::nullopt);
+  if (!session) return banger::security::ReportStartupFailure("banger-sandbox-probe", session.error());
+  if (auto locked = session->LockDown(); !locked) return session->Fail(locked.error());
+  for (;;) {
+    auto message = session->channel().Receive();
+    if (!message) return session->Fail(message.error());
+    if (message->type == ipc::MessageType::kShutdown) return 0;
+    if (message->type != ipc::MessageType::kPing) return 1;
+    int err = Perform(action);
+    auto sent = session->channel().Send(
+        ipc::Message::WithJson(ipc::MessageType::kPong, {{"action", action}, {"errno", err}}));
+    if (!sent) return 1;
+  }
+}

@@ -1,0 +1,398 @@
+// The sandbox, proven from outside: forbidden syscalls kill the child and are named,
+// /proc shows it confined, its root is empty, its network is its own, rlimits hold, and
+// it never outlives its parent. Run as root and, where marked, again as nobody.
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "security/proc_status.h"
+#include "tests/security/sandbox_fixture.h"
+#include "tests/support/test_support.h"
+
+namespace banger::testing {
+namespace {
+
+using security::ProcessKind;
+
+const ProcessKind kAllKinds[] = {ProcessKind::kFetcher, ProcessKind::kUnpacker, ProcessKind::kImager};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::set<std::string> Interfaces(pid_t pid) {
+  std::istringstream lines(ReadFile("/proc/" + std::to_string(pid) + "/net/dev"));
+  std::set<std::string> names;
+  std::string line;
+  for (int skip = 0; skip < 2 && std::getline(lines, line); ++skip) {
+  }
+  while (std::getline(lines, line)) {
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    name.erase(0, name.find_first_not_of(' '));
+    names.insert(name);
+  }
+  return names;
+}
+
+// "" when the violation was reported as expected, else what went wrong.
+std::string ExpectViolation(ProbeOptions options, const std::string& syscall) {
+  std::string action = options.action;
+  auto probe = StartProbe(std::move(options));
+  if (!probe) return "probe did not start: " + probe.error().message;
+  auto result = Poke(*probe);
+  if (result) return action + " was not stopped (errno " + std::to_string(*result) + ")";
+  if (result.error().code != ErrorCode::kSandbox) return "not reported as a sandbox error: " + result.error().message;
+  const std::string expected = "sandbox violation: " + syscall;
+  if (result.error().message.find(expected) == std::string::npos) {
+    return "expected '" + expected + "' in: " + result.error().message;
+  }
+  const auto& end = probe->exit();
+  if (!end || !end->signaled || end->signal != SIGSYS) return "the child was not killed by SIGSYS";
+  return "";
+}
+
+// "" when /proc shows the probe confined, with an empty root and (if asked) only lo.
+std::string ExpectConfined(security::SandboxedChild& probe, ProcessKind kind) {
+  const std::string proc = "/proc/" + std::to_string(probe.pid());
+  auto status = security::ReadProcStatus(probe.pid());
+  if (!status) return status.error().message;
+  if (auto confined = security::VerifyConfined(*status, "probe"); !confined) return confined.error().message;
+  std::string error;
+  std::vector<std::string> root = ListDirectory(proc + "/root", &error);
+  if (!error.empty()) return "cannot list the child's root: " + error;
+  if (kind == ProcessKind::kFetcher) {
+    for (const std::string& name : root) {
+      if (name != "etc" && name != "usr") return "fetcher root shows /" + name;
+    }
+    if (::access((proc + "/root/etc/passwd").c_str(), F_OK) == 0) return "fetcher sees /etc/passwd";
+    if (::access("/etc/ssl/certs", F_OK) == 0 && ListDirectory(proc + "/root/etc/ssl/certs").empty()) {
+      return "fetcher does not see the CA certificates";
+    }
+  } else if (!root.empty()) {
+    return "root is not empty: first entry /" + root.front();
+  }
+  if (kind != ProcessKind::kFetcher) {
+    std::set<std::string> interfaces = Interfaces(probe.pid());
+    if (interfaces != std::set<std::string>{"lo"}) {
+      std::string all;
+      for (const auto& i : interfaces) all += i + " ";
+      return "network namespace shows: " + all;
+    }
+  }
+  return "";
+}
+
+struct ViolationCase {
+  ProcessKind kind;
+  const char* action;
+  const char* syscall;
+};
+
+void PrintTo(const ViolationCase& c, std::ostream* os) {
+  *os << security::ProcessKindName(c.kind) << " calls " << c.action;
+}
+
+class ForbiddenSyscall : public ::testing::TestWithParam<ViolationCase> {};
+
+TEST_P(ForbiddenSyscall, KillsTheChildAndIsNamed) {
+  const ViolationCase& c = GetParam();
+  EXPECT_EQ(ExpectViolation(Probe(c.kind, c.action), c.syscall), "");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllKinds, ForbiddenSyscall,
+    ::testing::Values(ViolationCase{ProcessKind::kUnpacker, "open", "openat"},
+                      ViolationCase{ProcessKind::kUnpacker, "socket", "socket"},
+                      ViolationCase{ProcessKind::kUnpacker, "execve", "execve"},
+                      ViolationCase{ProcessKind::kUnpacker, "ptrace", "ptrace"},
+                      ViolationCase{ProcessKind::kImager, "open", "openat"},
+                      ViolationCase{ProcessKind::kImager, "socket", "socket"},
+                      ViolationCase{ProcessKind::kImager, "execve", "execve"},
+                      ViolationCase{ProcessKind::kImager, "ptrace", "ptrace"},
+                      ViolationCase{ProcessKind::kFetcher, "execve", "execve"},
+                      ViolationCase{ProcessKind::kFetcher, "ptrace", "ptrace"}),
+    [](const auto& info) {
+      return std::string(security::ProcessKindName(info.param.kind)) + "_" + info.param.action;
+    });
+
+TEST(Sandbox, UnlistedSyscallMeetsTheDefaultKill) {
+  auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "unlisted-syscall"));
+  ASSERT_TRUE(probe) << probe.error().message;
+  auto result = Poke(*probe);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kSandbox);
+  EXPECT_NE(result.error().message.find("sandbox violation"), std::string::npos) << result.error().message;
+  ASSERT_TRUE(probe->exit());
+  EXPECT_EQ(probe->exit()->signal, SIGSYS);
+}
+
+TEST(Sandbox, EveryKindIsConfinedAsProcShows) {
+  for (ProcessKind kind : kAllKinds) {
+    auto probe = StartProbe(Probe(kind));
+    ASSERT_TRUE(probe) << probe.error().message;
+    EXPECT_EQ(ExpectConfined(*probe, kind), "") << security::ProcessKindName(kind);
+    const auto& s = probe->status_at_lock();
+    EXPECT_TRUE(s.no_new_privs);
+    EXPECT_EQ(s.seccomp_mode, 2);
+    EXPECT_EQ(s.cap_eff, 0u);
+    EXPECT_EQ(s.cap_prm, 0u);
+    EXPECT_EQ(s.cap_bnd, 0u);
+    for (uid_t uid : s.uids) EXPECT_NE(uid, 0u);
+    if (::geteuid() == 0) {
+      for (gid_t gid : s.gids) EXPECT_NE(gid, 0u);
+    }
+  }
+}
+
+TEST(Sandbox, RootIsReadOnlyEvenForRoot) {
+  auto probe = StartProbe(Probe(ProcessKind::kUnpacker));
+  ASSERT_TRUE(probe) << probe.error().message;
+  const std::string path = "/proc/" + std::to_string(probe->pid()) + "/root/planted";
+  int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  EXPECT_LT(fd, 0);
+  EXPECT_EQ(errno, EROFS);
+  if (fd >= 0) ::close(fd);
+}
+
+TEST(Sandbox, OnlyTheFetcherSharesTheHostNetwork) {
+  auto self_net = ReadFile("/proc/self/net/dev");
+  for (ProcessKind kind : kAllKinds) {
+    auto probe = StartProbe(Probe(kind));
+    ASSERT_TRUE(probe) << probe.error().message;
+    char mine[64] = {}, theirs[64] = {};
+    ASSERT_GT(::readlink("/proc/self/ns/net", mine, sizeof mine - 1), 0);
+    ASSERT_GT(::readlink(("/proc/" + std::to_string(probe->pid()) + "/ns/net").c_str(), theirs, sizeof theirs - 1), 0);
+    if (kind == ProcessKind::kFetcher) {
+      EXPECT_STREQ(mine, theirs);
+    } else {
+      EXPECT_STRNE(mine, theirs);
+      EXPECT_EQ(Interfaces(probe->pid()), std::set<std::string>{"lo"});
+    }
+  }
+}
+
+TEST(Sandbox, ThreadsWorkInsideTheJail) {
+  auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "thread"));
+  ASSERT_TRUE(probe) << probe.error().message;
+  auto result = Poke(*probe);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(*result, 0);
+}
+
+TEST(Sandbox, AbortIsACrashNotAViolation) {
+  auto probe = StartProbe(Probe(ProcessKind::kImager, "abort"));
+  ASSERT_TRUE(probe) << probe.error().message;
+  auto result = Poke(*probe);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kChildFailed);
+  EXPECT_NE(result.error().message.find("killed by signal 6 (SIGABRT)"), std::string::npos)
+      << result.error().message;
+}
+
+TEST(Sandbox, MalformedFrameIsTheChildsFailure) {
+  auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "garbage"));
+  ASSERT_TRUE(probe) << probe.error().message;
+  auto result = Poke(*probe);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kChildFailed);
+  EXPECT_NE(result.error().message.find("unknown message type"), std::string::npos) << result.error().message;
+  ASSERT_TRUE(probe->exit()) << "a child that sends garbage is stopped";
+}
+
+TEST(Sandbox, ShutdownEndsTheChildCleanly) {
+  auto probe = StartProbe(Probe(ProcessKind::kFetcher));
+  ASSERT_TRUE(probe) << probe.error().message;
+  auto pong = Poke(*probe);
+  ASSERT_TRUE(pong) << pong.error().message;
+  ASSERT_TRUE(probe->Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
+  security::ChildExit end = probe->Wait(10000);
+  EXPECT_FALSE(end.signaled);
+  EXPECT_EQ(end.code, 0);
+}
+
+// Limits small enough to hit quickly; each is proven by the kernel refusing the excess.
+void TightLimits(security::SandboxSpec& spec) {
+  spec.limits.address_space_bytes = 768ull << 20;
+  spec.limits.open_files = 32;
+  spec.limits.file_size_bytes = 1 << 20;
+  spec.limits.cpu_seconds = 1;
+  spec.limits.processes = 64;
+}
+
+TEST(Sandbox, RlimitsAreSetAsSpecified) {
+  auto probe = StartProbe(Probe(ProcessKind::kUnpacker).Adjust(TightLimits));
+  ASSERT_TRUE(probe) << probe.error().message;
+  const std::string limits = ReadFile("/proc/" + std::to_string(probe->pid()) + "/limits");
+  auto expect_row = [&](const std::string& row, const std::string& value) {
+    size_t at = limits.find(row);
+    ASSERT_NE(at, std::string::npos) << row;
+    std::istringstream fields(limits.substr(at + row.size()));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    EXPECT_EQ(soft, value) << row;
+    EXPECT_EQ(hard, value) << row;
+  };
+#if !defined(__SANITIZE_ADDRESS__)
+  expect_row("Max address space", std::to_string(768ull << 20));
+#endif
+  expect_row("Max open files", "32");
+  expect_row("Max file size", std::to_string(1 << 20));
+  expect_row("Max cpu time", "1");
+  expect_row("Max processes", "64");
+  expect_row("Max core file size", "0");
+}
+
+TEST(Sandbox, RlimitsHold) {
+#if !defined(__SANITIZE_ADDRESS__)  // AddressSanitizer cannot run under RLIMIT_AS
+  {
+    auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "map-2GiB").Adjust(TightLimits));
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(*result, ENOMEM) << "a 2 GiB mapping must fail under a 768 MiB RLIMIT_AS";
+  }
+#endif
+  {
+    std::string scratch = "/tmp/banger-fsize-XXXXXX";
+    UniqueFd file(::mkstemp(scratch.data()));
+    ASSERT_TRUE(file);
+    ::unlink(scratch.c_str());
+    auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "write-past-fsize").Adjust(TightLimits).Pass(std::move(file)));
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(*result, EFBIG);
+  }
+  {
+    auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "exhaust-fds").Adjust(TightLimits));
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(*result, EMFILE);
+  }
+  {
+    auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "burn-cpu").Adjust(TightLimits));
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_FALSE(result);
+    ASSERT_TRUE(probe->exit());
+    EXPECT_TRUE(probe->exit()->signal == SIGXCPU || probe->exit()->signal == SIGKILL)
+        << probe->exit()->Describe();
+  }
+}
+
+// The broker (here: an intermediate process) dies by SIGKILL; its sandboxed child must follow.
+std::string ExpectChildDiesWithParent(const std::string& probe_path) {
+  int report[2];
+  if (::pipe(report) != 0) return "pipe failed";
+  pid_t broker = ::fork();
+  if (broker == 0) {
+    ::close(report[0]);
+    auto probe = StartProbe(Probe(ProcessKind::kUnpacker).From(probe_path));
+    pid_t pid = probe ? probe->pid() : -1;
+    [[maybe_unused]] ssize_t n = ::write(report[1], &pid, sizeof pid);
+    for (;;) ::pause();
+  }
+  ::close(report[1]);
+  pid_t child = -1;
+  ssize_t n = ::read(report[0], &child, sizeof child);
+  ::close(report[0]);
+  if (n != sizeof child || child <= 0) {
+    ::kill(broker, SIGKILL);
+    ::waitpid(broker, nullptr, 0);
+    return "the intermediate broker could not start the probe";
+  }
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
+  if (!pidfd) return "pidfd_open failed";
+  ::kill(broker, SIGKILL);
+  ::waitpid(broker, nullptr, 0);
+  pollfd pfd{pidfd.get(), POLLIN, 0};
+  if (::poll(&pfd, 1, 10000) != 1) {
+    ::kill(child, SIGKILL);
+    return "the sandboxed child outlived its parent by 10 s";
+  }
+  return "";
+}
+
+TEST(Sandbox, NoChildOutlivesItsParent) { EXPECT_EQ(ExpectChildDiesWithParent(ProbePath()), ""); }
+
+TEST(Sandbox, HelperRefusesTheSandboxOfAnotherKind) {
+  security::SpawnOptions spawn;
+  spawn.executable = std::string(BANGER_BIN_DIR) + "/banger-unpacker";
+  spawn.name = "banger-unpacker";
+  spawn.spec = security::SpecForCurrentBroker(ProcessKind::kFetcher);
+  auto child = security::SandboxedChild::Spawn(std::move(spawn));
+  ASSERT_FALSE(child);
+  EXPECT_NE(child.error().message.find("was given the sandbox of the fetcher process"), std::string::npos)
+      << child.error().message;
+}
+
+// --- The same proofs when the broker itself is not root (user namespace mode). ---
+
+class AsNobody : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BANGER_REQUIRE_ROOT();  // root is needed only to become nobody
+    probe_ = CopyExecutable(ProbePath(), scratch_.path());
+  }
+  ScratchDir scratch_;
+  std::string probe_;
+};
+
+TEST_F(AsNobody, ForbiddenSyscallsKillAndAreNamed) {
+  const std::string probe = probe_;
+  EXPECT_EQ(RunAsNobody([&] {
+              for (auto [action, syscall] : {std::pair{"open", "openat"}, {"socket", "socket"},
+                                             {"execve", "execve"}, {"ptrace", "ptrace"}}) {
+                std::string failure =
+                    ExpectViolation(Probe(ProcessKind::kUnpacker, action).From(probe), syscall);
+                if (!failure.empty()) return failure;
+              }
+              return std::string();
+            }),
+            "");
+}
+
+TEST_F(AsNobody, EveryKindIsConfined) {
+  const std::string probe = probe_;
+  EXPECT_EQ(RunAsNobody([&] {
+              for (ProcessKind kind : kAllKinds) {
+                auto child = StartProbe(Probe(kind).From(probe));
+                if (!child) return std::string(security::ProcessKindName(kind)) + ": " + child.error().message;
+                if (child->status_at_lock().uids[1] != 65534) {
+                  return "uid seen from outside is " + std::to_string(child->status_at_lock().uids[1]) +
+                         ", expected the broker's own 65534";
+                }
+                std::string failure = ExpectConfined(*child, kind);
+                if (!failure.empty()) return std::string(security::ProcessKindName(kind)) + ": " + failure;
+              }
+              return std::string();
+            }),
+            "");
+}
+
+TEST_F(AsNobody, NoChildOutlivesItsParent) {
+  const std::string probe = probe_;
+  EXPECT_EQ(RunAsNobody([&] { return ExpectChildDiesWithParent(probe); }), "");
+}
+
+}  // namespace
+}  // namespace banger::testing
