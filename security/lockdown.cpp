@@ -17,15 +17,8 @@
 #include <string>
 
 #include "ipc/fd.h"
+#include "security/sanitizer.h"
 #include "security/seccomp_policy.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define BANGER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BANGER_ASAN 1
-#endif
-#endif
 
 #if defined(BANGER_ASAN)
 extern "C" void __sanitizer_sandbox_on_notify(void* args);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "security/sanitizer.h"
 #include "security/seccomp_policy.h"
 
 #ifndef P_PIDFD
@@ -104,6 +105,7 @@ Result<SandboxedChild> SandboxedChild::Spawn(SpawnOptions options) {
   std::vector<std::string> argv_storage = {options.executable};
   argv_storage.insert(argv_storage.end(), options.args.begin(), options.args.end());
   std::vector<std::string> env_storage = {"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  if (kUnderAddressSanitizer) env_storage.push_back("ASAN_OPTIONS=detect_leaks=0");
   env_storage.insert(env_storage.end(), options.environment.begin(), options.environment.end());
 
   ExecPlan plan;
