@@ -1,0 +1,21 @@
+// Content digests. Only sha256 is accepted, and its syntax is checked before a digest is
+// used in any path or URL.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ipc/result.h"
+
+namespace banger {
+
+inline constexpr std::string_view kSha256Prefix = "sha256:";
+
+// "sha256:" followed by exactly 64 lowercase hex digits.
+bool IsValidDigest(std::string_view digest);
+// The same, as a named error ("invalid digest 'x' in <where>").
+Result<void> CheckDigest(std::string_view digest, std::string_view where);
+// The 64 hex digits of a valid digest.
+std::string_view DigestHex(std::string_view digest);
+
+}  // namespace banger

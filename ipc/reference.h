@@ -1,0 +1,37 @@
+// Image references with Docker's rules: "alpine" is docker.io/library/alpine:latest,
+// "host:port/repo:tag", "repo@sha256:..." (with tag and digest, the digest wins).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "ipc/result.h"
+
+namespace banger {
+
+struct Reference {
+  std::string registry;    // "docker.io", "ghcr.io", "127.0.0.1:5000", "[::1]:5000"
+  std::string repository;  // "library/alpine"
+  std::string tag;         // "latest" when neither tag nor digest was given
+  std::string digest;      // "sha256:..." or empty
+
+  // The reference in canonical form: registry/repository[:tag][@digest].
+  std::string String() const;
+  // What to ask the registry for: the digest when there is one, else the tag.
+  std::string ManifestSelector() const { return digest.empty() ? tag : digest; }
+  // Host (and port) the v2 API is served from: docker.io is registry-1.docker.io.
+  std::string ApiHost() const;
+  // localhost, 127.0.0.0/8 or ::1: plain HTTP is allowed there, as docker allows it.
+  bool IsLoopback() const;
+  // The image name a pull gets by default: docker.io/library/debian:bookworm ->
+  // "debian-bookworm"; a digest-only reference uses the first 12 hex digits.
+  std::string DefaultImageName() const;
+};
+
+// A malformed reference is a kInvalidArgument error naming what is wrong.
+Result<Reference> ParseReference(std::string_view text);
+
+// Whether a "host[:port]" names the loopback interface.
+bool IsLoopbackHost(std::string_view host_and_port);
+
+}  // namespace banger
