@@ -1,10 +1,104 @@
 #include "fetcher/fetcher_process.h"
 
-#include <curl/curl.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <curl/curl.h>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "fetcher/fetch_protocol.h"
+#include "fetcher/registry_client.h"
 #include "security/helper_session.h"
 
 namespace banger::fetcher {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Result<void> WriteAll(int fd, std::string_view bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n <= 0) return Error::FromErrno("writing the manifest for the broker");
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+// One pull's worth of registry work: a resolve, then blob downloads in parallel threads
+// (the broker bounds how many are in flight).
+class FetcherService {
+ public:
+  explicit FetcherService(ipc::Channel& channel) : channel_(channel) {}
+  ~FetcherService() {
+    for (auto& worker : workers_) worker.join();
+  }
+
+  Result<bool> Handle(ipc::Message& message) {
+    switch (message.type) {
+      case ipc::MessageType::kResolve: BANGER_TRY(Resolve(message)); return true;
+      case ipc::MessageType::kFetchBlob: BANGER_TRY(StartBlob(message)); return true;
+      default: return false;
+    }
+  }
+
+ private:
+  Result<void> Resolve(ipc::Message& message) {
+    BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
+    BANGER_ASSIGN_OR_RETURN(ResolveRequest request, ResolveRequestFromJson(body));
+    BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
+    BANGER_ASSIGN_OR_RETURN(Platform platform, ParsePlatform(request.platform));
+    RegistryOptions options;
+    options.allow_plain_http = request.allow_plain_http || reference.IsLoopback();
+    options.credentials = {request.username, request.password, request.identity_token};
+    options.limits.max_bytes = request.max_document_bytes;
+    options.limits.max_layers = request.max_layers;
+    client_ = std::make_unique<RegistryClient>(reference, options);
+    BANGER_ASSIGN_OR_RETURN(ImagePlan plan, client_->Resolve(platform));
+    BANGER_TRY(WriteAll(message.fds[0].get(), plan.manifest_body));
+    ResolvedPlan out;
+    out.manifest_digest = plan.manifest_digest;
+    out.manifest_media_type = plan.manifest_media_type;
+    out.platform = plan.platform.String();
+    out.config = {plan.config.digest, plan.config.size, plan.config.media_type};
+    for (const Descriptor& l : plan.layers) out.layers.push_back({l.digest, l.size, l.media_type});
+    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kResolved, ToJson(out)));
+  }
+
+  Result<void> StartBlob(ipc::Message& message) {
+    if (!client_) return Error{ErrorCode::kUnexpected, "blob requested before the image was resolved"};
+    BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
+    BANGER_ASSIGN_OR_RETURN(BlobRequest request, BlobRequestFromJson(body));
+    workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
+      Descriptor blob;
+      blob.digest = request.blob.digest;
+      blob.size = request.blob.size;
+      blob.media_type = request.blob.media_type;
+      auto last_report = Clock::now();
+      auto progress = [&](uint64_t bytes) {
+        if (Clock::now() - last_report < std::chrono::milliseconds(200)) return;
+        last_report = Clock::now();
+        (void)channel_.Send(
+            ipc::Message::WithJson(ipc::MessageType::kBlobProgress, {{"id", request.id}, {"bytes", bytes}}));
+      };
+      auto done = client_->DownloadBlob(blob, fd.get(), progress);
+      if (done) {
+        (void)channel_.Send(
+            ipc::Message::WithJson(ipc::MessageType::kBlobDone, {{"id", request.id}, {"bytes", *done}}));
+      } else {
+        (void)channel_.Send(ipc::MakeErrorMessage(done.error().message));
+      }
+    });
+    return {};
+  }
+
+  ipc::Channel& channel_;
+  std::unique_ptr<RegistryClient> client_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace
 
 int RunFetcherProcess() {
   auto initialise = []() -> Result<void> {
@@ -14,8 +108,11 @@ int RunFetcherProcess() {
     }
     return {};
   };
-  auto refuse = [](ipc::Message&) -> Result<bool> { return false; };
-  return security::RunHelper("banger-fetcher", security::ProcessKind::kFetcher, initialise, refuse);
+  auto serve = [](ipc::Channel& channel) -> security::MessageHandler {
+    auto service = std::make_shared<FetcherService>(channel);  // joins its threads when the handler goes
+    return [service](ipc::Message& message) { return service->Handle(message); };
+  };
+  return security::RunHelper("banger-fetcher", security::ProcessKind::kFetcher, initialise, serve);
 }
 
 }  // namespace banger::fetcher

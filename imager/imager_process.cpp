@@ -11,8 +11,10 @@ int RunImagerProcess() {
     initialize_ext2_error_table();  // com_err tables, so libext2fs errors read as text
     return {};
   };
-  auto refuse = [](ipc::Message&) -> Result<bool> { return false; };
-  return security::RunHelper("banger-imager", security::ProcessKind::kImager, initialise, refuse);
+  auto refuse_work = [](ipc::Channel&) -> security::MessageHandler {
+    return [](ipc::Message&) -> Result<bool> { return false; };
+  };
+  return security::RunHelper("banger-imager", security::ProcessKind::kImager, initialise, refuse_work);
 }
 
 }  // namespace banger::imager

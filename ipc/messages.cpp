@@ -12,6 +12,11 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kShutdown, "shutdown", 0, 0},
     MessageSpec{MessageType::kPing, "ping", 0, 4},
     MessageSpec{MessageType::kPong, "pong", 0, 4},
+    MessageSpec{MessageType::kResolve, "resolve", 1, 1},
+    MessageSpec{MessageType::kResolved, "resolved", 0, 0},
+    MessageSpec{MessageType::kFetchBlob, "fetch-blob", 1, 1},
+    MessageSpec{MessageType::kBlobProgress, "blob-progress", 0, 0},
+    MessageSpec{MessageType::kBlobDone, "blob-done", 0, 0},
 };
 static_assert(kSpecs.size() <= 255);
 

@@ -16,6 +16,13 @@ enum class MessageType : uint32_t {
   kShutdown = 4,       // broker -> child: finish and exit 0
   kPing = 5,           // broker -> child: liveness / work probe; may carry fds
   kPong = 6,           // child -> broker: answer to kPing; may carry fds
+
+  // Fetcher (issue 3).
+  kResolve = 20,       // broker -> fetcher: reference, platform, credentials; fd: manifest sink
+  kResolved = 21,      // fetcher -> broker: the plan (digests, sizes, media types)
+  kFetchBlob = 22,     // broker -> fetcher: {id, digest, size}; fd: where the bytes go
+  kBlobProgress = 23,  // fetcher -> broker: {id, bytes}
+  kBlobDone = 24,      // fetcher -> broker: {id, bytes}
 };
 
 struct MessageSpec {

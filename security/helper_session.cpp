@@ -63,12 +63,16 @@ Result<void> ServeUntilShutdown(HelperSession& session, const MessageHandler& ha
 }
 
 int RunHelper(const std::string& name, ProcessKind kind, const std::function<Result<void>()>& initialise,
-              const MessageHandler& handle) {
+              const HandlerFactory& make_handler) {
   auto session = HelperSession::Begin(name, kind);
   if (!session) return ReportStartupFailure(name, session.error());
   if (auto ready = initialise(); !ready) return session->Fail(ready.error());
   if (auto locked = session->LockDown(); !locked) return session->Fail(locked.error());
-  auto served = ServeUntilShutdown(*session, handle);
+  Result<void> served;
+  {
+    MessageHandler handle = make_handler(session->channel());
+    served = ServeUntilShutdown(*session, handle);
+  }
   return served ? 0 : session->Fail(served.error());
 }
 

@@ -43,8 +43,11 @@ using MessageHandler = std::function<Result<bool>(ipc::Message&)>;
 Result<void> ServeUntilShutdown(HelperSession& session, const MessageHandler& handle);
 
 // The whole life of a helper process: Begin, `initialise` its libraries while the
-// filesystem is still visible, LockDown, then serve. Returns the process exit status.
+// filesystem is still visible, LockDown, then serve with the handler `make_handler`
+// builds (after lockdown, so nothing it sets up escapes the sandbox). The handler is
+// destroyed before this returns. Returns the process exit status.
+using HandlerFactory = std::function<MessageHandler(ipc::Channel&)>;
 int RunHelper(const std::string& name, ProcessKind kind, const std::function<Result<void>()>& initialise,
-              const MessageHandler& handle);
+              const HandlerFactory& make_handler);
 
 }  // namespace banger::security

@@ -6,8 +6,10 @@ namespace banger::unpacker {
 
 int RunUnpackerProcess() {
   auto initialise = []() -> Result<void> { return {}; };
-  auto refuse = [](ipc::Message&) -> Result<bool> { return false; };
-  return security::RunHelper("banger-unpacker", security::ProcessKind::kUnpacker, initialise, refuse);
+  auto refuse_work = [](ipc::Channel&) -> security::MessageHandler {
+    return [](ipc::Message&) -> Result<bool> { return false; };
+  };
+  return security::RunHelper("banger-unpacker", security::ProcessKind::kUnpacker, initialise, refuse_work);
 }
 
 }  // namespace banger::unpacker

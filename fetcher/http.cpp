@@ -1,0 +1,194 @@
+#include "fetcher/http.h"
+
+#include <curl/curl.h>
+
+#include <memory>
+
+namespace banger::fetcher {
+namespace {
+
+constexpr size_t kMaxErrorBody = 64 * 1024;
+
+struct Transfer {
+  HttpResponse* response;
+  size_t max_body;
+  const HttpClient::Sink* sink;
+  bool too_large = false;
+  bool sink_refused = false;
+};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+size_t OnHeader(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string line(data, size * count);
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A status line starts a new response (after 100 Continue, say): the body callback
+    // needs its status to choose between the sink and the bounded buffer.
+    t->response->headers.clear();
+    size_t space = line.find(' ');
+    t->response->status = space == std::string::npos ? 0 : std::atol(line.c_str() + space + 1);
+    return size * count;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string::npos) return size * count;
+  std::string name = Lower(line.substr(0, colon));
+  std::string value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
+  auto& slot = t->response->headers[name];
+  slot = slot.empty() ? value : slot + ", " + value;
+  return size * count;
+}
+
+size_t OnBody(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const size_t n = size * count;
+  if (t->sink != nullptr && t->response->status / 100 == 2) {
+    if (!(*t->sink)(*t->response, data, n)) {
+      t->sink_refused = true;
+      return 0;
+    }
+    return n;
+  }
+  const size_t limit = t->sink != nullptr ? kMaxErrorBody : t->max_body;
+  if (t->response->body.size() + n > limit) {
+    t->too_large = true;
+    return 0;
+  }
+  t->response->body.append(data, n);
+  return n;
+}
+
+bool Retryable(CURLcode rc) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+}  // namespace
+
+std::string HttpResponse::Header(const std::string& lowercase_name) const {
+  auto it = headers.find(lowercase_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+HttpClient::HttpClient() : curl_(curl_easy_init()) {}
+HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Transfer& transfer,
+                                    TransportError* transport) {
+  CURL* curl = static_cast<CURL*>(handle);
+  if (curl == nullptr) return Error{ErrorCode::kIo, "libcurl could not create a handle"};
+  curl_easy_reset(curl);
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  for (const std::string& h : request.headers) headers.reset(curl_slist_append(headers.release(), h.c_str()));
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, request.connect_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.low_speed_time_s);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, request.verify_tls ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.verify_tls ? 2L : 0L);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "banger/0.1");
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes as stored: digests cover them
+  if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (request.method == "POST") {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+  }
+  CURLcode rc = curl_easy_perform(curl);
+  if (transfer.too_large) {
+    return Error{ErrorCode::kOversized, request.url + ": response larger than " + std::to_string(transfer.max_body) + " bytes"};
+  }
+  if (transfer.sink_refused) return Error{ErrorCode::kIo, "transfer stopped by its consumer"};
+  if (rc != CURLE_OK) {
+    Error e{ErrorCode::kIo, std::string(curl_easy_strerror(rc)) + " (" + request.url + ")"};
+    if (transport != nullptr) *transport = {e, Retryable(rc)};
+    return e;
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  transfer.response->status = status;
+  return std::move(*transfer.response);
+}
+
+Result<HttpResponse> HttpClient::Fetch(const HttpRequest& request, size_t max_body) {
+  HttpResponse response;
+  Transfer transfer{&response, max_body, nullptr};
+  return Perform(curl_, request, transfer, nullptr);
+}
+
+Result<HttpResponse> HttpClient::Stream(const HttpRequest& request, const Sink& sink, TransportError* transport) {
+  HttpResponse response;
+  Transfer transfer{&response, kMaxErrorBody, &sink};
+  return Perform(curl_, request, transfer, transport);
+}
+
+Result<std::string> ResolveUrl(const std::string& base, const std::string& location) {
+  CURLU* url = curl_url();
+  std::unique_ptr<CURLU, void (*)(CURLU*)> guard(url, curl_url_cleanup);
+  if (curl_url_set(url, CURLUPART_URL, base.c_str(), 0) != CURLUE_OK ||
+      curl_url_set(url, CURLUPART_URL, location.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    return Error{ErrorCode::kMalformed, "cannot resolve redirect '" + location.substr(0, 200) + "'"};
+  }
+  char* full = nullptr;
+  if (curl_url_get(url, CURLUPART_URL, &full, 0) != CURLUE_OK) {
+    return Error{ErrorCode::kMalformed, "cannot resolve redirect '" + location.substr(0, 200) + "'"};
+  }
+  std::string out(full);
+  curl_free(full);
+  return out;
+}
+
+Result<UrlParts> SplitUrl(const std::string& text) {
+  CURLU* url = curl_url();
+  std::unique_ptr<CURLU, void (*)(CURLU*)> guard(url, curl_url_cleanup);
+  if (curl_url_set(url, CURLUPART_URL, text.c_str(), CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+    return Error{ErrorCode::kMalformed, "not a URL: '" + text.substr(0, 200) + "'"};
+  }
+  UrlParts parts;
+  char* value = nullptr;
+  if (curl_url_get(url, CURLUPART_SCHEME, &value, 0) == CURLUE_OK) {
+    parts.scheme = Lower(value);
+    curl_free(value);
+  }
+  if (curl_url_get(url, CURLUPART_HOST, &value, 0) != CURLUE_OK) {
+    return Error{ErrorCode::kMalformed, "URL without a host: '" + text.substr(0, 200) + "'"};
+  }
+  parts.host_and_port = Lower(value);
+  curl_free(value);
+  if (curl_url_get(url, CURLUPART_PORT, &value, 0) == CURLUE_OK) {
+    parts.host_and_port += ":" + std::string(value);
+    curl_free(value);
+  }
+  return parts;
+}
+
+}  // namespace banger::fetcher

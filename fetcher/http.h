@@ -1,0 +1,69 @@
+// A thin RAII layer over one libcurl easy handle. Redirects are never followed here:
+// the registry client decides where credentials may go (invariant I6).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ipc/result.h"
+
+namespace banger::fetcher {
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;                  // for POST
+  bool verify_tls = true;
+  long connect_timeout_s = 30;
+  long low_speed_time_s = 60;        // abort when under 1 byte/s for this long
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lowercased names; repeated headers joined by ", "
+  std::string body;                            // only for Fetch()
+
+  std::string Header(const std::string& lowercase_name) const;
+};
+
+// Transport failure (no HTTP status): kIo with curl's words, `retryable` when a retry
+// may help (reset, timeout, partial transfer).
+struct TransportError {
+  Error error;
+  bool retryable = false;
+};
+
+class HttpClient {
+ public:
+  HttpClient();
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Buffers the body, refusing more than max_body bytes.
+  Result<HttpResponse> Fetch(const HttpRequest& request, size_t max_body);
+
+  // Streams a 2xx body to `sink`, which sees the response's status and headers and
+  // returns false to abort. Non-2xx bodies are buffered (bounded) into the response
+  // instead. `transport` is set on curl failures.
+  using Sink = std::function<bool(const HttpResponse& head, const char* data, size_t size)>;
+  Result<HttpResponse> Stream(const HttpRequest& request, const Sink& sink, TransportError* transport);
+
+ private:
+  void* curl_;
+};
+
+// Resolves `location` (absolute or relative) against `base`.
+Result<std::string> ResolveUrl(const std::string& base, const std::string& location);
+// "https", "host[:port]" of a URL; errors for anything unparsable.
+struct UrlParts {
+  std::string scheme;
+  std::string host_and_port;  // lowercased host, port only when given
+};
+Result<UrlParts> SplitUrl(const std::string& url);
+
+}  // namespace banger::fetcher

@@ -1,0 +1,89 @@
+// A registry v2 client: manifests and indexes resolved to one platform's image, blobs
+// streamed into a descriptor the broker gave us. Credentials go only to the registry
+// host and to the token realm it named over https (or loopback): never to a redirect
+// target on another host (invariant I6).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fetcher/http.h"
+#include "fetcher/manifest.h"
+#include "ipc/reference.h"
+#include "ipc/result.h"
+
+namespace banger::fetcher {
+
+struct Credentials {
+  std::string username;
+  std::string password;
+  std::string identity_token;  // an OAuth2 refresh token (docker login with a token)
+
+  bool empty() const { return username.empty() && identity_token.empty(); }
+};
+
+struct RegistryOptions {
+  bool allow_plain_http = false;  // loopback, or --insecure-registry
+  Credentials credentials;
+  DocumentLimits limits;
+  int max_redirects = 5;
+  int max_attempts = 6;                      // per request, retries included
+  std::chrono::seconds max_retry_time{300};  // per request
+  std::chrono::milliseconds initial_backoff{250};
+};
+
+struct ImagePlan {
+  std::string manifest_digest;
+  std::string manifest_media_type;
+  std::string manifest_body;  // the platform manifest's bytes, as the registry sent them
+  Platform platform;
+  Descriptor config;
+  std::vector<Descriptor> layers;
+};
+
+class RegistryClient {
+ public:
+  RegistryClient(Reference reference, RegistryOptions options);
+
+  // Tag or digest -> (index ->)* manifest for `want`. A digest reference must match the bytes.
+  Result<ImagePlan> Resolve(const Platform& want);
+
+  // Streams the blob into `fd` from offset 0, resuming with Range after a dropped
+  // connection and retrying with backoff. Never writes more than blob.size bytes.
+  // Thread-safe: parallel downloads share the token.
+  using Progress = std::function<void(uint64_t bytes_so_far)>;
+  Result<uint64_t> DownloadBlob(const Descriptor& blob, int fd, const Progress& progress);
+
+ private:
+  struct Fetched {
+    HttpResponse response;
+    std::string digest;  // sha256 of the body
+  };
+  Result<std::string> RepositoryUrl();
+  Result<Fetched> FetchManifest(const std::string& selector);
+  // Performs `request` against the registry with authorization, negotiating on 401,
+  // following redirects (credentials only to the registry host), retrying transient
+  // failures. `prepare` adjusts each attempt (a blob's Range). A null sink buffers up
+  // to max_body.
+  using Prepare = std::function<void(HttpRequest&)>;
+  Result<HttpResponse> Exchange(HttpClient& http, HttpRequest request, size_t max_body, const HttpClient::Sink* sink,
+                                const Prepare& prepare, const std::string& what);
+  Result<void> Negotiate(HttpClient& http, const HttpResponse& challenge, const std::string& failed_authorization);
+  Result<void> FetchToken(HttpClient& http, const std::string& realm, const std::string& service,
+                          const std::string& scope);
+  std::string CurrentAuthorization();
+  bool CredentialsMayGoTo(const std::string& url);
+
+  Reference reference_;
+  RegistryOptions options_;
+  std::mutex mutex_;  // guards what follows
+  std::string base_url_;
+  std::string authorization_;  // "Bearer ..." or "Basic ..."
+};
+
+}  // namespace banger::fetcher
