@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "fetcher/fetch_protocol.h"
+#include "ipc/fetch_protocol.h"
 #include "fetcher/registry_client.h"
 #include "security/helper_session.h"
 
@@ -46,7 +46,7 @@ class FetcherService {
  private:
   Result<void> Resolve(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
-    BANGER_ASSIGN_OR_RETURN(ResolveRequest request, ResolveRequestFromJson(body));
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::ResolveRequestFromJson(body));
     BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
     BANGER_ASSIGN_OR_RETURN(Platform platform, ParsePlatform(request.platform));
     RegistryOptions options;
@@ -57,19 +57,19 @@ class FetcherService {
     client_ = std::make_unique<RegistryClient>(reference, options);
     BANGER_ASSIGN_OR_RETURN(ImagePlan plan, client_->Resolve(platform));
     BANGER_TRY(WriteAll(message.fds[0].get(), plan.manifest_body));
-    ResolvedPlan out;
+    ipc::ResolvedPlan out;
     out.manifest_digest = plan.manifest_digest;
     out.manifest_media_type = plan.manifest_media_type;
     out.platform = plan.platform.String();
     out.config = {plan.config.digest, plan.config.size, plan.config.media_type};
     for (const Descriptor& l : plan.layers) out.layers.push_back({l.digest, l.size, l.media_type});
-    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kResolved, ToJson(out)));
+    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kResolved, ipc::ToJson(out)));
   }
 
   Result<void> StartBlob(ipc::Message& message) {
     if (!client_) return Error{ErrorCode::kUnexpected, "blob requested before the image was resolved"};
     BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
-    BANGER_ASSIGN_OR_RETURN(BlobRequest request, BlobRequestFromJson(body));
+    BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::BlobRequestFromJson(body));
     workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
       Descriptor blob;
       blob.digest = request.blob.digest;

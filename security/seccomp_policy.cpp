@@ -95,7 +95,7 @@ std::vector<SyscallRule> FetcherRules() {
   for (const char* name : {"connect", "sendto", "recvfrom", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
                            "getsockname", "getpeername", "shutdown", "bind", "epoll_create1", "epoll_ctl",
                            "epoll_wait", "epoll_pwait", "pipe2", "eventfd2", "getdents64", "uname", "dup2",
-                           "dup3", "fdatasync", "fsync", "ftruncate"}) {
+                           "dup3", "fdatasync", "fsync", "ftruncate", "socketpair"}) {
     rules.push_back(Allow(name));
   }
   rules = WithoutRule(std::move(rules), "socket");

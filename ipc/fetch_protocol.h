@@ -10,7 +10,7 @@
 
 #include "ipc/result.h"
 
-namespace banger::fetcher {
+namespace banger::ipc {
 
 struct BlobRef {
   std::string digest;
@@ -48,4 +48,4 @@ Result<ResolvedPlan> ResolvedPlanFromJson(const nlohmann::json& j, uint64_t max_
 nlohmann::json ToJson(const BlobRequest& r);
 Result<BlobRequest> BlobRequestFromJson(const nlohmann::json& j);
 
-}  // namespace banger::fetcher
+}  // namespace banger::ipc

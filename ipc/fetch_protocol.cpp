@@ -1,10 +1,10 @@
-#include "fetcher/fetch_protocol.h"
+#include "ipc/fetch_protocol.h"
 
 #include <nlohmann/json.hpp>
 
 #include "ipc/digest.h"
 
-namespace banger::fetcher {
+namespace banger::ipc {
 namespace {
 
 using nlohmann::json;
@@ -99,4 +99,4 @@ Result<BlobRequest> BlobRequestFromJson(const json& j) {
   });
 }
 
-}  // namespace banger::fetcher
+}  // namespace banger::ipc

@@ -1,0 +1,267 @@
+#include "broker/image_fetch.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "broker/credentials.h"
+#include "broker/helper_paths.h"
+#include "ipc/fetch_protocol.h"
+#include "ipc/digest.h"
+#include "security/spawn.h"
+
+namespace banger::broker {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kResolveTimeoutMs = 15 * 60 * 1000;
+constexpr int kBlobSilenceTimeoutMs = 15 * 60 * 1000;
+
+Result<std::string> ReadSmallFd(int fd, uint64_t limit, const std::string& what) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Error::FromErrno("stat " + what);
+  if (static_cast<uint64_t>(st.st_size) > limit) {
+    return Error{ErrorCode::kOversized, what + " is larger than " + std::to_string(limit) + " bytes"};
+  }
+  std::string bytes(static_cast<size_t>(st.st_size), '\0');
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n <= 0) return Error::FromErrno("reading " + what);
+    done += static_cast<size_t>(n);
+  }
+  return bytes;
+}
+
+// Where a digest reference's resolution is remembered, so it can be pulled again offline.
+std::string PlanRecordPath(const BlobCache& cache, const Reference& ref, const std::string& platform) {
+  std::string key = std::string(DigestHex(ref.digest)) + "-" + platform;
+  for (char& c : key) {
+    if (c == '/') c = '_';
+  }
+  return cache.blobs_dir() + "/../../plans/" + key + ".json";
+}
+
+json PlanToJson(const FetchedImage& image) {
+  auto blob = [](const FetchedBlob& b) { return json{{"digest", b.digest}, {"size", b.size}, {"media_type", b.media_type}}; };
+  json layers = json::array();
+  for (const auto& l : image.layers) layers.push_back(blob(l));
+  return {{"manifest_digest", image.manifest_digest}, {"manifest_media_type", image.manifest_media_type},
+          {"platform", image.platform}, {"config", blob(image.config)}, {"layers", layers}};
+}
+
+void SavePlanRecord(const BlobCache& cache, const FetchedImage& image) {
+  const std::string path = PlanRecordPath(cache, image.reference, image.platform);
+  const std::string dir = path.substr(0, path.rfind('/'));
+  ::mkdir(dir.c_str(), 0755);
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return;
+  std::string text = PlanToJson(image).dump();
+  bool ok = ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd.get()) == 0;
+  if (ok) ok = ::rename(temp.c_str(), path.c_str()) == 0;
+  if (!ok) ::unlink(temp.c_str());
+}
+
+// A digest reference whose plan and every blob are cached needs no network at all.
+std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference& ref, const FetchOptions& options) {
+  if (ref.digest.empty()) return std::nullopt;
+  UniqueFd fd(::open(PlanRecordPath(cache, ref, options.platform).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  auto text = ReadSmallFd(fd.get(), options.max_document_bytes, "cached plan");
+  if (!text) return std::nullopt;
+  auto parsed = ipc::ParseJsonBounded(*text, 8);
+  if (!parsed) return std::nullopt;
+  auto plan = ipc::ResolvedPlanFromJson(*parsed, options.max_layers);
+  if (!plan) return std::nullopt;
+  FetchedImage image;
+  image.reference = ref;
+  image.manifest_digest = plan->manifest_digest;
+  image.manifest_media_type = plan->manifest_media_type;
+  image.platform = plan->platform;
+  image.config = {plan->config.digest, plan->config.size, plan->config.media_type, true};
+  for (const auto& l : plan->layers) image.layers.push_back({l.digest, l.size, l.media_type, true});
+  if (!cache.Contains(image.config.digest, image.config.size)) return std::nullopt;
+  for (const auto& l : image.layers) {
+    if (!cache.Contains(l.digest, l.size)) return std::nullopt;
+  }
+  image.used_network = false;
+  return image;
+}
+
+void Emit(const FetchOptions& options, FetchEvent::Kind kind, const std::string& digest, uint64_t bytes, uint64_t total) {
+  if (options.on_event) options.on_event(FetchEvent{kind, digest, bytes, total});
+}
+
+class BlobDownloads {
+ public:
+  BlobDownloads(const BlobCache& cache, security::SandboxedChild& fetcher, const FetchOptions& options)
+      : cache_(cache), fetcher_(fetcher), options_(options) {}
+
+  Result<uint64_t> Run(const std::vector<FetchedBlob*>& wanted) {
+    size_t next = 0;
+    uint64_t downloaded = 0;
+    while (next < wanted.size() || !in_flight_.empty()) {
+      while (next < wanted.size() && in_flight_.size() < static_cast<size_t>(std::max(1, options_.parallel_downloads))) {
+        BANGER_TRY(Start(*wanted[next++]));
+      }
+      BANGER_ASSIGN_OR_RETURN(ipc::Message message,
+                              fetcher_.ReceiveExpecting({ipc::MessageType::kBlobProgress, ipc::MessageType::kBlobDone},
+                                                        kBlobSilenceTimeoutMs));
+      BANGER_ASSIGN_OR_RETURN(json body, message.Json());
+      auto it = in_flight_.end();
+      uint64_t bytes = 0;
+      try {
+        it = in_flight_.find(body.at("id").get<uint64_t>());
+        bytes = body.at("bytes").get<uint64_t>();
+      } catch (const json::exception&) {
+      }
+      if (it == in_flight_.end()) {
+        fetcher_.Kill();
+        return Error{ErrorCode::kChildFailed, "banger-fetcher reported on a blob nobody asked for"};
+      }
+      FetchedBlob& blob = *it->second.blob;
+      if (message.type == ipc::MessageType::kBlobProgress) {
+        Emit(options_, FetchEvent::kProgress, blob.digest, std::min(bytes, blob.size), blob.size);
+        continue;
+      }
+      BANGER_TRY(cache_.Commit(it->second.incoming, blob.digest, blob.size,
+                               blob.media_type.find("config") != std::string::npos ? "config" : "layer"));
+      downloaded += blob.size;
+      Emit(options_, FetchEvent::kDone, blob.digest, blob.size, blob.size);
+      in_flight_.erase(it);
+    }
+    return downloaded;
+  }
+
+ private:
+  struct InFlight {
+    FetchedBlob* blob;
+    UniqueFd incoming;
+  };
+
+  Result<void> Start(FetchedBlob& blob) {
+    BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache_.CreateIncoming());
+    ipc::BlobRequest request{next_id_, {blob.digest, blob.size, blob.media_type}};
+    ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kFetchBlob, ipc::ToJson(request));
+    message.fds.push_back(UniqueFd(::fcntl(incoming.get(), F_DUPFD_CLOEXEC, 0)));
+    BANGER_TRY(fetcher_.Send(message));
+    Emit(options_, FetchEvent::kStarted, blob.digest, 0, blob.size);
+    in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming)});
+    return {};
+  }
+
+  const BlobCache& cache_;
+  security::SandboxedChild& fetcher_;
+  const FetchOptions& options_;
+  std::map<uint64_t, InFlight> in_flight_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace
+
+Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options) {
+  BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
+  if (auto offline = OfflineImage(cache, ref, options)) {
+    Emit(options, FetchEvent::kResolved, offline->manifest_digest, 0, 0);
+    for (const auto& l : offline->layers) Emit(options, FetchEvent::kCached, l.digest, l.size, l.size);
+    return *offline;
+  }
+
+  ipc::ResolveRequest resolve;
+  resolve.reference = ref.String();
+  resolve.platform = options.platform;
+  resolve.allow_plain_http = ref.IsLoopback();
+  for (const std::string& host : options.insecure_registries) resolve.allow_plain_http |= host == ref.registry;
+  resolve.max_document_bytes = options.max_document_bytes;
+  resolve.max_layers = options.max_layers;
+  auto credentials = options.credentials ? options.credentials(ref.registry) : LookupCredentials(ref.registry);
+  if (!credentials) return credentials.error();
+  resolve.username = credentials->username;
+  resolve.password = credentials->password;
+  resolve.identity_token = credentials->identity_token;
+
+  security::SpawnOptions spawn;
+  if (options.fetcher_path.empty()) {
+    BANGER_ASSIGN_OR_RETURN(spawn.executable, LocateHelper(security::ProcessKind::kFetcher));
+  } else {
+    spawn.executable = options.fetcher_path;
+  }
+  spawn.name = "banger-fetcher";
+  spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kFetcher);
+  for (const char* proxy : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"}) {
+    if (const char* value = std::getenv(proxy)) spawn.environment.push_back(std::string(proxy) + "=" + value);
+  }
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher, security::SandboxedChild::Spawn(std::move(spawn)));
+
+  UniqueFd manifest_sink(::memfd_create("banger-manifest", MFD_CLOEXEC));
+  if (!manifest_sink) return Error::FromErrno("memfd_create");
+  ipc::Message request = ipc::Message::WithJson(ipc::MessageType::kResolve, ipc::ToJson(resolve));
+  request.fds.push_back(UniqueFd(::fcntl(manifest_sink.get(), F_DUPFD_CLOEXEC, 0)));
+  BANGER_TRY(fetcher.Send(request));
+  BANGER_ASSIGN_OR_RETURN(ipc::Message resolved, fetcher.ReceiveExpecting({ipc::MessageType::kResolved}, kResolveTimeoutMs));
+  BANGER_ASSIGN_OR_RETURN(json plan_json, resolved.Json());
+  BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan, ipc::ResolvedPlanFromJson(plan_json, options.max_layers));
+
+  // Verify the fetcher's word: the manifest bytes hash to the digest it names, and every
+  // blob it asks us to fetch is named in those bytes.
+  BANGER_ASSIGN_OR_RETURN(std::string manifest, ReadSmallFd(manifest_sink.get(), options.max_document_bytes, "manifest"));
+  BANGER_ASSIGN_OR_RETURN(std::string manifest_digest, Sha256OfFd(manifest_sink.get()));
+  if (manifest_digest != plan.manifest_digest) {
+    return Error{ErrorCode::kChildFailed, "banger-fetcher named manifest " + plan.manifest_digest +
+                                             " but its bytes hash to " + manifest_digest + " (" + ref.String() + ")"};
+  }
+  auto named = [&](const std::string& digest) { return manifest.find("\"" + digest + "\"") != std::string::npos; };
+  if (!named(plan.config.digest)) return Error{ErrorCode::kChildFailed, "banger-fetcher's plan names a config the manifest does not"};
+  for (const auto& l : plan.layers) {
+    if (!named(l.digest)) return Error{ErrorCode::kChildFailed, "banger-fetcher's plan names layer " + l.digest + " the manifest does not"};
+  }
+
+  FetchedImage image;
+  image.reference = ref;
+  image.manifest_digest = plan.manifest_digest;
+  image.manifest_media_type = plan.manifest_media_type;
+  image.platform = plan.platform;
+  image.config = {plan.config.digest, plan.config.size, plan.config.media_type, false};
+  for (const auto& l : plan.layers) image.layers.push_back({l.digest, l.size, l.media_type, false});
+  Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
+
+  // The manifest itself is content too: keep it, verified, beside the blobs.
+  if (!cache.Contains(manifest_digest, manifest.size())) {
+    BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache.CreateIncoming());
+    if (::pwrite(incoming.get(), manifest.data(), manifest.size(), 0) != static_cast<ssize_t>(manifest.size())) {
+      return Error::FromErrno("caching the manifest");
+    }
+    BANGER_TRY(cache.Commit(incoming, manifest_digest, manifest.size(), "manifest"));
+  }
+
+  std::vector<FetchedBlob*> wanted;
+  std::map<std::string, bool> queued;
+  for (FetchedBlob* blob : [&] {
+         std::vector<FetchedBlob*> all{&image.config};
+         for (auto& l : image.layers) all.push_back(&l);
+         return all;
+       }()) {
+    if (cache.Contains(blob->digest, blob->size)) {
+      blob->from_cache = true;
+      Emit(options, FetchEvent::kCached, blob->digest, blob->size, blob->size);
+    } else if (!queued[blob->digest]) {
+      queued[blob->digest] = true;
+      wanted.push_back(blob);
+    }
+  }
+  BlobDownloads downloads(cache, fetcher, options);
+  BANGER_ASSIGN_OR_RETURN(image.downloaded_bytes, downloads.Run(wanted));
+
+  BANGER_TRY(fetcher.Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
+  security::ChildExit end = fetcher.Wait(30000);
+  if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, "banger-fetcher " + end.Describe() + " at shutdown"};
+  if (!ref.digest.empty()) SavePlanRecord(cache, image);
+  return image;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,64 @@
+// The fetch stage of a pull, on the broker side: start the sandboxed fetcher, have it
+// resolve the reference to one platform's manifest, then download every blob the cache
+// lacks (in parallel) into anonymous cache files that the broker verifies and links in.
+// The broker checks digests and sizes; it never trusts the fetcher's word on them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "broker/blob_cache.h"
+#include "ipc/reference.h"
+#include "ipc/result.h"
+
+namespace banger::broker {
+
+struct RegistryCredentials {
+  std::string username;
+  std::string password;
+  std::string identity_token;
+};
+
+struct FetchEvent {
+  enum Kind { kResolved, kCached, kStarted, kProgress, kDone } kind;
+  std::string digest;
+  uint64_t bytes = 0;
+  uint64_t total = 0;
+};
+
+struct FetchOptions {
+  std::string reference;                 // as the user wrote it
+  std::string platform = "linux/amd64";
+  std::vector<std::string> insecure_registries;  // hosts that may use plain HTTP
+  int parallel_downloads = 3;
+  uint64_t max_document_bytes = 4 << 20;
+  uint64_t max_layers = 128;
+  // Credentials for the reference's registry; by default from the docker config.
+  std::function<Result<RegistryCredentials>(const std::string& registry)> credentials;
+  std::function<void(const FetchEvent&)> on_event;
+  std::string fetcher_path;  // default: located beside banger
+};
+
+struct FetchedBlob {
+  std::string digest;
+  uint64_t size = 0;
+  std::string media_type;
+  bool from_cache = false;
+};
+
+struct FetchedImage {
+  Reference reference;
+  std::string manifest_digest;
+  std::string manifest_media_type;
+  std::string platform;
+  FetchedBlob config;
+  std::vector<FetchedBlob> layers;  // oldest first
+  uint64_t downloaded_bytes = 0;
+  bool used_network = true;
+};
+
+Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options);
+
+}  // namespace banger::broker

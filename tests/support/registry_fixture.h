@@ -1,0 +1,48 @@
+// The real distribution registry on 127.0.0.1 for integration tests, started through
+// tests/fixtures/registry.py with its own config, plus the image builder/pusher.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/test_support.h"
+
+namespace banger::testing {
+
+std::string FixturesDir();
+
+class TestRegistry {
+ public:
+  struct Options {
+    std::string htpasswd;  // "user:pass": basic auth
+    std::string token;     // "user:pass": bearer auth through a loopback token server
+  };
+  // Fails the calling test (ADD_FAILURE) and returns null when the registry cannot start.
+  static std::unique_ptr<TestRegistry> Start(const Options& options);
+  static std::unique_ptr<TestRegistry> Start() { return Start(Options{}); }
+  ~TestRegistry();
+
+  const std::string& host() const { return host_; }  // "127.0.0.1:PORT"
+  const std::string& root() const { return dir_.path(); }
+  // Runs `oci.py push` with these extra arguments; returns its JSON (null on failure).
+  nlohmann::json Push(const std::string& repo, const std::string& tag, const std::vector<std::string>& args = {},
+                      const std::string& user = "");
+  // Flips one byte of a stored blob.
+  void Tamper(const std::string& digest);
+  // How often the registry's access log shows `needle` (e.g. "GET /v2/app/blobs/").
+  int CountInLog(const std::string& needle) const;
+  void Stop();
+
+ private:
+  TestRegistry() : dir_("banger-registry") {}
+  ScratchDir dir_;
+  pid_t pid_ = -1;
+  std::string host_;
+};
+
+}  // namespace banger::testing
