@@ -15,24 +15,20 @@ namespace banger::testing {
 
 std::string FixturesDir() { return std::string(BANGER_SOURCE_DIR) + "/tests/fixtures"; }
 
-std::unique_ptr<TestRegistry> TestRegistry::Start(const Options& options) {
-  std::unique_ptr<TestRegistry> registry(new TestRegistry());
-  std::vector<std::string> args = {"/usr/bin/python3", FixturesDir() + "/registry.py", "--root", registry->root()};
-  if (!options.htpasswd.empty()) args.insert(args.end(), {"--htpasswd", options.htpasswd});
-  if (!options.token.empty()) args.insert(args.end(), {"--token", options.token});
+bool FixtureProcess::Start(const std::vector<std::string>& args) {
   int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return nullptr;
+  if (::pipe2(out, O_CLOEXEC) != 0) return false;
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(out[1], 1);
     std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   ::close(out[1]);
-  registry->pid_ = pid;
+  pid_ = pid;
   std::string line;
   pollfd pfd{out[0], POLLIN, 0};
   while (line.find('\n') == std::string::npos && ::poll(&pfd, 1, 40000) == 1) {
@@ -42,22 +38,58 @@ std::unique_ptr<TestRegistry> TestRegistry::Start(const Options& options) {
     line.append(buffer, static_cast<size_t>(n));
   }
   ::close(out[0]);
-  size_t at = line.find("ready port=");
-  if (at == std::string::npos) {
-    ADD_FAILURE() << "the test registry did not start (is docker-registry installed?): " << line;
-    return nullptr;
+  if (line.find("ready port=") == std::string::npos) {
+    ADD_FAILURE() << args[1] << " did not start: " << line;
+    Stop();
+    return false;
   }
-  registry->host_ = "127.0.0.1:" + std::to_string(std::stoi(line.substr(at + 11)));
+  ready_line_ = line;
+  return true;
+}
+
+int FixtureProcess::port() const {
+  size_t at = ready_line_.find("ready port=");
+  return at == std::string::npos ? 0 : std::stoi(ready_line_.substr(at + 11));
+}
+
+void FixtureProcess::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+std::unique_ptr<TestRegistry> TestRegistry::Start(const Options& options) {
+  std::unique_ptr<TestRegistry> registry(new TestRegistry());
+  std::vector<std::string> args = {"/usr/bin/python3", FixturesDir() + "/registry.py", "--root", registry->root()};
+  if (!options.htpasswd.empty()) args.insert(args.end(), {"--htpasswd", options.htpasswd});
+  if (!options.token.empty()) args.insert(args.end(), {"--token", options.token});
+  if (!registry->process_.Start(args)) return nullptr;
+  registry->host_ = "127.0.0.1:" + std::to_string(registry->process_.port());
   return registry;
 }
 
 TestRegistry::~TestRegistry() { Stop(); }
 
-void TestRegistry::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  ::waitpid(pid_, nullptr, 0);
-  pid_ = -1;
+void TestRegistry::Stop() { process_.Stop(); }
+
+std::unique_ptr<TestProxy> TestProxy::Start(const std::string& upstream, const std::vector<std::string>& flags) {
+  std::unique_ptr<TestProxy> proxy(new TestProxy());
+  std::vector<std::string> args = {"/usr/bin/python3", FixturesDir() + "/proxy.py", "--upstream", upstream, "--log",
+                                   proxy->dir_.path() + "/log.jsonl"};
+  args.insert(args.end(), flags.begin(), flags.end());
+  if (!proxy->process_.Start(args)) return nullptr;
+  return proxy;
+}
+
+std::vector<nlohmann::json> TestProxy::Log() const {
+  std::vector<nlohmann::json> entries;
+  std::ifstream in(dir_.path() + "/log.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) entries.push_back(nlohmann::json::parse(line));
+  }
+  return entries;
 }
 
 nlohmann::json TestRegistry::Push(const std::string& repo, const std::string& tag, const std::vector<std::string>& args,

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,37 @@
 namespace banger::testing {
 
 std::string FixturesDir();
+
+// A fixture script run in the background until this object goes: it must print a line
+// with `ready port=N` once it serves.
+class FixtureProcess {
+ public:
+  FixtureProcess() = default;
+  FixtureProcess(FixtureProcess&& other) noexcept : pid_(std::exchange(other.pid_, -1)), ready_line_(std::move(other.ready_line_)) {}
+  ~FixtureProcess() { Stop(); }
+  // Fails the calling test and returns false when it does not become ready in 40 s.
+  bool Start(const std::vector<std::string>& argv);
+  int port() const;
+  const std::string& ready_line() const { return ready_line_; }
+  void Stop();
+
+ private:
+  pid_t pid_ = -1;
+  std::string ready_line_;
+};
+
+// tests/fixtures/proxy.py in front of `upstream`, with its flags.
+class TestProxy {
+ public:
+  static std::unique_ptr<TestProxy> Start(const std::string& upstream, const std::vector<std::string>& flags);
+  std::string host() const { return "127.0.0.1:" + std::to_string(process_.port()); }
+  std::vector<nlohmann::json> Log() const;
+
+ private:
+  TestProxy() : dir_("banger-proxy") {}
+  ScratchDir dir_;
+  FixtureProcess process_;
+};
 
 class TestRegistry {
  public:
@@ -41,7 +73,7 @@ class TestRegistry {
  private:
   TestRegistry() : dir_("banger-registry") {}
   ScratchDir dir_;
-  pid_t pid_ = -1;
+  FixtureProcess process_;
   std::string host_;
 };
 

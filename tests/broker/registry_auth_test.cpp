@@ -1,0 +1,156 @@
+// Private registries: basic auth (htpasswd), bearer tokens from a loopback token server,
+// credentials from a docker config.json and from a credential helper on PATH.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "broker/credentials.h"
+#include "broker/image_fetch.h"
+#include "tests/support/registry_fixture.h"
+
+namespace banger::broker {
+namespace {
+
+using testing::ScratchDir;
+using testing::TestRegistry;
+
+class RegistryAuth : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cache = BlobCache::Open(cache_dir_.path());
+    ASSERT_TRUE(cache) << cache.error().message;
+    cache_ = std::make_unique<BlobCache>(std::move(*cache));
+  }
+  // Writes config.json in a DOCKER_CONFIG-style directory and returns its path.
+  std::string WriteDockerConfig(const std::string& json) {
+    const std::string path = config_dir_.path() + "/config.json";
+    std::ofstream(path) << json;
+    return path;
+  }
+  Result<FetchedImage> FetchWithConfig(const std::string& ref, const std::string& config_path) {
+    FetchOptions options;
+    options.reference = ref;
+    options.credentials = [config_path](const std::string& registry) {
+      return LookupCredentialsIn(config_path, registry);
+    };
+    return FetchImage(*cache_, options);
+  }
+  static std::string Base64(const std::string& s) {
+    testing::CommandResult r = testing::RunCommand("printf %s '" + s + "' | base64 -w0");
+    return r.output;
+  }
+  ScratchDir cache_dir_{"banger-cache"};
+  ScratchDir config_dir_{"banger-docker-config"};
+  std::unique_ptr<BlobCache> cache_;
+};
+
+TEST_F(RegistryAuth, BasicAuthFromDockerConfigAuths) {
+  auto registry = TestRegistry::Start({.htpasswd = "alice:s3cret"});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "alice:s3cret").is_null());
+  const std::string config = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
+                                               Base64("alice:s3cret") + R"("}}})");
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_EQ(image->layers.size(), 2u);
+}
+
+TEST_F(RegistryAuth, BasicAuthWithUsernameAndPasswordFields) {
+  auto registry = TestRegistry::Start({.htpasswd = "alice:s3cret"});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "alice:s3cret").is_null());
+  const std::string config = WriteDockerConfig(R"({"auths": {"http://)" + registry->host() +
+                                               R"(/v2/": {"username": "alice", "password": "s3cret"}}})");
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
+  ASSERT_TRUE(image) << image.error().message;
+}
+
+TEST_F(RegistryAuth, WrongOrMissingCredentialsAreUnauthorizedNamingTheRegistry) {
+  auto registry = TestRegistry::Start({.htpasswd = "alice:s3cret"});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "alice:s3cret").is_null());
+  const std::string wrong = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
+                                              Base64("alice:wrong") + R"("}}})");
+  auto denied = FetchWithConfig(registry->host() + "/private/app:v1", wrong);
+  ASSERT_FALSE(denied);
+  EXPECT_NE(denied.error().message.find("unauthorized"), std::string::npos) << denied.error().message;
+  EXPECT_NE(denied.error().message.find(registry->host()), std::string::npos) << denied.error().message;
+
+  auto anonymous = FetchWithConfig(registry->host() + "/private/app:v1", config_dir_.path() + "/absent.json");
+  ASSERT_FALSE(anonymous);
+  EXPECT_NE(anonymous.error().message.find("unauthorized"), std::string::npos) << anonymous.error().message;
+  EXPECT_NE(anonymous.error().message.find("requires credentials"), std::string::npos) << anonymous.error().message;
+}
+
+TEST_F(RegistryAuth, BearerTokenFromALoopbackTokenServer) {
+  auto registry = TestRegistry::Start({.token = "bob:t0ken-pass"});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "bob:t0ken-pass").is_null());
+  const std::string config = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
+                                               Base64("bob:t0ken-pass") + R"("}}})");
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_EQ(image->layers.size(), 2u);
+
+  const std::string wrong = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
+                                              Base64("bob:nope") + R"("}}})");
+  auto cache2 = ScratchDir("banger-cache2");
+  auto other_cache = BlobCache::Open(cache2.path());
+  FetchOptions options;
+  options.reference = registry->host() + "/private/app:v1";
+  options.credentials = [wrong](const std::string& r) { return LookupCredentialsIn(wrong, r); };
+  auto denied = FetchImage(*other_cache, options);
+  ASSERT_FALSE(denied);
+  EXPECT_NE(denied.error().message.find("unauthorized"), std::string::npos) << denied.error().message;
+}
+
+TEST_F(RegistryAuth, CredentialHelperOnPath) {
+  auto registry = TestRegistry::Start({.htpasswd = "carol:helper-pass"});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "carol:helper-pass").is_null());
+  ScratchDir bin("banger-helper-bin");
+  const std::string log = bin.path() + "/asked";
+  const std::string helper = bin.path() + "/docker-credential-bangertest";
+  std::ofstream(helper) << "#!/bin/sh\n"
+                           "[ \"$1\" = get ] || exit 1\n"
+                           "read server; echo \"$server\" > " << log << "\n"
+                           "printf '{\"ServerURL\":\"%s\",\"Username\":\"carol\",\"Secret\":\"helper-pass\"}' \"$server\"\n";
+  ::chmod(helper.c_str(), 0755);
+  const std::string old_path = std::getenv("PATH");
+  ::setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
+  const std::string config = WriteDockerConfig(R"({"credHelpers": {")" + registry->host() + R"(": "bangertest"}})");
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
+  ::setenv("PATH", old_path.c_str(), 1);
+  ASSERT_TRUE(image) << image.error().message;
+  std::ifstream asked(log);
+  std::string server;
+  std::getline(asked, server);
+  EXPECT_EQ(server, registry->host()) << "the helper was asked for this registry";
+}
+
+TEST(Credentials, DockerHubAliasesAndPrecedence) {
+  ScratchDir dir("banger-docker-config");
+  const std::string path = dir.path() + "/config.json";
+  std::ofstream(path) << R"({"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"},
+                                       "ghcr.io": {"identitytoken": "refresh-me"}}})";
+  auto hub = LookupCredentialsIn(path, "docker.io");
+  ASSERT_TRUE(hub) << hub.error().message;
+  EXPECT_EQ(hub->username, "u");
+  EXPECT_EQ(hub->password, "p");
+  auto ghcr = LookupCredentialsIn(path, "ghcr.io");
+  ASSERT_TRUE(ghcr);
+  EXPECT_EQ(ghcr->identity_token, "refresh-me");
+  auto none = LookupCredentialsIn(path, "quay.io");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->username.empty() && none->identity_token.empty());
+  std::ofstream(path) << "{not json";
+  auto broken = LookupCredentialsIn(path, "docker.io");
+  ASSERT_FALSE(broken);
+  EXPECT_NE(broken.error().message.find(path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace banger::broker
