@@ -1,10 +1,12 @@
 #include "broker/image_fetch.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -91,6 +93,31 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
   }
   image.used_network = false;
   return image;
+}
+
+// The PEM of every <dir>/<registry>/*.crt, bounded so it fits one control message.
+Result<std::string> RegistryCaPem(const std::vector<std::string>& dirs, const std::string& registry) {
+  std::string pem;
+  for (const std::string& base : dirs) {
+    const std::string dir = base + "/" + registry;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) continue;
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.size() > 4 && name.ends_with(".crt")) names.push_back(name);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      UniqueFd fd(::open((dir + "/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return Error::FromErrno("reading " + dir + "/" + name);
+      BANGER_ASSIGN_OR_RETURN(std::string text, ReadSmallFd(fd.get(), 32 * 1024, dir + "/" + name));
+      pem += text + "\n";
+    }
+  }
+  if (pem.size() > 40 * 1024) return Error{ErrorCode::kOversized, "CA certificates for " + registry + " exceed 40 KiB"};
+  return pem;
 }
 
 void Emit(const FetchOptions& options, FetchEvent::Kind kind, const std::string& digest, uint64_t bytes, uint64_t total) {
@@ -184,6 +211,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   resolve.username = credentials->username;
   resolve.password = credentials->password;
   resolve.identity_token = credentials->identity_token;
+  BANGER_ASSIGN_OR_RETURN(resolve.ca_pem, RegistryCaPem(options.certs_dirs, ref.registry));
 
   security::SpawnOptions spawn;
   if (options.fetcher_path.empty()) {
@@ -193,6 +221,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   }
   spawn.name = "banger-fetcher";
   spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kFetcher);
+  spawn.spec.BindReadOnly(options.resolv_conf, "/etc/resolv.conf");
   for (const char* proxy : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"}) {
     if (const char* value = std::getenv(proxy)) spawn.environment.push_back(std::string(proxy) + "=" + value);
   }
@@ -207,6 +236,11 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   BANGER_ASSIGN_OR_RETURN(json plan_json, resolved.Json());
   BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan, ipc::ResolvedPlanFromJson(plan_json, options.max_layers));
 
+  if (plan.config.size > options.max_document_bytes) {
+    return Error{ErrorCode::kOversized, "config " + plan.config.digest + " of " + ref.String() + " is " +
+                                            std::to_string(plan.config.size) + " bytes, over the limit of " +
+                                            std::to_string(options.max_document_bytes)};
+  }
   // Verify the fetcher's word: the manifest bytes hash to the digest it names, and every
   // blob it asks us to fetch is named in those bytes.
   BANGER_ASSIGN_OR_RETURN(std::string manifest, ReadSmallFd(manifest_sink.get(), options.max_document_bytes, "manifest"));

@@ -38,7 +38,12 @@ struct FetchOptions {
   // Credentials for the reference's registry; by default from the docker config.
   std::function<Result<RegistryCredentials>(const std::string& registry)> credentials;
   std::function<void(const FetchEvent&)> on_event;
+  // Where <dir>/<registry>/*.crt name extra CAs to trust for that registry (docker's
+  // certs.d convention).
+  std::vector<std::string> certs_dirs = {"/etc/banger/certs.d", "/etc/docker/certs.d"};
   std::string fetcher_path;  // default: located beside banger
+  // The resolver configuration the fetcher sees as /etc/resolv.conf.
+  std::string resolv_conf = "/etc/resolv.conf";
 };
 
 struct FetchedBlob {

@@ -52,6 +52,7 @@ class FetcherService {
     RegistryOptions options;
     options.allow_plain_http = request.allow_plain_http || reference.IsLoopback();
     options.credentials = {request.username, request.password, request.identity_token};
+    options.ca_pem = request.ca_pem;
     options.limits.max_bytes = request.max_document_bytes;
     options.limits.max_layers = request.max_layers;
     client_ = std::make_unique<RegistryClient>(reference, options);

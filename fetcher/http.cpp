@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cstdio>
 #include <memory>
 
 namespace banger::fetcher {
@@ -111,6 +112,8 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.low_speed_time_s);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, request.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.verify_tls ? 2L : 0L);
+  curl_blob ca{const_cast<char*>(request.ca_pem.data()), request.ca_pem.size(), CURL_BLOB_NOCOPY};
+  if (!request.ca_pem.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "banger/0.1");
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
@@ -130,7 +133,9 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   if (transfer.sink_refused) return Error{ErrorCode::kIo, "transfer stopped by its consumer"};
   if (rc != CURLE_OK) {
     Error e{ErrorCode::kIo, std::string(curl_easy_strerror(rc)) + " (" + request.url + ")"};
-    if (transport != nullptr) *transport = {e, Retryable(rc)};
+    if (transport != nullptr) {
+      *transport = {e, Retryable(rc), static_cast<int>(rc), rc == CURLE_PEER_FAILED_VERIFICATION};
+    }
     return e;
   }
   long status = 0;
@@ -139,16 +144,30 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   return std::move(*transfer.response);
 }
 
-Result<HttpResponse> HttpClient::Fetch(const HttpRequest& request, size_t max_body) {
+Result<HttpResponse> HttpClient::Fetch(const HttpRequest& request, size_t max_body, TransportError* transport) {
   HttpResponse response;
   Transfer transfer{&response, max_body, nullptr};
-  return Perform(curl_, request, transfer, nullptr);
+  return Perform(curl_, request, transfer, transport);
 }
 
 Result<HttpResponse> HttpClient::Stream(const HttpRequest& request, const Sink& sink, TransportError* transport) {
   HttpResponse response;
   Transfer transfer{&response, kMaxErrorBody, &sink};
   return Perform(curl_, request, transfer, transport);
+}
+
+Result<std::string> CaBundleWith(const std::string& extra_pem) {
+  std::string bundle;
+  curl_version_info_data* info = curl_version_info(CURLVERSION_NOW);
+  if (info != nullptr && info->cainfo != nullptr) {
+    if (FILE* f = std::fopen(info->cainfo, "rb")) {
+      char buffer[65536];
+      size_t n;
+      while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0 && bundle.size() < (8u << 20)) bundle.append(buffer, n);
+      std::fclose(f);
+    }
+  }
+  return bundle + "\n" + extra_pem;
 }
 
 Result<std::string> ResolveUrl(const std::string& base, const std::string& location) {

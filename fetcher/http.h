@@ -18,6 +18,7 @@ struct HttpRequest {
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // for POST
   bool verify_tls = true;
+  std::string ca_pem;                // trusted CAs (PEM) replacing the default bundle when set
   long connect_timeout_s = 30;
   long low_speed_time_s = 60;        // abort when under 1 byte/s for this long
 };
@@ -35,6 +36,8 @@ struct HttpResponse {
 struct TransportError {
   Error error;
   bool retryable = false;
+  int curl_code = 0;
+  bool tls_verification_failed = false;  // the peer spoke TLS, but with a certificate we do not trust
 };
 
 class HttpClient {
@@ -45,7 +48,7 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Buffers the body, refusing more than max_body bytes.
-  Result<HttpResponse> Fetch(const HttpRequest& request, size_t max_body);
+  Result<HttpResponse> Fetch(const HttpRequest& request, size_t max_body, TransportError* transport = nullptr);
 
   // Streams a 2xx body to `sink`, which sees the response's status and headers and
   // returns false to abort. Non-2xx bodies are buffered (bounded) into the response
@@ -65,5 +68,9 @@ struct UrlParts {
   std::string host_and_port;  // lowercased host, port only when given
 };
 Result<UrlParts> SplitUrl(const std::string& url);
+
+// The system CA bundle libcurl uses by default, followed by `extra_pem`: what a registry
+// with a private CA needs (docker's certs.d adds to the system pool the same way).
+Result<std::string> CaBundleWith(const std::string& extra_pem);
 
 }  // namespace banger::fetcher

@@ -80,7 +80,12 @@ std::chrono::milliseconds Backoff(const RegistryOptions& options, int attempt, c
 }  // namespace
 
 RegistryClient::RegistryClient(Reference reference, RegistryOptions options)
-    : reference_(std::move(reference)), options_(std::move(options)) {}
+    : reference_(std::move(reference)), options_(std::move(options)) {
+  if (!options_.ca_pem.empty()) {
+    auto bundle = CaBundleWith(options_.ca_pem);
+    if (bundle) ca_bundle_ = std::move(*bundle);
+  }
+}
 
 Result<std::string> RegistryClient::RepositoryUrl() {
   std::lock_guard lock(mutex_);
@@ -89,9 +94,11 @@ Result<std::string> RegistryClient::RepositoryUrl() {
     std::string scheme = "https";
     if (options_.allow_plain_http) {
       // Docker's rule for insecure registries: HTTPS when it answers, else plain HTTP.
+      // A TLS server whose certificate we do not trust stays HTTPS, so the error says so.
       HttpClient probe;
-      HttpRequest ping{.url = "https://" + host + "/v2/", .verify_tls = true, .connect_timeout_s = 5};
-      if (!probe.Fetch(ping, 64 * 1024)) scheme = "http";
+      HttpRequest ping{.url = "https://" + host + "/v2/", .ca_pem = ca_bundle_, .connect_timeout_s = 5};
+      TransportError transport{Error{ErrorCode::kIo, ""}};
+      if (!probe.Fetch(ping, 64 * 1024, &transport) && !transport.tls_verification_failed) scheme = "http";
     }
     base_url_ = scheme + "://" + host + "/v2/" + reference_.repository;
   }
@@ -141,6 +148,7 @@ Result<void> RegistryClient::FetchToken(HttpClient& http, const std::string& rea
       request.headers.push_back("Authorization: Basic " + Base64(creds.username + ":" + creds.password));
     }
   }
+  request.ca_pem = ca_bundle_;
   BANGER_ASSIGN_OR_RETURN(HttpResponse response, http.Fetch(request, kMaxTokenResponse));
   if (response.status == 401 || response.status == 403) {
     return Error{ErrorCode::kInvalidArgument, "unauthorized: " + reference_.registry +
@@ -206,6 +214,7 @@ Result<HttpResponse> RegistryClient::Exchange(HttpClient& http, HttpRequest requ
     const std::string authorization = CurrentAuthorization();
     const bool to_registry = CredentialsMayGoTo(request.url);
     if (to_registry && !authorization.empty()) request.headers.push_back("Authorization: " + authorization);
+    request.ca_pem = ca_bundle_;
     if (prepare) prepare(request);
 
     TransportError transport{Error{ErrorCode::kIo, ""}, false};

@@ -29,6 +29,7 @@ struct Credentials {
 
 struct RegistryOptions {
   bool allow_plain_http = false;  // loopback, or --insecure-registry
+  std::string ca_pem;             // extra trusted CAs for this registry (certs.d)
   Credentials credentials;
   DocumentLimits limits;
   int max_redirects = 5;
@@ -84,6 +85,7 @@ class RegistryClient {
   std::mutex mutex_;  // guards what follows
   std::string base_url_;
   std::string authorization_;  // "Bearer ..." or "Basic ..."
+  std::string ca_bundle_;      // system CAs plus options_.ca_pem, when that is set
 };
 
 }  // namespace banger::fetcher

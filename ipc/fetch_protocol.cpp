@@ -39,6 +39,7 @@ json ToJson(const ResolveRequest& r) {
           {"username", r.username},
           {"password", r.password},
           {"identity_token", r.identity_token},
+          {"ca_pem", r.ca_pem},
           {"max_document_bytes", r.max_document_bytes},
           {"max_layers", r.max_layers}};
 }
@@ -52,6 +53,7 @@ Result<ResolveRequest> ResolveRequestFromJson(const json& j) {
     r.username = j.at("username").get<std::string>();
     r.password = j.at("password").get<std::string>();
     r.identity_token = j.at("identity_token").get<std::string>();
+    r.ca_pem = j.at("ca_pem").get<std::string>();
     r.max_document_bytes = j.at("max_document_bytes").get<uint64_t>();
     r.max_layers = j.at("max_layers").get<uint64_t>();
     return r;

@@ -23,6 +23,7 @@ struct ResolveRequest {
   std::string platform = "linux/amd64";
   bool allow_plain_http = false;
   std::string username, password, identity_token;  // for this registry only
+  std::string ca_pem;                              // extra CAs for this registry (certs.d)
   uint64_t max_document_bytes = 4 << 20;
   uint64_t max_layers = 128;
 };

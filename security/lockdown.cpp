@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "ipc/fd.h"
 #include "security/sanitizer.h"
@@ -69,23 +70,44 @@ Result<void> MakeParents(const std::string& path) {
   return {};
 }
 
-Result<void> BindReadOnly(const std::string& host_path) {
-  struct stat st {};
-  if (::stat(host_path.c_str(), &st) != 0) return {};  // absent on this host: nothing to show
-  const std::string target = std::string(kNewRootBase) + host_path;
+// A bind source held open, so it can be mounted after the tmpfs hides its path.
+struct OpenedSource {
+  UniqueFd fd;  // O_PATH
+  bool is_dir;
+  std::string target;
+};
+
+Result<std::vector<OpenedSource>> OpenBindSources(const SandboxSpec& spec) {
+  std::vector<OpenedSource> sources;
+  for (const SandboxSpec::Bind& bind : spec.readonly_binds) {
+    UniqueFd fd(::open(bind.source.c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) {
+      if (errno == ENOENT) continue;  // absent on this host: nothing to show
+      return SandboxErrno("open bind source " + bind.source);
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return SandboxErrno("stat bind source " + bind.source);
+    sources.push_back({std::move(fd), S_ISDIR(st.st_mode), bind.target});
+  }
+  return sources;
+}
+
+Result<void> BindReadOnly(const OpenedSource& source) {
+  const std::string target = std::string(kNewRootBase) + source.target;
   BANGER_TRY(MakeParents(target));
-  if (S_ISDIR(st.st_mode)) {
+  if (source.is_dir) {
     if (::mkdir(target.c_str(), 0755) != 0 && errno != EEXIST) return SandboxErrno("mkdir " + target);
   } else {
     UniqueFd placeholder(::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
     if (!placeholder) return SandboxErrno("create " + target);
   }
-  if (::mount(host_path.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    return SandboxErrno("bind " + host_path);
+  const std::string from = "/proc/self/fd/" + std::to_string(source.fd.get());
+  if (::mount(from.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    return SandboxErrno("bind " + source.target);
   }
   if (::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
               nullptr) != 0) {
-    return SandboxErrno("remount read-only " + host_path);
+    return SandboxErrno("remount read-only " + source.target);
   }
   return {};
 }
@@ -93,11 +115,12 @@ Result<void> BindReadOnly(const std::string& host_path) {
 // An empty tmpfs becomes "/", the old root is detached, and the new one is made read-only.
 Result<void> PivotIntoEmptyRoot(const SandboxSpec& spec) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return SandboxErrno("make / private");
+  BANGER_ASSIGN_OR_RETURN(std::vector<OpenedSource> sources, OpenBindSources(spec));
   if (::mount("banger-sandbox", kNewRootBase, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
               "size=64k,nr_inodes=256,mode=0755") != 0) {
     return SandboxErrno(std::string("mount tmpfs on ") + kNewRootBase);
   }
-  for (const std::string& path : spec.readonly_binds) BANGER_TRY(BindReadOnly(path));
+  for (const OpenedSource& source : sources) BANGER_TRY(BindReadOnly(source));
   if (::chdir(kNewRootBase) != 0) return SandboxErrno("chdir new root");
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return SandboxErrno("pivot_root");
   if (::umount2(".", MNT_DETACH) != 0) return SandboxErrno("detach old root");

@@ -34,8 +34,10 @@ SandboxSpec DefaultSpec(ProcessKind kind) {
     case ProcessKind::kFetcher:
       // The only child with a network; it needs CA certificates and resolver files.
       spec.new_network_namespace = false;
-      spec.readonly_binds = {"/etc/ssl/certs", "/usr/share/ca-certificates", "/etc/resolv.conf",
-                             "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf"};
+      for (const char* path : {"/etc/ssl/certs", "/usr/share/ca-certificates", "/etc/resolv.conf", "/etc/hosts",
+                               "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf"}) {
+        spec.BindReadOnly(path);
+      }
       spec.limits = {.address_space_bytes = 2 * kGiB, .open_files = 256, .file_size_bytes = 64 * kGiB,
                      .cpu_seconds = 3600, .processes = 256};
       break;
@@ -49,6 +51,12 @@ SandboxSpec DefaultSpec(ProcessKind kind) {
       break;
   }
   return spec;
+}
+
+void SandboxSpec::BindReadOnly(const std::string& host_path, const std::string& target) {
+  const std::string inside = target.empty() ? host_path : target;
+  std::erase_if(readonly_binds, [&](const Bind& b) { return b.target == inside; });
+  readonly_binds.push_back({host_path, inside});
 }
 
 SandboxIdentity ResolveSandboxIdentity() {
@@ -79,7 +87,11 @@ nlohmann::json SpecToJson(const SandboxSpec& spec) {
       {"uid", spec.uid},
       {"gid", spec.gid},
       {"new_network_namespace", spec.new_network_namespace},
-      {"readonly_binds", spec.readonly_binds},
+      {"readonly_binds", [&] {
+         auto binds = nlohmann::json::array();
+         for (const auto& b : spec.readonly_binds) binds.push_back({{"source", b.source}, {"target", b.target}});
+         return binds;
+       }()},
       {"limits",
        {{"address_space_bytes", spec.limits.address_space_bytes},
         {"open_files", spec.limits.open_files},
@@ -97,16 +109,20 @@ Result<SandboxSpec> SpecFromJson(const nlohmann::json& json) {
     spec.uid = json.at("uid").get<uid_t>();
     spec.gid = json.at("gid").get<gid_t>();
     spec.new_network_namespace = json.at("new_network_namespace").get<bool>();
-    spec.readonly_binds = json.at("readonly_binds").get<std::vector<std::string>>();
+    for (const auto& b : json.at("readonly_binds")) {
+      spec.readonly_binds.push_back({b.at("source").get<std::string>(), b.at("target").get<std::string>()});
+    }
     const auto& limits = json.at("limits");
     spec.limits.address_space_bytes = limits.at("address_space_bytes").get<uint64_t>();
     spec.limits.open_files = limits.at("open_files").get<uint64_t>();
     spec.limits.file_size_bytes = limits.at("file_size_bytes").get<uint64_t>();
     spec.limits.cpu_seconds = limits.at("cpu_seconds").get<uint64_t>();
     spec.limits.processes = limits.at("processes").get<uint64_t>();
-    for (const auto& path : spec.readonly_binds) {
-      if (path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) {
-        return Error{ErrorCode::kInvalidArgument, "sandbox bind path must be absolute and clean: '" + path + "'"};
+    for (const auto& bind : spec.readonly_binds) {
+      for (const std::string& path : {bind.source, bind.target}) {
+        if (path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) {
+          return Error{ErrorCode::kInvalidArgument, "sandbox bind path must be absolute and clean: '" + path + "'"};
+        }
       }
     }
     return spec;

@@ -38,9 +38,16 @@ struct SandboxSpec {
   uid_t uid = 65534;
   gid_t gid = 65534;
   bool new_network_namespace = true;
-  // Host paths shown read-only at the same place in the otherwise empty root. A path
+  // Host files or directories shown read-only in the otherwise empty root. A source
   // that does not exist on the host is left out.
-  std::vector<std::string> readonly_binds;
+  struct Bind {
+    std::string source;  // host path
+    std::string target;  // path inside the sandbox
+    bool operator==(const Bind&) const = default;
+  };
+  std::vector<Bind> readonly_binds;
+  // Shows `host_path` at the same path inside, or replaces what shows at `target`.
+  void BindReadOnly(const std::string& host_path, const std::string& target = "");
   ResourceLimits limits;
 };
 

@@ -98,6 +98,8 @@ std::vector<SyscallRule> FetcherRules() {
                            "dup3", "fdatasync", "fsync", "ftruncate", "socketpair"}) {
     rules.push_back(Allow(name));
   }
+  // glibc's resolver asks how many bytes a UDP answer holds.
+  rules.push_back(Allow("ioctl", {{1, ArgCondition::kEqual, FIONREAD}}));
   rules = WithoutRule(std::move(rules), "socket");
   for (int family : {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK}) {
     rules.push_back(Allow("socket", {{0, ArgCondition::kEqual, static_cast<uint64_t>(family)}}));

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "broker/blob_cache.h"
@@ -174,6 +176,29 @@ TEST_F(ImageFetch, MalformedReferenceIsNamedBeforeAnythingRuns) {
   ASSERT_FALSE(image);
   EXPECT_EQ(image.error().code, ErrorCode::kInvalidArgument);
   EXPECT_NE(image.error().message.find("invalid reference"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace banger::broker
+
+namespace banger::broker {
+namespace {
+
+TEST_F(ImageFetch, ConcurrentPullsOfOneImageShareTheCacheSafely) {
+  ASSERT_FALSE(registry_->Push("test/app", "v1", {"--layers", "4", "--layer-bytes", "100000"}).is_null());
+  std::vector<std::thread> pulls;
+  std::vector<std::string> failures(4);
+  for (int i = 0; i < 4; ++i) {
+    pulls.emplace_back([&, i] {
+      auto image = Fetch(registry_->host() + "/test/app:v1");
+      if (!image) failures[i] = image.error().message;
+    });
+  }
+  for (auto& t : pulls) t.join();
+  for (const auto& f : failures) EXPECT_EQ(f, "");
+  size_t cached = 0;
+  EXPECT_EQ(CacheIsConsistent(*cache_, &cached), "");
+  EXPECT_EQ(cached, 6u) << "4 layers, config and manifest, each once";
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // proxy.py in front of the real registry: dropped connections resume with Range, 429 is
 // retried after Retry-After, redirects to another host get no credentials, and hostile
 // manifests are named errors that never crash the broker.
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -167,6 +169,116 @@ TEST_F(HostileManifest, DigestThatDoesNotMatchTheBytes) {
   auto r = Fetch(proxy_->host() + "/app@" + digest);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("not the one asked for"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace banger::broker
+
+namespace banger::broker {
+namespace {
+
+// TLS inside the fetcher's sandbox: the system CA bundle plus a private CA from certs.d.
+TEST_F(RegistryTransport, HttpsRegistryWithAPrivateCaFromCertsD) {
+  auto registry = TestRegistry::Start({.tls = true});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("secure/app", "v1").is_null());
+  ScratchDir certs("banger-certs.d");
+  const std::string dir = certs.path() + "/" + registry->host();
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  ASSERT_EQ(testing::RunCommand("cp " + registry->root() + "/ca.crt " + dir + "/ca.crt").exit_status, 0);
+
+  FetchOptions options;
+  options.reference = registry->host() + "/secure/app:v1";
+  options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+  options.certs_dirs = {certs.path()};
+  auto image = FetchImage(*cache_, options);
+  ASSERT_TRUE(image) << image.error().message;
+  EXPECT_EQ(image->layers.size(), 2u);
+  EXPECT_GE(registry->CountInLog("GET /v2/secure/app/blobs/"), 3) << "served over HTTPS by the registry";
+
+  // Without the CA the certificate is refused by name; there is no silent fall back to HTTP.
+  ScratchDir other("banger-cache-untrusted");
+  auto untrusted_cache = BlobCache::Open(other.path());
+  options.certs_dirs = {};
+  auto refused = FetchImage(*untrusted_cache, options);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("certificate"), std::string::npos) << refused.error().message;
+}
+
+}  // namespace
+}  // namespace banger::broker
+
+namespace banger::broker {
+namespace {
+
+TEST_F(RegistryTransport, ProxyFromTheEnvironmentIsUsed) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("app", "v1").is_null());
+  auto proxy = TestProxy::Start(registry->host(), {});
+  ASSERT_TRUE(proxy);
+  ::setenv("http_proxy", ("http://" + proxy->host()).c_str(), 1);
+  auto image = Fetch(registry->host() + "/app:v1");
+  ::unsetenv("http_proxy");
+  ASSERT_TRUE(image) << image.error().message;
+  int through_proxy = 0;
+  for (const json& e : proxy->Log()) through_proxy += e["path"].get<std::string>().find("/v2/app/") != std::string::npos;
+  EXPECT_GE(through_proxy, 4) << "manifest, config and two layers went through http_proxy";
+
+  ::setenv("http_proxy", ("http://" + proxy->host()).c_str(), 1);
+  ::setenv("no_proxy", "127.0.0.1", 1);
+  ScratchDir other("banger-cache-noproxy");
+  auto other_cache = BlobCache::Open(other.path());
+  FetchOptions options;
+  options.reference = registry->host() + "/app:v1";
+  options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+  const size_t before = proxy->Log().size();
+  auto direct = FetchImage(*other_cache, options);
+  ::unsetenv("http_proxy");
+  ::unsetenv("no_proxy");
+  ASSERT_TRUE(direct) << direct.error().message;
+  EXPECT_EQ(proxy->Log().size(), before) << "no_proxy bypasses the proxy";
+}
+
+}  // namespace
+}  // namespace banger::broker
+
+namespace banger::broker {
+namespace {
+
+// Name resolution inside the fetcher's sandbox: glibc's resolver, reading the bound
+// resolv.conf, asking a loopback DNS server.
+TEST_F(RegistryTransport, RegistryNameResolvesThroughDnsInsideTheSandbox) {
+  BANGER_REQUIRE_ROOT();  // the DNS fixture listens on port 53
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("app", "v1").is_null());
+  ScratchDir dns_dir("banger-dns");
+  testing::FixtureProcess dns;
+  ASSERT_TRUE(dns.Start({"/usr/bin/python3", testing::FixturesDir() + "/dns.py", "--address", "127.0.0.77", "--log",
+                         dns_dir.path() + "/queries"}));
+  const std::string resolv = dns_dir.path() + "/resolv.conf";
+  std::ofstream(resolv) << "nameserver 127.0.0.77\noptions timeout:2 attempts:2\n";
+  const std::string name = "registry.banger.test:" + registry->host().substr(registry->host().rfind(':') + 1);
+
+  FetchOptions options;
+  options.reference = name + "/app:v1";
+  options.insecure_registries = {name};
+  options.resolv_conf = resolv;
+  options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+  auto image = FetchImage(*cache_, options);
+  ASSERT_TRUE(image) << image.error().message;
+  std::ifstream queries(dns_dir.path() + "/queries");
+  std::string first;
+  std::getline(queries, first);
+  EXPECT_EQ(first, "registry.banger.test") << "the name was resolved through DNS";
+
+  // Without --insecure-registry a non-loopback name must use HTTPS, which this registry lacks.
+  ScratchDir other("banger-cache-secure");
+  auto other_cache = BlobCache::Open(other.path());
+  options.insecure_registries = {};
+  auto refused = FetchImage(*other_cache, options);
+  ASSERT_FALSE(refused) << "plain HTTP was used for a registry nobody marked insecure";
 }
 
 }  // namespace

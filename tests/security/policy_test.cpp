@@ -64,9 +64,12 @@ TEST(SandboxSpec, RoundTripsThroughJson) {
 TEST(SandboxSpec, RefusesRelativeOrTraversingBinds) {
   for (const char* bad : {"etc/passwd", "/etc/../root", ""}) {
     nlohmann::json json = SpecToJson(DefaultSpec(ProcessKind::kUnpacker));
-    json["readonly_binds"] = {bad};
+    json["readonly_binds"] = {{{"source", bad}, {"target", "/etc/x"}}};
     EXPECT_FALSE(SpecFromJson(json)) << bad;
   }
+  nlohmann::json escape = SpecToJson(DefaultSpec(ProcessKind::kUnpacker));
+  escape["readonly_binds"] = {{{"source", "/etc/hosts"}, {"target", "/../etc"}}};
+  EXPECT_FALSE(SpecFromJson(escape));
   nlohmann::json unknown = SpecToJson(DefaultSpec(ProcessKind::kUnpacker));
   unknown["kind"] = "shell";
   EXPECT_FALSE(SpecFromJson(unknown));

@@ -64,7 +64,9 @@ std::unique_ptr<TestRegistry> TestRegistry::Start(const Options& options) {
   std::vector<std::string> args = {"/usr/bin/python3", FixturesDir() + "/registry.py", "--root", registry->root()};
   if (!options.htpasswd.empty()) args.insert(args.end(), {"--htpasswd", options.htpasswd});
   if (!options.token.empty()) args.insert(args.end(), {"--token", options.token});
+  if (options.tls) args.push_back("--tls");
   if (!registry->process_.Start(args)) return nullptr;
+  registry->tls_ = options.tls;
   registry->host_ = "127.0.0.1:" + std::to_string(registry->process_.port());
   return registry;
 }
@@ -98,6 +100,7 @@ nlohmann::json TestRegistry::Push(const std::string& repo, const std::string& ta
                         " --tag " + tag;
   for (const auto& a : args) command += " " + a;
   if (!user.empty()) command += " --user " + user;
+  if (tls_) command += " --cafile " + root() + "/ca.crt";
   CommandResult r = RunCommand(command);
   if (r.exit_status != 0) {
     ADD_FAILURE() << "push failed: " << r.output;

@@ -53,6 +53,7 @@ class TestRegistry {
   struct Options {
     std::string htpasswd;  // "user:pass": basic auth
     std::string token;     // "user:pass": bearer auth through a loopback token server
+    bool tls = false;      // HTTPS with a certificate signed by root()/ca.crt
   };
   // Fails the calling test (ADD_FAILURE) and returns null when the registry cannot start.
   static std::unique_ptr<TestRegistry> Start(const Options& options);
@@ -75,6 +76,7 @@ class TestRegistry {
   ScratchDir dir_;
   FixtureProcess process_;
   std::string host_;
+  bool tls_ = false;
 };
 
 }  // namespace banger::testing
