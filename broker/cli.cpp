@@ -4,6 +4,7 @@
 
 #include "banger_version.h"
 #include "broker/exit_codes.h"
+#include "broker/image_fetch_command.h"
 #include "broker/system_status.h"
 
 namespace banger::broker {
@@ -16,8 +17,9 @@ constexpr const char* kUsage =
     "through a privilege-separated, sandboxed pipeline.\n"
     "\n"
     "commands:\n"
-    "  system status   start each sandboxed helper, lock it down and show what the\n"
-    "                  kernel reports about it (no_new_privs, seccomp, capabilities, uid)\n"
+    "  image fetch REF  download an image's blobs into the verified cache\n"
+    "  system status    start each sandboxed helper, lock it down and show what the\n"
+    "                   kernel reports about it (no_new_privs, seccomp, capabilities, uid)\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage, 3 sandbox violation or crashed helper\n";
 
@@ -41,6 +43,12 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (first == "--version") {
     out << "banger " << BANGER_VERSION << "\n";
     return kExitOk;
+  }
+  if (first == "image") {
+    if (args.size() >= 2 && args[1] == "fetch") {
+      return RunImageFetchCommand(std::vector<std::string>(args.begin() + 2, args.end()), out, err);
+    }
+    return UsageError(err, "unknown 'image' command; try 'banger image fetch --help'");
   }
   if (first == "system") {
     if (args.size() == 2 && args[1] == "status") return RunSystemStatus(out, err);

@@ -88,7 +88,7 @@ class FetcherService {
         (void)channel_.Send(
             ipc::Message::WithJson(ipc::MessageType::kBlobDone, {{"id", request.id}, {"bytes", *done}}));
       } else {
-        (void)channel_.Send(ipc::MakeErrorMessage(done.error().message));
+        (void)channel_.Send(ipc::MakeErrorMessage(done.error()));
       }
     });
     return {};

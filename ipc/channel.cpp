@@ -32,16 +32,29 @@ Result<nlohmann::json> Message::Json(int max_depth) const {
   return parsed;
 }
 
-Message MakeErrorMessage(const std::string& text) {
-  return Message::WithJson(MessageType::kError, {{"message", text.substr(0, 4096)}});
+Message MakeErrorMessage(const Error& error) {
+  return Message::WithJson(MessageType::kError,
+                           {{"message", error.message.substr(0, 4096)}, {"code", static_cast<int>(error.code)}});
 }
 
-std::string ErrorText(const Message& error) {
+Error ErrorFromMessage(const Message& error) {
   auto body = error.Json();
-  if (body && body->is_object() && body->contains("message") && (*body)["message"].is_string()) {
-    return (*body)["message"].get<std::string>().substr(0, 1000);
+  if (!body || !body->is_object() || !body->contains("message") || !(*body)["message"].is_string()) {
+    return Error{ErrorCode::kChildFailed, "(unreadable error message)"};
   }
-  return "(unreadable error message)";
+  Error out{ErrorCode::kChildFailed, (*body)["message"].get<std::string>().substr(0, 1000)};
+  if (body->contains("code") && (*body)["code"].is_number_integer()) {
+    switch (auto code = static_cast<ErrorCode>((*body)["code"].get<int>())) {
+      case ErrorCode::kIo: case ErrorCode::kTruncated: case ErrorCode::kOversized: case ErrorCode::kMalformed:
+      case ErrorCode::kTimeout: case ErrorCode::kInvalidArgument: case ErrorCode::kNotFound:
+      case ErrorCode::kUnexpected:
+        out.code = code;
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
 }
 
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth) {
@@ -180,9 +193,7 @@ Result<Message> Channel::ReceiveExpecting(std::initializer_list<MessageType> all
   for (MessageType type : allowed) {
     if (message.type == type) return message;
   }
-  if (message.type == MessageType::kError) {
-    return Error{ErrorCode::kChildFailed, peer_name_ + ": " + ErrorText(message)};
-  }
+  if (message.type == MessageType::kError) return ErrorFromMessage(message);
   std::string expected;
   for (MessageType type : allowed) expected += (expected.empty() ? "" : " or ") + std::string(MessageTypeName(type));
   return Error{ErrorCode::kUnexpected, peer_name_ + " sent '" + MessageTypeName(message.type) + "' where " +

@@ -59,9 +59,10 @@ class Channel {
   ChannelLimits limits_;
 };
 
-// kError carries {"message": text}; these build and read it.
-Message MakeErrorMessage(const std::string& text);
-std::string ErrorText(const Message& error);
+// kError carries {"message": text, "code": ErrorCode}; these build and read it. A code
+// a child may not claim (sandbox, child-failed) reads back as kChildFailed.
+Message MakeErrorMessage(const Error& error);
+Error ErrorFromMessage(const Message& error);
 
 // Parses JSON text with a nesting bound; errors are kMalformed.
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 32);

@@ -32,7 +32,7 @@ Result<void> HelperSession::LockDown() {
 
 int HelperSession::Fail(const Error& error) {
   std::fprintf(stderr, "%s: %s\n", name_.c_str(), error.message.c_str());
-  (void)channel_.Send(ipc::MakeErrorMessage(error.message));
+  (void)channel_.Send(ipc::MakeErrorMessage(error));
   return 1;
 }
 

@@ -282,7 +282,10 @@ Result<ipc::Message> SandboxedChild::ReceiveExpecting(std::initializer_list<ipc:
     if (message.type == type) return message;
   }
   if (message.type == ipc::MessageType::kError) {
-    return Error{ErrorCode::kChildFailed, name_ + ": " + ipc::ErrorText(message)};
+    // A failure the child reports about its input keeps its class; anything else is the child's.
+    Error reported = ipc::ErrorFromMessage(message);
+    if (reported.code == ErrorCode::kChildFailed) reported.message = name_ + ": " + reported.message;
+    return reported;
   }
   Kill();
   return Error{ErrorCode::kChildFailed,

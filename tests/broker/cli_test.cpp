@@ -87,3 +87,73 @@ TEST(Cli, MissingHelperIsNamed) {
 
 }  // namespace
 }  // namespace banger::testing
+
+#include <nlohmann/json.hpp>
+
+#include "broker/flags.h"
+#include "tests/support/registry_fixture.h"
+
+namespace banger::testing {
+namespace {
+
+TEST(CliImageFetch, DownloadsIntoTheCacheAndReports) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("app", "v1", {"--layers", "3"}).is_null());
+  ScratchDir cache("banger-cli-cache");
+  const std::string env = "BANGER_CACHE_DIR=" + cache.path() + " DOCKER_CONFIG=" + cache.path() + " ";
+  CommandResult r = RunCommand(env + kBin + "/banger image fetch " + registry->host() + "/app:v1 --parallel 2");
+  EXPECT_EQ(r.exit_status, 0) << r.output;
+  EXPECT_NE(r.output.find("3 layer(s)"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("cached"), std::string::npos) << "nothing was cached the first time";
+
+  CommandResult again = RunCommand(env + kBin + "/banger image fetch --json " + registry->host() + "/app:v1");
+  ASSERT_EQ(again.exit_status, 0) << again.output;
+  auto json = nlohmann::json::parse(again.output);
+  EXPECT_EQ(json["layers"].size(), 3u);
+  EXPECT_EQ(json["downloaded_bytes"], 0);
+  for (const auto& l : json["layers"]) EXPECT_TRUE(l["cached"].get<bool>());
+  EXPECT_EQ(json["cache_dir"], cache.path() + "/oci/blobs/sha256");
+
+  CommandResult quiet = RunCommand(env + kBin + "/banger image fetch -q " + registry->host() + "/app:v1");
+  EXPECT_EQ(quiet.exit_status, 0);
+  EXPECT_EQ(quiet.output, "");
+}
+
+TEST(CliImageFetch, ErrorsAreOneLineWithTheReference) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ScratchDir cache("banger-cli-cache");
+  const std::string env = "BANGER_CACHE_DIR=" + cache.path() + " DOCKER_CONFIG=" + cache.path() + " ";
+  CommandResult missing = RunCommand(env + kBin + "/banger image fetch " + registry->host() + "/nope:v1");
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_EQ(missing.output, "banger: error: manifest unknown: " + registry->host() + "/nope:v1 not found (" +
+                                registry->host() + "/nope:v1)\n");
+  CommandResult bad = RunCommand(env + kBin + "/banger image fetch 'Not A Ref'");
+  EXPECT_EQ(bad.exit_status, 1);
+  EXPECT_EQ(bad.output.rfind("banger: error: invalid reference", 0), 0u) << bad.output;
+  EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --parallel 0").exit_status, 2);
+  EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --bogus").exit_status, 2);
+  EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch").exit_status, 2);
+}
+
+TEST(Flags, ParsesValuesBooleansAndRepeats) {
+  broker::FlagSpec spec{{"--platform", "--insecure-registry"}, {"--json", "-q"}, {"--insecure-registry"}};
+  auto parsed = broker::ParseFlags({"ref", "--platform=linux/arm64", "--insecure-registry", "a:1",
+                                    "--insecure-registry=b:2", "-q", "--", "--json"},
+                                   spec);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->positional, (std::vector<std::string>{"ref", "--json"}));
+  EXPECT_EQ(parsed->Value("--platform"), "linux/arm64");
+  EXPECT_EQ(parsed->All("--insecure-registry"), (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_TRUE(parsed->Has("-q"));
+  EXPECT_FALSE(parsed->Has("--json"));
+  EXPECT_FALSE(broker::ParseFlags({"--platform"}, spec));
+  EXPECT_FALSE(broker::ParseFlags({"--platform", "a", "--platform", "b"}, spec));
+  EXPECT_FALSE(broker::ParseFlags({"--json=1"}, spec));
+  EXPECT_FALSE(broker::ParseIntFlag("--parallel", "3x", 1, 16));
+  EXPECT_EQ(*broker::ParseIntFlag("--parallel", "16", 1, 16), 16);
+}
+
+}  // namespace
+}  // namespace banger::testing

@@ -203,3 +203,31 @@ TEST_F(ImageFetch, ConcurrentPullsOfOneImageShareTheCacheSafely) {
 
 }  // namespace
 }  // namespace banger::broker
+
+namespace banger::broker {
+namespace {
+
+TEST_F(ImageFetch, NonRootBrokerFetchesThroughAUserNamespaceSandbox) {
+  BANGER_REQUIRE_ROOT();  // root is needed only to become nobody
+  ASSERT_FALSE(registry_->Push("test/app", "v1").is_null());
+  ScratchDir bin("banger-bin");
+  const std::string fetcher = testing::CopyExecutable(std::string(BANGER_BIN_DIR) + "/banger-fetcher", bin.path());
+  ScratchDir cache_root("banger-nobody-cache");
+  ASSERT_EQ(::chown(cache_root.path().c_str(), 65534, 65534), 0);
+  const std::string ref = registry_->host() + "/test/app:v1";
+  std::string failure = testing::RunAsNobody([&] {
+    auto cache = BlobCache::Open(cache_root.path() + "/cache");
+    if (!cache) return cache.error().message;
+    FetchOptions options;
+    options.reference = ref;
+    options.fetcher_path = fetcher;
+    options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+    auto image = FetchImage(*cache, options);
+    if (!image) return image.error().message;
+    return CacheIsConsistent(*cache);
+  });
+  EXPECT_EQ(failure, "");
+}
+
+}  // namespace
+}  // namespace banger::broker

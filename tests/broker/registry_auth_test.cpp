@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -150,6 +151,54 @@ TEST(Credentials, DockerHubAliasesAndPrecedence) {
   auto broken = LookupCredentialsIn(path, "docker.io");
   ASSERT_FALSE(broken);
   EXPECT_NE(broken.error().message.find(path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace banger::broker
+
+namespace banger::broker {
+namespace {
+
+TEST_F(RegistryAuth, IdentityTokenUsesTheRefreshGrant) {
+  auto registry = TestRegistry::Start({.token = "dave:refresh-secret"});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "dave:refresh-secret").is_null());
+  const std::string config =
+      WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"identitytoken": "refresh-secret"}}})");
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
+  ASSERT_TRUE(image) << image.error().message;
+  std::ifstream log(registry->root() + "/token.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"grant\": \"refresh_token\""), std::string::npos) << text;
+}
+
+TEST_F(RegistryAuth, CredsStoreHelperServesEveryRegistry) {
+  auto registry = TestRegistry::Start({.htpasswd = "erin:store-pass"});
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "erin:store-pass").is_null());
+  ScratchDir bin("banger-helper-bin");
+  const std::string helper = bin.path() + "/docker-credential-bangerstore";
+  std::ofstream(helper) << "#!/bin/sh\nread server\n"
+                           "printf '{\"ServerURL\":\"%s\",\"Username\":\"erin\",\"Secret\":\"store-pass\"}' \"$server\"\n";
+  ::chmod(helper.c_str(), 0755);
+  const std::string old_path = std::getenv("PATH");
+  ::setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", WriteDockerConfig(R"({"credsStore": "bangerstore"})"));
+  ::setenv("PATH", old_path.c_str(), 1);
+  ASSERT_TRUE(image) << image.error().message;
+}
+
+TEST_F(RegistryAuth, FailingHelperIsANamedError) {
+  ScratchDir bin("banger-helper-bin");
+  const std::string helper = bin.path() + "/docker-credential-broken";
+  std::ofstream(helper) << "#!/bin/sh\necho 'keychain is locked' >&2\nexit 1\n";
+  ::chmod(helper.c_str(), 0755);
+  const std::string old_path = std::getenv("PATH");
+  ::setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
+  auto creds = LookupCredentialsIn(WriteDockerConfig(R"({"credsStore": "broken"})"), "ghcr.io");
+  ::setenv("PATH", old_path.c_str(), 1);
+  ASSERT_FALSE(creds);
+  EXPECT_EQ(creds.error().message, "docker-credential-broken get failed for ghcr.io: keychain is locked");
 }
 
 }  // namespace

@@ -283,3 +283,51 @@ TEST_F(RegistryTransport, RegistryNameResolvesThroughDnsInsideTheSandbox) {
 
 }  // namespace
 }  // namespace banger::broker
+
+namespace banger::broker {
+namespace {
+
+TEST_F(RegistryTransport, ServerErrorsAreRetried) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("app", "v1").is_null());
+  auto proxy = TestProxy::Start(registry->host(), {"--fail-503", "3"});
+  ASSERT_TRUE(proxy);
+  auto image = Fetch(proxy->host() + "/app:v1");
+  ASSERT_TRUE(image) << image.error().message;
+  int failed = 0;
+  for (const json& e : proxy->Log()) failed += e["status"] == 503;
+  EXPECT_EQ(failed, 3);
+}
+
+TEST_F(RegistryTransport, ServerIgnoringRangeRestartsTheBlob) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("app", "v1", {"--layers", "1", "--layer-bytes", "300000"}).is_null());
+  auto proxy = TestProxy::Start(registry->host(), {"--cut-blob-after", "20000", "--ignore-range"});
+  ASSERT_TRUE(proxy);
+  auto image = Fetch(proxy->host() + "/app:v1");
+  ASSERT_TRUE(image) << image.error().message;
+  bool asked_range = false;
+  for (const json& e : proxy->Log()) asked_range |= e["range"] == "bytes=20000-" && e["status"] == 200;
+  EXPECT_TRUE(asked_range) << "the retry asked for a range, got the whole blob, and started over";
+  EXPECT_TRUE(cache_->Contains(image->layers[0].digest, image->layers[0].size));
+}
+
+TEST_F(RegistryTransport, BlobLargerThanItsDescriptorIsRefused) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  auto pushed = registry->Push("app", "v1");
+  ASSERT_FALSE(pushed.is_null());
+  auto proxy = TestProxy::Start(registry->host(), {"--pad-blobs"});
+  ASSERT_TRUE(proxy);
+  auto image = Fetch(proxy->host() + "/app:v1");
+  ASSERT_FALSE(image);
+  EXPECT_NE(image.error().message.find("more than the"), std::string::npos) << image.error().message;
+  for (const auto& layer : pushed["images"]["linux/amd64"]["layers"]) {
+    EXPECT_FALSE(cache_->Contains(layer["digest"], layer["size"]));
+  }
+}
+
+}  // namespace
+}  // namespace banger::broker

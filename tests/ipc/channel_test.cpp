@@ -201,10 +201,17 @@ TEST_F(ChannelTest, ReceiveExpectingRefusesOutOfTurnMessagesAndRelaysErrors) {
   EXPECT_NE(wrong.error().message.find("'pong' where locked was expected"), std::string::npos)
       << wrong.error().message;
 
-  ASSERT_TRUE(a_.Send(MakeErrorMessage("layer 3 is not gzip")));
+  ASSERT_TRUE(a_.Send(MakeErrorMessage(Error{ErrorCode::kMalformed, "layer 3 is not gzip"})));
   auto relayed = b_.ReceiveExpecting({MessageType::kLocked}, 1000);
   ASSERT_FALSE(relayed);
-  EXPECT_EQ(relayed.error().message, "test peer: layer 3 is not gzip");
+  EXPECT_EQ(relayed.error().message, "layer 3 is not gzip");
+  EXPECT_EQ(relayed.error().code, ErrorCode::kMalformed);
+
+  // A peer cannot pass its failure off as a sandbox verdict.
+  ASSERT_TRUE(a_.Send(MakeErrorMessage(Error{ErrorCode::kSandbox, "all fine here"})));
+  auto claimed = b_.ReceiveExpecting({MessageType::kLocked}, 1000);
+  ASSERT_FALSE(claimed);
+  EXPECT_EQ(claimed.error().code, ErrorCode::kChildFailed);
 }
 
 TEST(Json, NestingBombIsRefused) {

@@ -1,0 +1,15 @@
+// `banger image fetch REF`: resolve an image and download its blobs into the verified
+// cache, without building a filesystem (what `image pull` does first).
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace banger::broker {
+
+int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+extern const char* const kImageFetchUsage;
+
+}  // namespace banger::broker
