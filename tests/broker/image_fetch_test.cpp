@@ -12,7 +12,7 @@
 
 #include "broker/blob_cache.h"
 #include "ipc/digest.h"
-#include "tests/support/registry_fixture.h"
+#include "tests/broker/fetch_fixture.h"
 
 namespace banger::broker {
 namespace {
@@ -39,25 +39,19 @@ std::string CacheIsConsistent(const BlobCache& cache, size_t* count = nullptr) {
   return problems;
 }
 
-class ImageFetch : public ::testing::Test {
+class ImageFetch : public FetchTest {
  protected:
   void SetUp() override {
+    FetchTest::SetUp();
     registry_ = TestRegistry::Start();
     ASSERT_TRUE(registry_);
-    auto cache = BlobCache::Open(cache_dir_.path());
-    ASSERT_TRUE(cache) << cache.error().message;
-    cache_ = std::make_unique<BlobCache>(std::move(*cache));
   }
-  Result<FetchedImage> Fetch(const std::string& ref, const std::string& platform = "linux/amd64") {
-    FetchOptions options;
-    options.reference = ref;
+  Result<FetchedImage> FetchFor(const std::string& ref, const std::string& platform) {
+    FetchOptions options = OptionsFor(ref);
     options.platform = platform;
-    options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
     return FetchImage(*cache_, options);
   }
   std::unique_ptr<TestRegistry> registry_;
-  ScratchDir cache_dir_{"banger-cache"};
-  std::unique_ptr<BlobCache> cache_;
 };
 
 TEST_F(ImageFetch, OciManifestImage) {
@@ -97,7 +91,7 @@ TEST_F(ImageFetch, OciIndexPicksThePlatform) {
   ASSERT_TRUE(amd64) << amd64.error().message;
   EXPECT_EQ(amd64->manifest_digest, pushed["images"]["linux/amd64"]["manifest_digest"]);
   EXPECT_EQ(amd64->platform, "linux/amd64");
-  auto arm64 = Fetch(registry_->host() + "/test/multi:v1", "linux/arm64");
+  auto arm64 = FetchFor(registry_->host() + "/test/multi:v1", "linux/arm64");
   ASSERT_TRUE(arm64) << arm64.error().message;
   EXPECT_EQ(arm64->manifest_digest, pushed["images"]["linux/arm64/v8"]["manifest_digest"]);
 }
@@ -113,7 +107,7 @@ TEST_F(ImageFetch, DockerManifestListPicksThePlatform) {
 
 TEST_F(ImageFetch, AbsentPlatformListsWhatIsOffered) {
   ASSERT_FALSE(registry_->Push("test/multi", "v1", {"--platforms", "linux/amd64,linux/arm64/v8", "--index", "oci"}).is_null());
-  auto image = Fetch(registry_->host() + "/test/multi:v1", "linux/s390x");
+  auto image = FetchFor(registry_->host() + "/test/multi:v1", "linux/s390x");
   ASSERT_FALSE(image);
   EXPECT_NE(image.error().message.find("has no linux/s390x image; offered: linux/amd64, linux/arm64/v8"),
             std::string::npos)
@@ -218,10 +212,8 @@ TEST_F(ImageFetch, NonRootBrokerFetchesThroughAUserNamespaceSandbox) {
   std::string failure = testing::RunAsNobody([&] {
     auto cache = BlobCache::Open(cache_root.path() + "/cache");
     if (!cache) return cache.error().message;
-    FetchOptions options;
-    options.reference = ref;
+    FetchOptions options = OptionsFor(ref);
     options.fetcher_path = fetcher;
-    options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
     auto image = FetchImage(*cache, options);
     if (!image) return image.error().message;
     return CacheIsConsistent(*cache);

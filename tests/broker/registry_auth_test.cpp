@@ -10,7 +10,7 @@
 
 #include "broker/credentials.h"
 #include "broker/image_fetch.h"
-#include "tests/support/registry_fixture.h"
+#include "tests/broker/fetch_fixture.h"
 
 namespace banger::broker {
 namespace {
@@ -18,12 +18,18 @@ namespace {
 using testing::ScratchDir;
 using testing::TestRegistry;
 
-class RegistryAuth : public ::testing::Test {
+class RegistryAuth : public FetchTest {
  protected:
-  void SetUp() override {
-    auto cache = BlobCache::Open(cache_dir_.path());
-    ASSERT_TRUE(cache) << cache.error().message;
-    cache_ = std::make_unique<BlobCache>(std::move(*cache));
+  // A registry requiring `user_pass` (basic, or bearer when `token`), holding private/app:v1.
+  std::unique_ptr<TestRegistry> StartPrivate(const std::string& user_pass, bool token = false) {
+    auto registry = TestRegistry::Start(token ? TestRegistry::Options{.token = user_pass}
+                                              : TestRegistry::Options{.htpasswd = user_pass});
+    if (registry && registry->Push("private/app", "v1", {}, user_pass).is_null()) return nullptr;
+    return registry;
+  }
+  // config.json with one "auth" entry for `registry`.
+  std::string ConfigWithAuth(const std::string& registry, const std::string& user_pass) {
+    return WriteDockerConfig(R"({"auths": {")" + registry + R"(": {"auth": ")" + Base64(user_pass) + R"("}}})");
   }
   // Writes config.json in a DOCKER_CONFIG-style directory and returns its path.
   std::string WriteDockerConfig(const std::string& json) {
@@ -43,26 +49,20 @@ class RegistryAuth : public ::testing::Test {
     testing::CommandResult r = testing::RunCommand("printf %s '" + s + "' | base64 -w0");
     return r.output;
   }
-  ScratchDir cache_dir_{"banger-cache"};
   ScratchDir config_dir_{"banger-docker-config"};
-  std::unique_ptr<BlobCache> cache_;
 };
 
 TEST_F(RegistryAuth, BasicAuthFromDockerConfigAuths) {
-  auto registry = TestRegistry::Start({.htpasswd = "alice:s3cret"});
+  auto registry = StartPrivate("alice:s3cret");
   ASSERT_TRUE(registry);
-  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "alice:s3cret").is_null());
-  const std::string config = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
-                                               Base64("alice:s3cret") + R"("}}})");
-  auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", ConfigWithAuth(registry->host(), "alice:s3cret"));
   ASSERT_TRUE(image) << image.error().message;
   EXPECT_EQ(image->layers.size(), 2u);
 }
 
 TEST_F(RegistryAuth, BasicAuthWithUsernameAndPasswordFields) {
-  auto registry = TestRegistry::Start({.htpasswd = "alice:s3cret"});
+  auto registry = StartPrivate("alice:s3cret");
   ASSERT_TRUE(registry);
-  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "alice:s3cret").is_null());
   const std::string config = WriteDockerConfig(R"({"auths": {"http://)" + registry->host() +
                                                R"(/v2/": {"username": "alice", "password": "s3cret"}}})");
   auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
@@ -70,12 +70,9 @@ TEST_F(RegistryAuth, BasicAuthWithUsernameAndPasswordFields) {
 }
 
 TEST_F(RegistryAuth, WrongOrMissingCredentialsAreUnauthorizedNamingTheRegistry) {
-  auto registry = TestRegistry::Start({.htpasswd = "alice:s3cret"});
+  auto registry = StartPrivate("alice:s3cret");
   ASSERT_TRUE(registry);
-  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "alice:s3cret").is_null());
-  const std::string wrong = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
-                                              Base64("alice:wrong") + R"("}}})");
-  auto denied = FetchWithConfig(registry->host() + "/private/app:v1", wrong);
+  auto denied = FetchWithConfig(registry->host() + "/private/app:v1", ConfigWithAuth(registry->host(), "alice:wrong"));
   ASSERT_FALSE(denied);
   EXPECT_NE(denied.error().message.find("unauthorized"), std::string::npos) << denied.error().message;
   EXPECT_NE(denied.error().message.find(registry->host()), std::string::npos) << denied.error().message;
@@ -87,31 +84,23 @@ TEST_F(RegistryAuth, WrongOrMissingCredentialsAreUnauthorizedNamingTheRegistry) 
 }
 
 TEST_F(RegistryAuth, BearerTokenFromALoopbackTokenServer) {
-  auto registry = TestRegistry::Start({.token = "bob:t0ken-pass"});
+  auto registry = StartPrivate("bob:t0ken-pass", /*token=*/true);
   ASSERT_TRUE(registry);
-  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "bob:t0ken-pass").is_null());
-  const std::string config = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
-                                               Base64("bob:t0ken-pass") + R"("}}})");
-  auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
+  auto image = FetchWithConfig(registry->host() + "/private/app:v1", ConfigWithAuth(registry->host(), "bob:t0ken-pass"));
   ASSERT_TRUE(image) << image.error().message;
   EXPECT_EQ(image->layers.size(), 2u);
 
-  const std::string wrong = WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"auth": ")" +
-                                              Base64("bob:nope") + R"("}}})");
-  auto cache2 = ScratchDir("banger-cache2");
-  auto other_cache = BlobCache::Open(cache2.path());
-  FetchOptions options;
-  options.reference = registry->host() + "/private/app:v1";
-  options.credentials = [wrong](const std::string& r) { return LookupCredentialsIn(wrong, r); };
+  ScratchDir other_dir("banger-cache2");
+  auto other_cache = NewCache(other_dir);
+  FetchOptions options = OptionsFor(registry->host() + "/private/app:v1", {"bob", "nope", ""});
   auto denied = FetchImage(*other_cache, options);
   ASSERT_FALSE(denied);
   EXPECT_NE(denied.error().message.find("unauthorized"), std::string::npos) << denied.error().message;
 }
 
 TEST_F(RegistryAuth, CredentialHelperOnPath) {
-  auto registry = TestRegistry::Start({.htpasswd = "carol:helper-pass"});
+  auto registry = StartPrivate("carol:helper-pass");
   ASSERT_TRUE(registry);
-  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "carol:helper-pass").is_null());
   ScratchDir bin("banger-helper-bin");
   const std::string log = bin.path() + "/asked";
   const std::string helper = bin.path() + "/docker-credential-bangertest";
@@ -160,9 +149,8 @@ namespace banger::broker {
 namespace {
 
 TEST_F(RegistryAuth, IdentityTokenUsesTheRefreshGrant) {
-  auto registry = TestRegistry::Start({.token = "dave:refresh-secret"});
+  auto registry = StartPrivate("dave:refresh-secret", /*token=*/true);
   ASSERT_TRUE(registry);
-  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "dave:refresh-secret").is_null());
   const std::string config =
       WriteDockerConfig(R"({"auths": {")" + registry->host() + R"(": {"identitytoken": "refresh-secret"}}})");
   auto image = FetchWithConfig(registry->host() + "/private/app:v1", config);
@@ -173,9 +161,8 @@ TEST_F(RegistryAuth, IdentityTokenUsesTheRefreshGrant) {
 }
 
 TEST_F(RegistryAuth, CredsStoreHelperServesEveryRegistry) {
-  auto registry = TestRegistry::Start({.htpasswd = "erin:store-pass"});
+  auto registry = StartPrivate("erin:store-pass");
   ASSERT_TRUE(registry);
-  ASSERT_FALSE(registry->Push("private/app", "v1", {}, "erin:store-pass").is_null());
   ScratchDir bin("banger-helper-bin");
   const std::string helper = bin.path() + "/docker-credential-bangerstore";
   std::ofstream(helper) << "#!/bin/sh\nread server\n"

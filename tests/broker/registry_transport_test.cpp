@@ -10,7 +10,7 @@
 
 #include "broker/credentials.h"
 #include "broker/image_fetch.h"
-#include "tests/support/registry_fixture.h"
+#include "tests/broker/fetch_fixture.h"
 
 namespace banger::broker {
 namespace {
@@ -20,22 +20,7 @@ using testing::ScratchDir;
 using testing::TestProxy;
 using testing::TestRegistry;
 
-class RegistryTransport : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto cache = BlobCache::Open(cache_dir_.path());
-    ASSERT_TRUE(cache) << cache.error().message;
-    cache_ = std::make_unique<BlobCache>(std::move(*cache));
-  }
-  Result<FetchedImage> Fetch(const std::string& ref, RegistryCredentials creds = {}) {
-    FetchOptions options;
-    options.reference = ref;
-    options.credentials = [creds](const std::string&) -> Result<RegistryCredentials> { return creds; };
-    return FetchImage(*cache_, options);
-  }
-  ScratchDir cache_dir_{"banger-cache"};
-  std::unique_ptr<BlobCache> cache_;
-};
+using RegistryTransport = FetchTest;
 
 TEST_F(RegistryTransport, DroppedConnectionResumesWithRange) {
   auto registry = TestRegistry::Start();
@@ -187,9 +172,7 @@ TEST_F(RegistryTransport, HttpsRegistryWithAPrivateCaFromCertsD) {
   ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
   ASSERT_EQ(testing::RunCommand("cp " + registry->root() + "/ca.crt " + dir + "/ca.crt").exit_status, 0);
 
-  FetchOptions options;
-  options.reference = registry->host() + "/secure/app:v1";
-  options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+  FetchOptions options = OptionsFor(registry->host() + "/secure/app:v1");
   options.certs_dirs = {certs.path()};
   auto image = FetchImage(*cache_, options);
   ASSERT_TRUE(image) << image.error().message;
@@ -198,7 +181,7 @@ TEST_F(RegistryTransport, HttpsRegistryWithAPrivateCaFromCertsD) {
 
   // Without the CA the certificate is refused by name; there is no silent fall back to HTTP.
   ScratchDir other("banger-cache-untrusted");
-  auto untrusted_cache = BlobCache::Open(other.path());
+  auto untrusted_cache = NewCache(other);
   options.certs_dirs = {};
   auto refused = FetchImage(*untrusted_cache, options);
   ASSERT_FALSE(refused);
@@ -228,12 +211,9 @@ TEST_F(RegistryTransport, ProxyFromTheEnvironmentIsUsed) {
   ::setenv("http_proxy", ("http://" + proxy->host()).c_str(), 1);
   ::setenv("no_proxy", "127.0.0.1", 1);
   ScratchDir other("banger-cache-noproxy");
-  auto other_cache = BlobCache::Open(other.path());
-  FetchOptions options;
-  options.reference = registry->host() + "/app:v1";
-  options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+  auto other_cache = NewCache(other);
   const size_t before = proxy->Log().size();
-  auto direct = FetchImage(*other_cache, options);
+  auto direct = FetchImage(*other_cache, OptionsFor(registry->host() + "/app:v1"));
   ::unsetenv("http_proxy");
   ::unsetenv("no_proxy");
   ASSERT_TRUE(direct) << direct.error().message;
@@ -261,11 +241,9 @@ TEST_F(RegistryTransport, RegistryNameResolvesThroughDnsInsideTheSandbox) {
   std::ofstream(resolv) << "nameserver 127.0.0.77\noptions timeout:2 attempts:2\n";
   const std::string name = "registry.banger.test:" + registry->host().substr(registry->host().rfind(':') + 1);
 
-  FetchOptions options;
-  options.reference = name + "/app:v1";
+  FetchOptions options = OptionsFor(name + "/app:v1");
   options.insecure_registries = {name};
   options.resolv_conf = resolv;
-  options.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
   auto image = FetchImage(*cache_, options);
   ASSERT_TRUE(image) << image.error().message;
   std::ifstream queries(dns_dir.path() + "/queries");
@@ -275,7 +253,7 @@ TEST_F(RegistryTransport, RegistryNameResolvesThroughDnsInsideTheSandbox) {
 
   // Without --insecure-registry a non-loopback name must use HTTPS, which this registry lacks.
   ScratchDir other("banger-cache-secure");
-  auto other_cache = BlobCache::Open(other.path());
+  auto other_cache = NewCache(other);
   options.insecure_registries = {};
   auto refused = FetchImage(*other_cache, options);
   ASSERT_FALSE(refused) << "plain HTTP was used for a registry nobody marked insecure";
