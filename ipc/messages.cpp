@@ -17,6 +17,10 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kFetchBlob, "fetch-blob", 1, 1},
     MessageSpec{MessageType::kBlobProgress, "blob-progress", 0, 0},
     MessageSpec{MessageType::kBlobDone, "blob-done", 0, 0},
+    MessageSpec{MessageType::kUnpackBegin, "unpack-begin", 3, 3},
+    MessageSpec{MessageType::kUnpackLayer, "unpack-layer", 1, 1},
+    MessageSpec{MessageType::kUnpackProgress, "unpack-progress", 0, 0},
+    MessageSpec{MessageType::kUnpackDone, "unpack-done", 0, 0},
 };
 static_assert(kSpecs.size() <= 255);
 

@@ -23,6 +23,12 @@ enum class MessageType : uint32_t {
   kFetchBlob = 22,     // broker -> fetcher: {id, digest, size}; fd: where the bytes go
   kBlobProgress = 23,  // fetcher -> broker: {id, bytes}
   kBlobDone = 24,      // fetcher -> broker: {id, bytes}
+
+  // Unpacker (issue 4).
+  kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, spool (rw), tree stream out
+  kUnpackLayer = 41,   // broker -> unpacker: {index}; fd: the layer blob (read-only)
+  kUnpackProgress = 42,  // unpacker -> broker: {layer, bytes}
+  kUnpackDone = 43,    // unpacker -> broker: summary and warnings
 };
 
 struct MessageSpec {

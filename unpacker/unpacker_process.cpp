@@ -1,15 +1,153 @@
 #include "unpacker/unpacker_process.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <clocale>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "ipc/digest.h"
 #include "security/helper_session.h"
+#include "unpacker/replay.h"
 
 namespace banger::unpacker {
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kMaxConfigBytes = 4 << 20;
+
+Result<std::string> ReadConfig(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Error::FromErrno("stat image config");
+  if (static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) {
+    return Error{ErrorCode::kOversized, "image config is larger than 4 MiB"};
+  }
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::pread(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
+    if (n <= 0) return Error::FromErrno("reading image config");
+    done += static_cast<size_t>(n);
+  }
+  return text;
+}
+
+ReplayLimits LimitsFromJson(const json& j) {
+  ReplayLimits l;
+  l.stream.max_uncompressed_bytes = j.value("max_layer_bytes", l.stream.max_uncompressed_bytes);
+  l.stream.max_ratio = j.value("max_ratio", l.stream.max_ratio);
+  l.stream.zstd_window_log_max = j.value("zstd_window_log_max", l.stream.zstd_window_log_max);
+  l.max_total_uncompressed_bytes = j.value("max_total_bytes", l.max_total_uncompressed_bytes);
+  l.tree.max_entries = j.value("max_entries", l.tree.max_entries);
+  l.tree.max_depth = j.value("max_depth", l.tree.max_depth);
+  l.tree.max_path_bytes = j.value("max_path_bytes", l.tree.max_path_bytes);
+  return l;
+}
+
+// One image: unpack-begin, then one unpack-layer per layer, then the replay.
+class UnpackService {
+ public:
+  explicit UnpackService(ipc::Channel& channel) : channel_(channel) {}
+
+  Result<bool> Handle(ipc::Message& message) {
+    switch (message.type) {
+      case ipc::MessageType::kUnpackBegin: BANGER_TRY(Begin(message)); return true;
+      case ipc::MessageType::kUnpackLayer: BANGER_TRY(AddLayer(message)); return true;
+      default: return false;
+    }
+  }
+
+ private:
+  Result<void> Begin(ipc::Message& message) {
+    if (begun_) return Error{ErrorCode::kUnexpected, "a second unpack-begin"};
+    begun_ = true;
+    BANGER_ASSIGN_OR_RETURN(json body, message.Json());
+    try {
+      for (const json& layer : body.at("layers")) {
+        LayerInput input;
+        input.digest = layer.at("digest").get<std::string>();
+        input.media_type = layer.at("media_type").get<std::string>();
+        BANGER_TRY(CheckDigest(input.digest, "unpack request"));
+        layers_.push_back(std::move(input));
+      }
+      limits_ = LimitsFromJson(body.value("limits", json::object()));
+    } catch (const json::exception& e) {
+      return Error{ErrorCode::kMalformed, std::string("malformed unpack request: ") + e.what()};
+    }
+    config_ = std::move(message.fds[0]);
+    spool_ = std::move(message.fds[1]);
+    tree_out_ = std::move(message.fds[2]);
+    layer_fds_.resize(layers_.size());
+    return layers_.empty() ? Run() : Result<void>();
+  }
+
+  Result<void> AddLayer(ipc::Message& message) {
+    if (!begun_) return Error{ErrorCode::kUnexpected, "unpack-layer before unpack-begin"};
+    BANGER_ASSIGN_OR_RETURN(json body, message.Json());
+    size_t index = body.value("index", layers_.size());
+    if (index >= layers_.size() || layer_fds_[index]) {
+      return Error{ErrorCode::kUnexpected, "unpack-layer with a bad or repeated index"};
+    }
+    layer_fds_[index] = std::move(message.fds[0]);
+    layers_[index].fd = layer_fds_[index].get();
+    if (++received_ == layers_.size()) return Run();
+    return {};
+  }
+
+  Result<void> Run() {
+    BANGER_ASSIGN_OR_RETURN(std::string config, ReadConfig(config_.get()));
+    BANGER_ASSIGN_OR_RETURN(std::vector<std::string> diff_ids, DiffIdsFromConfig(config));
+    auto progress = [this](size_t layer, uint64_t bytes) {
+      (void)channel_.Send(
+          ipc::Message::WithJson(ipc::MessageType::kUnpackProgress, {{"layer", layer}, {"bytes", bytes}}));
+    };
+    BANGER_ASSIGN_OR_RETURN(ReplayOutcome outcome,
+                            ReplayLayers(layers_, diff_ids, spool_.get(), tree_out_.get(), limits_, progress));
+    tree_out_.reset();  // the imager sees the end of the stream
+    const auto& s = outcome.summary;
+    json warnings = json::array();
+    for (size_t i = 0; i < outcome.warnings.size() && i < 100; ++i) warnings.push_back(outcome.warnings[i]);
+    return channel_.Send(ipc::Message::WithJson(
+        ipc::MessageType::kUnpackDone,
+        {{"entries", s.entries}, {"inodes", s.inodes}, {"directories", s.directories},
+         {"data_bytes", s.data_bytes}, {"apparent_bytes", s.apparent_bytes}, {"metadata_bytes", s.metadata_bytes},
+         {"uncompressed_bytes", outcome.uncompressed_bytes}, {"spool_bytes", outcome.spool_bytes},
+         {"warnings", warnings}}));
+  }
+
+  ipc::Channel& channel_;
+  bool begun_ = false;
+  std::vector<LayerInput> layers_;
+  std::vector<UniqueFd> layer_fds_;
+  size_t received_ = 0;
+  ReplayLimits limits_;
+  UniqueFd config_, spool_, tree_out_;
+};
+
+}  // namespace
 
 int RunUnpackerProcess() {
-  auto initialise = []() -> Result<void> { return {}; };
-  auto refuse_work = [](ipc::Channel&) -> security::MessageHandler {
-    return [](ipc::Message&) -> Result<bool> { return false; };
+  auto initialise = []() -> Result<void> {
+    // Names are raw bytes; a UTF-8 locale (built into glibc) keeps libarchive from
+    // converting them, and needs no locale files once the filesystem is gone.
+    std::setlocale(LC_CTYPE, "C.UTF-8");
+    // OpenSSL loads its configuration and providers on first use: do it now.
+    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest("", 0, md, &len, EVP_sha256(), nullptr) != 1) {
+      return Error{ErrorCode::kIo, "OpenSSL's sha256 is unavailable"};
+    }
+    return {};
   };
-  return security::RunHelper("banger-unpacker", security::ProcessKind::kUnpacker, initialise, refuse_work);
+  auto serve = [](ipc::Channel& channel) -> security::MessageHandler {
+    auto service = std::make_shared<UnpackService>(channel);
+    return [service](ipc::Message& message) { return service->Handle(message); };
+  };
+  return security::RunHelper("banger-unpacker", security::ProcessKind::kUnpacker, initialise, serve);
 }
 
 }  // namespace banger::unpacker

@@ -1,0 +1,326 @@
+// Every hostile-layer class the unpacker handles, each built as a layer and replayed in
+// the sandbox: the outcome is a correct tree or a named error, never a host effect.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "tests/unpacker/unpack_harness.h"
+
+namespace banger::testing {
+namespace {
+
+using nlohmann::json;
+using ipc::EntryKind;
+
+class Hostile : public ::testing::Test {
+ protected:
+  Result<UnpackedTree> Run(std::vector<json> specs, UnpackOptions options = {}) {
+    std::vector<BuiltLayer> layers;
+    for (const auto& s : specs) layers.push_back(BuildLayer(s, dir_));
+    return Unpack(layers, options);
+  }
+  static json File(const std::string& path, const std::string& content = "x") {
+    return {{"path", path}, {"content", content}};
+  }
+  static json Dir(const std::string& path) { return {{"path", path}, {"type", "dir"}}; }
+  static json Symlink(const std::string& path, const std::string& target) {
+    return {{"path", path}, {"type", "symlink"}, {"target", target}};
+  }
+  static json Hardlink(const std::string& path, const std::string& target) {
+    return {{"path", path}, {"type", "hardlink"}, {"target", target}};
+  }
+  ScratchDir dir_{"banger-hostile"};
+};
+
+#define EXPECT_ERROR_WITH(result, text)                                                        \
+  do {                                                                                         \
+    ASSERT_FALSE(result) << "expected an error containing: " << text;                          \
+    EXPECT_NE((result).error().message.find(text), std::string::npos) << (result).error().message; \
+  } while (0)
+
+TEST_F(Hostile, DotDotAndAbsoluteNamesStayInTheImage) {
+  auto tree = Run({Layer({File("../../../../etc/evil", "a"), File("/abs/file", "b"), File("./x/../y", "c")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->contents.at("/etc/evil"), "a");
+  EXPECT_EQ(tree->contents.at("/abs/file"), "b");
+  EXPECT_EQ(tree->contents.at("/y"), "c");
+  EXPECT_EQ(tree->summary.entries, 6u) << "/, /etc, /etc/evil, /abs, /abs/file, /y";
+}
+
+TEST_F(Hostile, WriteThroughASymlinkInOneLayerLandsInTheImage) {
+  const std::string canary = dir_.path() + "/canary";
+  auto tree = Run({Layer({Symlink("escape", canary), File("escape/owned", "pwn"),
+                          Symlink("up", "../../../../../.."), File("up/etc/hostile", "h")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->contents.at(canary + "/owned"), "pwn") << "the symlink was followed inside the image";
+  EXPECT_EQ(tree->contents.at("/etc/hostile"), "h") << "`..` in a symlink target clamps at the image root";
+  EXPECT_NE(::access(canary.c_str(), F_OK), 0) << "nothing was written on the host";
+}
+
+TEST_F(Hostile, WriteThroughASymlinkAcrossLayers) {
+  auto tree = Run({Layer({Dir("etc"), File("etc/passwd", "image"), Symlink("link", "/etc")}),
+                   Layer({File("link/passwd", "replaced"), File("link/new", "n")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->contents.at("/etc/passwd"), "replaced");
+  EXPECT_EQ(tree->contents.at("/etc/new"), "n");
+  EXPECT_EQ(tree->Find("/link")->kind, EntryKind::kSymlink);
+}
+
+TEST_F(Hostile, SymlinkNamedDotIsIgnored) {
+  auto tree = Run({Layer({Symlink(".", "/etc"), File("a", "1")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->Find("/")->kind, EntryKind::kDirectory);
+  EXPECT_EQ(tree->contents.at("/a"), "1");
+  EXPECT_NE(tree->done["warnings"].dump().find("non-directory entry for the image root"), std::string::npos);
+}
+
+TEST_F(Hostile, HardlinkToAHostPathIsANamedError) {
+  auto abs = Run({Layer({Hardlink("steal", "/etc/shadow")})});
+  EXPECT_ERROR_WITH(abs, "which is not in the image");
+  auto up = Run({Layer({Hardlink("steal", "../../../../etc/shadow")})});
+  EXPECT_ERROR_WITH(up, "which is not in the image");
+}
+
+TEST_F(Hostile, HardlinkToTheImagesOwnFileByAbsoluteOrDottedName) {
+  auto tree = Run({Layer({File("etc/shadow", "s"), Hardlink("copy", "../../etc/shadow")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_TRUE(tree->SameInode("/copy", "/etc/shadow"));
+}
+
+TEST_F(Hostile, HardlinkToASymlinkLinksTheSymlink) {
+  auto tree = Run({Layer({Symlink("s", "target"), Hardlink("h", "s")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_TRUE(tree->SameInode("/h", "/s"));
+  EXPECT_EQ(tree->Find("/h")->kind, EntryKind::kSymlink) << "the first name carries the symlink inode";
+}
+
+TEST_F(Hostile, HardlinkToItselfIsANamedError) {
+  auto tree = Run({Layer({File("a", "x")}), Layer({Hardlink("a", "a")})});
+  EXPECT_ERROR_WITH(tree, "hardlink to itself");
+}
+
+TEST_F(Hostile, WhiteoutsWithDotDotOrAbsoluteNames) {
+  auto tree = Run({Layer({Dir("etc"), File("etc/a"), Dir("bin"), File("bin/sh")}),
+                   Layer({File("../../.wh.etc", ""), File("/.wh.bin", ""), File("/.wh...", "")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_FALSE(tree->Has("/etc"));
+  EXPECT_FALSE(tree->Has("/etc/a"));
+  EXPECT_FALSE(tree->Has("/bin"));
+  EXPECT_EQ(tree->summary.entries, 1u) << "only the root is left";
+}
+
+TEST_F(Hostile, OpaqueMarkerBeforeOrAfterItsSiblings) {
+  json lower = Layer({Dir("d"), File("d/old1"), File("d/old2"), Dir("d/sub"), File("d/sub/deep")});
+  for (bool marker_first : {true, false}) {
+    std::vector<json> upper_entries = {File("d/new", "n"), File("d/sub/fresh", "f")};
+    json marker = File("d/.wh..wh..opq", "");
+    if (marker_first) {
+      upper_entries.insert(upper_entries.begin(), marker);
+    } else {
+      upper_entries.push_back(marker);
+    }
+    auto tree = Run({lower, Layer(upper_entries)});
+    ASSERT_TRUE(tree) << tree.error().message;
+    EXPECT_FALSE(tree->Has("/d/old1")) << "marker first: " << marker_first;
+    EXPECT_FALSE(tree->Has("/d/old2"));
+    EXPECT_FALSE(tree->Has("/d/sub/deep")) << "lower content under a re-made subdir is hidden too";
+    EXPECT_EQ(tree->contents.at("/d/new"), "n") << "the marker never hides its own layer";
+    EXPECT_EQ(tree->contents.at("/d/sub/fresh"), "f");
+    EXPECT_FALSE(tree->Has("/d/.wh..wh..opq"));
+  }
+}
+
+TEST_F(Hostile, WhiteoutAndReAddInOneLayer) {
+  for (bool whiteout_first : {true, false}) {
+    std::vector<json> upper = {File(".wh.f", ""), File("f", "new")};
+    if (!whiteout_first) std::swap(upper[0], upper[1]);
+    auto tree = Run({Layer({File("f", "old")}), Layer(upper)});
+    ASSERT_TRUE(tree) << tree.error().message;
+    EXPECT_EQ(tree->contents.at("/f"), "new") << "whiteout first: " << whiteout_first;
+  }
+}
+
+TEST_F(Hostile, DirectoryAndFileReplaceEachOtherAcrossLayers) {
+  auto tree = Run({Layer({Dir("x"), File("x/inner"), File("y", "file")}),
+                   Layer({File("x", "now a file"), Dir("y"), File("y/child", "c")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->Find("/x")->kind, EntryKind::kRegular);
+  EXPECT_FALSE(tree->Has("/x/inner")) << "the old subtree goes";
+  EXPECT_EQ(tree->Find("/y")->kind, EntryKind::kDirectory);
+  EXPECT_EQ(tree->contents.at("/y/child"), "c");
+}
+
+TEST_F(Hostile, DirectoryOverDirectoryMergesAttributes) {
+  auto tree = Run({Layer({{{"path", "d"}, {"type", "dir"}, {"mode", 0700}}, File("d/keep", "k")}),
+                   Layer({{{"path", "d"}, {"type", "dir"}, {"mode", 0755}, {"uid", 7}}})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->Find("/d")->mode, 0755u);
+  EXPECT_EQ(tree->Find("/d")->uid, 7u);
+  EXPECT_EQ(tree->contents.at("/d/keep"), "k");
+}
+
+TEST_F(Hostile, DuplicatesInOneLayerTheLastWins) {
+  auto tree = Run({Layer({File("f", "first"), File("f", "second"), Symlink("f", "third")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->Find("/f")->kind, EntryKind::kSymlink);
+  EXPECT_EQ(tree->Find("/f")->link_target, "third");
+}
+
+TEST_F(Hostile, ReplacingAHardlinkedPathBreaksTheLink) {
+  auto tree = Run({Layer({File("a", "original"), Hardlink("b", "a")}), Layer({File("a", "replaced")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->contents.at("/a"), "replaced");
+  EXPECT_EQ(tree->contents.at("/b"), "original") << "b keeps the old inode: nothing was written through";
+  EXPECT_TRUE(tree->hardlinks.empty());
+}
+
+TEST_F(Hostile, HardlinkIntoALowerLayer) {
+  auto tree = Run({Layer({File("lower", "L")}), Layer({Hardlink("upper", "lower")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_TRUE(tree->SameInode("/upper", "/lower"));
+}
+
+TEST_F(Hostile, MergedUsrParentSymlinks) {
+  auto tree = Run({Layer({Dir("usr"), Dir("usr/lib"), Symlink("lib", "usr/lib"), Symlink("bin", "/usr/bin")}),
+                   Layer({File("lib/libc.so.6", "libc"), File("bin/sh", "sh")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->contents.at("/usr/lib/libc.so.6"), "libc");
+  EXPECT_EQ(tree->contents.at("/usr/bin/sh"), "sh");
+  EXPECT_EQ(tree->Find("/lib")->kind, EntryKind::kSymlink);
+}
+
+TEST_F(Hostile, SymlinkLoopsAreNamedErrors) {
+  auto loop = Run({Layer({Symlink("a", "b"), Symlink("b", "a"), File("a/x")})});
+  EXPECT_ERROR_WITH(loop, "symlinks to follow (a loop?)");
+  auto self = Run({Layer({Symlink("s", "s/s"), File("s/x")})});
+  EXPECT_ERROR_WITH(self, "(a loop?)");
+}
+
+TEST_F(Hostile, NamesAreRawBytes) {
+  const std::vector<std::string> names = {"new\nline", "tab\there", "quote\"s'", "$(rm -rf /)", "back\\slash",
+                                          std::string("non-utf8-\xff\xfe", 11), "spaces  and  more"};
+  std::vector<json> entries;
+  for (const auto& n : names) {
+    std::string hex;
+    static const char* kHex = "0123456789abcdef";
+    for (unsigned char c : n) {
+      hex += kHex[c >> 4];
+      hex += kHex[c & 15];
+    }
+    entries.push_back({{"path_hex", hex}, {"content", "ok"}});
+  }
+  auto tree = Run({Layer(entries)});
+  ASSERT_TRUE(tree) << tree.error().message;
+  for (const auto& n : names) EXPECT_EQ(tree->contents.count("/" + n), 1u) << "lost: " << n;
+}
+
+TEST_F(Hostile, OverlongComponentIsANamedError) {
+  auto tree = Run({Layer({File(std::string(300, 'n'))})});
+  EXPECT_ERROR_WITH(tree, "a name component of 300 bytes exceeds 255");
+}
+
+TEST_F(Hostile, VeryDeepPathsWork) {
+  std::string deep;
+  for (int i = 0; i < 1500; ++i) deep += "d/";
+  auto tree = Run({Layer({File(deep + "leaf", "deep")})});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->contents.at("/" + deep + "leaf"), "deep");
+  EXPECT_EQ(tree->summary.directories, 1501u);
+}
+
+TEST_F(Hostile, XattrExt4CannotHoldIsANamedError) {
+  auto tree = Run({Layer({{{"path", "big"}, {"content", "x"}, {"xattrs", {{"user.big", std::string(140000, 'a')}}}}})});
+  EXPECT_ERROR_WITH(tree, "xattrs of 70");
+}
+
+TEST_F(Hostile, SparseFilesKeepTheirHoles) {
+  json sparse = {{"path", "sparse.img"}, {"size", 64 << 20}, {"sparse", {{0, "start"}, {32 << 20, "middle"}}}};
+  auto tree = Run({{{"compression", "gzip"}, {"entries", {sparse}}}});
+  ASSERT_TRUE(tree) << tree.error().message;
+  const ipc::TreeEntry* file = tree->Find("/sparse.img");
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(file->size, 64u << 20);
+  uint64_t data = 0;
+  for (const auto& x : file->extents) data += x.length;
+  EXPECT_LT(data, 64u * 1024) << "only the written blocks are data";
+}
+
+TEST_F(Hostile, AllZeroFileOf256MiBKeepsMemoryFlat) {
+  auto tree = Run({Layer({{{"path", "zeros"}, {"zero_bytes", 256 << 20}}}, "none")});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->Find("/zeros")->size, 256u << 20);
+  EXPECT_TRUE(tree->Find("/zeros")->extents.empty()) << "all-zero blocks are holes";
+  EXPECT_LT(tree->peak_rss_kib, 64u * 1024) << "the unpacker's peak RSS, KiB";
+}
+
+TEST_F(Hostile, TruncatedGzipIsANamedError) {
+  json spec = Layer({File("a", std::string(100000, 'q'))});
+  spec["truncate"] = -20;  // the trailer and the end of the deflate data
+  auto tree = Run({spec});
+  EXPECT_ERROR_WITH(tree, "gzip stream is truncated");
+}
+
+TEST_F(Hostile, RandomBytesAreANamedError) {
+  std::string noise;
+  for (int i = 0; i < 4096; ++i) noise += "0123456789abcdef"[(i * 7919) % 16];
+  auto tree = Run({{{"compression", "none"}, {"raw", noise}}});
+  ASSERT_FALSE(tree);
+  EXPECT_NE(tree.error().message.find("layer sha256:"), std::string::npos) << tree.error().message;
+}
+
+TEST_F(Hostile, MediaTypesThatLieAreHandledBySniffing) {
+  UnpackOptions claims_gzip;
+  claims_gzip.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
+  auto plain = Run({Layer({File("p", "plain")}, "none")}, claims_gzip);
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(plain->contents.at("/p"), "plain");
+  auto zstd = Run({Layer({File("z", "zstd")}, "zstd")}, claims_gzip);
+  ASSERT_TRUE(zstd) << zstd.error().message;
+  EXPECT_EQ(zstd->contents.at("/z"), "zstd");
+}
+
+TEST_F(Hostile, TrailingGarbageAfterTheArchiveEnd) {
+  json spec = Layer({File("a", "kept")});
+  spec["trailing"] = "deadbeef00ff";
+  auto tree = Run({spec});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->contents.at("/a"), "kept");
+}
+
+TEST_F(Hostile, DiffIdMismatchIsANamedError) {
+  UnpackOptions wrong;
+  wrong.diff_ids = std::vector<std::string>{"sha256:" + std::string(64, '0')};
+  auto tree = Run({Layer({File("a")})}, wrong);
+  EXPECT_ERROR_WITH(tree, "(diff_id)");
+}
+
+TEST_F(Hostile, LayerCountThatDisagreesWithDiffIds) {
+  UnpackOptions one;
+  one.diff_ids = std::vector<std::string>{"sha256:" + std::string(64, '0')};
+  auto tree = Run({Layer({File("a")}), Layer({File("b")})}, one);
+  EXPECT_ERROR_WITH(tree, "lists 2 layers but the config has 1 diff_ids");
+}
+
+TEST_F(Hostile, GzipBombPastTheRatioBound) {
+  auto tree = Run({Layer({{{"path", "bomb"}, {"zero_bytes", 200 << 20}}})});
+  EXPECT_ERROR_WITH(tree, "decompression ratio exceeds 1000:1");
+  UnpackOptions generous;
+  generous.limits = {{"max_ratio", 100000}};
+  auto allowed = Run({Layer({{{"path", "bomb"}, {"zero_bytes", 200 << 20}}})}, generous);
+  EXPECT_TRUE(allowed) << "the bound is adjustable: " << allowed.error().message;
+}
+
+TEST_F(Hostile, EntryAndSizeBoundsAreNamed) {
+  UnpackOptions few;
+  few.limits = {{"max_entries", 3}};
+  auto entries = Run({Layer({File("a"), File("b"), File("c"), File("d")})}, few);
+  EXPECT_ERROR_WITH(entries, "the entry bound");
+  UnpackOptions small;
+  small.limits = {{"max_layer_bytes", 100000}};
+  auto bytes = Run({Layer({File("big", std::string(200000, 'b'))})}, small);
+  EXPECT_ERROR_WITH(bytes, "the layer size bound");
+}
+
+}  // namespace
+}  // namespace banger::testing

@@ -1,0 +1,105 @@
+// The unpacker end to end, sandboxed as in a pull: layers built by the fixture builder,
+// replayed by banger-unpacker, the flattened tree decoded and checked entry by entry.
+#include <gtest/gtest.h>
+
+#include "tests/unpacker/unpack_harness.h"
+
+namespace banger::testing {
+namespace {
+
+using nlohmann::json;
+using ipc::EntryKind;
+
+class Replay : public ::testing::Test {
+ protected:
+  BuiltLayer Build(const json& spec) { return BuildLayer(spec, dir_); }
+  Result<UnpackedTree> UnpackLayers(std::vector<json> specs, UnpackOptions options = {}) {
+    std::vector<BuiltLayer> layers;
+    for (const auto& s : specs) layers.push_back(Build(s));
+    return Unpack(layers, options);
+  }
+  ScratchDir dir_{"banger-layers"};
+};
+
+std::string Hex(const std::string& bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+const std::string kCapability = std::string("\x01\x00\x00\x02\x00\x20\x00\x00", 8) + std::string(12, '\0');
+
+json FidelityLayer(const std::string& compression) {
+  return Layer({{{"path", "etc"}, {"type", "dir"}, {"mode", 0755}},
+                {{"path", "etc/passwd"}, {"content", "root:x:0:0::/root:/bin/sh\n"}, {"mode", 0644}},
+                {{"path", "etc/shadow"}, {"content", "root:*:1::::::\n"}, {"mode", 0640}, {"gid", 42}},
+                {{"path", "usr/bin/sudo"}, {"content", "#!sudo"}, {"mode", 04755}},
+                {{"path", "usr/bin/wall"}, {"content", "wall"}, {"mode", 02755}, {"gid", 5}},
+                {{"path", "tmp"}, {"type", "dir"}, {"mode", 01777}},
+                {{"path", "usr/bin/ping"}, {"content", "ping"}, {"mode", 0755},
+                 {"xattrs", {{"security.capability", Hex(kCapability)}, {"user.note", Hex("hello")}}}},
+                {{"path", "home/alice"}, {"type", "dir"}, {"mode", 0700}, {"uid", 1000}, {"gid", 1000}},
+                {{"path", "home/alice/.profile"}, {"content", "export X=1\n"}, {"uid", 1000}, {"gid", 1000},
+                 {"mtime", 1234567890}},
+                {{"path", "bin"}, {"type", "symlink"}, {"target", "usr/bin"}},
+                {{"path", "etc/localtime"}, {"type", "symlink"}, {"target", "/usr/share/zoneinfo/UTC"}},
+                {{"path", "usr/bin/sudoedit"}, {"type", "hardlink"}, {"target", "usr/bin/sudo"}},
+                {{"path", "dev/null"}, {"type", "char"}, {"major", 1}, {"minor", 3}, {"mode", 0666}},
+                {{"path", "dev/sda"}, {"type", "block"}, {"major", 8}, {"minor", 0}, {"mode", 0660}, {"gid", 6}},
+                {{"path", "run/initctl"}, {"type", "fifo"}, {"mode", 0600}}},
+               compression);
+}
+
+void ExpectFidelity(const UnpackedTree& tree) {
+  const ipc::TreeEntry* passwd = tree.Find("/etc/passwd");
+  ASSERT_NE(passwd, nullptr);
+  EXPECT_EQ(passwd->kind, EntryKind::kRegular);
+  EXPECT_EQ(passwd->mode, 0644u);
+  EXPECT_EQ(tree.contents.at("/etc/passwd"), "root:x:0:0::/root:/bin/sh\n");
+  EXPECT_EQ(tree.Find("/etc/shadow")->gid, 42u);
+  EXPECT_EQ(tree.Find("/etc/shadow")->mode, 0640u);
+  EXPECT_EQ(tree.Find("/usr/bin/sudo")->mode, 04755u) << "setuid survives";
+  EXPECT_EQ(tree.Find("/usr/bin/wall")->mode, 02755u) << "setgid survives";
+  EXPECT_EQ(tree.Find("/tmp")->mode, 01777u) << "sticky survives";
+  const ipc::TreeEntry* ping = tree.Find("/usr/bin/ping");
+  ASSERT_NE(ping, nullptr);
+  ASSERT_EQ(ping->xattrs.size(), 2u);
+  std::map<std::string, std::string> xattrs;
+  for (const auto& x : ping->xattrs) xattrs[x.name] = x.value;
+  EXPECT_EQ(xattrs["security.capability"], kCapability) << "binary xattr values survive";
+  EXPECT_EQ(xattrs["user.note"], "hello");
+  EXPECT_EQ(tree.Find("/home/alice")->uid, 1000u);
+  EXPECT_EQ(tree.Find("/home/alice")->mode, 0700u);
+  EXPECT_EQ(tree.Find("/home/alice/.profile")->mtime.sec, 1234567890);
+  EXPECT_EQ(tree.Find("/bin")->kind, EntryKind::kSymlink);
+  EXPECT_EQ(tree.Find("/bin")->link_target, "usr/bin");
+  EXPECT_EQ(tree.Find("/etc/localtime")->link_target, "/usr/share/zoneinfo/UTC") << "absolute targets kept as written";
+  EXPECT_EQ(tree.hardlinks.at("/usr/bin/sudoedit"), "/usr/bin/sudo");
+  const ipc::TreeEntry* null = tree.Find("/dev/null");
+  EXPECT_EQ(null->kind, EntryKind::kCharDevice);
+  EXPECT_EQ(null->rdev_major, 1u);
+  EXPECT_EQ(null->rdev_minor, 3u);
+  EXPECT_EQ(null->mode, 0666u);
+  EXPECT_EQ(tree.Find("/dev/sda")->kind, EntryKind::kBlockDevice);
+  EXPECT_EQ(tree.Find("/dev/sda")->rdev_major, 8u);
+  EXPECT_EQ(tree.Find("/run/initctl")->kind, EntryKind::kFifo);
+  EXPECT_EQ(tree.Find("/usr")->mode, 0755u) << "an undeclared parent is 0755";
+  EXPECT_FALSE(tree.Has("/.wh.anything"));
+}
+
+class EveryCompression : public Replay, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(EveryCompression, FullFidelity) {
+  auto tree = UnpackLayers({FidelityLayer(GetParam())});
+  ASSERT_TRUE(tree) << tree.error().message;
+  ExpectFidelity(*tree);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, EveryCompression, ::testing::Values("gzip", "gzip-multi", "zstd", "none"));
+
+}  // namespace
+}  // namespace banger::testing

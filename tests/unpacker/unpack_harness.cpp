@@ -1,0 +1,149 @@
+#include "tests/unpacker/unpack_harness.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "security/proc_status.h"
+#include "security/spawn.h"
+#include "tests/support/registry_fixture.h"
+
+namespace banger::testing {
+
+BuiltLayer BuildLayer(const nlohmann::json& spec, const ScratchDir& dir) {
+  static int counter = 0;
+  const std::string base = dir.path() + "/layer" + std::to_string(counter++);
+  std::ofstream(base + ".json") << spec.dump();
+  CommandResult r = RunCommand("/usr/bin/python3 " + FixturesDir() + "/layers.py --spec " + base + ".json --out " + base);
+  if (r.exit_status != 0) {
+    ADD_FAILURE() << "layers.py failed: " << r.output;
+    return {};
+  }
+  auto out = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  return {base, out["digest"], out["diff_id"]};
+}
+
+nlohmann::json Layer(std::vector<nlohmann::json> entries, const std::string& compression) {
+  return {{"compression", compression}, {"entries", entries}};
+}
+
+const ipc::TreeEntry* UnpackedTree::Find(const std::string& path) const {
+  auto it = entries.find(path);
+  return it == entries.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+UniqueFd AnonymousFile(const char* name) { return UniqueFd(::memfd_create(name, MFD_CLOEXEC)); }
+
+UniqueFd Dup(const UniqueFd& fd) { return UniqueFd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0)); }
+
+uint64_t PeakRssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
+  }
+  return 0;
+}
+
+Result<UnpackedTree> Decode(int tree_fd, int spool_fd) {
+  UnpackedTree tree;
+  ::lseek(tree_fd, 0, SEEK_SET);
+  ipc::TreeStreamReader reader(tree_fd);
+  BANGER_ASSIGN_OR_RETURN(tree.summary, reader.ReadSummary());
+  std::map<uint64_t, std::string> paths;  // inode -> first path
+  for (;;) {
+    BANGER_ASSIGN_OR_RETURN(std::optional<ipc::TreeEntry> entry, reader.Next());
+    if (!entry) break;
+    std::string path;
+    if (entry->inode == ipc::kRootInode && entry->kind == ipc::EntryKind::kDirectory) {
+      path = "/";
+    } else {
+      auto parent = paths.find(entry->parent);
+      if (parent == paths.end()) return Error{ErrorCode::kMalformed, "record before its parent"};
+      path = (parent->second == "/" ? "" : parent->second) + "/" + entry->name;
+    }
+    if (entry->kind == ipc::EntryKind::kHardlink) {
+      tree.hardlinks[path] = paths.at(entry->inode);
+      continue;
+    }
+    paths[entry->inode] = path;
+    if (entry->kind == ipc::EntryKind::kRegular && entry->size <= (1 << 20)) {
+      std::string content(entry->size, '\0');
+      for (const auto& x : entry->extents) {
+        if (::pread(spool_fd, content.data() + x.file_offset, x.length, static_cast<off_t>(x.spool_offset)) !=
+            static_cast<ssize_t>(x.length)) {
+          return Error{ErrorCode::kTruncated, "spool shorter than an extent"};
+        }
+      }
+      tree.contents[path] = content;
+    }
+    tree.entries[path] = std::move(*entry);
+  }
+  return tree;
+}
+
+}  // namespace
+
+Result<UnpackedTree> Unpack(const std::vector<BuiltLayer>& layers, const UnpackOptions& options) {
+  std::vector<std::string> diff_ids;
+  if (options.diff_ids) {
+    diff_ids = *options.diff_ids;
+  } else {
+    for (const auto& l : layers) diff_ids.push_back(l.diff_id);
+  }
+  UniqueFd config = AnonymousFile("config");
+  const std::string config_text =
+      nlohmann::json{{"architecture", "amd64"}, {"os", "linux"}, {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}}
+          .dump();
+  if (::write(config.get(), config_text.data(), config_text.size()) != static_cast<ssize_t>(config_text.size())) {
+    return Error::FromErrno("writing config");
+  }
+  UniqueFd spool = AnonymousFile("spool");
+  UniqueFd tree_out = AnonymousFile("tree");
+
+  security::SpawnOptions spawn;
+  spawn.executable = std::string(BANGER_BIN_DIR) + "/banger-unpacker";
+  spawn.name = "banger-unpacker";
+  spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kUnpacker);
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild child, security::SandboxedChild::Spawn(std::move(spawn)));
+
+  nlohmann::json begin = {{"layers", nlohmann::json::array()}, {"limits", options.limits}};
+  for (const auto& l : layers) begin["layers"].push_back({{"digest", l.digest}, {"media_type", options.media_type}});
+  ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackBegin, begin);
+  message.fds.push_back(Dup(config));
+  message.fds.push_back(Dup(spool));
+  message.fds.push_back(Dup(tree_out));
+  BANGER_TRY(child.Send(message));
+  for (size_t i = 0; i < layers.size(); ++i) {
+    ipc::Message layer = ipc::Message::WithJson(ipc::MessageType::kUnpackLayer, {{"index", i}});
+    layer.fds.push_back(UniqueFd(::open(layers[i].path.c_str(), O_RDONLY | O_CLOEXEC)));
+    BANGER_TRY(child.Send(layer));
+  }
+  nlohmann::json done;
+  for (;;) {
+    BANGER_ASSIGN_OR_RETURN(ipc::Message reply, child.ReceiveExpecting({ipc::MessageType::kUnpackProgress,
+                                                                        ipc::MessageType::kUnpackDone},
+                                                                       120000));
+    if (reply.type == ipc::MessageType::kUnpackDone) {
+      BANGER_ASSIGN_OR_RETURN(done, reply.Json());
+      break;
+    }
+  }
+  const uint64_t peak = PeakRssKib(child.pid());
+  BANGER_TRY(child.Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
+  security::ChildExit end = child.Wait(10000);
+  if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, "unpacker " + end.Describe()};
+  BANGER_ASSIGN_OR_RETURN(UnpackedTree tree, Decode(tree_out.get(), spool.get()));
+  tree.done = done;
+  tree.peak_rss_kib = peak;
+  return tree;
+}
+
+}  // namespace banger::testing

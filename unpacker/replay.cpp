@@ -1,0 +1,89 @@
+#include "unpacker/replay.h"
+
+#include <nlohmann/json.hpp>
+
+#include "ipc/channel.h"
+#include "ipc/digest.h"
+#include "unpacker/spool_writer.h"
+#include "unpacker/tar_reader.h"
+
+namespace banger::unpacker {
+
+Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json) {
+  BANGER_ASSIGN_OR_RETURN(nlohmann::json config, ipc::ParseJsonBounded(config_json, 64));
+  if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object()) {
+    return Error{ErrorCode::kMalformed, "image config has no rootfs object"};
+  }
+  const auto& rootfs = config["rootfs"];
+  if (rootfs.value("type", "") != "layers" || !rootfs.contains("diff_ids") || !rootfs["diff_ids"].is_array()) {
+    return Error{ErrorCode::kMalformed, "image config's rootfs is not {type: layers, diff_ids: [...]}"};
+  }
+  std::vector<std::string> ids;
+  for (const auto& id : rootfs["diff_ids"]) {
+    if (!id.is_string()) return Error{ErrorCode::kMalformed, "image config has a diff_id that is not a string"};
+    BANGER_TRY(CheckDigest(id.get<std::string>(), "the image config's diff_ids"));
+    ids.push_back(id.get<std::string>());
+  }
+  return ids;
+}
+
+Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const std::vector<std::string>& diff_ids,
+                                   int spool_fd, int tree_fd, const ReplayLimits& limits,
+                                   const ReplayProgress& progress) {
+  if (layers.size() != diff_ids.size()) {
+    return Error{ErrorCode::kMalformed, "the manifest lists " + std::to_string(layers.size()) +
+                                            " layers but the config has " + std::to_string(diff_ids.size()) +
+                                            " diff_ids"};
+  }
+  ReplayOutcome outcome;
+  LayerTree tree(limits.tree);
+  SpoolWriter spool(spool_fd);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const std::string name = "layer " + layers[i].digest;
+    tree.BeginLayer(static_cast<uint32_t>(i), name);
+    StreamLimits stream_limits = limits.stream;
+    stream_limits.max_uncompressed_bytes =
+        std::min(stream_limits.max_uncompressed_bytes, limits.max_total_uncompressed_bytes - outcome.uncompressed_bytes);
+    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(layers[i].fd, name, stream_limits));
+    BANGER_ASSIGN_OR_RETURN(auto reader, TarReader::Open(*stream));
+    uint64_t reported = 0;
+    for (;;) {
+      BANGER_ASSIGN_OR_RETURN(std::optional<TarEntry> entry, reader->Next());
+      if (!entry) break;
+      auto read_data = [&]() -> Result<std::vector<ipc::Extent>> {
+        uint64_t end = 0;
+        BANGER_TRY(reader->ReadData([&](uint64_t offset, const char* data, size_t size) -> Result<void> {
+          if (offset + size > entry->size) {
+            return Error{ErrorCode::kMalformed, name + ": data of '" + entry->path.substr(0, 200) +
+                                                    "' runs past its declared size"};
+          }
+          end = std::max<uint64_t>(end, offset + size);
+          return spool.Append(offset, data, size);
+        }));
+        return spool.TakeExtents();
+      };
+      BANGER_TRY(tree.Apply(*entry, read_data));
+      if (progress && stream->uncompressed_bytes() - reported > (8u << 20)) {
+        reported = stream->uncompressed_bytes();
+        progress(i, reported);
+      }
+    }
+    BANGER_TRY(stream->Drain());
+    const std::string digest = stream->Digest();
+    if (digest != diff_ids[i]) {
+      return Error{ErrorCode::kMalformed, name + ": its uncompressed content hashes to " + digest +
+                                              ", but the image config says " + diff_ids[i] + " (diff_id)"};
+    }
+    outcome.uncompressed_bytes += stream->uncompressed_bytes();
+    if (progress) progress(i, stream->uncompressed_bytes());
+  }
+  BANGER_TRY(spool.Flush());
+  outcome.spool_bytes = spool.bytes_written();
+  outcome.summary = tree.Summarize();
+  outcome.warnings = tree.warnings();
+  ipc::TreeStreamWriter writer(tree_fd);
+  BANGER_TRY(tree.Emit(writer));
+  return outcome;
+}
+
+}  // namespace banger::unpacker

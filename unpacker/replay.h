@@ -1,0 +1,47 @@
+// Replays an image's layers, oldest first, into one tree: each layer decompressed once,
+// its tar entries applied, its uncompressed bytes checked against the config's diff_id;
+// file contents to the spool; then the flattened tree streamed out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/result.h"
+#include "ipc/tree_stream.h"
+#include "unpacker/layer_stream.h"
+#include "unpacker/layer_tree.h"
+
+namespace banger::unpacker {
+
+struct LayerInput {
+  int fd = -1;
+  std::string digest;      // for messages: "layer sha256:..."
+  std::string media_type;  // informational: the bytes decide the format
+};
+
+struct ReplayLimits {
+  StreamLimits stream;
+  TreeLimits tree;
+  uint64_t max_total_uncompressed_bytes = 256ull << 30;
+};
+
+struct ReplayOutcome {
+  ipc::TreeSummary summary;
+  std::vector<std::string> warnings;
+  uint64_t uncompressed_bytes = 0;
+  uint64_t spool_bytes = 0;
+};
+
+// rootfs.diff_ids of an image config (JSON), each checked for syntax.
+Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json);
+
+using ReplayProgress = std::function<void(size_t layer, uint64_t uncompressed_bytes)>;
+
+Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const std::vector<std::string>& diff_ids,
+                                   int spool_fd, int tree_fd, const ReplayLimits& limits,
+                                   const ReplayProgress& progress = nullptr);
+
+}  // namespace banger::unpacker

@@ -1,0 +1,77 @@
+#include "unpacker/spool_writer.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace banger::unpacker {
+namespace {
+
+constexpr uint64_t kBlock = 4096;
+constexpr size_t kFlushAt = 1 << 20;
+
+bool AllZero(const char* data, size_t size) {
+  static const char kZeros[kBlock] = {};
+  while (size > 0) {
+    size_t n = size < kBlock ? size : kBlock;
+    if (std::memcmp(data, kZeros, n) != 0) return false;
+    data += n;
+    size -= n;
+  }
+  return true;
+}
+
+}  // namespace
+
+void SpoolWriter::AddExtent(uint64_t file_offset, uint64_t length) {
+  const uint64_t spool_offset = end_ - length;
+  if (!extents_.empty()) {
+    ipc::Extent& last = extents_.back();
+    if (last.file_offset + last.length == file_offset && last.spool_offset + last.length == spool_offset) {
+      last.length += length;
+      return;
+    }
+  }
+  extents_.push_back({file_offset, length, spool_offset});
+}
+
+Result<void> SpoolWriter::Append(uint64_t file_offset, const char* data, size_t size) {
+  // Walk the data in pieces that end on 4 KiB boundaries of the file, so each whole
+  // zero block can be left out.
+  while (size > 0) {
+    uint64_t piece = kBlock - (file_offset % kBlock);
+    if (piece > size) piece = size;
+    if (!AllZero(data, piece)) {
+      buffer_.append(data, piece);
+      end_ += piece;
+      AddExtent(file_offset, piece);
+      if (buffer_.size() >= kFlushAt) BANGER_TRY(Flush());
+    }
+    file_offset += piece;
+    data += piece;
+    size -= piece;
+  }
+  return {};
+}
+
+std::vector<ipc::Extent> SpoolWriter::TakeExtents() {
+  std::vector<ipc::Extent> out;
+  out.swap(extents_);
+  return out;
+}
+
+Result<void> SpoolWriter::Flush() {
+  uint64_t offset = end_ - buffer_.size();
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error::FromErrno("writing the spool");
+    done += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+  return {};
+}
+
+}  // namespace banger::unpacker

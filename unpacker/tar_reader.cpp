@@ -1,0 +1,136 @@
+#include "unpacker/tar_reader.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cstring>
+
+namespace banger::unpacker {
+namespace {
+
+ipc::Timestamp Time(int64_t sec, long nsec) {
+  return ipc::Timestamp{sec, static_cast<uint32_t>(nsec < 0 || nsec >= 1'000'000'000 ? 0 : nsec)};
+}
+
+}  // namespace
+
+ssize_t TarReader::OnRead(::archive* a, void* self_ptr, const void** out) {
+  auto* self = static_cast<TarReader*>(self_ptr);
+  auto n = self->stream_.Read(self->buffer_.data(), self->buffer_.size());
+  if (!n) {
+    self->stream_error_ = n.error();
+    archive_set_error(a, EIO, "%s", n.error().message.c_str());
+    return -1;
+  }
+  *out = self->buffer_.data();
+  return static_cast<ssize_t>(*n);
+}
+
+Error TarReader::ArchiveError(const std::string& doing) const {
+  if (stream_error_) return *stream_error_;
+  const char* text = archive_error_string(archive_);
+  return Error{ErrorCode::kMalformed, stream_.name() + ": " + doing + ": " + (text ? text : "libarchive failed")};
+}
+
+Result<std::unique_ptr<TarReader>> TarReader::Open(LayerStream& stream) {
+  std::unique_ptr<TarReader> reader(new TarReader(stream));
+  reader->buffer_.resize(256 * 1024);
+  reader->archive_ = archive_read_new();
+  if (reader->archive_ == nullptr) return Error{ErrorCode::kIo, "libarchive: out of memory"};
+  // The tar reader handles ustar, pax and GNU; "none" is the only filter. Any warning
+  // here (an external program, say) is fatal.
+  if (archive_read_support_format_tar(reader->archive_) != ARCHIVE_OK ||
+      archive_read_support_filter_none(reader->archive_) != ARCHIVE_OK) {
+    return reader->ArchiveError("configuring libarchive");
+  }
+  if (archive_read_open(reader->archive_, reader.get(), nullptr, &TarReader::OnRead, nullptr) != ARCHIVE_OK) {
+    return reader->ArchiveError("not a tar archive");
+  }
+  return reader;
+}
+
+TarReader::~TarReader() {
+  if (archive_ != nullptr) archive_read_free(archive_);
+}
+
+Result<std::optional<TarEntry>> TarReader::Next() {
+  archive_entry* entry = nullptr;
+  int rc = archive_read_next_header(archive_, &entry);
+  if (rc == ARCHIVE_EOF) return std::optional<TarEntry>();
+  if (rc == ARCHIVE_WARN) {
+    // Charset conversion warnings are expected: names are kept as raw bytes.
+    const char* text = archive_error_string(archive_);
+    std::string why = text ? text : "";
+    if (why.find("can't be converted") == std::string::npos && why.find("Pathname") == std::string::npos &&
+        why.find("Linkname") == std::string::npos) {
+      return ArchiveError("reading an entry header");
+    }
+  } else if (rc != ARCHIVE_OK) {
+    return ArchiveError(stream_error_ ? "reading" : "reading an entry header");
+  }
+  TarEntry out;
+  const char* path = archive_entry_pathname(entry);
+  if (path == nullptr) return Error{ErrorCode::kMalformed, stream_.name() + ": an entry has no readable name"};
+  out.path = path;
+  if (const char* link = archive_entry_hardlink(entry)) out.hardlink = std::string(link);
+  switch (archive_entry_filetype(entry)) {
+    case AE_IFDIR: out.kind = ipc::EntryKind::kDirectory; break;
+    case AE_IFLNK: out.kind = ipc::EntryKind::kSymlink; break;
+    case AE_IFCHR: out.kind = ipc::EntryKind::kCharDevice; break;
+    case AE_IFBLK: out.kind = ipc::EntryKind::kBlockDevice; break;
+    case AE_IFIFO: out.kind = ipc::EntryKind::kFifo; break;
+    case AE_IFSOCK: out.kind = ipc::EntryKind::kSocket; break;
+    case AE_IFREG: out.kind = ipc::EntryKind::kRegular; break;
+    default:
+      if (!out.hardlink) {
+        return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + out.path.substr(0, 200) +
+                                                "' has an unknown file type"};
+      }
+  }
+  out.mode = archive_entry_perm(entry) & 07777;
+  int64_t uid = archive_entry_uid(entry), gid = archive_entry_gid(entry);
+  if (uid < 0 || uid > 0xffffffffLL || gid < 0 || gid > 0xffffffffLL) {
+    return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + out.path.substr(0, 200) +
+                                            "' has a uid or gid outside 0..2^32-1"};
+  }
+  out.uid = static_cast<uint32_t>(uid);
+  out.gid = static_cast<uint32_t>(gid);
+  out.mtime = Time(archive_entry_mtime(entry), archive_entry_mtime_nsec(entry));
+  out.atime = archive_entry_atime_is_set(entry) ? Time(archive_entry_atime(entry), archive_entry_atime_nsec(entry))
+                                                : out.mtime;
+  out.ctime = archive_entry_ctime_is_set(entry) ? Time(archive_entry_ctime(entry), archive_entry_ctime_nsec(entry))
+                                                : out.mtime;
+  int64_t size = archive_entry_size(entry);
+  out.size = size < 0 ? 0 : static_cast<uint64_t>(size);
+  if (out.kind == ipc::EntryKind::kCharDevice || out.kind == ipc::EntryKind::kBlockDevice) {
+    out.rdev_major = static_cast<uint32_t>(archive_entry_rdevmajor(entry));
+    out.rdev_minor = static_cast<uint32_t>(archive_entry_rdevminor(entry));
+  }
+  if (out.kind == ipc::EntryKind::kSymlink) {
+    const char* target = archive_entry_symlink(entry);
+    out.symlink_target = target ? target : "";
+  }
+  archive_entry_xattr_reset(entry);
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t value_size = 0;
+  while (archive_entry_xattr_next(entry, &name, &value, &value_size) == ARCHIVE_OK) {
+    out.xattrs.push_back({name ? name : "", std::string(static_cast<const char*>(value), value_size)});
+  }
+  return std::optional<TarEntry>(std::move(out));
+}
+
+Result<void> TarReader::ReadData(const DataSink& sink) {
+  for (;;) {
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    int rc = archive_read_data_block(archive_, &block, &size, &offset);
+    if (rc == ARCHIVE_EOF) return {};
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) return ArchiveError("reading file data");
+    if (offset < 0) return Error{ErrorCode::kMalformed, stream_.name() + ": negative data offset"};
+    if (size > 0) BANGER_TRY(sink(static_cast<uint64_t>(offset), static_cast<const char*>(block), size));
+  }
+}
+
+}  // namespace banger::unpacker
