@@ -14,9 +14,9 @@ if(NOT BANGER_CLANGXX)
 endif()
 set(BANGER_HAVE_FUZZERS ON)
 
-# banger_add_fuzzer(NAME name SOURCES a.cpp b.cpp RUNS n)
+# banger_add_fuzzer(NAME name SOURCES a.cpp b.cpp RUNS n [LIBS -lfoo] [CORPUS dir])
 function(banger_add_fuzzer)
-  cmake_parse_arguments(FUZZ "" "NAME;RUNS" "SOURCES" ${ARGN})
+  cmake_parse_arguments(FUZZ "" "NAME;RUNS;CORPUS" "SOURCES;LIBS" ${ARGN})
   set(output ${CMAKE_BINARY_DIR}/bin/${FUZZ_NAME})
   set(sources)
   foreach(source IN LISTS FUZZ_SOURCES)
@@ -25,12 +25,20 @@ function(banger_add_fuzzer)
   add_custom_command(
     OUTPUT ${output}
     COMMAND ${BANGER_CLANGXX} -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined
-            -I${CMAKE_SOURCE_DIR} ${sources} -o ${output}
+            -I${CMAKE_SOURCE_DIR} ${sources} ${FUZZ_LIBS} -o ${output}
     DEPENDS ${sources}
     COMMENT "Building fuzz target ${FUZZ_NAME} with clang++"
     VERBATIM)
   add_custom_target(${FUZZ_NAME}-build ALL DEPENDS ${output})
   if(BANGER_BUILD_TESTS)
-    add_test(NAME fuzz.${FUZZ_NAME} COMMAND ${output} -runs=${FUZZ_RUNS} -seed=1 -max_len=4096)
+    set(corpus)
+    if(FUZZ_CORPUS)
+      # libFuzzer writes new inputs into its first corpus directory: give it a scratch
+      # copy, and the checked-in seeds read-only as the second.
+      set(corpus ${CMAKE_BINARY_DIR}/fuzz-corpus/${FUZZ_NAME} ${CMAKE_SOURCE_DIR}/${FUZZ_CORPUS})
+      file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz-corpus/${FUZZ_NAME})
+    endif()
+    add_test(NAME fuzz.${FUZZ_NAME}
+             COMMAND ${output} -runs=${FUZZ_RUNS} -seed=1 -max_len=65536 -max_total_time=120 -rss_limit_mb=2048 ${corpus})
   endif()
 endfunction()

@@ -21,6 +21,8 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kUnpackLayer, "unpack-layer", 1, 1},
     MessageSpec{MessageType::kUnpackProgress, "unpack-progress", 0, 0},
     MessageSpec{MessageType::kUnpackDone, "unpack-done", 0, 0},
+    MessageSpec{MessageType::kImageBegin, "image-begin", 3, 3},
+    MessageSpec{MessageType::kImageDone, "image-done", 0, 0},
 };
 static_assert(kSpecs.size() <= 255);
 

@@ -29,6 +29,10 @@ enum class MessageType : uint32_t {
   kUnpackLayer = 41,   // broker -> unpacker: {index}; fd: the layer blob (read-only)
   kUnpackProgress = 42,  // unpacker -> broker: {layer, bytes}
   kUnpackDone = 43,    // unpacker -> broker: summary and warnings
+
+  // Imager (issue 5).
+  kImageBegin = 60,    // broker -> imager: size, identity; fds: image (rw), spool (ro), tree stream
+  kImageDone = 61,     // imager -> broker: filesystem and content sizes
 };
 
 struct MessageSpec {

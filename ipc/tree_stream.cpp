@@ -94,6 +94,7 @@ std::string EncodeTreeEntry(const TreeEntry& e) {
     Put(out, x.length, 8);
     Put(out, x.spool_offset, 8);
   }
+  Put(out, e.children, 8);
   return out;
 }
 
@@ -154,6 +155,7 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
     end_of_previous = x.file_offset + x.length;
     e.extents.push_back(x);
   }
+  BANGER_ASSIGN_OR_RETURN(e.children, d.Get(8, "children"));
   if (!d.done()) return Error{ErrorCode::kMalformed, "tree record has trailing bytes"};
   // Shape rules every consumer relies on.
   const bool is_root = e.inode == kRootInode;
@@ -167,8 +169,11 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
   if (e.kind != EntryKind::kRegular && !e.extents.empty()) {
     return Error{ErrorCode::kMalformed, "tree record: only regular files have extents"};
   }
-  if (e.kind == EntryKind::kSymlink && e.link_target.empty()) {
-    return Error{ErrorCode::kMalformed, "tree record: a symlink needs a target"};
+  if (e.kind == EntryKind::kSymlink && (e.link_target.empty() || e.link_target.find('\0') != std::string::npos)) {
+    return Error{ErrorCode::kMalformed, "tree record: a symlink needs a target without NUL bytes"};
+  }
+  if (e.kind != EntryKind::kDirectory && e.children != 0) {
+    return Error{ErrorCode::kMalformed, "tree record: only directories have children"};
   }
   return e;
 }

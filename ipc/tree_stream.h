@@ -61,6 +61,7 @@ struct TreeEntry {
   std::string link_target;      // symlinks, as written in the layer
   std::vector<Xattr> xattrs;
   std::vector<Extent> extents;  // regular files; the gaps are holes
+  uint64_t children = 0;        // directories: how many names they hold
 };
 
 struct TreeSummary {

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,8 +116,14 @@ std::vector<SyscallRule> UnpackerRules() {
 }
 
 std::vector<SyscallRule> ImagerRules() {
-  std::vector<SyscallRule> rules = BaseRules();
+  std::vector<SyscallRule> rules = WithoutRule(WithoutRule(BaseRules(), "prctl"), "ioctl");
   rules.push_back(Report("socket"));
+  // libext2fs probes its device for sector sizes; on the image (a regular file) the
+  // kernel would answer ENOTTY to every such request, so the filter does.
+  rules.push_back(Fail("ioctl", ENOTTY));
+  // libext2fs's safe_getenv asks whether the process is dumpable; nothing else may pass.
+  rules.push_back(Allow("prctl", {{0, ArgCondition::kEqual, PR_GET_DUMPABLE}}));
+  rules.push_back({"prctl", Verdict::kReport, 0, {{0, ArgCondition::kNotEqual, PR_GET_DUMPABLE}}});
   for (const char* name : {"ftruncate", "fallocate", "fsync", "fdatasync", "preadv", "pwritev"}) {
     rules.push_back(Allow(name));
   }

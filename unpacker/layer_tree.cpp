@@ -398,6 +398,7 @@ Result<void> LayerTree::Emit(ipc::TreeStreamWriter& out) const {
       e.link_target = inode.link_target;
       e.xattrs = inode.xattrs;
       e.extents = inode.extents;
+      if (node.children) e.children = node.children->size();
     }
     BANGER_TRY(out.Write(e));
     if (node.children && e.kind == ipc::EntryKind::kDirectory) {

@@ -41,8 +41,6 @@ namespace {
 
 UniqueFd AnonymousFile(const char* name) { return UniqueFd(::memfd_create(name, MFD_CLOEXEC)); }
 
-UniqueFd Dup(const UniqueFd& fd) { return UniqueFd(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0)); }
-
 uint64_t PeakRssKib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -91,7 +89,8 @@ Result<UnpackedTree> Decode(int tree_fd, int spool_fd) {
 
 }  // namespace
 
-Result<UnpackedTree> Unpack(const std::vector<BuiltLayer>& layers, const UnpackOptions& options) {
+Result<security::SandboxedChild> StartUnpacker(const std::vector<BuiltLayer>& layers, const UnpackOptions& options,
+                                               int spool_fd, int tree_fd) {
   std::vector<std::string> diff_ids;
   if (options.diff_ids) {
     diff_ids = *options.diff_ids;
@@ -105,37 +104,40 @@ Result<UnpackedTree> Unpack(const std::vector<BuiltLayer>& layers, const UnpackO
   if (::write(config.get(), config_text.data(), config_text.size()) != static_cast<ssize_t>(config_text.size())) {
     return Error::FromErrno("writing config");
   }
-  UniqueFd spool = AnonymousFile("spool");
-  UniqueFd tree_out = AnonymousFile("tree");
-
   security::SpawnOptions spawn;
   spawn.executable = std::string(BANGER_BIN_DIR) + "/banger-unpacker";
   spawn.name = "banger-unpacker";
   spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kUnpacker);
   BANGER_ASSIGN_OR_RETURN(security::SandboxedChild child, security::SandboxedChild::Spawn(std::move(spawn)));
-
   nlohmann::json begin = {{"layers", nlohmann::json::array()}, {"limits", options.limits}};
   for (const auto& l : layers) begin["layers"].push_back({{"digest", l.digest}, {"media_type", options.media_type}});
   ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackBegin, begin);
-  message.fds.push_back(Dup(config));
-  message.fds.push_back(Dup(spool));
-  message.fds.push_back(Dup(tree_out));
+  message.fds.push_back(std::move(config));
+  message.fds.push_back(UniqueFd(::fcntl(spool_fd, F_DUPFD_CLOEXEC, 0)));
+  message.fds.push_back(UniqueFd(::fcntl(tree_fd, F_DUPFD_CLOEXEC, 0)));
   BANGER_TRY(child.Send(message));
   for (size_t i = 0; i < layers.size(); ++i) {
     ipc::Message layer = ipc::Message::WithJson(ipc::MessageType::kUnpackLayer, {{"index", i}});
     layer.fds.push_back(UniqueFd(::open(layers[i].path.c_str(), O_RDONLY | O_CLOEXEC)));
     BANGER_TRY(child.Send(layer));
   }
-  nlohmann::json done;
+  return child;
+}
+
+Result<nlohmann::json> WaitForUnpack(security::SandboxedChild& unpacker) {
   for (;;) {
-    BANGER_ASSIGN_OR_RETURN(ipc::Message reply, child.ReceiveExpecting({ipc::MessageType::kUnpackProgress,
-                                                                        ipc::MessageType::kUnpackDone},
-                                                                       120000));
-    if (reply.type == ipc::MessageType::kUnpackDone) {
-      BANGER_ASSIGN_OR_RETURN(done, reply.Json());
-      break;
-    }
+    BANGER_ASSIGN_OR_RETURN(ipc::Message reply, unpacker.ReceiveExpecting({ipc::MessageType::kUnpackProgress,
+                                                                           ipc::MessageType::kUnpackDone},
+                                                                          300000));
+    if (reply.type == ipc::MessageType::kUnpackDone) return reply.Json();
   }
+}
+
+Result<UnpackedTree> Unpack(const std::vector<BuiltLayer>& layers, const UnpackOptions& options) {
+  UniqueFd spool = AnonymousFile("spool");
+  UniqueFd tree_out = AnonymousFile("tree");
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild child, StartUnpacker(layers, options, spool.get(), tree_out.get()));
+  BANGER_ASSIGN_OR_RETURN(nlohmann::json done, WaitForUnpack(child));
   const uint64_t peak = PeakRssKib(child.pid());
   BANGER_TRY(child.Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
   security::ChildExit end = child.Wait(10000);

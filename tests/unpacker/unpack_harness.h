@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipc/tree_stream.h"
+#include "security/spawn.h"
 #include "tests/support/test_support.h"
 
 namespace banger::testing {
@@ -54,5 +55,11 @@ struct UnpackOptions {
 
 // The unpacked tree, or the error the pull would fail with.
 Result<UnpackedTree> Unpack(const std::vector<BuiltLayer>& layers, const UnpackOptions& options = {});
+
+// Starts banger-unpacker on `layers`: file contents go to `spool_fd`, the tree stream to
+// `tree_fd`. The caller collects unpack-done with WaitForUnpack.
+Result<security::SandboxedChild> StartUnpacker(const std::vector<BuiltLayer>& layers, const UnpackOptions& options,
+                                               int spool_fd, int tree_fd);
+Result<nlohmann::json> WaitForUnpack(security::SandboxedChild& unpacker);
 
 }  // namespace banger::testing

@@ -1,0 +1,421 @@
+#include "imager/ext4_writer.h"
+
+#include <ext2fs/ext2fs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace banger::imager {
+namespace {
+
+constexpr uint32_t kBlockSize = 4096;
+// A directory expected to hold more entries than fit a few blocks is made an htree
+// from the start, so every insertion is a hash lookup instead of a scan.
+constexpr uint64_t kIndexedDirectoryThreshold = 128;
+
+int FileTypeOfMode(uint16_t mode) {
+  if (LINUX_S_ISREG(mode)) return EXT2_FT_REG_FILE;
+  if (LINUX_S_ISDIR(mode)) return EXT2_FT_DIR;
+  if (LINUX_S_ISLNK(mode)) return EXT2_FT_SYMLINK;
+  if (LINUX_S_ISCHR(mode)) return EXT2_FT_CHRDEV;
+  if (LINUX_S_ISBLK(mode)) return EXT2_FT_BLKDEV;
+  if (LINUX_S_ISFIFO(mode)) return EXT2_FT_FIFO;
+  if (LINUX_S_ISSOCK(mode)) return EXT2_FT_SOCK;
+  return EXT2_FT_UNKNOWN;
+}
+
+int FileType(ipc::EntryKind kind) {
+  switch (kind) {
+    case ipc::EntryKind::kDirectory: return EXT2_FT_DIR;
+    case ipc::EntryKind::kRegular: return EXT2_FT_REG_FILE;
+    case ipc::EntryKind::kSymlink: return EXT2_FT_SYMLINK;
+    case ipc::EntryKind::kCharDevice: return EXT2_FT_CHRDEV;
+    case ipc::EntryKind::kBlockDevice: return EXT2_FT_BLKDEV;
+    case ipc::EntryKind::kFifo: return EXT2_FT_FIFO;
+    case ipc::EntryKind::kSocket: return EXT2_FT_SOCK;
+    case ipc::EntryKind::kHardlink: return EXT2_FT_UNKNOWN;
+  }
+  return EXT2_FT_UNKNOWN;
+}
+
+uint16_t TypeBits(ipc::EntryKind kind) {
+  switch (kind) {
+    case ipc::EntryKind::kDirectory: return LINUX_S_IFDIR;
+    case ipc::EntryKind::kRegular: return LINUX_S_IFREG;
+    case ipc::EntryKind::kSymlink: return LINUX_S_IFLNK;
+    case ipc::EntryKind::kCharDevice: return LINUX_S_IFCHR;
+    case ipc::EntryKind::kBlockDevice: return LINUX_S_IFBLK;
+    case ipc::EntryKind::kFifo: return LINUX_S_IFIFO;
+    case ipc::EntryKind::kSocket: return LINUX_S_IFSOCK;
+    case ipc::EntryKind::kHardlink: return 0;
+  }
+  return 0;
+}
+
+// ext4's extra timestamp word: nanoseconds << 2, plus the two epoch bits beyond 2038.
+uint32_t ExtraTime(const ipc::Timestamp& t) {
+  uint32_t epoch = static_cast<uint32_t>((static_cast<uint64_t>(t.sec) - static_cast<int32_t>(t.sec)) >> 32) & 3;
+  return (t.nsec << 2) | epoch;
+}
+
+}  // namespace
+
+Error Ext4Writer::Fail(long code, const std::string& what) const {
+  const char* text = code != 0 ? error_message(code) : "failed";
+  ErrorCode kind = code == EXT2_ET_BLOCK_ALLOC_FAIL || code == EXT2_ET_INODE_ALLOC_FAIL || code == ENOSPC
+                       ? ErrorCode::kOversized
+                       : ErrorCode::kIo;
+  std::string message = what + ": " + text;
+  if (kind == ErrorCode::kOversized) message += " (the filesystem is too small for the image)";
+  return Error{kind, message};
+}
+
+Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(int image_fd, const FsParameters& params) {
+  std::unique_ptr<Ext4Writer> writer(new Ext4Writer());
+  if (params.size_bytes < (16u << 20) || params.size_bytes % kBlockSize != 0) {
+    return Error{ErrorCode::kInvalidArgument, "filesystem size must be a multiple of 4 KiB and at least 16 MiB"};
+  }
+  // Every time libext2fs stamps (mkfs time, journal, bad-block inode) is this one.
+  std::string fake_time = std::to_string(params.timestamp);
+  ::setenv("E2FSPROGS_FAKE_TIME", fake_time.c_str(), 1);
+
+  struct ext2_super_block param;
+  std::memset(&param, 0, sizeof param);
+  ext2fs_blocks_count_set(&param, params.size_bytes / kBlockSize);
+  param.s_log_block_size = 2;  // 4 KiB
+  param.s_rev_level = EXT2_DYNAMIC_REV;
+  param.s_inode_size = 256;
+  param.s_inodes_count = static_cast<uint32_t>(params.inode_count);
+  param.s_log_groups_per_flex = 4;
+  param.s_min_extra_isize = param.s_want_extra_isize = 32;
+  param.s_desc_size = EXT2_MIN_DESC_SIZE_64BIT;
+  param.s_def_hash_version = EXT2_HASH_HALF_MD4;
+  param.s_default_mount_opts = EXT2_DEFM_XATTR_USER | EXT2_DEFM_ACL;
+  // What mkfs.ext4 uses on Debian 12 (/etc/mke2fs.conf).
+  ext2fs_set_feature_journal(&param);
+  ext2fs_set_feature_xattr(&param);
+  ext2fs_set_feature_resize_inode(&param);
+  ext2fs_set_feature_dir_index(&param);
+  ext2fs_set_feature_filetype(&param);
+  ext2fs_set_feature_extents(&param);
+  ext2fs_set_feature_64bit(&param);
+  ext2fs_set_feature_flex_bg(&param);
+  ext2fs_set_feature_sparse_super(&param);
+  ext2fs_set_feature_large_file(&param);
+  ext2fs_set_feature_huge_file(&param);
+  ext2fs_set_feature_dir_nlink(&param);
+  ext2fs_set_feature_extra_isize(&param);
+  ext2fs_set_feature_metadata_csum(&param);
+
+  initialize_ext2_error_table();
+  const std::string device = std::to_string(image_fd);  // unixfd_io_manager takes the fd number
+  ext2_filsys fs = nullptr;
+  errcode_t rc = ext2fs_initialize(device.c_str(), EXT2_FLAG_64BITS, &param, unixfd_io_manager, &fs);
+  if (rc) return writer->Fail(rc, "creating the filesystem");
+  writer->fs_ = fs;
+  fs->now = params.timestamp;
+  fs->super->s_mkfs_time = fs->super->s_lastcheck = params.timestamp;
+  fs->super->s_max_mnt_count = static_cast<__u16>(-1);
+  fs->super->s_checkinterval = 0;
+  fs->super->s_flags |= EXT2_FLAGS_SIGNED_HASH;
+  std::memcpy(fs->super->s_uuid, params.uuid.data(), 16);
+  std::memcpy(fs->super->s_hash_seed, params.hash_seed.data(), 16);
+  std::strncpy(reinterpret_cast<char*>(fs->super->s_volume_name), params.label.c_str(), EXT2_LABEL_LEN);
+  fs->super->s_checksum_type = EXT2_CRC32C_CHKSUM;
+  ext2fs_init_csum_seed(fs);
+
+  if ((rc = ext2fs_allocate_tables(fs))) return writer->Fail(rc, "allocating group tables");
+  if ((rc = ext2fs_convert_subcluster_bitmap(fs, &fs->block_map))) return writer->Fail(rc, "converting bitmaps");
+  // The image file is new and sparse: inode tables already read as zeros.
+  for (dgrp_t g = 0; g < fs->group_desc_count; ++g) {
+    ext2fs_bg_flags_set(fs, g, EXT2_BG_INODE_ZEROED);
+    ext2fs_group_desc_csum_set(fs, g);
+  }
+  {
+    std::vector<char> zero(EXT2_INODE_SIZE(fs->super), 0);
+    for (ext2_ino_t ino = 1; ino < EXT2_FIRST_INO(fs->super); ++ino) {
+      if ((rc = ext2fs_write_inode_full(fs, ino, reinterpret_cast<ext2_inode*>(zero.data()),
+                                        static_cast<int>(zero.size())))) {
+        return writer->Fail(rc, "writing reserved inodes");
+      }
+    }
+  }
+  if ((rc = ext2fs_mkdir(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, nullptr))) return writer->Fail(rc, "creating /");
+  fs->umask = 077;
+  ext2_ino_t lost_found = 0;
+  if ((rc = ext2fs_new_inode(fs, EXT2_ROOT_INO, LINUX_S_IFDIR | 0700, nullptr, &lost_found)) ||
+      (rc = ext2fs_mkdir(fs, EXT2_ROOT_INO, lost_found, nullptr))) {
+    return writer->Fail(rc, "creating /lost+found");
+  }
+  BANGER_TRY(writer->Link(EXT2_ROOT_INO, "lost+found", lost_found, EXT2_FT_DIR));
+  for (int i = 1; i < 4; ++i) {  // 16 KiB, as mke2fs leaves it for e2fsck's use
+    if ((rc = ext2fs_expand_dir(fs, lost_found))) return writer->Fail(rc, "expanding /lost+found");
+  }
+  writer->subdirs_[EXT2_ROOT_INO] = 1;
+  fs->umask = 022;
+  for (ext2_ino_t ino = EXT2_ROOT_INO + 1; ino < EXT2_FIRST_INODE(fs->super); ++ino) {
+    ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
+  }
+  ext2fs_mark_ib_dirty(fs);
+  ext2fs_mark_inode_bitmap2(fs->inode_map, EXT2_BAD_INO);
+  ext2fs_inode_alloc_stats2(fs, EXT2_BAD_INO, +1, 0);
+  if ((rc = ext2fs_update_bb_inode(fs, nullptr))) return writer->Fail(rc, "writing the bad-block inode");
+  if ((rc = ext2fs_create_resize_inode(fs))) return writer->Fail(rc, "reserving blocks for online resize");
+  ext2fs_journal_params journal;
+  if ((rc = ext2fs_get_journal_params(&journal, fs))) return writer->Fail(rc, "sizing the journal");
+  // The journal's blocks are fresh zeros in a new file: no need to write them.
+  if ((rc = ext2fs_add_journal_inode3(fs, &journal, ~0ULL, EXT2_MKJOURNAL_LAZYINIT | EXT2_MKJOURNAL_NO_MNT_CHECK))) {
+    return writer->Fail(rc, "creating the journal");
+  }
+  writer->inodes_[ipc::kRootInode] = EXT2_ROOT_INO;
+  return writer;
+}
+
+Ext4Writer::~Ext4Writer() {
+  if (fs_ != nullptr && !closed_) ext2fs_free(fs_);
+}
+
+Result<uint32_t> Ext4Writer::NewInode(uint32_t parent, uint16_t type_and_mode) {
+  ext2_ino_t ino = 0;
+  errcode_t rc = ext2fs_new_inode(fs_, parent, type_and_mode, nullptr, &ino);
+  if (rc) return Fail(rc, "allocating an inode");
+  return ino;
+}
+
+Result<void> Ext4Writer::Link(uint32_t parent, const std::string& name, uint32_t ino, int file_type) {
+  errcode_t rc = ext2fs_link(fs_, parent, name.c_str(), ino, file_type);
+  if (rc == EXT2_ET_DIR_NO_SPACE) {
+    if ((rc = ext2fs_expand_dir(fs_, parent))) return Fail(rc, "growing a directory");
+    rc = ext2fs_link(fs_, parent, name.c_str(), ino, file_type);
+  }
+  if (rc) return Fail(rc, "linking a name into its directory");
+  return {};
+}
+
+Result<void> Ext4Writer::SetAttributes(uint32_t ino, const ipc::TreeEntry& entry) {
+  ext2_inode_large inode;
+  std::memset(&inode, 0, sizeof inode);
+  errcode_t rc = ext2fs_read_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), sizeof inode);
+  if (rc) return Fail(rc, "reading an inode");
+  inode.i_mode = static_cast<__u16>((inode.i_mode & LINUX_S_IFMT) | (entry.mode & 07777));
+  inode.i_uid = static_cast<__u16>(entry.uid);
+  ext2fs_set_i_uid_high(inode, entry.uid >> 16);
+  inode.i_gid = static_cast<__u16>(entry.gid);
+  ext2fs_set_i_gid_high(inode, entry.gid >> 16);
+  inode.i_atime = static_cast<__u32>(entry.atime.sec);
+  inode.i_mtime = static_cast<__u32>(entry.mtime.sec);
+  inode.i_ctime = static_cast<__u32>(entry.ctime.sec);
+  if (inode.i_extra_isize >= 24) {
+    inode.i_atime_extra = ExtraTime(entry.atime);
+    inode.i_mtime_extra = ExtraTime(entry.mtime);
+    inode.i_ctime_extra = ExtraTime(entry.ctime);
+    inode.i_crtime = static_cast<__u32>(entry.mtime.sec);
+    inode.i_crtime_extra = ExtraTime(entry.mtime);
+  }
+  rc = ext2fs_write_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), sizeof inode);
+  if (rc) return Fail(rc, "writing an inode");
+  return SetXattrs(ino, entry);
+}
+
+Result<void> Ext4Writer::SetXattrs(uint32_t ino, const ipc::TreeEntry& entry) {
+  if (entry.xattrs.empty()) return {};
+  ext2_xattr_handle* handle = nullptr;
+  errcode_t rc = ext2fs_xattrs_open(fs_, ino, &handle);
+  if (rc) return Fail(rc, "opening xattrs");
+  if (!(rc = ext2fs_xattrs_read(handle))) {
+    for (const ipc::Xattr& x : entry.xattrs) {
+      if ((rc = ext2fs_xattr_set(handle, x.name.c_str(), x.value.data(), x.value.size()))) break;
+    }
+  }
+  errcode_t close_rc = ext2fs_xattrs_close(&handle);
+  if (rc || close_rc) {
+    return Error{ErrorCode::kOversized, "xattrs of '" + entry.name.substr(0, 200) + "' do not fit in ext4: " +
+                                            error_message(rc ? rc : close_rc)};
+  }
+  return {};
+}
+
+Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, int spool_fd) {
+  if (entry.extents.empty()) return {};
+  ext2_file_t file = nullptr;
+  errcode_t rc = ext2fs_file_open(fs_, ino, EXT2_FILE_WRITE, &file);
+  if (rc) return Fail(rc, "opening a file to write");
+  std::vector<char> buffer(1 << 20);
+  for (const ipc::Extent& x : entry.extents) {
+    if ((rc = ext2fs_file_llseek(file, x.file_offset, EXT2_SEEK_SET, nullptr))) break;
+    for (uint64_t done = 0; done < x.length && !rc;) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), x.length - done));
+      ssize_t n = ::pread(spool_fd, buffer.data(), want, static_cast<off_t>(x.spool_offset + done));
+      if (n <= 0) {
+        ext2fs_file_close(file);
+        return Error{ErrorCode::kTruncated, "the spool ends inside '" + entry.name.substr(0, 200) + "'"};
+      }
+      unsigned int written = 0;
+      rc = ext2fs_file_write(file, buffer.data(), static_cast<unsigned int>(n), &written);
+      done += static_cast<uint64_t>(n);
+    }
+    if (rc) break;
+  }
+  errcode_t close_rc = ext2fs_file_close(file);
+  if (rc || close_rc) return Fail(rc ? rc : close_rc, "writing '" + entry.name.substr(0, 200) + "'");
+  return {};
+}
+
+Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
+  errcode_t rc = 0;
+  if (entry.inode == ipc::kRootInode) return SetAttributes(EXT2_ROOT_INO, entry);
+  auto parent_it = inodes_.find(entry.parent);
+  if (parent_it == inodes_.end()) {
+    return Error{ErrorCode::kMalformed, "tree record for '" + entry.name.substr(0, 200) + "' names an unknown parent"};
+  }
+  const uint32_t parent = parent_it->second;
+  if (entry.kind == ipc::EntryKind::kHardlink) {
+    auto target = inodes_.find(entry.inode);
+    if (target == inodes_.end()) return Error{ErrorCode::kMalformed, "hardlink record before its inode"};
+    ext2_inode inode;
+    if ((rc = ext2fs_read_inode(fs_, target->second, &inode))) return Fail(rc, "reading a hardlinked inode");
+    if (LINUX_S_ISDIR(inode.i_mode)) return Error{ErrorCode::kMalformed, "hardlink record to a directory"};
+    BANGER_TRY(Link(parent, entry.name, target->second, FileTypeOfMode(inode.i_mode)));
+    extra_names_[target->second]++;
+    return {};
+  }
+  if (inodes_.count(entry.inode)) return Error{ErrorCode::kMalformed, "tree record repeats an inode"};
+
+  // lost+found may come with the image: its directory is merged, as a layer would.
+  if (entry.kind == ipc::EntryKind::kDirectory && parent == EXT2_ROOT_INO && entry.name == "lost+found") {
+    ext2_ino_t existing = 0;
+    if (!ext2fs_lookup(fs_, EXT2_ROOT_INO, "lost+found", 10, nullptr, &existing)) {
+      inodes_[entry.inode] = existing;
+      return SetAttributes(existing, entry);
+    }
+  }
+
+  BANGER_ASSIGN_OR_RETURN(uint32_t ino, NewInode(parent, TypeBits(entry.kind) | (entry.mode & 07777)));
+  switch (entry.kind) {
+    case ipc::EntryKind::kDirectory: {
+      if ((rc = ext2fs_mkdir(fs_, parent, ino, nullptr))) return Fail(rc, "creating a directory");
+      BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_DIR));
+      subdirs_[parent]++;
+      subdirs_.emplace(ino, 0);
+      if (entry.children > kIndexedDirectoryThreshold) BANGER_TRY(MakeIndexed(ino, parent));
+      break;
+    }
+    case ipc::EntryKind::kSymlink: {
+      if ((rc = ext2fs_symlink(fs_, parent, ino, nullptr, entry.link_target.c_str()))) {
+        return Fail(rc, "creating a symlink");
+      }
+      BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_SYMLINK));
+      break;
+    }
+    case ipc::EntryKind::kRegular: {
+      ext2_inode inode;
+      std::memset(&inode, 0, sizeof inode);
+      inode.i_mode = static_cast<__u16>(LINUX_S_IFREG | (entry.mode & 07777));
+      inode.i_links_count = 1;
+      if ((rc = ext2fs_inode_size_set(fs_, &inode, entry.size))) return Fail(rc, "sizing a file");
+      ext2_extent_handle_t extents = nullptr;
+      if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &extents))) return Fail(rc, "starting an extent tree");
+      ext2fs_extent_free(extents);
+      if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
+      ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
+      BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_REG_FILE));
+      BANGER_TRY(WriteData(ino, entry, spool_fd));
+      break;
+    }
+    default: {  // devices, fifos, sockets
+      ext2_inode inode;
+      std::memset(&inode, 0, sizeof inode);
+      inode.i_mode = static_cast<__u16>(TypeBits(entry.kind) | (entry.mode & 07777));
+      inode.i_links_count = 1;
+      if (entry.kind == ipc::EntryKind::kCharDevice || entry.kind == ipc::EntryKind::kBlockDevice) {
+        const uint32_t major = entry.rdev_major, minor = entry.rdev_minor;
+        if (major < 256 && minor < 256) {
+          inode.i_block[0] = major * 256 + minor;  // the old encoding, as the kernel writes small numbers
+        } else {
+          inode.i_block[1] = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+        }
+      }
+      if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
+      ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
+      BANGER_TRY(Link(parent, entry.name, ino, FileType(entry.kind)));
+      break;
+    }
+  }
+  inodes_[entry.inode] = ino;
+  return SetAttributes(ino, entry);
+}
+
+Result<void> Ext4Writer::MakeIndexed(uint32_t ino, uint32_t parent) {
+  // Block 0 becomes the htree root ("." and ".." then dx_root_info and one index entry),
+  // block 1 an empty leaf; ext2fs_link then keeps the index as names arrive.
+  ext2_inode inode;
+  errcode_t rc = ext2fs_read_inode(fs_, ino, &inode);
+  if (rc) return Fail(rc, "reading a directory");
+  blk64_t root_block = 0, leaf_block = 0;
+  if ((rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, 0, 0, nullptr, &root_block))) return Fail(rc, "mapping a directory");
+  if ((rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, BMAP_ALLOC | BMAP_SET, 1, nullptr, &leaf_block)) &&
+      (rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, BMAP_ALLOC, 1, nullptr, &leaf_block))) {
+    return Fail(rc, "allocating an index leaf");
+  }
+  const bool csum = ext2fs_has_feature_metadata_csum(fs_->super);
+  std::vector<char> root(kBlockSize, 0);
+  auto* dot = reinterpret_cast<ext2_dir_entry_2*>(root.data());
+  dot->inode = ino;
+  dot->rec_len = 12;
+  dot->name_len = 1;
+  dot->file_type = EXT2_FT_DIR;
+  dot->name[0] = '.';
+  auto* dotdot = reinterpret_cast<ext2_dir_entry_2*>(root.data() + 12);
+  dotdot->inode = parent;
+  dotdot->rec_len = kBlockSize - 12;
+  dotdot->name_len = 2;
+  dotdot->file_type = EXT2_FT_DIR;
+  dotdot->name[0] = dotdot->name[1] = '.';
+  auto* info = reinterpret_cast<ext2_dx_root_info*>(root.data() + 24);
+  info->hash_version = fs_->super->s_def_hash_version;
+  info->info_length = 8;
+  auto* limits = reinterpret_cast<ext2_dx_countlimit*>(root.data() + 32);
+  const int entries_room = static_cast<int>(kBlockSize - 32 - (csum ? sizeof(ext2_dx_tail) : 0)) / 8;
+  limits->limit = static_cast<__u16>(entries_room);
+  limits->count = 1;
+  reinterpret_cast<ext2_dx_entry*>(root.data() + 32)->block = 1;
+  if ((rc = ext2fs_write_dir_block4(fs_, root_block, root.data(), 0, ino))) return Fail(rc, "writing an index root");
+  char* leaf = nullptr;
+  if ((rc = ext2fs_new_dir_block(fs_, 0, 0, &leaf))) return Fail(rc, "making an index leaf");
+  rc = ext2fs_write_dir_block4(fs_, leaf_block, leaf, 0, ino);
+  ext2fs_free_mem(&leaf);
+  if (rc) return Fail(rc, "writing an index leaf");
+  if ((rc = ext2fs_read_inode(fs_, ino, &inode))) return Fail(rc, "reading a directory");
+  inode.i_flags |= EXT2_INDEX_FL;
+  if ((rc = ext2fs_inode_size_set(fs_, &inode, 2 * kBlockSize))) return Fail(rc, "sizing a directory");
+  if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing a directory");
+  return {};
+}
+
+Result<void> Ext4Writer::Finish() {
+  errcode_t rc = 0;
+  // Directory link counts: 2 + subdirectories, or 1 past ext4's limit (dir_nlink).
+  for (const auto& [dir, subdirs] : subdirs_) {
+    ext2_inode inode;
+    if ((rc = ext2fs_read_inode(fs_, dir, &inode))) return Fail(rc, "reading a directory");
+    const uint32_t links = 2 + subdirs;
+    inode.i_links_count = static_cast<__u16>(links > EXT2_LINK_MAX ? 1 : links);
+    if ((rc = ext2fs_write_inode(fs_, dir, &inode))) return Fail(rc, "writing a directory");
+  }
+  for (const auto& [ino, extra] : extra_names_) {
+    ext2_inode inode;
+    if ((rc = ext2fs_read_inode(fs_, ino, &inode))) return Fail(rc, "reading an inode");
+    if (1 + extra > EXT2_LINK_MAX) return Error{ErrorCode::kOversized, "a file has more hardlinks than ext4 allows"};
+    inode.i_links_count = static_cast<__u16>(1 + extra);
+    if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
+  }
+  blocks_used_ = ext2fs_blocks_count(fs_->super) - ext2fs_free_blocks_count(fs_->super);
+  fs_->super->s_wtime = fs_->super->s_mkfs_time;
+  closed_ = true;
+  if ((rc = ext2fs_close_free(&fs_))) return Fail(rc, "writing the filesystem out");
+  return {};
+}
+
+}  // namespace banger::imager

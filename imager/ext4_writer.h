@@ -1,0 +1,62 @@
+// Writes an ext4 filesystem with libext2fs straight into an open fd (unixfd_io_manager:
+// no path, no mount, no mkfs subprocess), one inode at a time from the tree stream,
+// each exact on the first write: type, mode bits, owner, times, xattrs, links, devices,
+// holes. Reproducible: identity and times come from the caller, allocation follows the
+// stream's order.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "ipc/result.h"
+#include "ipc/tree_stream.h"
+
+struct struct_ext2_filsys;
+
+namespace banger::imager {
+
+struct FsParameters {
+  uint64_t size_bytes = 1ull << 30;
+  uint64_t inode_count = 0;              // 0: the mkfs default (one per 16 KiB)
+  std::array<uint8_t, 16> uuid{};
+  std::array<uint8_t, 16> hash_seed{};
+  uint32_t timestamp = 0;                // what "now" is for everything banger creates
+  std::string label = "rootfs";
+};
+
+class Ext4Writer {
+ public:
+  static Result<std::unique_ptr<Ext4Writer>> Create(int image_fd, const FsParameters& params);
+  ~Ext4Writer();
+
+  // Records must come in stream order (parents first). File bytes come from `spool_fd`.
+  Result<void> Add(const ipc::TreeEntry& entry, int spool_fd);
+  // Directory link counts, then superblocks, bitmaps and descriptors are written.
+  Result<void> Finish();
+
+  uint64_t blocks_used() const { return blocks_used_; }
+
+ private:
+  Ext4Writer() = default;
+  Result<uint32_t> NewInode(uint32_t parent, uint16_t type_and_mode);
+  Result<void> Link(uint32_t parent, const std::string& name, uint32_t ino, int file_type);
+  Result<void> SetAttributes(uint32_t ino, const ipc::TreeEntry& entry);
+  Result<void> SetXattrs(uint32_t ino, const ipc::TreeEntry& entry);
+  Result<void> WriteData(uint32_t ino, const ipc::TreeEntry& entry, int spool_fd);
+  Result<void> MakeIndexed(uint32_t ino, uint32_t parent);
+  Error Fail(long code, const std::string& what) const;
+
+  struct_ext2_filsys* fs_ = nullptr;
+  std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode
+  std::unordered_map<uint32_t, uint32_t> subdirs_;     // ext4 directory -> subdirectories
+  std::unordered_map<uint32_t, uint32_t> extra_names_; // ext4 inode -> hardlinks beyond the first
+  uint64_t blocks_used_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace banger::imager

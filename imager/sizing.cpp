@@ -1,0 +1,71 @@
+#include "imager/sizing.h"
+
+#include <cctype>
+#include <cstdlib>
+
+namespace banger::imager {
+namespace {
+
+uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
+
+// What ext4 itself takes beyond the content: inode tables, the journal, group metadata.
+uint64_t Overhead(uint64_t filesystem_bytes, uint64_t inodes) {
+  const uint64_t journal = filesystem_bytes >= (1ull << 30) ? (64ull << 20) : (16ull << 20);
+  return inodes * 256 + journal + filesystem_bytes / 50 + (8u << 20);
+}
+
+std::string Human(uint64_t bytes) {
+  return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+}  // namespace
+
+Result<FilesystemPlan> PlanFilesystem(const ipc::TreeSummary& s, uint64_t requested_bytes) {
+  FilesystemPlan plan;
+  plan.content_bytes = s.data_bytes + s.metadata_bytes + s.directories * kBlock;
+  plan.filesystem_bytes =
+      requested_bytes != 0 ? RoundUp(requested_bytes, kBlock)
+                           : std::max(kFloorBytes, RoundUp(plan.content_bytes + plan.content_bytes / 2, kBlock));
+  // One inode per 16 KiB as mkfs.ext4 does, or more when the image has more files.
+  plan.inode_count = std::max<uint64_t>(plan.filesystem_bytes / 16384, (s.inodes + 64) * 5 / 4);
+  if (plan.inode_count > 0xffffffffull - 1) {
+    return Error{ErrorCode::kOversized, "the image has more files than one ext4 filesystem can hold"};
+  }
+  const uint64_t needed = plan.content_bytes + Overhead(plan.filesystem_bytes, plan.inode_count);
+  if (requested_bytes != 0 && plan.filesystem_bytes < needed) {
+    return Error{ErrorCode::kInvalidArgument, "--size " + Human(requested_bytes) + " is too small: the image needs about " +
+                                                  Human(needed) + " (" + Human(plan.content_bytes) + " of content)"};
+  }
+  if (plan.filesystem_bytes < (16u << 20)) return Error{ErrorCode::kInvalidArgument, "--size must be at least 16 MiB"};
+  return plan;
+}
+
+Result<uint64_t> ParseSize(const std::string& text) {
+  auto invalid = [&] {
+    return Error{ErrorCode::kInvalidArgument,
+                 "invalid size '" + text + "': want a number of MiB, or a number with K, M, G or T (e.g. 4GiB)"};
+  };
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])))) return invalid();
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  std::string unit(end);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && (unit.ends_with("IB") || unit.ends_with("B"))) unit = unit.substr(0, 1);
+  double scale;
+  if (unit.empty() || unit == "M") {
+    scale = 1 << 20;  // a bare number is MiB
+  } else if (unit == "K") {
+    scale = 1 << 10;
+  } else if (unit == "G") {
+    scale = 1ull << 30;
+  } else if (unit == "T") {
+    scale = 1ull << 40;
+  } else {
+    return invalid();
+  }
+  const double bytes = number * scale;
+  if (!(bytes > 0) || bytes > 1e15) return invalid();
+  return static_cast<uint64_t>(bytes);
+}
+
+}  // namespace banger::imager

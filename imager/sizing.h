@@ -1,0 +1,29 @@
+// How big the filesystem is and how many inodes it gets: content x 1.5, at least 1 GiB,
+// unless the user asked for a size, which must hold the content.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ipc/result.h"
+#include "ipc/tree_stream.h"
+
+namespace banger::imager {
+
+inline constexpr uint64_t kFloorBytes = 1ull << 30;
+inline constexpr uint64_t kBlock = 4096;
+
+struct FilesystemPlan {
+  uint64_t content_bytes = 0;     // file data (holes excluded), link targets, xattrs, a block per directory
+  uint64_t filesystem_bytes = 0;
+  uint64_t inode_count = 0;
+};
+
+// `requested_bytes` 0 means "size it from the content".
+Result<FilesystemPlan> PlanFilesystem(const ipc::TreeSummary& summary, uint64_t requested_bytes);
+
+// "4GiB", "512M", "2048" (a bare number is MiB), "1.5G": bytes; units K/M/G/T with an
+// optional "iB"/"B" are powers of 1024.
+Result<uint64_t> ParseSize(const std::string& text);
+
+}  // namespace banger::imager

@@ -1,0 +1,81 @@
+#include "tests/imager/image_harness.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "broker/fs_identity.h"
+#include "security/spawn.h"
+#include "tests/support/registry_fixture.h"
+
+namespace banger::testing {
+
+Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std::string& path,
+                               const ImageOptions& options) {
+  UniqueFd spool(::memfd_create("spool", MFD_CLOEXEC));
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error::FromErrno("pipe2");
+  UniqueFd tree_read(pipe_fds[0]), tree_write(pipe_fds[1]);
+  UniqueFd image(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!image) return Error::FromErrno("creating " + path);
+
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild unpacker,
+                          StartUnpacker(layers, options.unpack, spool.get(), tree_write.get()));
+  tree_write.reset();
+
+  security::SpawnOptions spawn;
+  spawn.executable = std::string(BANGER_BIN_DIR) + "/banger-imager";
+  spawn.name = "banger-imager";
+  spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kImager);
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild imager, security::SandboxedChild::Spawn(std::move(spawn)));
+  const broker::FsIdentity id = broker::DeriveFsIdentity(options.manifest_digest);
+  ipc::Message begin = ipc::Message::WithJson(ipc::MessageType::kImageBegin,
+                                              {{"size_bytes", options.size_bytes}, {"uuid", id.uuid_hex},
+                                               {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp}});
+  begin.fds.push_back(std::move(image));
+  // The imager may only read the spool.
+  begin.fds.push_back(UniqueFd(::open(("/proc/self/fd/" + std::to_string(spool.get())).c_str(), O_RDONLY | O_CLOEXEC)));
+  begin.fds.push_back(std::move(tree_read));
+  BANGER_TRY(imager.Send(begin));
+
+  BuiltImage built;
+  built.path = path;
+  BANGER_ASSIGN_OR_RETURN(built.unpack_done, WaitForUnpack(unpacker));
+  BANGER_ASSIGN_OR_RETURN(ipc::Message done, imager.ReceiveExpecting({ipc::MessageType::kImageDone}, 600000));
+  BANGER_ASSIGN_OR_RETURN(built.image_done, done.Json());
+  std::ifstream status("/proc/" + std::to_string(imager.pid()) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) built.imager_peak_rss_kib = std::stoull(line.substr(6));
+  }
+  for (security::SandboxedChild* child : {&unpacker, &imager}) {
+    BANGER_TRY(child->Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
+    security::ChildExit end = child->Wait(10000);
+    if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, child->name() + " " + end.Describe()};
+  }
+  return built;
+}
+
+CommandResult Fsck(const std::string& image) { return RunCommand("e2fsck -fn " + image); }
+
+nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>& excludes) {
+  ScratchDir mount_point("banger-mnt");
+  CommandResult mounted = RunCommand("mount -o ro,loop,noload " + image + " " + mount_point.path());
+  if (mounted.exit_status != 0) {
+    ADD_FAILURE() << "mount failed: " << mounted.output;
+    return nullptr;
+  }
+  std::string command = "/usr/bin/python3 " + FixturesDir() + "/fstree.py " + mount_point.path();
+  for (const auto& e : excludes) command += " --exclude " + e;
+  CommandResult dump = RunCommand(command);
+  RunCommand("umount " + mount_point.path());
+  if (dump.exit_status != 0) {
+    ADD_FAILURE() << "fstree failed: " << dump.output;
+    return nullptr;
+  }
+  return nlohmann::json::parse(dump.output);
+}
+
+}  // namespace banger::testing

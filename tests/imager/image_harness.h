@@ -1,0 +1,38 @@
+// Builds a rootfs.ext4 the way a pull does, minus the registry: the sandboxed unpacker
+// streams the flattened tree through a pipe into the sandboxed imager, which writes the
+// filesystem into a file. Then checks it with e2fsck and a read-only loop mount.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/test_support.h"
+#include "tests/unpacker/unpack_harness.h"
+
+namespace banger::testing {
+
+struct ImageOptions {
+  UnpackOptions unpack;
+  uint64_t size_bytes = 0;  // 0: sized from the content
+  std::string manifest_digest = "sha256:" + std::string(64, 'b');
+};
+
+struct BuiltImage {
+  std::string path;
+  nlohmann::json unpack_done;
+  nlohmann::json image_done;
+  uint64_t imager_peak_rss_kib = 0;
+};
+
+Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std::string& path,
+                               const ImageOptions& options = {});
+
+// e2fsck -fn; exit status 0 when it finds nothing.
+CommandResult Fsck(const std::string& image);
+
+// The tree of a read-only loop mount of `image` (tests/fixtures/fstree.py).
+nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>& excludes = {"/lost+found"});
+
+}  // namespace banger::testing
