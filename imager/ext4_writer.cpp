@@ -355,8 +355,7 @@ Result<void> Ext4Writer::MakeIndexed(uint32_t ino, uint32_t parent) {
   if (rc) return Fail(rc, "reading a directory");
   blk64_t root_block = 0, leaf_block = 0;
   if ((rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, 0, 0, nullptr, &root_block))) return Fail(rc, "mapping a directory");
-  if ((rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, BMAP_ALLOC | BMAP_SET, 1, nullptr, &leaf_block)) &&
-      (rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, BMAP_ALLOC, 1, nullptr, &leaf_block))) {
+  if ((rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, BMAP_ALLOC, 1, nullptr, &leaf_block))) {
     return Fail(rc, "allocating an index leaf");
   }
   const bool csum = ext2fs_has_feature_metadata_csum(fs_->super);

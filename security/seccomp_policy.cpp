@@ -124,7 +124,8 @@ std::vector<SyscallRule> ImagerRules() {
   // libext2fs's safe_getenv asks whether the process is dumpable; nothing else may pass.
   rules.push_back(Allow("prctl", {{0, ArgCondition::kEqual, PR_GET_DUMPABLE}}));
   rules.push_back({"prctl", Verdict::kReport, 0, {{0, ArgCondition::kNotEqual, PR_GET_DUMPABLE}}});
-  for (const char* name : {"ftruncate", "fallocate", "fsync", "fdatasync", "preadv", "pwritev"}) {
+  // sysinfo: libext2fs sizes its caches from the memory it sees.
+  for (const char* name : {"ftruncate", "fallocate", "fsync", "fdatasync", "preadv", "pwritev", "sysinfo"}) {
     rules.push_back(Allow(name));
   }
   return rules;

@@ -39,6 +39,8 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
   begin.fds.push_back(UniqueFd(::open(("/proc/self/fd/" + std::to_string(spool.get())).c_str(), O_RDONLY | O_CLOEXEC)));
   begin.fds.push_back(std::move(tree_read));
   BANGER_TRY(imager.Send(begin));
+  // Only the children may hold the pipe: if one dies, the other sees it end.
+  begin.fds.clear();
 
   BuiltImage built;
   built.path = path;

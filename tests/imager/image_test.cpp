@@ -112,3 +112,102 @@ TEST_F(Image, EveryEntryKindSurvivesIntoExt4) {
 
 }  // namespace
 }  // namespace banger::testing
+
+namespace banger::testing {
+namespace {
+
+std::string FileSha256(const std::string& path) { return RunCommand("sha256sum " + path).output.substr(0, 64); }
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+TEST_F(Image, SameImageGivesAByteIdenticalRootfs) {
+  auto layers = Layers({Layer({{{"path", "a/b/c"}, {"content", "same"}}, {{"path", "d"}, {"type", "dir"}},
+                               {{"path", "l"}, {"type", "symlink"}, {"target", "a"}}})});
+  ImageOptions options;
+  options.manifest_digest = "sha256:" + std::string(64, 'c');
+  ASSERT_TRUE(BuildRootfs(layers, Path("one.ext4"), options));
+  ASSERT_TRUE(BuildRootfs(layers, Path("two.ext4"), options));
+  EXPECT_EQ(FileSha256(Path("one.ext4")), FileSha256(Path("two.ext4")));
+  CommandResult uuid = RunCommand("blkid -s UUID -o value " + Path("one.ext4"));
+  ImageOptions other = options;
+  other.manifest_digest = "sha256:" + std::string(64, 'd');
+  ASSERT_TRUE(BuildRootfs(layers, Path("three.ext4"), other));
+  EXPECT_NE(RunCommand("blkid -s UUID -o value " + Path("three.ext4")).output, uuid.output)
+      << "the UUID follows the manifest digest";
+  EXPECT_EQ(Fsck(Path("three.ext4")).exit_status, 0);
+}
+
+TEST_F(Image, SmallImageIsExactlyOneGiBAndSparse) {
+  auto layers = Layers({Layer({{{"path", "f"}, {"content", "small"}}})});
+  auto built = BuildRootfs(layers, Path("small.ext4"));
+  ASSERT_TRUE(built) << built.error().message;
+  EXPECT_EQ(FileSize(Path("small.ext4")), 1ull << 30);
+  EXPECT_EQ(built->image_done["filesystem_bytes"], 1ull << 30);
+  CommandResult du = RunCommand("du -k " + Path("small.ext4") + " | cut -f1");
+  EXPECT_LT(std::stoull(du.output), 64u * 1024) << "the file is sparse: KiB on disk";
+  CommandResult blocks = RunCommand("dumpe2fs -h " + Path("small.ext4") + " 2>/dev/null | grep '^Block count:'");
+  EXPECT_NE(blocks.output.find("262144"), std::string::npos) << blocks.output;
+  CommandResult features = RunCommand("dumpe2fs -h " + Path("small.ext4") + " 2>/dev/null | grep '^Filesystem features:'");
+  for (const char* f : {"has_journal", "extent", "64bit", "flex_bg", "dir_index", "metadata_csum", "huge_file",
+                        "dir_nlink", "extra_isize", "sparse_super", "large_file", "filetype", "ext_attr"}) {
+    EXPECT_NE(features.output.find(f), std::string::npos) << "missing feature " << f << ": " << features.output;
+  }
+  EXPECT_LT(built->imager_peak_rss_kib, 64u * 1024) << "imager peak RSS, KiB";
+}
+
+TEST_F(Image, RequestedSizesAndATooSmallOne) {
+  auto layers = Layers({Layer({{{"path", "f"}, {"content", std::string(3 << 20, 'z')}}}, "gzip")});
+  ImageOptions four_gib;
+  four_gib.size_bytes = 4ull << 30;
+  ASSERT_TRUE(BuildRootfs(layers, Path("four.ext4"), four_gib));
+  EXPECT_EQ(FileSize(Path("four.ext4")), 4ull << 30);
+  EXPECT_EQ(Fsck(Path("four.ext4")).exit_status, 0);
+  ImageOptions mib;
+  mib.size_bytes = 2048ull << 20;
+  ASSERT_TRUE(BuildRootfs(layers, Path("mib.ext4"), mib));
+  EXPECT_EQ(FileSize(Path("mib.ext4")), 2048ull << 20);
+  ImageOptions tiny;
+  tiny.size_bytes = 20 << 20;
+  auto refused = BuildRootfs(layers, Path("tiny.ext4"), tiny);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("is too small"), std::string::npos) << refused.error().message;
+}
+
+json ManyEntries(const std::string& dir, int count, const std::string& type) {
+  std::vector<json> entries = {{{"path", dir}, {"type", "dir"}}};
+  for (int i = 0; i < count; ++i) {
+    json e = {{"path", dir + "/e" + std::to_string(i)}, {"type", type}};
+    if (type == "file") e["content"] = "";
+    entries.push_back(e);
+  }
+  return Layer(entries);
+}
+
+TEST_F(Image, HundredThousandEntriesInOneDirectory) {
+  auto layers = Layers({ManyEntries("big", 100000, "file")});
+  auto built = BuildRootfs(layers, Path("big.ext4"));
+  ASSERT_TRUE(built) << built.error().message;
+  CommandResult fsck = Fsck(Path("big.ext4"));
+  EXPECT_EQ(fsck.exit_status, 0) << fsck.output.substr(0, 2000);
+  CommandResult flags = RunCommand("debugfs -R 'stat /big' " + Path("big.ext4") + " 2>/dev/null | grep -o 'Flags: 0x[0-9a-f]*'");
+  EXPECT_NE(flags.output.find("1"), std::string::npos);
+  EXPECT_TRUE(std::stoul(flags.output.substr(9), nullptr, 16) & 0x1000) << "htree (EXT2_INDEX_FL): " << flags.output;
+  CommandResult count = RunCommand("debugfs -R 'ls /big' " + Path("big.ext4") + " 2>/dev/null | grep -o 'e[0-9]*' | wc -l");
+  EXPECT_EQ(std::stoul(count.output), 100000u);
+}
+
+TEST_F(Image, SeventyThousandSubdirectories) {
+  auto layers = Layers({ManyEntries("many", 70000, "dir")});
+  auto built = BuildRootfs(layers, Path("many.ext4"));
+  ASSERT_TRUE(built) << built.error().message;
+  CommandResult fsck = Fsck(Path("many.ext4"));
+  EXPECT_EQ(fsck.exit_status, 0) << fsck.output.substr(0, 2000);
+  CommandResult links = RunCommand("debugfs -R 'stat /many' " + Path("many.ext4") + " 2>/dev/null | grep -o 'Links: [0-9]*'");
+  EXPECT_EQ(links.output, "Links: 1\n") << "past 65000 subdirectories dir_nlink counts 1";
+}
+
+}  // namespace
+}  // namespace banger::testing
