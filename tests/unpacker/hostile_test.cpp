@@ -311,6 +311,14 @@ TEST_F(Hostile, GzipBombPastTheRatioBound) {
   EXPECT_TRUE(allowed) << "the bound is adjustable: " << allowed.error().message;
 }
 
+TEST_F(Hostile, OversizedPaxHeaderIsANamedError) {
+  // libarchive itself refuses extended headers over 1 MiB; the unpacker names the layer.
+  auto tree = Run({Layer({{{"path", "f"}, {"content", "y"}, {"pax_bytes", 3 << 20}}})});
+  ASSERT_FALSE(tree);
+  EXPECT_NE(tree.error().message.find("layer sha256:"), std::string::npos) << tree.error().message;
+  EXPECT_NE(tree.error().message.find("too large"), std::string::npos) << tree.error().message;
+}
+
 TEST_F(Hostile, EntryAndSizeBoundsAreNamed) {
   UnpackOptions few;
   few.limits = {{"max_entries", 3}};
