@@ -1,9 +1,11 @@
 #include "broker/cli.h"
 
+#include <algorithm>
 #include <ostream>
 
 #include "banger_version.h"
 #include "broker/exit_codes.h"
+#include "broker/image_commands.h"
 #include "broker/image_fetch_command.h"
 #include "broker/system_status.h"
 
@@ -17,6 +19,8 @@ constexpr const char* kUsage =
     "through a privilege-separated, sandboxed pipeline.\n"
     "\n"
     "commands:\n"
+    "  image pull REF   pull an image and write a bootable rootfs.ext4 for it\n"
+    "  image list       list the pulled images\n"
     "  image fetch REF  download an image's blobs into the verified cache\n"
     "  system status    start each sandboxed helper, lock it down and show what the\n"
     "                   kernel reports about it (no_new_privs, seccomp, capabilities, uid)\n"
@@ -45,10 +49,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return kExitOk;
   }
   if (first == "image") {
-    if (args.size() >= 2 && args[1] == "fetch") {
-      return RunImageFetchCommand(std::vector<std::string>(args.begin() + 2, args.end()), out, err);
-    }
-    return UsageError(err, "unknown 'image' command; try 'banger image fetch --help'");
+    const std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
+    if (args.size() >= 2 && args[1] == "pull") return RunImagePullCommand(rest, out, err);
+    if (args.size() >= 2 && args[1] == "list") return RunImageListCommand(rest, out, err);
+    if (args.size() >= 2 && args[1] == "fetch") return RunImageFetchCommand(rest, out, err);
+    return UsageError(err, "unknown 'image' command; try 'banger image pull --help'");
   }
   if (first == "system") {
     if (args.size() == 2 && args[1] == "status") return RunSystemStatus(out, err);

@@ -2,6 +2,7 @@
 // unknown flags and missing values are usage errors naming the flag.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -33,5 +34,9 @@ Result<ParsedFlags> ParseFlags(const std::vector<std::string>& args, const FlagS
 
 // "3" -> 3 within [min, max], else an error naming the flag.
 Result<long> ParseIntFlag(const std::string& flag, const std::string& value, long min, long max);
+
+// "4GiB", "512M", "2048" (a bare number is MiB), "1.5G": bytes; units K/M/G/T with an
+// optional "iB"/"B" are powers of 1024.
+Result<uint64_t> ParseSize(const std::string& text);
 
 }  // namespace banger::broker

@@ -1,7 +1,5 @@
 #include "imager/sizing.h"
 
-#include <cctype>
-#include <cstdlib>
 
 namespace banger::imager {
 namespace {
@@ -38,34 +36,6 @@ Result<FilesystemPlan> PlanFilesystem(const ipc::TreeSummary& s, uint64_t reques
   }
   if (plan.filesystem_bytes < (16u << 20)) return Error{ErrorCode::kInvalidArgument, "--size must be at least 16 MiB"};
   return plan;
-}
-
-Result<uint64_t> ParseSize(const std::string& text) {
-  auto invalid = [&] {
-    return Error{ErrorCode::kInvalidArgument,
-                 "invalid size '" + text + "': want a number of MiB, or a number with K, M, G or T (e.g. 4GiB)"};
-  };
-  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])))) return invalid();
-  char* end = nullptr;
-  const double number = std::strtod(text.c_str(), &end);
-  std::string unit(end);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.size() > 1 && (unit.ends_with("IB") || unit.ends_with("B"))) unit = unit.substr(0, 1);
-  double scale;
-  if (unit.empty() || unit == "M") {
-    scale = 1 << 20;  // a bare number is MiB
-  } else if (unit == "K") {
-    scale = 1 << 10;
-  } else if (unit == "G") {
-    scale = 1ull << 30;
-  } else if (unit == "T") {
-    scale = 1ull << 40;
-  } else {
-    return invalid();
-  }
-  const double bytes = number * scale;
-  if (!(bytes > 0) || bytes > 1e15) return invalid();
-  return static_cast<uint64_t>(bytes);
 }
 
 }  // namespace banger::imager

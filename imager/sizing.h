@@ -22,8 +22,4 @@ struct FilesystemPlan {
 // `requested_bytes` 0 means "size it from the content".
 Result<FilesystemPlan> PlanFilesystem(const ipc::TreeSummary& summary, uint64_t requested_bytes);
 
-// "4GiB", "512M", "2048" (a bare number is MiB), "1.5G": bytes; units K/M/G/T with an
-// optional "iB"/"B" are powers of 1024.
-Result<uint64_t> ParseSize(const std::string& text);
-
 }  // namespace banger::imager

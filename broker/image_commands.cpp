@@ -1,0 +1,130 @@
+#include "broker/image_commands.h"
+
+#include <cstdio>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "broker/exit_codes.h"
+#include "broker/flags.h"
+#include "broker/pull.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr const char* kPullUsage =
+    "usage: banger image pull REF [--name N] [--kernel-ref K] [--size S] [--platform P]\n"
+    "                             [--insecure-registry H]... [--parallel N] [--force] [--json] [-q]\n"
+    "\n"
+    "Pulls REF from its registry and writes a bootable rootfs.ext4 for it, through the\n"
+    "sandboxed fetcher, unpacker and imager, into $BANGER_STATE_DIR/images/<id>/\n"
+    "(root: /var/lib/banger; else ~/.local/state/banger).\n"
+    "\n"
+    "  --name N               image name (default from REF: docker.io/library/debian:bookworm\n"
+    "                         is debian-bookworm)\n"
+    "  --kernel-ref K         kernel to record with the image\n"
+    "  --size S               filesystem size: 4GiB, 512M, or a bare number of MiB\n"
+    "                         (default: content x 1.5, at least 1 GiB)\n"
+    "  --platform P           os/arch[/variant] to pick from a multi-platform image (linux/amd64)\n"
+    "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
+    "  --parallel N           blobs downloaded at once (default 3)\n"
+    "  --force                replace an image of the same name\n"
+    "  --json                 print the result as one JSON object\n"
+    "  -q                     print only errors\n";
+
+int ErrorExit(std::ostream& err, const Error& error, const std::string& ref) {
+  err << "banger: error: " << error.message << (ref.empty() ? "" : " (" + ref + ")") << "\n";
+  return error.code == ErrorCode::kSandbox || error.code == ErrorCode::kChildFailed ? kExitSandbox : kExitError;
+}
+
+int Usage(std::ostream& err, const std::string& what, const char* command) {
+  err << "banger: error: " << what << "\nRun 'banger image " << command << " --help' for usage.\n";
+  return kExitUsage;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  char text[32];
+  if (bytes >= (1ull << 30)) {
+    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
+  } else {
+    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
+  }
+  return text;
+}
+
+}  // namespace
+
+int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel"},
+                {"--force", "--json", "-q", "--help", "-h"},
+                {"--insecure-registry"}};
+  auto flags = ParseFlags(args, spec);
+  if (!flags) return Usage(err, flags.error().message, "pull");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kPullUsage;
+    return kExitOk;
+  }
+  if (flags->positional.size() != 1) return Usage(err, "image pull takes exactly one reference", "pull");
+  PullOptions options;
+  options.reference = flags->positional[0];
+  options.name = flags->Value("--name").value_or("");
+  options.kernel_ref = flags->Value("--kernel-ref").value_or("");
+  options.platform = flags->Value("--platform").value_or("linux/amd64");
+  options.insecure_registries = flags->All("--insecure-registry");
+  options.force = flags->Has("--force");
+  if (!options.kernel_ref.empty() && !IsValidImageName(options.kernel_ref)) {
+    return Usage(err, "invalid --kernel-ref '" + options.kernel_ref + "'", "pull");
+  }
+  if (auto size = flags->Value("--size")) {
+    auto bytes = ParseSize(*size);
+    if (!bytes) return Usage(err, bytes.error().message, "pull");
+    options.size_bytes = *bytes;
+  }
+  if (auto parallel = flags->Value("--parallel")) {
+    auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
+    if (!n) return Usage(err, n.error().message, "pull");
+    options.parallel_downloads = static_cast<int>(*n);
+  }
+  const bool json = flags->Has("--json"), quiet = flags->Has("-q");
+  if (!json && !quiet) options.on_phase = [&out](const std::string& line) { out << line << "\n" << std::flush; };
+  auto pulled = PullImage(options);
+  if (!pulled) return ErrorExit(err, pulled.error(), options.reference);
+  if (json) {
+    nlohmann::json record = pulled->image.record;
+    record["rootfs"] = pulled->image.dir + "/rootfs.ext4";
+    out << record.dump(2) << "\n";
+  } else if (!quiet) {
+    for (const auto& w : pulled->warnings) out << "warning: " << w << "\n";
+    out << "pulled " << pulled->image.record.value("name", "") << ": " << pulled->image.dir << "/rootfs.ext4 ("
+        << HumanBytes(pulled->filesystem_bytes) << ", " << HumanBytes(pulled->content_bytes) << " of content)\n";
+  }
+  return kExitOk;
+}
+
+int RunImageListCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  FlagSpec spec{{}, {"--json", "--help", "-h"}, {}};
+  auto flags = ParseFlags(args, spec);
+  if (!flags) return Usage(err, flags.error().message, "list");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << "usage: banger image list [--json]\n\nLists the pulled images.\n";
+    return kExitOk;
+  }
+  if (!flags->positional.empty()) return Usage(err, "image list takes no arguments", "list");
+  auto store = ImageStore::Open(DefaultStateRoot());
+  if (!store) return ErrorExit(err, store.error(), "");
+  const auto images = store->List();
+  if (flags->Has("--json")) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& image : images) list.push_back(image.record);
+    out << list.dump(2) << "\n";
+    return kExitOk;
+  }
+  out << std::left << std::setw(24) << "NAME" << std::setw(18) << "ID" << std::setw(10) << "SIZE" << "REF\n";
+  for (const auto& image : images) {
+    out << std::setw(24) << image.record.value("name", "") << std::setw(18) << image.id << std::setw(10)
+        << HumanBytes(image.record.value("filesystem_bytes", uint64_t{0})) << image.record.value("ref", "") << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace banger::broker

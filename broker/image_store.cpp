@@ -1,0 +1,160 @@
+#include "broker/image_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ipc/channel.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr const char* kStagingSuffix = ".staging";
+
+Result<void> FsyncPath(const std::string& path, int flags) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd || ::fsync(fd.get()) != 0) return Error::FromErrno("fsync " + path);
+  return {};
+}
+
+std::string RandomId() {
+  unsigned char bytes[8];
+  if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
+    for (auto& b : bytes) b = static_cast<unsigned char>(std::rand());
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
+  }
+  return id;
+}
+
+}  // namespace
+
+std::string DefaultStateRoot() {
+  if (const char* dir = std::getenv("BANGER_STATE_DIR"); dir != nullptr && *dir == '/') return dir;
+  if (::geteuid() == 0) return "/var/lib/banger";
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') return std::string(xdg) + "/banger";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "/tmp") + "/.local/state/banger";
+}
+
+bool IsValidImageName(const std::string& name) {
+  if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+Result<ImageStore> ImageStore::Open(const std::string& state_root) {
+  if (state_root.empty() || state_root[0] != '/') {
+    return Error{ErrorCode::kInvalidArgument, "state directory must be an absolute path: '" + state_root + "'"};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(state_root + "/images", ec);
+  if (ec) return Error{ErrorCode::kIo, "creating " + state_root + "/images: " + ec.message()};
+  return ImageStore(state_root + "/images");
+}
+
+std::vector<StoredImage> ImageStore::List() const {
+  std::vector<StoredImage> images;
+  DIR* dir = ::opendir(images_dir_.c_str());
+  if (dir == nullptr) return images;
+  while (dirent* e = ::readdir(dir)) {
+    std::string id = e->d_name;
+    if (id == "." || id == ".." || id.ends_with(kStagingSuffix)) continue;
+    std::ifstream in(images_dir_ + "/" + id + "/image.json");
+    if (!in) continue;
+    std::stringstream text;
+    text << in.rdbuf();
+    auto record = ipc::ParseJsonBounded(text.str(), 16);
+    if (!record || !record->is_object()) continue;
+    images.push_back({id, images_dir_ + "/" + id, *record});
+  }
+  ::closedir(dir);
+  std::sort(images.begin(), images.end(), [](const StoredImage& a, const StoredImage& b) {
+    return a.record.value("name", "") < b.record.value("name", "");
+  });
+  return images;
+}
+
+std::optional<StoredImage> ImageStore::FindByName(const std::string& name) const {
+  for (auto& image : List()) {
+    if (image.record.value("name", "") == name) return image;
+  }
+  return std::nullopt;
+}
+
+Result<ImageStore::Staging> ImageStore::BeginStaging() const {
+  Staging staging;
+  staging.id = RandomId();
+  staging.dir = images_dir_ + "/" + staging.id + kStagingSuffix;
+  if (::mkdir(staging.dir.c_str(), 0755) != 0) return Error::FromErrno("creating " + staging.dir);
+  staging.lock.reset(::open((staging.dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!staging.lock || ::flock(staging.lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return Error::FromErrno("locking " + staging.dir);
+  }
+  return staging;
+}
+
+Result<StoredImage> ImageStore::Publish(Staging& staging, nlohmann::json record,
+                                        const std::optional<StoredImage>& replace) const {
+  record["id"] = staging.id;
+  const std::string json_path = staging.dir + "/image.json";
+  {
+    std::ofstream out(json_path);
+    out << record.dump(2) << "\n";
+    if (!out) return Error{ErrorCode::kIo, "writing " + json_path};
+  }
+  BANGER_TRY(FsyncPath(json_path, O_RDONLY));
+  BANGER_TRY(FsyncPath(staging.dir + "/rootfs.ext4", O_RDONLY));
+  ::unlink((staging.dir + "/.lock").c_str());
+  BANGER_TRY(FsyncPath(staging.dir, O_RDONLY | O_DIRECTORY));
+  const std::string final_dir = images_dir_ + "/" + staging.id;
+  if (::rename(staging.dir.c_str(), final_dir.c_str()) != 0) return Error::FromErrno("publishing " + final_dir);
+  BANGER_TRY(FsyncPath(images_dir_, O_RDONLY | O_DIRECTORY));
+  staging.lock.reset();
+  if (replace) {
+    std::error_code ec;
+    std::filesystem::remove_all(replace->dir, ec);
+  }
+  return StoredImage{staging.id, final_dir, record};
+}
+
+void ImageStore::Abandon(Staging& staging) const {
+  std::error_code ec;
+  std::filesystem::remove_all(staging.dir, ec);
+  staging.lock.reset();
+}
+
+void ImageStore::RemoveStaleStaging() const {
+  DIR* dir = ::opendir(images_dir_.c_str());
+  if (dir == nullptr) return;
+  std::vector<std::string> stale;
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (!name.ends_with(kStagingSuffix)) continue;
+    const std::string path = images_dir_ + "/" + name;
+    UniqueFd lock(::open((path + "/.lock").c_str(), O_RDWR | O_CLOEXEC));
+    // A lock nobody holds (or no lock at all) means the pull that made it is gone.
+    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) stale.push_back(path);
+  }
+  ::closedir(dir);
+  for (const auto& path : stale) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,57 @@
+// Published images under <state>/images/<id>/{rootfs.ext4,image.json}. A pull builds in
+// <id>.staging/, fsyncs, and renames it into place, so nothing half-made is ever
+// published (invariant I3); a staging dir whose pull died is removed by the next run.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ipc/fd.h"
+#include "ipc/result.h"
+
+namespace banger::broker {
+
+// $BANGER_STATE_DIR, else /var/lib/banger as root, else $XDG_STATE_HOME/banger or
+// ~/.local/state/banger.
+std::string DefaultStateRoot();
+
+struct StoredImage {
+  std::string id;
+  std::string dir;
+  nlohmann::json record;  // image.json
+};
+
+class ImageStore {
+ public:
+  static Result<ImageStore> Open(const std::string& state_root);
+
+  std::vector<StoredImage> List() const;
+  std::optional<StoredImage> FindByName(const std::string& name) const;
+
+  // A fresh staging directory, locked while this process lives.
+  struct Staging {
+    std::string id;
+    std::string dir;
+    UniqueFd lock;
+  };
+  Result<Staging> BeginStaging() const;
+  // Writes image.json, fsyncs everything, renames staging into place; with `replace`,
+  // an image of the same name is removed after the new one is published.
+  Result<StoredImage> Publish(Staging& staging, nlohmann::json record, const std::optional<StoredImage>& replace) const;
+  void Abandon(Staging& staging) const;
+  // Staging directories left by pulls that died.
+  void RemoveStaleStaging() const;
+
+  const std::string& images_dir() const { return images_dir_; }
+
+ private:
+  explicit ImageStore(std::string images_dir) : images_dir_(std::move(images_dir)) {}
+  std::string images_dir_;
+};
+
+bool IsValidImageName(const std::string& name);
+
+}  // namespace banger::broker

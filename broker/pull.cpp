@@ -1,0 +1,208 @@
+#include "broker/pull.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+
+#include "banger_version.h"
+#include "broker/fs_identity.h"
+#include "broker/helper_paths.h"
+#include "security/spawn.h"
+
+namespace banger::broker {
+namespace {
+
+using nlohmann::json;
+
+// $TMPDIR/banger-pull-XXXXXX, removed on every way out.
+class ScratchDir {
+ public:
+  static Result<ScratchDir> Create() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp != nullptr && *tmp == '/' ? tmp : "/tmp") + "/banger-pull-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) return Error::FromErrno("creating a scratch directory");
+    ScratchDir dir;
+    dir.path_ = pattern;
+    return dir;
+  }
+  ScratchDir() = default;
+  ScratchDir(ScratchDir&& o) noexcept : path_(std::exchange(o.path_, "")) {}
+  ~ScratchDir() {
+    if (!path_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+UniqueFd Dup(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+
+Result<security::SandboxedChild> StartHelper(security::ProcessKind kind) {
+  security::SpawnOptions spawn;
+  BANGER_ASSIGN_OR_RETURN(spawn.executable, LocateHelper(kind));
+  spawn.name = security::HelperExecutableName(kind);
+  spawn.spec = security::SpecForCurrentBroker(kind);
+  return security::SandboxedChild::Spawn(std::move(spawn));
+}
+
+std::string Now() {
+  char text[32];
+  std::time_t t = std::time(nullptr);
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+void Say(const PullOptions& options, const std::string& line) {
+  if (options.on_phase) options.on_phase(line);
+}
+
+}  // namespace
+
+Result<PullResult> PullImage(const PullOptions& options) {
+  BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
+  const std::string name = options.name.empty() ? ref.DefaultImageName() : options.name;
+  if (!IsValidImageName(name)) {
+    return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "': letters, digits, '.', '_' and '-'"};
+  }
+  BANGER_ASSIGN_OR_RETURN(ImageStore store,
+                          ImageStore::Open(options.state_root.empty() ? DefaultStateRoot() : options.state_root));
+  store.RemoveStaleStaging();
+  std::optional<StoredImage> existing = store.FindByName(name);
+  if (existing && !options.force) {
+    return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
+  }
+  BANGER_ASSIGN_OR_RETURN(BlobCache cache,
+                          BlobCache::Open(options.cache_root.empty() ? DefaultCacheRoot() : options.cache_root));
+
+  Say(options, "resolving " + ref.String());
+  FetchOptions fetch;
+  fetch.reference = options.reference;
+  fetch.platform = options.platform;
+  fetch.insecure_registries = options.insecure_registries;
+  fetch.parallel_downloads = options.parallel_downloads;
+  fetch.credentials = options.credentials;
+  BANGER_ASSIGN_OR_RETURN(FetchedImage image, FetchImage(cache, fetch));
+  uint64_t compressed = 0;
+  for (const auto& l : image.layers) compressed += l.size;
+  Say(options, "fetched " + std::to_string(image.layers.size()) + " layer(s), " + std::to_string(compressed) +
+                   " bytes (" + std::to_string(image.downloaded_bytes) + " downloaded)");
+
+  BANGER_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create());
+  UniqueFd spool(::open(scratch.path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!spool) return Error::FromErrno("creating the spool in " + scratch.path());
+  UniqueFd spool_read_only(
+      ::open(("/proc/self/fd/" + std::to_string(spool.get())).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!spool_read_only) return Error::FromErrno("reopening the spool read-only");
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error::FromErrno("pipe2");
+  UniqueFd tree_read(pipe_fds[0]), tree_write(pipe_fds[1]);
+
+  BANGER_ASSIGN_OR_RETURN(ImageStore::Staging staging, store.BeginStaging());
+  auto abandon = [&](Error error) {
+    store.Abandon(staging);
+    return error;
+  };
+  UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
+
+  // Unpacker: config, layers oldest first, the spool, the pipe's write end.
+  auto unpacker = StartHelper(security::ProcessKind::kUnpacker);
+  if (!unpacker) return abandon(unpacker.error());
+  auto config = cache.OpenBlob(image.config.digest, image.config.size);
+  if (!config) return abandon(Error{ErrorCode::kNotFound, "config " + image.config.digest + " left the cache"});
+  json begin = {{"layers", json::array()}, {"limits", json::object()}};
+  for (const auto& l : image.layers) begin["layers"].push_back({{"digest", l.digest}, {"media_type", l.media_type}});
+  {
+    ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackBegin, begin);
+    message.fds.push_back(std::move(*config));
+    message.fds.push_back(Dup(spool.get()));
+    message.fds.push_back(std::move(tree_write));
+    if (auto sent = unpacker->Send(message); !sent) return abandon(sent.error());
+  }
+  for (size_t i = 0; i < image.layers.size(); ++i) {
+    auto blob = cache.OpenBlob(image.layers[i].digest, image.layers[i].size);
+    if (!blob) return abandon(Error{ErrorCode::kNotFound, "layer " + image.layers[i].digest + " left the cache"});
+    ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackLayer, {{"index", i}});
+    message.fds.push_back(std::move(*blob));
+    if (auto sent = unpacker->Send(message); !sent) return abandon(sent.error());
+  }
+  Say(options, "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
+
+  // Imager: the image file, the spool read-only, the pipe's read end.
+  auto imager = StartHelper(security::ProcessKind::kImager);
+  if (!imager) return abandon(imager.error());
+  const FsIdentity id = DeriveFsIdentity(image.manifest_digest);
+  {
+    ipc::Message message = ipc::Message::WithJson(
+        ipc::MessageType::kImageBegin, {{"size_bytes", options.size_bytes}, {"uuid", id.uuid_hex},
+                                        {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp}});
+    message.fds.push_back(Dup(rootfs.get()));
+    message.fds.push_back(std::move(spool_read_only));
+    message.fds.push_back(std::move(tree_read));
+    if (auto sent = imager->Send(message); !sent) return abandon(sent.error());
+  }
+
+  // Both stages run at once; whichever fails first ends the pull.
+  std::optional<json> unpacked, written;
+  while (!unpacked || !written) {
+    if (!unpacked) {
+      auto reply = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone}, 100);
+      if (!reply && reply.error().code != ErrorCode::kTimeout) return abandon(reply.error());
+      if (reply && reply->type == ipc::MessageType::kUnpackDone) {
+        auto body = reply->Json();
+        if (!body) return abandon(body.error());
+        unpacked = *body;
+        Say(options, "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries");
+      }
+    }
+    if (!written) {
+      auto reply = imager->ReceiveExpecting({ipc::MessageType::kImageDone}, unpacked ? 1000 : 100);
+      if (!reply && reply.error().code != ErrorCode::kTimeout) return abandon(reply.error());
+      if (reply) {
+        auto body = reply->Json();
+        if (!body) return abandon(body.error());
+        written = *body;
+      }
+    }
+  }
+  for (security::SandboxedChild* child : {&*unpacker, &*imager}) {
+    (void)child->Send(ipc::Message::Make(ipc::MessageType::kShutdown));
+    security::ChildExit end = child->Wait(10000);
+    if (end.signaled || end.code != 0) {
+      return abandon(Error{ErrorCode::kChildFailed, child->name() + " " + end.Describe() + " at shutdown"});
+    }
+  }
+  Say(options, "wrote rootfs.ext4: " + std::to_string(written->value("filesystem_bytes", uint64_t{0})) + " bytes");
+
+  PullResult result;
+  for (const auto& w : unpacked->value("warnings", json::array())) result.warnings.push_back(w.get<std::string>());
+  result.filesystem_bytes = written->value("filesystem_bytes", uint64_t{0});
+  result.content_bytes = written->value("content_bytes", uint64_t{0});
+  json record = {{"name", name},
+                 {"ref", ref.String()},
+                 {"source", "oci"},
+                 {"manifest_digest", image.manifest_digest},
+                 {"config_digest", image.config.digest},
+                 {"platform", image.platform},
+                 {"kernel_ref", options.kernel_ref},
+                 {"filesystem_bytes", result.filesystem_bytes},
+                 {"content_bytes", result.content_bytes},
+                 {"filesystem_uuid", FormatUuid(id.uuid_hex)},
+                 {"created", Now()},
+                 {"banger_version", BANGER_VERSION},
+                 {"warnings", result.warnings}};
+  auto published = store.Publish(staging, record, existing);
+  if (!published) return abandon(published.error());
+  result.image = *published;
+  return result;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,42 @@
+// `banger image pull` for OCI references: fetch (sandboxed fetcher, verified cache),
+// unpack (sandboxed unpacker) streaming into the image writer (sandboxed imager)
+// through a pipe, then publish atomically into the image store.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "broker/image_fetch.h"
+#include "broker/image_store.h"
+#include "ipc/result.h"
+
+namespace banger::broker {
+
+struct PullOptions {
+  std::string reference;
+  std::string name;        // default: from the reference (debian-bookworm)
+  std::string kernel_ref;  // recorded in image.json
+  std::string platform = "linux/amd64";
+  uint64_t size_bytes = 0;  // 0: content x 1.5, at least 1 GiB
+  std::vector<std::string> insecure_registries;
+  int parallel_downloads = 3;
+  bool force = false;
+  std::string cache_root;  // default: DefaultCacheRoot()
+  std::string state_root;  // default: DefaultStateRoot()
+  // Credentials for the registry; default: the docker config.
+  std::function<Result<RegistryCredentials>(const std::string&)> credentials;
+  std::function<void(const std::string& line)> on_phase;  // one line per phase
+};
+
+struct PullResult {
+  StoredImage image;
+  uint64_t filesystem_bytes = 0;
+  uint64_t content_bytes = 0;
+  std::vector<std::string> warnings;
+};
+
+Result<PullResult> PullImage(const PullOptions& options);
+
+}  // namespace banger::broker

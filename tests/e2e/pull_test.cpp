@@ -1,0 +1,113 @@
+// `banger image pull` through the CLI against the real distribution registry: publish,
+// list, names, --force, --size, a cache-served re-pull, reproducible rootfs across state
+// directories, and one-line errors.
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "broker/flags.h"
+#include "tests/support/registry_fixture.h"
+
+namespace banger::testing {
+namespace {
+
+const std::string kBin = BANGER_BIN_DIR;
+
+class Pull : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = TestRegistry::Start();
+    ASSERT_TRUE(registry_);
+    pushed_ = registry_->Push("demo/app", "v1", {"--layers", "3"});
+    ASSERT_FALSE(pushed_.is_null());
+  }
+  CommandResult Banger(const std::string& args, const std::string& state = "") {
+    return RunCommand("BANGER_STATE_DIR=" + (state.empty() ? state_.path() : state) + " BANGER_CACHE_DIR=" +
+                      cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " + kBin + "/banger " + args);
+  }
+  std::string Ref() const { return registry_->host() + "/demo/app:v1"; }
+  std::unique_ptr<TestRegistry> registry_;
+  nlohmann::json pushed_;
+  ScratchDir state_{"banger-state"};
+  ScratchDir cache_{"banger-cache"};
+};
+
+TEST_F(Pull, PublishesAListedCheckedRootfs) {
+  CommandResult pull = Banger("image pull --json --kernel-ref generic-6.12 " + Ref());
+  ASSERT_EQ(pull.exit_status, 0) << pull.output;
+  auto record = nlohmann::json::parse(pull.output);
+  EXPECT_EQ(record["name"], "app-v1") << "the default name comes from the reference";
+  EXPECT_EQ(record["manifest_digest"], pushed_["images"]["linux/amd64"]["manifest_digest"]);
+  EXPECT_EQ(record["kernel_ref"], "generic-6.12");
+  EXPECT_EQ(record["filesystem_bytes"], 1ull << 30);
+  const std::string rootfs = record["rootfs"];
+  EXPECT_EQ(rootfs, state_.path() + "/images/" + record["id"].get<std::string>() + "/rootfs.ext4");
+  EXPECT_EQ(RunCommand("e2fsck -fn " + rootfs).exit_status, 0);
+  CommandResult list = Banger("image list");
+  EXPECT_NE(list.output.find("app-v1"), std::string::npos) << list.output;
+  auto listed = nlohmann::json::parse(Banger("image list --json").output);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["ref"], Ref());
+  CommandResult leftovers = RunCommand("ls " + state_.path() + "/images | grep -c staging");
+  EXPECT_EQ(leftovers.output, "0\n") << "no staging directory is left behind";
+}
+
+TEST_F(Pull, DuplicateNamesNeedForce) {
+  ASSERT_EQ(Banger("image pull -q " + Ref()).exit_status, 0);
+  CommandResult again = Banger("image pull -q " + Ref());
+  EXPECT_EQ(again.exit_status, 1);
+  EXPECT_EQ(again.output, "banger: error: an image named 'app-v1' exists (--force replaces it) (" + Ref() + ")\n");
+  CommandResult forced = Banger("image pull -q --force " + Ref());
+  EXPECT_EQ(forced.exit_status, 0) << forced.output;
+  EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 1u) << "replaced, not added";
+  EXPECT_EQ(Banger("image pull -q --name other " + Ref()).exit_status, 0);
+  EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 2u);
+}
+
+TEST_F(Pull, RepullFromCacheMakesNoBlobRequestAndGivesTheSameRootfs) {
+  ScratchDir second_state("banger-state2");
+  auto first = nlohmann::json::parse(Banger("image pull --json " + Ref()).output);
+  const int blob_gets = registry_->CountInLog("GET /v2/demo/app/blobs/");
+  auto second = nlohmann::json::parse(Banger("image pull --json " + Ref(), second_state.path()).output);
+  EXPECT_EQ(registry_->CountInLog("GET /v2/demo/app/blobs/"), blob_gets) << "served from the cache";
+  const std::string a = RunCommand("sha256sum " + first["rootfs"].get<std::string>()).output.substr(0, 64);
+  const std::string b = RunCommand("sha256sum " + second["rootfs"].get<std::string>()).output.substr(0, 64);
+  EXPECT_EQ(a, b) << "two pulls into two state dirs give the same rootfs.ext4";
+}
+
+TEST_F(Pull, SizeFlag) {
+  auto big = nlohmann::json::parse(Banger("image pull --json --size 2048 " + Ref()).output);
+  EXPECT_EQ(big["filesystem_bytes"], 2048ull << 20);
+  struct stat st {};
+  ASSERT_EQ(::stat(big["rootfs"].get<std::string>().c_str(), &st), 0);
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), 2048ull << 20);
+  CommandResult tiny = Banger("image pull -q --name tiny --size 17M " + Ref());
+  EXPECT_EQ(tiny.exit_status, 1);
+  EXPECT_NE(tiny.output.find("is too small"), std::string::npos) << tiny.output;
+  EXPECT_EQ(Banger("image pull --size lots " + Ref()).exit_status, 2);
+}
+
+TEST_F(Pull, ErrorsAreOneLineNamingTheReference) {
+  CommandResult missing = Banger("image pull " + registry_->host() + "/demo/none:v1");
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_NE(missing.output.find("banger: error: manifest unknown"), std::string::npos) << missing.output;
+  CommandResult bad = Banger("image pull 'Bad Ref'");
+  EXPECT_EQ(bad.exit_status, 1);
+  EXPECT_EQ(bad.output.rfind("banger: error: invalid reference", 0), 0u) << bad.output;
+  EXPECT_EQ(Banger("image pull").exit_status, 2);
+  EXPECT_EQ(Banger("image pull a b").exit_status, 2);
+}
+
+TEST(ParseSize, UnitsAndBareMebibytes) {
+  EXPECT_EQ(*broker::ParseSize("4GiB"), 4ull << 30);
+  EXPECT_EQ(*broker::ParseSize("4G"), 4ull << 30);
+  EXPECT_EQ(*broker::ParseSize("2048"), 2048ull << 20);
+  EXPECT_EQ(*broker::ParseSize("512MiB"), 512ull << 20);
+  EXPECT_EQ(*broker::ParseSize("1.5G"), 3ull << 29);
+  EXPECT_EQ(*broker::ParseSize("1T"), 1ull << 40);
+  for (const char* bad : {"", "GiB", "-1", "4X", "4 GiB", "0"}) EXPECT_FALSE(broker::ParseSize(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace banger::testing
