@@ -1,6 +1,8 @@
 #include "broker/image_commands.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -29,6 +31,9 @@ constexpr const char* kPullUsage =
     "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
     "  --parallel N           blobs downloaded at once (default 3)\n"
     "  --force                replace an image of the same name\n"
+    "  --limit NAME=VALUE     adjust an unpack bound: max_layer_bytes (64 GiB), max_total_bytes\n"
+    "                         (256 GiB), max_ratio (1000), max_entries (10 million), max_depth\n"
+    "                         (4096), max_path_bytes (4096), zstd_window_log_max (27)\n"
     "  --json                 print the result as one JSON object\n"
     "  -q                     print only errors\n";
 
@@ -55,9 +60,9 @@ std::string HumanBytes(uint64_t bytes) {
 }  // namespace
 
 int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel"},
+  FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit"},
                 {"--force", "--json", "-q", "--help", "-h"},
-                {"--insecure-registry"}};
+                {"--insecure-registry", "--limit"}};
   auto flags = ParseFlags(args, spec);
   if (!flags) return Usage(err, flags.error().message, "pull");
   if (flags->Has("--help") || flags->Has("-h")) {
@@ -84,6 +89,17 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
     auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
     if (!n) return Usage(err, n.error().message, "pull");
     options.parallel_downloads = static_cast<int>(*n);
+  }
+  for (const std::string& limit : flags->All("--limit")) {
+    const size_t eq = limit.find('=');
+    const std::string key = limit.substr(0, eq);
+    const auto& names = UnpackLimitNames();
+    if (eq == std::string::npos || std::find(names.begin(), names.end(), key) == names.end()) {
+      return Usage(err, "--limit wants NAME=VALUE with NAME one of the bounds --help lists, not '" + limit + "'", "pull");
+    }
+    auto value = ParseIntFlag("--limit " + key, limit.substr(eq + 1), 1, std::numeric_limits<long>::max());
+    if (!value) return Usage(err, value.error().message, "pull");
+    options.unpack_limits[key] = static_cast<uint64_t>(*value);
   }
   const bool json = flags->Has("--json"), quiet = flags->Has("-q");
   if (!json && !quiet) options.on_phase = [&out](const std::string& line) { out << line << "\n" << std::flush; };

@@ -66,6 +66,12 @@ void Say(const PullOptions& options, const std::string& line) {
 
 }  // namespace
 
+const std::vector<std::string>& UnpackLimitNames() {
+  static const std::vector<std::string> kNames = {"max_layer_bytes", "max_total_bytes", "max_ratio",     "max_entries",
+                                                  "max_depth",       "max_path_bytes",  "zstd_window_log_max"};
+  return kNames;
+}
+
 Result<PullResult> PullImage(const PullOptions& options) {
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
   const std::string name = options.name.empty() ? ref.DefaultImageName() : options.name;
@@ -119,6 +125,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
   auto config = cache.OpenBlob(image.config.digest, image.config.size);
   if (!config) return abandon(Error{ErrorCode::kNotFound, "config " + image.config.digest + " left the cache"});
   json begin = {{"layers", json::array()}, {"limits", json::object()}};
+  for (const auto& [limit, value] : options.unpack_limits) begin["limits"][limit] = value;
   for (const auto& l : image.layers) begin["layers"].push_back({{"digest", l.digest}, {"media_type", l.media_type}});
   {
     ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackBegin, begin);
@@ -165,7 +172,19 @@ Result<PullResult> PullImage(const PullOptions& options) {
     }
     if (!written) {
       auto reply = imager->ReceiveExpecting({ipc::MessageType::kImageDone}, unpacked ? 1000 : 100);
-      if (!reply && reply.error().code != ErrorCode::kTimeout) return abandon(reply.error());
+      if (!reply && reply.error().code != ErrorCode::kTimeout) {
+        // An imager that fails before the unpacker finished usually saw its stream end
+        // because the unpacker failed: that failure is the one to report.
+        if (!unpacked) {
+          for (;;) {
+            auto cause = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone},
+                                                    10000);
+            if (!cause) return abandon(cause.error());
+            if (cause->type == ipc::MessageType::kUnpackDone) break;
+          }
+        }
+        return abandon(reply.error());
+      }
       if (reply) {
         auto body = reply->Json();
         if (!body) return abandon(body.error());

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct PullOptions {
   // Credentials for the registry; default: the docker config.
   std::function<Result<RegistryCredentials>(const std::string&)> credentials;
   std::function<void(const std::string& line)> on_phase;  // one line per phase
+  // Unpack bounds by name (max_layer_bytes, max_total_bytes, max_ratio, max_entries,
+  // max_depth, max_path_bytes, zstd_window_log_max); unset ones keep their defaults.
+  std::map<std::string, uint64_t> unpack_limits;
 };
 
 struct PullResult {
@@ -38,5 +42,8 @@ struct PullResult {
 };
 
 Result<PullResult> PullImage(const PullOptions& options);
+
+// The names --limit accepts.
+const std::vector<std::string>& UnpackLimitNames();
 
 }  // namespace banger::broker

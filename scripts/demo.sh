@@ -11,8 +11,9 @@ bash scripts/install-deps.sh all
 if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q "install ok installed"; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends busybox-static
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBANGER_BUILD_TESTS=OFF
-cmake --build build -j"$(nproc)"
+# Its own build directory: the test suite's stays as the test script configures it.
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DBANGER_BUILD_TESTS=OFF
+cmake --build build-demo -j"$(nproc)"
 
 work=$(mktemp -d /tmp/banger-demo-XXXXXX)
 registry_pid=
@@ -24,7 +25,7 @@ trap cleanup EXIT
 
 echo
 echo "== the sandbox on this kernel"
-./build/bin/banger system status
+./build-demo/bin/banger system status
 
 echo
 echo "== a loopback registry (docker-registry, config written under $work)"
@@ -52,8 +53,8 @@ printf 'ID=busybox\nNAME="BusyBox demo"\n' > "$root/etc/os-release"
 echo
 echo "== banger image pull"
 export BANGER_STATE_DIR="$work/state" BANGER_CACHE_DIR="$work/cache"
-./build/bin/banger image pull "127.0.0.1:$port/demo/busybox:1" --kernel-ref generic-6.12
-./build/bin/banger image list
+./build-demo/bin/banger image pull "127.0.0.1:$port/demo/busybox:1" --kernel-ref generic-6.12
+./build-demo/bin/banger image list
 image=$(ls -d "$BANGER_STATE_DIR"/images/*/)
 echo
 echo "== what came out"

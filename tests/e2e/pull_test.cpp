@@ -99,6 +99,29 @@ TEST_F(Pull, ErrorsAreOneLineNamingTheReference) {
   EXPECT_EQ(Banger("image pull a b").exit_status, 2);
 }
 
+TEST_F(Pull, AFailedUnpackPublishesNothingAndLeavesNoScratch) {
+  ASSERT_FALSE(registry_->Push("demo/bad", "v1", {"--bad-diff-id"}).is_null());
+  ScratchDir tmp("banger-tmpdir");
+  CommandResult pull = RunCommand("TMPDIR=" + tmp.path() + " BANGER_STATE_DIR=" + state_.path() + " BANGER_CACHE_DIR=" +
+                                  cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " + kBin +
+                                  "/banger image pull " + registry_->host() + "/demo/bad:v1");
+  EXPECT_EQ(pull.exit_status, 1) << pull.output;
+  EXPECT_NE(pull.output.find("layer sha256:"), std::string::npos) << "the error names the layer: " << pull.output;
+  EXPECT_NE(pull.output.find("(diff_id)"), std::string::npos) << pull.output;
+  EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 0u) << "nothing published";
+  EXPECT_EQ(RunCommand("ls -A " + state_.path() + "/images").output, "") << "no staging left";
+  EXPECT_EQ(RunCommand("ls -A " + tmp.path()).output, "") << "no scratch left";
+}
+
+TEST_F(Pull, UnpackBoundsAreAdjustableFromTheCommandLine) {
+  CommandResult tight = Banger("image pull -q --limit max_entries=2 " + Ref());
+  EXPECT_EQ(tight.exit_status, 1);
+  EXPECT_NE(tight.output.find("the entry bound"), std::string::npos) << tight.output;
+  EXPECT_EQ(Banger("image pull -q --limit max_entries=100 " + Ref()).exit_status, 0);
+  EXPECT_EQ(Banger("image pull --limit nonsense=1 " + Ref()).exit_status, 2);
+  EXPECT_EQ(Banger("image pull --limit max_ratio=x " + Ref()).exit_status, 2);
+}
+
 TEST(ParseSize, UnitsAndBareMebibytes) {
   EXPECT_EQ(*broker::ParseSize("4GiB"), 4ull << 30);
   EXPECT_EQ(*broker::ParseSize("4G"), 4ull << 30);
