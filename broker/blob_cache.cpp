@@ -54,17 +54,11 @@ Result<std::string> Sha256OfFd(int fd, uint64_t* size_out) {
     EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
     offset += static_cast<uint64_t>(n);
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned char md[32];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx.get(), md, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string digest(kSha256Prefix);
-  for (unsigned int i = 0; i < len; ++i) {
-    digest.push_back(kHex[md[i] >> 4]);
-    digest.push_back(kHex[md[i] & 15]);
-  }
   if (size_out != nullptr) *size_out = offset;
-  return digest;
+  return Sha256Digest(md);
 }
 
 Result<BlobCache> BlobCache::Open(const std::string& cache_root) {

@@ -2,18 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include "ipc/digest.h"
+
 namespace banger::broker {
 namespace {
-
-std::string Hex(const unsigned char* bytes, size_t n) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += kHex[bytes[i] >> 4];
-    out += kHex[bytes[i] & 15];
-  }
-  return out;
-}
 
 void Sha256(const std::string& text, unsigned char out[32]) {
   unsigned int len = 0;
@@ -28,9 +20,9 @@ FsIdentity DeriveFsIdentity(const std::string& manifest_digest) {
   Sha256("banger rootfs uuid\n" + manifest_digest, md);
   md[6] = static_cast<unsigned char>((md[6] & 0x0f) | 0x50);  // version 5 (name-based)
   md[8] = static_cast<unsigned char>((md[8] & 0x3f) | 0x80);  // RFC 4122 variant
-  id.uuid_hex = Hex(md, 16);
+  id.uuid_hex = HexEncode(md, 16);
   Sha256("banger rootfs hash seed\n" + manifest_digest, md);
-  id.hash_seed_hex = Hex(md, 16);
+  id.hash_seed_hex = HexEncode(md, 16);
   return id;
 }
 

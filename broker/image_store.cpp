@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "ipc/channel.h"
+#include "ipc/digest.h"
 
 namespace banger::broker {
 namespace {
@@ -31,13 +32,7 @@ std::string RandomId() {
   if (::getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
     for (auto& b : bytes) b = static_cast<unsigned char>(std::rand());
   }
-  static const char* kHex = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
-  return id;
+  return HexEncode(bytes, sizeof bytes);
 }
 
 }  // namespace

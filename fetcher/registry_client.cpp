@@ -21,17 +21,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxTokenResponse = 1 << 20;
 
-std::string Sha256Digest(std::string_view bytes) {
-  unsigned char out[EVP_MAX_MD_SIZE];
+std::string Sha256OfBytes(std::string_view bytes) {
+  unsigned char out[32];
   unsigned int len = 0;
   EVP_Digest(bytes.data(), bytes.size(), out, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string digest(kSha256Prefix);
-  for (unsigned int i = 0; i < len; ++i) {
-    digest.push_back(kHex[out[i] >> 4]);
-    digest.push_back(kHex[out[i] & 15]);
-  }
-  return digest;
+  return Sha256Digest(out);
 }
 
 std::string Base64(std::string_view in) {
@@ -276,7 +270,7 @@ Result<RegistryClient::Fetched> RegistryClient::FetchManifest(const std::string&
                                      (detail.empty() ? "" : " (" + detail + ")")};
   }
   Fetched fetched{std::move(response), ""};
-  fetched.digest = Sha256Digest(fetched.response.body);
+  fetched.digest = Sha256OfBytes(fetched.response.body);
   if (selector.starts_with("sha256:") && fetched.digest != selector) {
     return Error{ErrorCode::kMalformed, "manifest of " + where + " has digest " + fetched.digest + ", not the one asked for"};
   }

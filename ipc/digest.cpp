@@ -24,4 +24,18 @@ Result<void> CheckDigest(std::string_view digest, std::string_view where) {
 
 std::string_view DigestHex(std::string_view digest) { return digest.substr(kSha256Prefix.size()); }
 
+std::string HexEncode(const void* bytes, size_t size) {
+  static const char* kHex = "0123456789abcdef";
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += kHex[p[i] >> 4];
+    out += kHex[p[i] & 15];
+  }
+  return out;
+}
+
+std::string Sha256Digest(const unsigned char (&md)[32]) { return std::string(kSha256Prefix) + HexEncode(md, 32); }
+
 }  // namespace banger

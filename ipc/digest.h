@@ -18,4 +18,9 @@ Result<void> CheckDigest(std::string_view digest, std::string_view where);
 // The 64 hex digits of a valid digest.
 std::string_view DigestHex(std::string_view digest);
 
+// Lowercase hex of raw bytes.
+std::string HexEncode(const void* bytes, size_t size);
+// "sha256:" + hex of a 32-byte sha256.
+std::string Sha256Digest(const unsigned char (&md)[32]);
+
 }  // namespace banger

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "ipc/digest.h"
+
 namespace banger::unpacker {
 namespace {
 
@@ -183,16 +185,10 @@ Result<void> LayerStream::Drain() {
 }
 
 std::string LayerStream::Digest() {
-  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned char md[32];
   unsigned int len = 0;
   EVP_DigestFinal_ex(hash_->ctx, md, &len);
-  static const char* kHex = "0123456789abcdef";
-  std::string digest = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    digest.push_back(kHex[md[i] >> 4]);
-    digest.push_back(kHex[md[i] & 15]);
-  }
-  return digest;
+  return Sha256Digest(md);
 }
 
 }  // namespace banger::unpacker

@@ -14,16 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Hex(const std::string& bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
 std::string Sha256Hex(const std::string& text) {
   CommandResult r = RunCommand("printf %s '" + text + "' | sha256sum");
   return r.output.substr(0, 64);

@@ -13,6 +13,16 @@
 
 namespace banger::testing {
 
+std::string Hex(const std::string& bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
 bool RunningInCi() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && *ci != '\0' && std::string(ci) != "0" && std::string(ci) != "false";

@@ -23,6 +23,9 @@ bool RunningInCi();
     }                                                                                 \
   } while (0)
 
+// Lowercase hex of raw bytes (for fixture specs).
+std::string Hex(const std::string& bytes);
+
 // A directory removed with its contents when the object goes away.
 class ScratchDir {
  public:

@@ -201,15 +201,7 @@ TEST_F(Hostile, NamesAreRawBytes) {
   const std::vector<std::string> names = {"new\nline", "tab\there", "quote\"s'", "$(rm -rf /)", "back\\slash",
                                           std::string("non-utf8-\xff\xfe", 11), "spaces  and  more"};
   std::vector<json> entries;
-  for (const auto& n : names) {
-    std::string hex;
-    static const char* kHex = "0123456789abcdef";
-    for (unsigned char c : n) {
-      hex += kHex[c >> 4];
-      hex += kHex[c & 15];
-    }
-    entries.push_back({{"path_hex", hex}, {"content", "ok"}});
-  }
+  for (const auto& n : names) entries.push_back({{"path_hex", Hex(n)}, {"content", "ok"}});
   auto tree = Run({Layer(entries)});
   ASSERT_TRUE(tree) << tree.error().message;
   for (const auto& n : names) EXPECT_EQ(tree->contents.count("/" + n), 1u) << "lost: " << n;

@@ -21,16 +21,6 @@ class Replay : public ::testing::Test {
   ScratchDir dir_{"banger-layers"};
 };
 
-std::string Hex(const std::string& bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
-
 const std::string kCapability = std::string("\x01\x00\x00\x02\x00\x20\x00\x00", 8) + std::string(12, '\0');
 
 json FidelityLayer(const std::string& compression) {
