@@ -21,6 +21,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  image pull REF   pull an image and write a bootable rootfs.ext4 for it\n"
     "  image list       list the pulled images\n"
+    "  image inspect N  print an image's record and rootfs path\n"
+    "  image rm N...    remove pulled images\n"
     "  image fetch REF  download an image's blobs into the verified cache\n"
     "  system status    start each sandboxed helper, lock it down and show what the\n"
     "                   kernel reports about it (no_new_privs, seccomp, capabilities, uid)\n"
@@ -52,6 +54,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     const std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
     if (args.size() >= 2 && args[1] == "pull") return RunImagePullCommand(rest, out, err);
     if (args.size() >= 2 && args[1] == "list") return RunImageListCommand(rest, out, err);
+    if (args.size() >= 2 && args[1] == "inspect") return RunImageInspectCommand(rest, out, err);
+    if (args.size() >= 2 && args[1] == "rm") return RunImageRemoveCommand(rest, out, err);
     if (args.size() >= 2 && args[1] == "fetch") return RunImageFetchCommand(rest, out, err);
     return UsageError(err, "unknown 'image' command; try 'banger image pull --help'");
   }

@@ -117,6 +117,50 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   return kExitOk;
 }
 
+int RunImageInspectCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto flags = ParseFlags(args, FlagSpec{{}, {"--help", "-h"}, {}});
+  if (!flags) return Usage(err, flags.error().message, "inspect");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << "usage: banger image inspect NAME\n\nPrints an image's record (image.json) with its rootfs path.\n";
+    return kExitOk;
+  }
+  if (flags->positional.size() != 1) return Usage(err, "image inspect takes one image name", "inspect");
+  auto store = ImageStore::Open(DefaultStateRoot());
+  if (!store) return ErrorExit(err, store.error(), "");
+  auto image = store->FindByName(flags->positional[0]);
+  if (!image) return ErrorExit(err, Error{ErrorCode::kNotFound, "no image named '" + flags->positional[0] + "'"}, "");
+  nlohmann::json record = image->record;
+  record["rootfs"] = image->dir + "/rootfs.ext4";
+  out << record.dump(2) << "\n";
+  return kExitOk;
+}
+
+int RunImageRemoveCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto flags = ParseFlags(args, FlagSpec{{}, {"--help", "-h", "-q"}, {}});
+  if (!flags) return Usage(err, flags.error().message, "rm");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << "usage: banger image rm NAME...\n\nRemoves pulled images (their rootfs.ext4 and record).\n";
+    return kExitOk;
+  }
+  if (flags->positional.empty()) return Usage(err, "image rm takes at least one image name", "rm");
+  auto store = ImageStore::Open(DefaultStateRoot());
+  if (!store) return ErrorExit(err, store.error(), "");
+  int status = kExitOk;
+  for (const std::string& name : flags->positional) {
+    auto image = store->FindByName(name);
+    if (!image) {
+      status = ErrorExit(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
+      continue;
+    }
+    if (auto removed = store->Remove(*image); !removed) {
+      status = ErrorExit(err, removed.error(), "");
+      continue;
+    }
+    if (!flags->Has("-q")) out << "removed " << name << "\n";
+  }
+  return status;
+}
+
 int RunImageListCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   FlagSpec spec{{}, {"--json", "--help", "-h"}, {}};
   auto flags = ParseFlags(args, spec);

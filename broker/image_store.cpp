@@ -127,6 +127,14 @@ Result<StoredImage> ImageStore::Publish(Staging& staging, nlohmann::json record,
   return StoredImage{staging.id, final_dir, record};
 }
 
+Result<void> ImageStore::Remove(const StoredImage& image) const {
+  const std::string doomed = images_dir_ + "/" + image.id + ".removing" + kStagingSuffix;
+  if (::rename(image.dir.c_str(), doomed.c_str()) != 0) return Error::FromErrno("removing " + image.dir);
+  std::error_code ec;
+  std::filesystem::remove_all(doomed, ec);
+  return {};
+}
+
 void ImageStore::Abandon(Staging& staging) const {
   std::error_code ec;
   std::filesystem::remove_all(staging.dir, ec);

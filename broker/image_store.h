@@ -42,6 +42,8 @@ class ImageStore {
   // an image of the same name is removed after the new one is published.
   Result<StoredImage> Publish(Staging& staging, nlohmann::json record, const std::optional<StoredImage>& replace) const;
   void Abandon(Staging& staging) const;
+  // Unpublishes first (a rename out of the images directory), then deletes.
+  Result<void> Remove(const StoredImage& image) const;
   // Staging directories left by pulls that died.
   void RemoveStaleStaging() const;
 

@@ -2,6 +2,7 @@
 // list, names, --force, --size, a cache-served re-pull, reproducible rootfs across state
 // directories, and one-line errors.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -120,6 +121,24 @@ TEST_F(Pull, UnpackBoundsAreAdjustableFromTheCommandLine) {
   EXPECT_EQ(Banger("image pull -q --limit max_entries=100 " + Ref()).exit_status, 0);
   EXPECT_EQ(Banger("image pull --limit nonsense=1 " + Ref()).exit_status, 2);
   EXPECT_EQ(Banger("image pull --limit max_ratio=x " + Ref()).exit_status, 2);
+}
+
+TEST_F(Pull, InspectAndRemove) {
+  ASSERT_EQ(Banger("image pull -q " + Ref()).exit_status, 0);
+  CommandResult inspect = Banger("image inspect app-v1");
+  ASSERT_EQ(inspect.exit_status, 0) << inspect.output;
+  auto record = nlohmann::json::parse(inspect.output);
+  EXPECT_EQ(record["ref"], Ref());
+  const std::string rootfs = record["rootfs"];
+  CommandResult missing = Banger("image inspect nope");
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_EQ(missing.output, "banger: error: no image named 'nope'\n");
+  CommandResult rm = Banger("image rm app-v1");
+  EXPECT_EQ(rm.exit_status, 0) << rm.output;
+  EXPECT_EQ(rm.output, "removed app-v1\n");
+  EXPECT_NE(::access(rootfs.c_str(), F_OK), 0) << "the rootfs is gone";
+  EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 0u);
+  EXPECT_EQ(Banger("image rm app-v1").exit_status, 1);
 }
 
 TEST(ParseSize, UnitsAndBareMebibytes) {
