@@ -31,14 +31,6 @@ Result<void> FsyncDir(const std::string& dir) {
 
 }  // namespace
 
-std::string DefaultCacheRoot() {
-  if (const char* dir = std::getenv("BANGER_CACHE_DIR"); dir != nullptr && *dir == '/') return dir;
-  if (::geteuid() == 0) return "/var/cache/banger";
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg == '/') return std::string(xdg) + "/banger";
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : "/tmp") + "/.cache/banger";
-}
-
 Result<std::string> Sha256OfFd(int fd, uint64_t* size_out) {
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {

@@ -10,6 +10,7 @@
 
 #include "ipc/fd.h"
 #include "ipc/result.h"
+#include "broker/user_dirs.h"
 
 namespace banger::broker {
 
@@ -41,8 +42,5 @@ class BlobCache {
 // sha256 of everything readable from fd (pread from offset 0), as "sha256:<hex>".
 Result<std::string> Sha256OfFd(int fd, uint64_t* size_out = nullptr);
 
-// The cache root for this user: $BANGER_CACHE_DIR, else /var/cache/banger as root,
-// else $XDG_CACHE_HOME/banger or ~/.cache/banger.
-std::string DefaultCacheRoot();
 
 }  // namespace banger::broker

@@ -24,21 +24,6 @@ using nlohmann::json;
 constexpr int kResolveTimeoutMs = 15 * 60 * 1000;
 constexpr int kBlobSilenceTimeoutMs = 15 * 60 * 1000;
 
-Result<std::string> ReadSmallFd(int fd, uint64_t limit, const std::string& what) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return Error::FromErrno("stat " + what);
-  if (static_cast<uint64_t>(st.st_size) > limit) {
-    return Error{ErrorCode::kOversized, what + " is larger than " + std::to_string(limit) + " bytes"};
-  }
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  for (size_t done = 0; done < bytes.size();) {
-    ssize_t n = ::pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n <= 0) return Error::FromErrno("reading " + what);
-    done += static_cast<size_t>(n);
-  }
-  return bytes;
-}
-
 // Where a digest reference's resolution is remembered, so it can be pulled again offline.
 std::string PlanRecordPath(const BlobCache& cache, const Reference& ref, const std::string& platform) {
   std::string key = std::string(DigestHex(ref.digest)) + "-" + platform;
@@ -74,7 +59,7 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
   if (ref.digest.empty()) return std::nullopt;
   UniqueFd fd(::open(PlanRecordPath(cache, ref, options.platform).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return std::nullopt;
-  auto text = ReadSmallFd(fd.get(), options.max_document_bytes, "cached plan");
+  auto text = ReadWholeFd(fd.get(), options.max_document_bytes, "cached plan");
   if (!text) return std::nullopt;
   auto parsed = ipc::ParseJsonBounded(*text, 8);
   if (!parsed) return std::nullopt;
@@ -112,7 +97,7 @@ Result<std::string> RegistryCaPem(const std::vector<std::string>& dirs, const st
     for (const std::string& name : names) {
       UniqueFd fd(::open((dir + "/" + name).c_str(), O_RDONLY | O_CLOEXEC));
       if (!fd) return Error::FromErrno("reading " + dir + "/" + name);
-      BANGER_ASSIGN_OR_RETURN(std::string text, ReadSmallFd(fd.get(), 32 * 1024, dir + "/" + name));
+      BANGER_ASSIGN_OR_RETURN(std::string text, ReadWholeFd(fd.get(), 32 * 1024, dir + "/" + name));
       pem += text + "\n";
     }
   }
@@ -243,7 +228,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   }
   // Verify the fetcher's word: the manifest bytes hash to the digest it names, and every
   // blob it asks us to fetch is named in those bytes.
-  BANGER_ASSIGN_OR_RETURN(std::string manifest, ReadSmallFd(manifest_sink.get(), options.max_document_bytes, "manifest"));
+  BANGER_ASSIGN_OR_RETURN(std::string manifest, ReadWholeFd(manifest_sink.get(), options.max_document_bytes, "manifest"));
   BANGER_ASSIGN_OR_RETURN(std::string manifest_digest, Sha256OfFd(manifest_sink.get()));
   if (manifest_digest != plan.manifest_digest) {
     return Error{ErrorCode::kChildFailed, "banger-fetcher named manifest " + plan.manifest_digest +

@@ -37,14 +37,6 @@ std::string RandomId() {
 
 }  // namespace
 
-std::string DefaultStateRoot() {
-  if (const char* dir = std::getenv("BANGER_STATE_DIR"); dir != nullptr && *dir == '/') return dir;
-  if (::geteuid() == 0) return "/var/lib/banger";
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') return std::string(xdg) + "/banger";
-  const char* home = std::getenv("HOME");
-  return std::string(home != nullptr ? home : "/tmp") + "/.local/state/banger";
-}
-
 bool IsValidImageName(const std::string& name) {
   if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {

@@ -11,12 +11,10 @@
 
 #include "ipc/fd.h"
 #include "ipc/result.h"
+#include "broker/user_dirs.h"
 
 namespace banger::broker {
 
-// $BANGER_STATE_DIR, else /var/lib/banger as root, else $XDG_STATE_HOME/banger or
-// ~/.local/state/banger.
-std::string DefaultStateRoot();
 
 struct StoredImage {
   std::string id;

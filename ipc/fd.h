@@ -1,7 +1,11 @@
 // UniqueFd owns one file descriptor and closes it exactly once.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <utility>
+
+#include "ipc/result.h"
 
 namespace banger {
 
@@ -27,5 +31,9 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// All of a small file (pread from offset 0), refusing more than `limit` bytes; errors
+// name `what`.
+Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what);
 
 }  // namespace banger

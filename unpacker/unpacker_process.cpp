@@ -20,21 +20,6 @@ using nlohmann::json;
 
 constexpr uint64_t kMaxConfigBytes = 4 << 20;
 
-Result<std::string> ReadConfig(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return Error::FromErrno("stat image config");
-  if (static_cast<uint64_t>(st.st_size) > kMaxConfigBytes) {
-    return Error{ErrorCode::kOversized, "image config is larger than 4 MiB"};
-  }
-  std::string text(static_cast<size_t>(st.st_size), '\0');
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::pread(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
-    if (n <= 0) return Error::FromErrno("reading image config");
-    done += static_cast<size_t>(n);
-  }
-  return text;
-}
-
 ReplayLimits LimitsFromJson(const json& j) {
   ReplayLimits l;
   l.stream.max_uncompressed_bytes = j.value("max_layer_bytes", l.stream.max_uncompressed_bytes);
@@ -98,7 +83,7 @@ class UnpackService {
   }
 
   Result<void> Run() {
-    BANGER_ASSIGN_OR_RETURN(std::string config, ReadConfig(config_.get()));
+    BANGER_ASSIGN_OR_RETURN(std::string config, ReadWholeFd(config_.get(), kMaxConfigBytes, "image config"));
     BANGER_ASSIGN_OR_RETURN(std::vector<std::string> diff_ids, DiffIdsFromConfig(config));
     auto progress = [this](size_t layer, uint64_t bytes) {
       (void)channel_.Send(
