@@ -26,20 +26,6 @@ int FileTypeOfMode(uint16_t mode) {
   return EXT2_FT_UNKNOWN;
 }
 
-int FileType(ipc::EntryKind kind) {
-  switch (kind) {
-    case ipc::EntryKind::kDirectory: return EXT2_FT_DIR;
-    case ipc::EntryKind::kRegular: return EXT2_FT_REG_FILE;
-    case ipc::EntryKind::kSymlink: return EXT2_FT_SYMLINK;
-    case ipc::EntryKind::kCharDevice: return EXT2_FT_CHRDEV;
-    case ipc::EntryKind::kBlockDevice: return EXT2_FT_BLKDEV;
-    case ipc::EntryKind::kFifo: return EXT2_FT_FIFO;
-    case ipc::EntryKind::kSocket: return EXT2_FT_SOCK;
-    case ipc::EntryKind::kHardlink: return EXT2_FT_UNKNOWN;
-  }
-  return EXT2_FT_UNKNOWN;
-}
-
 uint16_t TypeBits(ipc::EntryKind kind) {
   switch (kind) {
     case ipc::EntryKind::kDirectory: return LINUX_S_IFDIR;
@@ -339,7 +325,7 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
       }
       if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
       ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
-      BANGER_TRY(Link(parent, entry.name, ino, FileType(entry.kind)));
+      BANGER_TRY(Link(parent, entry.name, ino, FileTypeOfMode(TypeBits(entry.kind))));
       break;
     }
   }

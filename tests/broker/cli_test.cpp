@@ -6,7 +6,10 @@
 #include <filesystem>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
+#include "broker/flags.h"
+#include "tests/support/registry_fixture.h"
 #include "tests/support/test_support.h"
 
 namespace banger::testing {
@@ -85,16 +88,6 @@ TEST(Cli, MissingHelperIsNamed) {
   EXPECT_NE(r.output.find("helper banger-fetcher not found"), std::string::npos) << r.output;
 }
 
-}  // namespace
-}  // namespace banger::testing
-
-#include <nlohmann/json.hpp>
-
-#include "broker/flags.h"
-#include "tests/support/registry_fixture.h"
-
-namespace banger::testing {
-namespace {
 
 TEST(CliImageFetch, DownloadsIntoTheCacheAndReports) {
   auto registry = TestRegistry::Start();

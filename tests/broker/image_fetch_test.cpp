@@ -172,11 +172,6 @@ TEST_F(ImageFetch, MalformedReferenceIsNamedBeforeAnythingRuns) {
   EXPECT_NE(image.error().message.find("invalid reference"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace banger::broker
-
-namespace banger::broker {
-namespace {
 
 TEST_F(ImageFetch, ConcurrentPullsOfOneImageShareTheCacheSafely) {
   ASSERT_FALSE(registry_->Push("test/app", "v1", {"--layers", "4", "--layer-bytes", "100000"}).is_null());
@@ -195,11 +190,6 @@ TEST_F(ImageFetch, ConcurrentPullsOfOneImageShareTheCacheSafely) {
   EXPECT_EQ(cached, 6u) << "4 layers, config and manifest, each once";
 }
 
-}  // namespace
-}  // namespace banger::broker
-
-namespace banger::broker {
-namespace {
 
 TEST_F(ImageFetch, NonRootBrokerFetchesThroughAUserNamespaceSandbox) {
   BANGER_REQUIRE_ROOT();  // root is needed only to become nobody

@@ -142,11 +142,6 @@ TEST(Credentials, DockerHubAliasesAndPrecedence) {
   EXPECT_NE(broken.error().message.find(path), std::string::npos);
 }
 
-}  // namespace
-}  // namespace banger::broker
-
-namespace banger::broker {
-namespace {
 
 TEST_F(RegistryAuth, IdentityTokenUsesTheRefreshGrant) {
   auto registry = StartPrivate("dave:refresh-secret", /*token=*/true);

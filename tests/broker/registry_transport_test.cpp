@@ -156,11 +156,6 @@ TEST_F(HostileManifest, DigestThatDoesNotMatchTheBytes) {
   EXPECT_NE(r.error().message.find("not the one asked for"), std::string::npos) << r.error().message;
 }
 
-}  // namespace
-}  // namespace banger::broker
-
-namespace banger::broker {
-namespace {
 
 // TLS inside the fetcher's sandbox: the system CA bundle plus a private CA from certs.d.
 TEST_F(RegistryTransport, HttpsRegistryWithAPrivateCaFromCertsD) {
@@ -188,11 +183,6 @@ TEST_F(RegistryTransport, HttpsRegistryWithAPrivateCaFromCertsD) {
   EXPECT_NE(refused.error().message.find("certificate"), std::string::npos) << refused.error().message;
 }
 
-}  // namespace
-}  // namespace banger::broker
-
-namespace banger::broker {
-namespace {
 
 TEST_F(RegistryTransport, ProxyFromTheEnvironmentIsUsed) {
   auto registry = TestRegistry::Start();
@@ -220,11 +210,6 @@ TEST_F(RegistryTransport, ProxyFromTheEnvironmentIsUsed) {
   EXPECT_EQ(proxy->Log().size(), before) << "no_proxy bypasses the proxy";
 }
 
-}  // namespace
-}  // namespace banger::broker
-
-namespace banger::broker {
-namespace {
 
 // Name resolution inside the fetcher's sandbox: glibc's resolver, reading the bound
 // resolv.conf, asking a loopback DNS server.
@@ -259,11 +244,6 @@ TEST_F(RegistryTransport, RegistryNameResolvesThroughDnsInsideTheSandbox) {
   ASSERT_FALSE(refused) << "plain HTTP was used for a registry nobody marked insecure";
 }
 
-}  // namespace
-}  // namespace banger::broker
-
-namespace banger::broker {
-namespace {
 
 TEST_F(RegistryTransport, ServerErrorsAreRetried) {
   auto registry = TestRegistry::Start();

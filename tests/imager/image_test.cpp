@@ -100,11 +100,6 @@ TEST_F(Image, EveryEntryKindSurvivesIntoExt4) {
   EXPECT_EQ(blocks.output, "Blockcount: 16\n") << "two 4 KiB data blocks, the rest holes";
 }
 
-}  // namespace
-}  // namespace banger::testing
-
-namespace banger::testing {
-namespace {
 
 std::string FileSha256(const std::string& path) { return RunCommand("sha256sum " + path).output.substr(0, 64); }
 
