@@ -1,0 +1,1 @@
+# Tests of the guest agent and network bootstrap (issue 7).

@@ -1,0 +1,1 @@
+# Tests of assets/first-boot.sh (issue 7).
