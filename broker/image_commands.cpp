@@ -33,7 +33,9 @@ constexpr const char* kPullUsage =
     "  --force                replace an image of the same name\n"
     "  --limit NAME=VALUE     adjust an unpack bound: max_layer_bytes (64 GiB), max_total_bytes\n"
     "                         (256 GiB), max_ratio (1000), max_entries (10 million), max_depth\n"
-    "                         (4096), max_path_bytes (4096), zstd_window_log_max (27)\n"
+    "                         (4096), max_path_bytes (4096), zstd_window_log_max (27),\n"
+    "                         max_header_bytes (1 MiB: tar headers before one entry; libarchive\n"
+    "                         refuses a PAX header over 1 MiB whatever this says)\n"
     "  --json                 print the result as one JSON object\n"
     "  -q                     print only errors\n";
 

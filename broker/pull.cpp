@@ -68,7 +68,8 @@ void Say(const PullOptions& options, const std::string& line) {
 
 const std::vector<std::string>& UnpackLimitNames() {
   static const std::vector<std::string> kNames = {"max_layer_bytes", "max_total_bytes", "max_ratio",     "max_entries",
-                                                  "max_depth",       "max_path_bytes",  "zstd_window_log_max"};
+                                                  "max_depth",       "max_path_bytes",  "zstd_window_log_max",
+                                                  "max_header_bytes"};
   return kNames;
 }
 

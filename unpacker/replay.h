@@ -26,6 +26,7 @@ struct ReplayLimits {
   StreamLimits stream;
   TreeLimits tree;
   uint64_t max_total_uncompressed_bytes = 256ull << 30;
+  uint64_t max_header_bytes = 1 << 20;  // tar headers before one entry (PAX included)
 };
 
 struct ReplayOutcome {

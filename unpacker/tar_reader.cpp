@@ -32,8 +32,8 @@ Error TarReader::ArchiveError(const std::string& doing) const {
   return Error{ErrorCode::kMalformed, stream_.name() + ": " + doing + ": " + (text ? text : "libarchive failed")};
 }
 
-Result<std::unique_ptr<TarReader>> TarReader::Open(LayerStream& stream) {
-  std::unique_ptr<TarReader> reader(new TarReader(stream));
+Result<std::unique_ptr<TarReader>> TarReader::Open(LayerStream& stream, uint64_t max_header_bytes) {
+  std::unique_ptr<TarReader> reader(new TarReader(stream, max_header_bytes));
   reader->buffer_.resize(256 * 1024);
   reader->archive_ = archive_read_new();
   if (reader->archive_ == nullptr) return Error{ErrorCode::kIo, "libarchive: out of memory"};
@@ -55,7 +55,22 @@ TarReader::~TarReader() {
 
 Result<std::optional<TarEntry>> TarReader::Next() {
   archive_entry* entry = nullptr;
+  // Whatever the format layer consumes between the end of one entry's data (padding
+  // included, hence the skip) and the start of the next is that entry's headers.
+  if (entry_open_ && archive_read_data_skip(archive_) != ARCHIVE_OK) return ArchiveError("skipping file data");
+  const la_int64_t headers_start = archive_filter_bytes(archive_, 0);
   int rc = archive_read_next_header(archive_, &entry);
+  entry_open_ = rc == ARCHIVE_OK || rc == ARCHIVE_WARN;
+  if (entry_open_) {
+    const la_int64_t header_bytes = archive_filter_bytes(archive_, 0) - headers_start;
+    if (header_bytes > 0 && static_cast<uint64_t>(header_bytes) > max_header_bytes_) {
+      const char* name = archive_entry_pathname(entry);
+      return Error{ErrorCode::kOversized, stream_.name() + ": entry '" + std::string(name ? name : "?").substr(0, 200) +
+                                              "' has " + std::to_string(header_bytes) +
+                                              " bytes of tar headers (the header bound, max_header_bytes=" +
+                                              std::to_string(max_header_bytes_) + ")"};
+    }
+  }
   if (rc == ARCHIVE_EOF) return std::optional<TarEntry>();
   if (rc == ARCHIVE_WARN) {
     // Charset conversion warnings are expected: names are kept as raw bytes.

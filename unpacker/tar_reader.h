@@ -33,7 +33,10 @@ struct TarEntry {
 
 class TarReader {
  public:
-  static Result<std::unique_ptr<TarReader>> Open(LayerStream& stream);
+  // `max_header_bytes` bounds the header records in front of one entry (ustar header,
+  // PAX extended headers, GNU long names). libarchive has its own fixed ceiling for
+  // a single PAX header (1 MiB), so a bound above that cannot admit more.
+  static Result<std::unique_ptr<TarReader>> Open(LayerStream& stream, uint64_t max_header_bytes);
   ~TarReader();
 
   // The next entry, or nullopt at the end of the archive.
@@ -43,11 +46,13 @@ class TarReader {
   Result<void> ReadData(const DataSink& sink);
 
  private:
-  explicit TarReader(LayerStream& stream) : stream_(stream) {}
+  TarReader(LayerStream& stream, uint64_t max_header_bytes) : stream_(stream), max_header_bytes_(max_header_bytes) {}
   static ssize_t OnRead(::archive* a, void* self, const void** buffer);
   Error ArchiveError(const std::string& doing) const;
 
   LayerStream& stream_;
+  uint64_t max_header_bytes_;
+  bool entry_open_ = false;  // a header was read, so its data may still be pending
   ::archive* archive_ = nullptr;
   std::vector<char> buffer_;
   std::optional<Error> stream_error_;  // why OnRead failed

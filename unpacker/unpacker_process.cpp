@@ -29,6 +29,7 @@ ReplayLimits LimitsFromJson(const json& j) {
   l.tree.max_entries = j.value("max_entries", l.tree.max_entries);
   l.tree.max_depth = j.value("max_depth", l.tree.max_depth);
   l.tree.max_path_bytes = j.value("max_path_bytes", l.tree.max_path_bytes);
+  l.max_header_bytes = j.value("max_header_bytes", l.max_header_bytes);
   return l;
 }
 

@@ -311,6 +311,21 @@ TEST_F(Hostile, OversizedPaxHeaderIsANamedError) {
   EXPECT_NE(tree.error().message.find("too large"), std::string::npos) << tree.error().message;
 }
 
+TEST_F(Hostile, PaxHeaderBoundIsAdjustable) {
+  auto layer = [] { return Layer({File("before", "0"), {{"path", "f"}, {"content", "y"}, {"pax_bytes", 200 << 10}},
+                                  File("after", "1")}); };
+  auto allowed = Run({layer()});
+  ASSERT_TRUE(allowed) << "200 KiB of PAX header is within the 1 MiB default: " << allowed.error().message;
+  EXPECT_TRUE(allowed->Has("/f") && allowed->Has("/after"));
+  UnpackOptions tight;
+  tight.limits = {{"max_header_bytes", 64 << 10}};
+  auto refused = Run({layer()}, tight);
+  EXPECT_ERROR_WITH(refused, "entry 'f' has");
+  EXPECT_ERROR_WITH(refused, "the header bound, max_header_bytes=65536");
+  tight.limits = {{"max_header_bytes", 4096}};
+  EXPECT_TRUE(Run({Layer({File("plain", "data")})}, tight)) << "a plain ustar entry uses 512 bytes of header";
+}
+
 TEST_F(Hostile, EntryAndSizeBoundsAreNamed) {
   UnpackOptions few;
   few.limits = {{"max_entries", 3}};
