@@ -93,6 +93,32 @@ LayerTree::NodeId LayerTree::Lookup(NodeId dir, const std::string& name) const {
   return it == children->end() ? kNone : it->second;
 }
 
+std::string LayerTree::PathOf(NodeId node) const {
+  std::vector<const std::string*> names;
+  for (NodeId n = node; n != kRoot && n != kNone; n = nodes_[n].parent) names.push_back(&nodes_[n].name);
+  std::string path;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) path += "/" + **it;
+  return path.empty() ? "/" : path;
+}
+
+std::optional<ipc::EntryKind> LayerTree::KindAt(const std::string& path, bool follow_final) {
+  std::string current = path;
+  for (int hops = 0; hops <= limits_.max_symlink_hops; ++hops) {
+    auto components = Components(current);
+    if (!components) return std::nullopt;
+    if (components->empty()) return ipc::EntryKind::kDirectory;
+    // A parent that is missing, not a directory or a symlink loop: nothing reachable there.
+    auto dir = WalkDirectories(*components, components->size() - 1, /*create_missing=*/false);
+    if (!dir) return std::nullopt;
+    const NodeId node = Lookup(*dir, components->back());
+    if (node == kNone) return std::nullopt;
+    const Inode& inode = inodes_[nodes_[node].inode];
+    if (inode.kind != ipc::EntryKind::kSymlink || !follow_final) return inode.kind;
+    current = inode.link_target[0] == '/' ? inode.link_target : PathOf(*dir) + "/" + inode.link_target;
+  }
+  return std::nullopt;
+}
+
 bool LayerTree::IsDirectory(NodeId node) const {
   return inodes_[nodes_[node].inode].kind == ipc::EntryKind::kDirectory;
 }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ class LayerTree {
   // file's extents in the spool.
   using DataReader = std::function<Result<std::vector<ipc::Extent>>()>;
   Result<void> Apply(const TarEntry& entry, const DataReader& read_data);
+
+  // What `path` names in the tree now, symlinks in its parents followed inside the
+  // image (and a final symlink too when `follow_final`); nullopt when nothing is there.
+  std::optional<ipc::EntryKind> KindAt(const std::string& path, bool follow_final);
 
   // Things skipped on purpose, for the user to see.
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -76,6 +81,7 @@ class LayerTree {
   // Walks `components` as directories, following symlinks inside the tree.
   Result<NodeId> WalkDirectories(const std::vector<std::string>& components, size_t count, bool create_missing);
   NodeId Lookup(NodeId dir, const std::string& name) const;
+  std::string PathOf(NodeId node) const;
   bool IsDirectory(NodeId node) const;
   bool IsWithin(NodeId node, NodeId ancestor) const;
   NodeId AddNode(NodeId parent, const std::string& name, InodeId inode);

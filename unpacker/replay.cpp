@@ -4,7 +4,6 @@
 
 #include "ipc/channel.h"
 #include "ipc/digest.h"
-#include "unpacker/spool_writer.h"
 #include "unpacker/tar_reader.h"
 
 namespace banger::unpacker {
@@ -29,7 +28,7 @@ Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json)
 
 Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const std::vector<std::string>& diff_ids,
                                    int spool_fd, int tree_fd, const ReplayLimits& limits,
-                                   const ReplayProgress& progress) {
+                                   const ReplayProgress& progress, const AfterLayers& after_layers) {
   if (layers.size() != diff_ids.size()) {
     return Error{ErrorCode::kMalformed, "the manifest lists " + std::to_string(layers.size()) +
                                             " layers but the config has " + std::to_string(diff_ids.size()) +
@@ -77,6 +76,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
     outcome.uncompressed_bytes += stream->uncompressed_bytes();
     if (progress) progress(i, stream->uncompressed_bytes());
   }
+  if (after_layers) BANGER_TRY(after_layers(tree, spool, static_cast<uint32_t>(layers.size())));
   BANGER_TRY(spool.Flush());
   outcome.spool_bytes = spool.bytes_written();
   outcome.summary = tree.Summarize();

@@ -13,6 +13,7 @@
 #include "ipc/tree_stream.h"
 #include "unpacker/layer_stream.h"
 #include "unpacker/layer_tree.h"
+#include "unpacker/spool_writer.h"
 
 namespace banger::unpacker {
 
@@ -40,9 +41,11 @@ struct ReplayOutcome {
 Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json);
 
 using ReplayProgress = std::function<void(size_t layer, uint64_t uncompressed_bytes)>;
+// Runs after the last layer, before the tree is emitted (the guest assets go in here).
+using AfterLayers = std::function<Result<void>(LayerTree& tree, SpoolWriter& spool, uint32_t next_layer)>;
 
 Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const std::vector<std::string>& diff_ids,
                                    int spool_fd, int tree_fd, const ReplayLimits& limits,
-                                   const ReplayProgress& progress = nullptr);
+                                   const ReplayProgress& progress = nullptr, const AfterLayers& after_layers = nullptr);
 
 }  // namespace banger::unpacker

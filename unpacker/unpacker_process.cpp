@@ -9,8 +9,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "assets/embedded.h"
 #include "ipc/digest.h"
 #include "security/helper_session.h"
+#include "unpacker/guest_assets.h"
 #include "unpacker/replay.h"
 
 namespace banger::unpacker {
@@ -60,6 +62,7 @@ class UnpackService {
         layers_.push_back(std::move(input));
       }
       limits_ = LimitsFromJson(body.value("limits", json::object()));
+      inject_guest_assets_ = body.value("inject_guest_assets", false);
     } catch (const json::exception& e) {
       return Error{ErrorCode::kMalformed, std::string("malformed unpack request: ") + e.what()};
     }
@@ -90,18 +93,32 @@ class UnpackService {
       (void)channel_.Send(
           ipc::Message::WithJson(ipc::MessageType::kUnpackProgress, {{"layer", layer}, {"bytes", bytes}}));
     };
+    std::optional<GuestInjection> guest;
+    auto inject = [&guest](LayerTree& tree, SpoolWriter& spool, uint32_t next_layer) -> Result<void> {
+      auto embedded = [](std::string_view name) -> std::optional<std::string_view> {
+        const assets::EmbeddedFile* file = assets::FindEmbedded(name);
+        if (file == nullptr) return std::nullopt;
+        return file->bytes;
+      };
+      BANGER_ASSIGN_OR_RETURN(guest, InjectGuestAssets(tree, spool, embedded, {.layer_index = next_layer}));
+      return {};
+    };
     BANGER_ASSIGN_OR_RETURN(ReplayOutcome outcome,
-                            ReplayLayers(layers_, diff_ids, spool_.get(), tree_out_.get(), limits_, progress));
+                            ReplayLayers(layers_, diff_ids, spool_.get(), tree_out_.get(), limits_, progress,
+                                         inject_guest_assets_ ? AfterLayers(inject) : AfterLayers()));
     tree_out_.reset();  // the imager sees the end of the stream
     const auto& s = outcome.summary;
     json warnings = json::array();
+    if (guest) outcome.warnings.insert(outcome.warnings.end(), guest->warnings.begin(), guest->warnings.end());
     for (size_t i = 0; i < outcome.warnings.size() && i < 100; ++i) warnings.push_back(outcome.warnings[i]);
-    return channel_.Send(ipc::Message::WithJson(
-        ipc::MessageType::kUnpackDone,
-        {{"entries", s.entries}, {"inodes", s.inodes}, {"directories", s.directories},
-         {"data_bytes", s.data_bytes}, {"apparent_bytes", s.apparent_bytes}, {"metadata_bytes", s.metadata_bytes},
-         {"uncompressed_bytes", outcome.uncompressed_bytes}, {"spool_bytes", outcome.spool_bytes},
-         {"warnings", warnings}}));
+    json done = {{"entries", s.entries}, {"inodes", s.inodes}, {"directories", s.directories},
+                 {"data_bytes", s.data_bytes}, {"apparent_bytes", s.apparent_bytes}, {"metadata_bytes", s.metadata_bytes},
+                 {"uncompressed_bytes", outcome.uncompressed_bytes}, {"spool_bytes", outcome.spool_bytes},
+                 {"warnings", warnings}};
+    if (guest) {
+      done["guest"] = {{"init", GuestInitName(guest->init)}, {"injected", guest->injected}, {"replaced", guest->replaced}};
+    }
+    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kUnpackDone, done));
   }
 
   ipc::Channel& channel_;
@@ -110,6 +127,7 @@ class UnpackService {
   std::vector<UniqueFd> layer_fds_;
   size_t received_ = 0;
   ReplayLimits limits_;
+  bool inject_guest_assets_ = false;
   UniqueFd config_, spool_, tree_out_;
 };
 

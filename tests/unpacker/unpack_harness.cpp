@@ -109,7 +109,9 @@ Result<security::SandboxedChild> StartUnpacker(const std::vector<BuiltLayer>& la
   spawn.name = "banger-unpacker";
   spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kUnpacker);
   BANGER_ASSIGN_OR_RETURN(security::SandboxedChild child, security::SandboxedChild::Spawn(std::move(spawn)));
-  nlohmann::json begin = {{"layers", nlohmann::json::array()}, {"limits", options.limits}};
+  nlohmann::json begin = {{"layers", nlohmann::json::array()},
+                          {"limits", options.limits},
+                          {"inject_guest_assets", options.guest_assets}};
   for (const auto& l : layers) begin["layers"].push_back({{"digest", l.digest}, {"media_type", options.media_type}});
   ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackBegin, begin);
   message.fds.push_back(std::move(config));

@@ -51,6 +51,7 @@ struct UnpackOptions {
   std::optional<std::vector<std::string>> diff_ids;  // default: the layers' own
   nlohmann::json limits = nlohmann::json::object();
   std::string media_type = "application/vnd.oci.image.layer.v1.tar+gzip";  // what the manifest claims
+  bool guest_assets = false;  // inject banger's guest files as the pull does
 };
 
 // The unpacked tree, or the error the pull would fail with.

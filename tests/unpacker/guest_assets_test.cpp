@@ -1,0 +1,164 @@
+// banger's guest files injected as the last layer: chosen by the image's init system,
+// owned 0:0 with fixed times, parents made 0755 root, image paths replaced and reported,
+// parent symlinks followed inside the image.
+#include <gtest/gtest.h>
+
+#include "tests/unpacker/unpack_harness.h"
+
+namespace banger::testing {
+namespace {
+
+using ipc::EntryKind;
+using nlohmann::json;
+
+constexpr int64_t kAssetTime = 1704067200;
+
+json File(const std::string& path, const std::string& content = "x") { return {{"path", path}, {"content", content}}; }
+json Dir(const std::string& path, int mode = 0755) { return {{"path", path}, {"type", "dir"}, {"mode", mode}}; }
+json Symlink(const std::string& path, const std::string& target) {
+  return {{"path", path}, {"type", "symlink"}, {"target", target}};
+}
+json Hardlink(const std::string& path, const std::string& target) {
+  return {{"path", path}, {"type", "hardlink"}, {"target", target}};
+}
+
+// A merged-/usr skeleton with systemd's binary.
+std::vector<json> SystemdImage() {
+  return {Dir("usr"), Dir("usr/lib"), Dir("usr/lib/systemd"), File("usr/lib/systemd/systemd", "ELF"),
+          Symlink("lib", "usr/lib"), Dir("etc", 0700), Dir("usr/bin"), File("usr/bin/sh", "shell")};
+}
+
+class GuestAssets : public ::testing::Test {
+ protected:
+  Result<UnpackedTree> Run(std::vector<std::vector<json>> layers) {
+    std::vector<BuiltLayer> built;
+    for (auto& entries : layers) built.push_back(BuildLayer(Layer(std::move(entries)), dir_));
+    UnpackOptions options;
+    options.guest_assets = true;
+    return Unpack(built, options);
+  }
+  static void ExpectOwnedByBanger(const UnpackedTree& tree, const std::string& path, EntryKind kind, uint32_t mode) {
+    const ipc::TreeEntry* e = tree.Find(path);
+    ASSERT_NE(e, nullptr) << path;
+    EXPECT_EQ(e->kind, kind) << path;
+    EXPECT_EQ(e->mode, mode) << path;
+    EXPECT_EQ(e->uid, 0u) << path;
+    EXPECT_EQ(e->gid, 0u) << path;
+    EXPECT_EQ(e->mtime.sec, kAssetTime) << path;
+  }
+  ScratchDir dir_{"banger-guest-assets"};
+};
+
+TEST_F(GuestAssets, SystemdImageGetsUnitsEnabled) {
+  auto tree = Run({SystemdImage()});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->done["guest"]["init"], "systemd");
+  ExpectOwnedByBanger(*tree, "/usr/local/bin/banger-vsock-agent", EntryKind::kRegular, 0755);
+  ExpectOwnedByBanger(*tree, "/usr/local/libexec/banger-first-boot", EntryKind::kRegular, 0755);
+  ExpectOwnedByBanger(*tree, "/usr/local/libexec/banger-network-bootstrap", EntryKind::kSymlink, 0777);
+  EXPECT_EQ(tree->Find("/usr/local/libexec/banger-network-bootstrap")->link_target, "/usr/local/bin/banger-vsock-agent");
+  ExpectOwnedByBanger(*tree, "/etc/modules-load.d/banger-vsock.conf", EntryKind::kRegular, 0644);
+  ExpectOwnedByBanger(*tree, "/var/lib/banger/first-boot-pending", EntryKind::kRegular, 0644);
+  EXPECT_EQ(tree->Find("/var/lib/banger/first-boot-pending")->size, 0u);
+  for (const char* unit : {"banger-network.service", "banger-first-boot.service", "banger-vsock-agent.service"}) {
+    ExpectOwnedByBanger(*tree, std::string("/etc/systemd/system/") + unit, EntryKind::kRegular, 0644);
+    const std::string link = std::string("/etc/systemd/system/multi-user.target.wants/") + unit;
+    ExpectOwnedByBanger(*tree, link, EntryKind::kSymlink, 0777);
+    EXPECT_EQ(tree->Find(link)->link_target, std::string("/etc/systemd/system/") + unit);
+  }
+  EXPECT_NE(tree->contents["/usr/local/libexec/banger-first-boot"].find("#!/bin/sh"), std::string::npos);
+  EXPECT_NE(tree->contents["/etc/systemd/system/banger-first-boot.service"].find(
+                "ConditionPathExists=/var/lib/banger/first-boot-pending"),
+            std::string::npos);
+  EXPECT_GT(tree->Find("/usr/local/bin/banger-vsock-agent")->size, 100000u) << "the static agent binary";
+  // Parents banger made are 0755 root; the image's own /etc keeps its mode.
+  for (const char* dir : {"/usr/local", "/usr/local/bin", "/var/lib/banger", "/etc/systemd/system/multi-user.target.wants"}) {
+    ExpectOwnedByBanger(*tree, dir, EntryKind::kDirectory, 0755);
+  }
+  EXPECT_EQ(tree->Find("/etc")->mode, 0700u);
+  EXPECT_FALSE(tree->Has("/etc/init.d/banger-network")) << "no OpenRC scripts in a systemd image";
+  EXPECT_TRUE(tree->done["guest"]["replaced"].empty());
+}
+
+TEST_F(GuestAssets, OpenRcImageGetsScriptsInTheDefaultRunlevel) {
+  auto tree = Run({{Dir("sbin"), File("sbin/openrc", "ELF"), Dir("etc"), Dir("etc/init.d"), File("etc/init.d/sshd")}});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->done["guest"]["init"], "openrc");
+  for (const char* script : {"banger-network", "banger-first-boot", "banger-vsock-agent"}) {
+    ExpectOwnedByBanger(*tree, std::string("/etc/init.d/") + script, EntryKind::kRegular, 0755);
+    EXPECT_EQ(tree->contents[std::string("/etc/init.d/") + script].rfind("#!/sbin/openrc-run", 0), 0u) << script;
+    const std::string link = std::string("/etc/runlevels/default/") + script;
+    ExpectOwnedByBanger(*tree, link, EntryKind::kSymlink, 0777);
+    EXPECT_EQ(tree->Find(link)->link_target, std::string("/etc/init.d/") + script);
+  }
+  EXPECT_TRUE(tree->Has("/etc/init.d/sshd"));
+  EXPECT_FALSE(tree->Has("/etc/systemd/system/banger-network.service"));
+}
+
+TEST_F(GuestAssets, NoInitSystemIsAWarningAndNothingEnabled) {
+  auto tree = Run({{Dir("bin"), File("bin/busybox", "ELF")}});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->done["guest"]["init"], "none");
+  EXPECT_TRUE(tree->Has("/usr/local/bin/banger-vsock-agent"));
+  EXPECT_TRUE(tree->Has("/var/lib/banger/first-boot-pending"));
+  EXPECT_FALSE(tree->Has("/etc/systemd/system/banger-network.service"));
+  EXPECT_FALSE(tree->Has("/etc/init.d/banger-network"));
+  EXPECT_NE(tree->done["warnings"].dump().find("neither systemd nor OpenRC"), std::string::npos) << tree->done.dump();
+}
+
+TEST_F(GuestAssets, ImagePathsAreReplacedAndReported) {
+  auto image = SystemdImage();
+  for (json e : {Dir("usr/local"), Dir("usr/local/bin"), Hardlink("usr/local/bin/banger-vsock-agent", "usr/bin/sh"),
+                 File("usr/local/libexec", "a file where a directory must be"), Dir("etc/systemd"),
+                 Dir("etc/systemd/system"), Dir("etc/systemd/system/banger-first-boot.service"),
+                 File("etc/systemd/system/banger-first-boot.service/inside")}) {
+    image.push_back(e);
+  }
+  auto tree = Run({image});
+  ASSERT_TRUE(tree) << tree.error().message;
+  const json replaced = tree->done["guest"]["replaced"];
+  for (const char* path : {"/usr/local/bin/banger-vsock-agent", "/usr/local/libexec",
+                           "/etc/systemd/system/banger-first-boot.service"}) {
+    EXPECT_NE(std::find(replaced.begin(), replaced.end(), path), replaced.end()) << path << " in " << replaced.dump();
+    EXPECT_NE(tree->done["warnings"].dump().find(std::string(path) + " was replaced by banger's"), std::string::npos);
+  }
+  // The hardlink was broken, not written through: /usr/bin/sh keeps the image's bytes.
+  EXPECT_EQ(tree->contents["/usr/bin/sh"], "shell");
+  EXPECT_FALSE(tree->SameInode("/usr/bin/sh", "/usr/local/bin/banger-vsock-agent"));
+  ExpectOwnedByBanger(*tree, "/usr/local/libexec", EntryKind::kDirectory, 0755);
+  ExpectOwnedByBanger(*tree, "/etc/systemd/system/banger-first-boot.service", EntryKind::kRegular, 0644);
+  EXPECT_FALSE(tree->Has("/etc/systemd/system/banger-first-boot.service/inside"));
+}
+
+TEST_F(GuestAssets, ParentSymlinksAreFollowedInsideTheImage) {
+  // /usr/local -> /opt/local and a later layer's opaque /etc: files land where the
+  // image's links point, inside the image.
+  auto image = SystemdImage();
+  image.push_back(Dir("opt"));
+  image.push_back(Dir("opt/local", 0750));
+  image.push_back(Symlink("usr/local", "/opt/local"));
+  image.push_back(Symlink("var", "../../srv/var"));
+  auto tree = Run({image});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_EQ(tree->Find("/usr/local")->kind, EntryKind::kSymlink);
+  EXPECT_TRUE(tree->Has("/opt/local/bin/banger-vsock-agent"));
+  EXPECT_EQ(tree->Find("/opt/local")->mode, 0750u) << "an image directory keeps its mode";
+  // /var points at a missing /srv/var: the symlink is dangling, so banger makes a
+  // directory in its place (and says so) rather than following it out of nowhere.
+  ExpectOwnedByBanger(*tree, "/var", EntryKind::kDirectory, 0755);
+  EXPECT_TRUE(tree->Has("/var/lib/banger/first-boot-pending"));
+  EXPECT_FALSE(tree->Has("/srv"));
+}
+
+TEST_F(GuestAssets, SizingCountsTheInjectedFiles) {
+  auto with = Run({SystemdImage()});
+  ASSERT_TRUE(with) << with.error().message;
+  std::vector<BuiltLayer> built{BuildLayer(Layer(SystemdImage()), dir_)};
+  auto without = Unpack(built);
+  ASSERT_TRUE(without) << without.error().message;
+  EXPECT_GT(with->summary.data_bytes, without->summary.data_bytes + 100000);
+  EXPECT_GT(with->summary.entries, without->summary.entries + 15);
+}
+
+}  // namespace
+}  // namespace banger::testing

@@ -1,0 +1,157 @@
+#include "unpacker/guest_assets.h"
+
+namespace banger::unpacker {
+namespace {
+
+enum class For { kEvery, kSystemd, kOpenRc };
+
+struct GuestPath {
+  For init;
+  const char* path;
+  ipc::EntryKind kind;  // regular file or symlink
+  uint32_t mode;
+  const char* source;   // embedded asset name (nullptr: empty file), or symlink target
+};
+
+// architecture.md, "Guest assets". Units are enabled the way `systemctl enable` and
+// `rc-update add` would: a link in multi-user.target.wants/ or the default runlevel.
+constexpr GuestPath kGuestPaths[] = {
+    {For::kEvery, "/usr/local/bin/banger-vsock-agent", ipc::EntryKind::kRegular, 0755, "agent/banger-vsock-agent"},
+    {For::kEvery, "/usr/local/libexec/banger-network-bootstrap", ipc::EntryKind::kSymlink, 0777,
+     "/usr/local/bin/banger-vsock-agent"},
+    {For::kEvery, "/usr/local/libexec/banger-first-boot", ipc::EntryKind::kRegular, 0755, "first-boot.sh"},
+    {For::kEvery, "/etc/modules-load.d/banger-vsock.conf", ipc::EntryKind::kRegular, 0644,
+     "modules-load/banger-vsock.conf"},
+    {For::kEvery, "/var/lib/banger/first-boot-pending", ipc::EntryKind::kRegular, 0644, nullptr},
+
+    {For::kSystemd, "/etc/systemd/system/banger-network.service", ipc::EntryKind::kRegular, 0644,
+     "systemd/banger-network.service"},
+    {For::kSystemd, "/etc/systemd/system/banger-first-boot.service", ipc::EntryKind::kRegular, 0644,
+     "systemd/banger-first-boot.service"},
+    {For::kSystemd, "/etc/systemd/system/banger-vsock-agent.service", ipc::EntryKind::kRegular, 0644,
+     "systemd/banger-vsock-agent.service"},
+    {For::kSystemd, "/etc/systemd/system/multi-user.target.wants/banger-network.service", ipc::EntryKind::kSymlink,
+     0777, "/etc/systemd/system/banger-network.service"},
+    {For::kSystemd, "/etc/systemd/system/multi-user.target.wants/banger-first-boot.service",
+     ipc::EntryKind::kSymlink, 0777, "/etc/systemd/system/banger-first-boot.service"},
+    {For::kSystemd, "/etc/systemd/system/multi-user.target.wants/banger-vsock-agent.service",
+     ipc::EntryKind::kSymlink, 0777, "/etc/systemd/system/banger-vsock-agent.service"},
+
+    {For::kOpenRc, "/etc/init.d/banger-network", ipc::EntryKind::kRegular, 0755, "openrc/banger-network"},
+    {For::kOpenRc, "/etc/init.d/banger-first-boot", ipc::EntryKind::kRegular, 0755, "openrc/banger-first-boot"},
+    {For::kOpenRc, "/etc/init.d/banger-vsock-agent", ipc::EntryKind::kRegular, 0755, "openrc/banger-vsock-agent"},
+    {For::kOpenRc, "/etc/runlevels/default/banger-network", ipc::EntryKind::kSymlink, 0777,
+     "/etc/init.d/banger-network"},
+    {For::kOpenRc, "/etc/runlevels/default/banger-first-boot", ipc::EntryKind::kSymlink, 0777,
+     "/etc/init.d/banger-first-boot"},
+    {For::kOpenRc, "/etc/runlevels/default/banger-vsock-agent", ipc::EntryKind::kSymlink, 0777,
+     "/etc/init.d/banger-vsock-agent"},
+};
+
+bool IsRegular(LayerTree& tree, const char* path) {
+  return tree.KindAt(path, /*follow_final=*/true) == ipc::EntryKind::kRegular;
+}
+
+class Injector {
+ public:
+  Injector(LayerTree& tree, SpoolWriter& spool, const GuestAssetOptions& options)
+      : tree_(tree), spool_(spool), time_{options.timestamp, 0} {}
+
+  Result<void> Put(const GuestPath& item, std::string_view bytes) {
+    const std::string path = item.path;
+    for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      BANGER_TRY(EnsureDirectory(path.substr(0, slash)));
+    }
+    if (auto existing = tree_.KindAt(path, /*follow_final=*/false)) NoteReplaced(path, *existing);
+    TarEntry entry = Entry(path, item.kind, item.mode);
+    if (item.kind == ipc::EntryKind::kSymlink) entry.symlink_target = item.source;
+    entry.size = item.kind == ipc::EntryKind::kRegular ? bytes.size() : 0;
+    BANGER_TRY(tree_.Apply(entry, [&]() -> Result<std::vector<ipc::Extent>> {
+      BANGER_TRY(spool_.Append(0, bytes.data(), bytes.size()));
+      return spool_.TakeExtents();
+    }));
+    result_.injected.push_back(path);
+    return {};
+  }
+
+  GuestInjection Take() { return std::move(result_); }
+  GuestInjection& result() { return result_; }
+
+ private:
+  // A parent banger needs: kept when the image has it (a symlink to a directory
+  // included), otherwise made 0755 root, replacing whatever blocked it.
+  Result<void> EnsureDirectory(const std::string& path) {
+    if (tree_.KindAt(path, /*follow_final=*/true) == ipc::EntryKind::kDirectory) return {};
+    if (auto existing = tree_.KindAt(path, /*follow_final=*/false)) NoteReplaced(path, *existing);
+    return tree_.Apply(Entry(path, ipc::EntryKind::kDirectory, 0755), nullptr);
+  }
+
+  void NoteReplaced(const std::string& path, ipc::EntryKind kind) {
+    result_.replaced.push_back(path);
+    result_.warnings.push_back(std::string("the image's ") + ipc::EntryKindName(kind) + " " + path +
+                               " was replaced by banger's");
+  }
+
+  TarEntry Entry(const std::string& path, ipc::EntryKind kind, uint32_t mode) const {
+    TarEntry entry;
+    entry.path = path;
+    entry.kind = kind;
+    entry.mode = mode;
+    entry.mtime = entry.atime = entry.ctime = time_;
+    return entry;
+  }
+
+  LayerTree& tree_;
+  SpoolWriter& spool_;
+  ipc::Timestamp time_;
+  GuestInjection result_;
+};
+
+}  // namespace
+
+const char* GuestInitName(GuestInit init) {
+  switch (init) {
+    case GuestInit::kSystemd: return "systemd";
+    case GuestInit::kOpenRc: return "openrc";
+    case GuestInit::kBoth: return "systemd+openrc";
+    case GuestInit::kNone: break;
+  }
+  return "none";
+}
+
+GuestInit DetectGuestInit(LayerTree& tree) {
+  const bool systemd = IsRegular(tree, "/usr/lib/systemd/systemd") || IsRegular(tree, "/lib/systemd/systemd");
+  const bool openrc = IsRegular(tree, "/sbin/openrc") || IsRegular(tree, "/usr/sbin/openrc");
+  if (systemd && openrc) return GuestInit::kBoth;
+  if (systemd) return GuestInit::kSystemd;
+  return openrc ? GuestInit::kOpenRc : GuestInit::kNone;
+}
+
+Result<GuestInjection> InjectGuestAssets(LayerTree& tree, SpoolWriter& spool, const AssetSource& source,
+                                         const GuestAssetOptions& options) {
+  tree.BeginLayer(options.layer_index, "banger's guest assets");
+  const GuestInit init = DetectGuestInit(tree);
+  Injector injector(tree, spool, options);
+  injector.result().init = init;
+  for (const GuestPath& item : kGuestPaths) {
+    const bool wanted = item.init == For::kEvery ||
+                        (item.init == For::kSystemd && (init == GuestInit::kSystemd || init == GuestInit::kBoth)) ||
+                        (item.init == For::kOpenRc && (init == GuestInit::kOpenRc || init == GuestInit::kBoth));
+    if (!wanted) continue;
+    std::string_view bytes;
+    if (item.kind == ipc::EntryKind::kRegular && item.source != nullptr) {
+      auto found = source(item.source);
+      if (!found) return Error{ErrorCode::kNotFound, std::string("guest asset ") + item.source + " is not built in"};
+      bytes = *found;
+    }
+    BANGER_TRY(injector.Put(item, bytes));
+  }
+  if (init == GuestInit::kNone) {
+    injector.result().warnings.push_back(
+        "the image has neither systemd nor OpenRC: banger's agent and scripts are installed but no service is "
+        "enabled");
+  }
+  return injector.Take();
+}
+
+}  // namespace banger::unpacker

@@ -1,0 +1,43 @@
+// banger's guest files, injected as the image's last layer: replayed by the same
+// LayerTree as every layer, so parent symlinks resolve inside the image, a path the
+// image already has is replaced (and reported), and the sizing counts them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipc/result.h"
+#include "unpacker/layer_tree.h"
+#include "unpacker/spool_writer.h"
+
+namespace banger::unpacker {
+
+// Which init system the image boots with, as far as its files tell.
+enum class GuestInit { kNone, kSystemd, kOpenRc, kBoth };
+const char* GuestInitName(GuestInit init);
+
+struct GuestInjection {
+  GuestInit init = GuestInit::kNone;
+  std::vector<std::string> injected;  // guest paths banger wrote
+  std::vector<std::string> replaced;  // image paths banger's files replaced
+  std::vector<std::string> warnings;
+};
+
+// Bytes of an embedded asset by its name under assets/; nullopt when it is missing.
+using AssetSource = std::function<std::optional<std::string_view>(std::string_view name)>;
+
+struct GuestAssetOptions {
+  uint32_t layer_index = 0;       // one past the image's last layer
+  int64_t timestamp = 1704067200;  // every injected inode's times, for reproducibility
+};
+
+GuestInit DetectGuestInit(LayerTree& tree);
+
+Result<GuestInjection> InjectGuestAssets(LayerTree& tree, SpoolWriter& spool, const AssetSource& source,
+                                         const GuestAssetOptions& options);
+
+}  // namespace banger::unpacker
