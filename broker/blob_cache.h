@@ -20,6 +20,8 @@ class BlobCache {
   static Result<BlobCache> Open(const std::string& cache_root);
 
   const std::string& blobs_dir() const { return blobs_dir_; }
+  // <cache>/oci: the blobs, leases, download locks and plans live under it.
+  std::string oci_dir() const { return blobs_dir_.substr(0, blobs_dir_.size() - std::string("/blobs/sha256").size()); }
   std::string PathFor(const std::string& digest) const;
 
   // A read-only fd for a cached blob, if one is there with the expected size.

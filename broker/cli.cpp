@@ -5,6 +5,7 @@
 
 #include "banger_version.h"
 #include "broker/exit_codes.h"
+#include "broker/cache_commands.h"
 #include "broker/image_commands.h"
 #include "broker/image_fetch_command.h"
 #include "broker/system_status.h"
@@ -24,10 +25,13 @@ constexpr const char* kUsage =
     "  image inspect N  print an image's record and rootfs path\n"
     "  image rm N...    remove pulled images\n"
     "  image fetch REF  download an image's blobs into the verified cache\n"
+    "  image cache prune [--dry-run]\n"
+    "                   remove cached blobs no running pull uses\n"
     "  system status    start each sandboxed helper, lock it down and show what the\n"
     "                   kernel reports about it (no_new_privs, seccomp, capabilities, uid)\n"
     "\n"
-    "exit status: 0 ok, 1 error, 2 usage, 3 sandbox violation or crashed helper\n";
+    "exit status: 0 ok, 1 error, 2 usage, 3 sandbox violation or crashed helper,\n"
+    "             130/143 stopped by SIGINT/SIGTERM (nothing is published)\n";
 
 int UsageError(std::ostream& err, const std::string& what) {
   err << "banger: error: " << what << "\n" << "Run 'banger --help' for usage.\n";
@@ -57,6 +61,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (args.size() >= 2 && args[1] == "inspect") return RunImageInspectCommand(rest, out, err);
     if (args.size() >= 2 && args[1] == "rm") return RunImageRemoveCommand(rest, out, err);
     if (args.size() >= 2 && args[1] == "fetch") return RunImageFetchCommand(rest, out, err);
+    if (args.size() >= 2 && args[1] == "cache") return RunImageCacheCommand(rest, out, err);
     return UsageError(err, "unknown 'image' command; try 'banger image pull --help'");
   }
   if (first == "system") {

@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "broker/cli_output.h"
 #include "broker/exit_codes.h"
 #include "broker/flags.h"
 #include "broker/pull.h"
+#include "security/stop_signal.h"
 
 namespace banger::broker {
 namespace {
@@ -31,6 +33,8 @@ constexpr const char* kPullUsage =
     "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
     "  --parallel N           blobs downloaded at once (default 3)\n"
     "  --force                replace an image of the same name\n"
+    "  --no-guest-assets      leave out banger's agent, scripts and units (by default they are\n"
+    "                         injected and enabled for systemd or OpenRC, whichever the image has)\n"
     "  --limit NAME=VALUE     adjust an unpack bound: max_layer_bytes (64 GiB), max_total_bytes\n"
     "                         (256 GiB), max_ratio (1000), max_entries (10 million), max_depth\n"
     "                         (4096), max_path_bytes (4096), zstd_window_log_max (27),\n"
@@ -39,31 +43,16 @@ constexpr const char* kPullUsage =
     "  --json                 print the result as one JSON object\n"
     "  -q                     print only errors\n";
 
-int ErrorExit(std::ostream& err, const Error& error, const std::string& ref) {
-  err << "banger: error: " << error.message << (ref.empty() ? "" : " (" + ref + ")") << "\n";
-  return error.code == ErrorCode::kSandbox || error.code == ErrorCode::kChildFailed ? kExitSandbox : kExitError;
-}
-
 int Usage(std::ostream& err, const std::string& what, const char* command) {
   err << "banger: error: " << what << "\nRun 'banger image " << command << " --help' for usage.\n";
   return kExitUsage;
-}
-
-std::string HumanBytes(uint64_t bytes) {
-  char text[32];
-  if (bytes >= (1ull << 30)) {
-    std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1ull << 30));
-  } else {
-    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
-  }
-  return text;
 }
 
 }  // namespace
 
 int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit"},
-                {"--force", "--json", "-q", "--help", "-h"},
+                {"--force", "--no-guest-assets", "--json", "-q", "--help", "-h"},
                 {"--insecure-registry", "--limit"}};
   auto flags = ParseFlags(args, spec);
   if (!flags) return Usage(err, flags.error().message, "pull");
@@ -79,6 +68,7 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   options.platform = flags->Value("--platform").value_or("linux/amd64");
   options.insecure_registries = flags->All("--insecure-registry");
   options.force = flags->Has("--force");
+  options.guest_assets = !flags->Has("--no-guest-assets");
   if (!options.kernel_ref.empty() && !IsValidImageName(options.kernel_ref)) {
     return Usage(err, "invalid --kernel-ref '" + options.kernel_ref + "'", "pull");
   }
@@ -105,8 +95,9 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   const bool json = flags->Has("--json"), quiet = flags->Has("-q");
   if (!json && !quiet) options.on_phase = [&out](const std::string& line) { out << line << "\n" << std::flush; };
+  security::InstallStopSignals();
   auto pulled = PullImage(options);
-  if (!pulled) return ErrorExit(err, pulled.error(), options.reference);
+  if (!pulled) return ReportError(err, pulled.error(), options.reference);
   if (json) {
     nlohmann::json record = pulled->image.record;
     record["rootfs"] = pulled->image.dir + "/rootfs.ext4";
@@ -114,7 +105,8 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   } else if (!quiet) {
     for (const auto& w : pulled->warnings) out << "warning: " << w << "\n";
     out << "pulled " << pulled->image.record.value("name", "") << ": " << pulled->image.dir << "/rootfs.ext4 ("
-        << HumanBytes(pulled->filesystem_bytes) << ", " << HumanBytes(pulled->content_bytes) << " of content)\n";
+        << HumanBytes(pulled->filesystem_bytes) << ", " << HumanBytes(pulled->content_bytes) << " of content"
+        << (pulled->guest_init.empty() ? "" : "; guest init: " + pulled->guest_init) << ")\n";
   }
   return kExitOk;
 }
@@ -128,9 +120,9 @@ int RunImageInspectCommand(const std::vector<std::string>& args, std::ostream& o
   }
   if (flags->positional.size() != 1) return Usage(err, "image inspect takes one image name", "inspect");
   auto store = ImageStore::Open(DefaultStateRoot());
-  if (!store) return ErrorExit(err, store.error(), "");
+  if (!store) return ReportError(err, store.error(), "");
   auto image = store->FindByName(flags->positional[0]);
-  if (!image) return ErrorExit(err, Error{ErrorCode::kNotFound, "no image named '" + flags->positional[0] + "'"}, "");
+  if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + flags->positional[0] + "'"}, "");
   nlohmann::json record = image->record;
   record["rootfs"] = image->dir + "/rootfs.ext4";
   out << record.dump(2) << "\n";
@@ -146,16 +138,16 @@ int RunImageRemoveCommand(const std::vector<std::string>& args, std::ostream& ou
   }
   if (flags->positional.empty()) return Usage(err, "image rm takes at least one image name", "rm");
   auto store = ImageStore::Open(DefaultStateRoot());
-  if (!store) return ErrorExit(err, store.error(), "");
+  if (!store) return ReportError(err, store.error(), "");
   int status = kExitOk;
   for (const std::string& name : flags->positional) {
     auto image = store->FindByName(name);
     if (!image) {
-      status = ErrorExit(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
+      status = ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
       continue;
     }
     if (auto removed = store->Remove(*image); !removed) {
-      status = ErrorExit(err, removed.error(), "");
+      status = ReportError(err, removed.error(), "");
       continue;
     }
     if (!flags->Has("-q")) out << "removed " << name << "\n";
@@ -173,7 +165,7 @@ int RunImageListCommand(const std::vector<std::string>& args, std::ostream& out,
   }
   if (!flags->positional.empty()) return Usage(err, "image list takes no arguments", "list");
   auto store = ImageStore::Open(DefaultStateRoot());
-  if (!store) return ErrorExit(err, store.error(), "");
+  if (!store) return ReportError(err, store.error(), "");
   const auto images = store->List();
   if (flags->Has("--json")) {
     nlohmann::json list = nlohmann::json::array();

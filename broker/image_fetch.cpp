@@ -2,11 +2,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <deque>
+#include <set>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +19,7 @@
 #include "ipc/fetch_protocol.h"
 #include "ipc/digest.h"
 #include "security/spawn.h"
+#include "security/stop_signal.h"
 
 namespace banger::broker {
 namespace {
@@ -72,12 +77,16 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
   image.platform = plan->platform;
   image.config = {plan->config.digest, plan->config.size, plan->config.media_type, true};
   for (const auto& l : plan->layers) image.layers.push_back({l.digest, l.size, l.media_type, true});
-  if (!cache.Contains(image.config.digest, image.config.size)) return std::nullopt;
-  for (const auto& l : image.layers) {
-    if (!cache.Contains(l.digest, l.size)) return std::nullopt;
-  }
   image.used_network = false;
   return image;
+}
+
+bool AllCached(const BlobCache& cache, const FetchedImage& image) {
+  if (!cache.Contains(image.config.digest, image.config.size)) return false;
+  for (const auto& l : image.layers) {
+    if (!cache.Contains(l.digest, l.size)) return false;
+  }
+  return true;
 }
 
 // The PEM of every <dir>/<registry>/*.crt, bounded so it fits one control message.
@@ -115,16 +124,41 @@ class BlobDownloads {
       : cache_(cache), fetcher_(fetcher), options_(options) {}
 
   Result<uint64_t> Run(const std::vector<FetchedBlob*>& wanted) {
-    size_t next = 0;
+    std::deque<FetchedBlob*> pending(wanted.begin(), wanted.end());
     uint64_t downloaded = 0;
-    while (next < wanted.size() || !in_flight_.empty()) {
-      while (next < wanted.size() && in_flight_.size() < static_cast<size_t>(std::max(1, options_.parallel_downloads))) {
-        BANGER_TRY(Start(*wanted[next++]));
+    auto last_heard = Clock::now();
+    const size_t parallel = static_cast<size_t>(std::max(1, options_.parallel_downloads));
+    while (!pending.empty() || !in_flight_.empty()) {
+      // Start what may start; a blob another banger is downloading waits at the back.
+      for (size_t tries = pending.size(); tries > 0 && in_flight_.size() < parallel; --tries) {
+        FetchedBlob* blob = pending.front();
+        pending.pop_front();
+        BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> claim, TryClaimDownload(cache_.oci_dir(), blob->digest));
+        if (!claim) {
+          if (waiting_.insert(blob).second) Emit(options_, FetchEvent::kWaiting, blob->digest, 0, blob->size);
+          pending.push_back(blob);
+          continue;
+        }
+        if (cache_.Contains(blob->digest, blob->size)) {  // the other banger's download finished
+          blob->from_cache = true;
+          Emit(options_, FetchEvent::kCached, blob->digest, blob->size, blob->size);
+          continue;
+        }
+        BANGER_TRY(Start(*blob, std::move(*claim)));
       }
-      BANGER_ASSIGN_OR_RETURN(ipc::Message message,
-                              fetcher_.ReceiveExpecting({ipc::MessageType::kBlobProgress, ipc::MessageType::kBlobDone},
-                                                        kBlobSilenceTimeoutMs));
-      BANGER_ASSIGN_OR_RETURN(json body, message.Json());
+      if (in_flight_.empty()) {
+        if (!pending.empty()) BANGER_TRY(PauseUnlessStopped(kWaitPollMs));
+        continue;
+      }
+      auto message = fetcher_.ReceiveExpecting({ipc::MessageType::kBlobProgress, ipc::MessageType::kBlobDone},
+                                               pending.empty() ? kBlobSilenceTimeoutMs : kWaitPollMs);
+      if (!message && message.error().code == ErrorCode::kTimeout && !pending.empty() &&
+          Clock::now() - last_heard < std::chrono::milliseconds(kBlobSilenceTimeoutMs)) {
+        continue;
+      }
+      if (!message) return message.error();
+      last_heard = Clock::now();
+      BANGER_ASSIGN_OR_RETURN(json body, message->Json());
       auto it = in_flight_.end();
       uint64_t bytes = 0;
       try {
@@ -137,7 +171,7 @@ class BlobDownloads {
         return Error{ErrorCode::kChildFailed, "banger-fetcher reported on a blob nobody asked for"};
       }
       FetchedBlob& blob = *it->second.blob;
-      if (message.type == ipc::MessageType::kBlobProgress) {
+      if (message->type == ipc::MessageType::kBlobProgress) {
         Emit(options_, FetchEvent::kProgress, blob.digest, std::min(bytes, blob.size), blob.size);
         continue;
       }
@@ -145,25 +179,35 @@ class BlobDownloads {
                                blob.media_type.find("config") != std::string::npos ? "config" : "layer"));
       downloaded += blob.size;
       Emit(options_, FetchEvent::kDone, blob.digest, blob.size, blob.size);
-      in_flight_.erase(it);
+      in_flight_.erase(it);  // releases the download claim
     }
     return downloaded;
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+  static constexpr int kWaitPollMs = 100;
+
   struct InFlight {
     FetchedBlob* blob;
     UniqueFd incoming;
+    UniqueFd claim;
   };
 
-  Result<void> Start(FetchedBlob& blob) {
+  static Result<void> PauseUnlessStopped(int ms) {
+    pollfd stop{security::StopFd(), POLLIN, 0};
+    if (::poll(&stop, 1, ms) > 0) return Error{ErrorCode::kStopped, security::StopReason()};
+    return {};
+  }
+
+  Result<void> Start(FetchedBlob& blob, UniqueFd claim) {
     BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache_.CreateIncoming());
     ipc::BlobRequest request{next_id_, {blob.digest, blob.size, blob.media_type}};
     ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kFetchBlob, ipc::ToJson(request));
     message.fds.push_back(UniqueFd(::fcntl(incoming.get(), F_DUPFD_CLOEXEC, 0)));
     BANGER_TRY(fetcher_.Send(message));
     Emit(options_, FetchEvent::kStarted, blob.digest, 0, blob.size);
-    in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming)});
+    in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(claim)});
     return {};
   }
 
@@ -171,17 +215,29 @@ class BlobDownloads {
   security::SandboxedChild& fetcher_;
   const FetchOptions& options_;
   std::map<uint64_t, InFlight> in_flight_;
+  std::set<const FetchedBlob*> waiting_;
   uint64_t next_id_ = 1;
 };
 
 }  // namespace
 
+std::vector<std::string> FetchedImage::Digests() const {
+  std::vector<std::string> digests{manifest_digest, config.digest};
+  for (const auto& l : layers) digests.push_back(l.digest);
+  return digests;
+}
+
 Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options) {
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
+  BANGER_ASSIGN_OR_RETURN(std::shared_ptr<CacheLease> lease, CacheLease::Take(cache.oci_dir()));
   if (auto offline = OfflineImage(cache, ref, options)) {
-    Emit(options, FetchEvent::kResolved, offline->manifest_digest, 0, 0);
-    for (const auto& l : offline->layers) Emit(options, FetchEvent::kCached, l.digest, l.size, l.size);
-    return *offline;
+    BANGER_TRY(lease->Hold(offline->Digests()));
+    if (AllCached(cache, *offline)) {
+      offline->lease = lease;
+      Emit(options, FetchEvent::kResolved, offline->manifest_digest, 0, 0);
+      for (const auto& l : offline->layers) Emit(options, FetchEvent::kCached, l.digest, l.size, l.size);
+      return *offline;
+    }
   }
 
   ipc::ResolveRequest resolve;
@@ -247,6 +303,8 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   image.platform = plan.platform;
   image.config = {plan.config.digest, plan.config.size, plan.config.media_type, false};
   for (const auto& l : plan.layers) image.layers.push_back({l.digest, l.size, l.media_type, false});
+  image.lease = lease;
+  BANGER_TRY(lease->Hold(image.Digests()));  // before the cache is consulted: see cache_lease.h
   Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
 
   // The manifest itself is content too: keep it, verified, beside the blobs.

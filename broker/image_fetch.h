@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "broker/blob_cache.h"
+#include "broker/cache_lease.h"
 #include "ipc/reference.h"
 #include "ipc/result.h"
 
@@ -22,7 +24,8 @@ struct RegistryCredentials {
 };
 
 struct FetchEvent {
-  enum Kind { kResolved, kCached, kStarted, kProgress, kDone } kind;
+  // kWaiting: another banger is downloading this blob; this pull waits for it.
+  enum Kind { kResolved, kCached, kWaiting, kStarted, kProgress, kDone } kind;
   std::string digest;
   uint64_t bytes = 0;
   uint64_t total = 0;
@@ -62,6 +65,10 @@ struct FetchedImage {
   std::vector<FetchedBlob> layers;  // oldest first
   uint64_t downloaded_bytes = 0;
   bool used_network = true;
+  // Keeps this image's blobs from `image cache prune` while the image is in use.
+  std::shared_ptr<CacheLease> lease;
+
+  std::vector<std::string> Digests() const;
 };
 
 Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options);

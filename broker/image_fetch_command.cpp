@@ -5,9 +5,11 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "broker/cli_output.h"
 #include "broker/exit_codes.h"
 #include "broker/flags.h"
 #include "broker/image_fetch.h"
+#include "security/stop_signal.h"
 
 namespace banger::broker {
 
@@ -27,26 +29,6 @@ const char* const kImageFetchUsage =
     "  --json                   print the result as one JSON object\n"
     "  -q                       print only errors\n";
 
-namespace {
-
-std::string HumanBytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-  return text;
-}
-
-int ExitCodeFor(const Error& error) {
-  return error.code == ErrorCode::kSandbox || error.code == ErrorCode::kChildFailed ? kExitSandbox : kExitError;
-}
-
-}  // namespace
 
 int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   FlagSpec spec{{"--platform", "--insecure-registry", "--parallel"}, {"--json", "-q", "--help", "-h"},
@@ -93,13 +75,12 @@ int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out
   const auto started = std::chrono::steady_clock::now();
   auto cache = BlobCache::Open(DefaultCacheRoot());
   if (!cache) {
-    err << "banger: error: " << cache.error().message << "\n";
-    return kExitError;
+    return ReportError(err, cache.error(), "");
   }
+  security::InstallStopSignals();
   auto image = FetchImage(*cache, options);
   if (!image) {
-    err << "banger: error: " << image.error().message << " (" << options.reference << ")\n";
-    return ExitCodeFor(image.error());
+    return ReportError(err, image.error(), options.reference);
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

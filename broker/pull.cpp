@@ -1,6 +1,7 @@
 #include "broker/pull.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include "broker/fs_identity.h"
 #include "broker/helper_paths.h"
 #include "security/spawn.h"
+#include "security/stop_signal.h"
 
 namespace banger::broker {
 namespace {
@@ -58,6 +60,29 @@ std::string Now() {
   std::time_t t = std::time(nullptr);
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return text;
+}
+
+// A test hook: with BANGER_TEST_STALL=FILE a pull writes "name pid" lines for its running
+// helpers into FILE and waits (at most two minutes, or until stopped) for FILE to go,
+// so a test can read their /proc status or kill one at a known point.
+Result<void> StallForTests(std::initializer_list<const security::SandboxedChild*> children) {
+  const char* file = std::getenv("BANGER_TEST_STALL");
+  if (file == nullptr || *file != '/') return {};
+  std::string lines;
+  for (const auto* child : children) lines += child->name() + " " + std::to_string(child->pid()) + "\n";
+  const std::string temp = std::string(file) + ".tmp";
+  {
+    UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd || ::write(fd.get(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size())) {
+      return Error::FromErrno("writing " + temp);
+    }
+  }
+  if (::rename(temp.c_str(), file) != 0) return Error::FromErrno("renaming " + temp);
+  for (int waited = 0; waited < 120000 && ::access(file, F_OK) == 0; waited += 50) {
+    pollfd stop{security::StopFd(), POLLIN, 0};
+    if (::poll(&stop, 1, 50) > 0) return Error{ErrorCode::kStopped, security::StopReason()};
+  }
+  return {};
 }
 
 void Say(const PullOptions& options, const std::string& line) {
@@ -125,7 +150,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
   if (!unpacker) return abandon(unpacker.error());
   auto config = cache.OpenBlob(image.config.digest, image.config.size);
   if (!config) return abandon(Error{ErrorCode::kNotFound, "config " + image.config.digest + " left the cache"});
-  json begin = {{"layers", json::array()}, {"limits", json::object()}};
+  json begin = {{"layers", json::array()}, {"limits", json::object()}, {"inject_guest_assets", options.guest_assets}};
   for (const auto& [limit, value] : options.unpack_limits) begin["limits"][limit] = value;
   for (const auto& l : image.layers) begin["layers"].push_back({{"digest", l.digest}, {"media_type", l.media_type}});
   {
@@ -157,6 +182,8 @@ Result<PullResult> PullImage(const PullOptions& options) {
     message.fds.push_back(std::move(tree_read));
     if (auto sent = imager->Send(message); !sent) return abandon(sent.error());
   }
+
+  if (auto stalled = StallForTests({&*unpacker, &*imager}); !stalled) return abandon(stalled.error());
 
   // Both stages run at once; whichever fails first ends the pull.
   std::optional<json> unpacked, written;
@@ -206,6 +233,8 @@ Result<PullResult> PullImage(const PullOptions& options) {
   for (const auto& w : unpacked->value("warnings", json::array())) result.warnings.push_back(w.get<std::string>());
   result.filesystem_bytes = written->value("filesystem_bytes", uint64_t{0});
   result.content_bytes = written->value("content_bytes", uint64_t{0});
+  const json guest = unpacked->value("guest", json());
+  if (guest.is_object()) result.guest_init = guest.value("init", "none");
   json record = {{"name", name},
                  {"ref", ref.String()},
                  {"source", "oci"},
@@ -219,6 +248,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
                  {"created", Now()},
                  {"banger_version", BANGER_VERSION},
                  {"warnings", result.warnings}};
+  if (guest.is_object()) record["guest"] = guest;
   auto published = store.Publish(staging, record, existing);
   if (!published) return abandon(published.error());
   result.image = *published;

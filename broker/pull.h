@@ -24,6 +24,7 @@ struct PullOptions {
   std::vector<std::string> insecure_registries;
   int parallel_downloads = 3;
   bool force = false;
+  bool guest_assets = true;  // inject banger's agent, scripts and units (architecture.md)
   std::string cache_root;  // default: DefaultCacheRoot()
   std::string state_root;  // default: DefaultStateRoot()
   // Credentials for the registry; default: the docker config.
@@ -39,6 +40,7 @@ struct PullResult {
   uint64_t filesystem_bytes = 0;
   uint64_t content_bytes = 0;
   std::vector<std::string> warnings;
+  std::string guest_init;  // systemd, openrc, systemd+openrc or none; empty without assets
 };
 
 Result<PullResult> PullImage(const PullOptions& options);

@@ -19,6 +19,7 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kChildFailed: return "child failed";
     case ErrorCode::kInvalidArgument: return "invalid argument";
     case ErrorCode::kNotFound: return "not found";
+    case ErrorCode::kStopped: return "stopped";
   }
   return "?";
 }

@@ -23,6 +23,7 @@ enum class ErrorCode {
   kChildFailed,     // a helper process failed or died
   kInvalidArgument, // the caller (often the user) asked for something invalid
   kNotFound,
+  kStopped,         // SIGINT or SIGTERM asked banger to stop
 };
 
 const char* ErrorCodeName(ErrorCode code);

@@ -149,8 +149,12 @@ uint32_t ToAction(const SyscallRule& rule) {
   return SCMP_ACT_KILL_PROCESS;
 }
 
+constexpr int kSysSeccomp = 1;  // si_code of a seccomp SIGSYS (SYS_SECCOMP)
+
 // Async-signal-safe: formats the syscall number by hand and writes one line.
 void ReportViolation(int, siginfo_t* info, void*) {
+  // A SIGSYS sent by kill(2) names no syscall: die of it without inventing one.
+  if (info->si_code != kSysSeccomp) ::syscall(kTripwireSyscall);
   char line[96];
   size_t n = 0;
   for (char c : kViolationMarker) line[n++] = c;

@@ -14,6 +14,7 @@
 
 #include "security/sanitizer.h"
 #include "security/seccomp_policy.h"
+#include "security/stop_signal.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -257,12 +258,14 @@ Result<ipc::Message> SandboxedChild::Receive(int timeout_ms) {
   if (exit_) return DeathError();
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
   for (;;) {
-    pollfd fds[3] = {{channel_.fd(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}, {stderr_.get(), POLLIN, 0}};
-    int ready = ::poll(fds, stderr_ ? 3 : 2, RemainingMs(deadline, timeout_ms));
+    pollfd fds[4] = {{channel_.fd(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}, {StopFd(), POLLIN, 0},
+                     {stderr_.get(), POLLIN, 0}};
+    int ready = ::poll(fds, stderr_ ? 4 : 3, RemainingMs(deadline, timeout_ms));
     if (ready < 0 && errno == EINTR) continue;
+    if (fds[2].revents != 0) return Error{ErrorCode::kStopped, StopReason()};
     if (ready < 0) return Error::FromErrno("waiting for " + name_);
     if (ready == 0) return Error{ErrorCode::kTimeout, name_ + " did not answer within " + std::to_string(timeout_ms) + " ms"};
-    if (stderr_ && fds[2].revents != 0) DrainStderr();
+    if (stderr_ && fds[3].revents != 0) DrainStderr();
     if (fds[0].revents != 0) {
       auto message = channel_.Receive(0);
       if (message) return message;

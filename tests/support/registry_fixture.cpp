@@ -109,6 +109,16 @@ nlohmann::json TestRegistry::Push(const std::string& repo, const std::string& ta
   return nlohmann::json::parse(r.output.substr(r.output.find('{')));
 }
 
+bool TestRegistry::PushLayout(const std::string& layout_dir, const std::string& layout_tag, const std::string& repo,
+                              const std::string& tag) {
+  std::string command = "skopeo copy --quiet --retry-times 2 ";
+  command += tls_ ? "--dest-cert-dir " + root() + " " : "--dest-tls-verify=false ";
+  command += "oci:" + layout_dir + ":" + layout_tag + " docker://" + host_ + "/" + repo + ":" + tag + " 2>&1";
+  CommandResult r = RunCommand(command);
+  if (r.exit_status != 0) ADD_FAILURE() << "skopeo push failed: " << r.output;
+  return r.exit_status == 0;
+}
+
 void TestRegistry::Tamper(const std::string& digest) {
   CommandResult r = RunCommand("/usr/bin/python3 " + FixturesDir() + "/oci.py tamper --root " + root() +
                                "/data --digest " + digest);

@@ -65,6 +65,9 @@ class TestRegistry {
   // Runs `oci.py push` with these extra arguments; returns its JSON (null on failure).
   nlohmann::json Push(const std::string& repo, const std::string& tag, const std::vector<std::string>& args = {},
                       const std::string& user = "");
+  // Pushes an OCI image layout (`layout_dir`, tag `layout_tag`) with skopeo as repo:tag.
+  bool PushLayout(const std::string& layout_dir, const std::string& layout_tag, const std::string& repo,
+                  const std::string& tag);
   // Flips one byte of a stored blob.
   void Tamper(const std::string& digest);
   // How often the registry's access log shows `needle` (e.g. "GET /v2/app/blobs/").

@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <csignal>
 #include <fstream>
+#include <sstream>
 
 namespace banger::testing {
 
@@ -85,6 +87,56 @@ CommandResult RunCommand(const std::string& command) {
   int status = ::pclose(pipe);
   result.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+BackgroundCommand::BackgroundCommand(const std::string& command, const std::string& output_file)
+    : output_file_(output_file) {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    const int out = ::open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (out >= 0) {
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+    }
+    ::execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+}
+
+BackgroundCommand::~BackgroundCommand() {
+  if (pid_ > 0 && status_ < 0) {
+    ::kill(pid_, SIGKILL);
+    int status;
+    ::waitpid(pid_, &status, 0);
+  }
+}
+
+int BackgroundCommand::Wait(int timeout_ms) {
+  if (status_ >= 0) return status_;
+  for (int waited = 0;; waited += 20) {
+    int status;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return status_;
+    }
+    if (waited >= timeout_ms) return -1;
+    ::usleep(20000);
+  }
+}
+
+std::string BackgroundCommand::Output() const {
+  std::ifstream in(output_file_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool WaitFor(const std::function<bool()>& predicate, int timeout_ms) {
+  for (int waited = 0;; waited += 20) {
+    if (predicate()) return true;
+    if (waited >= timeout_ms) return false;
+    ::usleep(20000);
+  }
 }
 
 }  // namespace banger::testing

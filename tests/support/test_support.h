@@ -54,4 +54,26 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::string& command);
 
+// A command started through /bin/sh -c "exec ..." (so pid() is the command itself), its
+// stdout and stderr going to a file; killed and reaped when the object goes.
+class BackgroundCommand {
+ public:
+  BackgroundCommand(const std::string& command, const std::string& output_file);
+  ~BackgroundCommand();
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+  pid_t pid() const { return pid_; }
+  // Exit status (128 + signal when killed), or -1 if it is still running at the deadline.
+  int Wait(int timeout_ms);
+  std::string Output() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string output_file_;
+};
+
+// Polls `predicate` every 20 ms until it holds or `timeout_ms` passes.
+bool WaitFor(const std::function<bool()>& predicate, int timeout_ms);
+
 }  // namespace banger::testing

@@ -1,0 +1,57 @@
+#include "broker/cache_commands.h"
+
+#include "broker/blob_cache.h"
+#include "broker/cache_lease.h"
+#include "broker/cli_output.h"
+#include "broker/exit_codes.h"
+#include "broker/flags.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr const char* kPruneUsage =
+    "usage: banger image cache prune [--dry-run]\n"
+    "\n"
+    "Removes the cached registry blobs in $BANGER_CACHE_DIR/oci (root: /var/cache/banger;\n"
+    "else ~/.cache/banger). Pulled images do not need them; a later pull of the same\n"
+    "image downloads them again. Blobs a running pull uses are kept, so a prune never\n"
+    "breaks a pull.\n"
+    "\n"
+    "  --dry-run   only say what would be freed\n";
+
+int Usage(std::ostream& err, const std::string& what) {
+  err << "banger: error: " << what << "\nRun 'banger image cache prune --help' for usage.\n";
+  return kExitUsage;
+}
+
+}  // namespace
+
+int RunImageCacheCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty() || (args[0] != "prune" && args[0] != "--help" && args[0] != "-h")) {
+    return Usage(err, "unknown 'image cache' command; the one there is: prune");
+  }
+  if (args[0] != "prune") {
+    out << kPruneUsage;
+    return kExitOk;
+  }
+  auto flags = ParseFlags(std::vector<std::string>(args.begin() + 1, args.end()),
+                          FlagSpec{{}, {"--dry-run", "--help", "-h"}, {}});
+  if (!flags) return Usage(err, flags.error().message);
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kPruneUsage;
+    return kExitOk;
+  }
+  if (!flags->positional.empty()) return Usage(err, "image cache prune takes no arguments");
+  auto cache = BlobCache::Open(DefaultCacheRoot());
+  if (!cache) return ReportError(err, cache.error(), "");
+  const bool dry_run = flags->Has("--dry-run");
+  auto report = PruneCache(cache->oci_dir(), dry_run);
+  if (!report) return ReportError(err, report.error(), cache->oci_dir());
+  out << (dry_run ? "would free " : "freed ") << HumanBytes(report->bytes) << " across " << report->blobs
+      << " blob(s) in " << cache->oci_dir();
+  if (report->kept_in_use > 0) out << " (" << report->kept_in_use << " in use by running pulls kept)";
+  out << "\n";
+  return kExitOk;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,23 @@
+// What every command prints the same way: byte counts, and an error as one line
+// `banger: error: <what> (<ref | digest | path>)` with its exit status.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include "ipc/result.h"
+
+namespace banger::broker {
+
+// "1.2 GiB", "512.0 KiB", "17 B".
+std::string HumanBytes(uint64_t bytes);
+
+// 1 for registry, input and user errors; 3 for a sandbox violation or a crashed helper;
+// 128 + the signal when SIGINT or SIGTERM stopped banger.
+int ExitStatusFor(const Error& error);
+
+// Prints the error line and returns ExitStatusFor(error).
+int ReportError(std::ostream& err, const Error& error, const std::string& context);
+
+}  // namespace banger::broker

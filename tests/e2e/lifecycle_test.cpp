@@ -1,0 +1,249 @@
+// A pull's life seen from outside: its helpers confined while it runs, stopped by
+// SIGINT/SIGTERM or kill -9 without publishing anything, a helper killed under it, the
+// cache pruned under running pulls, and simultaneous pulls sharing one download.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/registry_fixture.h"
+
+namespace banger::testing {
+namespace {
+
+using nlohmann::json;
+
+const std::string kBin = BANGER_BIN_DIR;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string StatusField(pid_t pid, const std::string& field) {
+  std::istringstream status(ReadFile("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(field + ":", 0) == 0) {
+      std::string value = line.substr(field.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return "";
+}
+
+bool Alive(pid_t pid) { return ::kill(pid, 0) == 0 && StatusField(pid, "State").rfind("Z", 0) != 0; }
+
+// The helpers a stalled pull listed: name -> pid.
+std::map<std::string, pid_t> StalledHelpers(const std::string& file) {
+  std::map<std::string, pid_t> out;
+  std::istringstream lines(ReadFile(file));
+  std::string name;
+  pid_t pid;
+  while (lines >> name >> pid) out[name] = pid;
+  return out;
+}
+
+void ExpectConfined(pid_t pid, const std::string& who) {
+  EXPECT_EQ(StatusField(pid, "NoNewPrivs"), "1") << who;
+  EXPECT_EQ(StatusField(pid, "Seccomp"), "2") << who;
+  for (const char* caps : {"CapEff", "CapPrm", "CapBnd"}) EXPECT_EQ(StatusField(pid, caps), "0000000000000000") << who;
+  const std::string uid = StatusField(pid, "Uid");
+  EXPECT_FALSE(uid.empty()) << who;
+  EXPECT_NE(uid.substr(0, uid.find('\t')), "0") << who << " runs as root: " << uid;
+}
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_ = TestRegistry::Start();
+    ASSERT_TRUE(registry_);
+    ASSERT_FALSE(registry_->Push("demo/app", "v1", {"--layers", "3", "--layer-bytes", "200000"}).is_null());
+    ASSERT_FALSE(registry_->Push("demo/other", "v1", {"--layers", "2", "--seed", "7"}).is_null());
+  }
+  std::string Env() const {
+    return "env TMPDIR=" + tmp_.path() + " BANGER_STATE_DIR=" + state_.path() + " BANGER_CACHE_DIR=" + cache_.path() +
+           " DOCKER_CONFIG=" + cache_.path() + " ";
+  }
+  CommandResult Banger(const std::string& args) { return RunCommand(Env() + kBin + "/banger " + args); }
+  std::unique_ptr<BackgroundCommand> Start(const std::string& args, const std::string& extra_env = "") {
+    return std::make_unique<BackgroundCommand>(Env() + extra_env + kBin + "/banger " + args,
+                                               work_.path() + "/out-" + std::to_string(++started_));
+  }
+  std::string Ref(const std::string& repo = "demo/app") const { return registry_->host() + "/" + repo + ":v1"; }
+  size_t Published() { return json::parse(Banger("image list --json").output).size(); }
+  std::string StagingLeft() { return RunCommand("ls -A " + state_.path() + "/images | grep staging").output; }
+  void ExpectEveryBlobMatchesItsName() {
+    const std::string blobs = cache_.path() + "/oci/blobs/sha256";
+    CommandResult check = RunCommand("cd " + blobs + " && for f in *; do [ -e \"$f\" ] || continue; "
+                                     "[ \"$(sha256sum < \"$f\" | cut -c1-64)\" = \"$f\" ] || echo \"bad $f\"; done");
+    EXPECT_EQ(check.output, "") << "every cached blob's sha256 matches its name";
+  }
+
+  std::unique_ptr<TestRegistry> registry_;
+  ScratchDir state_{"banger-state"}, cache_{"banger-cache"}, tmp_{"banger-tmp"}, work_{"banger-lifecycle"};
+  int started_ = 0;
+};
+
+TEST_F(Lifecycle, HelpersAreConfinedWhileAPullRuns) {
+  BANGER_REQUIRE_ROOT();
+  // The fetcher, caught mid-download behind a slow proxy.
+  auto proxy = TestProxy::Start(registry_->host(), {"--slow-blobs", "100000"});
+  ASSERT_TRUE(proxy);
+  auto slow = Start("image pull -q --name slow " + proxy->host() + "/demo/app:v1");
+  pid_t fetcher = -1;
+  ASSERT_TRUE(WaitFor([&] {
+    const std::string found = RunCommand("pgrep -P " + std::to_string(slow->pid()) + " -x banger-fetcher").output;
+    fetcher = found.empty() ? -1 : std::atoi(found.c_str());
+    return fetcher > 0;
+  }, 20000));
+  ExpectConfined(fetcher, "banger-fetcher");
+  EXPECT_EQ(slow->Wait(60000), 0) << slow->Output();
+
+  // The unpacker and imager, held by the test hook once both run.
+  const std::string stall = work_.path() + "/stall";
+  auto held = Start("image pull -q --name held " + Ref(), "BANGER_TEST_STALL=" + stall + " ");
+  ASSERT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 20000)) << held->Output();
+  auto helpers = StalledHelpers(stall);
+  ASSERT_EQ(helpers.size(), 2u);
+  for (const auto& [name, pid] : helpers) {
+    EXPECT_EQ(ReadFile("/proc/" + std::to_string(pid) + "/comm"), name + "\n");
+    ExpectConfined(pid, name);
+  }
+  ::unlink(stall.c_str());
+  EXPECT_EQ(held->Wait(30000), 0) << held->Output();
+  EXPECT_EQ(Published(), 2u);
+}
+
+TEST_F(Lifecycle, KillMinus9OfBangerPublishesNothingAndLeavesNoHelper) {
+  const std::string stall = work_.path() + "/stall";
+  auto pull = Start("image pull -q " + Ref(), "BANGER_TEST_STALL=" + stall + " ");
+  ASSERT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 20000)) << pull->Output();
+  auto helpers = StalledHelpers(stall);
+  ASSERT_EQ(helpers.size(), 2u);
+  ::kill(pull->pid(), SIGKILL);
+  EXPECT_EQ(pull->Wait(10000), 128 + SIGKILL);
+  for (const auto& [name, pid] : helpers) {
+    EXPECT_TRUE(WaitFor([&] { return !Alive(pid); }, 10000)) << name << " outlived banger";
+  }
+  EXPECT_EQ(Published(), 0u) << "nothing published";
+  EXPECT_NE(StagingLeft(), "") << "the dead pull's staging is still there, for the next run to clear";
+  CommandResult next = Banger("image pull -q " + Ref());
+  EXPECT_EQ(next.exit_status, 0) << next.output;
+  EXPECT_EQ(Published(), 1u);
+  EXPECT_EQ(StagingLeft(), "") << "the next pull cleared the stale staging";
+}
+
+TEST_F(Lifecycle, SigintAndSigtermStopThePullCleanly) {
+  for (int signo : {SIGINT, SIGTERM}) {
+    const std::string stall = work_.path() + "/stall-" + std::to_string(signo);
+    auto pull = Start("image pull " + Ref(), "BANGER_TEST_STALL=" + stall + " ");
+    ASSERT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 20000)) << pull->Output();
+    auto helpers = StalledHelpers(stall);
+    ::kill(pull->pid(), signo);
+    EXPECT_EQ(pull->Wait(15000), 128 + signo) << pull->Output();
+    const std::string output = pull->Output();
+    EXPECT_NE(output.find(signo == SIGINT ? "banger: error: interrupted by SIGINT" : "banger: error: stopped by SIGTERM"),
+              std::string::npos)
+        << output;
+    for (const auto& [name, pid] : helpers) EXPECT_FALSE(Alive(pid)) << name << " left running";
+    EXPECT_EQ(Published(), 0u);
+    EXPECT_EQ(StagingLeft(), "") << "staging removed";
+    EXPECT_EQ(RunCommand("ls -A " + tmp_.path()).output, "") << "scratch removed";
+  }
+}
+
+TEST_F(Lifecycle, AHelperKilledMidPullEndsItWithExit3NamingTheStage) {
+  const std::map<std::string, std::pair<int, std::string>> cases = {
+      {"banger-unpacker", {SIGKILL, "banger-unpacker killed by signal 9 (SIGKILL)"}},
+      {"banger-imager", {SIGSYS, "banger-imager"}}};
+  for (const auto& [victim, what] : cases) {
+    const std::string stall = work_.path() + "/stall-" + victim;
+    auto pull = Start("image pull -q --name " + victim + " " + Ref(), "BANGER_TEST_STALL=" + stall + " ");
+    ASSERT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 20000)) << pull->Output();
+    auto helpers = StalledHelpers(stall);
+    ASSERT_EQ(::kill(helpers.at(victim), what.first), 0);
+    ::unlink(stall.c_str());
+    EXPECT_EQ(pull->Wait(20000), 3) << pull->Output();
+    const std::string output = pull->Output();
+    EXPECT_NE(output.find("banger: error: " + what.second), std::string::npos) << output;
+    if (what.first == SIGSYS) {
+      EXPECT_NE(output.find("sandbox violation"), std::string::npos) << output;
+    }
+    EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << "one line: " << output;
+    EXPECT_EQ(Published(), 0u);
+    EXPECT_EQ(StagingLeft(), "");
+  }
+}
+
+TEST_F(Lifecycle, PruneFreesTheCacheAndTheNextPullDownloadsAgain) {
+  ASSERT_EQ(Banger("image pull -q " + Ref()).exit_status, 0);
+  const std::string blobs = cache_.path() + "/oci/blobs/sha256";
+  const std::string count = RunCommand("ls " + blobs + " | wc -l").output;
+  ASSERT_NE(count, "0\n");
+  CommandResult dry = Banger("image cache prune --dry-run");
+  EXPECT_EQ(dry.exit_status, 0);
+  EXPECT_EQ(dry.output.rfind("would free ", 0), 0u) << dry.output;
+  EXPECT_NE(dry.output.find(" across " + count.substr(0, count.size() - 1) + " blob(s) in " + cache_.path() + "/oci"),
+            std::string::npos)
+      << dry.output;
+  EXPECT_EQ(RunCommand("ls " + blobs + " | wc -l").output, count) << "a dry run removes nothing";
+  CommandResult prune = Banger("image cache prune");
+  EXPECT_EQ(prune.exit_status, 0);
+  EXPECT_EQ(prune.output.rfind("freed ", 0), 0u) << prune.output;
+  EXPECT_EQ(RunCommand("ls " + blobs + " | wc -l").output, "0\n");
+  EXPECT_EQ(Banger("image cache prune").output.rfind("freed 0 B across 0 blob(s)", 0), 0u);
+  EXPECT_EQ(Published(), 1u) << "images do not need the cache";
+  const int gets = registry_->CountInLog("GET /v2/demo/app/blobs/");
+  EXPECT_EQ(Banger("image pull -q --name again " + Ref()).exit_status, 0);
+  EXPECT_GT(registry_->CountInLog("GET /v2/demo/app/blobs/"), gets) << "downloaded again";
+  EXPECT_EQ(Banger("image cache nonsense").exit_status, 2);
+}
+
+TEST_F(Lifecycle, SimultaneousPullsOfOneImageShareEachDownload) {
+  auto proxy = TestProxy::Start(registry_->host(), {"--slow-blobs", "400000"});
+  ASSERT_TRUE(proxy);
+  std::vector<std::unique_ptr<BackgroundCommand>> pulls;
+  for (int i = 0; i < 3; ++i) pulls.push_back(Start("image pull -q --name same-" + std::to_string(i) + " " +
+                                                    proxy->host() + "/demo/app:v1"));
+  for (auto& p : pulls) EXPECT_EQ(p->Wait(60000), 0) << p->Output();
+  std::map<std::string, int> gets;
+  for (const json& entry : proxy->Log()) {
+    if (entry["method"] == "GET" && entry["path"].get<std::string>().find("/blobs/") != std::string::npos) {
+      ++gets[entry["path"]];
+    }
+  }
+  EXPECT_EQ(gets.size(), 4u) << "config and three layers";
+  for (const auto& [path, n] : gets) EXPECT_EQ(n, 1) << path << " was downloaded " << n << " times";
+  ExpectEveryBlobMatchesItsName();
+}
+
+TEST_F(Lifecycle, TenConcurrentPullsSucceedWhilePruneRunsInALoop) {
+  auto proxy = TestProxy::Start(registry_->host(), {"--slow-blobs", "2000000"});
+  ASSERT_TRUE(proxy);
+  auto pruner = std::make_unique<BackgroundCommand>(
+      "sh -c 'while :; do " + Env() + kBin + "/banger image cache prune >/dev/null || exit 1; done'",
+      work_.path() + "/pruner");
+  std::vector<std::unique_ptr<BackgroundCommand>> pulls;
+  for (int i = 0; i < 10; ++i) {
+    const std::string repo = i % 2 == 0 ? "demo/app" : "demo/other";
+    pulls.push_back(Start("image pull -q --name many-" + std::to_string(i) + " " + proxy->host() + "/" + repo + ":v1"));
+  }
+  for (auto& p : pulls) EXPECT_EQ(p->Wait(120000), 0) << p->Output();
+  EXPECT_EQ(pruner->Wait(0), -1) << "the prune loop kept running: " << pruner->Output();
+  ::kill(pruner->pid(), SIGKILL);
+  pruner->Wait(5000);
+  EXPECT_EQ(Published(), 10u);
+  ExpectEveryBlobMatchesItsName();
+}
+
+}  // namespace
+}  // namespace banger::testing
