@@ -1,6 +1,7 @@
 #include "imager/imager_process.h"
 
 #include <ext2fs/ext2fs.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <memory>
@@ -15,6 +16,8 @@ namespace banger::imager {
 namespace {
 
 using nlohmann::json;
+
+constexpr int kHeapFillByte = 0xff;  // allocations read as 0x00 (the complement)
 
 Result<std::array<uint8_t, 16>> Hex16(const json& body, const char* key) {
   std::array<uint8_t, 16> out{};
@@ -84,6 +87,10 @@ Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
 int RunImagerProcess() {
   auto initialise = []() -> Result<void> {
     initialize_ext2_error_table();  // com_err tables, so libext2fs errors read as text
+    // libext2fs writes some blocks from malloc'd buffers it never clears (an htree leaf
+    // split, for one), so their unused tails would hold whatever the heap held and two
+    // runs would differ. glibc's perturb option fills every allocation with one byte.
+    ::mallopt(M_PERTURB, kHeapFillByte);
     return {};
   };
   auto serve = [](ipc::Channel& channel) -> security::MessageHandler {
