@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include <unistd.h>
+
 #include "broker/cli_output.h"
 #include "broker/exit_codes.h"
 #include "broker/flags.h"
@@ -40,7 +42,8 @@ constexpr const char* kPullUsage =
     "                         (4096), max_path_bytes (4096), zstd_window_log_max (27),\n"
     "                         max_header_bytes (1 MiB: tar headers before one entry; libarchive\n"
     "                         refuses a PAX header over 1 MiB whatever this says)\n"
-    "  --json                 print the result as one JSON object\n"
+    "  --json                 print one JSON object per line: progress events, then the\n"
+    "                         result (the image record with \"event\": \"result\")\n"
     "  -q                     print only errors\n";
 
 int Usage(std::ostream& err, const std::string& what, const char* command) {
@@ -94,20 +97,22 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
     options.unpack_limits[key] = static_cast<uint64_t>(*value);
   }
   const bool json = flags->Has("--json"), quiet = flags->Has("-q");
-  if (!json && !quiet) options.on_phase = [&out](const std::string& line) { out << line << "\n" << std::flush; };
+  PullProgress progress(json    ? PullProgress::Mode::kJson
+                        : quiet ? PullProgress::Mode::kQuiet
+                        : ::isatty(STDOUT_FILENO) ? PullProgress::Mode::kTerminal
+                                                  : PullProgress::Mode::kPlain,
+                        out);
+  options.progress = &progress;
   security::InstallStopSignals();
   auto pulled = PullImage(options);
   if (!pulled) return ReportError(err, pulled.error(), options.reference);
-  if (json) {
-    nlohmann::json record = pulled->image.record;
-    record["rootfs"] = pulled->image.dir + "/rootfs.ext4";
-    out << record.dump(2) << "\n";
-  } else if (!quiet) {
-    for (const auto& w : pulled->warnings) out << "warning: " << w << "\n";
-    out << "pulled " << pulled->image.record.value("name", "") << ": " << pulled->image.dir << "/rootfs.ext4 ("
-        << HumanBytes(pulled->filesystem_bytes) << ", " << HumanBytes(pulled->content_bytes) << " of content"
-        << (pulled->guest_init.empty() ? "" : "; guest init: " + pulled->guest_init) << ")\n";
-  }
+  for (const auto& w : pulled->warnings) progress.Warning(w);
+  nlohmann::json record = pulled->image.record;
+  record["rootfs"] = pulled->image.dir + "/rootfs.ext4";
+  progress.Result(record, "pulled " + pulled->image.record.value("name", "") + ": " + pulled->image.dir +
+                              "/rootfs.ext4 (" + HumanBytes(pulled->filesystem_bytes) + ", " +
+                              HumanBytes(pulled->content_bytes) + " of content" +
+                              (pulled->guest_init.empty() ? "" : "; guest init: " + pulled->guest_init) + ")");
   return kExitOk;
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "banger_version.h"
+#include "broker/cli_output.h"
 #include "broker/fs_identity.h"
 #include "broker/helper_paths.h"
 #include "security/spawn.h"
@@ -85,8 +86,8 @@ Result<void> StallForTests(std::initializer_list<const security::SandboxedChild*
   return {};
 }
 
-void Say(const PullOptions& options, const std::string& line) {
-  if (options.on_phase) options.on_phase(line);
+void Say(const PullOptions& options, const std::string& phase, const std::string& text, const json& detail = {}) {
+  if (options.progress != nullptr) options.progress->Phase(phase, text, detail);
 }
 
 }  // namespace
@@ -114,18 +115,21 @@ Result<PullResult> PullImage(const PullOptions& options) {
   BANGER_ASSIGN_OR_RETURN(BlobCache cache,
                           BlobCache::Open(options.cache_root.empty() ? DefaultCacheRoot() : options.cache_root));
 
-  Say(options, "resolving " + ref.String());
+  Say(options, "resolving", "resolving " + ref.String(), {{"ref", ref.String()}});
   FetchOptions fetch;
   fetch.reference = options.reference;
   fetch.platform = options.platform;
   fetch.insecure_registries = options.insecure_registries;
   fetch.parallel_downloads = options.parallel_downloads;
   fetch.credentials = options.credentials;
+  if (options.progress != nullptr) fetch.on_event = [&options](const FetchEvent& e) { options.progress->Fetch(e); };
   BANGER_ASSIGN_OR_RETURN(FetchedImage image, FetchImage(cache, fetch));
   uint64_t compressed = 0;
   for (const auto& l : image.layers) compressed += l.size;
-  Say(options, "fetched " + std::to_string(image.layers.size()) + " layer(s), " + std::to_string(compressed) +
-                   " bytes (" + std::to_string(image.downloaded_bytes) + " downloaded)");
+  Say(options, "fetched",
+      "fetched " + std::to_string(image.layers.size()) + " layer(s), " + HumanBytes(compressed) + " (" +
+          HumanBytes(image.downloaded_bytes) + " downloaded)",
+      {{"layers", image.layers.size()}, {"bytes", compressed}, {"downloaded_bytes", image.downloaded_bytes}});
 
   BANGER_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create());
   UniqueFd spool(::open(scratch.path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
@@ -167,7 +171,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
     message.fds.push_back(std::move(*blob));
     if (auto sent = unpacker->Send(message); !sent) return abandon(sent.error());
   }
-  Say(options, "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
+  Say(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
 
   // Imager: the image file, the spool read-only, the pipe's read end.
   auto imager = StartHelper(security::ProcessKind::kImager);
@@ -191,11 +195,17 @@ Result<PullResult> PullImage(const PullOptions& options) {
     if (!unpacked) {
       auto reply = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone}, 100);
       if (!reply && reply.error().code != ErrorCode::kTimeout) return abandon(reply.error());
+      if (reply && reply->type == ipc::MessageType::kUnpackProgress && options.progress != nullptr) {
+        if (auto body = reply->Json(); body && body->is_object()) {
+          options.progress->Unpack(body->value("layer", size_t{0}), body->value("bytes", uint64_t{0}));
+        }
+      }
       if (reply && reply->type == ipc::MessageType::kUnpackDone) {
         auto body = reply->Json();
         if (!body) return abandon(body.error());
         unpacked = *body;
-        Say(options, "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries");
+        Say(options, "unpacked", "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries",
+            {{"entries", unpacked->value("entries", 0)}});
       }
     }
     if (!written) {
@@ -227,7 +237,8 @@ Result<PullResult> PullImage(const PullOptions& options) {
       return abandon(Error{ErrorCode::kChildFailed, child->name() + " " + end.Describe() + " at shutdown"});
     }
   }
-  Say(options, "wrote rootfs.ext4: " + std::to_string(written->value("filesystem_bytes", uint64_t{0})) + " bytes");
+  Say(options, "written", "wrote rootfs.ext4 (" + HumanBytes(written->value("filesystem_bytes", uint64_t{0})) + ")",
+      {{"filesystem_bytes", written->value("filesystem_bytes", uint64_t{0})}});
 
   PullResult result;
   for (const auto& w : unpacked->value("warnings", json::array())) result.warnings.push_back(w.get<std::string>());

@@ -11,6 +11,7 @@
 
 #include "broker/image_fetch.h"
 #include "broker/image_store.h"
+#include "broker/progress.h"
 #include "ipc/result.h"
 
 namespace banger::broker {
@@ -29,7 +30,7 @@ struct PullOptions {
   std::string state_root;  // default: DefaultStateRoot()
   // Credentials for the registry; default: the docker config.
   std::function<Result<RegistryCredentials>(const std::string&)> credentials;
-  std::function<void(const std::string& line)> on_phase;  // one line per phase
+  PullProgress* progress = nullptr;  // what the user sees while it runs (may be null)
   // Unpack bounds by name (max_layer_bytes, max_total_bytes, max_ratio, max_entries,
   // max_depth, max_path_bytes, zstd_window_log_max); unset ones keep their defaults.
   std::map<std::string, uint64_t> unpack_limits;

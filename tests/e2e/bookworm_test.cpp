@@ -41,7 +41,7 @@ class Bookworm : public ::testing::Test {
                                     Ref() + " 2>&1");
     EXPECT_EQ(pull.exit_status, 0) << pull.output;
     if (pull.exit_status != 0) return nullptr;
-    return json::parse(pull.output.substr(pull.output.find('{')));
+    return LastJsonLine(pull.output);
   }
 
   std::string layout_;

@@ -37,7 +37,9 @@ class Pull : public ::testing::Test {
 TEST_F(Pull, PublishesAListedCheckedRootfs) {
   CommandResult pull = Banger("image pull --json --kernel-ref generic-6.12 " + Ref());
   ASSERT_EQ(pull.exit_status, 0) << pull.output;
-  auto record = nlohmann::json::parse(pull.output);
+  auto record = LastJsonLine(pull.output);
+  EXPECT_EQ(record["event"], "result");
+  EXPECT_NE(pull.output.find("{\"event\":\"phase\","), std::string::npos) << "progress events come first";
   EXPECT_EQ(record["name"], "app-v1") << "the default name comes from the reference";
   EXPECT_EQ(record["manifest_digest"], pushed_["images"]["linux/amd64"]["manifest_digest"]);
   EXPECT_EQ(record["kernel_ref"], "generic-6.12");
@@ -68,17 +70,39 @@ TEST_F(Pull, DuplicateNamesNeedForce) {
 
 TEST_F(Pull, RepullFromCacheMakesNoBlobRequestAndGivesTheSameRootfs) {
   ScratchDir second_state("banger-state2");
-  auto first = nlohmann::json::parse(Banger("image pull --json " + Ref()).output);
+  auto first = LastJsonLine(Banger("image pull --json " + Ref()).output);
   const int blob_gets = registry_->CountInLog("GET /v2/demo/app/blobs/");
-  auto second = nlohmann::json::parse(Banger("image pull --json " + Ref(), second_state.path()).output);
+  auto second = LastJsonLine(Banger("image pull --json " + Ref(), second_state.path()).output);
   EXPECT_EQ(registry_->CountInLog("GET /v2/demo/app/blobs/"), blob_gets) << "served from the cache";
   const std::string a = RunCommand("sha256sum " + first["rootfs"].get<std::string>()).output.substr(0, 64);
   const std::string b = RunCommand("sha256sum " + second["rootfs"].get<std::string>()).output.substr(0, 64);
   EXPECT_EQ(a, b) << "two pulls into two state dirs give the same rootfs.ext4";
 }
 
+TEST_F(Pull, ProgressOnATerminalAndOffIt) {
+  // Not a terminal: one plain line per phase and per blob, no escape sequences.
+  CommandResult plain = Banger("image pull " + Ref());
+  ASSERT_EQ(plain.exit_status, 0) << plain.output;
+  EXPECT_EQ(plain.output.find('\x1b'), std::string::npos) << plain.output;
+  for (const char* line : {"resolving ", "fetched 3 layer(s)", "unpacking 3 layer(s)", "unpacked ", "wrote rootfs.ext4",
+                           "pulled app-v1: "}) {
+    EXPECT_NE(plain.output.find(line), std::string::npos) << line << " in " << plain.output;
+  }
+  // A terminal (script(1) gives banger a pty): live lines redrawn in place with rates.
+  CommandResult tty = RunCommand("script -qec '" + std::string("BANGER_STATE_DIR=") + state_.path() +
+                                 " BANGER_CACHE_DIR=" + ScratchDir("banger-cache-tty").path() + " DOCKER_CONFIG=" +
+                                 cache_.path() + " " + kBin + "/banger image pull --name on-tty " + Ref() +
+                                 "' /dev/null");
+  ASSERT_EQ(tty.exit_status, 0) << tty.output;
+  EXPECT_NE(tty.output.find("\x1b[2K"), std::string::npos) << "lines are cleared and redrawn";
+  EXPECT_NE(tty.output.find("  done"), std::string::npos) << tty.output;
+  EXPECT_NE(tty.output.find("pulled on-tty: "), std::string::npos) << tty.output;
+  // -q: nothing at all on success.
+  EXPECT_EQ(Banger("image pull -q --name quiet " + Ref()).output, "");
+}
+
 TEST_F(Pull, SizeFlag) {
-  auto big = nlohmann::json::parse(Banger("image pull --json --size 2048 " + Ref()).output);
+  auto big = LastJsonLine(Banger("image pull --json --size 2048 " + Ref()).output);
   EXPECT_EQ(big["filesystem_bytes"], 2048ull << 20);
   struct stat st {};
   ASSERT_EQ(::stat(big["rootfs"].get<std::string>().c_str(), &st), 0);

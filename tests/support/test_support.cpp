@@ -131,6 +131,13 @@ std::string BackgroundCommand::Output() const {
   return text.str();
 }
 
+nlohmann::json LastJsonLine(const std::string& output) {
+  std::string text = output;
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const size_t start = text.rfind('\n');
+  return nlohmann::json::parse(start == std::string::npos ? text : text.substr(start + 1), nullptr, false);
+}
+
 bool WaitFor(const std::function<bool()>& predicate, int timeout_ms) {
   for (int waited = 0;; waited += 20) {
     if (predicate()) return true;

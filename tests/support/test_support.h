@@ -8,6 +8,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace banger::testing {
 
@@ -72,6 +73,9 @@ class BackgroundCommand {
   int status_ = -1;
   std::string output_file_;
 };
+
+// The last line of `output` parsed as JSON (banger's --json result); null if it is not.
+nlohmann::json LastJsonLine(const std::string& output);
 
 // Polls `predicate` every 20 ms until it holds or `timeout_ms` passes.
 bool WaitFor(const std::function<bool()>& predicate, int timeout_ms);
