@@ -39,6 +39,8 @@ bool BuildOnce(const std::string& path, const std::function<bool()>& make) {
 
 DebianRootfs BookwormSystemd() { return {"bookworm-systemd", {"systemd", "systemd-sysv", "udev", "iproute2"}}; }
 
+DebianRootfs BookwormOpenRc() { return {"bookworm-openrc", {"sysvinit-core", "openrc", "udev", "iproute2"}}; }
+
 std::string DebianRootfsTar(const DebianRootfs& rootfs) {
   const std::string tar = FixtureCache() + "/" + rootfs.name + ".tar";
   const bool ok = BuildOnce(tar, [&] {

@@ -16,6 +16,8 @@ struct DebianRootfs {
 
 // The bookworm minbase + systemd, systemd-sysv, udev, iproute2 of issue 5.
 DebianRootfs BookwormSystemd();
+// The same without systemd: sysvinit-core and OpenRC (issue 7's OpenRC guest).
+DebianRootfs BookwormOpenRc();
 
 // Path of the rootfs tarball, built now if it is missing (under a lock, so parallel tests
 // build it once). Fails the calling test and returns "" when mmdebstrap fails.
