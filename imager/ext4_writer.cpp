@@ -228,7 +228,8 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
   ext2_file_t file = nullptr;
   errcode_t rc = ext2fs_file_open(fs_, ino, EXT2_FILE_WRITE, &file);
   if (rc) return Fail(rc, "opening a file to write");
-  std::vector<char> buffer(1 << 20);
+  std::vector<char>& buffer = copy_buffer_;
+  if (buffer.empty()) buffer.resize(kCopyBufferBytes);  // once: a per-file buffer costs a memset per file
   for (const ipc::Extent& x : entry.extents) {
     if ((rc = ext2fs_file_llseek(file, x.file_offset, EXT2_SEEK_SET, nullptr))) break;
     for (uint64_t done = 0; done < x.length && !rc;) {

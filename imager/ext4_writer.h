@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "ipc/result.h"
 #include "ipc/tree_stream.h"
@@ -52,6 +53,8 @@ class Ext4Writer {
   Error Fail(long code, const std::string& what) const;
 
   struct_ext2_filsys* fs_ = nullptr;
+  static constexpr size_t kCopyBufferBytes = 1 << 20;
+  std::vector<char> copy_buffer_;                      // spool -> image, reused for every file
   std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode
   std::unordered_map<uint32_t, uint32_t> subdirs_;     // ext4 directory -> subdirectories
   std::unordered_map<uint32_t, uint32_t> extra_names_; // ext4 inode -> hardlinks beyond the first

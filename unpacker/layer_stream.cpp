@@ -2,7 +2,7 @@
 
 #include <openssl/evp.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <isa-l/igzip_lib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -24,50 +24,67 @@ class PlainStream final : public LayerStream {
   Result<size_t> Produce(char* out, size_t size) override { return ReadInput(out, size); }
 };
 
+// gzip through ISA-L's inflate (several times zlib's speed on x86), member after member.
 class GzipStream final : public LayerStream {
  public:
   GzipStream(int fd, std::string name, StreamLimits limits) : LayerStream(fd, std::move(name), limits, Format::kGzip) {
-    std::memset(&z_, 0, sizeof z_);
-    ready_ = inflateInit2(&z_, 16 + MAX_WBITS) == Z_OK;  // gzip wrapper only
+    StartMember();
     input_.resize(kInputChunk);
   }
-  ~GzipStream() override { inflateEnd(&z_); }
 
  protected:
   Result<size_t> Produce(char* out, size_t size) override {
-    if (!ready_) return Fail("cannot start zlib");
-    z_.next_out = reinterpret_cast<Bytef*>(out);
-    z_.avail_out = static_cast<uInt>(size);
-    while (z_.avail_out == size) {
-      if (z_.avail_in == 0 && !input_done_) {
+    state_.next_out = reinterpret_cast<uint8_t*>(out);
+    state_.avail_out = static_cast<uint32_t>(size);
+    while (state_.avail_out == size) {
+      if (state_.avail_in == 0 && !input_done_) {
         BANGER_ASSIGN_OR_RETURN(size_t n, ReadInput(input_.data(), input_.size()));
         if (n == 0) input_done_ = true;
-        z_.next_in = reinterpret_cast<Bytef*>(input_.data());
-        z_.avail_in = static_cast<uInt>(n);
+        state_.next_in = reinterpret_cast<uint8_t*>(input_.data());
+        state_.avail_in = static_cast<uint32_t>(n);
       }
-      if (member_ended_) {
-        if (z_.avail_in == 0 && input_done_) return size_t{0};
+      if (state_.block_state == ISAL_BLOCK_FINISH) {
+        if (state_.avail_in == 0 && input_done_) return size_t{0};
+        if (state_.avail_in == 0) continue;
         // Another member must follow, and nothing else.
-        if (z_.avail_in >= 1 && z_.next_in[0] != 0x1f) return Fail("data after the last gzip member is not gzip");
-        inflateReset(&z_);
-        member_ended_ = false;
+        if (state_.next_in[0] != 0x1f) return Fail("data after the last gzip member is not gzip");
+        StartMember();
       }
-      if (z_.avail_in == 0 && input_done_) return Fail("gzip stream is truncated");
-      int rc = inflate(&z_, Z_NO_FLUSH);
-      if (rc == Z_STREAM_END) {
-        member_ended_ = true;
-      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        return Fail(std::string("gzip data is corrupt: ") + (z_.msg ? z_.msg : "inflate failed"));
-      }
+      if (state_.avail_in == 0 && input_done_) return Fail("gzip stream is truncated");
+      const int rc = isal_inflate(&state_);
+      if (rc < 0) return Fail(std::string("gzip data is corrupt: ") + Reason(rc));
     }
-    return size - z_.avail_out;
+    return size - state_.avail_out;
   }
 
  private:
-  z_stream z_;
-  bool ready_ = false;
+  // isal_inflate_init clears the whole state, buffers included: keep where they stand.
+  void StartMember() {
+    uint8_t* next_in = state_.next_in;
+    uint32_t avail_in = state_.avail_in;
+    uint8_t* next_out = state_.next_out;
+    uint32_t avail_out = state_.avail_out;
+    isal_inflate_init(&state_);
+    state_.crc_flag = ISAL_GZIP;  // parse the header, verify the CRC and length trailer
+    state_.next_in = next_in;
+    state_.avail_in = avail_in;
+    state_.next_out = next_out;
+    state_.avail_out = avail_out;
+  }
+  static const char* Reason(int rc) {
+    switch (rc) {
+      case ISAL_INVALID_BLOCK: return "invalid deflate block";
+      case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
+      case ISAL_INVALID_LOOKBACK: return "invalid distance";
+      case ISAL_INVALID_WRAPPER: return "invalid gzip header";
+      case ISAL_UNSUPPORTED_METHOD: return "not deflate";
+      case ISAL_INCORRECT_CHECKSUM: return "CRC or length mismatch";
+      default: return "inflate failed";
+    }
+  }
+
+  inflate_state state_{};
   bool input_done_ = false;
-  bool member_ended_ = false;
   std::vector<char> input_;
 };
 
