@@ -109,6 +109,7 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   for (const auto& w : pulled->warnings) progress.Warning(w);
   nlohmann::json record = pulled->image.record;
   record["rootfs"] = pulled->image.dir + "/rootfs.ext4";
+  record["peak_rss_kib"] = pulled->peak_rss_kib;
   progress.Result(record, "pulled " + pulled->image.record.value("name", "") + ": " + pulled->image.dir +
                               "/rootfs.ext4 (" + HumanBytes(pulled->filesystem_bytes) + ", " +
                               HumanBytes(pulled->content_bytes) + " of content" +

@@ -334,6 +334,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   BlobDownloads downloads(cache, fetcher, options);
   BANGER_ASSIGN_OR_RETURN(image.downloaded_bytes, downloads.Run(wanted));
 
+  if (auto status = security::ReadProcStatus(fetcher.pid())) image.fetcher_peak_rss_kib = status->peak_rss_kib;
   BANGER_TRY(fetcher.Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
   security::ChildExit end = fetcher.Wait(30000);
   if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, "banger-fetcher " + end.Describe() + " at shutdown"};

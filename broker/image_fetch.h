@@ -65,6 +65,7 @@ struct FetchedImage {
   std::vector<FetchedBlob> layers;  // oldest first
   uint64_t downloaded_bytes = 0;
   bool used_network = true;
+  uint64_t fetcher_peak_rss_kib = 0;  // 0 when no fetcher ran
   // Keeps this image's blobs from `image cache prune` while the image is in use.
   std::shared_ptr<CacheLease> lease;
 

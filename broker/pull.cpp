@@ -230,7 +230,10 @@ Result<PullResult> PullImage(const PullOptions& options) {
       }
     }
   }
+  std::map<std::string, uint64_t> peak_rss;
+  if (image.fetcher_peak_rss_kib != 0) peak_rss["banger-fetcher"] = image.fetcher_peak_rss_kib;
   for (security::SandboxedChild* child : {&*unpacker, &*imager}) {
+    if (auto status = security::ReadProcStatus(child->pid())) peak_rss[child->name()] = status->peak_rss_kib;
     (void)child->Send(ipc::Message::Make(ipc::MessageType::kShutdown));
     security::ChildExit end = child->Wait(10000);
     if (end.signaled || end.code != 0) {
@@ -241,6 +244,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
       {{"filesystem_bytes", written->value("filesystem_bytes", uint64_t{0})}});
 
   PullResult result;
+  result.peak_rss_kib = peak_rss;
   for (const auto& w : unpacked->value("warnings", json::array())) result.warnings.push_back(w.get<std::string>());
   result.filesystem_bytes = written->value("filesystem_bytes", uint64_t{0});
   result.content_bytes = written->value("content_bytes", uint64_t{0});

@@ -41,6 +41,7 @@ struct PullResult {
   uint64_t filesystem_bytes = 0;
   uint64_t content_bytes = 0;
   std::vector<std::string> warnings;
+  std::map<std::string, uint64_t> peak_rss_kib;  // each helper's VmHWM, for benchmarks
   std::string guest_init;  // systemd, openrc, systemd+openrc or none; empty without assets
 };
 

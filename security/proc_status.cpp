@@ -78,6 +78,7 @@ Result<ProcStatus> ParseProcStatus(std::string_view text) {
   BANGER_ASSIGN_OR_RETURN(s.cap_amb, ParseNumber<uint64_t>(text, "CapAmb", 16));
   BANGER_ASSIGN_OR_RETURN(s.uids, ParseIds<uid_t>(text, "Uid"));
   BANGER_ASSIGN_OR_RETURN(s.gids, ParseIds<gid_t>(text, "Gid"));
+  if (auto peak = ParseNumber<uint64_t>(text, "VmHWM")) s.peak_rss_kib = *peak;
   return s;
 }
 
