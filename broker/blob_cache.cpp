@@ -91,7 +91,7 @@ Result<void> BlobCache::Commit(const UniqueFd& incoming, const std::string& dige
   BANGER_ASSIGN_OR_RETURN(std::string actual, Sha256OfFd(incoming.get(), &actual_size));
   if (actual_size != size) {
     return Error{ErrorCode::kMalformed, what + " " + digest + ": got " + std::to_string(actual_size) +
-                                            " bytes, the manifest says " + std::to_string(size)};
+                                            " bytes, expected " + std::to_string(size)};
   }
   if (actual != digest) {
     return Error{ErrorCode::kMalformed, what + " " + digest + ": digest mismatch, the bytes hash to " + actual};

@@ -23,4 +23,12 @@ Result<std::string> LocateHelper(security::ProcessKind kind) {
   return LocateHelperFrom(path.substr(0, path.rfind('/')), kind);
 }
 
+Result<security::SandboxedChild> StartHelper(security::ProcessKind kind) {
+  security::SpawnOptions spawn;
+  BANGER_ASSIGN_OR_RETURN(spawn.executable, LocateHelper(kind));
+  spawn.name = security::HelperExecutableName(kind);
+  spawn.spec = security::SpecForCurrentBroker(kind);
+  return security::SandboxedChild::Spawn(std::move(spawn));
+}
+
 }  // namespace banger::broker

@@ -21,10 +21,12 @@ namespace {
 constexpr const char* kPullUsage =
     "usage: banger image pull REF [--name N] [--kernel-ref K] [--size S] [--platform P]\n"
     "                             [--insecure-registry H]... [--parallel N] [--force] [--json] [-q]\n"
+    "                             [--catalog SRC] [--no-guest-assets] [--limit NAME=VALUE]...\n"
     "\n"
     "Pulls REF from its registry and writes a bootable rootfs.ext4 for it, through the\n"
     "sandboxed fetcher, unpacker and imager, into $BANGER_STATE_DIR/images/<id>/\n"
-    "(root: /var/lib/banger; else ~/.local/state/banger).\n"
+    "(root: /var/lib/banger; else ~/.local/state/banger). A name from the image catalog\n"
+    "(banger image catalog) takes its pre-built bundle instead.\n"
     "\n"
     "  --name N               image name (default from REF: docker.io/library/debian:bookworm\n"
     "                         is debian-bookworm)\n"
@@ -35,6 +37,9 @@ constexpr const char* kPullUsage =
     "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
     "  --parallel N           blobs downloaded at once (default 3)\n"
     "  --force                replace an image of the same name\n"
+    "  --catalog SRC          the catalog to consult (path or URL; default $BANGER_CATALOG,\n"
+    "                         /etc/banger/catalog.json, else the built-in one). A name in it\n"
+    "                         takes the bundle fast path instead of a registry\n"
     "  --no-guest-assets      leave out banger's agent, scripts and units (by default they are\n"
     "                         injected and enabled for systemd or OpenRC, whichever the image has)\n"
     "  --limit NAME=VALUE     adjust an unpack bound: max_layer_bytes (64 GiB), max_total_bytes\n"
@@ -54,7 +59,7 @@ int Usage(std::ostream& err, const std::string& what, const char* command) {
 }  // namespace
 
 int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit"},
+  FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit", "--catalog"},
                 {"--force", "--no-guest-assets", "--json", "-q", "--help", "-h"},
                 {"--insecure-registry", "--limit"}};
   auto flags = ParseFlags(args, spec);
@@ -72,6 +77,7 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   options.insecure_registries = flags->All("--insecure-registry");
   options.force = flags->Has("--force");
   options.guest_assets = !flags->Has("--no-guest-assets");
+  options.catalog_source = flags->Value("--catalog").value_or("");
   if (!options.kernel_ref.empty() && !IsValidImageName(options.kernel_ref)) {
     return Usage(err, "invalid --kernel-ref '" + options.kernel_ref + "'", "pull");
   }

@@ -227,6 +227,22 @@ std::vector<std::string> FetchedImage::Digests() const {
   return digests;
 }
 
+Result<security::SandboxedChild> StartFetcher(const FetchOptions& options) {
+  security::SpawnOptions spawn;
+  if (options.fetcher_path.empty()) {
+    BANGER_ASSIGN_OR_RETURN(spawn.executable, LocateHelper(security::ProcessKind::kFetcher));
+  } else {
+    spawn.executable = options.fetcher_path;
+  }
+  spawn.name = "banger-fetcher";
+  spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kFetcher);
+  spawn.spec.BindReadOnly(options.resolv_conf, "/etc/resolv.conf");
+  for (const char* proxy : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"}) {
+    if (const char* value = std::getenv(proxy)) spawn.environment.push_back(std::string(proxy) + "=" + value);
+  }
+  return security::SandboxedChild::Spawn(std::move(spawn));
+}
+
 Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options) {
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
   BANGER_ASSIGN_OR_RETURN(std::shared_ptr<CacheLease> lease, CacheLease::Take(cache.oci_dir()));
@@ -254,19 +270,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   resolve.identity_token = credentials->identity_token;
   BANGER_ASSIGN_OR_RETURN(resolve.ca_pem, RegistryCaPem(options.certs_dirs, ref.registry));
 
-  security::SpawnOptions spawn;
-  if (options.fetcher_path.empty()) {
-    BANGER_ASSIGN_OR_RETURN(spawn.executable, LocateHelper(security::ProcessKind::kFetcher));
-  } else {
-    spawn.executable = options.fetcher_path;
-  }
-  spawn.name = "banger-fetcher";
-  spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kFetcher);
-  spawn.spec.BindReadOnly(options.resolv_conf, "/etc/resolv.conf");
-  for (const char* proxy : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"}) {
-    if (const char* value = std::getenv(proxy)) spawn.environment.push_back(std::string(proxy) + "=" + value);
-  }
-  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher, security::SandboxedChild::Spawn(std::move(spawn)));
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher, StartFetcher(options));
 
   UniqueFd manifest_sink(::memfd_create("banger-manifest", MFD_CLOEXEC));
   if (!manifest_sink) return Error::FromErrno("memfd_create");

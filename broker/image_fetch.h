@@ -14,6 +14,7 @@
 #include "broker/cache_lease.h"
 #include "ipc/reference.h"
 #include "ipc/result.h"
+#include "security/spawn.h"
 
 namespace banger::broker {
 
@@ -73,5 +74,9 @@ struct FetchedImage {
 };
 
 Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options);
+
+// The sandboxed fetcher, as FetchImage starts it (resolver and proxy settings from
+// `options`); for the catalog's plain URL downloads too.
+Result<security::SandboxedChild> StartFetcher(const FetchOptions& options);
 
 }  // namespace banger::broker

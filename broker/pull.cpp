@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "banger_version.h"
+#include "broker/catalog_pull.h"
 #include "broker/cli_output.h"
 #include "broker/fs_identity.h"
 #include "broker/helper_paths.h"
@@ -46,15 +47,9 @@ class ScratchDir {
   std::string path_;
 };
 
-UniqueFd Dup(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
-Result<security::SandboxedChild> StartHelper(security::ProcessKind kind) {
-  security::SpawnOptions spawn;
-  BANGER_ASSIGN_OR_RETURN(spawn.executable, LocateHelper(kind));
-  spawn.name = security::HelperExecutableName(kind);
-  spawn.spec = security::SpecForCurrentBroker(kind);
-  return security::SandboxedChild::Spawn(std::move(spawn));
-}
+
+UniqueFd Dup(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
 std::string Now() {
   char text[32];
@@ -100,6 +95,16 @@ const std::vector<std::string>& UnpackLimitNames() {
 }
 
 Result<PullResult> PullImage(const PullOptions& options) {
+  // A catalog name takes the bundle fast path, and never falls through to a registry.
+  auto catalog = LoadCatalog(options.catalog_source);
+  if (!catalog && LooksLikeCatalogName(options.reference)) {
+    return Error{catalog.error().code, catalog.error().message + "; '" + options.reference +
+                                           "' may be a catalog image, so it is not looked up in a registry (a full "
+                                           "reference such as docker.io/library/" + options.reference + " would be)"};
+  }
+  if (catalog) {
+    if (const CatalogEntry* entry = catalog->Find(options.reference)) return PullFromCatalog(*entry, *catalog, options);
+  }
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
   const std::string name = options.name.empty() ? ref.DefaultImageName() : options.name;
   if (!IsValidImageName(name)) {

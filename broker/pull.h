@@ -25,7 +25,8 @@ struct PullOptions {
   std::vector<std::string> insecure_registries;
   int parallel_downloads = 3;
   bool force = false;
-  bool guest_assets = true;  // inject banger's agent, scripts and units (architecture.md)
+  bool guest_assets = true;
+  std::string catalog_source;  // --catalog; default: $BANGER_CATALOG, /etc/banger/catalog.json, built in  // inject banger's agent, scripts and units (architecture.md)
   std::string cache_root;  // default: DefaultCacheRoot()
   std::string state_root;  // default: DefaultStateRoot()
   // Credentials for the registry; default: the docker config.

@@ -10,6 +10,7 @@
 
 #include "ipc/fetch_protocol.h"
 #include "fetcher/registry_client.h"
+#include "fetcher/url_download.h"
 #include "security/helper_session.h"
 
 namespace banger::fetcher {
@@ -39,6 +40,7 @@ class FetcherService {
     switch (message.type) {
       case ipc::MessageType::kResolve: BANGER_TRY(Resolve(message)); return true;
       case ipc::MessageType::kFetchBlob: BANGER_TRY(StartBlob(message)); return true;
+      case ipc::MessageType::kFetchUrl: BANGER_TRY(StartUrl(message)); return true;
       default: return false;
     }
   }
@@ -90,6 +92,32 @@ class FetcherService {
       } else {
         (void)channel_.Send(ipc::MakeErrorMessage(done.error()));
       }
+    });
+    return {};
+  }
+
+  // A catalog document or a bundle: no registry, no credentials (url_download.h).
+  Result<void> StartUrl(ipc::Message& message) {
+    BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
+    uint64_t id = 0, max_bytes = 0;
+    std::string url;
+    try {
+      id = body.at("id").get<uint64_t>();
+      url = body.at("url").get<std::string>();
+      max_bytes = body.at("max_bytes").get<uint64_t>();
+    } catch (const nlohmann::json::exception& e) {
+      return Error{ErrorCode::kMalformed, std::string("malformed fetch-url request: ") + e.what()};
+    }
+    workers_.emplace_back([this, id, url, max_bytes, fd = std::move(message.fds[0])] {
+      auto last_report = Clock::now();
+      auto progress = [&](uint64_t bytes) {
+        if (Clock::now() - last_report < std::chrono::milliseconds(200)) return;
+        last_report = Clock::now();
+        (void)channel_.Send(ipc::Message::WithJson(ipc::MessageType::kBlobProgress, {{"id", id}, {"bytes", bytes}}));
+      };
+      auto done = DownloadUrl(url, max_bytes, fd.get(), progress);
+      (void)channel_.Send(done ? ipc::Message::WithJson(ipc::MessageType::kBlobDone, {{"id", id}, {"bytes", *done}})
+                               : ipc::MakeErrorMessage(done.error()));
     });
     return {};
   }

@@ -32,7 +32,9 @@ struct FsParameters {
 
 class Ext4Writer {
  public:
-  static Result<std::unique_ptr<Ext4Writer>> Create(int image_fd, const FsParameters& params);
+  // libext2fs takes `image_fd` (and closes it); file data is written through `data_fd`,
+  // the same file, which stays the caller's.
+  static Result<std::unique_ptr<Ext4Writer>> Create(int image_fd, int data_fd, const FsParameters& params);
   ~Ext4Writer();
 
   // Records must come in stream order (parents first). File bytes come from `spool_fd`.
@@ -53,8 +55,7 @@ class Ext4Writer {
   Error Fail(long code, const std::string& what) const;
 
   struct_ext2_filsys* fs_ = nullptr;
-  static constexpr size_t kCopyBufferBytes = 1 << 20;
-  std::vector<char> copy_buffer_;                      // spool -> image, reused for every file
+  int data_fd_ = -1;
   std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode
   std::unordered_map<uint32_t, uint32_t> subdirs_;     // ext4 directory -> subdirectories
   std::unordered_map<uint32_t, uint32_t> extra_names_; // ext4 inode -> hardlinks beyond the first

@@ -55,7 +55,7 @@ Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
   // libext2fs closes the descriptor it is given: it gets a duplicate, ours is flushed after.
   const int for_libext2fs = ::dup(image);
   if (for_libext2fs < 0) return Error::FromErrno("dup of the image fd");
-  auto created = Ext4Writer::Create(for_libext2fs, params);
+  auto created = Ext4Writer::Create(for_libext2fs, image, params);
   if (!created) {
     ::close(for_libext2fs);
     return created.error();

@@ -17,10 +17,13 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kFetchBlob, "fetch-blob", 1, 1},
     MessageSpec{MessageType::kBlobProgress, "blob-progress", 0, 0},
     MessageSpec{MessageType::kBlobDone, "blob-done", 0, 0},
+    MessageSpec{MessageType::kFetchUrl, "fetch-url", 1, 1},
     MessageSpec{MessageType::kUnpackBegin, "unpack-begin", 3, 3},
     MessageSpec{MessageType::kUnpackLayer, "unpack-layer", 1, 1},
     MessageSpec{MessageType::kUnpackProgress, "unpack-progress", 0, 0},
     MessageSpec{MessageType::kUnpackDone, "unpack-done", 0, 0},
+    MessageSpec{MessageType::kExtractBundle, "extract-bundle", 2, 2},
+    MessageSpec{MessageType::kBundleExtracted, "bundle-extracted", 0, 0},
     MessageSpec{MessageType::kImageBegin, "image-begin", 3, 3},
     MessageSpec{MessageType::kImageDone, "image-done", 0, 0},
 };

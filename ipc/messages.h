@@ -23,12 +23,15 @@ enum class MessageType : uint32_t {
   kFetchBlob = 22,     // broker -> fetcher: {id, digest, size}; fd: where the bytes go
   kBlobProgress = 23,  // fetcher -> broker: {id, bytes}
   kBlobDone = 24,      // fetcher -> broker: {id, bytes}
+  kFetchUrl = 25,      // broker -> fetcher: {id, url, max_bytes, allow_plain_http}; fd: where the bytes go
 
   // Unpacker (issue 4).
   kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, spool (rw), tree stream out
   kUnpackLayer = 41,   // broker -> unpacker: {index}; fd: the layer blob (read-only)
   kUnpackProgress = 42,  // unpacker -> broker: {layer, bytes}
   kUnpackDone = 43,    // unpacker -> broker: summary and warnings
+  kExtractBundle = 44,  // broker -> unpacker: bounds; fds: the bundle (ro), rootfs.ext4 out (rw)
+  kBundleExtracted = 45,  // unpacker -> broker: {manifest, rootfs_bytes}
 
   // Imager (issue 5).
   kImageBegin = 60,    // broker -> imager: size, identity; fds: image (rw), spool (ro), tree stream

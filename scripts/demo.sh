@@ -64,5 +64,8 @@ e2fsck -fn "$image/rootfs.ext4"
 debugfs -R 'ls -l /bin' "$image/rootfs.ext4" 2>/dev/null | head -5
 debugfs -R 'stat /etc/shadow' "$image/rootfs.ext4" 2>/dev/null | grep -E 'Mode|User'
 debugfs -R 'stat /tmp' "$image/rootfs.ext4" 2>/dev/null | grep -E 'Mode'
+echo "banger's guest files:"
+debugfs -R 'ls -l /usr/local/bin' "$image/rootfs.ext4" 2>/dev/null | grep banger
+debugfs -R 'ls -l /usr/local/libexec' "$image/rootfs.ext4" 2>/dev/null | grep banger
 echo
 echo "demo done: the rootfs above was pulled from a registry, unpacked and written by sandboxed helpers"

@@ -10,7 +10,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev clang libclang-rt-14-dev
-  docker-registry skopeo umoci mmdebstrap qemu-system-x86 linux-image-amd64 e2fsprogs python3 python3-cryptography apache2-utils iproute2 util-linux shellcheck file
+  docker-registry skopeo umoci mmdebstrap qemu-system-x86 linux-image-amd64 e2fsprogs python3 python3-cryptography apache2-utils iproute2 util-linux shellcheck file zstd
 )
 
 case "${1:-all}" in

@@ -12,6 +12,7 @@
 #include "assets/embedded.h"
 #include "ipc/digest.h"
 #include "security/helper_session.h"
+#include "unpacker/bundle_extract.h"
 #include "unpacker/guest_assets.h"
 #include "unpacker/replay.h"
 
@@ -44,6 +45,7 @@ class UnpackService {
     switch (message.type) {
       case ipc::MessageType::kUnpackBegin: BANGER_TRY(Begin(message)); return true;
       case ipc::MessageType::kUnpackLayer: BANGER_TRY(AddLayer(message)); return true;
+      case ipc::MessageType::kExtractBundle: BANGER_TRY(Extract(message)); return true;
       default: return false;
     }
   }
@@ -71,6 +73,19 @@ class UnpackService {
     tree_out_ = std::move(message.fds[2]);
     layer_fds_.resize(layers_.size());
     return layers_.empty() ? Run() : Result<void>();
+  }
+
+  // A catalog bundle instead of layers: rootfs.ext4 into the given fd, the manifest back.
+  Result<void> Extract(ipc::Message& message) {
+    if (begun_) return Error{ErrorCode::kUnexpected, "extract-bundle after unpack-begin"};
+    begun_ = true;
+    BANGER_ASSIGN_OR_RETURN(json body, message.Json());
+    BundleLimits limits;
+    limits.max_rootfs_bytes = body.value("max_rootfs_bytes", limits.max_rootfs_bytes);
+    BANGER_ASSIGN_OR_RETURN(ExtractedBundle bundle,
+                            ExtractBundle(message.fds[0].get(), message.fds[1].get(), limits));
+    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kBundleExtracted,
+                                                {{"manifest", bundle.manifest}, {"rootfs_bytes", bundle.rootfs_bytes}}));
   }
 
   Result<void> AddLayer(ipc::Message& message) {

@@ -47,7 +47,7 @@ std::string DebianRootfsTar(const DebianRootfs& rootfs) {
     std::string includes;
     for (const auto& p : rootfs.includes) includes += (includes.empty() ? "" : ",") + p;
     const std::string partial = tar + ".partial";
-    CommandResult r = RunCommand("mmdebstrap --quiet --variant=" + rootfs.variant +
+    CommandResult r = RunCommand("mmdebstrap --quiet --format=tar --variant=" + rootfs.variant +
                                  (includes.empty() ? "" : " --include=" + includes) + " bookworm " + partial +
                                  " 2>&1 && mv " + partial + " " + tar);
     if (r.exit_status != 0) ADD_FAILURE() << "mmdebstrap failed: " << r.output;

@@ -1,0 +1,148 @@
+#include "broker/bundle_writer.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "ipc/digest.h"
+#include "ipc/fd.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr size_t kTarBlock = 512;
+constexpr int kZstdLevel = 3;
+
+// A ustar header for a regular file owned 0:0 with time 0; sizes past the octal field
+// use the base-256 form GNU tar and libarchive read.
+std::array<char, kTarBlock> TarHeader(const std::string& name, uint64_t size) {
+  std::array<char, kTarBlock> h{};
+  std::memcpy(h.data(), name.data(), std::min<size_t>(name.size(), 99));
+  std::snprintf(h.data() + 100, 8, "%07o", 0644);
+  std::snprintf(h.data() + 108, 8, "%07o", 0);
+  std::snprintf(h.data() + 116, 8, "%07o", 0);
+  if (size < (1ull << 33)) {
+    std::snprintf(h.data() + 124, 12, "%011llo", static_cast<unsigned long long>(size));
+  } else {
+    h[124] = static_cast<char>(0x80);
+    for (int i = 0; i < 8; ++i) h[135 - i] = static_cast<char>((size >> (8 * i)) & 0xff);
+  }
+  std::snprintf(h.data() + 136, 12, "%011o", 0);
+  h[156] = '0';
+  std::memcpy(h.data() + 257, "ustar", 6);
+  std::memcpy(h.data() + 263, "00", 2);
+  std::memcpy(h.data() + 148, "        ", 8);
+  unsigned sum = 0;
+  for (char c : h) sum += static_cast<unsigned char>(c);
+  std::snprintf(h.data() + 148, 8, "%06o", sum);
+  h[155] = ' ';
+  return h;
+}
+
+// zstd-compresses into `fd` and hashes what it writes.
+class ZstdFileWriter {
+ public:
+  explicit ZstdFileWriter(int fd) : fd_(fd), ctx_(ZSTD_createCCtx(), ZSTD_freeCCtx), out_(ZSTD_CStreamOutSize()) {
+    ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_compressionLevel, kZstdLevel);
+    EVP_DigestInit_ex(hash_.get(), EVP_sha256(), nullptr);
+  }
+  Result<void> Write(const char* data, size_t size, ZSTD_EndDirective mode = ZSTD_e_continue) {
+    ZSTD_inBuffer in{data, size, 0};
+    for (;;) {
+      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+      const size_t left = ZSTD_compressStream2(ctx_.get(), &out, &in, mode);
+      if (ZSTD_isError(left)) return Error{ErrorCode::kIo, std::string("zstd: ") + ZSTD_getErrorName(left)};
+      BANGER_TRY(Emit(out_.data(), out.pos));
+      if (mode == ZSTD_e_end ? left == 0 : in.pos == in.size) return {};
+    }
+  }
+  Result<WrittenBundle> Finish() {
+    BANGER_TRY(Write(nullptr, 0, ZSTD_e_end));
+    unsigned char md[32];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(hash_.get(), md, &len);
+    return WrittenBundle{HexEncode(md, len), written_};
+  }
+
+ private:
+  Result<void> Emit(const char* data, size_t size) {
+    EVP_DigestUpdate(hash_.get(), data, size);
+    for (size_t done = 0; done < size;) {
+      ssize_t n = ::write(fd_, data + done, size - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Error::FromErrno("writing the bundle");
+      done += static_cast<size_t>(n);
+    }
+    written_ += size;
+    return {};
+  }
+  int fd_;
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx_;
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> hash_{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  std::vector<char> out_;
+  uint64_t written_ = 0;
+};
+
+Result<void> AddFile(ZstdFileWriter& out, const std::string& name, int fd, uint64_t size) {
+  auto header = TarHeader(name, size);
+  BANGER_TRY(out.Write(header.data(), header.size()));
+  std::vector<char> buffer(1 << 20);
+  for (uint64_t done = 0; done < size;) {
+    ssize_t n = ::pread(fd, buffer.data(), std::min<uint64_t>(buffer.size(), size - done), static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error::FromErrno("reading " + name);
+    BANGER_TRY(out.Write(buffer.data(), static_cast<size_t>(n)));
+    done += static_cast<uint64_t>(n);
+  }
+  static const char kZeros[kTarBlock] = {};
+  if (size % kTarBlock != 0) BANGER_TRY(out.Write(kZeros, kTarBlock - size % kTarBlock));
+  return {};
+}
+
+}  // namespace
+
+Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const nlohmann::json& manifest,
+                                  const std::string& out_path) {
+  UniqueFd rootfs(::open(rootfs_path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (!rootfs || ::fstat(rootfs.get(), &st) != 0) return Error::FromErrno("reading " + rootfs_path);
+  const std::string dir = out_path.find('/') == std::string::npos ? "." : out_path.substr(0, out_path.rfind('/') + 1);
+  UniqueFd out(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+  if (!out) return Error::FromErrno("creating the bundle in " + dir);
+  ZstdFileWriter writer(out.get());
+  const std::string manifest_text = manifest.dump(2) + "\n";
+  UniqueFd manifest_fd(::memfd_create("banger-manifest", MFD_CLOEXEC));
+  if (!manifest_fd || ::write(manifest_fd.get(), manifest_text.data(), manifest_text.size()) !=
+                          static_cast<ssize_t>(manifest_text.size())) {
+    return Error::FromErrno("staging manifest.json");
+  }
+  BANGER_TRY(AddFile(writer, "manifest.json", manifest_fd.get(), manifest_text.size()));
+  BANGER_TRY(AddFile(writer, "rootfs.ext4", rootfs.get(), static_cast<uint64_t>(st.st_size)));
+  static const char kEnd[2 * kTarBlock] = {};
+  BANGER_TRY(writer.Write(kEnd, sizeof kEnd));
+  BANGER_ASSIGN_OR_RETURN(WrittenBundle bundle, writer.Finish());
+  if (::fsync(out.get()) != 0) return Error::FromErrno("fsync of the bundle");
+  // Linked in under a temporary name, then renamed over the target: never half a bundle.
+  const std::string temp = out_path + ".partial";
+  ::unlink(temp.c_str());
+  const std::string proc = "/proc/self/fd/" + std::to_string(out.get());
+  if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, temp.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    return Error::FromErrno("writing " + out_path);
+  }
+  if (::rename(temp.c_str(), out_path.c_str()) != 0) {
+    ::unlink(temp.c_str());
+    return Error::FromErrno("renaming the bundle to " + out_path);
+  }
+  return bundle;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,44 @@
+// The image catalog: names that take the bundle fast path instead of a registry.
+// {"version": 1, "entries": [{"name", "distro", "arch", "kernel_ref", "url", "sha256",
+// "size", "description"}]}, read from --catalog (a path or URL), $BANGER_CATALOG,
+// /etc/banger/catalog.json, or else the copy built into banger (assets/catalog.json).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipc/result.h"
+
+namespace banger::broker {
+
+struct CatalogEntry {
+  std::string name, distro, arch, kernel_ref, url, sha256, description;
+  uint64_t size = 0;
+};
+
+struct Catalog {
+  std::string source;  // where it came from, for messages
+  std::vector<CatalogEntry> entries;
+  const CatalogEntry* Find(const std::string& name) const;
+};
+
+// Checks every field: names as image names, sha256 as 64 hex digits, a size, an http(s) URL.
+Result<Catalog> ParseCatalog(std::string_view text, const std::string& source);
+
+// `explicit_source` (--catalog) first, then $BANGER_CATALOG, /etc/banger/catalog.json,
+// and the built-in copy. URLs are downloaded by the sandboxed fetcher.
+Result<Catalog> LoadCatalog(const std::string& explicit_source);
+
+// Downloads `url` with the sandboxed fetcher into `fd` (at most max_bytes).
+Result<uint64_t> DownloadUrl(const std::string& url, uint64_t max_bytes, int fd,
+                             const std::function<void(uint64_t bytes, uint64_t total)>& progress = nullptr,
+                             uint64_t expected_total = 0);
+
+// Whether `name` could only be meant as a catalog name (no registry, path, tag or digest),
+// so a catalog that cannot be read must not let it fall through to a registry.
+bool LooksLikeCatalogName(const std::string& name);
+
+}  // namespace banger::broker

@@ -1,0 +1,126 @@
+#include "broker/catalog_pull.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <ctime>
+
+#include "banger_version.h"
+#include "broker/blob_cache.h"
+#include "broker/cache_lease.h"
+#include "broker/cli_output.h"
+#include "broker/helper_paths.h"
+#include "broker/image_store.h"
+#include "broker/user_dirs.h"
+
+namespace banger::broker {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kExtractTimeoutMs = 60 * 60 * 1000;
+
+void Say(const PullOptions& options, const std::string& phase, const std::string& text) {
+  if (options.progress != nullptr) options.progress->Phase(phase, text);
+}
+
+std::string Now() {
+  char text[32];
+  std::time_t t = std::time(nullptr);
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+// The bundle in the verified cache: downloaded unless it is there already.
+Result<UniqueFd> CachedBundle(const BlobCache& cache, const CatalogEntry& entry, const PullOptions& options) {
+  const std::string digest = "sha256:" + entry.sha256;
+  if (auto cached = cache.OpenBlob(digest, entry.size)) {
+    if (options.progress != nullptr) options.progress->Fetch({FetchEvent::kCached, digest, entry.size, entry.size});
+    return std::move(*cached);
+  }
+  BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache.CreateIncoming());
+  auto progress = [&](uint64_t bytes, uint64_t total) {
+    if (options.progress != nullptr) options.progress->Fetch({FetchEvent::kProgress, digest, bytes, total});
+  };
+  if (options.progress != nullptr) options.progress->Fetch({FetchEvent::kStarted, digest, 0, entry.size});
+  auto downloaded = DownloadUrl(entry.url, entry.size, incoming.get(), progress, entry.size);
+  if (!downloaded) return downloaded.error().Wrap("catalog image " + entry.name);
+  BANGER_TRY(cache.Commit(incoming, digest, entry.size, "bundle of " + entry.name));
+  if (options.progress != nullptr) options.progress->Fetch({FetchEvent::kDone, digest, entry.size, entry.size});
+  auto opened = cache.OpenBlob(digest, entry.size);
+  if (!opened) return Error{ErrorCode::kNotFound, "bundle " + digest + " left the cache"};
+  return std::move(*opened);
+}
+
+}  // namespace
+
+Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& catalog, const PullOptions& options) {
+  if (options.size_bytes != 0) {
+    return Error{ErrorCode::kInvalidArgument, "--size does not apply to catalog image " + entry.name +
+                                                  " (its rootfs.ext4 comes built)"};
+  }
+  const std::string name = options.name.empty() ? entry.name : options.name;
+  if (!IsValidImageName(name)) return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "'"};
+  BANGER_ASSIGN_OR_RETURN(ImageStore store,
+                          ImageStore::Open(options.state_root.empty() ? DefaultStateRoot() : options.state_root));
+  store.RemoveStaleStaging();
+  std::optional<StoredImage> existing = store.FindByName(name);
+  if (existing && !options.force) {
+    return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
+  }
+  BANGER_ASSIGN_OR_RETURN(BlobCache cache,
+                          BlobCache::Open(options.cache_root.empty() ? DefaultCacheRoot() : options.cache_root));
+  BANGER_ASSIGN_OR_RETURN(std::unique_ptr<CacheLease> lease, CacheLease::Take(cache.oci_dir()));
+  BANGER_TRY(lease->Hold({"sha256:" + entry.sha256}));
+
+  Say(options, "resolving", "catalog image " + entry.name + " from " + catalog.source);
+  BANGER_ASSIGN_OR_RETURN(UniqueFd bundle, CachedBundle(cache, entry, options));
+
+  BANGER_ASSIGN_OR_RETURN(ImageStore::Staging staging, store.BeginStaging());
+  auto abandon = [&](Error error) {
+    store.Abandon(staging);
+    return error;
+  };
+  UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
+  Say(options, "unpacking", "extracting rootfs.ext4 in the sandbox");
+  auto unpacker = StartHelper(security::ProcessKind::kUnpacker);
+  if (!unpacker) return abandon(unpacker.error());
+  ipc::Message request = ipc::Message::WithJson(ipc::MessageType::kExtractBundle, json::object());
+  request.fds.push_back(std::move(bundle));
+  request.fds.push_back(UniqueFd(::fcntl(rootfs.get(), F_DUPFD_CLOEXEC, 0)));
+  if (auto sent = unpacker->Send(request); !sent) return abandon(sent.error());
+  auto reply = unpacker->ReceiveExpecting({ipc::MessageType::kBundleExtracted}, kExtractTimeoutMs);
+  if (!reply) return abandon(reply.error().Wrap("bundle of catalog image " + entry.name));
+  auto body = reply->Json();
+  if (!body || !body->is_object()) return abandon(Error{ErrorCode::kChildFailed, "banger-unpacker: a malformed reply"});
+  (void)unpacker->Send(ipc::Message::Make(ipc::MessageType::kShutdown));
+  if (security::ChildExit end = unpacker->Wait(10000); end.signaled || end.code != 0) {
+    return abandon(Error{ErrorCode::kChildFailed, "banger-unpacker " + end.Describe() + " at shutdown"});
+  }
+  if (::fsync(rootfs.get()) != 0) return abandon(Error::FromErrno("fsync of rootfs.ext4"));
+
+  PullResult result;
+  result.filesystem_bytes = body->value("rootfs_bytes", uint64_t{0});
+  const json manifest = body->value("manifest", json::object());
+  json record = {{"name", name},
+                 {"ref", entry.name},
+                 {"source", "catalog"},
+                 {"catalog", catalog.source},
+                 {"bundle_digest", "sha256:" + entry.sha256},
+                 {"bundle_manifest", manifest},
+                 {"distro", entry.distro},
+                 {"platform", entry.arch.empty() ? "" : "linux/" + entry.arch},
+                 {"kernel_ref", options.kernel_ref.empty() ? entry.kernel_ref : options.kernel_ref},
+                 {"filesystem_bytes", result.filesystem_bytes},
+                 {"created", Now()},
+                 {"banger_version", BANGER_VERSION},
+                 {"warnings", json::array()}};
+  Say(options, "written", "wrote rootfs.ext4 (" + HumanBytes(result.filesystem_bytes) + ")");
+  auto published = store.Publish(staging, record, existing);
+  if (!published) return abandon(published.error());
+  result.image = *published;
+  return result;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,18 @@
+// Plain URL downloads for the catalog path (the catalog document and bundles): https,
+// or http to a loopback host only; redirects followed (at most five, never onto plain
+// http elsewhere); no credentials are ever sent. The broker verifies what arrives.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "ipc/result.h"
+
+namespace banger::fetcher {
+
+// Writes the body into `fd` from offset 0; refuses more than `max_bytes`.
+Result<uint64_t> DownloadUrl(const std::string& url, uint64_t max_bytes, int fd,
+                             const std::function<void(uint64_t bytes)>& progress);
+
+}  // namespace banger::fetcher
