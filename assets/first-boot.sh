@@ -35,7 +35,7 @@ distribution is unknown, the marker is kept and the exit status is non-zero.
 
 The distribution is read from /etc/os-release (or /usr/lib/os-release): ID first,
 then each word of ID_LIKE in order.
-  debian ubuntu kali raspbian linuxmint pop   apt-get install openssh-server (service ssh)
+  debian ubuntu kali raspbian linuxmint pop   apt-get install --no-install-recommends openssh-server (service ssh)
   alpine                                      apk add openssh (service sshd)
   fedora rhel centos rocky almalinux          dnf, else yum, else microdnf: openssh-server
   arch archlinux manjaro                      pacman -Sy openssh
@@ -185,7 +185,7 @@ install_openssh() {
   case $family in
     apt)
       step DEBIAN_FRONTEND=noninteractive apt-get update
-      step DEBIAN_FRONTEND=noninteractive apt-get install -y openssh-server
+      step DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server
       ;;
     apk)
       step apk add --no-cache openssh

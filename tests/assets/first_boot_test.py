@@ -28,7 +28,7 @@ PREFIX = "banger-first-boot: "
 DEFAULT_MARKER = "/var/lib/banger/first-boot-pending"
 
 APT = ["DEBIAN_FRONTEND=noninteractive apt-get update",
-       "DEBIAN_FRONTEND=noninteractive apt-get install -y openssh-server"]
+       "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server"]
 PACKAGE_LINES = {
     "apt": APT,
     "apk": ["apk add --no-cache openssh"],
@@ -310,7 +310,7 @@ class RunTest(unittest.TestCase):
     def test_a_failing_step_keeps_the_marker(self):
         cases = [
             ("ID=debian\n", "apt-get:install", ["DEBIAN_FRONTEND=noninteractive apt-get update",
-                                                "DEBIAN_FRONTEND=noninteractive apt-get install -y openssh-server"]),
+                                                "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server"]),
             ("ID=debian\n", "apt-get:update", ["DEBIAN_FRONTEND=noninteractive apt-get update"]),
             ("ID=alpine\n", "apk", ["apk add --no-cache openssh"]),
             ("ID=arch\n", "ssh-keygen", ["pacman -Sy --noconfirm openssh", "ssh-keygen -A"]),
