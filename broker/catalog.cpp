@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "broker/config.h"
 #include "broker/image_fetch.h"
 #include "broker/image_store.h"
 #include "catalog_embedded.h"
@@ -96,6 +97,7 @@ Result<Catalog> LoadCatalog(const std::string& explicit_source) {
   if (source.empty()) {
     if (const char* env = std::getenv("BANGER_CATALOG"); env != nullptr && *env != '\0') source = env;
   }
+  if (source.empty()) source = ActiveConfig().catalog;
   struct stat st;
   if (source.empty() && ::stat(kSystemCatalog, &st) == 0) source = kSystemCatalog;
   if (source.empty()) return ParseCatalog(kEmbeddedCatalog, "(built in)");

@@ -1,7 +1,8 @@
 // The image catalog: names that take the bundle fast path instead of a registry.
 // {"version": 1, "entries": [{"name", "distro", "arch", "kernel_ref", "url", "sha256",
-// "size", "description"}]}, read from --catalog (a path or URL), $BANGER_CATALOG,
-// /etc/banger/catalog.json, or else the copy built into banger (assets/catalog.json).
+// "size", "description"}]}, read from --catalog (a path or URL), $BANGER_CATALOG, the
+// config's `catalog`, /etc/banger/catalog.json, or else the copy built into banger
+// (assets/catalog.json).
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "broker/cli_output.h"
+#include "broker/config.h"
 #include "broker/exit_codes.h"
 #include "broker/flags.h"
 #include "broker/pull.h"
@@ -35,7 +36,7 @@ constexpr const char* kPullUsage =
     "                         (default: content x 1.5, at least 1 GiB)\n"
     "  --platform P           os/arch[/variant] to pick from a multi-platform image (linux/amd64)\n"
     "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
-    "  --parallel N           blobs downloaded at once (default 3)\n"
+    "  --parallel N           blobs downloaded at once (default: the config's parallel_downloads, 3)\n"
     "  --force                replace an image of the same name\n"
     "  --catalog SRC          the catalog to consult (path or URL; default $BANGER_CATALOG,\n"
     "                         /etc/banger/catalog.json, else the built-in one). A name in it\n"
@@ -74,7 +75,12 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   options.name = flags->Value("--name").value_or("");
   options.kernel_ref = flags->Value("--kernel-ref").value_or("");
   options.platform = flags->Value("--platform").value_or("linux/amd64");
-  options.insecure_registries = flags->All("--insecure-registry");
+  // The config's values first (docs/install.md), the command line on top.
+  const Config& config = ActiveConfig();
+  options.insecure_registries = config.insecure_registries;
+  for (const std::string& host : flags->All("--insecure-registry")) options.insecure_registries.push_back(host);
+  options.parallel_downloads = config.parallel_downloads;
+  options.unpack_limits = config.unpack_limits;
   options.force = flags->Has("--force");
   options.guest_assets = !flags->Has("--no-guest-assets");
   options.catalog_source = flags->Value("--catalog").value_or("");

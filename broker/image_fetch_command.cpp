@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "broker/cli_output.h"
+#include "broker/config.h"
 #include "broker/exit_codes.h"
 #include "broker/flags.h"
 #include "broker/image_fetch.h"
@@ -25,7 +26,7 @@ const char* const kImageFetchUsage =
     "\n"
     "  --platform P             image to pick from a multi-platform index (default linux/amd64)\n"
     "  --insecure-registry H    allow plain HTTP to registry H (loopback is always allowed)\n"
-    "  --parallel N             blobs downloaded at once (default 3, 1-16)\n"
+    "  --parallel N             blobs downloaded at once (1-16; default: the config's parallel_downloads, 3)\n"
     "  --json                   print the result as one JSON object\n"
     "  -q                       print only errors\n";
 
@@ -49,7 +50,10 @@ int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out
   FetchOptions options;
   options.reference = flags->positional[0];
   options.platform = flags->Value("--platform").value_or("linux/amd64");
-  options.insecure_registries = flags->All("--insecure-registry");
+  const Config& config = ActiveConfig();
+  options.insecure_registries = config.insecure_registries;
+  for (const std::string& host : flags->All("--insecure-registry")) options.insecure_registries.push_back(host);
+  options.parallel_downloads = config.parallel_downloads;
   if (auto parallel = flags->Value("--parallel")) {
     auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
     if (!n) {

@@ -1,5 +1,7 @@
-// `banger system status`: proves on this kernel that every helper can be started,
-// locked down and checked, and prints what /proc says about each.
+// `banger system status`: the config in use, whether and where banger is installed,
+// where images and blobs go, what the kernel offers the sandbox (seccomp, user
+// namespaces) and the helpers' user; then proves on this kernel that every helper can be
+// started, locked down and checked, and prints what /proc says about each.
 #pragma once
 
 #include <iosfwd>

@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 namespace banger::security {
@@ -59,9 +61,20 @@ void SandboxSpec::BindReadOnly(const std::string& host_path, const std::string& 
   readonly_binds.push_back({host_path, inside});
 }
 
+namespace {
+std::string& Preferred() {
+  static std::string name;
+  return name;
+}
+}  // namespace
+
+void SetPreferredSandboxUser(std::string name) { Preferred() = std::move(name); }
+const std::string& PreferredSandboxUser() { return Preferred(); }
+
 SandboxIdentity ResolveSandboxIdentity() {
-  for (const char* name : {"banger", "nobody"}) {
-    if (const passwd* pw = ::getpwnam(name); pw != nullptr && pw->pw_uid != 0) {
+  for (const std::string& name : {Preferred(), std::string("banger"), std::string("nobody")}) {
+    if (name.empty()) continue;
+    if (const passwd* pw = ::getpwnam(name.c_str()); pw != nullptr && pw->pw_uid != 0) {
       return {pw->pw_uid, pw->pw_gid, name};
     }
   }

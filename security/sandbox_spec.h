@@ -54,14 +54,18 @@ struct SandboxSpec {
 // The policy each kind gets unless the broker's configuration adjusts it.
 SandboxSpec DefaultSpec(ProcessKind kind);
 
-// The unprivileged identity children run as when the broker is root: the dedicated
-// "banger" user if it exists, else "nobody". Resolved in the broker, never in a child.
+// The unprivileged identity children run as when the broker is root: the preferred
+// user (the config's `user`) if it exists, else the dedicated "banger" user, else
+// "nobody"; a user with uid 0 is never chosen. Resolved in the broker, never in a child.
 struct SandboxIdentity {
   uid_t uid;
   gid_t gid;
   std::string name;
 };
 SandboxIdentity ResolveSandboxIdentity();
+// Process-wide; set once at start-up, before any helper is spawned. Empty: none.
+void SetPreferredSandboxUser(std::string name);
+const std::string& PreferredSandboxUser();
 
 // Fills in uid/gid or the user-namespace choice for the calling (broker) process.
 SandboxSpec SpecForCurrentBroker(ProcessKind kind);

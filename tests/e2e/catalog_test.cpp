@@ -123,6 +123,19 @@ TEST_F(Catalog, BrokenAndHostileBundlesFailByNameAndPublishNothing) {
   EXPECT_EQ(blobs.output, "5\n") << "only the verified hostile bundles are cached, never the wrong or short ones";
 }
 
+TEST_F(Catalog, TheConfigNamesTheCatalogWhenNothingElseDoes) {
+  WriteCatalog(json::array({HostileEntry("from-config", "good")}));
+  const std::string config = work_.path() + "/config";
+  std::ofstream(config) << "catalog = " << base_ << "/catalog.json\n";
+  CommandResult listed = RunCommand("env -u BANGER_CATALOG BANGER_CONFIG=" + config + " BANGER_STATE_DIR=" +
+                                    state_.path() + " " + kBin + "/banger image catalog --json");
+  ASSERT_EQ(listed.exit_status, 0) << listed.output;
+  auto doc = json::parse(listed.output);
+  EXPECT_EQ(doc["source"], base_ + "/catalog.json");
+  ASSERT_EQ(doc["entries"].size(), 1u);
+  EXPECT_EQ(doc["entries"][0]["name"], "from-config");
+}
+
 TEST_F(Catalog, ACatalogNameNeverFallsThroughToARegistry) {
   CommandResult unreachable =
       RunCommand("env BANGER_STATE_DIR=" + state_.path() + " BANGER_CACHE_DIR=" + cache_.path() + " " + kBin +

@@ -98,7 +98,10 @@ TEST_F(Lifecycle, HelpersAreConfinedWhileAPullRuns) {
   // The fetcher, caught mid-download behind a slow proxy.
   auto proxy = TestProxy::Start(registry_->host(), {"--slow-blobs", "100000"});
   ASSERT_TRUE(proxy);
-  auto slow = Start("image pull -q --name slow " + proxy->host() + "/demo/app:v1");
+  auto slow = Start("image pull --json --name slow " + proxy->host() + "/demo/app:v1");
+  // Once bytes flow the broker has checked the fetcher's lockdown; look at it then.
+  ASSERT_TRUE(WaitFor([&] { return slow->Output().find("\"state\":\"downloading\"") != std::string::npos; }, 20000))
+      << slow->Output();
   pid_t fetcher = -1;
   ASSERT_TRUE(WaitFor([&] {
     const std::string found = RunCommand("pgrep -P " + std::to_string(slow->pid()) + " -x banger-fetcher").output;
@@ -229,8 +232,9 @@ TEST_F(Lifecycle, SimultaneousPullsOfOneImageShareEachDownload) {
 TEST_F(Lifecycle, TenConcurrentPullsSucceedWhilePruneRunsInALoop) {
   auto proxy = TestProxy::Start(registry_->host(), {"--slow-blobs", "2000000"});
   ASSERT_TRUE(proxy);
+  const std::string stop = work_.path() + "/stop-pruning";
   auto pruner = std::make_unique<BackgroundCommand>(
-      "sh -c 'while :; do " + Env() + kBin + "/banger image cache prune >/dev/null || exit 1; done'",
+      "sh -c 'while [ ! -e " + stop + " ]; do " + Env() + kBin + "/banger image cache prune >/dev/null || exit 1; done'",
       work_.path() + "/pruner");
   std::vector<std::unique_ptr<BackgroundCommand>> pulls;
   for (int i = 0; i < 10; ++i) {
@@ -239,8 +243,8 @@ TEST_F(Lifecycle, TenConcurrentPullsSucceedWhilePruneRunsInALoop) {
   }
   for (auto& p : pulls) EXPECT_EQ(p->Wait(120000), 0) << p->Output();
   EXPECT_EQ(pruner->Wait(0), -1) << "the prune loop kept running: " << pruner->Output();
-  ::kill(pruner->pid(), SIGKILL);
-  pruner->Wait(5000);
+  RunCommand("touch " + stop);
+  EXPECT_EQ(pruner->Wait(30000), 0) << "the prune loop ends cleanly: " << pruner->Output();
   EXPECT_EQ(Published(), 10u);
   ExpectEveryBlobMatchesItsName();
 }
