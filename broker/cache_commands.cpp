@@ -19,16 +19,12 @@ constexpr const char* kPruneUsage =
     "\n"
     "  --dry-run   only say what would be freed\n";
 
-int Usage(std::ostream& err, const std::string& what) {
-  err << "banger: error: " << what << "\nRun 'banger image cache prune --help' for usage.\n";
-  return kExitUsage;
-}
 
 }  // namespace
 
 int RunImageCacheCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || (args[0] != "prune" && args[0] != "--help" && args[0] != "-h")) {
-    return Usage(err, "unknown 'image cache' command; the one there is: prune");
+    return ReportUsage(err, "unknown 'image cache' command; the one there is: prune", "image cache prune");
   }
   if (args[0] != "prune") {
     out << kPruneUsage;
@@ -36,12 +32,12 @@ int RunImageCacheCommand(const std::vector<std::string>& args, std::ostream& out
   }
   auto flags = ParseFlags(std::vector<std::string>(args.begin() + 1, args.end()),
                           FlagSpec{{}, {"--dry-run", "--help", "-h"}, {}});
-  if (!flags) return Usage(err, flags.error().message);
+  if (!flags) return ReportUsage(err, flags.error().message, "image cache prune");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << kPruneUsage;
     return kExitOk;
   }
-  if (!flags->positional.empty()) return Usage(err, "image cache prune takes no arguments");
+  if (!flags->positional.empty()) return ReportUsage(err, "image cache prune takes no arguments", "image cache prune");
   auto cache = BlobCache::Open(DefaultCacheRoot());
   if (!cache) return ReportError(err, cache.error(), "");
   const bool dry_run = flags->Has("--dry-run");

@@ -30,10 +30,6 @@ constexpr const char* kBundleUsage =
     "zstd-compressed tar) and prints its catalog entry; publish the file at URL and add the\n"
     "entry to a catalog's \"entries\".\n";
 
-int Usage(std::ostream& err, const std::string& what, const char* command) {
-  err << "banger: error: " << what << "\nRun 'banger image " << command << " --help' for usage.\n";
-  return kExitUsage;
-}
 
 std::string ArchOf(const std::string& platform) {
   const size_t slash = platform.find('/');
@@ -46,12 +42,12 @@ std::string ArchOf(const std::string& platform) {
 
 int RunImageCatalogCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto flags = ParseFlags(args, FlagSpec{{"--catalog"}, {"--json", "--help", "-h"}, {}});
-  if (!flags) return Usage(err, flags.error().message, "catalog");
+  if (!flags) return ReportUsage(err, flags.error().message, "image catalog");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << kCatalogUsage;
     return kExitOk;
   }
-  if (!flags->positional.empty()) return Usage(err, "image catalog takes no arguments", "catalog");
+  if (!flags->positional.empty()) return ReportUsage(err, "image catalog takes no arguments", "image catalog");
   auto catalog = LoadCatalog(flags->Value("--catalog").value_or(""));
   if (!catalog) return ReportError(err, catalog.error(), "");
   if (flags->Has("--json")) {
@@ -76,14 +72,14 @@ int RunImageCatalogCommand(const std::vector<std::string>& args, std::ostream& o
 
 int RunImageBundleCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto flags = ParseFlags(args, FlagSpec{{"--out", "--url", "--distro", "--description"}, {"--help", "-h"}, {}});
-  if (!flags) return Usage(err, flags.error().message, "bundle");
+  if (!flags) return ReportUsage(err, flags.error().message, "image bundle");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << kBundleUsage;
     return kExitOk;
   }
-  if (flags->positional.size() != 1) return Usage(err, "image bundle takes one image name", "bundle");
+  if (flags->positional.size() != 1) return ReportUsage(err, "image bundle takes one image name", "image bundle");
   const auto out_path = flags->Value("--out");
-  if (!out_path || out_path->empty()) return Usage(err, "image bundle needs --out FILE.tar.zst", "bundle");
+  if (!out_path || out_path->empty()) return ReportUsage(err, "image bundle needs --out FILE.tar.zst", "image bundle");
   auto store = ImageStore::Open(DefaultStateRoot());
   if (!store) return ReportError(err, store.error(), "");
   const std::string name = flags->positional[0];

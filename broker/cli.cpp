@@ -7,6 +7,7 @@
 #include "broker/exit_codes.h"
 #include "broker/cache_commands.h"
 #include "broker/catalog_commands.h"
+#include "broker/cli_output.h"
 #include "broker/image_commands.h"
 #include "broker/image_fetch_command.h"
 #include "broker/config.h"
@@ -48,10 +49,6 @@ constexpr const char* kUsage =
     "exit status: 0 ok, 1 error, 2 usage, 3 sandbox violation or crashed helper,\n"
     "             130/143 stopped by SIGINT/SIGTERM (nothing is published)\n";
 
-int UsageError(std::ostream& err, const std::string& what) {
-  err << "banger: error: " << what << "\n" << "Run 'banger --help' for usage.\n";
-  return kExitUsage;
-}
 
 }  // namespace
 
@@ -92,7 +89,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (args.size() >= 2 && args[1] == "cache") return RunImageCacheCommand(rest, out, err);
     if (args.size() >= 2 && args[1] == "catalog") return RunImageCatalogCommand(rest, out, err);
     if (args.size() >= 2 && args[1] == "bundle") return RunImageBundleCommand(rest, out, err);
-    return UsageError(err, "unknown 'image' command; try 'banger image pull --help'");
+    return ReportUsage(err, "unknown 'image' command; try 'banger image pull --help'", "");
   }
   if (first == "system") {
     const std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
@@ -107,9 +104,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     }
     if (args.size() >= 2 && args[1] == "install") return RunSystemInstall(rest, out, err);
     if (args.size() >= 2 && args[1] == "uninstall") return RunSystemUninstall(rest, out, err);
-    return UsageError(err, "unknown 'system' command; try 'banger system status', 'install' or 'uninstall'");
+    return ReportUsage(err, "unknown 'system' command; try 'banger system status', 'install' or 'uninstall'", "");
   }
-  return UsageError(err, "unknown command '" + first + "'");
+  return ReportUsage(err, "unknown command '" + first + "'", "");
 }
 
 }  // namespace banger::broker

@@ -29,6 +29,11 @@ int ExitStatusFor(const Error& error) {
   }
 }
 
+int ReportUsage(std::ostream& err, const std::string& what, const std::string& command) {
+  err << "banger: error: " << what << "\nRun 'banger " << (command.empty() ? "" : command + " ") << "--help' for usage.\n";
+  return kExitUsage;
+}
+
 int ReportError(std::ostream& err, const Error& error, const std::string& context) {
   err << "banger: error: " << error.message << (context.empty() ? "" : " (" + context + ")") << "\n";
   return ExitStatusFor(error);

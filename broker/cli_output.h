@@ -17,6 +17,10 @@ std::string HumanBytes(uint64_t bytes);
 // 128 + the signal when SIGINT or SIGTERM stopped banger.
 int ExitStatusFor(const Error& error);
 
+// A command-line mistake: the error line, where to read more ("Run 'banger COMMAND
+// --help' for usage."), and exit status 2. An empty command points at `banger --help`.
+int ReportUsage(std::ostream& err, const std::string& what, const std::string& command);
+
 // Prints the error line and returns ExitStatusFor(error).
 int ReportError(std::ostream& err, const Error& error, const std::string& context);
 

@@ -52,10 +52,6 @@ constexpr const char* kPullUsage =
     "                         result (the image record with \"event\": \"result\")\n"
     "  -q                     print only errors\n";
 
-int Usage(std::ostream& err, const std::string& what, const char* command) {
-  err << "banger: error: " << what << "\nRun 'banger image " << command << " --help' for usage.\n";
-  return kExitUsage;
-}
 
 }  // namespace
 
@@ -64,12 +60,12 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
                 {"--force", "--no-guest-assets", "--json", "-q", "--help", "-h"},
                 {"--insecure-registry", "--limit"}};
   auto flags = ParseFlags(args, spec);
-  if (!flags) return Usage(err, flags.error().message, "pull");
+  if (!flags) return ReportUsage(err, flags.error().message, "image pull");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << kPullUsage;
     return kExitOk;
   }
-  if (flags->positional.size() != 1) return Usage(err, "image pull takes exactly one reference", "pull");
+  if (flags->positional.size() != 1) return ReportUsage(err, "image pull takes exactly one reference", "image pull");
   PullOptions options;
   options.reference = flags->positional[0];
   options.name = flags->Value("--name").value_or("");
@@ -85,16 +81,16 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   options.guest_assets = !flags->Has("--no-guest-assets");
   options.catalog_source = flags->Value("--catalog").value_or("");
   if (!options.kernel_ref.empty() && !IsValidImageName(options.kernel_ref)) {
-    return Usage(err, "invalid --kernel-ref '" + options.kernel_ref + "'", "pull");
+    return ReportUsage(err, "invalid --kernel-ref '" + options.kernel_ref + "'", "image pull");
   }
   if (auto size = flags->Value("--size")) {
     auto bytes = ParseSize(*size);
-    if (!bytes) return Usage(err, bytes.error().message, "pull");
+    if (!bytes) return ReportUsage(err, bytes.error().message, "image pull");
     options.size_bytes = *bytes;
   }
   if (auto parallel = flags->Value("--parallel")) {
     auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
-    if (!n) return Usage(err, n.error().message, "pull");
+    if (!n) return ReportUsage(err, n.error().message, "image pull");
     options.parallel_downloads = static_cast<int>(*n);
   }
   for (const std::string& limit : flags->All("--limit")) {
@@ -102,10 +98,10 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
     const std::string key = limit.substr(0, eq);
     const auto& names = UnpackLimitNames();
     if (eq == std::string::npos || std::find(names.begin(), names.end(), key) == names.end()) {
-      return Usage(err, "--limit wants NAME=VALUE with NAME one of the bounds --help lists, not '" + limit + "'", "pull");
+      return ReportUsage(err, "--limit wants NAME=VALUE with NAME one of the bounds --help lists, not '" + limit + "'", "image pull");
     }
     auto value = ParseIntFlag("--limit " + key, limit.substr(eq + 1), 1, std::numeric_limits<long>::max());
-    if (!value) return Usage(err, value.error().message, "pull");
+    if (!value) return ReportUsage(err, value.error().message, "image pull");
     options.unpack_limits[key] = static_cast<uint64_t>(*value);
   }
   const bool json = flags->Has("--json"), quiet = flags->Has("-q");
@@ -131,12 +127,12 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
 
 int RunImageInspectCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto flags = ParseFlags(args, FlagSpec{{}, {"--help", "-h"}, {}});
-  if (!flags) return Usage(err, flags.error().message, "inspect");
+  if (!flags) return ReportUsage(err, flags.error().message, "image inspect");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << "usage: banger image inspect NAME\n\nPrints an image's record (image.json) with its rootfs path.\n";
     return kExitOk;
   }
-  if (flags->positional.size() != 1) return Usage(err, "image inspect takes one image name", "inspect");
+  if (flags->positional.size() != 1) return ReportUsage(err, "image inspect takes one image name", "image inspect");
   auto store = ImageStore::Open(DefaultStateRoot());
   if (!store) return ReportError(err, store.error(), "");
   auto image = store->FindByName(flags->positional[0]);
@@ -149,12 +145,12 @@ int RunImageInspectCommand(const std::vector<std::string>& args, std::ostream& o
 
 int RunImageRemoveCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto flags = ParseFlags(args, FlagSpec{{}, {"--help", "-h", "-q"}, {}});
-  if (!flags) return Usage(err, flags.error().message, "rm");
+  if (!flags) return ReportUsage(err, flags.error().message, "image rm");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << "usage: banger image rm NAME...\n\nRemoves pulled images (their rootfs.ext4 and record).\n";
     return kExitOk;
   }
-  if (flags->positional.empty()) return Usage(err, "image rm takes at least one image name", "rm");
+  if (flags->positional.empty()) return ReportUsage(err, "image rm takes at least one image name", "image rm");
   auto store = ImageStore::Open(DefaultStateRoot());
   if (!store) return ReportError(err, store.error(), "");
   int status = kExitOk;
@@ -176,12 +172,12 @@ int RunImageRemoveCommand(const std::vector<std::string>& args, std::ostream& ou
 int RunImageListCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   FlagSpec spec{{}, {"--json", "--help", "-h"}, {}};
   auto flags = ParseFlags(args, spec);
-  if (!flags) return Usage(err, flags.error().message, "list");
+  if (!flags) return ReportUsage(err, flags.error().message, "image list");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << "usage: banger image list [--json]\n\nLists the pulled images.\n";
     return kExitOk;
   }
-  if (!flags->positional.empty()) return Usage(err, "image list takes no arguments", "list");
+  if (!flags->positional.empty()) return ReportUsage(err, "image list takes no arguments", "image list");
   auto store = ImageStore::Open(DefaultStateRoot());
   if (!store) return ReportError(err, store.error(), "");
   const auto images = store->List();

@@ -36,7 +36,7 @@ int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out
                 {"--insecure-registry"}};
   auto flags = ParseFlags(args, spec);
   if (!flags) {
-    err << "banger: error: " << flags.error().message << "\nRun 'banger image fetch --help' for usage.\n";
+    return ReportUsage(err, flags.error().message, "image fetch");
     return kExitUsage;
   }
   if (flags->Has("--help") || flags->Has("-h")) {
@@ -44,7 +44,7 @@ int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out
     return kExitOk;
   }
   if (flags->positional.size() != 1) {
-    err << "banger: error: image fetch takes exactly one reference\nRun 'banger image fetch --help' for usage.\n";
+    return ReportUsage(err, "image fetch takes exactly one reference", "image fetch");
     return kExitUsage;
   }
   FetchOptions options;

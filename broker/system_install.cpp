@@ -57,10 +57,6 @@ constexpr const char* kUninstallUsage =
     "  --config-dir DIR  where installed.json is (/etc/banger)\n"
     "  --purge           also remove the state dir with every pulled image, and the cache dir\n";
 
-int Usage(std::ostream& err, const std::string& what, const char* command) {
-  err << "banger: error: " << what << "\nRun 'banger system " << command << " --help' for usage.\n";
-  return kExitUsage;
-}
 
 Result<std::string> PathFlag(const ParsedFlags& flags, const std::string& flag, const std::string& fallback) {
   std::string path = flags.Value(flag).value_or(fallback);
@@ -310,24 +306,24 @@ int Uninstall(const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
 int RunSystemInstall(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto flags = ParseFlags(args, FlagSpec{{"--prefix", "--user", "--config-dir", "--state-dir", "--cache-dir"},
                                          {"--help", "-h"}, {}});
-  if (!flags) return Usage(err, flags.error().message, "install");
+  if (!flags) return ReportUsage(err, flags.error().message, "system install");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << kInstallUsage;
     return kExitOk;
   }
-  if (!flags->positional.empty()) return Usage(err, "system install takes no arguments", "install");
+  if (!flags->positional.empty()) return ReportUsage(err, "system install takes no arguments", "system install");
   if (::geteuid() != 0) return ReportError(err, Error{ErrorCode::kInvalidArgument, "system install needs root"}, "");
   return Install(*flags, out, err);
 }
 
 int RunSystemUninstall(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   auto flags = ParseFlags(args, FlagSpec{{"--config-dir"}, {"--purge", "--help", "-h"}, {}});
-  if (!flags) return Usage(err, flags.error().message, "uninstall");
+  if (!flags) return ReportUsage(err, flags.error().message, "system uninstall");
   if (flags->Has("--help") || flags->Has("-h")) {
     out << kUninstallUsage;
     return kExitOk;
   }
-  if (!flags->positional.empty()) return Usage(err, "system uninstall takes no arguments", "uninstall");
+  if (!flags->positional.empty()) return ReportUsage(err, "system uninstall takes no arguments", "system uninstall");
   if (::geteuid() != 0) return ReportError(err, Error{ErrorCode::kInvalidArgument, "system uninstall needs root"}, "");
   return Uninstall(*flags, out, err);
 }

@@ -25,13 +25,6 @@ using nlohmann::json;
 
 const std::string kBin = BANGER_BIN_DIR;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 bool Exists(const std::string& path) {
   struct stat st;
   return ::lstat(path.c_str(), &st) == 0;
@@ -46,16 +39,8 @@ std::string ModeOwner(const std::string& path) {
 }
 
 std::string UidField(pid_t pid) {
-  std::istringstream status(ReadFile("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("Uid:", 0) == 0) {
-      std::istringstream fields(line.substr(4));
-      std::string real;
-      fields >> real;
-      return real;
-    }
-  }
-  return "";
+  const std::string uids = ProcStatusField(pid, "Uid");
+  return uids.substr(0, uids.find_first_of(" \t"));
 }
 
 void DeleteUser(const std::string& name) {
@@ -177,13 +162,7 @@ TEST_F(SystemInstall, InstallsPullsAsItsUserAndUninstallsLeavingOnlyTheImages) {
                                                                             "/demo/app:v1"),
                          work_.path() + "/pull.out");
   ASSERT_TRUE(WaitFor([&] { return Exists(stall); }, 30000)) << pull.Output();
-  std::map<std::string, pid_t> helpers;
-  {
-    std::istringstream lines(ReadFile(stall));
-    std::string name;
-    pid_t pid;
-    while (lines >> name >> pid) helpers[name] = pid;
-  }
+  const std::map<std::string, pid_t> helpers = StalledHelpers(stall);
   EXPECT_EQ(helpers.size(), 2u);
   for (const auto& [name, pid] : helpers) EXPECT_EQ(UidField(pid), Uid()) << name;
   ::unlink(stall.c_str());

@@ -21,42 +21,13 @@ using nlohmann::json;
 
 const std::string kBin = BANGER_BIN_DIR;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string StatusField(pid_t pid, const std::string& field) {
-  std::istringstream status(ReadFile("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind(field + ":", 0) == 0) {
-      std::string value = line.substr(field.size() + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      return value;
-    }
-  }
-  return "";
-}
-
-bool Alive(pid_t pid) { return ::kill(pid, 0) == 0 && StatusField(pid, "State").rfind("Z", 0) != 0; }
-
-// The helpers a stalled pull listed: name -> pid.
-std::map<std::string, pid_t> StalledHelpers(const std::string& file) {
-  std::map<std::string, pid_t> out;
-  std::istringstream lines(ReadFile(file));
-  std::string name;
-  pid_t pid;
-  while (lines >> name >> pid) out[name] = pid;
-  return out;
-}
+bool Alive(pid_t pid) { return ::kill(pid, 0) == 0 && ProcStatusField(pid, "State").rfind("Z", 0) != 0; }
 
 void ExpectConfined(pid_t pid, const std::string& who) {
-  EXPECT_EQ(StatusField(pid, "NoNewPrivs"), "1") << who;
-  EXPECT_EQ(StatusField(pid, "Seccomp"), "2") << who;
-  for (const char* caps : {"CapEff", "CapPrm", "CapBnd"}) EXPECT_EQ(StatusField(pid, caps), "0000000000000000") << who;
-  const std::string uid = StatusField(pid, "Uid");
+  EXPECT_EQ(ProcStatusField(pid, "NoNewPrivs"), "1") << who;
+  EXPECT_EQ(ProcStatusField(pid, "Seccomp"), "2") << who;
+  for (const char* caps : {"CapEff", "CapPrm", "CapBnd"}) EXPECT_EQ(ProcStatusField(pid, caps), "0000000000000000") << who;
+  const std::string uid = ProcStatusField(pid, "Uid");
   EXPECT_FALSE(uid.empty()) << who;
   EXPECT_NE(uid.substr(0, uid.find('\t')), "0") << who << " runs as root: " << uid;
 }

@@ -131,6 +131,34 @@ std::string BackgroundCommand::Output() const {
   return text.str();
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string ProcStatusField(pid_t pid, const std::string& field) {
+  std::istringstream status(ReadFile("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(field + ":", 0) == 0) {
+      std::string value = line.substr(field.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      return value;
+    }
+  }
+  return "";
+}
+
+std::map<std::string, pid_t> StalledHelpers(const std::string& file) {
+  std::map<std::string, pid_t> out;
+  std::istringstream lines(ReadFile(file));
+  std::string name;
+  pid_t pid;
+  while (lines >> name >> pid) out[name] = pid;
+  return out;
+}
+
 nlohmann::json LastJsonLine(const std::string& output) {
   std::string text = output;
   while (!text.empty() && text.back() == '\n') text.pop_back();

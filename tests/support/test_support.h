@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -73,6 +74,15 @@ class BackgroundCommand {
   int status_ = -1;
   std::string output_file_;
 };
+
+// A whole file's text ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+
+// A field of /proc/<pid>/status, without its name and leading blanks ("" when absent).
+std::string ProcStatusField(pid_t pid, const std::string& field);
+
+// The helpers a pull held by BANGER_TEST_STALL=FILE listed in FILE: name -> pid.
+std::map<std::string, pid_t> StalledHelpers(const std::string& file);
 
 // The last line of `output` parsed as JSON (banger's --json result); null if it is not.
 nlohmann::json LastJsonLine(const std::string& output);
