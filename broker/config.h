@@ -29,7 +29,7 @@ struct Config {
   std::string state_dir;     // empty: DefaultStateRoot()'s own default
   std::string cache_dir;     // empty: DefaultCacheRoot()'s own default
   std::vector<std::string> insecure_registries;
-  std::vector<RegistryMirror> mirrors;  // parsed and exposed; pulls do not use them yet
+  std::vector<RegistryMirror> mirrors;  // asked before their registry (image_fetch.h)
   int parallel_downloads = 3;
   std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
   // Unpack bounds by the names PullOptions::unpack_limits takes; only those set here.

@@ -76,6 +76,7 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   options.insecure_registries = config.insecure_registries;
   for (const std::string& host : flags->All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
+  for (const RegistryMirror& m : config.mirrors) options.mirrors[m.registry].push_back(m.mirror);
   options.unpack_limits = config.unpack_limits;
   options.force = flags->Has("--force");
   options.guest_assets = !flags->Has("--no-guest-assets");

@@ -255,6 +255,27 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
       return *offline;
     }
   }
+  // Mirrors of the reference's registry first: asked anonymously (the registry's
+  // credentials never go to a mirror, invariant I6), their bytes verified like any
+  // registry's; whatever goes wrong there, the registry itself is asked next.
+  for (const std::string& mirror : options.mirrors) {
+    FetchOptions via = options;
+    via.reference = mirror + "/" + ref.repository + (ref.digest.empty() ? ":" + ref.tag : "@" + ref.digest);
+    via.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+    auto fetched = FetchFromRegistry(cache, via, lease);
+    if (fetched) {
+      fetched->reference = ref;
+      fetched->mirror = mirror;
+      return fetched;
+    }
+    if (fetched.error().code == ErrorCode::kStopped) return fetched.error();
+  }
+  return FetchFromRegistry(cache, options, lease);
+}
+
+Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOptions& options,
+                                       const std::shared_ptr<CacheLease>& lease) {
+  BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
 
   ipc::ResolveRequest resolve;
   resolve.reference = ref.String();

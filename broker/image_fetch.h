@@ -46,6 +46,9 @@ struct FetchOptions {
   // certs.d convention).
   std::vector<std::string> certs_dirs = {"/etc/banger/certs.d", "/etc/docker/certs.d"};
   std::string fetcher_path;  // default: located beside banger
+  // Pull-through mirrors of the reference's registry ("host[:port]"), tried in order
+  // before it (config key `mirrors`).
+  std::vector<std::string> mirrors;
   // The resolver configuration the fetcher sees as /etc/resolv.conf.
   std::string resolv_conf = "/etc/resolv.conf";
 };
@@ -67,6 +70,7 @@ struct FetchedImage {
   uint64_t downloaded_bytes = 0;
   bool used_network = true;
   uint64_t fetcher_peak_rss_kib = 0;  // 0 when no fetcher ran
+  std::string mirror;                 // the mirror that served it, empty for the registry
   // Keeps this image's blobs from `image cache prune` while the image is in use.
   std::shared_ptr<CacheLease> lease;
 
@@ -74,6 +78,10 @@ struct FetchedImage {
 };
 
 Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options);
+
+// FetchImage without the cache-only path and the mirrors: one registry, `options.reference`'s.
+Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOptions& options,
+                                       const std::shared_ptr<CacheLease>& lease);
 
 // The sandboxed fetcher, as FetchImage starts it (resolver and proxy settings from
 // `options`); for the catalog's plain URL downloads too.

@@ -45,7 +45,6 @@ int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out
   }
   if (flags->positional.size() != 1) {
     return ReportUsage(err, "image fetch takes exactly one reference", "image fetch");
-    return kExitUsage;
   }
   FetchOptions options;
   options.reference = flags->positional[0];
@@ -54,11 +53,15 @@ int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out
   options.insecure_registries = config.insecure_registries;
   for (const std::string& host : flags->All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
+  if (auto ref = ParseReference(options.reference)) {
+    for (const RegistryMirror& m : config.mirrors) {
+      if (m.registry == ref->registry) options.mirrors.push_back(m.mirror);
+    }
+  }
   if (auto parallel = flags->Value("--parallel")) {
     auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
     if (!n) {
-      err << "banger: error: " << n.error().message << "\n";
-      return kExitUsage;
+      return ReportUsage(err, n.error().message, "image fetch");
     }
     options.parallel_downloads = static_cast<int>(*n);
   }

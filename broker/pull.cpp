@@ -125,6 +125,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
   fetch.reference = options.reference;
   fetch.platform = options.platform;
   fetch.insecure_registries = options.insecure_registries;
+  if (auto it = options.mirrors.find(ref.registry); it != options.mirrors.end()) fetch.mirrors = it->second;
   fetch.parallel_downloads = options.parallel_downloads;
   fetch.credentials = options.credentials;
   if (options.progress != nullptr) fetch.on_event = [&options](const FetchEvent& e) { options.progress->Fetch(e); };
@@ -133,7 +134,8 @@ Result<PullResult> PullImage(const PullOptions& options) {
   for (const auto& l : image.layers) compressed += l.size;
   Say(options, "fetched",
       "fetched " + std::to_string(image.layers.size()) + " layer(s), " + HumanBytes(compressed) + " (" +
-          HumanBytes(image.downloaded_bytes) + " downloaded)",
+          HumanBytes(image.downloaded_bytes) + " downloaded" + (image.mirror.empty() ? "" : " from mirror " + image.mirror) +
+          ")",
       {{"layers", image.layers.size()}, {"bytes", compressed}, {"downloaded_bytes", image.downloaded_bytes}});
 
   BANGER_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create());
@@ -269,6 +271,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
                  {"banger_version", BANGER_VERSION},
                  {"warnings", result.warnings}};
   if (guest.is_object()) record["guest"] = guest;
+  if (!image.mirror.empty()) record["mirror"] = image.mirror;
   auto published = store.Publish(staging, record, existing);
   if (!published) return abandon(published.error());
   result.image = *published;

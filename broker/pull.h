@@ -23,6 +23,7 @@ struct PullOptions {
   std::string platform = "linux/amd64";
   uint64_t size_bytes = 0;  // 0: content x 1.5, at least 1 GiB
   std::vector<std::string> insecure_registries;
+  std::map<std::string, std::vector<std::string>> mirrors;  // registry -> pull-through mirrors
   int parallel_downloads = 3;
   bool force = false;
   bool guest_assets = true;

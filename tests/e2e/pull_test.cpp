@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -99,6 +101,29 @@ TEST_F(Pull, ProgressOnATerminalAndOffIt) {
   EXPECT_NE(tty.output.find("pulled on-tty: "), std::string::npos) << tty.output;
   // -q: nothing at all on success.
   EXPECT_EQ(Banger("image pull -q --name quiet " + Ref()).output, "");
+}
+
+TEST_F(Pull, ConfiguredMirrorsAreAskedFirstThenTheRegistry) {
+  auto mirror = TestRegistry::Start();
+  ASSERT_TRUE(mirror);
+  ASSERT_FALSE(mirror->Push("demo/app", "v1", {"--layers", "3"}).is_null()) << "the same image (same seed)";
+  const std::string config = cache_.path() + "/banger.conf";
+  std::ofstream(config) << "mirrors = " << registry_->host() << "=" << mirror->host() << "\n";
+  const int upstream_gets = registry_->CountInLog("GET /v2/demo/app/blobs/");
+  CommandResult via = RunCommand("env BANGER_CONFIG=" + config + " BANGER_STATE_DIR=" + state_.path() +
+                                 " BANGER_CACHE_DIR=" + cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " + kBin +
+                                 "/banger image pull --json " + Ref());
+  ASSERT_EQ(via.exit_status, 0) << via.output;
+  EXPECT_EQ(LastJsonLine(via.output)["mirror"], mirror->host());
+  EXPECT_EQ(registry_->CountInLog("GET /v2/demo/app/blobs/"), upstream_gets) << "the registry sent no blob";
+  EXPECT_GT(mirror->CountInLog("GET /v2/demo/app/blobs/"), 0);
+  // An image the mirror lacks comes from the registry itself.
+  ASSERT_FALSE(registry_->Push("demo/only-upstream", "v1", {"--seed", "5"}).is_null());
+  CommandResult fallback = RunCommand("env BANGER_CONFIG=" + config + " BANGER_STATE_DIR=" + state_.path() +
+                                      " BANGER_CACHE_DIR=" + cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " +
+                                      kBin + "/banger image pull --json " + registry_->host() + "/demo/only-upstream:v1");
+  ASSERT_EQ(fallback.exit_status, 0) << fallback.output;
+  EXPECT_FALSE(LastJsonLine(fallback.output).contains("mirror"));
 }
 
 TEST_F(Pull, SizeFlag) {
