@@ -38,7 +38,9 @@ def run(cmd, **kw):
 
 def timed(cmd):
     start = time.monotonic()
-    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit("bench: failed (%d): %s\n%s" % (done.returncode, cmd, done.stderr[-2000:]))
     return time.monotonic() - start
 
 
@@ -115,18 +117,24 @@ def banger_pull(banger, ref, state, cache):
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", banger, "image", "pull", "--json", "--name", "b", ref],
                           env=env, check=True, capture_output=True, text=True)
     elapsed = time.monotonic() - start
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    events = [json.loads(line) for line in proc.stdout.strip().splitlines()]
+    result = events[-1]
+    entries = max([e.get("entries", 0) for e in events if e.get("phase") == "unpacked"] or [0])
     rss = dict(result.get("peak_rss_kib", {}))
     rss["banger"] = int(proc.stderr.strip().splitlines()[-1])  # includes waited-for helpers: an upper bound
-    return elapsed, result["filesystem_bytes"], rss
+    return elapsed, result["filesystem_bytes"], rss, entries
 
 
-def peer_pull(ref, work, size):
+def peer_pull(ref, work, size, entries):
+    # The same size as banger's filesystem, and (as banger sizes it) room for every entry:
+    # mkfs's default of one inode per 16 KiB is too few for many small files.
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
+    inodes = max(entries * 5 // 4 + 1024, size // 16384)
     return timed("skopeo copy --quiet --src-tls-verify=false docker://{ref} oci:{w}/oci:image && "
                  "umoci unpack --image {w}/oci:image {w}/bundle && truncate -s {size} {w}/peer.ext4 && "
-                 "mkfs.ext4 -q -F -d {w}/bundle/rootfs {w}/peer.ext4".format(ref=ref, w=work, size=size))
+                 "mkfs.ext4 -q -F -N {inodes} -d {w}/bundle/rootfs {w}/peer.ext4".format(
+                     ref=ref, w=work, size=size, inodes=inodes))
 
 
 def median(values):
@@ -154,17 +162,17 @@ def main():
                 for d in (state, cache):
                     shutil.rmtree(d, ignore_errors=True)
                 drop_caches()
-                seconds, fs_bytes, rss = banger_pull(banger, image["ref"], state, cache)
+                seconds, fs_bytes, rss, entries = banger_pull(banger, image["ref"], state, cache)
                 cold.append(seconds)
                 for k, v in rss.items():
                     rss_max[k] = max(rss_max.get(k, 0), v)
                 shutil.rmtree(state)
-                seconds, _, rss = banger_pull(banger, image["ref"], state, cache)
+                seconds, _, rss, _ = banger_pull(banger, image["ref"], state, cache)
                 warm.append(seconds)
                 for k, v in rss.items():
                     rss_max[k] = max(rss_max.get(k, 0), v)
                 drop_caches()
-                peer.append(peer_pull(image["ref"], os.path.join(work, "peer"), fs_bytes))
+                peer.append(peer_pull(image["ref"], os.path.join(work, "peer"), fs_bytes, entries))
                 print("  %s round %d: banger cold %.2fs warm %.2fs, peer %.2fs"
                       % (name, round_ + 1, cold[-1], warm[-1], peer[-1]), flush=True)
             shutil.rmtree(os.path.join(work, "peer"), ignore_errors=True)
