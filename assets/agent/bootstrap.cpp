@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include "assets/agent/bootstrap_config.h"
 #include "assets/agent/common.h"
@@ -110,6 +112,8 @@ std::string ApplyFiles(const std::string& etc, const NetworkPlan& plan) {
   return "";
 }
 
+constexpr int kDefaultLinkWaitSeconds = 10;
+
 int Fail(const std::string& message) {
   LogError(message);
   return 1;
@@ -120,9 +124,17 @@ int Fail(const std::string& message) {
 int RunNetworkBootstrap(const std::vector<std::string>& args) {
   std::string cmdline_path = "/proc/cmdline";
   std::string etc = "/etc";
+  int link_wait_seconds = kDefaultLinkWaitSeconds;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
-    if ((arg == "--cmdline" || arg == "--etc") && i + 1 < args.size()) {
+    if (arg == "--link-wait" && i + 1 < args.size()) {
+      const std::string& value = args[++i];
+      if (value.empty() || value.size() > 4 || value.find_first_not_of("0123456789") != std::string::npos) {
+        LogError("--link-wait wants a whole number of seconds, not '" + value + "'");
+        return 2;
+      }
+      link_wait_seconds = std::stoi(value);
+    } else if ((arg == "--cmdline" || arg == "--etc") && i + 1 < args.size()) {
       (arg == "--cmdline" ? cmdline_path : etc) = args[++i];
     } else if (arg.starts_with("--cmdline=")) {
       cmdline_path = arg.substr(10);
@@ -156,8 +168,21 @@ int RunNetworkBootstrap(const std::vector<std::string>& args) {
   const Link* target = nullptr;
   if (plan.configures_network()) {
     if (!netlink.valid()) return Fail("netlink socket: " + netlink.status().Describe());
-    if (NetlinkStatus s = netlink.ListLinks(&links); s.error != 0) return Fail("listing links: " + s.Describe());
-    target = ChooseLink(links, plan.iface);
+    // A NIC whose driver is a module may appear a moment after boot reaches us: wait a
+    // little (polling, bounded) before calling it missing.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(link_wait_seconds);
+    for (bool said = false;;) {
+      links.clear();
+      if (NetlinkStatus s = netlink.ListLinks(&links); s.error != 0) return Fail("listing links: " + s.Describe());
+      target = ChooseLink(links, plan.iface);
+      if (target != nullptr || std::chrono::steady_clock::now() >= deadline) break;
+      if (!said) {
+        Say("waiting up to " + std::to_string(link_wait_seconds) + " s for " +
+            (plan.iface.empty() ? std::string("a network interface") : "interface " + plan.iface));
+        said = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
     if (target == nullptr) {
       return Fail(plan.iface.empty() ? std::string("no network interface besides loopback")
                                      : "banger.iface: no interface named '" + plan.iface + "'");

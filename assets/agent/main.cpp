@@ -16,8 +16,8 @@ namespace {
 constexpr std::string_view kHelp =
     "Usage:\n"
     "  banger-vsock-agent [agent] [--listen ADDRESS]\n"
-    "  banger-vsock-agent network [--cmdline FILE] [--etc DIR]\n"
-    "  banger-network-bootstrap [--cmdline FILE] [--etc DIR]   (the same, through a link)\n"
+    "  banger-vsock-agent network [--cmdline FILE] [--etc DIR] [--link-wait SECONDS]\n"
+    "  banger-network-bootstrap [--cmdline FILE] [--etc DIR] [--link-wait SECONDS]   (the same, through a link)\n"
     "  banger-vsock-agent --version | --help\n"
     "\n"
     "Agent mode serves banger's guest health protocol, HTTP/1.0 on ADDRESS:\n"

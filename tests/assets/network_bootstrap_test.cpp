@@ -70,7 +70,7 @@ class NetworkBootstrap : public ::testing::Test {
     const std::string file = scratch_.path() + "/cmdline";
     WriteFile(file, cmdline);
     return RunCommand("unshare --uts sh -c 'ip netns exec " + ns_ + " " + program + " --cmdline " + file + " --etc " +
-                      etc_ + " && echo \"uts hostname: $(hostname)\"'");
+                      etc_ + " --link-wait " + std::to_string(link_wait_) + " && echo \"uts hostname: $(hostname)\"'");
   }
 
   // What the bootstrap may change, as ip shows it: links and their flags, IPv4 addresses
@@ -117,6 +117,7 @@ class NetworkBootstrap : public ::testing::Test {
   const std::string extra_veth_ = "bgvetx" + std::to_string(::getpid());
   ScratchDir scratch_{"banger-netboot"};
   std::string etc_;
+  int link_wait_ = 0;  // --link-wait: tests of a missing interface should not wait
   bool made_ = false;
 };
 
@@ -218,6 +219,18 @@ TEST_F(NetworkBootstrap, WithoutEth0TheFirstNonLoopbackInterfaceIsUsed) {
   EXPECT_TRUE(Contains(Ip("-n " + ns_ + " -4 addr show ens5").output, "inet 10.200.0.2/24"));
   EXPECT_TRUE(Contains(Ip("-n " + ns_ + " route").output, "default via 10.200.0.1 dev ens5"));
   EXPECT_TRUE(EtcEntries().empty()) << "no banger.dns or banger.hostname: no files";
+}
+
+TEST_F(NetworkBootstrap, AnInterfaceThatAppearsLateIsWaitedFor) {
+  // As a NIC whose driver loads after the bootstrap started: eth1 comes a second later.
+  link_wait_ = 10;
+  BackgroundCommand late("sh -c 'sleep 1; ip link add " + extra_veth_ + " type veth peer name eth1 netns " + ns_ + "'",
+                         scratch_.path() + "/late.out");
+  const CommandResult result = Bootstrap("banger.iface=eth1 banger.ip=10.202.0.2/24 banger.gw=10.202.0.1\n");
+  EXPECT_EQ(late.Wait(10000), 0) << late.Output();
+  ASSERT_EQ(result.exit_status, 0) << result.output;
+  EXPECT_TRUE(Contains(result.output, "waiting up to 10 s for interface eth1")) << result.output;
+  EXPECT_TRUE(Contains(Ip("-n " + ns_ + " -4 addr show eth1").output, "inet 10.202.0.2/24"));
 }
 
 TEST_F(NetworkBootstrap, BangerIfaceChoosesTheInterface) {
