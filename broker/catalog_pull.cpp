@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <ctime>
 
 #include "banger_version.h"
 #include "broker/blob_cache.h"
@@ -20,16 +19,7 @@ using nlohmann::json;
 
 constexpr int kExtractTimeoutMs = 60 * 60 * 1000;
 
-void Say(const PullOptions& options, const std::string& phase, const std::string& text) {
-  if (options.progress != nullptr) options.progress->Phase(phase, text);
-}
 
-std::string Now() {
-  char text[32];
-  std::time_t t = std::time(nullptr);
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return text;
-}
 
 // The bundle in the verified cache: downloaded unless it is there already.
 Result<UniqueFd> CachedBundle(const BlobCache& cache, const CatalogEntry& entry, const PullOptions& options) {
@@ -59,21 +49,15 @@ Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& cat
     return Error{ErrorCode::kInvalidArgument, "--size does not apply to catalog image " + entry.name +
                                                   " (its rootfs.ext4 comes built)"};
   }
-  const std::string name = options.name.empty() ? entry.name : options.name;
-  if (!IsValidImageName(name)) return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "'"};
-  BANGER_ASSIGN_OR_RETURN(ImageStore store,
-                          ImageStore::Open(options.state_root.empty() ? DefaultStateRoot() : options.state_root));
-  store.RemoveStaleStaging();
-  std::optional<StoredImage> existing = store.FindByName(name);
-  if (existing && !options.force) {
-    return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
-  }
-  BANGER_ASSIGN_OR_RETURN(BlobCache cache,
-                          BlobCache::Open(options.cache_root.empty() ? DefaultCacheRoot() : options.cache_root));
+  BANGER_ASSIGN_OR_RETURN(PullTarget target, OpenPullTarget(options.name.empty() ? entry.name : options.name, options));
+  const std::string& name = target.name;
+  const ImageStore& store = target.store;
+  const BlobCache& cache = target.cache;
+  const std::optional<StoredImage>& existing = target.existing;
   BANGER_ASSIGN_OR_RETURN(std::unique_ptr<CacheLease> lease, CacheLease::Take(cache.oci_dir()));
   BANGER_TRY(lease->Hold({"sha256:" + entry.sha256}));
 
-  Say(options, "resolving", "catalog image " + entry.name + " from " + catalog.source);
+  ReportPhase(options, "resolving", "catalog image " + entry.name + " from " + catalog.source);
   BANGER_ASSIGN_OR_RETURN(UniqueFd bundle, CachedBundle(cache, entry, options));
 
   BANGER_ASSIGN_OR_RETURN(ImageStore::Staging staging, store.BeginStaging());
@@ -83,7 +67,7 @@ Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& cat
   };
   UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
-  Say(options, "unpacking", "extracting rootfs.ext4 in the sandbox");
+  ReportPhase(options, "unpacking", "extracting rootfs.ext4 in the sandbox");
   auto unpacker = StartHelper(security::ProcessKind::kUnpacker);
   if (!unpacker) return abandon(unpacker.error());
   ipc::Message request = ipc::Message::WithJson(ipc::MessageType::kExtractBundle, json::object());
@@ -113,10 +97,10 @@ Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& cat
                  {"platform", entry.arch.empty() ? "" : "linux/" + entry.arch},
                  {"kernel_ref", options.kernel_ref.empty() ? entry.kernel_ref : options.kernel_ref},
                  {"filesystem_bytes", result.filesystem_bytes},
-                 {"created", Now()},
+                 {"created", UtcNow()},
                  {"banger_version", BANGER_VERSION},
                  {"warnings", json::array()}};
-  Say(options, "written", "wrote rootfs.ext4 (" + HumanBytes(result.filesystem_bytes) + ")");
+  ReportPhase(options, "written", "wrote rootfs.ext4 (" + HumanBytes(result.filesystem_bytes) + ")");
   auto published = store.Publish(staging, record, existing);
   if (!published) return abandon(published.error());
   result.image = *published;

@@ -51,12 +51,6 @@ class ScratchDir {
 
 UniqueFd Dup(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
-std::string Now() {
-  char text[32];
-  std::time_t t = std::time(nullptr);
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return text;
-}
 
 // A test hook: with BANGER_TEST_STALL=FILE a pull writes "name pid" lines for its running
 // helpers into FILE and waits (at most two minutes, or until stopped) for FILE to go,
@@ -81,11 +75,35 @@ Result<void> StallForTests(std::initializer_list<const security::SandboxedChild*
   return {};
 }
 
-void Say(const PullOptions& options, const std::string& phase, const std::string& text, const json& detail = {}) {
+
+}  // namespace
+
+std::string UtcNow() {
+  char text[32];
+  std::time_t t = std::time(nullptr);
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+void ReportPhase(const PullOptions& options, const std::string& phase, const std::string& text, const json& detail) {
   if (options.progress != nullptr) options.progress->Phase(phase, text, detail);
 }
 
-}  // namespace
+Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& options) {
+  if (!IsValidImageName(name)) {
+    return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "': letters, digits, '.', '_' and '-'"};
+  }
+  BANGER_ASSIGN_OR_RETURN(ImageStore store,
+                          ImageStore::Open(options.state_root.empty() ? DefaultStateRoot() : options.state_root));
+  store.RemoveStaleStaging();
+  std::optional<StoredImage> existing = store.FindByName(name);
+  if (existing && !options.force) {
+    return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
+  }
+  BANGER_ASSIGN_OR_RETURN(BlobCache cache,
+                          BlobCache::Open(options.cache_root.empty() ? DefaultCacheRoot() : options.cache_root));
+  return PullTarget{name, std::move(store), std::move(existing), std::move(cache)};
+}
 
 const std::vector<std::string>& UnpackLimitNames() {
   static const std::vector<std::string> kNames = {"max_layer_bytes", "max_total_bytes", "max_ratio",     "max_entries",
@@ -106,21 +124,14 @@ Result<PullResult> PullImage(const PullOptions& options) {
     if (const CatalogEntry* entry = catalog->Find(options.reference)) return PullFromCatalog(*entry, *catalog, options);
   }
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
-  const std::string name = options.name.empty() ? ref.DefaultImageName() : options.name;
-  if (!IsValidImageName(name)) {
-    return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "': letters, digits, '.', '_' and '-'"};
-  }
-  BANGER_ASSIGN_OR_RETURN(ImageStore store,
-                          ImageStore::Open(options.state_root.empty() ? DefaultStateRoot() : options.state_root));
-  store.RemoveStaleStaging();
-  std::optional<StoredImage> existing = store.FindByName(name);
-  if (existing && !options.force) {
-    return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
-  }
-  BANGER_ASSIGN_OR_RETURN(BlobCache cache,
-                          BlobCache::Open(options.cache_root.empty() ? DefaultCacheRoot() : options.cache_root));
+  BANGER_ASSIGN_OR_RETURN(PullTarget target,
+                          OpenPullTarget(options.name.empty() ? ref.DefaultImageName() : options.name, options));
+  const std::string& name = target.name;
+  const ImageStore& store = target.store;
+  const BlobCache& cache = target.cache;
+  const std::optional<StoredImage>& existing = target.existing;
 
-  Say(options, "resolving", "resolving " + ref.String(), {{"ref", ref.String()}});
+  ReportPhase(options, "resolving", "resolving " + ref.String(), {{"ref", ref.String()}});
   FetchOptions fetch;
   fetch.reference = options.reference;
   fetch.platform = options.platform;
@@ -132,7 +143,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
   BANGER_ASSIGN_OR_RETURN(FetchedImage image, FetchImage(cache, fetch));
   uint64_t compressed = 0;
   for (const auto& l : image.layers) compressed += l.size;
-  Say(options, "fetched",
+  ReportPhase(options, "fetched",
       "fetched " + std::to_string(image.layers.size()) + " layer(s), " + HumanBytes(compressed) + " (" +
           HumanBytes(image.downloaded_bytes) + " downloaded" + (image.mirror.empty() ? "" : " from mirror " + image.mirror) +
           ")",
@@ -178,7 +189,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
     message.fds.push_back(std::move(*blob));
     if (auto sent = unpacker->Send(message); !sent) return abandon(sent.error());
   }
-  Say(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
+  ReportPhase(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
 
   // Imager: the image file, the spool read-only, the pipe's read end.
   auto imager = StartHelper(security::ProcessKind::kImager);
@@ -211,7 +222,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
         auto body = reply->Json();
         if (!body) return abandon(body.error());
         unpacked = *body;
-        Say(options, "unpacked", "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries",
+        ReportPhase(options, "unpacked", "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries",
             {{"entries", unpacked->value("entries", 0)}});
       }
     }
@@ -247,7 +258,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
       return abandon(Error{ErrorCode::kChildFailed, child->name() + " " + end.Describe() + " at shutdown"});
     }
   }
-  Say(options, "written", "wrote rootfs.ext4 (" + HumanBytes(written->value("filesystem_bytes", uint64_t{0})) + ")",
+  ReportPhase(options, "written", "wrote rootfs.ext4 (" + HumanBytes(written->value("filesystem_bytes", uint64_t{0})) + ")",
       {{"filesystem_bytes", written->value("filesystem_bytes", uint64_t{0})}});
 
   PullResult result;
@@ -267,7 +278,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
                  {"filesystem_bytes", result.filesystem_bytes},
                  {"content_bytes", result.content_bytes},
                  {"filesystem_uuid", FormatUuid(id.uuid_hex)},
-                 {"created", Now()},
+                 {"created", UtcNow()},
                  {"banger_version", BANGER_VERSION},
                  {"warnings", result.warnings}};
   if (guest.is_object()) record["guest"] = guest;

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "broker/blob_cache.h"
 #include "broker/image_fetch.h"
 #include "broker/image_store.h"
 #include "broker/progress.h"
@@ -48,6 +50,23 @@ struct PullResult {
 };
 
 Result<PullResult> PullImage(const PullOptions& options);
+
+// What the OCI and the catalog paths share before they fetch: the image name checked,
+// the store opened (stale staging cleared), the image the name would replace (refused
+// without --force), and the blob cache.
+struct PullTarget {
+  std::string name;
+  ImageStore store;
+  std::optional<StoredImage> existing;
+  BlobCache cache;
+};
+Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& options);
+
+// One phase line (or --json event) through options.progress, when there is one.
+void ReportPhase(const PullOptions& options, const std::string& phase, const std::string& text,
+                 const nlohmann::json& detail = {});
+// "2026-11-27T03:04:05Z", image.json's `created`.
+std::string UtcNow();
 
 // The names --limit accepts.
 const std::vector<std::string>& UnpackLimitNames();
