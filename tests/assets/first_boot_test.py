@@ -450,4 +450,5 @@ class LintTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    import unittest_main
+    unittest_main.main()

@@ -16,8 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kBin = BANGER_BIN_DIR;
-
 bool UnderOrAbove(const std::string& path, const std::string& injected) {
   if (path == injected) return true;
   if (path == "/") return true;
@@ -36,9 +34,7 @@ class Bookworm : public ::testing::Test {
   }
   std::string Ref() const { return registry_->host() + "/debian/bookworm:split3"; }
   json Pull(const ScratchDir& state) {
-    CommandResult pull = RunCommand("BANGER_STATE_DIR=" + state.path() + " BANGER_CACHE_DIR=" + cache_.path() +
-                                    " DOCKER_CONFIG=" + cache_.path() + " " + kBin + "/banger image pull --json " +
-                                    Ref() + " 2>&1");
+    CommandResult pull = RunCommand(BangerCommand(state.path(), cache_.path()) + "image pull --json " + Ref() + " 2>&1");
     EXPECT_EQ(pull.exit_status, 0) << pull.output;
     if (pull.exit_status != 0) return nullptr;
     return LastJsonLine(pull.output);

@@ -29,9 +29,7 @@ class Catalog : public ::testing::Test {
     base_ = "http://127.0.0.1:" + std::to_string(server_.port());
   }
   CommandResult Banger(const std::string& args) {
-    return RunCommand("env BANGER_STATE_DIR=" + state_.path() + " BANGER_CACHE_DIR=" + cache_.path() +
-                      " DOCKER_CONFIG=" + cache_.path() + " BANGER_CATALOG=" + base_ + "/catalog.json " + kBin +
-                      "/banger " + args);
+    return RunCommand(BangerCommand(state_.path(), cache_.path(), "BANGER_CATALOG=" + base_ + "/catalog.json") + args);
   }
   void WriteCatalog(const json& entries) {
     std::ofstream(served_.path() + "/catalog.json") << json{{"version", 1}, {"entries", entries}}.dump();

@@ -26,8 +26,7 @@ class Pull : public ::testing::Test {
     ASSERT_FALSE(pushed_.is_null());
   }
   CommandResult Banger(const std::string& args, const std::string& state = "") {
-    return RunCommand("BANGER_STATE_DIR=" + (state.empty() ? state_.path() : state) + " BANGER_CACHE_DIR=" +
-                      cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " + kBin + "/banger " + args);
+    return RunCommand(BangerCommand(state.empty() ? state_.path() : state, cache_.path()) + args);
   }
   std::string Ref() const { return registry_->host() + "/demo/app:v1"; }
   std::unique_ptr<TestRegistry> registry_;
@@ -110,18 +109,16 @@ TEST_F(Pull, ConfiguredMirrorsAreAskedFirstThenTheRegistry) {
   const std::string config = cache_.path() + "/banger.conf";
   std::ofstream(config) << "mirrors = " << registry_->host() << "=" << mirror->host() << "\n";
   const int upstream_gets = registry_->CountInLog("GET /v2/demo/app/blobs/");
-  CommandResult via = RunCommand("env BANGER_CONFIG=" + config + " BANGER_STATE_DIR=" + state_.path() +
-                                 " BANGER_CACHE_DIR=" + cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " + kBin +
-                                 "/banger image pull --json " + Ref());
+  const std::string with_config = BangerCommand(state_.path(), cache_.path(), "BANGER_CONFIG=" + config);
+  CommandResult via = RunCommand(with_config + "image pull --json " + Ref());
   ASSERT_EQ(via.exit_status, 0) << via.output;
   EXPECT_EQ(LastJsonLine(via.output)["mirror"], mirror->host());
   EXPECT_EQ(registry_->CountInLog("GET /v2/demo/app/blobs/"), upstream_gets) << "the registry sent no blob";
   EXPECT_GT(mirror->CountInLog("GET /v2/demo/app/blobs/"), 0);
   // An image the mirror lacks comes from the registry itself.
   ASSERT_FALSE(registry_->Push("demo/only-upstream", "v1", {"--seed", "5"}).is_null());
-  CommandResult fallback = RunCommand("env BANGER_CONFIG=" + config + " BANGER_STATE_DIR=" + state_.path() +
-                                      " BANGER_CACHE_DIR=" + cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " +
-                                      kBin + "/banger image pull --json " + registry_->host() + "/demo/only-upstream:v1");
+  CommandResult fallback =
+      RunCommand(with_config + "image pull --json " + registry_->host() + "/demo/only-upstream:v1");
   ASSERT_EQ(fallback.exit_status, 0) << fallback.output;
   EXPECT_FALSE(LastJsonLine(fallback.output).contains("mirror"));
 }

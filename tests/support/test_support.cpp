@@ -131,6 +131,11 @@ std::string BackgroundCommand::Output() const {
   return text.str();
 }
 
+std::string BangerCommand(const std::string& state_dir, const std::string& cache_dir, const std::string& extra_env) {
+  return "env BANGER_STATE_DIR=" + state_dir + " BANGER_CACHE_DIR=" + cache_dir + " DOCKER_CONFIG=" + cache_dir + " " +
+         (extra_env.empty() ? "" : extra_env + " ") + BANGER_BIN_DIR_FOR_SUPPORT + "/banger ";
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;

@@ -75,6 +75,10 @@ class BackgroundCommand {
   std::string output_file_;
 };
 
+// `env BANGER_STATE_DIR=.. BANGER_CACHE_DIR=.. DOCKER_CONFIG=<cache> [extra] <bin>/banger `:
+// the command line for the built banger with a test's own directories (append the arguments).
+std::string BangerCommand(const std::string& state_dir, const std::string& cache_dir, const std::string& extra_env = "");
+
 // A whole file's text ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
 
