@@ -1,5 +1,6 @@
 #include "imager/data_copy.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,7 +8,21 @@
 
 namespace banger::imager {
 
+namespace {
+constexpr uint64_t kWritebackEvery = 32 << 20;
+}  // namespace
+
+void DataCopier::StartWriteback(uint64_t copied) {
+  unflushed_ += copied;
+  if (unflushed_ < kWritebackEvery) return;
+  unflushed_ = 0;
+  // Asynchronous: queues the dirty pages for the disk and returns. A failure here only
+  // means the final fsync has more to do.
+  (void)::sync_file_range(image_fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 Result<void> DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
+  StartWriteback(length);
   while (length > 0 && kernel_copy_) {
     loff_t in = static_cast<loff_t>(spool_offset), out = static_cast<loff_t>(image_offset);
     ssize_t n = ::copy_file_range(spool_fd_, &in, image_fd_, &out, length, 0);

@@ -125,9 +125,10 @@ std::vector<SyscallRule> ImagerRules() {
   rules.push_back(Allow("prctl", {{0, ArgCondition::kEqual, PR_GET_DUMPABLE}}));
   rules.push_back({"prctl", Verdict::kReport, 0, {{0, ArgCondition::kNotEqual, PR_GET_DUMPABLE}}});
   // sysinfo: libext2fs sizes its caches from the memory it sees.
-  // copy_file_range: file bytes go from the spool to the image inside the kernel.
+  // copy_file_range: file bytes go from the spool to the image inside the kernel;
+  // sync_file_range: their writeback starts before the final fsync.
   for (const char* name : {"ftruncate", "fallocate", "fsync", "fdatasync", "preadv", "pwritev", "sysinfo",
-                           "copy_file_range"}) {
+                           "copy_file_range", "sync_file_range"}) {
     rules.push_back(Allow(name));
   }
   return rules;

@@ -7,7 +7,13 @@
 #include <zstd_errors.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "ipc/digest.h"
 
@@ -16,23 +22,20 @@ namespace {
 
 constexpr size_t kInputChunk = 256 * 1024;
 
-class PlainStream final : public LayerStream {
+class PlainDecoder final : public LayerStream::Decoder {
  public:
-  PlainStream(int fd, std::string name, StreamLimits limits) : LayerStream(fd, std::move(name), limits, Format::kPlain) {}
-
- protected:
+  using Decoder::Decoder;
   Result<size_t> Produce(char* out, size_t size) override { return ReadInput(out, size); }
 };
 
 // gzip through ISA-L's inflate (several times zlib's speed on x86), member after member.
-class GzipStream final : public LayerStream {
+class GzipDecoder final : public LayerStream::Decoder {
  public:
-  GzipStream(int fd, std::string name, StreamLimits limits) : LayerStream(fd, std::move(name), limits, Format::kGzip) {
+  explicit GzipDecoder(LayerStream& stream) : Decoder(stream) {
     StartMember();
     input_.resize(kInputChunk);
   }
 
- protected:
   Result<size_t> Produce(char* out, size_t size) override {
     state_.next_out = reinterpret_cast<uint8_t*>(out);
     state_.avail_out = static_cast<uint32_t>(size);
@@ -88,18 +91,16 @@ class GzipStream final : public LayerStream {
   std::vector<char> input_;
 };
 
-class ZstdStream final : public LayerStream {
+class ZstdDecoder final : public LayerStream::Decoder {
  public:
-  ZstdStream(int fd, std::string name, StreamLimits limits)
-      : LayerStream(fd, std::move(name), limits, Format::kZstd), ctx_(ZSTD_createDCtx()) {
+  explicit ZstdDecoder(LayerStream& stream) : Decoder(stream), ctx_(ZSTD_createDCtx()) {
     if (ctx_ != nullptr) {
-      ZSTD_DCtx_setParameter(ctx_, ZSTD_d_windowLogMax, limits.zstd_window_log_max);
+      ZSTD_DCtx_setParameter(ctx_, ZSTD_d_windowLogMax, limits().zstd_window_log_max);
     }
     input_.resize(kInputChunk);
   }
-  ~ZstdStream() override { ZSTD_freeDCtx(ctx_); }
+  ~ZstdDecoder() override { ZSTD_freeDCtx(ctx_); }
 
- protected:
   Result<size_t> Produce(char* out, size_t size) override {
     if (ctx_ == nullptr) return Fail("cannot start zstd");
     ZSTD_outBuffer output{out, size, 0};
@@ -116,7 +117,7 @@ class ZstdStream final : public LayerStream {
       size_t rc = ZSTD_decompressStream(ctx_, &output, &in_);
       if (ZSTD_isError(rc)) {
         if (ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge) {
-          return Fail("zstd window exceeds the limit of 2^" + std::to_string(limits_.zstd_window_log_max) +
+          return Fail("zstd window exceeds the limit of 2^" + std::to_string(limits().zstd_window_log_max) +
                       " bytes");
         }
         return Fail(std::string("zstd data is corrupt: ") + ZSTD_getErrorName(rc));
@@ -142,6 +143,32 @@ struct LayerStream::Hash {
   ~Hash() { EVP_MD_CTX_free(ctx); }
 };
 
+// Pieces go round between the worker (fills free ones) and the caller (holds at most one).
+struct LayerStream::Pipeline {
+  static constexpr size_t kPieces = 4;
+  static constexpr size_t kPieceBytes = 1 << 20;
+
+  Pipeline() {
+    for (size_t i = 0; i < kPieces; ++i) {
+      pieces.emplace_back(new char[kPieceBytes]);
+      free.push_back(i);
+    }
+    sizes.resize(kPieces);
+  }
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::unique_ptr<char[]>> pieces;
+  std::vector<size_t> sizes;
+  std::vector<size_t> free;
+  std::deque<size_t> ready;     // filled, oldest first
+  std::optional<size_t> held;   // handed to the caller
+  std::optional<Error> error;   // after the ready pieces, the stream ends with this
+  bool ended = false;           // the worker made its last piece
+  bool cancelled = false;
+  std::thread worker;
+};
+
 const char* FormatName(LayerStream::Format format) {
   switch (format) {
     case LayerStream::Format::kPlain: return "tar";
@@ -152,7 +179,9 @@ const char* FormatName(LayerStream::Format format) {
 }
 
 LayerStream::LayerStream(int fd, std::string name, StreamLimits limits, Format format)
-    : fd_(fd), name_(std::move(name)), limits_(limits), format_(format), hash_(std::make_shared<Hash>()) {}
+    : fd_(fd), name_(std::move(name)), limits_(limits), format_(format), hash_(std::make_unique<Hash>()) {}
+
+LayerStream::~LayerStream() { StopWorker(); }
 
 Error LayerStream::Fail(const std::string& what) const { return Error{ErrorCode::kMalformed, name_ + ": " + what}; }
 
@@ -160,11 +189,16 @@ Result<std::unique_ptr<LayerStream>> LayerStream::Open(int fd, std::string name,
   unsigned char magic[4] = {0, 0, 0, 0};
   ssize_t n = ::pread(fd, magic, sizeof magic, 0);
   if (n < 0) return Error::FromErrno(name + ": reading");
-  if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) return std::unique_ptr<LayerStream>(new GzipStream(fd, name, limits));
-  if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) {
-    return std::unique_ptr<LayerStream>(new ZstdStream(fd, name, limits));
+  Format format = Format::kPlain;
+  if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) format = Format::kGzip;
+  if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) format = Format::kZstd;
+  std::unique_ptr<LayerStream> stream(new LayerStream(fd, std::move(name), limits, format));
+  switch (format) {
+    case Format::kPlain: stream->decoder_ = std::make_unique<PlainDecoder>(*stream); break;
+    case Format::kGzip: stream->decoder_ = std::make_unique<GzipDecoder>(*stream); break;
+    case Format::kZstd: stream->decoder_ = std::make_unique<ZstdDecoder>(*stream); break;
   }
-  return std::unique_ptr<LayerStream>(new PlainStream(fd, name, limits));
+  return stream;
 }
 
 Result<size_t> LayerStream::ReadInput(char* out, size_t size) {
@@ -177,8 +211,8 @@ Result<size_t> LayerStream::ReadInput(char* out, size_t size) {
   }
 }
 
-Result<size_t> LayerStream::Read(char* out, size_t size) {
-  BANGER_ASSIGN_OR_RETURN(size_t n, Produce(out, size));
+Result<size_t> LayerStream::Fill(char* out, size_t size) {
+  BANGER_ASSIGN_OR_RETURN(size_t n, decoder_->Produce(out, size));
   produced_ += n;
   if (produced_ > limits_.max_uncompressed_bytes) {
     return Error{ErrorCode::kOversized, name_ + ": uncompresses to more than " +
@@ -189,19 +223,93 @@ Result<size_t> LayerStream::Read(char* out, size_t size) {
     return Error{ErrorCode::kOversized, name_ + ": decompression ratio exceeds " + std::to_string(limits_.max_ratio) +
                                             ":1 (a decompression bomb?); the bound is adjustable"};
   }
-  EVP_DigestUpdate(hash_->ctx, out, n);
   return n;
 }
 
-Result<void> LayerStream::Drain() {
-  std::vector<char> sink(64 * 1024);
+void LayerStream::Work() {
+  Pipeline& p = *pipeline_;
   for (;;) {
-    BANGER_ASSIGN_OR_RETURN(size_t n, Read(sink.data(), sink.size()));
-    if (n == 0) return {};
+    size_t index = 0;
+    {
+      std::unique_lock lock(p.mutex);
+      p.changed.wait(lock, [&] { return p.cancelled || !p.free.empty(); });
+      if (p.cancelled) return;
+      index = p.free.back();
+      p.free.pop_back();
+    }
+    char* out = p.pieces[index].get();
+    size_t filled = 0;
+    Result<size_t> made = size_t{1};
+    while (filled < Pipeline::kPieceBytes) {
+      made = Fill(out + filled, Pipeline::kPieceBytes - filled);
+      if (!made || *made == 0) break;
+      filled += *made;
+    }
+    const bool last = !made || *made == 0;
+    std::lock_guard lock(p.mutex);
+    if (filled > 0) {
+      p.sizes[index] = filled;
+      p.ready.push_back(index);
+    } else {
+      p.free.push_back(index);
+    }
+    if (!made) p.error = made.error();
+    p.ended = last;
+    p.changed.notify_all();
+    if (last) return;
+  }
+}
+
+void LayerStream::StopWorker() {
+  if (!pipeline_ || !pipeline_->worker.joinable()) return;
+  {
+    std::lock_guard lock(pipeline_->mutex);
+    pipeline_->cancelled = true;
+  }
+  pipeline_->changed.notify_all();
+  pipeline_->worker.join();
+}
+
+Result<std::string_view> LayerStream::Next() {
+  if (!pipeline_) {
+    pipeline_ = std::make_unique<Pipeline>();
+    try {
+      pipeline_->worker = std::thread([this] { Work(); });
+    } catch (const std::system_error& e) {
+      return Error{ErrorCode::kIo, name_ + ": cannot start the decompression thread: " + e.what()};
+    }
+  }
+  Pipeline& p = *pipeline_;
+  std::unique_lock lock(p.mutex);
+  if (p.held) {
+    p.free.push_back(*p.held);
+    p.held.reset();
+    p.changed.notify_all();
+  }
+  p.changed.wait(lock, [&] { return !p.ready.empty() || p.ended; });
+  if (!p.ready.empty()) {
+    const size_t index = p.ready.front();
+    p.ready.pop_front();
+    p.held = index;
+    lock.unlock();
+    // Hashed here rather than on the worker: inflate alone keeps that thread busy.
+    handed_out_ += p.sizes[index];
+    EVP_DigestUpdate(hash_->ctx, p.pieces[index].get(), p.sizes[index]);
+    return std::string_view(p.pieces[index].get(), p.sizes[index]);
+  }
+  if (p.error) return *p.error;
+  return std::string_view();
+}
+
+Result<void> LayerStream::Drain() {
+  for (;;) {
+    BANGER_ASSIGN_OR_RETURN(std::string_view piece, Next());
+    if (piece.empty()) return {};
   }
 }
 
 std::string LayerStream::Digest() {
+  StopWorker();
   unsigned char md[32];
   unsigned int len = 0;
   EVP_DigestFinal_ex(hash_->ctx, md, &len);

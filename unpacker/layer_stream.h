@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipc/result.h"
@@ -26,38 +27,63 @@ class LayerStream {
 
   // `name` ("layer sha256:...") prefixes every error.
   static Result<std::unique_ptr<LayerStream>> Open(int fd, std::string name, StreamLimits limits);
-  virtual ~LayerStream() = default;
+  ~LayerStream();
 
-  // Up to `size` bytes; 0 at the end of the layer.
-  Result<size_t> Read(char* out, size_t size);
+  // The next piece of the layer, valid until the next call; empty at the end. A worker
+  // thread decompresses and checks the bounds a few pieces ahead, so that work overlaps
+  // the caller's hashing, tar parsing and spool writes.
+  Result<std::string_view> Next();
   // Reads and hashes whatever is left (padding after the tar's end marker counts too).
   Result<void> Drain();
   // "sha256:..." of every uncompressed byte; call after the end.
   std::string Digest();
 
   Format format() const { return format_; }
-  uint64_t uncompressed_bytes() const { return produced_; }
-  uint64_t compressed_bytes() const { return consumed_; }
+  // Bytes handed out by Next so far.
+  uint64_t uncompressed_bytes() const { return handed_out_; }
   const std::string& name() const { return name_; }
 
- protected:
+  // A decompressor; runs on the worker thread only.
+  class Decoder {
+   public:
+    explicit Decoder(LayerStream& stream) : stream_(stream) {}
+    virtual ~Decoder() = default;
+    // Decompresses into out; returns 0 only at the end of the stream.
+    virtual Result<size_t> Produce(char* out, size_t size) = 0;
+
+   protected:
+    // Raw layer bytes, counted.
+    Result<size_t> ReadInput(char* out, size_t size) { return stream_.ReadInput(out, size); }
+    Error Fail(const std::string& what) const { return stream_.Fail(what); }
+    const StreamLimits& limits() const { return stream_.limits_; }
+
+   private:
+    LayerStream& stream_;
+  };
+
+ private:
+  struct Pipeline;
+  struct Hash;
+
   LayerStream(int fd, std::string name, StreamLimits limits, Format format);
-  // Decompresses into out; returns 0 only at the end of the stream.
-  virtual Result<size_t> Produce(char* out, size_t size) = 0;
-  // Raw layer bytes, counted.
   Result<size_t> ReadInput(char* out, size_t size);
   Error Fail(const std::string& what) const;
+  // The worker's loop: fills free pieces until the end, an error or cancellation.
+  void Work();
+  void StopWorker();
+  // One piece, decompressed and bounded.
+  Result<size_t> Fill(char* out, size_t size);
 
   int fd_;
   std::string name_;
   StreamLimits limits_;
   Format format_;
-  uint64_t consumed_ = 0;
-
- private:
-  uint64_t produced_ = 0;
-  struct Hash;
-  std::shared_ptr<Hash> hash_;
+  std::unique_ptr<Decoder> decoder_;
+  uint64_t consumed_ = 0;    // compressed bytes read (worker)
+  uint64_t produced_ = 0;    // uncompressed bytes made (worker)
+  uint64_t handed_out_ = 0;  // uncompressed bytes handed out (caller)
+  std::unique_ptr<Hash> hash_;
+  std::unique_ptr<Pipeline> pipeline_;
 };
 
 const char* FormatName(LayerStream::Format format);

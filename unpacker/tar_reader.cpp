@@ -16,14 +16,14 @@ ipc::Timestamp Time(int64_t sec, long nsec) {
 
 ssize_t TarReader::OnRead(::archive* a, void* self_ptr, const void** out) {
   auto* self = static_cast<TarReader*>(self_ptr);
-  auto n = self->stream_.Read(self->buffer_.data(), self->buffer_.size());
-  if (!n) {
-    self->stream_error_ = n.error();
-    archive_set_error(a, EIO, "%s", n.error().message.c_str());
+  auto piece = self->stream_.Next();
+  if (!piece) {
+    self->stream_error_ = piece.error();
+    archive_set_error(a, EIO, "%s", piece.error().message.c_str());
     return -1;
   }
-  *out = self->buffer_.data();
-  return static_cast<ssize_t>(*n);
+  *out = piece->data();
+  return static_cast<ssize_t>(piece->size());
 }
 
 Error TarReader::ArchiveError(const std::string& doing) const {
@@ -34,7 +34,6 @@ Error TarReader::ArchiveError(const std::string& doing) const {
 
 Result<std::unique_ptr<TarReader>> TarReader::Open(LayerStream& stream, uint64_t max_header_bytes) {
   std::unique_ptr<TarReader> reader(new TarReader(stream, max_header_bytes));
-  reader->buffer_.resize(256 * 1024);
   reader->archive_ = archive_read_new();
   if (reader->archive_ == nullptr) return Error{ErrorCode::kIo, "libarchive: out of memory"};
   // The tar reader handles ustar, pax and GNU; "none" is the only filter. Any warning

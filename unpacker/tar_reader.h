@@ -54,7 +54,6 @@ class TarReader {
   uint64_t max_header_bytes_;
   bool entry_open_ = false;  // a header was read, so its data may still be pending
   ::archive* archive_ = nullptr;
-  std::vector<char> buffer_;
   std::optional<Error> stream_error_;  // why OnRead failed
 };
 
