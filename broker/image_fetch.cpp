@@ -207,6 +207,7 @@ class BlobDownloads {
     message.fds.push_back(UniqueFd(::fcntl(incoming.get(), F_DUPFD_CLOEXEC, 0)));
     BANGER_TRY(fetcher_.Send(message));
     Emit(options_, FetchEvent::kStarted, blob.digest, 0, blob.size);
+    if (options_.on_download_started) options_.on_download_started(blob.digest, incoming.get());
     in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(claim)});
     return {};
   }
@@ -262,6 +263,8 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
     FetchOptions via = options;
     via.reference = mirror + "/" + ref.repository + (ref.digest.empty() ? ":" + ref.tag : "@" + ref.digest);
     via.credentials = [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+    via.on_plan = nullptr;
+    via.on_download_started = nullptr;
     auto fetched = FetchFromRegistry(cache, via, lease);
     if (fetched) {
       fetched->reference = ref;
@@ -331,6 +334,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   image.lease = lease;
   BANGER_TRY(lease->Hold(image.Digests()));  // before the cache is consulted: see cache_lease.h
   Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
+  if (options.on_plan) options.on_plan(image);
 
   // The manifest itself is content too: keep it, verified, beside the blobs.
   if (!cache.Contains(manifest_digest, manifest.size())) {

@@ -24,6 +24,8 @@ struct RegistryCredentials {
   std::string identity_token;
 };
 
+struct FetchedImage;
+
 struct FetchEvent {
   // kWaiting: another banger is downloading this blob; this pull waits for it.
   enum Kind { kResolved, kCached, kWaiting, kStarted, kProgress, kDone } kind;
@@ -42,6 +44,11 @@ struct FetchOptions {
   // Credentials for the reference's registry; by default from the docker config.
   std::function<Result<RegistryCredentials>(const std::string& registry)> credentials;
   std::function<void(const FetchEvent&)> on_event;
+  // For unpacking while layers download: the plan once the manifest is verified, and
+  // each download's (still filling) cache file as it starts. Not called for mirrors,
+  // which may fail over to the registry with another plan.
+  std::function<void(const FetchedImage&)> on_plan;
+  std::function<void(const std::string& digest, int file_fd)> on_download_started;
   // Where <dir>/<registry>/*.crt name extra CAs to trust for that registry (docker's
   // certs.d convention).
   std::vector<std::string> certs_dirs = {"/etc/banger/certs.d", "/etc/docker/certs.d"};

@@ -20,6 +20,7 @@ namespace banger::broker {
 namespace {
 
 constexpr const char* kStagingSuffix = ".staging";
+constexpr const char* kClaimSuffix = ".claim";
 
 Result<void> FsyncPath(const std::string& path, int flags) {
   UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
@@ -87,11 +88,15 @@ Result<ImageStore::Staging> ImageStore::BeginStaging() const {
   Staging staging;
   staging.id = RandomId();
   staging.dir = images_dir_ + "/" + staging.id + kStagingSuffix;
-  if (::mkdir(staging.dir.c_str(), 0755) != 0) return Error::FromErrno("creating " + staging.dir);
-  staging.lock.reset(::open((staging.dir + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  // Made and locked under another name, so that another pull's RemoveStaleStaging never
+  // sees it unlocked.
+  const std::string claim = images_dir_ + "/" + staging.id + kClaimSuffix;
+  if (::mkdir(claim.c_str(), 0755) != 0) return Error::FromErrno("creating " + claim);
+  staging.lock.reset(::open((claim + "/.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!staging.lock || ::flock(staging.lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return Error::FromErrno("locking " + staging.dir);
+    return Error::FromErrno("locking " + claim);
   }
+  if (::rename(claim.c_str(), staging.dir.c_str()) != 0) return Error::FromErrno("renaming " + claim);
   return staging;
 }
 
@@ -139,8 +144,14 @@ void ImageStore::RemoveStaleStaging() const {
   std::vector<std::string> stale;
   while (dirent* e = ::readdir(dir)) {
     std::string name = e->d_name;
-    if (!name.ends_with(kStagingSuffix)) continue;
+    if (!name.ends_with(kStagingSuffix) && !name.ends_with(kClaimSuffix)) continue;
     const std::string path = images_dir_ + "/" + name;
+    if (name.ends_with(kClaimSuffix)) {
+      // A staging directory before it is locked: live for microseconds, unless its pull died.
+      struct stat st {};
+      if (::stat(path.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime > 60) stale.push_back(path);
+      continue;
+    }
     UniqueFd lock(::open((path + "/.lock").c_str(), O_RDWR | O_CLOEXEC));
     // A lock nobody holds (or no lock at all) means the pull that made it is gone.
     if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) stale.push_back(path);

@@ -14,6 +14,7 @@
 #include "broker/cli_output.h"
 #include "broker/fs_identity.h"
 #include "broker/helper_paths.h"
+#include "broker/layer_feed.h"
 #include "security/spawn.h"
 #include "security/stop_signal.h"
 
@@ -132,22 +133,6 @@ Result<PullResult> PullImage(const PullOptions& options) {
   const std::optional<StoredImage>& existing = target.existing;
 
   ReportPhase(options, "resolving", "resolving " + ref.String(), {{"ref", ref.String()}});
-  FetchOptions fetch;
-  fetch.reference = options.reference;
-  fetch.platform = options.platform;
-  fetch.insecure_registries = options.insecure_registries;
-  if (auto it = options.mirrors.find(ref.registry); it != options.mirrors.end()) fetch.mirrors = it->second;
-  fetch.parallel_downloads = options.parallel_downloads;
-  fetch.credentials = options.credentials;
-  if (options.progress != nullptr) fetch.on_event = [&options](const FetchEvent& e) { options.progress->Fetch(e); };
-  BANGER_ASSIGN_OR_RETURN(FetchedImage image, FetchImage(cache, fetch));
-  uint64_t compressed = 0;
-  for (const auto& l : image.layers) compressed += l.size;
-  ReportPhase(options, "fetched",
-      "fetched " + std::to_string(image.layers.size()) + " layer(s), " + HumanBytes(compressed) + " (" +
-          HumanBytes(image.downloaded_bytes) + " downloaded" + (image.mirror.empty() ? "" : " from mirror " + image.mirror) +
-          ")",
-      {{"layers", image.layers.size()}, {"bytes", compressed}, {"downloaded_bytes", image.downloaded_bytes}});
 
   BANGER_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create());
   UniqueFd spool(::open(scratch.path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
@@ -167,27 +152,42 @@ Result<PullResult> PullImage(const PullOptions& options) {
   UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
 
-  // Unpacker: config, layers oldest first, the spool, the pipe's write end.
+  // The unpacker starts before the fetch and gets each layer as soon as it can be read.
   auto unpacker = StartHelper(security::ProcessKind::kUnpacker);
   if (!unpacker) return abandon(unpacker.error());
-  auto config = cache.OpenBlob(image.config.digest, image.config.size);
-  if (!config) return abandon(Error{ErrorCode::kNotFound, "config " + image.config.digest + " left the cache"});
-  json begin = {{"layers", json::array()}, {"limits", json::object()}, {"inject_guest_assets", options.guest_assets}};
+  json begin = {{"limits", json::object()}, {"inject_guest_assets", options.guest_assets}};
   for (const auto& [limit, value] : options.unpack_limits) begin["limits"][limit] = value;
-  for (const auto& l : image.layers) begin["layers"].push_back({{"digest", l.digest}, {"media_type", l.media_type}});
-  {
-    ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackBegin, begin);
-    message.fds.push_back(std::move(*config));
-    message.fds.push_back(Dup(spool.get()));
-    message.fds.push_back(std::move(tree_write));
-    if (auto sent = unpacker->Send(message); !sent) return abandon(sent.error());
-  }
-  for (size_t i = 0; i < image.layers.size(); ++i) {
-    auto blob = cache.OpenBlob(image.layers[i].digest, image.layers[i].size);
-    if (!blob) return abandon(Error{ErrorCode::kNotFound, "layer " + image.layers[i].digest + " left the cache"});
-    ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackLayer, {{"index", i}});
-    message.fds.push_back(std::move(*blob));
-    if (auto sent = unpacker->Send(message); !sent) return abandon(sent.error());
+  LayerFeed feed(cache, *unpacker, begin, Dup(spool.get()), std::move(tree_write));
+
+  FetchOptions fetch;
+  fetch.reference = options.reference;
+  fetch.platform = options.platform;
+  fetch.insecure_registries = options.insecure_registries;
+  if (auto it = options.mirrors.find(ref.registry); it != options.mirrors.end()) fetch.mirrors = it->second;
+  fetch.parallel_downloads = options.parallel_downloads;
+  fetch.credentials = options.credentials;
+  fetch.on_event = [&options, &feed](const FetchEvent& e) {
+    if (options.progress != nullptr) options.progress->Fetch(e);
+    feed.OnEvent(e);
+  };
+  fetch.on_plan = [&feed](const FetchedImage& planned) { feed.OnPlan(planned); };
+  fetch.on_download_started = [&feed](const std::string& digest, int fd) { feed.OnDownloadStarted(digest, fd); };
+  auto fetched = FetchImage(cache, fetch);
+  if (!fetched) return abandon(fetched.error());
+  FetchedImage& image = *fetched;
+  uint64_t compressed = 0;
+  for (const auto& l : image.layers) compressed += l.size;
+  ReportPhase(options, "fetched",
+      "fetched " + std::to_string(image.layers.size()) + " layer(s), " + HumanBytes(compressed) + " (" +
+          HumanBytes(image.downloaded_bytes) + " downloaded" + (image.mirror.empty() ? "" : " from mirror " + image.mirror) +
+          ")",
+      {{"layers", image.layers.size()}, {"bytes", compressed}, {"downloaded_bytes", image.downloaded_bytes}});
+  if (auto fed = feed.Finish(image); !fed) {
+    // A send fails when the unpacker already quit over a layer: its reason is the one to report.
+    for (;;) {
+      auto cause = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress}, 2000);
+      if (!cause) return abandon(cause.error().code == ErrorCode::kTimeout ? fed.error() : cause.error());
+    }
   }
   ReportPhase(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
 

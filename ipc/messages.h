@@ -27,7 +27,8 @@ enum class MessageType : uint32_t {
 
   // Unpacker (issue 4).
   kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, spool (rw), tree stream out
-  kUnpackLayer = 41,   // broker -> unpacker: {index}; fd: the layer blob (read-only)
+  kUnpackLayer = 41,   // broker -> unpacker: {index, grows_to?}; fd: the layer blob (read-only), still
+                       // downloading when grows_to (its final size) is given
   kUnpackProgress = 42,  // unpacker -> broker: {layer, bytes}
   kUnpackDone = 43,    // unpacker -> broker: summary and warnings
   kExtractBundle = 44,  // broker -> unpacker: bounds; fds: the bundle (ro), rootfs.ext4 out (rw)

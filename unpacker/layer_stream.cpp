@@ -6,7 +6,11 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -21,6 +25,7 @@ namespace banger::unpacker {
 namespace {
 
 constexpr size_t kInputChunk = 256 * 1024;
+constexpr auto kDownloadStallLimit = std::chrono::minutes(10);
 
 class PlainDecoder final : public LayerStream::Decoder {
  public:
@@ -185,15 +190,22 @@ LayerStream::~LayerStream() { StopWorker(); }
 
 Error LayerStream::Fail(const std::string& what) const { return Error{ErrorCode::kMalformed, name_ + ": " + what}; }
 
-Result<std::unique_ptr<LayerStream>> LayerStream::Open(int fd, std::string name, StreamLimits limits) {
+Result<std::unique_ptr<LayerStream>> LayerStream::Open(int fd, std::string name, StreamLimits limits,
+                                                      uint64_t grows_to) {
+  std::unique_ptr<LayerStream> stream(new LayerStream(fd, std::move(name), limits, Format::kPlain));
+  stream->grows_to_ = grows_to;
   unsigned char magic[4] = {0, 0, 0, 0};
-  ssize_t n = ::pread(fd, magic, sizeof magic, 0);
-  if (n < 0) return Error::FromErrno(name + ": reading");
-  Format format = Format::kPlain;
-  if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) format = Format::kGzip;
-  if (n >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) format = Format::kZstd;
-  std::unique_ptr<LayerStream> stream(new LayerStream(fd, std::move(name), limits, format));
-  switch (format) {
+  size_t got = 0;
+  while (got < sizeof magic) {
+    BANGER_ASSIGN_OR_RETURN(size_t n, stream->ReadAt(reinterpret_cast<char*>(magic) + got, sizeof magic - got, got));
+    if (n == 0) break;
+    got += n;
+  }
+  if (got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) stream->format_ = Format::kGzip;
+  if (got >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd) {
+    stream->format_ = Format::kZstd;
+  }
+  switch (stream->format_) {
     case Format::kPlain: stream->decoder_ = std::make_unique<PlainDecoder>(*stream); break;
     case Format::kGzip: stream->decoder_ = std::make_unique<GzipDecoder>(*stream); break;
     case Format::kZstd: stream->decoder_ = std::make_unique<ZstdDecoder>(*stream); break;
@@ -201,14 +213,31 @@ Result<std::unique_ptr<LayerStream>> LayerStream::Open(int fd, std::string name,
   return stream;
 }
 
-Result<size_t> LayerStream::ReadInput(char* out, size_t size) {
+Result<size_t> LayerStream::ReadAt(char* out, size_t size, uint64_t offset) const {
+  if (grows_to_ != 0) {
+    if (offset >= grows_to_) return size_t{0};
+    size = static_cast<size_t>(std::min<uint64_t>(size, grows_to_ - offset));
+  }
+  const auto waiting_since = std::chrono::steady_clock::now();
   for (;;) {
-    ssize_t n = ::pread(fd_, out, size, static_cast<off_t>(consumed_));
+    ssize_t n = ::pread(fd_, out, size, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error::FromErrno(name_ + ": reading");
-    consumed_ += static_cast<uint64_t>(n);
-    return static_cast<size_t>(n);
+    if (n > 0 || grows_to_ == 0 || size == 0) return static_cast<size_t>(n);
+    // Not downloaded yet. The broker ends the pull if the download fails; this bound
+    // only keeps an orphaned unpacker from waiting forever.
+    if (std::chrono::steady_clock::now() - waiting_since > kDownloadStallLimit) {
+      return Error{ErrorCode::kTimeout, name_ + ": no new bytes arrived for 10 minutes while it downloaded"};
+    }
+    timespec pause{0, 2'000'000};
+    ::nanosleep(&pause, nullptr);
   }
+}
+
+Result<size_t> LayerStream::ReadInput(char* out, size_t size) {
+  BANGER_ASSIGN_OR_RETURN(size_t n, ReadAt(out, size, consumed_));
+  consumed_ += n;
+  return n;
 }
 
 Result<size_t> LayerStream::Fill(char* out, size_t size) {

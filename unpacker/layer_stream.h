@@ -25,8 +25,10 @@ class LayerStream {
  public:
   enum class Format { kPlain, kGzip, kZstd };
 
-  // `name` ("layer sha256:...") prefixes every error.
-  static Result<std::unique_ptr<LayerStream>> Open(int fd, std::string name, StreamLimits limits);
+  // `name` ("layer sha256:...") prefixes every error. With `grows_to`, the file is still
+  // being downloaded: reads wait for bytes that have not arrived, up to that size.
+  static Result<std::unique_ptr<LayerStream>> Open(int fd, std::string name, StreamLimits limits,
+                                                   uint64_t grows_to = 0);
   ~LayerStream();
 
   // The next piece of the layer, valid until the next call; empty at the end. A worker
@@ -67,6 +69,8 @@ class LayerStream {
 
   LayerStream(int fd, std::string name, StreamLimits limits, Format format);
   Result<size_t> ReadInput(char* out, size_t size);
+  // pread at `offset`; on a growing file, waits until something is there or it is complete.
+  Result<size_t> ReadAt(char* out, size_t size, uint64_t offset) const;
   Error Fail(const std::string& what) const;
   // The worker's loop: fills free pieces until the end, an error or cancellation.
   void Work();
@@ -78,6 +82,7 @@ class LayerStream {
   std::string name_;
   StreamLimits limits_;
   Format format_;
+  uint64_t grows_to_ = 0;
   std::unique_ptr<Decoder> decoder_;
   uint64_t consumed_ = 0;    // compressed bytes read (worker)
   uint64_t produced_ = 0;    // uncompressed bytes made (worker)

@@ -43,7 +43,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
     StreamLimits stream_limits = limits.stream;
     stream_limits.max_uncompressed_bytes =
         std::min(stream_limits.max_uncompressed_bytes, limits.max_total_uncompressed_bytes - outcome.uncompressed_bytes);
-    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(layers[i].fd, name, stream_limits));
+    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(layers[i].fd, name, stream_limits, layers[i].grows_to));
     BANGER_ASSIGN_OR_RETURN(auto reader, TarReader::Open(*stream, limits.max_header_bytes));
     uint64_t reported = 0;
     for (;;) {

@@ -21,6 +21,8 @@ struct LayerInput {
   int fd = -1;
   std::string digest;      // for messages: "layer sha256:..."
   std::string media_type;  // informational: the bytes decide the format
+  // Nonzero while the blob is still downloading into `fd`: it will hold this many bytes.
+  uint64_t grows_to = 0;
 };
 
 struct ReplayLimits {

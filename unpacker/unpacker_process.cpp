@@ -97,6 +97,7 @@ class UnpackService {
     }
     layer_fds_[index] = std::move(message.fds[0]);
     layers_[index].fd = layer_fds_[index].get();
+    layers_[index].grows_to = body.value("grows_to", uint64_t{0});
     if (++received_ == layers_.size()) return Run();
     return {};
   }

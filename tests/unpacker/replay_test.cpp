@@ -1,5 +1,9 @@
 // The unpacker end to end, sandboxed as in a pull: layers built by the fixture builder,
 // replayed by banger-unpacker, the flattened tree decoded and checked entry by entry.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "tests/unpacker/unpack_harness.h"
@@ -90,6 +94,54 @@ TEST_P(EveryCompression, FullFidelity) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, EveryCompression, ::testing::Values("gzip", "gzip-multi", "zstd", "none"));
+
+// The pull hands over a layer while it downloads: the unpacker reads what has arrived,
+// waits for the rest instead of calling the layer truncated, and ends as with a whole file.
+TEST_F(Replay, ALayerStillDownloadingIsReadAsItArrives) {
+  std::string noise;  // incompressible, so the blob is as large as its 3 MiB of content
+  uint32_t x = 12345;
+  for (int i = 0; i < (3 << 20); ++i) {
+    x = x * 1103515245u + 12345u;
+    noise += static_cast<char>(x >> 24);
+  }
+  const BuiltLayer whole = Build(Layer({{{"path", "big"}, {"content_hex", Hex(noise)}},
+                                        {{"path", "etc/tail"}, {"content", "the last file\n"}}}));
+  auto expected = Unpack({whole});
+  ASSERT_TRUE(expected) << expected.error().message;
+  const std::string blob = ReadFile(whole.path);
+  ASSERT_GT(blob.size(), 3u << 20);
+
+  BuiltLayer downloading = whole;
+  downloading.path = dir_.path() + "/downloading";
+  UniqueFd file(::open(downloading.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(file);
+  UnpackOptions options;
+  options.grows_to = {blob.size()};
+  UniqueFd spool(::memfd_create("spool", MFD_CLOEXEC)), tree(::memfd_create("tree", MFD_CLOEXEC));
+  auto child = StartUnpacker({downloading}, options, spool.get(), tree.get());
+  ASSERT_TRUE(child) << child.error().message;
+
+  const size_t half = blob.size() / 2;
+  ASSERT_EQ(::write(file.get(), blob.data(), half), static_cast<ssize_t>(half));
+  auto bytes_read = [&] {
+    const std::string io = ReadFile("/proc/" + std::to_string(child->pid()) + "/io");
+    const size_t at = io.find("rchar: ");
+    return at == std::string::npos ? uint64_t{0} : std::stoull(io.substr(at + 7));
+  };
+  EXPECT_TRUE(WaitFor([&] { return bytes_read() >= half - (64 << 10); }, 10000))
+      << "the unpacker read " << bytes_read() << " of the " << half << " bytes already there";
+  auto early = child->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone}, 500);
+  ASSERT_FALSE(early) << "the unpacker finished on half a layer";
+  EXPECT_EQ(early.error().code, ErrorCode::kTimeout) << early.error().message;
+
+  ASSERT_EQ(::write(file.get(), blob.data() + half, blob.size() - half), static_cast<ssize_t>(blob.size() - half));
+  auto done = WaitForUnpack(*child);
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_EQ((*done)["entries"], expected->done["entries"]);
+  EXPECT_EQ((*done)["data_bytes"], expected->done["data_bytes"]);
+  EXPECT_EQ((*done)["uncompressed_bytes"], expected->done["uncompressed_bytes"]);
+  EXPECT_EQ((*done)["spool_bytes"], expected->done["spool_bytes"]);
+}
 
 }  // namespace
 }  // namespace banger::testing

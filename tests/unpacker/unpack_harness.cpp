@@ -119,7 +119,9 @@ Result<security::SandboxedChild> StartUnpacker(const std::vector<BuiltLayer>& la
   message.fds.push_back(UniqueFd(::fcntl(tree_fd, F_DUPFD_CLOEXEC, 0)));
   BANGER_TRY(child.Send(message));
   for (size_t i = 0; i < layers.size(); ++i) {
-    ipc::Message layer = ipc::Message::WithJson(ipc::MessageType::kUnpackLayer, {{"index", i}});
+    nlohmann::json body = {{"index", i}};
+    if (i < options.grows_to.size() && options.grows_to[i] != 0) body["grows_to"] = options.grows_to[i];
+    ipc::Message layer = ipc::Message::WithJson(ipc::MessageType::kUnpackLayer, body);
     layer.fds.push_back(UniqueFd(::open(layers[i].path.c_str(), O_RDONLY | O_CLOEXEC)));
     BANGER_TRY(child.Send(layer));
   }

@@ -1,0 +1,63 @@
+// Hands the unpacker its image config and layers as soon as each can be read, so that
+// unpacking overlaps the download: a cached blob at once, a downloading one as soon as
+// its cache file starts to fill (the unpacker waits for bytes that have not arrived),
+// whatever is left once the fetch is over. Reading a blob before the broker verified it
+// is safe: the unpacker checks every layer's uncompressed bytes against its diff_id
+// from the verified config, and a pull whose fetch fails publishes nothing.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "broker/blob_cache.h"
+#include "broker/image_fetch.h"
+#include "ipc/fd.h"
+#include "ipc/result.h"
+#include "security/spawn.h"
+
+namespace banger::broker {
+
+class LayerFeed {
+ public:
+  // `begin` is the unpack-begin body without its layers; the spool and the tree pipe's
+  // write end go with it.
+  LayerFeed(const BlobCache& cache, security::SandboxedChild& unpacker, nlohmann::json begin, UniqueFd spool,
+            UniqueFd tree_write);
+
+  // The fetch's hooks (FetchOptions::on_plan, on_download_started, on_event).
+  void OnPlan(const FetchedImage& image);
+  void OnDownloadStarted(const std::string& digest, int file_fd);
+  void OnEvent(const FetchEvent& event);
+
+  // After a successful fetch: everything not sent yet, from the cache.
+  Result<void> Finish(const FetchedImage& image);
+
+ private:
+  struct Blob {
+    std::string digest;
+    uint64_t size = 0;
+    std::string media_type;
+  };
+  // Sends what can be sent now; the first failure is kept for Finish.
+  void Pump();
+  Result<void> SendReady();
+
+  const BlobCache& cache_;
+  security::SandboxedChild& unpacker_;
+  nlohmann::json begin_;
+  UniqueFd spool_, tree_write_;
+  std::optional<Blob> config_;
+  std::vector<Blob> layers_;
+  std::vector<bool> layer_sent_;
+  bool begin_sent_ = false;
+  std::set<std::string> complete_;               // in the cache, verified
+  std::map<std::string, UniqueFd> downloading_;  // read-only views of filling cache files
+  std::optional<Error> error_;
+};
+
+}  // namespace banger::broker
