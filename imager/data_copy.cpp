@@ -5,12 +5,85 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <system_error>
 
 namespace banger::imager {
-
 namespace {
+
 constexpr uint64_t kWritebackEvery = 32 << 20;
+constexpr size_t kMaxQueued = 4096;
+constexpr uint64_t kMaxMerged = 64 << 20;
+
 }  // namespace
+
+DataCopier::~DataCopier() { Stop(); }
+
+void DataCopier::Stop() {
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+Result<void> DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
+  if (length == 0) return {};
+  if (!worker_.joinable()) {
+    try {
+      worker_ = std::thread([this] { Work(); });
+    } catch (const std::system_error& e) {
+      return Error{ErrorCode::kIo, std::string("cannot start the data copy thread: ") + e.what()};
+    }
+  }
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return queue_.size() < kMaxQueued || error_; });
+  if (error_) return *error_;
+  if (!queue_.empty()) {
+    Job& last = queue_.back();
+    if (last.spool_offset + last.length == spool_offset && last.image_offset + last.length == image_offset &&
+        last.length + length <= kMaxMerged) {
+      last.length += length;
+      return {};
+    }
+  }
+  queue_.push_back({spool_offset, image_offset, length});
+  changed_.notify_all();
+  return {};
+}
+
+Result<void> DataCopier::Finish() {
+  if (worker_.joinable()) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return (queue_.empty() && !busy_) || error_; });
+  }
+  Stop();
+  if (error_) return *error_;
+  return {};
+}
+
+void DataCopier::Work() {
+  for (;;) {
+    Job job{};
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() || error_) return;  // stopping, or a copy failed: nothing more to do
+      job = queue_.front();
+      queue_.pop_front();
+      busy_ = true;
+    }
+    Result<void> copied = CopyNow(job);
+    {
+      std::lock_guard lock(mutex_);
+      busy_ = false;
+      if (!copied) error_ = copied.error();
+    }
+    changed_.notify_all();
+    if (!copied) return;
+  }
+}
 
 void DataCopier::StartWriteback(uint64_t copied) {
   unflushed_ += copied;
@@ -21,7 +94,8 @@ void DataCopier::StartWriteback(uint64_t copied) {
   (void)::sync_file_range(image_fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
-Result<void> DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
+Result<void> DataCopier::CopyNow(const Job& job) {
+  uint64_t spool_offset = job.spool_offset, image_offset = job.image_offset, length = job.length;
   StartWriteback(length);
   while (length > 0 && kernel_copy_) {
     loff_t in = static_cast<loff_t>(spool_offset), out = static_cast<loff_t>(image_offset);

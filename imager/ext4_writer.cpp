@@ -260,7 +260,7 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
   ext2_extent_handle_t handle = nullptr;
   if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &handle))) return Fail(rc, "reading a file's extents");
   std::unique_ptr<ext2_extent_handle, void (*)(ext2_extent_handle_t)> owned(handle, ext2fs_extent_free);
-  DataCopier copier(spool_fd, data_fd_);
+  if (!copier_) copier_ = std::make_unique<DataCopier>(spool_fd, data_fd_);
   size_t next = 0;  // the first spool extent not wholly copied yet
   ext2fs_extent mapped;
   for (rc = ext2fs_extent_get(handle, EXT2_EXTENT_ROOT, &mapped); !rc;
@@ -272,7 +272,7 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
       const ipc::Extent& x = entry.extents[i];
       const uint64_t from = std::max(begin, x.file_offset), to = std::min(end, x.file_offset + x.length);
       if (from >= to) continue;
-      BANGER_TRY(copier.Copy(x.spool_offset + (from - x.file_offset),
+      BANGER_TRY(copier_->Copy(x.spool_offset + (from - x.file_offset),
                              mapped.e_pblk * kBlockSize + (from - begin), to - from));
     }
   }
@@ -427,6 +427,7 @@ Result<void> Ext4Writer::Finish() {
     inode.i_links_count = static_cast<__u16>(1 + extra);
     if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
   }
+  if (copier_) BANGER_TRY(copier_->Finish());
   blocks_used_ = ext2fs_blocks_count(fs_->super) - ext2fs_free_blocks_count(fs_->super);
   fs_->super->s_wtime = fs_->super->s_mkfs_time;
   closed_ = true;

@@ -30,6 +30,8 @@ struct FsParameters {
   std::string label = "rootfs";
 };
 
+class DataCopier;
+
 class Ext4Writer {
  public:
   // libext2fs takes `image_fd` (and closes it); file data is written through `data_fd`,
@@ -56,6 +58,7 @@ class Ext4Writer {
 
   struct_ext2_filsys* fs_ = nullptr;
   int data_fd_ = -1;
+  std::unique_ptr<DataCopier> copier_;  // file data, copied while the next records go in
   std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode
   std::unordered_map<uint32_t, uint32_t> subdirs_;     // ext4 directory -> subdirectories
   std::unordered_map<uint32_t, uint32_t> extra_names_; // ext4 inode -> hardlinks beyond the first

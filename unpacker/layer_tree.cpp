@@ -1,8 +1,11 @@
 #include "unpacker/layer_tree.h"
 
+#include <sys/auxv.h>
+
 #include <algorithm>
+#include <cstring>
 #include <deque>
-#include <unordered_map>
+#include <limits>
 
 namespace banger::unpacker {
 namespace {
@@ -10,6 +13,9 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr std::string_view kMetaPrefix = ".wh..wh.";
+// Node::name_size holds no more; ext4 and the tree stream stop at 255 anyway.
+constexpr size_t kMaxNameBytes = std::numeric_limits<uint16_t>::max();
+constexpr uint32_t kFirstSlots = 1024;  // a power of two
 
 // Printable form of a raw name for messages (bytes stay raw everywhere else).
 std::string Shown(const std::string& path) {
@@ -39,18 +45,52 @@ std::vector<std::string> Split(const std::string& path) {
   return parts;
 }
 
+uint64_t Rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+// SipHash-1-3 of an 8-byte block followed by `rest`. Keyed with the kernel's per-process
+// random bytes, so names cannot be crafted to collide and make every lookup a scan of
+// the table, which a std::map never allowed.
+uint64_t SipHash13(const uint64_t key[2], uint64_t first, std::string_view rest) {
+  uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
+  uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
+  auto round = [&] {
+    v0 += v1, v1 = Rotl(v1, 13), v1 ^= v0, v0 = Rotl(v0, 32);
+    v2 += v3, v3 = Rotl(v3, 16), v3 ^= v2;
+    v0 += v3, v3 = Rotl(v3, 21), v3 ^= v0;
+    v2 += v1, v1 = Rotl(v1, 17), v1 ^= v2, v2 = Rotl(v2, 32);
+  };
+  auto absorb = [&](uint64_t m) {
+    v3 ^= m;
+    round();
+    v0 ^= m;
+  };
+  absorb(first);
+  size_t i = 0;
+  for (; i + 8 <= rest.size(); i += 8) {
+    uint64_t m;
+    std::memcpy(&m, rest.data() + i, 8);
+    absorb(m);
+  }
+  uint64_t last = static_cast<uint64_t>(8 + rest.size()) << 56;
+  for (size_t j = 0; i + j < rest.size(); ++j) last |= uint64_t{static_cast<unsigned char>(rest[i + j])} << (8 * j);
+  absorb(last);
+  v2 ^= 0xff;
+  round();
+  round();
+  round();
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
 }  // namespace
 
 LayerTree::LayerTree(TreeLimits limits) : limits_(limits) {
-  Inode root;
-  root.kind = ipc::EntryKind::kDirectory;
-  root.mode = 0755;
-  root.names = 1;
-  inodes_.push_back(std::move(root));
-  Node node;
-  node.live = true;
-  node.children = std::make_unique<std::map<std::string, NodeId>>();
-  nodes_.push_back(std::move(node));
+  // AT_RANDOM: 16 bytes the kernel gives every process at exec, read without a syscall.
+  if (const auto* random = reinterpret_cast<const unsigned char*>(getauxval(AT_RANDOM))) {
+    std::memcpy(hash_key_, random, sizeof(hash_key_));
+  }
+  inodes_[inodes_.Add()].names = 1;  // the root: a directory, 0755 root:root
+  nodes_[nodes_.Add()].live = true;
+  slots_.assign(kFirstSlots, kNone);
 }
 
 void LayerTree::BeginLayer(uint32_t index, std::string layer) {
@@ -74,9 +114,9 @@ Result<std::vector<std::string>> LayerTree::Components(const std::string& path) 
       if (!out.empty()) out.pop_back();  // clamped at the image root
       continue;
     }
-    if (part.size() > limits_.max_component_bytes) {
+    if (const size_t most = std::min(limits_.max_component_bytes, kMaxNameBytes); part.size() > most) {
       return Fail(path, "a name component of " + std::to_string(part.size()) + " bytes exceeds " +
-                            std::to_string(limits_.max_component_bytes));
+                            std::to_string(most));
     }
     out.push_back(std::move(part));
   }
@@ -86,18 +126,83 @@ Result<std::vector<std::string>> LayerTree::Components(const std::string& path) 
   return out;
 }
 
-LayerTree::NodeId LayerTree::Lookup(NodeId dir, const std::string& name) const {
-  const auto& children = nodes_[dir].children;
-  if (!children) return kNone;
-  auto it = children->find(name);
-  return it == children->end() ? kNone : it->second;
+std::string_view LayerTree::NameOf(NodeId node) const {
+  return {names_.data() + nodes_[node].name_offset, nodes_[node].name_size};
+}
+
+const std::string& LayerTree::LinkOf(const Inode& inode) {
+  static const std::string kEmpty;
+  return inode.extras ? inode.extras->link_target : kEmpty;
+}
+
+uint64_t LayerTree::Hash(NodeId parent, std::string_view name) const { return SipHash13(hash_key_, parent, name); }
+
+LayerTree::NodeId LayerTree::Lookup(NodeId dir, std::string_view name) const {
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = Hash(dir, name) & mask;; i = (i + 1) & mask) {
+    const NodeId id = slots_[i];
+    if (id == kNone) return kNone;
+    if (nodes_[id].parent == dir && NameOf(id) == name) return id;
+  }
+}
+
+void LayerTree::InsertSlot(NodeId node) {
+  if (uint64_t{used_slots_ + 1} * 4 > uint64_t{slots_.size()} * 3) GrowSlots();  // at most 3/4 full
+  const size_t mask = slots_.size() - 1;
+  size_t i = Hash(nodes_[node].parent, NameOf(node)) & mask;
+  while (slots_[i] != kNone) i = (i + 1) & mask;
+  slots_[i] = node;
+  ++used_slots_;
+}
+
+void LayerTree::EraseSlot(NodeId node) {
+  const size_t mask = slots_.size() - 1;
+  size_t hole = Hash(nodes_[node].parent, NameOf(node)) & mask;
+  while (slots_[hole] != node) hole = (hole + 1) & mask;
+  // Backward shift instead of a tombstone: pull later entries of the run into the hole
+  // when that keeps them reachable from their home slot.
+  for (size_t i = (hole + 1) & mask; slots_[i] != kNone; i = (i + 1) & mask) {
+    const size_t home = Hash(nodes_[slots_[i]].parent, NameOf(slots_[i])) & mask;
+    if (((i - home) & mask) >= ((i - hole) & mask)) {
+      slots_[hole] = slots_[i];
+      hole = i;
+    }
+  }
+  slots_[hole] = kNone;
+  --used_slots_;
+}
+
+void LayerTree::GrowSlots() {
+  std::vector<NodeId> old(slots_.size() * 2, kNone);
+  old.swap(slots_);
+  used_slots_ = 0;
+  for (NodeId id : old) {
+    if (id != kNone) InsertSlot(id);
+  }
+}
+
+void LayerTree::CompactNames() {
+  std::string names;
+  names.reserve(names_.size() - dead_name_bytes_);
+  for (NodeId id = 0; id < nodes_.size(); ++id) {
+    Node& node = nodes_[id];
+    if (!node.live) continue;
+    const size_t offset = names.size();
+    names.append(NameOf(id));
+    node.name_offset = static_cast<uint32_t>(offset);
+  }
+  names_ = std::move(names);
+  dead_name_bytes_ = 0;
 }
 
 std::string LayerTree::PathOf(NodeId node) const {
-  std::vector<const std::string*> names;
-  for (NodeId n = node; n != kRoot && n != kNone; n = nodes_[n].parent) names.push_back(&nodes_[n].name);
+  std::vector<std::string_view> names;
+  for (NodeId n = node; n != kRoot && n != kNone; n = nodes_[n].parent) names.push_back(NameOf(n));
   std::string path;
-  for (auto it = names.rbegin(); it != names.rend(); ++it) path += "/" + **it;
+  for (auto it = names.rbegin(); it != names.rend(); ++it) {
+    path += '/';
+    path += *it;
+  }
   return path.empty() ? "/" : path;
 }
 
@@ -114,7 +219,8 @@ std::optional<ipc::EntryKind> LayerTree::KindAt(const std::string& path, bool fo
     if (node == kNone) return std::nullopt;
     const Inode& inode = inodes_[nodes_[node].inode];
     if (inode.kind != ipc::EntryKind::kSymlink || !follow_final) return inode.kind;
-    current = inode.link_target[0] == '/' ? inode.link_target : PathOf(*dir) + "/" + inode.link_target;
+    const std::string& target = LinkOf(inode);
+    current = target[0] == '/' ? target : PathOf(*dir) + "/" + target;
   }
   return std::nullopt;
 }
@@ -131,35 +237,48 @@ bool LayerTree::IsWithin(NodeId node, NodeId ancestor) const {
 }
 
 LayerTree::InodeId LayerTree::NewInode(Inode inode) {
+  InodeId id;
   if (!free_inodes_.empty()) {
-    InodeId id = free_inodes_.back();
+    id = free_inodes_.back();
     free_inodes_.pop_back();
-    inodes_[id] = std::move(inode);
-    return id;
+  } else {
+    id = inodes_.Add();
   }
-  inodes_.push_back(std::move(inode));
-  return static_cast<InodeId>(inodes_.size() - 1);
+  inodes_[id] = std::move(inode);
+  return id;
 }
 
-LayerTree::NodeId LayerTree::AddNode(NodeId parent, const std::string& name, InodeId inode) {
+Result<LayerTree::NodeId> LayerTree::AddNode(NodeId parent, const std::string& name, InodeId inode) {
+  // Dead names are dropped once they are half the bytes, which keeps the cost amortized.
+  if (dead_name_bytes_ > 65536 && dead_name_bytes_ * 2 > names_.size()) CompactNames();
+  if (names_.size() + name.size() > std::numeric_limits<uint32_t>::max()) {
+    CompactNames();
+    if (names_.size() + name.size() > std::numeric_limits<uint32_t>::max()) {
+      return Error{ErrorCode::kOversized, layer_name_ + ": the image's names exceed 4 GiB"};
+    }
+  }
   NodeId id;
   if (!free_nodes_.empty()) {
     id = free_nodes_.back();
     free_nodes_.pop_back();
   } else {
-    nodes_.emplace_back();
-    id = static_cast<NodeId>(nodes_.size() - 1);
+    id = nodes_.Add();
   }
   Node& node = nodes_[id];
-  node.name = name;
+  node = Node{};
+  node.name_offset = static_cast<uint32_t>(names_.size());
+  node.name_size = static_cast<uint16_t>(name.size());
+  names_ += name;
   node.parent = parent;
   node.inode = inode;
   node.layer = layer_index_;
   node.live = true;
-  node.children.reset();
-  if (inodes_[inode].kind == ipc::EntryKind::kDirectory) node.children = std::make_unique<std::map<std::string, NodeId>>();
   inodes_[inode].names++;
-  (*nodes_[parent].children)[name] = id;
+  Node& dir = nodes_[parent];
+  node.next_sibling = dir.first_child;
+  if (dir.first_child != kNone) nodes_[dir.first_child].prev_sibling = id;
+  dir.first_child = id;
+  InsertSlot(id);
   return id;
 }
 
@@ -171,12 +290,18 @@ void LayerTree::Remove(NodeId node) {
     NodeId n = todo.back();
     todo.pop_back();
     order.push_back(n);
-    if (nodes_[n].children) {
-      for (const auto& [name, child] : *nodes_[n].children) todo.push_back(child);
+    for (NodeId child = nodes_[n].first_child; child != kNone; child = nodes_[child].next_sibling) {
+      todo.push_back(child);
     }
   }
-  Node& top = nodes_[node];
-  nodes_[top.parent].children->erase(top.name);
+  const Node& top = nodes_[node];
+  if (top.prev_sibling != kNone) {
+    nodes_[top.prev_sibling].next_sibling = top.next_sibling;
+  } else {
+    nodes_[top.parent].first_child = top.next_sibling;
+  }
+  if (top.next_sibling != kNone) nodes_[top.next_sibling].prev_sibling = top.prev_sibling;
+  for (NodeId n : order) EraseSlot(n);  // while every parent and name is still in place
   for (NodeId n : order) {
     Node& dead = nodes_[n];
     Inode& inode = inodes_[dead.inode];
@@ -184,10 +309,8 @@ void LayerTree::Remove(NodeId node) {
       inode = Inode{};
       free_inodes_.push_back(dead.inode);
     }
-    dead.live = false;
-    dead.children.reset();
-    dead.name.clear();
-    dead.name.shrink_to_fit();
+    dead_name_bytes_ += dead.name_size;
+    dead = Node{};
     free_nodes_.push_back(n);
   }
 }
@@ -199,7 +322,7 @@ void LayerTree::PruneLower(NodeId dir) {
     NodeId d = todo.back();
     todo.pop_back();
     std::vector<NodeId> doomed;
-    for (const auto& [name, child] : *nodes_[d].children) {
+    for (NodeId child = nodes_[d].first_child; child != kNone; child = nodes_[child].next_sibling) {
       if (nodes_[child].layer < layer_index_) {
         doomed.push_back(child);
       } else if (IsDirectory(child)) {
@@ -234,7 +357,7 @@ Result<LayerTree::NodeId> LayerTree::WalkDirectories(const std::vector<std::stri
       // A parent the layer never declared: created as docker does, 0755 root:root.
       Inode dir;
       dir.kind = ipc::EntryKind::kDirectory;
-      child = AddNode(stack.back(), part, NewInode(std::move(dir)));
+      BANGER_ASSIGN_OR_RETURN(child, AddNode(stack.back(), part, NewInode(std::move(dir))));
     }
     const Inode& inode = inodes_[nodes_[child].inode];
     if (inode.kind == ipc::EntryKind::kSymlink) {
@@ -242,8 +365,9 @@ Result<LayerTree::NodeId> LayerTree::WalkDirectories(const std::vector<std::stri
         return Fail(joined(), "more than " + std::to_string(limits_.max_symlink_hops) +
                                   " symlinks to follow (a loop?)");
       }
-      if (!inode.link_target.empty() && inode.link_target[0] == '/') stack.resize(1);
-      std::vector<std::string> target = Split(inode.link_target);
+      const std::string& link = LinkOf(inode);
+      if (!link.empty() && link[0] == '/') stack.resize(1);
+      std::vector<std::string> target = Split(link);
       todo.insert(todo.begin(), target.begin(), target.end());
       continue;
     }
@@ -263,13 +387,22 @@ Result<LayerTree::NodeId> LayerTree::WalkDirectories(const std::vector<std::stri
 }
 
 void LayerTree::SetAttributes(Inode& inode, const TarEntry& entry) const {
-  inode.mode = entry.mode & 07777;
+  inode.mode = static_cast<uint16_t>(entry.mode & 07777);
   inode.uid = entry.uid;
   inode.gid = entry.gid;
-  inode.mtime = entry.mtime;
-  inode.atime = entry.atime;
-  inode.ctime = entry.ctime;
-  inode.xattrs = entry.xattrs;
+  inode.mtime_sec = entry.mtime.sec;
+  inode.mtime_nsec = entry.mtime.nsec;
+  inode.flags &= ~(kOwnAtime | kOwnCtime);
+  if (entry.atime != entry.mtime || entry.ctime != entry.mtime || !entry.xattrs.empty()) {
+    if (!inode.extras) inode.extras = std::make_unique<Extras>();
+    if (entry.atime != entry.mtime) inode.flags |= kOwnAtime;
+    if (entry.ctime != entry.mtime) inode.flags |= kOwnCtime;
+  }
+  if (inode.extras) {
+    inode.extras->atime = entry.atime;
+    inode.extras->ctime = entry.ctime;
+    inode.extras->xattrs = entry.xattrs;
+  }
 }
 
 Result<void> LayerTree::ApplyWhiteout(const std::vector<std::string>& components) {
@@ -344,7 +477,7 @@ Result<void> LayerTree::Apply(const TarEntry& entry, const DataReader& read_data
       return Fail(entry.path, "hardlink to '" + Shown(*entry.hardlink) + "', which this entry replaces");
     }
     if (existing != kNone) Remove(existing);
-    AddNode(parent, base, nodes_[target].inode);
+    BANGER_TRY(AddNode(parent, base, nodes_[target].inode));
     return {};
   }
 
@@ -358,44 +491,61 @@ Result<void> LayerTree::Apply(const TarEntry& entry, const DataReader& read_data
   if (existing != kNone) Remove(existing);
   Inode inode;
   inode.kind = entry.kind;
+  if (entry.rdev_major != 0 || entry.rdev_minor != 0 || !entry.symlink_target.empty()) {
+    inode.extras = std::make_unique<Extras>();
+    inode.extras->rdev_major = entry.rdev_major;
+    inode.extras->rdev_minor = entry.rdev_minor;
+    inode.extras->link_target = entry.symlink_target;
+  }
   SetAttributes(inode, entry);
-  inode.rdev_major = entry.rdev_major;
-  inode.rdev_minor = entry.rdev_minor;
-  inode.link_target = entry.symlink_target;
   if (entry.kind == ipc::EntryKind::kRegular) {
     inode.size = entry.size;
-    BANGER_ASSIGN_OR_RETURN(inode.extents, read_data());
+    BANGER_ASSIGN_OR_RETURN(std::vector<ipc::Extent> extents, read_data());
+    if (extents.size() == 1 && extents[0].file_offset == 0) {
+      inode.flags |= kOneExtent;
+      inode.extent_length = extents[0].length;
+      inode.extent_spool_offset = extents[0].spool_offset;
+    } else if (!extents.empty()) {
+      if (!inode.extras) inode.extras = std::make_unique<Extras>();
+      inode.extras->extents = std::move(extents);
+    }
   }
-  AddNode(parent, base, NewInode(std::move(inode)));
+  BANGER_TRY(AddNode(parent, base, NewInode(std::move(inode))));
   return {};
 }
 
 ipc::TreeSummary LayerTree::Summarize() const {
   ipc::TreeSummary s;
   std::vector<bool> counted(inodes_.size(), false);
-  for (const Node& node : nodes_) {
+  for (NodeId id = 0; id < nodes_.size(); ++id) {
+    const Node& node = nodes_[id];
     if (!node.live) continue;
     ++s.entries;
-    const Inode& inode = inodes_[node.inode];
-    if (node.children) s.largest_directory = std::max<uint64_t>(s.largest_directory, node.children->size());
+    uint64_t children = 0;
+    for (NodeId child = node.first_child; child != kNone; child = nodes_[child].next_sibling) ++children;
+    s.largest_directory = std::max(s.largest_directory, children);
     if (counted[node.inode]) continue;
     counted[node.inode] = true;
+    const Inode& inode = inodes_[node.inode];
     ++s.inodes;
     if (inode.kind == ipc::EntryKind::kDirectory) ++s.directories;
     if (inode.kind == ipc::EntryKind::kRegular) s.apparent_bytes += inode.size;
-    for (const auto& x : inode.extents) s.data_bytes += x.length;
-    s.metadata_bytes += inode.link_target.size();
-    for (const auto& x : inode.xattrs) s.metadata_bytes += x.name.size() + x.value.size();
+    if (inode.flags & kOneExtent) s.data_bytes += inode.extent_length;
+    if (!inode.extras) continue;
+    for (const auto& x : inode.extras->extents) s.data_bytes += x.length;
+    s.metadata_bytes += inode.extras->link_target.size();
+    for (const auto& x : inode.extras->xattrs) s.metadata_bytes += x.name.size() + x.value.size();
   }
   return s;
 }
 
 Result<void> LayerTree::Emit(ipc::TreeStreamWriter& out) const {
   BANGER_TRY(out.WriteSummary(Summarize()));
-  std::unordered_map<InodeId, uint64_t> emitted;  // our inode -> its number in the stream
+  std::vector<uint32_t> emitted(inodes_.size(), 0);  // our inode -> its number in the stream, 0 = not yet
   uint64_t next_inode = ipc::kRootInode;
   // Depth-first, children in byte order; each directory's number is known before its children.
   std::vector<std::pair<NodeId, uint64_t>> todo{{kRoot, 0}};
+  std::vector<NodeId> children;
   while (!todo.empty()) {
     auto [id, parent_number] = todo.back();
     todo.pop_back();
@@ -403,33 +553,41 @@ Result<void> LayerTree::Emit(ipc::TreeStreamWriter& out) const {
     const Inode& inode = inodes_[node.inode];
     ipc::TreeEntry e;
     e.parent = parent_number;
-    e.name = node.name;
-    auto seen = emitted.find(node.inode);
-    if (seen != emitted.end()) {
+    e.name = NameOf(id);
+    children.clear();
+    if (emitted[node.inode] != 0) {
       e.kind = ipc::EntryKind::kHardlink;
-      e.inode = seen->second;
+      e.inode = emitted[node.inode];
     } else {
       e.inode = next_inode++;
-      emitted.emplace(node.inode, e.inode);
+      emitted[node.inode] = static_cast<uint32_t>(e.inode);
       e.kind = inode.kind;
       e.mode = inode.mode;
       e.uid = inode.uid;
       e.gid = inode.gid;
-      e.mtime = inode.mtime;
-      e.atime = inode.atime;
-      e.ctime = inode.ctime;
+      e.mtime = {inode.mtime_sec, inode.mtime_nsec};
+      e.atime = e.ctime = e.mtime;
       e.size = inode.size;
-      e.rdev_major = inode.rdev_major;
-      e.rdev_minor = inode.rdev_minor;
-      e.link_target = inode.link_target;
-      e.xattrs = inode.xattrs;
-      e.extents = inode.extents;
-      if (node.children) e.children = node.children->size();
+      if (inode.flags & kOneExtent) e.extents.push_back({0, inode.extent_length, inode.extent_spool_offset});
+      if (const Extras* x = inode.extras.get()) {
+        if (inode.flags & kOwnAtime) e.atime = x->atime;
+        if (inode.flags & kOwnCtime) e.ctime = x->ctime;
+        e.rdev_major = x->rdev_major;
+        e.rdev_minor = x->rdev_minor;
+        e.link_target = x->link_target;
+        e.xattrs = x->xattrs;
+        if (!(inode.flags & kOneExtent)) e.extents = x->extents;
+      }
+      for (NodeId child = node.first_child; child != kNone; child = nodes_[child].next_sibling) {
+        children.push_back(child);
+      }
+      if (inode.kind == ipc::EntryKind::kDirectory) e.children = children.size();
     }
     BANGER_TRY(out.Write(e));
-    if (node.children && e.kind == ipc::EntryKind::kDirectory) {
-      for (auto it = node.children->rbegin(); it != node.children->rend(); ++it) todo.emplace_back(it->second, e.inode);
-    }
+    if (e.kind != ipc::EntryKind::kDirectory) continue;
+    // Largest name first, so the smallest is on top of the stack.
+    std::sort(children.begin(), children.end(), [this](NodeId a, NodeId b) { return NameOf(a) > NameOf(b); });
+    for (NodeId child : children) todo.emplace_back(child, e.inode);
   }
   return out.Finish();
 }

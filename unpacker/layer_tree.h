@@ -6,10 +6,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipc/result.h"
@@ -56,35 +56,75 @@ class LayerTree {
   static constexpr NodeId kNone = 0xffffffff;
   static constexpr NodeId kRoot = 0;
 
-  struct Inode {
-    ipc::EntryKind kind = ipc::EntryKind::kDirectory;
-    uint32_t mode = 0755, uid = 0, gid = 0;
-    ipc::Timestamp mtime, atime, ctime;
-    uint64_t size = 0;
-    uint32_t rdev_major = 0, rdev_minor = 0;
+  // Grows a block at a time, so growing never copies what is there nor holds two
+  // copies at once (a vector's doubling did, and set the peak on large images).
+  template <typename T>
+  class Blocks {
+   public:
+    T& operator[](uint32_t i) { return blocks_[i >> kShift][i & kMask]; }
+    const T& operator[](uint32_t i) const { return blocks_[i >> kShift][i & kMask]; }
+    uint32_t size() const { return size_; }
+    uint32_t Add() {
+      if ((size_ & kMask) == 0) blocks_.push_back(std::make_unique<T[]>(kMask + 1));
+      return size_++;
+    }
+
+   private:
+    static constexpr uint32_t kShift = 10, kMask = (1u << kShift) - 1;
+    std::vector<std::unique_ptr<T[]>> blocks_;
+    uint32_t size_ = 0;
+  };
+
+  // What few inodes have, kept out of line so the common file pays 8 bytes for it.
+  struct Extras {
     std::string link_target;
     std::vector<ipc::Xattr> xattrs;
-    std::vector<ipc::Extent> extents;
-    uint32_t names = 0;
+    std::vector<ipc::Extent> extents;  // when the data is not one extent at offset 0
+    ipc::Timestamp atime, ctime;       // when they differ from mtime
+    uint32_t rdev_major = 0, rdev_minor = 0;
   };
+  enum InodeFlags : uint8_t { kOneExtent = 1, kOwnAtime = 2, kOwnCtime = 4 };
+  // Widest fields first, so the common case packs into one cache line.
+  struct Inode {
+    uint64_t size = 0;
+    int64_t mtime_sec = 0;
+    uint64_t extent_length = 0, extent_spool_offset = 0;  // with kOneExtent, at file offset 0
+    std::unique_ptr<Extras> extras;
+    uint32_t mtime_nsec = 0, uid = 0, gid = 0;
+    uint32_t names = 0;
+    uint16_t mode = 0755;
+    ipc::EntryKind kind = ipc::EntryKind::kDirectory;
+    uint8_t flags = 0;
+  };
+  static_assert(sizeof(void*) != 8 || sizeof(Inode) == 64);
+  // Names are stored once, in names_; a directory's children are a list in no order,
+  // found by name through slots_ and sorted only when emitted.
   struct Node {
-    std::string name;
+    uint32_t name_offset = 0;
+    uint16_t name_size = 0;
+    bool live = false;
     NodeId parent = kNone;
     InodeId inode = 0;
     uint32_t layer = 0;
-    std::unique_ptr<std::map<std::string, NodeId>> children;  // directories only
-    bool live = false;
+    NodeId first_child = kNone, next_sibling = kNone, prev_sibling = kNone;
   };
 
   // Lexically cleaned components; `..` above the root is dropped.
   Result<std::vector<std::string>> Components(const std::string& path) const;
   // Walks `components` as directories, following symlinks inside the tree.
   Result<NodeId> WalkDirectories(const std::vector<std::string>& components, size_t count, bool create_missing);
-  NodeId Lookup(NodeId dir, const std::string& name) const;
+  std::string_view NameOf(NodeId node) const;
+  static const std::string& LinkOf(const Inode& inode);
+  uint64_t Hash(NodeId parent, std::string_view name) const;
+  NodeId Lookup(NodeId dir, std::string_view name) const;
+  void InsertSlot(NodeId node);
+  void EraseSlot(NodeId node);
+  void GrowSlots();
+  void CompactNames();
   std::string PathOf(NodeId node) const;
   bool IsDirectory(NodeId node) const;
   bool IsWithin(NodeId node, NodeId ancestor) const;
-  NodeId AddNode(NodeId parent, const std::string& name, InodeId inode);
+  Result<NodeId> AddNode(NodeId parent, const std::string& name, InodeId inode);
   InodeId NewInode(Inode inode);
   void Remove(NodeId node);
   void PruneLower(NodeId dir);
@@ -93,10 +133,15 @@ class LayerTree {
   Error Fail(const std::string& path, const std::string& what) const;
 
   TreeLimits limits_;
-  std::vector<Node> nodes_;
+  Blocks<Node> nodes_;
   std::vector<NodeId> free_nodes_;
-  std::vector<Inode> inodes_;
+  Blocks<Inode> inodes_;
   std::vector<InodeId> free_inodes_;
+  std::string names_;        // every live name, back to back, and the dead ones until compacted
+  uint64_t dead_name_bytes_ = 0;
+  std::vector<NodeId> slots_;  // (parent, name) -> node: open addressing, linear probing
+  uint32_t used_slots_ = 0;
+  uint64_t hash_key_[2] = {};
   uint32_t layer_index_ = 0;
   std::string layer_name_;
   uint64_t entries_seen_ = 0;
