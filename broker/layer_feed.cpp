@@ -6,9 +6,9 @@
 
 namespace banger::broker {
 
-LayerFeed::LayerFeed(const BlobCache& cache, security::SandboxedChild& unpacker, nlohmann::json begin,
-                     UniqueFd spool, UniqueFd tree_write)
-    : cache_(cache), unpacker_(unpacker), begin_(std::move(begin)), spool_(std::move(spool)),
+LayerFeed::LayerFeed(const BlobCache& cache, UnpackerSource unpacker, nlohmann::json begin, UniqueFd spool,
+                     UniqueFd tree_write)
+    : cache_(cache), unpacker_(std::move(unpacker)), begin_(std::move(begin)), spool_(std::move(spool)),
       tree_write_(std::move(tree_write)) {}
 
 void LayerFeed::OnPlan(const FetchedImage& image) {
@@ -56,6 +56,7 @@ void LayerFeed::Pump() {
 
 Result<void> LayerFeed::SendReady() {
   if (!config_) return {};
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild * unpacker, unpacker_());
   if (!begin_sent_) {
     if (!complete_.count(config_->digest)) return {};
     std::optional<UniqueFd> config = cache_.OpenBlob(config_->digest, config_->size);
@@ -67,7 +68,7 @@ Result<void> LayerFeed::SendReady() {
     message.fds.push_back(std::move(*config));
     message.fds.push_back(std::move(spool_));
     message.fds.push_back(std::move(tree_write_));
-    BANGER_TRY(unpacker_.Send(message));
+    BANGER_TRY(unpacker->Send(message));
     begin_sent_ = true;
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -88,7 +89,7 @@ Result<void> LayerFeed::SendReady() {
     }
     ipc::Message message = ipc::Message::WithJson(ipc::MessageType::kUnpackLayer, body);
     message.fds.push_back(std::move(fd));
-    BANGER_TRY(unpacker_.Send(message));
+    BANGER_TRY(unpacker->Send(message));
     layer_sent_[i] = true;
   }
   return {};

@@ -6,6 +6,7 @@
 // from the verified config, and a pull whose fetch fails publishes nothing.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,7 +27,9 @@ class LayerFeed {
  public:
   // `begin` is the unpack-begin body without its layers; the spool and the tree pipe's
   // write end go with it.
-  LayerFeed(const BlobCache& cache, security::SandboxedChild& unpacker, nlohmann::json begin, UniqueFd spool,
+  // `unpacker` gives the unpacker once it is up (it may still be starting).
+  using UnpackerSource = std::function<Result<security::SandboxedChild*>()>;
+  LayerFeed(const BlobCache& cache, UnpackerSource unpacker, nlohmann::json begin, UniqueFd spool,
             UniqueFd tree_write);
 
   // The fetch's hooks (FetchOptions::on_plan, on_download_started, on_event).
@@ -48,7 +51,7 @@ class LayerFeed {
   Result<void> SendReady();
 
   const BlobCache& cache_;
-  security::SandboxedChild& unpacker_;
+  UnpackerSource unpacker_;
   nlohmann::json begin_;
   UniqueFd spool_, tree_write_;
   std::optional<Blob> config_;

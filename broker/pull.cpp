@@ -7,7 +7,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "banger_version.h"
 #include "broker/catalog_pull.h"
@@ -52,6 +57,48 @@ class ScratchDir {
 
 UniqueFd Dup(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
+// Starts a helper on a thread of its own, so that its sandbox set-up (namespaces, the
+// readiness handshake) overlaps whatever the pull does meanwhile. The thread lives as long
+// as the helper is needed: a helper's parent-death signal fires when the thread that
+// forked it ends.
+class HelperStart {
+ public:
+  explicit HelperStart(security::ProcessKind kind) {
+    try {
+      thread_ = std::thread([this, kind] {
+        auto started = StartHelper(kind);
+        std::unique_lock lock(mutex_);
+        started_.emplace(std::move(started));
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return released_; });
+      });
+    } catch (const std::system_error&) {
+      started_.emplace(StartHelper(kind));
+    }
+  }
+  ~HelperStart() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      released_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  Result<security::SandboxedChild*> Get() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return started_.has_value(); });
+    if (!*started_) return started_->error();
+    return &**started_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<Result<security::SandboxedChild>> started_;
+  bool released_ = false;
+  std::thread thread_;
+};
 
 // A test hook: with BANGER_TEST_STALL=FILE a pull writes "name pid" lines for its running
 // helpers into FILE and waits (at most two minutes, or until stopped) for FILE to go,
@@ -152,12 +199,13 @@ Result<PullResult> PullImage(const PullOptions& options) {
   UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
 
-  // The unpacker starts before the fetch and gets each layer as soon as it can be read.
-  auto unpacker = StartHelper(security::ProcessKind::kUnpacker);
-  if (!unpacker) return abandon(unpacker.error());
+  // The unpacker's sandbox is set up while the fetcher resolves the reference; it gets
+  // each layer as soon as it can be read.
+  HelperStart unpacker_start(security::ProcessKind::kUnpacker);
   json begin = {{"limits", json::object()}, {"inject_guest_assets", options.guest_assets}};
   for (const auto& [limit, value] : options.unpack_limits) begin["limits"][limit] = value;
-  LayerFeed feed(cache, *unpacker, begin, Dup(spool.get()), std::move(tree_write));
+  LayerFeed feed(cache, [&unpacker_start] { return unpacker_start.Get(); }, begin, Dup(spool.get()),
+                 std::move(tree_write));
 
   FetchOptions fetch;
   fetch.reference = options.reference;
@@ -182,6 +230,9 @@ Result<PullResult> PullImage(const PullOptions& options) {
           HumanBytes(image.downloaded_bytes) + " downloaded" + (image.mirror.empty() ? "" : " from mirror " + image.mirror) +
           ")",
       {{"layers", image.layers.size()}, {"bytes", compressed}, {"downloaded_bytes", image.downloaded_bytes}});
+  auto started = unpacker_start.Get();
+  if (!started) return abandon(started.error());
+  security::SandboxedChild* unpacker = *started;
   if (auto fed = feed.Finish(image); !fed) {
     // A send fails when the unpacker already quit over a layer: its reason is the one to report.
     for (;;) {
@@ -205,7 +256,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
     if (auto sent = imager->Send(message); !sent) return abandon(sent.error());
   }
 
-  if (auto stalled = StallForTests({&*unpacker, &*imager}); !stalled) return abandon(stalled.error());
+  if (auto stalled = StallForTests({unpacker, &*imager}); !stalled) return abandon(stalled.error());
 
   // Both stages run at once; whichever fails first ends the pull.
   std::optional<json> unpacked, written;
@@ -250,7 +301,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
   }
   std::map<std::string, uint64_t> peak_rss;
   if (image.fetcher_peak_rss_kib != 0) peak_rss["banger-fetcher"] = image.fetcher_peak_rss_kib;
-  for (security::SandboxedChild* child : {&*unpacker, &*imager}) {
+  for (security::SandboxedChild* child : {unpacker, &*imager}) {
     if (auto status = security::ReadProcStatus(child->pid())) peak_rss[child->name()] = status->peak_rss_kib;
     (void)child->Send(ipc::Message::Make(ipc::MessageType::kShutdown));
     security::ChildExit end = child->Wait(10000);
