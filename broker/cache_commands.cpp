@@ -13,9 +13,10 @@ constexpr const char* kPruneUsage =
     "usage: banger image cache prune [--dry-run]\n"
     "\n"
     "Removes the cached registry blobs in $BANGER_CACHE_DIR/oci (root: /var/cache/banger;\n"
-    "else ~/.cache/banger). Pulled images do not need them; a later pull of the same\n"
-    "image downloads them again. Blobs a running pull uses are kept, so a prune never\n"
-    "breaks a pull.\n"
+    "else ~/.cache/banger) and the unpacked images beside them (oci/unpacked: what the\n"
+    "unpacker made of an image, so that pulling it again skips unpacking). Pulled images\n"
+    "do not need either; a later pull of the same image downloads and unpacks it again.\n"
+    "Blobs a running pull uses are kept, so a prune never breaks a pull.\n"
     "\n"
     "  --dry-run   only say what would be freed\n";
 
@@ -44,7 +45,7 @@ int RunImageCacheCommand(const std::vector<std::string>& args, std::ostream& out
   auto report = PruneCache(cache->oci_dir(), dry_run);
   if (!report) return ReportError(err, report.error(), cache->oci_dir());
   out << (dry_run ? "would free " : "freed ") << HumanBytes(report->bytes) << " across " << report->blobs
-      << " blob(s) in " << cache->oci_dir();
+      << " blob(s) and " << report->unpacked << " unpacked image(s) in " << cache->oci_dir();
   if (report->kept_in_use > 0) out << " (" << report->kept_in_use << " in use by running pulls kept)";
   out << "\n";
   return kExitOk;

@@ -1,5 +1,7 @@
 #include "broker/cache_lease.h"
 
+#include "broker/unpacked_cache.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -125,6 +127,9 @@ Result<PruneReport> PruneCache(const std::string& oci_dir, bool dry_run) {
     report.bytes += static_cast<uint64_t>(st.st_size);
     ++report.blobs;
   }
+  const UnpackedCache::Removed unpacked = UnpackedCache::RemoveAll(oci_dir, dry_run);
+  report.bytes += unpacked.bytes;
+  report.unpacked = unpacked.entries;
   // Remembered plans only spare a registry round trip; without their blobs they are moot.
   if (!dry_run) {
     for (const std::string& name : ListDir(oci_dir + "/plans")) ::unlink((oci_dir + "/plans/" + name).c_str());

@@ -46,6 +46,7 @@ struct PruneReport {
   uint64_t bytes = 0;
   uint64_t blobs = 0;
   uint64_t kept_in_use = 0;  // blobs a running pull holds
+  uint64_t unpacked = 0;     // images in the unpacked cache
 };
 
 // Removes every cached blob (and remembered plan) no running pull holds; with

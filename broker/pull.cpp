@@ -20,6 +20,7 @@
 #include "broker/fs_identity.h"
 #include "broker/helper_paths.h"
 #include "broker/layer_feed.h"
+#include "broker/unpacked_cache.h"
 #include "security/spawn.h"
 #include "security/stop_signal.h"
 
@@ -181,15 +182,20 @@ Result<PullResult> PullImage(const PullOptions& options) {
 
   ReportPhase(options, "resolving", "resolving " + ref.String(), {{"ref", ref.String()}});
 
+  // The spool and the tree stream go into unnamed files in the cache, which become the
+  // image's entry in the unpacked cache once the pull succeeds (scratch if that fails).
+  const UnpackedCache unpacked_cache(cache.oci_dir());
   BANGER_ASSIGN_OR_RETURN(ScratchDir scratch, ScratchDir::Create());
-  UniqueFd spool(::open(scratch.path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-  if (!spool) return Error::FromErrno("creating the spool in " + scratch.path());
-  UniqueFd spool_read_only(
-      ::open(("/proc/self/fd/" + std::to_string(spool.get())).c_str(), O_RDONLY | O_CLOEXEC));
-  if (!spool_read_only) return Error::FromErrno("reopening the spool read-only");
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error::FromErrno("pipe2");
-  UniqueFd tree_read(pipe_fds[0]), tree_write(pipe_fds[1]);
+  auto unnamed_file = [&]() -> Result<std::pair<UniqueFd, bool>> {
+    if (auto in_cache = unpacked_cache.CreateFile()) return std::make_pair(std::move(*in_cache), true);
+    UniqueFd fd(::open(scratch.path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) return Error::FromErrno("creating a scratch file in " + scratch.path());
+    return std::make_pair(std::move(fd), false);
+  };
+  BANGER_ASSIGN_OR_RETURN(auto spool_file, unnamed_file());
+  BANGER_ASSIGN_OR_RETURN(auto tree_file, unnamed_file());
+  const bool cacheable = spool_file.second && tree_file.second;
+  UniqueFd spool = std::move(spool_file.first), tree = std::move(tree_file.first);
 
   BANGER_ASSIGN_OR_RETURN(ImageStore::Staging staging, store.BeginStaging());
   auto abandon = [&](Error error) {
@@ -199,13 +205,21 @@ Result<PullResult> PullImage(const PullOptions& options) {
   UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
 
-  // The unpacker's sandbox is set up while the fetcher resolves the reference; it gets
-  // each layer as soon as it can be read.
+  // Both helpers' sandboxes are set up while the fetcher resolves the reference; the
+  // unpacker gets each layer as soon as it can be read, unless the unpacked cache has
+  // the image already.
   HelperStart unpacker_start(security::ProcessKind::kUnpacker);
+  HelperStart imager_start(security::ProcessKind::kImager);
   json begin = {{"limits", json::object()}, {"inject_guest_assets", options.guest_assets}};
   for (const auto& [limit, value] : options.unpack_limits) begin["limits"][limit] = value;
-  LayerFeed feed(cache, [&unpacker_start] { return unpacker_start.Get(); }, begin, Dup(spool.get()),
-                 std::move(tree_write));
+  LayerFeed feed(cache, [&unpacker_start] { return unpacker_start.Get(); }, begin, Dup(spool.get()), Dup(tree.get()));
+  std::string cache_key;
+  std::optional<UnpackedEntry> cached;
+  auto look_up = [&](const FetchedImage& planned) {
+    if (!cache_key.empty()) return;
+    cache_key = UnpackedCache::Key(planned, begin);
+    cached = unpacked_cache.Find(cache_key);
+  };
 
   FetchOptions fetch;
   fetch.reference = options.reference;
@@ -214,12 +228,17 @@ Result<PullResult> PullImage(const PullOptions& options) {
   if (auto it = options.mirrors.find(ref.registry); it != options.mirrors.end()) fetch.mirrors = it->second;
   fetch.parallel_downloads = options.parallel_downloads;
   fetch.credentials = options.credentials;
-  fetch.on_event = [&options, &feed](const FetchEvent& e) {
+  fetch.on_event = [&](const FetchEvent& e) {
     if (options.progress != nullptr) options.progress->Fetch(e);
-    feed.OnEvent(e);
+    if (!cached) feed.OnEvent(e);
   };
-  fetch.on_plan = [&feed](const FetchedImage& planned) { feed.OnPlan(planned); };
-  fetch.on_download_started = [&feed](const std::string& digest, int fd) { feed.OnDownloadStarted(digest, fd); };
+  fetch.on_plan = [&](const FetchedImage& planned) {
+    look_up(planned);
+    if (!cached) feed.OnPlan(planned);
+  };
+  fetch.on_download_started = [&](const std::string& digest, int fd) {
+    if (!cached) feed.OnDownloadStarted(digest, fd);
+  };
   auto fetched = FetchImage(cache, fetch);
   if (!fetched) return abandon(fetched.error());
   FetchedImage& image = *fetched;
@@ -230,78 +249,76 @@ Result<PullResult> PullImage(const PullOptions& options) {
           HumanBytes(image.downloaded_bytes) + " downloaded" + (image.mirror.empty() ? "" : " from mirror " + image.mirror) +
           ")",
       {{"layers", image.layers.size()}, {"bytes", compressed}, {"downloaded_bytes", image.downloaded_bytes}});
-  auto started = unpacker_start.Get();
-  if (!started) return abandon(started.error());
-  security::SandboxedChild* unpacker = *started;
-  if (auto fed = feed.Finish(image); !fed) {
-    // A send fails when the unpacker already quit over a layer: its reason is the one to report.
-    for (;;) {
-      auto cause = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress}, 2000);
-      if (!cause) return abandon(cause.error().code == ErrorCode::kTimeout ? fed.error() : cause.error());
-    }
-  }
-  ReportPhase(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
+  look_up(image);  // when the fetch made no plan of its own (offline)
+  auto unpacker_started = unpacker_start.Get();
+  if (!unpacker_started) return abandon(unpacker_started.error());
+  security::SandboxedChild* unpacker = *unpacker_started;
+  auto imager_started = imager_start.Get();
+  if (!imager_started) return abandon(imager_started.error());
+  security::SandboxedChild* imager = *imager_started;
 
-  // Imager: the image file, the spool read-only, the pipe's read end.
-  auto imager = StartHelper(security::ProcessKind::kImager);
-  if (!imager) return abandon(imager.error());
+  if (auto stalled = StallForTests({unpacker, imager}); !stalled) return abandon(stalled.error());
+
+  std::optional<json> unpacked;
+  UniqueFd spool_for_imager, tree_for_imager;
+  auto reopen_read_only = [](int fd) {
+    return UniqueFd(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC));
+  };
+  if (cached) {
+    unpacked = cached->done;
+    spool_for_imager = std::move(cached->spool);
+    tree_for_imager = std::move(cached->tree);
+    ReportPhase(options, "unpacked",
+        "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries (from the unpacked cache)",
+        {{"entries", unpacked->value("entries", 0)}, {"cached", true}});
+  } else {
+    if (auto fed = feed.Finish(image); !fed) {
+      // A send fails when the unpacker already quit over a layer: its reason is the one to report.
+      for (;;) {
+        auto cause = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress}, 2000);
+        if (!cause) return abandon(cause.error().code == ErrorCode::kTimeout ? fed.error() : cause.error());
+      }
+    }
+    ReportPhase(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
+    while (!unpacked) {
+      auto reply = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone}, -1);
+      if (!reply) return abandon(reply.error());
+      auto body = reply->Json();
+      if (!body) return abandon(body.error());
+      if (reply->type == ipc::MessageType::kUnpackProgress) {
+        if (options.progress != nullptr && body->is_object()) {
+          options.progress->Unpack(body->value("layer", size_t{0}), body->value("bytes", uint64_t{0}));
+        }
+        continue;
+      }
+      unpacked = *body;
+      ReportPhase(options, "unpacked", "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries",
+          {{"entries", unpacked->value("entries", 0)}});
+    }
+    spool_for_imager = reopen_read_only(spool.get());
+    tree_for_imager = reopen_read_only(tree.get());
+    if (!spool_for_imager || !tree_for_imager) return abandon(Error::FromErrno("reopening the spool or tree read-only"));
+  }
+
+  // Imager: the image file, the spool and the tree stream, both read-only.
   const FsIdentity id = DeriveFsIdentity(image.manifest_digest);
   {
     ipc::Message message = ipc::Message::WithJson(
         ipc::MessageType::kImageBegin, {{"size_bytes", options.size_bytes}, {"uuid", id.uuid_hex},
                                         {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp}});
     message.fds.push_back(Dup(rootfs.get()));
-    message.fds.push_back(std::move(spool_read_only));
-    message.fds.push_back(std::move(tree_read));
+    message.fds.push_back(std::move(spool_for_imager));
+    message.fds.push_back(std::move(tree_for_imager));
     if (auto sent = imager->Send(message); !sent) return abandon(sent.error());
   }
-
-  if (auto stalled = StallForTests({unpacker, &*imager}); !stalled) return abandon(stalled.error());
-
-  // Both stages run at once; whichever fails first ends the pull.
-  std::optional<json> unpacked, written;
-  while (!unpacked || !written) {
-    if (!unpacked) {
-      auto reply = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone}, 100);
-      if (!reply && reply.error().code != ErrorCode::kTimeout) return abandon(reply.error());
-      if (reply && reply->type == ipc::MessageType::kUnpackProgress && options.progress != nullptr) {
-        if (auto body = reply->Json(); body && body->is_object()) {
-          options.progress->Unpack(body->value("layer", size_t{0}), body->value("bytes", uint64_t{0}));
-        }
-      }
-      if (reply && reply->type == ipc::MessageType::kUnpackDone) {
-        auto body = reply->Json();
-        if (!body) return abandon(body.error());
-        unpacked = *body;
-        ReportPhase(options, "unpacked", "unpacked " + std::to_string(unpacked->value("entries", 0)) + " entries",
-            {{"entries", unpacked->value("entries", 0)}});
-      }
-    }
-    if (!written) {
-      auto reply = imager->ReceiveExpecting({ipc::MessageType::kImageDone}, unpacked ? 1000 : 100);
-      if (!reply && reply.error().code != ErrorCode::kTimeout) {
-        // An imager that fails before the unpacker finished usually saw its stream end
-        // because the unpacker failed: that failure is the one to report.
-        if (!unpacked) {
-          for (;;) {
-            auto cause = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone},
-                                                    10000);
-            if (!cause) return abandon(cause.error());
-            if (cause->type == ipc::MessageType::kUnpackDone) break;
-          }
-        }
-        return abandon(reply.error());
-      }
-      if (reply) {
-        auto body = reply->Json();
-        if (!body) return abandon(body.error());
-        written = *body;
-      }
-    }
-  }
+  auto imaged = imager->ReceiveExpecting({ipc::MessageType::kImageDone}, -1);
+  if (!imaged) return abandon(imaged.error());
+  auto written_body = imaged->Json();
+  if (!written_body) return abandon(written_body.error());
+  std::optional<json> written = *written_body;
   std::map<std::string, uint64_t> peak_rss;
   if (image.fetcher_peak_rss_kib != 0) peak_rss["banger-fetcher"] = image.fetcher_peak_rss_kib;
-  for (security::SandboxedChild* child : {unpacker, &*imager}) {
+  for (security::SandboxedChild* child : {unpacker, imager}) {
     if (auto status = security::ReadProcStatus(child->pid())) peak_rss[child->name()] = status->peak_rss_kib;
     (void)child->Send(ipc::Message::Make(ipc::MessageType::kShutdown));
     security::ChildExit end = child->Wait(10000);
@@ -337,6 +354,8 @@ Result<PullResult> PullImage(const PullOptions& options) {
   auto published = store.Publish(staging, record, existing);
   if (!published) return abandon(published.error());
   result.image = *published;
+  // Best effort: without the entry, the next pull of this image only unpacks again.
+  if (!cached && cacheable) (void)unpacked_cache.Store(cache_key, spool.get(), tree.get(), *unpacked);
   return result;
 }
 

@@ -5,84 +5,35 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <system_error>
+#include <optional>
 
 namespace banger::imager {
 namespace {
 
 constexpr uint64_t kWritebackEvery = 32 << 20;
-constexpr size_t kMaxQueued = 4096;
 constexpr uint64_t kMaxMerged = 64 << 20;
 
 }  // namespace
 
-DataCopier::~DataCopier() { Stop(); }
-
-void DataCopier::Stop() {
-  if (!worker_.joinable()) return;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  changed_.notify_all();
-  worker_.join();
-}
-
-Result<void> DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
-  if (length == 0) return {};
-  if (!worker_.joinable()) {
-    try {
-      worker_ = std::thread([this] { Work(); });
-    } catch (const std::system_error& e) {
-      return Error{ErrorCode::kIo, std::string("cannot start the data copy thread: ") + e.what()};
-    }
-  }
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return queue_.size() < kMaxQueued || error_; });
-  if (error_) return *error_;
-  if (!queue_.empty()) {
-    Job& last = queue_.back();
-    if (last.spool_offset + last.length == spool_offset && last.image_offset + last.length == image_offset &&
-        last.length + length <= kMaxMerged) {
-      last.length += length;
-      return {};
-    }
-  }
-  queue_.push_back({spool_offset, image_offset, length});
-  changed_.notify_all();
-  return {};
+void DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
+  if (length > 0) jobs_.push_back({image_offset, spool_offset, length});
 }
 
 Result<void> DataCopier::Finish() {
-  if (worker_.joinable()) {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return (queue_.empty() && !busy_) || error_; });
+  std::sort(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) { return a.image_offset < b.image_offset; });
+  std::optional<Job> run;
+  for (const Job& job : jobs_) {
+    if (run && run->image_offset + run->length == job.image_offset &&
+        run->spool_offset + run->length == job.spool_offset && run->length + job.length <= kMaxMerged) {
+      run->length += job.length;
+      continue;
+    }
+    if (run) BANGER_TRY(CopyNow(*run));
+    run = job;
   }
-  Stop();
-  if (error_) return *error_;
+  if (run) BANGER_TRY(CopyNow(*run));
+  jobs_.clear();
   return {};
-}
-
-void DataCopier::Work() {
-  for (;;) {
-    Job job{};
-    {
-      std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() || error_) return;  // stopping, or a copy failed: nothing more to do
-      job = queue_.front();
-      queue_.pop_front();
-      busy_ = true;
-    }
-    Result<void> copied = CopyNow(job);
-    {
-      std::lock_guard lock(mutex_);
-      busy_ = false;
-      if (!copied) error_ = copied.error();
-    }
-    changed_.notify_all();
-    if (!copied) return;
-  }
 }
 
 void DataCopier::StartWriteback(uint64_t copied) {

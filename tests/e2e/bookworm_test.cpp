@@ -33,8 +33,9 @@ class Bookworm : public ::testing::Test {
     ASSERT_TRUE(registry_->PushLayout(layout_, "image", "debian/bookworm", "split3"));
   }
   std::string Ref() const { return registry_->host() + "/debian/bookworm:split3"; }
-  json Pull(const ScratchDir& state) {
-    CommandResult pull = RunCommand(BangerCommand(state.path(), cache_.path()) + "image pull --json " + Ref() + " 2>&1");
+  json Pull(const ScratchDir& state, const ScratchDir* cache = nullptr) {
+    CommandResult pull = RunCommand(BangerCommand(state.path(), (cache != nullptr ? *cache : cache_).path()) +
+                                    "image pull --json " + Ref() + " 2>&1");
     EXPECT_EQ(pull.exit_status, 0) << pull.output;
     if (pull.exit_status != 0) return nullptr;
     return LastJsonLine(pull.output);
@@ -102,8 +103,10 @@ TEST_F(Bookworm, SameTreeAsSkopeoUmociAndMkfs) {
 }
 
 TEST_F(Bookworm, TwoStateDirsGetTheSameBytes) {
-  ScratchDir first("banger-state-1"), second("banger-state-2");
-  json a = Pull(first), b = Pull(second);
+  // Separate caches too, so that the second pull unpacks again rather than reusing the
+  // first one's unpacked image.
+  ScratchDir first("banger-state-1"), second("banger-state-2"), second_cache("banger-cache-2");
+  json a = Pull(first), b = Pull(second, &second_cache);
   ASSERT_FALSE(a.is_null());
   ASSERT_FALSE(b.is_null());
   CommandResult sums = RunCommand("sha256sum " + a["rootfs"].get<std::string>() + " " +
