@@ -12,6 +12,12 @@ namespace {
 
 constexpr uint64_t kWritebackEvery = 32 << 20;
 constexpr uint64_t kMaxMerged = 64 << 20;
+constexpr uint64_t kBlock = 4096;
+constexpr uint64_t kGatherBytes = 4 << 20;   // one write of neighbouring small files
+constexpr uint64_t kKernelCopyFrom = 256 << 10;  // larger copies stay in the kernel
+
+uint64_t BlockStart(uint64_t offset) { return offset / kBlock * kBlock; }
+uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBlock; }
 
 }  // namespace
 
@@ -21,18 +27,67 @@ void DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t len
 
 Result<void> DataCopier::Finish() {
   std::sort(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) { return a.image_offset < b.image_offset; });
-  std::optional<Job> run;
+  std::optional<Job> run;  // a large copy, grown while the next continues it in both files
   for (const Job& job : jobs_) {
     if (run && run->image_offset + run->length == job.image_offset &&
         run->spool_offset + run->length == job.spool_offset && run->length + job.length <= kMaxMerged) {
       run->length += job.length;
       continue;
     }
-    if (run) BANGER_TRY(CopyNow(*run));
-    run = job;
+    if (run) {
+      BANGER_TRY(CopyNow(*run));
+      run.reset();
+    }
+    if (job.length >= kKernelCopyFrom) {
+      BANGER_TRY(FlushGathered());
+      run = job;
+    } else {
+      BANGER_TRY(Gather(job));
+    }
   }
   if (run) BANGER_TRY(CopyNow(*run));
+  BANGER_TRY(FlushGathered());
   jobs_.clear();
+  return {};
+}
+
+// Small files lie in neighbouring blocks of the image but scattered over the spool: each
+// is read into its place in one buffer that covers whole blocks (the rest of a file's
+// last block is zeros, as the image needs), and the buffer goes out in one write. Only
+// blocks that jobs cover are ever in it, so no metadata block between files is touched.
+Result<void> DataCopier::Gather(const Job& job) {
+  const uint64_t first = BlockStart(job.image_offset), end = BlockEnd(job.image_offset + job.length);
+  if (gathered_end_ > gathered_start_ && (first > gathered_end_ || end - gathered_start_ > kGatherBytes)) {
+    BANGER_TRY(FlushGathered());
+  }
+  if (gathered_end_ == gathered_start_) gathered_start_ = gathered_end_ = first;
+  if (end > gathered_end_) {
+    if (buffer_.size() < end - gathered_start_) buffer_.resize(std::max<uint64_t>(end - gathered_start_, kGatherBytes));
+    std::fill(buffer_.begin() + static_cast<ptrdiff_t>(gathered_end_ - gathered_start_),
+              buffer_.begin() + static_cast<ptrdiff_t>(end - gathered_start_), '\0');
+    gathered_end_ = end;
+  }
+  char* at = buffer_.data() + (job.image_offset - gathered_start_);
+  for (uint64_t done = 0; done < job.length;) {
+    ssize_t n = ::pread(spool_fd_, at + done, job.length - done, static_cast<off_t>(job.spool_offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::FromErrno("reading the spool");
+    if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
+    done += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+Result<void> DataCopier::FlushGathered() {
+  const uint64_t length = gathered_end_ - gathered_start_;
+  for (uint64_t done = 0; done < length;) {
+    ssize_t n = ::pwrite(image_fd_, buffer_.data() + done, length - done, static_cast<off_t>(gathered_start_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error::FromErrno("writing file data into the image");
+    done += static_cast<uint64_t>(n);
+  }
+  StartWriteback(length);
+  gathered_start_ = gathered_end_ = 0;
   return {};
 }
 
