@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <system_error>
 
 namespace banger::imager {
 namespace {
 
 constexpr uint64_t kWritebackEvery = 32 << 20;
 constexpr uint64_t kMaxMerged = 64 << 20;
+constexpr size_t kMaxQueued = 8192;
 constexpr uint64_t kBlock = 4096;
 constexpr uint64_t kGatherBytes = 4 << 20;   // one write of neighbouring small files
 constexpr uint64_t kKernelCopyFrom = 256 << 10;  // larger copies stay in the kernel
@@ -21,34 +23,91 @@ uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBl
 
 }  // namespace
 
-void DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
-  if (length > 0) jobs_.push_back({image_offset, spool_offset, length});
+DataCopier::~DataCopier() { Stop(); }
+
+void DataCopier::Stop() {
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+Result<void> DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
+  if (length == 0) return {};
+  if (!worker_.joinable()) {
+    try {
+      worker_ = std::thread([this] { Work(); });
+    } catch (const std::system_error& e) {
+      return Error{ErrorCode::kIo, std::string("cannot start the data copy thread: ") + e.what()};
+    }
+  }
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return queue_.size() < kMaxQueued || error_; });
+  if (error_) return *error_;
+  queue_.push_back({image_offset, spool_offset, length});
+  if (queue_.size() == 1) changed_.notify_all();
+  return {};
 }
 
 Result<void> DataCopier::Finish() {
-  std::sort(jobs_.begin(), jobs_.end(), [](const Job& a, const Job& b) { return a.image_offset < b.image_offset; });
-  std::optional<Job> run;  // a large copy, grown while the next continues it in both files
-  for (const Job& job : jobs_) {
-    if (run && run->image_offset + run->length == job.image_offset &&
-        run->spool_offset + run->length == job.spool_offset && run->length + job.length <= kMaxMerged) {
-      run->length += job.length;
-      continue;
+  if (worker_.joinable()) {
+    {
+      std::lock_guard lock(mutex_);
+      finishing_ = true;
     }
-    if (run) {
-      BANGER_TRY(CopyNow(*run));
-      run.reset();
-    }
-    if (job.length >= kKernelCopyFrom) {
-      BANGER_TRY(FlushGathered());
-      run = job;
-    } else {
-      BANGER_TRY(Gather(job));
-    }
+    changed_.notify_all();
+    worker_.join();
   }
-  if (run) BANGER_TRY(CopyNow(*run));
-  BANGER_TRY(FlushGathered());
-  jobs_.clear();
+  if (error_) return *error_;
   return {};
+}
+
+void DataCopier::Work() {
+  auto fail = [this](const Error& e) {
+    std::lock_guard lock(mutex_);
+    error_ = e;
+    changed_.notify_all();
+  };
+  std::deque<Job> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || finishing_ || !queue_.empty(); });
+      if (stopping_) return;
+      if (queue_.empty()) break;  // finishing, and every job taken
+      batch.swap(queue_);
+    }
+    changed_.notify_all();  // room in the queue again
+    for (const Job& job : batch) {
+      if (auto done = Process(job); !done) return fail(done.error());
+    }
+    batch.clear();
+  }
+  Result<void> last = run_ ? CopyNow(*run_) : Result<void>();
+  run_.reset();
+  if (last) last = FlushGathered();
+  if (!last) fail(last.error());
+}
+
+Result<void> DataCopier::Process(const Job& job) {
+  if (run_ && run_->image_offset + run_->length == job.image_offset &&
+      run_->spool_offset + run_->length == job.spool_offset && run_->length + job.length <= kMaxMerged) {
+    run_->length += job.length;
+    return {};
+  }
+  if (run_) {
+    BANGER_TRY(CopyNow(*run_));
+    run_.reset();
+  }
+  if (job.length >= kKernelCopyFrom) {
+    BANGER_TRY(FlushGathered());
+    run_ = job;
+    return {};
+  }
+  return Gather(job);
 }
 
 // Small files lie in neighbouring blocks of the image but scattered over the spool: each
@@ -57,7 +116,8 @@ Result<void> DataCopier::Finish() {
 // blocks that jobs cover are ever in it, so no metadata block between files is touched.
 Result<void> DataCopier::Gather(const Job& job) {
   const uint64_t first = BlockStart(job.image_offset), end = BlockEnd(job.image_offset + job.length);
-  if (gathered_end_ > gathered_start_ && (first > gathered_end_ || end - gathered_start_ > kGatherBytes)) {
+  if (gathered_end_ > gathered_start_ &&
+      (first < gathered_start_ || first > gathered_end_ || end - gathered_start_ > kGatherBytes)) {
     BANGER_TRY(FlushGathered());
   }
   if (gathered_end_ == gathered_start_) gathered_start_ = gathered_end_ = first;

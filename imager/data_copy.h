@@ -1,12 +1,18 @@
-// File bytes from the spool into their blocks in the image. Copies are queued while
-// libext2fs writes the metadata and made at the end, in image order (interleaved, the two
-// kinds of writes to the one image file serialise on its inode lock). Large files go by
+// File bytes from the spool into their blocks in the image, on a thread of their own so
+// that copying overlaps libext2fs's work on the next records. Large files go by
 // copy_file_range (the kernel copies, no user buffer), merged where they continue each
 // other in both files; small files in neighbouring blocks are gathered into one buffer
-// and written at once. Writeback starts every 32 MiB, so the final fsync waits for little.
+// and written at once (few, large writes also keep the two threads from queueing on the
+// image file's inode lock). Writeback starts every 32 MiB, so the final fsync waits for
+// little.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "ipc/result.h"
@@ -16,16 +22,22 @@ namespace banger::imager {
 class DataCopier {
  public:
   DataCopier(int spool_fd, int image_fd) : spool_fd_(spool_fd), image_fd_(image_fd) {}
+  ~DataCopier();
+  DataCopier(const DataCopier&) = delete;
+  DataCopier& operator=(const DataCopier&) = delete;
 
-  // Queues a copy.
-  void Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length);
-  // Makes every queued copy.
+  // Queues a copy; a failure of an earlier one comes back here or from Finish.
+  Result<void> Copy(uint64_t spool_offset, uint64_t image_offset, uint64_t length);
+  // Waits until every queued copy is made.
   Result<void> Finish();
 
  private:
   struct Job {
     uint64_t image_offset, spool_offset, length;
   };
+  void Work();
+  void Stop();
+  Result<void> Process(const Job& job);
   Result<void> CopyNow(const Job& job);
   Result<void> Gather(const Job& job);
   Result<void> FlushGathered();
@@ -38,7 +50,15 @@ class DataCopier {
   std::vector<char> buffer_;     // gathered blocks, or a bounce buffer when the kernel cannot copy
   uint64_t gathered_start_ = 0;  // image range the buffer holds, whole blocks
   uint64_t gathered_end_ = 0;
-  std::vector<Job> jobs_;
+  std::optional<Job> run_;       // a large copy, grown while the next continues it in both files
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Job> queue_;
+  bool finishing_ = false;  // no more jobs: flush and end
+  bool stopping_ = false;   // end now
+  std::optional<Error> error_;
+  std::thread worker_;
 };
 
 }  // namespace banger::imager

@@ -272,7 +272,8 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
       const ipc::Extent& x = entry.extents[i];
       const uint64_t from = std::max(begin, x.file_offset), to = std::min(end, x.file_offset + x.length);
       if (from >= to) continue;
-      copier_->Copy(x.spool_offset + (from - x.file_offset), mapped.e_pblk * kBlockSize + (from - begin), to - from);
+      BANGER_TRY(copier_->Copy(x.spool_offset + (from - x.file_offset), mapped.e_pblk * kBlockSize + (from - begin),
+                               to - from));
     }
   }
   if (rc != EXT2_ET_EXTENT_NO_NEXT) return Fail(rc, "walking the extents of '" + entry.name.substr(0, 200) + "'");
