@@ -45,7 +45,8 @@ int RunImageCacheCommand(const std::vector<std::string>& args, std::ostream& out
   auto report = PruneCache(cache->oci_dir(), dry_run);
   if (!report) return ReportError(err, report.error(), cache->oci_dir());
   out << (dry_run ? "would free " : "freed ") << HumanBytes(report->bytes) << " across " << report->blobs
-      << " blob(s) and " << report->unpacked << " unpacked image(s) in " << cache->oci_dir();
+      << " blob(s) in " << cache->oci_dir();
+  if (report->unpacked > 0) out << ", " << report->unpacked << " unpacked image(s) included";
   if (report->kept_in_use > 0) out << " (" << report->kept_in_use << " in use by running pulls kept)";
   out << "\n";
   return kExitOk;

@@ -166,8 +166,8 @@ TEST_F(Lifecycle, PruneFreesTheCacheAndTheNextPullDownloadsAgain) {
   CommandResult dry = Banger("image cache prune --dry-run");
   EXPECT_EQ(dry.exit_status, 0);
   EXPECT_EQ(dry.output.rfind("would free ", 0), 0u) << dry.output;
-  EXPECT_NE(dry.output.find(" across " + count.substr(0, count.size() - 1) + " blob(s) and 1 unpacked image(s) in " +
-                            cache_.path() + "/oci"),
+  EXPECT_NE(dry.output.find(" across " + count.substr(0, count.size() - 1) + " blob(s) in " + cache_.path() +
+                            "/oci, 1 unpacked image(s) included"),
             std::string::npos)
       << dry.output;
   EXPECT_EQ(RunCommand("ls " + blobs + " | wc -l").output, count) << "a dry run removes nothing";
@@ -176,7 +176,7 @@ TEST_F(Lifecycle, PruneFreesTheCacheAndTheNextPullDownloadsAgain) {
   EXPECT_EQ(prune.output.rfind("freed ", 0), 0u) << prune.output;
   EXPECT_EQ(RunCommand("ls " + blobs + " | wc -l").output, "0\n");
   EXPECT_EQ(RunCommand("ls -A " + cache_.path() + "/oci/unpacked | wc -l").output, "0\n");
-  EXPECT_EQ(Banger("image cache prune").output.rfind("freed 0 B across 0 blob(s) and 0 unpacked image(s)", 0), 0u);
+  EXPECT_EQ(Banger("image cache prune").output, "freed 0 B across 0 blob(s) in " + cache_.path() + "/oci\n");
   EXPECT_EQ(Published(), 1u) << "images do not need the cache";
   const int gets = registry_->CountInLog("GET /v2/demo/app/blobs/");
   EXPECT_EQ(Banger("image pull -q --name again " + Ref()).exit_status, 0);
