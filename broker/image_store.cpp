@@ -111,10 +111,13 @@ Result<StoredImage> ImageStore::Publish(Staging& staging, nlohmann::json record,
   }
   BANGER_TRY(FsyncPath(json_path, O_RDONLY));
   BANGER_TRY(FsyncPath(staging.dir + "/rootfs.ext4", O_RDONLY));
-  ::unlink((staging.dir + "/.lock").c_str());
   BANGER_TRY(FsyncPath(staging.dir, O_RDONLY | O_DIRECTORY));
   const std::string final_dir = images_dir_ + "/" + staging.id;
+  // The lock goes only once the directory is no longer a staging one: without it, another
+  // pull's RemoveStaleStaging would take the directory for stale.
   if (::rename(staging.dir.c_str(), final_dir.c_str()) != 0) return Error::FromErrno("publishing " + final_dir);
+  ::unlink((final_dir + "/.lock").c_str());
+  BANGER_TRY(FsyncPath(final_dir, O_RDONLY | O_DIRECTORY));
   BANGER_TRY(FsyncPath(images_dir_, O_RDONLY | O_DIRECTORY));
   staging.lock.reset();
   if (replace) {

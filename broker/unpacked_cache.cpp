@@ -79,7 +79,8 @@ std::optional<UnpackedEntry> UnpackedCache::Find(const std::string& key) const {
   std::stringstream text;
   text << in.rdbuf();
   auto summary = nlohmann::json::parse(text.str(), nullptr, false);
-  if (!summary.is_object() || summary.value("boot_id", "") != BootId() || !summary.contains("done")) {
+  const std::string boot = BootId();
+  if (boot.empty() || !summary.is_object() || summary.value("boot_id", "") != boot || !summary.contains("done")) {
     std::error_code ec;
     std::filesystem::remove_all(entry, ec);  // from before a reboot, or damaged
     return std::nullopt;
@@ -102,6 +103,8 @@ Result<UniqueFd> UnpackedCache::CreateFile() const {
 
 Result<void> UnpackedCache::Store(const std::string& key, int spool_fd, int tree_fd,
                                   const nlohmann::json& done) const {
+  // Without a boot id an entry could not be told from one a crash cut short.
+  if (BootId().empty()) return Error{ErrorCode::kNotFound, "no boot id to mark the unpacked cache entry with"};
   unsigned char random[8];
   if (::getrandom(random, sizeof random, 0) != sizeof random) return Error::FromErrno("getrandom");
   const std::string staging = dir_ + "/." + key + "." + HexEncode(random, sizeof random);

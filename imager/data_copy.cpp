@@ -102,7 +102,10 @@ Result<void> DataCopier::Process(const Job& job) {
     BANGER_TRY(CopyNow(*run_));
     run_.reset();
   }
-  if (job.length >= kKernelCopyFrom) {
+  // A piece starting inside a block (a sparse file's map can put one there) goes by an
+  // exact copy: gathering it would zero the bytes before it, which an earlier copy of the
+  // same file may have written.
+  if (job.length >= kKernelCopyFrom || job.image_offset % kBlock != 0) {
     BANGER_TRY(FlushGathered());
     run_ = job;
     return {};
@@ -113,7 +116,9 @@ Result<void> DataCopier::Process(const Job& job) {
 // Small files lie in neighbouring blocks of the image but scattered over the spool: each
 // is read into its place in one buffer that covers whole blocks (the rest of a file's
 // last block is zeros, as the image needs), and the buffer goes out in one write. Only
-// blocks that jobs cover are ever in it, so no metadata block between files is touched.
+// blocks that jobs cover are ever in it, so no metadata block between files is touched,
+// and every job here starts a block, so nothing written before it in its block is lost
+// (what follows it in the block comes later, and later writes win).
 Result<void> DataCopier::Gather(const Job& job) {
   const uint64_t first = BlockStart(job.image_offset), end = BlockEnd(job.image_offset + job.length);
   if (gathered_end_ > gathered_start_ &&

@@ -305,7 +305,8 @@ Result<std::string_view> LayerStream::Next() {
     try {
       pipeline_->worker = std::thread([this] { Work(); });
     } catch (const std::system_error& e) {
-      return Error{ErrorCode::kIo, name_ + ": cannot start the decompression thread: " + e.what()};
+      pipeline_->ended = true;  // later calls end with the same error instead of waiting
+      pipeline_->error = Error{ErrorCode::kIo, name_ + ": cannot start the decompression thread: " + e.what()};
     }
   }
   Pipeline& p = *pipeline_;
