@@ -31,6 +31,11 @@ Result<void> FsyncDir(const std::string& dir) {
 
 }  // namespace
 
+void Sha256OfBytes(std::string_view bytes, unsigned char (&out)[32]) {
+  unsigned int len = 0;
+  EVP_Digest(bytes.data(), bytes.size(), out, &len, EVP_sha256(), nullptr);
+}
+
 Result<std::string> Sha256OfFd(int fd, uint64_t* size_out) {
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
   if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {

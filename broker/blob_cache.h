@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "ipc/fd.h"
 #include "ipc/result.h"
@@ -43,6 +44,8 @@ class BlobCache {
 
 // sha256 of everything readable from fd (pread from offset 0), as "sha256:<hex>".
 Result<std::string> Sha256OfFd(int fd, uint64_t* size_out = nullptr);
+// sha256 of bytes in memory, raw.
+void Sha256OfBytes(std::string_view bytes, unsigned char (&out)[32]);
 
 
 }  // namespace banger::broker

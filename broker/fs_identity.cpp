@@ -1,27 +1,18 @@
 #include "broker/fs_identity.h"
 
-#include <openssl/evp.h>
-
+#include "broker/blob_cache.h"
 #include "ipc/digest.h"
 
 namespace banger::broker {
-namespace {
-
-void Sha256(const std::string& text, unsigned char out[32]) {
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), out, &len, EVP_sha256(), nullptr);
-}
-
-}  // namespace
 
 FsIdentity DeriveFsIdentity(const std::string& manifest_digest) {
   FsIdentity id;
   unsigned char md[32];
-  Sha256("banger rootfs uuid\n" + manifest_digest, md);
+  Sha256OfBytes("banger rootfs uuid\n" + manifest_digest, md);
   md[6] = static_cast<unsigned char>((md[6] & 0x0f) | 0x50);  // version 5 (name-based)
   md[8] = static_cast<unsigned char>((md[8] & 0x3f) | 0x80);  // RFC 4122 variant
   id.uuid_hex = HexEncode(md, 16);
-  Sha256("banger rootfs hash seed\n" + manifest_digest, md);
+  Sha256OfBytes("banger rootfs hash seed\n" + manifest_digest, md);
   id.hash_seed_hex = HexEncode(md, 16);
   return id;
 }

@@ -1,7 +1,6 @@
 #include "broker/unpacked_cache.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <sstream>
 
 #include "banger_version.h"
+#include "broker/blob_cache.h"
 #include "broker/helper_paths.h"
 #include "broker/image_fetch.h"
 #include "ipc/digest.h"
@@ -25,13 +25,6 @@ std::string BootId() {
   std::string id;
   std::getline(in, id);
   return id;
-}
-
-std::string Sha256Hex(const std::string& text) {
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  return HexEncode(md, sizeof md);
 }
 
 Result<void> LinkFd(int fd, const std::string& path) {
@@ -69,7 +62,9 @@ std::string UnpackedCache::Key(const FetchedImage& image, const nlohmann::json& 
                      image.config.digest + "\n";
   for (const auto& layer : image.layers) text += layer.digest + "\n";
   text += unpack_request.dump() + "\n";
-  return Sha256Hex(text);
+  unsigned char md[32];
+  Sha256OfBytes(text, md);
+  return HexEncode(md, sizeof md);
 }
 
 std::optional<UnpackedEntry> UnpackedCache::Find(const std::string& key) const {
