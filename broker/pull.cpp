@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <ctime>
 #include <condition_variable>
@@ -155,9 +157,9 @@ Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& op
 }
 
 const std::vector<std::string>& UnpackLimitNames() {
-  static const std::vector<std::string> kNames = {"max_layer_bytes", "max_total_bytes", "max_ratio",     "max_entries",
-                                                  "max_depth",       "max_path_bytes",  "zstd_window_log_max",
-                                                  "max_header_bytes"};
+  static const std::vector<std::string> kNames = {
+      "max_layer_bytes", "max_total_bytes",     "max_spool_bytes",  "max_unpack_seconds", "max_entries",
+      "max_depth",       "max_path_bytes",      "zstd_window_log_max", "max_header_bytes"};
   return kNames;
 }
 
@@ -280,8 +282,18 @@ Result<PullResult> PullImage(const PullOptions& options) {
       }
     }
     ReportPhase(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
+    // The unpacker keeps its own time bound; this one holds if it does not.
+    const auto bound = options.unpack_limits.find("max_unpack_seconds");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60) +
+                          std::chrono::seconds(bound != options.unpack_limits.end() ? bound->second : 3600);
     while (!unpacked) {
-      auto reply = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone}, -1);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      auto reply = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone},
+                                              static_cast<int>(std::clamp<int64_t>(left.count(), 1, INT32_MAX)));
+      if (!reply && reply.error().code == ErrorCode::kTimeout && std::chrono::steady_clock::now() >= deadline) {
+        unpacker->Kill();
+        return abandon(Error{ErrorCode::kTimeout, "banger-unpacker went past its time bound (max_unpack_seconds) and was stopped"});
+      }
       if (!reply) return abandon(reply.error());
       auto body = reply->Json();
       if (!body) return abandon(body.error());
@@ -303,9 +315,12 @@ Result<PullResult> PullImage(const PullOptions& options) {
   // Imager: the image file, the spool and the tree stream, both read-only.
   const FsIdentity id = DeriveFsIdentity(image.manifest_digest);
   {
+    json layer_digests = json::array();
+    for (const auto& layer : image.layers) layer_digests.push_back(layer.digest);
     ipc::Message message = ipc::Message::WithJson(
         ipc::MessageType::kImageBegin, {{"size_bytes", options.size_bytes}, {"uuid", id.uuid_hex},
-                                        {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp}});
+                                        {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp},
+                                        {"layers", layer_digests}});
     message.fds.push_back(Dup(rootfs.get()));
     message.fds.push_back(std::move(spool_for_imager));
     message.fds.push_back(std::move(tree_for_imager));

@@ -35,8 +35,7 @@ struct PullOptions {
   // Credentials for the registry; default: the docker config.
   std::function<Result<RegistryCredentials>(const std::string&)> credentials;
   PullProgress* progress = nullptr;  // what the user sees while it runs (may be null)
-  // Unpack bounds by name (max_layer_bytes, max_total_bytes, max_ratio, max_entries,
-  // max_depth, max_path_bytes, zstd_window_log_max); unset ones keep their defaults.
+  // Unpack bounds by name (UnpackLimitNames()); unset ones keep their defaults.
   std::map<std::string, uint64_t> unpack_limits;
 };
 

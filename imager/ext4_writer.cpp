@@ -1,11 +1,14 @@
 #include "imager/ext4_writer.h"
 
 #include "imager/data_copy.h"
+#include "ipc/text.h"
 
 #include <ext2fs/ext2fs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <cstring>
 #include <vector>
 
@@ -16,6 +19,13 @@ constexpr uint32_t kBlockSize = 4096;
 // A directory expected to hold more entries than fit a few blocks is made an htree
 // from the start, so every insertion is a hash lookup instead of a scan.
 constexpr uint64_t kIndexedDirectoryThreshold = 128;
+// The names the imager makes in / before any record, as mke2fs does.
+constexpr const char* kOwnRootNames[] = {"lost+found"};
+
+bool IsOwnName(uint32_t parent, const std::string& name) {
+  return parent == EXT2_ROOT_INO &&
+         std::any_of(std::begin(kOwnRootNames), std::end(kOwnRootNames), [&](const char* own) { return name == own; });
+}
 
 int FileTypeOfMode(uint16_t mode) {
   if (LINUX_S_ISREG(mode)) return EXT2_FT_REG_FILE;
@@ -63,6 +73,7 @@ Error Ext4Writer::Fail(long code, const std::string& what) const {
 Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(int image_fd, int data_fd, const FsParameters& params) {
   std::unique_ptr<Ext4Writer> writer(new Ext4Writer());
   writer->data_fd_ = data_fd;
+  writer->layer_names_ = params.layer_names;
   if (params.size_bytes < (16u << 20) || params.size_bytes % kBlockSize != 0) {
     return Error{ErrorCode::kInvalidArgument, "filesystem size must be a multiple of 4 KiB and at least 16 MiB"};
   }
@@ -166,6 +177,45 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(int image_fd, int data_fd
   return writer;
 }
 
+std::string Ext4Writer::Where(const ipc::TreeEntry& entry) const {
+  std::string path = "/" + entry.name;
+  uint64_t parent = entry.parent;
+  // Bounded by the records seen: a directory's parent always came before it.
+  for (size_t hops = 0; hops <= directory_names_.size(); ++hops) {
+    auto it = directory_names_.find(parent);
+    if (it == directory_names_.end()) break;
+    path = "/" + it->second.name + path;
+    parent = it->second.parent;
+  }
+  std::string layer = entry.layer < layer_names_.size() ? layer_names_[entry.layer]
+                      : layer_names_.empty()           ? "layer " + std::to_string(entry.layer)
+                                                       : "banger's guest files";
+  return layer + ": '" + Printable(path) + "'";
+}
+
+Result<void> Ext4Writer::ReleaseOwnName(uint32_t parent, const std::string& name) {
+  if (!IsOwnName(parent, name)) return {};
+  ext2_ino_t ino = 0;
+  if (ext2fs_lookup(fs_, EXT2_ROOT_INO, name.c_str(), static_cast<int>(name.size()), nullptr, &ino) != 0) return {};
+  // The image's own entry wins, as a layer's entry wins over a lower layer's: the empty
+  // directory goes, blocks, inode and all (e2fsck makes lost+found again if it needs one).
+  ext2_inode_large inode;
+  std::memset(&inode, 0, sizeof inode);
+  errcode_t rc = ext2fs_read_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), sizeof inode);
+  if (!rc) rc = ext2fs_unlink(fs_, EXT2_ROOT_INO, name.c_str(), ino, 0);
+  if (!rc) rc = ext2fs_punch(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), nullptr, 0, ~0ULL);
+  if (rc) return Fail(rc, "removing the imager's own /" + name);
+  std::memset(&inode, 0, sizeof inode);
+  inode.i_extra_isize = sizeof(inode) - EXT2_GOOD_OLD_INODE_SIZE;
+  if ((rc = ext2fs_write_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), sizeof inode))) {
+    return Fail(rc, "clearing the imager's own /" + name);
+  }
+  ext2fs_inode_alloc_stats2(fs_, ino, -1, /*isdir=*/1);
+  subdirs_[EXT2_ROOT_INO]--;
+  subdirs_.erase(ino);
+  return {};
+}
+
 Ext4Writer::~Ext4Writer() {
   if (fs_ != nullptr && !closed_) ext2fs_free(fs_);
 }
@@ -224,8 +274,12 @@ Result<void> Ext4Writer::SetXattrs(uint32_t ino, const ipc::TreeEntry& entry) {
   }
   errcode_t close_rc = ext2fs_xattrs_close(&handle);
   if (rc || close_rc) {
-    return Error{ErrorCode::kOversized, "xattrs of '" + entry.name.substr(0, 200) + "' do not fit in ext4: " +
-                                            error_message(rc ? rc : close_rc)};
+    size_t bytes = 0;
+    for (const ipc::Xattr& x : entry.xattrs) bytes += x.name.size() + x.value.size();
+    return Error{ErrorCode::kOversized, Where(entry) + ": its " + std::to_string(entry.xattrs.size()) + " xattr(s) of " +
+                                            std::to_string(bytes) +
+                                            " bytes do not fit in ext4 (the inode and one 4 KiB block hold them: " +
+                                            error_message(rc ? rc : close_rc) + ")"};
   }
   return {};
 }
@@ -252,7 +306,7 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
   }
   for (const auto& [first, count] : runs) {
     if ((rc = ext2fs_fallocate(fs_, EXT2_FALLOCATE_FORCE_INIT, ino, &inode, ~0ULL, first, count))) {
-      return Fail(rc, "allocating blocks for '" + entry.name.substr(0, 200) + "'");
+      return Fail(rc, "allocating blocks for " + Where(entry));
     }
   }
   if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
@@ -276,7 +330,7 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
                                to - from));
     }
   }
-  if (rc != EXT2_ET_EXTENT_NO_NEXT) return Fail(rc, "walking the extents of '" + entry.name.substr(0, 200) + "'");
+  if (rc != EXT2_ET_EXTENT_NO_NEXT) return Fail(rc, "walking the extents of " + Where(entry));
   return {};
 }
 
@@ -285,26 +339,32 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
   if (entry.inode == ipc::kRootInode) return SetAttributes(EXT2_ROOT_INO, entry);
   auto parent_it = inodes_.find(entry.parent);
   if (parent_it == inodes_.end()) {
-    return Error{ErrorCode::kMalformed, "tree record for '" + entry.name.substr(0, 200) + "' names an unknown parent"};
+    return Error{ErrorCode::kMalformed, "tree record for '" + Printable(entry.name) + "' names an unknown parent"};
   }
   const uint32_t parent = parent_it->second;
+  if (entry.kind != ipc::EntryKind::kDirectory) BANGER_TRY(ReleaseOwnName(parent, entry.name));
   if (entry.kind == ipc::EntryKind::kHardlink) {
     auto target = inodes_.find(entry.inode);
     if (target == inodes_.end()) return Error{ErrorCode::kMalformed, "hardlink record before its inode"};
     ext2_inode inode;
     if ((rc = ext2fs_read_inode(fs_, target->second, &inode))) return Fail(rc, "reading a hardlinked inode");
     if (LINUX_S_ISDIR(inode.i_mode)) return Error{ErrorCode::kMalformed, "hardlink record to a directory"};
+    if (2 + extra_names_[target->second] > EXT2_LINK_MAX) {
+      return Error{ErrorCode::kOversized, Where(entry) + ": one more name than the " + std::to_string(EXT2_LINK_MAX) +
+                                              " links ext4 holds for one inode"};
+    }
     BANGER_TRY(Link(parent, entry.name, target->second, FileTypeOfMode(inode.i_mode)));
     extra_names_[target->second]++;
     return {};
   }
   if (inodes_.count(entry.inode)) return Error{ErrorCode::kMalformed, "tree record repeats an inode"};
 
-  // lost+found may come with the image: its directory is merged, as a layer would.
-  if (entry.kind == ipc::EntryKind::kDirectory && parent == EXT2_ROOT_INO && entry.name == "lost+found") {
+  // lost+found may come with the image: a directory is merged, as a layer would.
+  if (entry.kind == ipc::EntryKind::kDirectory && IsOwnName(parent, entry.name)) {
     ext2_ino_t existing = 0;
-    if (!ext2fs_lookup(fs_, EXT2_ROOT_INO, "lost+found", 10, nullptr, &existing)) {
+    if (!ext2fs_lookup(fs_, parent, entry.name.c_str(), static_cast<int>(entry.name.size()), nullptr, &existing)) {
       inodes_[entry.inode] = existing;
+      directory_names_[entry.inode] = {entry.parent, entry.name};
       return SetAttributes(existing, entry);
     }
   }
@@ -312,6 +372,7 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
   BANGER_ASSIGN_OR_RETURN(uint32_t ino, NewInode(parent, TypeBits(entry.kind) | (entry.mode & 07777)));
   switch (entry.kind) {
     case ipc::EntryKind::kDirectory: {
+      directory_names_[entry.inode] = {entry.parent, entry.name};
       if ((rc = ext2fs_mkdir(fs_, parent, ino, nullptr))) return Fail(rc, "creating a directory");
       BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_DIR));
       subdirs_[parent]++;
@@ -423,7 +484,6 @@ Result<void> Ext4Writer::Finish() {
   for (const auto& [ino, extra] : extra_names_) {
     ext2_inode inode;
     if ((rc = ext2fs_read_inode(fs_, ino, &inode))) return Fail(rc, "reading an inode");
-    if (1 + extra > EXT2_LINK_MAX) return Error{ErrorCode::kOversized, "a file has more hardlinks than ext4 allows"};
     inode.i_links_count = static_cast<__u16>(1 + extra);
     if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
   }

@@ -23,6 +23,9 @@ namespace banger::imager {
 
 struct FsParameters {
   uint64_t size_bytes = 1ull << 30;
+  // What the tree records' layer numbers name in messages ("layer sha256:..."); a
+  // number past the end is banger's own guest files.
+  std::vector<std::string> layer_names;
   uint64_t inode_count = 0;              // 0: the mkfs default (one per 16 KiB)
   std::array<uint8_t, 16> uuid{};
   std::array<uint8_t, 16> hash_seed{};
@@ -54,7 +57,11 @@ class Ext4Writer {
   Result<void> SetXattrs(uint32_t ino, const ipc::TreeEntry& entry);
   Result<void> WriteData(uint32_t ino, const ipc::TreeEntry& entry, int spool_fd);
   Result<void> MakeIndexed(uint32_t ino, uint32_t parent);
+  // A name the imager made before the layers (lost+found) gives way to the image's own.
+  Result<void> ReleaseOwnName(uint32_t parent, const std::string& name);
   Error Fail(long code, const std::string& what) const;
+  // "layer sha256:...: '/usr/bin/x'" for the record, so errors name where it came from.
+  std::string Where(const ipc::TreeEntry& entry) const;
 
   struct_ext2_filsys* fs_ = nullptr;
   int data_fd_ = -1;
@@ -62,6 +69,12 @@ class Ext4Writer {
   std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode
   std::unordered_map<uint32_t, uint32_t> subdirs_;     // ext4 directory -> subdirectories
   std::unordered_map<uint32_t, uint32_t> extra_names_; // ext4 inode -> hardlinks beyond the first
+  struct DirectoryName {
+    uint64_t parent;  // stream inode
+    std::string name;
+  };
+  std::unordered_map<uint64_t, DirectoryName> directory_names_;  // stream inode -> where it is
+  std::vector<std::string> layer_names_;
   uint64_t blocks_used_ = 0;
   bool closed_ = false;
 };

@@ -9,6 +9,7 @@
 
 #include "imager/ext4_writer.h"
 #include "imager/sizing.h"
+#include "ipc/digest.h"
 #include "ipc/tree_stream.h"
 #include "security/helper_session.h"
 
@@ -49,6 +50,13 @@ Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
   BANGER_ASSIGN_OR_RETURN(params.uuid, Hex16(body, "uuid"));
   BANGER_ASSIGN_OR_RETURN(params.hash_seed, Hex16(body, "hash_seed"));
   params.timestamp = body.value("timestamp", 1704067200u);
+  if (const auto layers = body.find("layers"); layers != body.end() && layers->is_array() && layers->size() <= 1024) {
+    for (const json& layer : *layers) {
+      const bool named = layer.is_string() && IsValidDigest(layer.get<std::string>());
+      params.layer_names.push_back(named ? "layer " + layer.get<std::string>()
+                                         : "layer " + std::to_string(params.layer_names.size()));
+    }
+  }
   if (::ftruncate(image, 0) != 0 || ::ftruncate(image, static_cast<off_t>(plan.filesystem_bytes)) != 0) {
     return Error::FromErrno("sizing the image file");
   }

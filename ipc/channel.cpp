@@ -23,7 +23,11 @@ Message Message::Make(MessageType type, std::string body) {
 }
 
 Message Message::WithJson(MessageType type, const nlohmann::json& body) {
-  return Make(type, body.dump());
+  return Make(type, DumpJson(body));
+}
+
+std::string DumpJson(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<nlohmann::json> Message::Json(int max_depth) const {

@@ -66,5 +66,8 @@ Error ErrorFromMessage(const Message& error);
 
 // Parses JSON text with a nesting bound; errors are kMalformed.
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 32);
+// JSON text of `value`, with bytes that are not UTF-8 replaced by U+FFFD: nlohmann's own
+// dump() throws on them, and names from a layer may be anything.
+std::string DumpJson(const nlohmann::json& value, int indent = -1);
 
 }  // namespace banger::ipc

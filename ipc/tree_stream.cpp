@@ -1,5 +1,7 @@
 #include "ipc/tree_stream.h"
 
+#include "ipc/ext4_limits.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,7 +10,7 @@
 namespace banger::ipc {
 namespace {
 
-constexpr char kMagic[8] = {'B', 'N', 'G', 'R', 'T', 'R', 'E', '1'};
+constexpr char kMagic[8] = {'B', 'N', 'G', 'R', 'T', 'R', 'E', '2'};
 constexpr size_t kMaxRecord = 64 << 20;
 constexpr size_t kFlushAt = 1 << 20;
 
@@ -69,6 +71,7 @@ const char* EntryKindName(EntryKind kind) {
 std::string EncodeTreeEntry(const TreeEntry& e) {
   std::string out;
   Put(out, static_cast<uint8_t>(e.kind), 1);
+  Put(out, e.layer, 4);
   Put(out, e.inode, 8);
   Put(out, e.parent, 8);
   PutBytes(out, e.name, 2);
@@ -104,6 +107,8 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
   BANGER_ASSIGN_OR_RETURN(uint64_t kind, d.Get(1, "kind"));
   if (kind < 1 || kind > 8) return Error{ErrorCode::kMalformed, "tree record has unknown kind " + std::to_string(kind)};
   e.kind = static_cast<EntryKind>(kind);
+  BANGER_ASSIGN_OR_RETURN(uint64_t layer, d.Get(4, "layer"));
+  e.layer = static_cast<uint32_t>(layer);
   BANGER_ASSIGN_OR_RETURN(e.inode, d.Get(8, "inode"));
   BANGER_ASSIGN_OR_RETURN(e.parent, d.Get(8, "parent"));
   BANGER_ASSIGN_OR_RETURN(e.name, d.GetBytes(2, limits.max_name, "name"));
@@ -112,6 +117,10 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
   e.mode = static_cast<uint32_t>(mode);
   BANGER_ASSIGN_OR_RETURN(uint64_t uid, d.Get(4, "uid"));
   BANGER_ASSIGN_OR_RETURN(uint64_t gid, d.Get(4, "gid"));
+  // Nothing ext4 would store as another value passes (ipc/ext4_limits.h).
+  if (uid == ext4::kInvalidId || gid == ext4::kInvalidId) {
+    return Error{ErrorCode::kMalformed, "tree record has the invalid id 4294967295"};
+  }
   e.uid = static_cast<uint32_t>(uid);
   e.gid = static_cast<uint32_t>(gid);
   for (Timestamp* t : {&e.mtime, &e.atime, &e.ctime}) {
@@ -120,10 +129,15 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
     if (nsec >= 1'000'000'000) return Error{ErrorCode::kMalformed, "tree record has nanoseconds over 1e9"};
     t->sec = static_cast<int64_t>(sec);
     t->nsec = static_cast<uint32_t>(nsec);
+    if (!ext4::TimeFits(*t)) return Error{ErrorCode::kMalformed, "tree record has a time ext4 cannot hold"};
   }
   BANGER_ASSIGN_OR_RETURN(e.size, d.Get(8, "size"));
+  if (e.size > ext4::kMaxFileSize) return Error{ErrorCode::kMalformed, "tree record has a size ext4 cannot hold"};
   BANGER_ASSIGN_OR_RETURN(uint64_t major, d.Get(4, "rdev"));
   BANGER_ASSIGN_OR_RETURN(uint64_t minor, d.Get(4, "rdev"));
+  if (major > ext4::kMaxDeviceMajor || minor > ext4::kMaxDeviceMinor) {
+    return Error{ErrorCode::kMalformed, "tree record has a device number outside 4095:1048575"};
+  }
   e.rdev_major = static_cast<uint32_t>(major);
   e.rdev_minor = static_cast<uint32_t>(minor);
   BANGER_ASSIGN_OR_RETURN(e.link_target, d.GetBytes(2, limits.max_link_target, "link target"));

@@ -50,6 +50,7 @@ inline constexpr uint64_t kRootInode = 1;
 
 struct TreeEntry {
   EntryKind kind = EntryKind::kRegular;
+  uint32_t layer = 0;   // the layer that last set the inode's attributes, for messages
   uint64_t inode = 0;   // hardlinks share it; the root directory is kRootInode
   uint64_t parent = 0;  // the parent directory's inode; 0 for the root
   std::string name;     // one component, raw bytes; empty for the root

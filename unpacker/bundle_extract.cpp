@@ -7,6 +7,7 @@
 
 #include "ipc/channel.h"
 #include "ipc/digest.h"
+#include "ipc/text.h"
 #include "unpacker/layer_stream.h"
 #include "unpacker/tar_reader.h"
 
@@ -68,7 +69,6 @@ Result<nlohmann::json> CheckManifest(const std::string& text) {
 Result<ExtractedBundle> ExtractBundle(int bundle_fd, int rootfs_fd, const BundleLimits& limits) {
   StreamLimits stream_limits;
   stream_limits.max_uncompressed_bytes = limits.max_rootfs_bytes + limits.max_manifest_bytes + (1 << 20);
-  stream_limits.max_ratio = 1'000'000;  // an ext4 image is mostly zeros; the size bound is what holds
   BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(bundle_fd, "bundle", stream_limits));
   if (stream->format() != LayerStream::Format::kZstd) {
     return Error{ErrorCode::kMalformed, "bundle: not a zstd-compressed tar (.tar.zst)"};
@@ -82,7 +82,7 @@ Result<ExtractedBundle> ExtractBundle(int bundle_fd, int rootfs_fd, const Bundle
     if (!entry) break;
     std::string name = entry->path;
     if (name.rfind("./", 0) == 0) name.erase(0, 2);
-    const std::string shown = entry->path.substr(0, 200);
+    const std::string shown = Printable(entry->path);
     const bool is_rootfs = name == kRootfs, is_manifest = name == kManifest;
     if (!is_rootfs && !is_manifest) {
       return Error{ErrorCode::kMalformed, "bundle: unexpected entry '" + shown + "' (only rootfs.ext4 and manifest.json)"};

@@ -3,9 +3,13 @@
 #include <sys/auxv.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <limits>
+
+#include "ipc/ext4_limits.h"
+#include "ipc/text.h"
 
 namespace banger::unpacker {
 namespace {
@@ -13,25 +17,10 @@ namespace {
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
 constexpr std::string_view kMetaPrefix = ".wh..wh.";
+constexpr std::string_view kAufsLinkDir = ".wh..wh.plnk";  // aufs's home for files with several names
 // Node::name_size holds no more; ext4 and the tree stream stop at 255 anyway.
 constexpr size_t kMaxNameBytes = std::numeric_limits<uint16_t>::max();
 constexpr uint32_t kFirstSlots = 1024;  // a power of two
-
-// Printable form of a raw name for messages (bytes stay raw everywhere else).
-std::string Shown(const std::string& path) {
-  std::string out;
-  for (unsigned char c : path.substr(0, 300)) {
-    if (c < 0x20 || c == 0x7f || c == '\\') {
-      static const char* kHex = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> Split(const std::string& path) {
   std::vector<std::string> parts;
@@ -81,6 +70,29 @@ uint64_t SipHash13(const uint64_t key[2], uint64_t first, std::string_view rest)
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
+bool IsWhiteoutName(std::string_view name) { return name.substr(0, kWhiteoutPrefix.size()) == kWhiteoutPrefix; }
+
+// "2446-05-10T22:38:55Z" for any 64-bit second count, with no time zone files (the
+// unpacker has no filesystem): the days-to-civil algorithm of H. Hinnant's date library.
+std::string UtcText(const ipc::Timestamp& t) {
+  const int64_t days = t.sec >= 0 ? t.sec / 86400 : (t.sec - 86399) / 86400;
+  const int64_t seconds = t.sec - days * 86400;
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  char text[96];
+  std::snprintf(text, sizeof text, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", static_cast<long long>(year),
+                static_cast<long long>(month), static_cast<long long>(day), static_cast<long long>(seconds / 3600),
+                static_cast<long long>(seconds / 60 % 60), static_cast<long long>(seconds % 60));
+  return text;
+}
+
 }  // namespace
 
 LayerTree::LayerTree(TreeLimits limits) : limits_(limits) {
@@ -94,12 +106,48 @@ LayerTree::LayerTree(TreeLimits limits) : limits_(limits) {
 }
 
 void LayerTree::BeginLayer(uint32_t index, std::string layer) {
+  EndLayer();
   layer_index_ = index;
   layer_name_ = std::move(layer);
 }
 
+void LayerTree::EndLayer() {
+  // moby drops .wh..wh.plnk after the layer; its files live on through their links only.
+  for (const auto& [name, id] : aufs_links_) {
+    if (--inodes_[id].names == 0) {
+      inodes_[id] = Inode{};
+      free_inodes_.push_back(id);
+    }
+  }
+  aufs_links_.clear();
+}
+
+uint32_t LayerTree::NamesOf(InodeId inode) const {
+  uint32_t names = inodes_[inode].names;
+  for (const auto& [name, id] : aufs_links_) names -= id == inode ? 1 : 0;
+  return names;
+}
+
+void LayerTree::Note(Notice& notice, const std::string& text) {
+  if (notice.first.empty()) {
+    notice.first = text;
+  } else {
+    ++notice.more;
+  }
+}
+
+std::vector<std::string> LayerTree::warnings() const {
+  std::vector<std::string> out = warnings_;
+  for (const Notice* notice : {&clamped_times_, &fsck_times_, &skipped_}) {
+    if (notice->first.empty()) continue;
+    out.push_back(notice->first +
+                  (notice->more > 0 ? " (and " + std::to_string(notice->more) + " more entries like it)" : ""));
+  }
+  return out;
+}
+
 Error LayerTree::Fail(const std::string& path, const std::string& what) const {
-  return Error{ErrorCode::kMalformed, layer_name_ + ": '" + Shown(path) + "': " + what};
+  return Error{ErrorCode::kMalformed, layer_name_ + ": '" + Printable(path) + "': " + what};
 }
 
 Result<std::vector<std::string>> LayerTree::Components(const std::string& path) const {
@@ -353,7 +401,12 @@ Result<LayerTree::NodeId> LayerTree::WalkDirectories(const std::vector<std::stri
     }
     NodeId child = Lookup(stack.back(), part);
     if (child == kNone) {
-      if (!create_missing) return Error{ErrorCode::kNotFound, layer_name_ + ": '" + Shown(joined()) + "' does not exist in the image"};
+      if (!create_missing) return Error{ErrorCode::kNotFound, layer_name_ + ": '" + Printable(joined()) + "' does not exist in the image"};
+      // Reached through a symlink's target: the layer format keeps these names for whiteouts.
+      if (IsWhiteoutName(part)) {
+        return Fail(joined(), "would make a directory named '" + Printable(part) +
+                                  "', a name the image format keeps for whiteouts");
+      }
       // A parent the layer never declared: created as docker does, 0755 root:root.
       Inode dir;
       dir.kind = ipc::EntryKind::kDirectory;
@@ -372,7 +425,7 @@ Result<LayerTree::NodeId> LayerTree::WalkDirectories(const std::vector<std::stri
       continue;
     }
     if (inode.kind != ipc::EntryKind::kDirectory) {
-      return Fail(joined(), "a parent component, '" + Shown(part) + "', is a " + ipc::EntryKindName(inode.kind) +
+      return Fail(joined(), "a parent component, '" + Printable(part) + "', is a " + ipc::EntryKindName(inode.kind) +
                                 " in the image, not a directory");
     }
     // A directory this layer writes into belongs to this layer too, so its new children
@@ -386,21 +439,45 @@ Result<LayerTree::NodeId> LayerTree::WalkDirectories(const std::vector<std::stri
   return stack.back();
 }
 
-void LayerTree::SetAttributes(Inode& inode, const TarEntry& entry) const {
+LayerTree::Times LayerTree::FitTimes(const TarEntry& entry) {
+  Times times{entry.mtime, entry.atime, entry.ctime};
+  bool noted = false;
+  for (auto [field, time] : {std::pair{"mtime", &times.mtime}, {"atime", &times.atime}, {"ctime", &times.ctime}}) {
+    const ipc::Timestamp fitted = ipc::ext4::ClampTime(*time);
+    const std::string where = layer_name_ + ": '" + Printable(entry.path) + "': " + field + " " + UtcText(*time);
+    if (fitted != *time) {
+      if (!noted) {
+        Note(clamped_times_, where + " is outside what ext4 holds (" + UtcText({ipc::ext4::kMinTime, 0}) + " to " +
+                                 UtcText({ipc::ext4::kMaxTime, 0}) + "), so it is clamped to " + UtcText(fitted) +
+                                 " as the kernel clamps it");
+      }
+      noted = true;
+      *time = fitted;
+    } else if (ipc::ext4::FsckMisreadsTime(fitted) && !noted) {
+      noted = true;
+      Note(fsck_times_, where + " is kept exactly, but e2fsck reads times from 2310-04-04 to 2378-04-22 as "
+                                "pre-1970 ones (and `e2fsck -p` would rewrite it)");
+    }
+  }
+  return times;
+}
+
+void LayerTree::SetAttributes(Inode& inode, const TarEntry& entry, const Times& times) const {
   inode.mode = static_cast<uint16_t>(entry.mode & 07777);
   inode.uid = entry.uid;
   inode.gid = entry.gid;
-  inode.mtime_sec = entry.mtime.sec;
-  inode.mtime_nsec = entry.mtime.nsec;
+  inode.layer = layer_index_;
+  inode.mtime_sec = times.mtime.sec;
+  inode.mtime_nsec = times.mtime.nsec;
   inode.flags &= ~(kOwnAtime | kOwnCtime);
-  if (entry.atime != entry.mtime || entry.ctime != entry.mtime || !entry.xattrs.empty()) {
+  if (times.atime != times.mtime || times.ctime != times.mtime || !entry.xattrs.empty()) {
     if (!inode.extras) inode.extras = std::make_unique<Extras>();
-    if (entry.atime != entry.mtime) inode.flags |= kOwnAtime;
-    if (entry.ctime != entry.mtime) inode.flags |= kOwnCtime;
+    if (times.atime != times.mtime) inode.flags |= kOwnAtime;
+    if (times.ctime != times.mtime) inode.flags |= kOwnCtime;
   }
   if (inode.extras) {
-    inode.extras->atime = entry.atime;
-    inode.extras->ctime = entry.ctime;
+    inode.extras->atime = times.atime;
+    inode.extras->ctime = times.ctime;
     inode.extras->xattrs = entry.xattrs;
   }
 }
@@ -416,7 +493,7 @@ Result<void> LayerTree::ApplyWhiteout(const std::vector<std::string>& components
     PruneLower(*dir);
     return {};
   }
-  if (base.rfind(kMetaPrefix, 0) == 0) return {};  // aufs bookkeeping (.wh..wh.plnk and the like)
+  if (base.rfind(kMetaPrefix, 0) == 0) return {};  // aufs bookkeeping below the root: nothing to hide
   const std::string name = base.substr(kWhiteoutPrefix.size());
   if (name.empty() || name == "." || name == "..") return {};
   NodeId victim = Lookup(*dir, name);
@@ -428,6 +505,92 @@ Result<void> LayerTree::ApplyWhiteout(const std::vector<std::string>& components
     PruneLower(victim);
   }
   return {};
+}
+
+Result<void> LayerTree::ApplyAufsMetadata(const TarEntry& entry, const std::vector<std::string>& components,
+                                         const DataReader& read_data) {
+  // As moby: these directories never reach the image, but a file in .wh..wh.plnk is kept,
+  // for this layer, as the target of the hardlinks that name it.
+  if (components[0] != kAufsLinkDir || components.size() != 2 || entry.kind != ipc::EntryKind::kRegular ||
+      entry.hardlink) {
+    return {};
+  }
+  BANGER_ASSIGN_OR_RETURN(InodeId id, NewInodeFor(entry, read_data));
+  inodes_[id].names = 1;  // held until EndLayer
+  for (auto& [name, held] : aufs_links_) {
+    if (name != components[1]) continue;
+    std::swap(held, id);  // the last entry of a name wins; the old one is released
+    if (--inodes_[id].names == 0) {
+      inodes_[id] = Inode{};
+      free_inodes_.push_back(id);
+    }
+    return {};
+  }
+  aufs_links_.emplace_back(components[1], id);
+  return {};
+}
+
+Result<void> LayerTree::AddHardlink(const TarEntry& entry, NodeId parent, const std::string& base, NodeId existing) {
+  BANGER_ASSIGN_OR_RETURN(std::vector<std::string> target_path, Components(*entry.hardlink));
+  if (target_path.empty()) return Fail(entry.path, "hardlink to the image root");
+  InodeId inode = 0;
+  if (target_path[0] == kAufsLinkDir) {
+    auto held = std::find_if(aufs_links_.begin(), aufs_links_.end(), [&](const auto& link) {
+      return target_path.size() == 2 && link.first == target_path[1];
+    });
+    if (held == aufs_links_.end()) {
+      return Fail(entry.path, "hardlink to '" + Printable(*entry.hardlink) + "' in aufs's " + std::string(kAufsLinkDir) +
+                                  ", which this layer does not hold");
+    }
+    inode = held->second;
+    if (existing != kNone) Remove(existing);
+  } else {
+    auto target_dir = WalkDirectories(target_path, target_path.size() - 1, /*create_missing=*/false);
+    NodeId target = target_dir ? Lookup(*target_dir, target_path.back()) : kNone;
+    if (target == kNone) {
+      return Fail(entry.path, "hardlink to '" + Printable(*entry.hardlink) + "', which is not in the image");
+    }
+    if (target == existing) return Fail(entry.path, "hardlink to itself");
+    if (IsDirectory(target)) return Fail(entry.path, "hardlink to a directory");
+    if (existing != kNone && IsWithin(target, existing)) {
+      return Fail(entry.path, "hardlink to '" + Printable(*entry.hardlink) + "', which this entry replaces");
+    }
+    inode = nodes_[target].inode;
+    if (existing != kNone) Remove(existing);
+  }
+  // link(2) on ext4 fails with EMLINK here; the image cannot hold one more name.
+  if (NamesOf(inode) >= ipc::ext4::kMaxLinks) {
+    return Fail(entry.path, "hardlink to '" + Printable(*entry.hardlink) + "' would give it " +
+                                std::to_string(NamesOf(inode) + 1) + " names; ext4 holds at most " +
+                                std::to_string(ipc::ext4::kMaxLinks) + " links to one inode");
+  }
+  BANGER_TRY(AddNode(parent, base, inode));
+  return {};
+}
+
+Result<LayerTree::InodeId> LayerTree::NewInodeFor(const TarEntry& entry, const DataReader& read_data) {
+  Inode inode;
+  inode.kind = entry.kind;
+  if (entry.rdev_major != 0 || entry.rdev_minor != 0 || !entry.symlink_target.empty()) {
+    inode.extras = std::make_unique<Extras>();
+    inode.extras->rdev_major = entry.rdev_major;
+    inode.extras->rdev_minor = entry.rdev_minor;
+    inode.extras->link_target = entry.symlink_target;
+  }
+  SetAttributes(inode, entry, FitTimes(entry));
+  if (entry.kind == ipc::EntryKind::kRegular) {
+    inode.size = entry.size;
+    BANGER_ASSIGN_OR_RETURN(std::vector<ipc::Extent> extents, read_data());
+    if (extents.size() == 1 && extents[0].file_offset == 0) {
+      inode.flags |= kOneExtent;
+      inode.extent_length = extents[0].length;
+      inode.extent_spool_offset = extents[0].spool_offset;
+    } else if (!extents.empty()) {
+      if (!inode.extras) inode.extras = std::make_unique<Extras>();
+      inode.extras->extents = std::move(extents);
+    }
+  }
+  return NewInode(std::move(inode));
 }
 
 Result<void> LayerTree::Apply(const TarEntry& entry, const DataReader& read_data) {
@@ -445,72 +608,47 @@ Result<void> LayerTree::Apply(const TarEntry& entry, const DataReader& read_data
     return Fail(entry.path, "xattrs of " + std::to_string(xattr_bytes) + " bytes; Linux and ext4 hold at most " +
                                 std::to_string(limits_.max_xattr_bytes));
   }
-  if (entry.kind == ipc::EntryKind::kSymlink && (entry.symlink_target.empty() || entry.symlink_target.size() > 4095)) {
+  if (entry.kind == ipc::EntryKind::kSymlink &&
+      (entry.symlink_target.empty() || entry.symlink_target.size() > ipc::ext4::kMaxSymlinkBytes)) {
     return Fail(entry.path, "a symlink target must have 1 to 4095 bytes");
   }
 
   if (components.empty()) {  // the image root itself ("./")
     if (entry.kind == ipc::EntryKind::kDirectory && !entry.hardlink) {
-      SetAttributes(inodes_[nodes_[kRoot].inode], entry);
+      SetAttributes(inodes_[nodes_[kRoot].inode], entry, FitTimes(entry));
     } else {
       warnings_.push_back(layer_name_ + ": ignored a non-directory entry for the image root");
     }
     return {};
   }
+  if (components[0].rfind(kMetaPrefix, 0) == 0 && !(components.size() == 1 && components[0] == kOpaqueMarker)) {
+    return ApplyAufsMetadata(entry, components, read_data);
+  }
+  // A name inside a whiteout-named directory: that directory is a whiteout, not a
+  // directory, so its children have nowhere to go (moby would make `.wh.x/` for them).
+  for (size_t i = 0; i + 1 < components.size(); ++i) {
+    if (!IsWhiteoutName(components[i])) continue;
+    Note(skipped_, layer_name_ + ": '" + Printable(entry.path) + "' is inside '" + Printable(components[i]) +
+                       "', a whiteout, and was skipped");
+    return {};
+  }
   const std::string& base = components.back();
-  if (base.rfind(kWhiteoutPrefix, 0) == 0) return ApplyWhiteout(components);
+  if (IsWhiteoutName(base)) return ApplyWhiteout(components);
 
   BANGER_ASSIGN_OR_RETURN(NodeId parent, WalkDirectories(components, components.size() - 1, /*create_missing=*/true));
   NodeId existing = Lookup(parent, base);
-
-  if (entry.hardlink) {
-    BANGER_ASSIGN_OR_RETURN(std::vector<std::string> target_path, Components(*entry.hardlink));
-    if (target_path.empty()) return Fail(entry.path, "hardlink to the image root");
-    auto target_dir = WalkDirectories(target_path, target_path.size() - 1, /*create_missing=*/false);
-    NodeId target = target_dir ? Lookup(*target_dir, target_path.back()) : kNone;
-    if (target == kNone) {
-      return Fail(entry.path, "hardlink to '" + Shown(*entry.hardlink) + "', which is not in the image");
-    }
-    if (target == existing) return Fail(entry.path, "hardlink to itself");
-    if (IsDirectory(target)) return Fail(entry.path, "hardlink to a directory");
-    if (existing != kNone && IsWithin(target, existing)) {
-      return Fail(entry.path, "hardlink to '" + Shown(*entry.hardlink) + "', which this entry replaces");
-    }
-    if (existing != kNone) Remove(existing);
-    BANGER_TRY(AddNode(parent, base, nodes_[target].inode));
-    return {};
-  }
+  if (entry.hardlink) return AddHardlink(entry, parent, base, existing);
 
   if (entry.kind == ipc::EntryKind::kDirectory && existing != kNone && IsDirectory(existing)) {
-    SetAttributes(inodes_[nodes_[existing].inode], entry);  // dir over dir: attributes merge
+    SetAttributes(inodes_[nodes_[existing].inode], entry, FitTimes(entry));  // dir over dir: attributes merge
     nodes_[existing].layer = layer_index_;
     return {};
   }
   // Any other type change replaces, subtree and all; a hardlinked name gets a new inode,
   // so the other names keep the old one.
   if (existing != kNone) Remove(existing);
-  Inode inode;
-  inode.kind = entry.kind;
-  if (entry.rdev_major != 0 || entry.rdev_minor != 0 || !entry.symlink_target.empty()) {
-    inode.extras = std::make_unique<Extras>();
-    inode.extras->rdev_major = entry.rdev_major;
-    inode.extras->rdev_minor = entry.rdev_minor;
-    inode.extras->link_target = entry.symlink_target;
-  }
-  SetAttributes(inode, entry);
-  if (entry.kind == ipc::EntryKind::kRegular) {
-    inode.size = entry.size;
-    BANGER_ASSIGN_OR_RETURN(std::vector<ipc::Extent> extents, read_data());
-    if (extents.size() == 1 && extents[0].file_offset == 0) {
-      inode.flags |= kOneExtent;
-      inode.extent_length = extents[0].length;
-      inode.extent_spool_offset = extents[0].spool_offset;
-    } else if (!extents.empty()) {
-      if (!inode.extras) inode.extras = std::make_unique<Extras>();
-      inode.extras->extents = std::move(extents);
-    }
-  }
-  BANGER_TRY(AddNode(parent, base, NewInode(std::move(inode))));
+  BANGER_ASSIGN_OR_RETURN(InodeId inode, NewInodeFor(entry, read_data));
+  BANGER_TRY(AddNode(parent, base, inode));
   return {};
 }
 
@@ -557,11 +695,13 @@ Result<void> LayerTree::Emit(ipc::TreeStreamWriter& out) const {
     children.clear();
     if (emitted[node.inode] != 0) {
       e.kind = ipc::EntryKind::kHardlink;
+      e.layer = node.layer;
       e.inode = emitted[node.inode];
     } else {
       e.inode = next_inode++;
       emitted[node.inode] = static_cast<uint32_t>(e.inode);
       e.kind = inode.kind;
+      e.layer = inode.layer;
       e.mode = inode.mode;
       e.uid = inode.uid;
       e.gid = inode.gid;

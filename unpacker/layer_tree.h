@@ -43,8 +43,13 @@ class LayerTree {
   // image (and a final symlink too when `follow_final`); nullopt when nothing is there.
   std::optional<ipc::EntryKind> KindAt(const std::string& path, bool follow_final);
 
-  // Things skipped on purpose, for the user to see.
-  const std::vector<std::string>& warnings() const { return warnings_; }
+  // Entries after this belong to no layer any more: aufs's hardlink directory of the
+  // layer (.wh..wh.plnk) is dropped, and its files live on only through their links.
+  void EndLayer();
+
+  // Things skipped or adjusted on purpose, for the user to see: one line per kind of
+  // adjustment and image, naming the first path.
+  std::vector<std::string> warnings() const;
 
   ipc::TreeSummary Summarize() const;
   // Summary, then every name depth-first with children in byte order, then the end marker.
@@ -92,6 +97,7 @@ class LayerTree {
     std::unique_ptr<Extras> extras;
     uint32_t mtime_nsec = 0, uid = 0, gid = 0;
     uint32_t names = 0;
+    uint32_t layer = 0;  // the layer that last set the attributes
     uint16_t mode = 0755;
     ipc::EntryKind kind = ipc::EntryKind::kDirectory;
     uint8_t flags = 0;
@@ -107,6 +113,12 @@ class LayerTree {
     InodeId inode = 0;
     uint32_t layer = 0;
     NodeId first_child = kNone, next_sibling = kNone, prev_sibling = kNone;
+  };
+
+  // Notes given once per image: the first one in full, the rest counted.
+  struct Notice {
+    std::string first;
+    uint64_t more = 0;
   };
 
   // Lexically cleaned components; `..` above the root is dropped.
@@ -128,8 +140,20 @@ class LayerTree {
   InodeId NewInode(Inode inode);
   void Remove(NodeId node);
   void PruneLower(NodeId dir);
-  void SetAttributes(Inode& inode, const TarEntry& entry) const;
+  struct Times {
+    ipc::Timestamp mtime, atime, ctime;
+  };
+  // The entry's times as ext4 keeps them (clamped as the kernel clamps), noted for the user.
+  Times FitTimes(const TarEntry& entry);
+  void SetAttributes(Inode& inode, const TarEntry& entry, const Times& times) const;
   Result<void> ApplyWhiteout(const std::vector<std::string>& components);
+  // aufs's bookkeeping at the image root (.wh..wh.plnk, .wh..wh.aufs, .wh..wh.orph).
+  Result<void> ApplyAufsMetadata(const TarEntry& entry, const std::vector<std::string>& components,
+                                 const DataReader& read_data);
+  Result<void> AddHardlink(const TarEntry& entry, NodeId parent, const std::string& base, NodeId existing);
+  Result<InodeId> NewInodeFor(const TarEntry& entry, const DataReader& read_data);
+  uint32_t NamesOf(InodeId inode) const;  // without the hold of .wh..wh.plnk
+  static void Note(Notice& notice, const std::string& text);
   Error Fail(const std::string& path, const std::string& what) const;
 
   TreeLimits limits_;
@@ -146,6 +170,10 @@ class LayerTree {
   std::string layer_name_;
   uint64_t entries_seen_ = 0;
   std::vector<std::string> warnings_;
+  Notice clamped_times_, fsck_times_, skipped_;
+  // The current layer's files in .wh..wh.plnk, by name: each holds one name's worth of
+  // references until EndLayer.
+  std::vector<std::pair<std::string, InodeId>> aufs_links_;
 };
 
 }  // namespace banger::unpacker

@@ -1,9 +1,12 @@
 #include "unpacker/replay.h"
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "ipc/channel.h"
 #include "ipc/digest.h"
+#include "ipc/text.h"
 #include "unpacker/tar_reader.h"
 
 namespace banger::unpacker {
@@ -37,6 +40,8 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
   ReplayOutcome outcome;
   LayerTree tree(limits.tree);
   SpoolWriter spool(spool_fd);
+  const auto started = std::chrono::steady_clock::now();
+  std::chrono::nanoseconds waited_before{0};  // for downloads, in the layers done
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string name = "layer " + layers[i].digest;
     tree.BeginLayer(static_cast<uint32_t>(i), name);
@@ -45,19 +50,35 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
         std::min(stream_limits.max_uncompressed_bytes, limits.max_total_uncompressed_bytes - outcome.uncompressed_bytes);
     BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(layers[i].fd, name, stream_limits, layers[i].grows_to));
     BANGER_ASSIGN_OR_RETURN(auto reader, TarReader::Open(*stream, limits.max_header_bytes));
+    // The bounds on what costs: time (inflating zeros costs CPU, not space) and the
+    // bytes the spool actually holds.
+    auto within_bounds = [&](const TarEntry& entry) -> Result<void> {
+      const auto busy = std::chrono::steady_clock::now() - started - waited_before - stream->waited();
+      if (busy > std::chrono::seconds(limits.max_seconds)) {
+        return Error{ErrorCode::kTimeout, name + ": still unpacking '" + Printable(entry.path) + "' after " +
+                                              std::to_string(limits.max_seconds) +
+                                              " seconds (the time bound, max_unpack_seconds)"};
+      }
+      if (spool.bytes_written() > limits.max_spool_bytes) {
+        return Error{ErrorCode::kOversized, name + ": '" + Printable(entry.path) + "' takes the image's file data past " +
+                                                std::to_string(limits.max_spool_bytes) +
+                                                " bytes, holes not counted (the data bound, max_spool_bytes)"};
+      }
+      return {};
+    };
     uint64_t reported = 0;
     for (;;) {
       BANGER_ASSIGN_OR_RETURN(std::optional<TarEntry> entry, reader->Next());
       if (!entry) break;
+      BANGER_TRY(within_bounds(*entry));
       auto read_data = [&]() -> Result<std::vector<ipc::Extent>> {
-        uint64_t end = 0;
         BANGER_TRY(reader->ReadData([&](uint64_t offset, const char* data, size_t size) -> Result<void> {
           if (offset + size > entry->size) {
-            return Error{ErrorCode::kMalformed, name + ": data of '" + entry->path.substr(0, 200) +
+            return Error{ErrorCode::kMalformed, name + ": data of '" + Printable(entry->path) +
                                                     "' runs past its declared size"};
           }
-          end = std::max<uint64_t>(end, offset + size);
-          return spool.Append(offset, data, size);
+          BANGER_TRY(spool.Append(offset, data, size));
+          return within_bounds(*entry);
         }));
         return spool.TakeExtents();
       };
@@ -67,7 +88,9 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
         progress(i, reported);
       }
     }
+    tree.EndLayer();
     BANGER_TRY(stream->Drain());
+    waited_before += stream->waited();
     const std::string digest = stream->Digest();
     if (digest != diff_ids[i]) {
       return Error{ErrorCode::kMalformed, name + ": its uncompressed content hashes to " + digest +

@@ -30,6 +30,10 @@ struct ReplayLimits {
   TreeLimits tree;
   uint64_t max_total_uncompressed_bytes = 256ull << 30;
   uint64_t max_header_bytes = 1 << 20;  // tar headers before one entry (PAX included)
+  // File data actually written to the spool: zero blocks are holes and do not count.
+  uint64_t max_spool_bytes = 256ull << 30;
+  // Wall time of the replay, not counting waits for layers still downloading.
+  uint64_t max_seconds = 3600;
 };
 
 struct ReplayOutcome {

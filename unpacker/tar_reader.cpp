@@ -5,6 +5,9 @@
 
 #include <cstring>
 
+#include "ipc/ext4_limits.h"
+#include "ipc/text.h"
+
 namespace banger::unpacker {
 namespace {
 
@@ -64,7 +67,7 @@ Result<std::optional<TarEntry>> TarReader::Next() {
     const la_int64_t header_bytes = archive_filter_bytes(archive_, 0) - headers_start;
     if (header_bytes > 0 && static_cast<uint64_t>(header_bytes) > max_header_bytes_) {
       const char* name = archive_entry_pathname(entry);
-      return Error{ErrorCode::kOversized, stream_.name() + ": entry '" + std::string(name ? name : "?").substr(0, 200) +
+      return Error{ErrorCode::kOversized, stream_.name() + ": entry '" + Printable(name ? name : "?") +
                                               "' has " + std::to_string(header_bytes) +
                                               " bytes of tar headers (the header bound, max_header_bytes=" +
                                               std::to_string(max_header_bytes_) + ")"};
@@ -97,15 +100,20 @@ Result<std::optional<TarEntry>> TarReader::Next() {
     case AE_IFREG: out.kind = ipc::EntryKind::kRegular; break;
     default:
       if (!out.hardlink) {
-        return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + out.path.substr(0, 200) +
+        return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + Printable(out.path) +
                                                 "' has an unknown file type"};
       }
   }
   out.mode = archive_entry_perm(entry) & 07777;
+  auto refuse = [&](const std::string& why) {
+    return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + Printable(out.path) + "' " + why};
+  };
+  // Values ext4 cannot hold are refused here, where the layer and path are known
+  // (ipc/ext4_limits.h); the kernel would never have stored them either.
   int64_t uid = archive_entry_uid(entry), gid = archive_entry_gid(entry);
-  if (uid < 0 || uid > 0xffffffffLL || gid < 0 || gid > 0xffffffffLL) {
-    return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + out.path.substr(0, 200) +
-                                            "' has a uid or gid outside 0..2^32-1"};
+  if (uid < 0 || uid >= ipc::ext4::kInvalidId || gid < 0 || gid >= ipc::ext4::kInvalidId) {
+    return refuse("has uid " + std::to_string(uid) + " / gid " + std::to_string(gid) +
+                  ": ids run from 0 to 4294967294 (4294967295 is the kernel's invalid id)");
   }
   out.uid = static_cast<uint32_t>(uid);
   out.gid = static_cast<uint32_t>(gid);
@@ -116,9 +124,19 @@ Result<std::optional<TarEntry>> TarReader::Next() {
                                                 : out.mtime;
   int64_t size = archive_entry_size(entry);
   out.size = size < 0 ? 0 : static_cast<uint64_t>(size);
+  if (out.kind == ipc::EntryKind::kRegular && !out.hardlink && out.size > ipc::ext4::kMaxFileSize) {
+    return refuse("has size " + std::to_string(out.size) + ", over ext4's largest file (" +
+                  std::to_string(ipc::ext4::kMaxFileSize) + " bytes, 16 TiB - 4 KiB)");
+  }
   if (out.kind == ipc::EntryKind::kCharDevice || out.kind == ipc::EntryKind::kBlockDevice) {
-    out.rdev_major = static_cast<uint32_t>(archive_entry_rdevmajor(entry));
-    out.rdev_minor = static_cast<uint32_t>(archive_entry_rdevminor(entry));
+    // PAX device numbers are 64-bit; dev_t and ext4 keep 12 bits of major, 20 of minor.
+    const uint64_t major = archive_entry_rdevmajor(entry), minor = archive_entry_rdevminor(entry);
+    if (major > ipc::ext4::kMaxDeviceMajor || minor > ipc::ext4::kMaxDeviceMinor) {
+      return refuse("is device " + std::to_string(major) + ":" + std::to_string(minor) +
+                    ", outside what Linux and ext4 hold (major 0-4095, minor 0-1048575)");
+    }
+    out.rdev_major = static_cast<uint32_t>(major);
+    out.rdev_minor = static_cast<uint32_t>(minor);
   }
   if (out.kind == ipc::EntryKind::kSymlink) {
     const char* target = archive_entry_symlink(entry);

@@ -26,13 +26,14 @@ constexpr uint64_t kMaxConfigBytes = 4 << 20;
 ReplayLimits LimitsFromJson(const json& j) {
   ReplayLimits l;
   l.stream.max_uncompressed_bytes = j.value("max_layer_bytes", l.stream.max_uncompressed_bytes);
-  l.stream.max_ratio = j.value("max_ratio", l.stream.max_ratio);
   l.stream.zstd_window_log_max = j.value("zstd_window_log_max", l.stream.zstd_window_log_max);
   l.max_total_uncompressed_bytes = j.value("max_total_bytes", l.max_total_uncompressed_bytes);
   l.tree.max_entries = j.value("max_entries", l.tree.max_entries);
   l.tree.max_depth = j.value("max_depth", l.tree.max_depth);
   l.tree.max_path_bytes = j.value("max_path_bytes", l.tree.max_path_bytes);
   l.max_header_bytes = j.value("max_header_bytes", l.max_header_bytes);
+  l.max_spool_bytes = j.value("max_spool_bytes", l.max_spool_bytes);
+  l.max_seconds = j.value("max_unpack_seconds", l.max_seconds);
   return l;
 }
 

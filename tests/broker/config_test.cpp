@@ -53,7 +53,8 @@ TEST(Config, ParsesEveryKey) {
       "parallel_downloads = 8\n"
       "max_layer_bytes = 2GiB\n"
       "max_total_bytes = 4096\n"
-      "max_ratio = 50\n"
+      "max_spool_bytes = 8G\n"
+      "max_unpack_seconds = 120\n"
       "max_entries = 1000\n"
       "max_depth = 64\n"
       "max_path_bytes = 1K\n"
@@ -71,7 +72,8 @@ TEST(Config, ParsesEveryKey) {
                                                                   {"ghcr.io", "ghcr-mirror.internal"}}));
   EXPECT_EQ(config->parallel_downloads, 8);
   const std::map<std::string, uint64_t> limits = {
-      {"max_layer_bytes", 2ull << 30}, {"max_total_bytes", 4096},   {"max_ratio", 50},
+      {"max_layer_bytes", 2ull << 30}, {"max_total_bytes", 4096},   {"max_spool_bytes", 8ull << 30},
+      {"max_unpack_seconds", 120},
       {"max_entries", 1000},           {"max_depth", 64},           {"max_path_bytes", 1024},
       {"zstd_window_log_max", 31},     {"max_header_bytes", 512 << 10}};
   EXPECT_EQ(config->unpack_limits, limits) << "a bare number of a _bytes key is bytes, not MiB";
@@ -108,8 +110,9 @@ TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
       {"mirrors = docker.io", "mirrors wants registry=mirror-host pairs, not 'docker.io'"},
       {"mirrors = docker.io=https://m/x", "mirrors wants registry=mirror-host pairs"},
       {"insecure_registries = http://x", "insecure_registries wants host[:port] names"},
-      {"max_ratio = 1.5", "max_ratio wants a whole number at least 1"},
-      {"max_ratio = 10K", "max_ratio"},
+      {"max_unpack_seconds = 1.5", "max_unpack_seconds wants a whole number at least 1"},
+      {"max_unpack_seconds = 10K", "max_unpack_seconds"},
+      {"max_ratio = 1000", "unknown config key 'max_ratio'"},
       {"max_layer_bytes = 0", "max_layer_bytes wants a whole number at least 1 (bytes, or with a unit"},
       {"max_layer_bytes = 3X", "max_layer_bytes"},
       {"zstd_window_log_max = 9", "zstd_window_log_max wants a whole number from 10 to 31, not '9'"},
@@ -158,7 +161,8 @@ TEST(Config, TheTemplateParsesAndDocumentsEveryKeyWithTheRealDefaults) {
   auto all = ParseConfig(uncommented, "/t");
   ASSERT_TRUE(all) << all.error().message;
   const std::map<std::string, uint64_t> defaults = {
-      {"max_layer_bytes", 64ull << 30}, {"max_total_bytes", 256ull << 30}, {"max_ratio", 1000},
+      {"max_layer_bytes", 64ull << 30}, {"max_total_bytes", 256ull << 30}, {"max_spool_bytes", 256ull << 30},
+      {"max_unpack_seconds", 3600},
       {"max_entries", 10'000'000},      {"max_depth", 4096},               {"max_path_bytes", 4096},
       {"zstd_window_log_max", 27},      {"max_header_bytes", 1 << 20}};
   EXPECT_EQ(all->unpack_limits, defaults);

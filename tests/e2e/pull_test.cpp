@@ -166,7 +166,8 @@ TEST_F(Pull, UnpackBoundsAreAdjustableFromTheCommandLine) {
   EXPECT_NE(tight.output.find("the entry bound"), std::string::npos) << tight.output;
   EXPECT_EQ(Banger("image pull -q --limit max_entries=100 " + Ref()).exit_status, 0);
   EXPECT_EQ(Banger("image pull --limit nonsense=1 " + Ref()).exit_status, 2);
-  EXPECT_EQ(Banger("image pull --limit max_ratio=x " + Ref()).exit_status, 2);
+  EXPECT_EQ(Banger("image pull --limit max_unpack_seconds=x " + Ref()).exit_status, 2);
+  EXPECT_EQ(Banger("image pull --limit max_ratio=1000 " + Ref()).exit_status, 2) << "no ratio bound any more";
 }
 
 TEST_F(Pull, InspectAndRemove) {

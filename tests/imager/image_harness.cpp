@@ -31,9 +31,12 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
   spawn.spec = security::SpecForCurrentBroker(security::ProcessKind::kImager);
   BANGER_ASSIGN_OR_RETURN(security::SandboxedChild imager, security::SandboxedChild::Spawn(std::move(spawn)));
   const broker::FsIdentity id = broker::DeriveFsIdentity(options.manifest_digest);
+  nlohmann::json digests = nlohmann::json::array();
+  for (const BuiltLayer& layer : layers) digests.push_back(layer.digest);
   ipc::Message begin = ipc::Message::WithJson(ipc::MessageType::kImageBegin,
                                               {{"size_bytes", options.size_bytes}, {"uuid", id.uuid_hex},
-                                               {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp}});
+                                               {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp},
+                                               {"layers", digests}});
   begin.fds.push_back(std::move(image));
   // The imager may only read the spool.
   begin.fds.push_back(UniqueFd(::open(("/proc/self/fd/" + std::to_string(spool.get())).c_str(), O_RDONLY | O_CLOEXEC)));
@@ -62,7 +65,7 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
 
 CommandResult Fsck(const std::string& image) { return RunCommand("e2fsck -fn " + image); }
 
-nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>& excludes) {
+nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>& excludes, bool times) {
   ScratchDir mount_point("banger-mnt");
   CommandResult mounted = RunCommand("mount -o ro,loop,noload " + image + " " + mount_point.path());
   if (mounted.exit_status != 0) {
@@ -71,6 +74,7 @@ nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>
   }
   std::string command = "/usr/bin/python3 " + FixturesDir() + "/fstree.py " + mount_point.path();
   for (const auto& e : excludes) command += " --exclude " + e;
+  if (times) command += " --times";
   CommandResult dump = RunCommand(command);
   RunCommand("umount " + mount_point.path());
   if (dump.exit_status != 0) {
@@ -78,6 +82,14 @@ nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>
     return nullptr;
   }
   return nlohmann::json::parse(dump.output);
+}
+
+std::string RunInImage(const std::string& image, const std::string& command) {
+  ScratchDir mount_point("banger-mnt");
+  if (RunCommand("mount -o ro,loop,noload " + image + " " + mount_point.path()).exit_status != 0) return "";
+  CommandResult run = RunCommand("M=" + mount_point.path() + "; " + command);
+  RunCommand("umount " + mount_point.path());
+  return run.exit_status == 0 ? run.output : "";
 }
 
 }  // namespace banger::testing

@@ -32,7 +32,13 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
 // e2fsck -fn; exit status 0 when it finds nothing.
 CommandResult Fsck(const std::string& image);
 
-// The tree of a read-only loop mount of `image` (tests/fixtures/fstree.py).
-nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>& excludes = {"/lost+found"});
+// The tree of a read-only loop mount of `image` (tests/fixtures/fstree.py); with
+// `times`, each entry has its link count and times as the kernel reads them.
+nlohmann::json DumpTree(const std::string& image, const std::vector<std::string>& excludes = {"/lost+found"},
+                        bool times = false);
+
+// Runs a shell command with $M naming a read-only loop mount of `image` (for files too
+// big to hash, say); its output, or "" when the mount or the command fails.
+std::string RunInImage(const std::string& image, const std::string& command);
 
 }  // namespace banger::testing

@@ -107,6 +107,37 @@ TEST(TreeStream, RefusesMalformedRecords) {
   EXPECT_FALSE(DecodeTreeEntry(record + "x", TreeStreamLimits{})) << "trailing bytes";
 }
 
+// A compromised unpacker must not get a value to libext2fs that ext4 would store as
+// another one (ipc/ext4_limits.h): the reader refuses it, at the edge and one past it.
+TEST(TreeStream, RefusesValuesExt4CannotHold) {
+  auto decodes = [](auto change) {
+    TreeEntry e = File(2, "f");
+    change(e);
+    return Decode(e).ok();
+  };
+  EXPECT_TRUE(decodes([](TreeEntry& e) { e.uid = e.gid = 4294967294u; }));
+  EXPECT_FALSE(decodes([](TreeEntry& e) { e.uid = 4294967295u; }));
+  EXPECT_FALSE(decodes([](TreeEntry& e) { e.gid = 4294967295u; }));
+  EXPECT_TRUE(decodes([](TreeEntry& e) { e.mtime = {-2147483648LL, 0}; e.ctime = {15032385535LL, 0}; }));
+  EXPECT_FALSE(decodes([](TreeEntry& e) { e.mtime = {-2147483649LL, 0}; }));
+  EXPECT_FALSE(decodes([](TreeEntry& e) { e.atime = {15032385536LL, 0}; }));
+  EXPECT_FALSE(decodes([](TreeEntry& e) { e.ctime = {15032385535LL, 1}; })) << "the kernel keeps no ns at the edge";
+  EXPECT_TRUE(decodes([](TreeEntry& e) { e.size = 0xffffffffull * 4096; e.extents.clear(); }));
+  EXPECT_FALSE(decodes([](TreeEntry& e) { e.size = 0xffffffffull * 4096 + 1; e.extents.clear(); }));
+  auto device = [](uint32_t major, uint32_t minor) {
+    return [=](TreeEntry& e) {
+      e.kind = EntryKind::kCharDevice;
+      e.size = 0;
+      e.extents.clear();
+      e.rdev_major = major;
+      e.rdev_minor = minor;
+    };
+  };
+  EXPECT_TRUE(decodes(device(4095, 1048575)));
+  EXPECT_FALSE(decodes(device(4096, 0)));
+  EXPECT_FALSE(decodes(device(0, 1048576)));
+}
+
 TEST(TreeStream, TruncatedStreamAndBadMagicAreNamed) {
   UniqueFd file(::memfd_create("tree", MFD_CLOEXEC));
   ASSERT_EQ(::write(file.get(), "NOTATREE", 8), 8);

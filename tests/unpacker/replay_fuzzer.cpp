@@ -18,7 +18,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (::write(layer.get(), data, size) != static_cast<ssize_t>(size)) return 0;
   unpacker::ReplayLimits limits;
   limits.stream.max_uncompressed_bytes = 8 << 20;
-  limits.stream.ratio_grace_bytes = 1 << 20;
   limits.tree.max_entries = 4096;
   limits.tree.max_depth = 256;
   // The diff_id cannot match by chance; replay still parses everything before checking it.

@@ -1,0 +1,58 @@
+#include "ipc/text.h"
+
+#include <cstdint>
+
+namespace banger {
+namespace {
+
+// Length of the valid UTF-8 sequence at the start of `s`, or 0 (overlong forms,
+// surrogates and code points past U+10FFFF are not valid).
+size_t Utf8Length(std::string_view s) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char lead = byte(0);
+  size_t length = 0;
+  uint32_t min = 0, code = 0;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2, min = 0x80, code = lead & 0x1f;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3, min = 0x800, code = lead & 0x0f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4, min = 0x10000, code = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (s.size() < length) return 0;
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    code = code << 6 | (byte(i) & 0x3f);
+  }
+  if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;
+  return length;
+}
+
+}  // namespace
+
+std::string Printable(std::string_view raw, size_t max_bytes) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  size_t i = 0;
+  while (i < raw.size()) {
+    const unsigned char c = static_cast<unsigned char>(raw[i]);
+    size_t take = 1;
+    std::string piece;
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      piece.assign(1, static_cast<char>(c));
+    } else if (c >= 0x80 && (take = Utf8Length(raw.substr(i))) != 0) {
+      piece.assign(raw.substr(i, take));
+    } else {
+      take = 1;
+      piece = std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+    }
+    if (out.size() + piece.size() > max_bytes) return out + "...";
+    out += piece;
+    i += take;
+  }
+  return out;
+}
+
+}  // namespace banger
