@@ -21,13 +21,7 @@ namespace {
 class CacheLock {
  public:
   static Result<CacheLock> Take(const std::string& oci_dir, int operation) {
-    UniqueFd fd(::open((oci_dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd) return Error::FromErrno("opening " + oci_dir + "/lock");
-    int rc;
-    do {
-      rc = ::flock(fd.get(), operation);
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) return Error::FromErrno("locking " + oci_dir + "/lock");
+    BANGER_ASSIGN_OR_RETURN(UniqueFd fd, LockFile(oci_dir + "/lock", operation));
     return CacheLock(std::move(fd));
   }
 
@@ -37,15 +31,8 @@ class CacheLock {
 };
 
 std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
-  return names;
+  auto names = ListDirectory(dir);
+  return names ? std::move(*names) : std::vector<std::string>();
 }
 
 std::string RandomSuffix() {

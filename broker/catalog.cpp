@@ -59,7 +59,8 @@ Result<Catalog> ParseCatalog(std::string_view text, const std::string& source) {
   auto parsed = ipc::ParseJsonBounded(text, 8);
   if (!parsed) return bad(parsed.error().message);
   const json& doc = *parsed;
-  if (!doc.is_object() || doc.value("version", 0) != 1 || !doc.contains("entries") || !doc["entries"].is_array()) {
+  if (!doc.is_object() || !doc.contains("version") || doc["version"] != 1 || !doc.contains("entries") ||
+      !doc["entries"].is_array()) {
     return bad("not a version 1 catalog ({\"version\": 1, \"entries\": [...]})");
   }
   Catalog catalog;

@@ -53,7 +53,6 @@ Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& cat
   const std::string& name = target.name;
   const ImageStore& store = target.store;
   const BlobCache& cache = target.cache;
-  const std::optional<StoredImage>& existing = target.existing;
   BANGER_ASSIGN_OR_RETURN(std::unique_ptr<CacheLease> lease, CacheLease::Take(cache.oci_dir()));
   BANGER_TRY(lease->Hold({"sha256:" + entry.sha256}));
 
@@ -101,7 +100,7 @@ Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& cat
                  {"banger_version", BANGER_VERSION},
                  {"warnings", json::array()}};
   ReportPhase(options, "written", "wrote rootfs.ext4 (" + HumanBytes(result.filesystem_bytes) + ")");
-  auto published = store.Publish(staging, record, existing);
+  auto published = store.Publish(staging, record, options.force);
   if (!published) return abandon(published.error());
   result.image = *published;
   return result;

@@ -55,30 +55,42 @@ Result<ImageStore> ImageStore::Open(const std::string& state_root) {
   return ImageStore(state_root + "/images");
 }
 
+// Beside the images directory, which then holds nothing but images and their staging.
+Result<UniqueFd> ImageStore::Lock(int operation) const { return LockFile(images_dir_ + ".lock", operation); }
+
 std::vector<StoredImage> ImageStore::List() const {
+  auto lock = Lock(LOCK_SH);  // without it (a read-only store), a list may catch a replacement midway
+  return ListLocked();
+}
+
+std::optional<StoredImage> ImageStore::FindByName(const std::string& name) const {
+  auto lock = Lock(LOCK_SH);
+  return FindByNameLocked(name);
+}
+
+std::vector<StoredImage> ImageStore::ListLocked() const {
   std::vector<StoredImage> images;
-  DIR* dir = ::opendir(images_dir_.c_str());
-  if (dir == nullptr) return images;
-  while (dirent* e = ::readdir(dir)) {
-    std::string id = e->d_name;
-    if (id == "." || id == ".." || id.ends_with(kStagingSuffix)) continue;
+  auto names = ListDirectory(images_dir_);
+  if (!names) return images;
+  for (const std::string& id : *names) {
+    if (id[0] == '.' || id.ends_with(kStagingSuffix) || id.ends_with(kClaimSuffix)) continue;
     std::ifstream in(images_dir_ + "/" + id + "/image.json");
     if (!in) continue;
     std::stringstream text;
     text << in.rdbuf();
     auto record = ipc::ParseJsonBounded(text.str(), 16);
-    if (!record || !record->is_object()) continue;
+    // A record without a string name is nobody's image (and would make value() throw).
+    if (!record || !record->is_object() || !record->contains("name") || !(*record)["name"].is_string()) continue;
     images.push_back({id, images_dir_ + "/" + id, *record});
   }
-  ::closedir(dir);
   std::sort(images.begin(), images.end(), [](const StoredImage& a, const StoredImage& b) {
     return a.record.value("name", "") < b.record.value("name", "");
   });
   return images;
 }
 
-std::optional<StoredImage> ImageStore::FindByName(const std::string& name) const {
-  for (auto& image : List()) {
+std::optional<StoredImage> ImageStore::FindByNameLocked(const std::string& name) const {
+  for (auto& image : ListLocked()) {
     if (image.record.value("name", "") == name) return image;
   }
   return std::nullopt;
@@ -100,36 +112,63 @@ Result<ImageStore::Staging> ImageStore::BeginStaging() const {
   return staging;
 }
 
-Result<StoredImage> ImageStore::Publish(Staging& staging, nlohmann::json record,
-                                        const std::optional<StoredImage>& replace) const {
+Result<StoredImage> ImageStore::Publish(Staging& staging, nlohmann::json record, bool replace) const {
   record["id"] = staging.id;
+  const std::string name = record.value("name", "");
   const std::string json_path = staging.dir + "/image.json";
   {
     std::ofstream out(json_path);
-    out << record.dump(2) << "\n";
+    out << ipc::DumpJson(record, 2) << "\n";
     if (!out) return Error{ErrorCode::kIo, "writing " + json_path};
   }
   BANGER_TRY(FsyncPath(json_path, O_RDONLY));
   BANGER_TRY(FsyncPath(staging.dir + "/rootfs.ext4", O_RDONLY));
   BANGER_TRY(FsyncPath(staging.dir, O_RDONLY | O_DIRECTORY));
   const std::string final_dir = images_dir_ + "/" + staging.id;
-  // The lock goes only once the directory is no longer a staging one: without it, another
-  // pull's RemoveStaleStaging would take the directory for stale.
-  if (::rename(staging.dir.c_str(), final_dir.c_str()) != 0) return Error::FromErrno("publishing " + final_dir);
-  ::unlink((final_dir + "/.lock").c_str());
-  BANGER_TRY(FsyncPath(final_dir, O_RDONLY | O_DIRECTORY));
-  BANGER_TRY(FsyncPath(images_dir_, O_RDONLY | O_DIRECTORY));
-  staging.lock.reset();
-  if (replace) {
+  std::string doomed;
+  {
+    // One name, one image: the check and the renames happen under one exclusive lock.
+    BANGER_ASSIGN_OR_RETURN(UniqueFd lock, Lock(LOCK_EX));
+    std::optional<StoredImage> holder = FindByNameLocked(name);
+    if (holder && !replace) {
+      return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
+    }
+    // The staging lock goes only once the directory is no longer a staging one: without
+    // it, another pull's RemoveStaleStaging would take the directory for stale.
+    if (::rename(staging.dir.c_str(), final_dir.c_str()) != 0) return Error::FromErrno("publishing " + final_dir);
+    // Not durably published unless the directory says so: undo rather than report an
+    // error for an image that is there.
+    if (auto synced = FsyncPath(images_dir_, O_RDONLY | O_DIRECTORY); !synced) {
+      (void)::rename(final_dir.c_str(), staging.dir.c_str());
+      return synced.error();
+    }
+    ::unlink((final_dir + "/.lock").c_str());
+    staging.lock.reset();
+    if (holder) {
+      auto unpublished = Unpublish(*holder);
+      if (unpublished) doomed = *unpublished;
+    }
+  }
+  if (!doomed.empty()) {
     std::error_code ec;
-    std::filesystem::remove_all(replace->dir, ec);
+    std::filesystem::remove_all(doomed, ec);
   }
   return StoredImage{staging.id, final_dir, record};
 }
 
-Result<void> ImageStore::Remove(const StoredImage& image) const {
+Result<std::string> ImageStore::Unpublish(const StoredImage& image) const {
   const std::string doomed = images_dir_ + "/" + image.id + ".removing" + kStagingSuffix;
   if (::rename(image.dir.c_str(), doomed.c_str()) != 0) return Error::FromErrno("removing " + image.dir);
+  (void)FsyncPath(images_dir_, O_RDONLY | O_DIRECTORY);
+  return doomed;
+}
+
+Result<void> ImageStore::Remove(const StoredImage& image) const {
+  std::string doomed;
+  {
+    BANGER_ASSIGN_OR_RETURN(UniqueFd lock, Lock(LOCK_EX));
+    BANGER_ASSIGN_OR_RETURN(doomed, Unpublish(image));
+  }
   std::error_code ec;
   std::filesystem::remove_all(doomed, ec);
   return {};
@@ -142,11 +181,10 @@ void ImageStore::Abandon(Staging& staging) const {
 }
 
 void ImageStore::RemoveStaleStaging() const {
-  DIR* dir = ::opendir(images_dir_.c_str());
-  if (dir == nullptr) return;
+  auto names = ListDirectory(images_dir_);
+  if (!names) return;
   std::vector<std::string> stale;
-  while (dirent* e = ::readdir(dir)) {
-    std::string name = e->d_name;
+  for (const std::string& name : *names) {
     if (!name.ends_with(kStagingSuffix) && !name.ends_with(kClaimSuffix)) continue;
     const std::string path = images_dir_ + "/" + name;
     if (name.ends_with(kClaimSuffix)) {
@@ -159,7 +197,6 @@ void ImageStore::RemoveStaleStaging() const {
     // A lock nobody holds (or no lock at all) means the pull that made it is gone.
     if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) stale.push_back(path);
   }
-  ::closedir(dir);
   for (const auto& path : stale) {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);

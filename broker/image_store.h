@@ -26,6 +26,7 @@ class ImageStore {
  public:
   static Result<ImageStore> Open(const std::string& state_root);
 
+  // Read under the store's shared lock, so a replacement is never seen half done.
   std::vector<StoredImage> List() const;
   std::optional<StoredImage> FindByName(const std::string& name) const;
 
@@ -36,9 +37,11 @@ class ImageStore {
     UniqueFd lock;
   };
   Result<Staging> BeginStaging() const;
-  // Writes image.json, fsyncs everything, renames staging into place; with `replace`,
-  // an image of the same name is removed after the new one is published.
-  Result<StoredImage> Publish(Staging& staging, nlohmann::json record, const std::optional<StoredImage>& replace) const;
+  // Writes image.json, fsyncs everything, and renames staging into place, under the
+  // store's lock, so one name is one image: if `record`'s name is taken by then, it fails
+  // ("an image named X exists"), or with `replace` the other image is unpublished in the
+  // same step and deleted after.
+  Result<StoredImage> Publish(Staging& staging, nlohmann::json record, bool replace) const;
   void Abandon(Staging& staging) const;
   // Unpublishes first (a rename out of the images directory), then deletes.
   Result<void> Remove(const StoredImage& image) const;
@@ -49,6 +52,13 @@ class ImageStore {
 
  private:
   explicit ImageStore(std::string images_dir) : images_dir_(std::move(images_dir)) {}
+  // flock on <state>/images.lock: shared to read the names, exclusive to change them.
+  Result<UniqueFd> Lock(int operation) const;
+  std::vector<StoredImage> ListLocked() const;
+  std::optional<StoredImage> FindByNameLocked(const std::string& name) const;
+  // Renames an image out of the images directory (it is no longer published); the
+  // directory it now has, to delete.
+  Result<std::string> Unpublish(const StoredImage& image) const;
   std::string images_dir_;
 };
 

@@ -1,10 +1,21 @@
+#include <exception>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "broker/cli.h"
 
+// The one catch of the privileged process: whatever escaped the Result idiom (a library
+// that throws) ends this run with one line and exit 1, never an abort. Staging
+// directories it leaves are swept by the next pull (docs/broker.md).
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  return banger::broker::RunCli(args, std::cout, std::cerr);
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    return banger::broker::RunCli(args, std::cout, std::cerr);
+  } catch (const std::exception& e) {
+    std::cerr << "banger: internal error: " << e.what() << "\n";
+  } catch (...) {
+    std::cerr << "banger: internal error: an unknown exception\n";
+  }
+  return 1;
 }

@@ -147,13 +147,13 @@ Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& op
   BANGER_ASSIGN_OR_RETURN(ImageStore store,
                           ImageStore::Open(options.state_root.empty() ? DefaultStateRoot() : options.state_root));
   store.RemoveStaleStaging();
-  std::optional<StoredImage> existing = store.FindByName(name);
-  if (existing && !options.force) {
+  // Checked again when the image is published, under the store's lock.
+  if (!options.force && store.FindByName(name)) {
     return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
   }
   BANGER_ASSIGN_OR_RETURN(BlobCache cache,
                           BlobCache::Open(options.cache_root.empty() ? DefaultCacheRoot() : options.cache_root));
-  return PullTarget{name, std::move(store), std::move(existing), std::move(cache)};
+  return PullTarget{name, std::move(store), std::move(cache)};
 }
 
 const std::vector<std::string>& UnpackLimitNames() {
@@ -180,7 +180,6 @@ Result<PullResult> PullImage(const PullOptions& options) {
   const std::string& name = target.name;
   const ImageStore& store = target.store;
   const BlobCache& cache = target.cache;
-  const std::optional<StoredImage>& existing = target.existing;
 
   ReportPhase(options, "resolving", "resolving " + ref.String(), {{"ref", ref.String()}});
 
@@ -366,7 +365,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
                  {"warnings", result.warnings}};
   if (guest.is_object()) record["guest"] = guest;
   if (!image.mirror.empty()) record["mirror"] = image.mirror;
-  auto published = store.Publish(staging, record, existing);
+  auto published = store.Publish(staging, record, options.force);
   if (!published) return abandon(published.error());
   result.image = *published;
   // Best effort: without the entry, the next pull of this image only unpacks again.

@@ -50,13 +50,12 @@ struct PullResult {
 
 Result<PullResult> PullImage(const PullOptions& options);
 
-// What the OCI and the catalog paths share before they fetch: the image name checked,
-// the store opened (stale staging cleared), the image the name would replace (refused
-// without --force), and the blob cache.
+// What the OCI and the catalog paths share before they fetch: the image name checked
+// (taken already and no --force: refused early; Publish checks again), the store opened
+// (stale staging cleared), and the blob cache.
 struct PullTarget {
   std::string name;
   ImageStore store;
-  std::optional<StoredImage> existing;
   BlobCache cache;
 };
 Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& options);

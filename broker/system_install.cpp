@@ -79,12 +79,11 @@ void Remember(std::vector<std::string>& list, const std::string& item) {
 }
 
 size_t CountImages(const std::string& state_dir) {
-  size_t n = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(state_dir + "/images", ec)) {
-    if (!entry.path().filename().string().ends_with(".staging")) ++n;
-  }
-  return n;
+  auto names = ListDirectory(state_dir + "/images");
+  if (!names) return 0;
+  return static_cast<size_t>(std::count_if(names->begin(), names->end(), [](const std::string& name) {
+    return !name.ends_with(".staging") && !name.ends_with(".claim") && name[0] != '.';
+  }));
 }
 
 // The values install uses: a flag, else an earlier install's, else the kept config's,

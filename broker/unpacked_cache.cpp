@@ -35,16 +35,6 @@ Result<void> LinkFd(int fd, const std::string& path) {
   return {};
 }
 
-uint64_t DiskBytes(const std::filesystem::path& dir) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    struct stat st {};
-    if (::lstat(entry.path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
-  }
-  return total;
-}
-
 // The unpacker executable carries the guest files: a rebuilt or reinstalled one (same
 // version or not) must not reuse what the old one made.
 std::string UnpackerIdentity() {
@@ -123,13 +113,21 @@ Result<void> UnpackedCache::Store(const std::string& key, int spool_fd, int tree
 }
 
 UnpackedCache::Removed UnpackedCache::RemoveAll(const std::string& oci_dir, bool dry_run) {
-  const std::filesystem::path dir = oci_dir + "/unpacked";
+  // Pulls store and remove entries while this runs: whatever is gone already is skipped.
+  const std::string dir = oci_dir + "/unpacked";
   Removed removed;
-  removed.bytes = DiskBytes(dir);
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string()[0] != '.') ++removed.entries;  // dot names: being stored
-    if (!dry_run) std::filesystem::remove_all(entry.path(), ec);
+  auto names = ListDirectory(dir);
+  if (!names) return removed;
+  for (const std::string& name : *names) {
+    const std::string entry = dir + "/" + name;
+    const uint64_t bytes = AllocatedBytes(entry);
+    if (name[0] != '.') ++removed.entries;  // dot names: being stored
+    if (!dry_run) {
+      std::error_code ec;
+      std::filesystem::remove_all(entry, ec);
+      if (ec) continue;
+    }
+    removed.bytes += bytes;
   }
   return removed;
 }

@@ -1,7 +1,12 @@
 #include "ipc/fd.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <memory>
 
 namespace banger {
 
@@ -24,6 +29,39 @@ Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what)
     done += static_cast<size_t>(n);
   }
   return bytes;
+}
+
+Result<std::vector<std::string>> ListDirectory(const std::string& path) {
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
+  if (!dir) return Error::FromErrno("opening directory " + path);
+  std::vector<std::string> names;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  return names;
+}
+
+Result<UniqueFd> LockFile(const std::string& path, int operation) {
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) return Error::FromErrno("opening " + path);
+  int rc;
+  do {
+    rc = ::flock(fd.get(), operation);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return Error::FromErrno("locking " + path);
+  return fd;
+}
+
+uint64_t AllocatedBytes(const std::string& path, int max_depth) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  uint64_t total = static_cast<uint64_t>(st.st_blocks) * 512;
+  if (!S_ISDIR(st.st_mode) || max_depth <= 0) return total;
+  auto names = ListDirectory(path);
+  if (!names) return total;
+  for (const std::string& name : *names) total += AllocatedBytes(path + "/" + name, max_depth - 1);
+  return total;
 }
 
 }  // namespace banger

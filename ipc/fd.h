@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "ipc/result.h"
 
@@ -35,5 +36,18 @@ class UniqueFd {
 // All of a small file (pread from offset 0), refusing more than `limit` bytes; errors
 // name `what`.
 Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what);
+
+// The names in directory `path` (without . and ..), read through one directory stream
+// closed on every path. A name removed while it reads is simply absent: nothing here
+// throws, as std::filesystem's iterators do when a directory changes under them.
+Result<std::vector<std::string>> ListDirectory(const std::string& path);
+
+// Opens (creating, 0644) and flock()s `path` with `operation` (LOCK_SH or LOCK_EX, maybe
+// with LOCK_NB), retrying on EINTR; the lock lasts as long as the returned fd.
+Result<UniqueFd> LockFile(const std::string& path, int operation);
+
+// Bytes allocated (st_blocks) under `path`, itself included, symlinks not followed;
+// what vanishes while it walks counts nothing.
+uint64_t AllocatedBytes(const std::string& path, int max_depth = 16);
 
 }  // namespace banger

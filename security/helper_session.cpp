@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <nlohmann/json.hpp>
 
 #include "security/lockdown.h"
@@ -68,10 +69,16 @@ int RunHelper(const std::string& name, ProcessKind kind, const std::function<Res
   if (!session) return ReportStartupFailure(name, session.error());
   if (auto ready = initialise(); !ready) return session->Fail(ready.error());
   if (auto locked = session->LockDown(); !locked) return session->Fail(locked.error());
+  // The helper's one catch: a library that throws ends the job with a named error the
+  // broker reads, not with an abort it can only describe as a signal.
   Result<void> served;
-  {
+  try {
     MessageHandler handle = make_handler(session->channel());
     served = ServeUntilShutdown(*session, handle);
+  } catch (const std::exception& e) {
+    served = Error{ErrorCode::kIo, std::string("internal error: ") + e.what()};
+  } catch (...) {
+    served = Error{ErrorCode::kIo, "internal error: an unknown exception"};
   }
   return served ? 0 : session->Fail(served.error());
 }

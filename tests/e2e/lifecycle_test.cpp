@@ -271,5 +271,44 @@ TEST_F(Lifecycle, TenConcurrentPullsSucceedWhilePruneRunsInALoop) {
   ExpectEveryBlobMatchesItsName();
 }
 
+// Two pulls of different images under one --name, both held (BANGER_TEST_STALL) past the
+// early "exists" check and then let go together, so that they meet where they publish.
+TEST_F(Lifecycle, TwoPullsRacingForOneNamePublishOneImage) {
+  for (bool force : {false, true}) {
+    for (int round = 0; round < 10; ++round) {
+      const std::string tag = (force ? "force-" : "plain-") + std::to_string(round);
+      std::vector<std::string> stalls;
+      std::vector<std::unique_ptr<BackgroundCommand>> pulls;
+      for (const char* repo : {"demo/app", "demo/other"}) {
+        stalls.push_back(work_.path() + "/stall-" + tag + "-" + std::to_string(stalls.size()));
+        pulls.push_back(Start(std::string("image pull -q --name racer ") + (force ? "--force " : "") + Ref(repo),
+                              "BANGER_TEST_STALL=" + stalls.back() + " "));
+      }
+      ASSERT_TRUE(WaitFor([&] {
+        return ::access(stalls[0].c_str(), F_OK) == 0 && ::access(stalls[1].c_str(), F_OK) == 0;
+      }, 30000)) << tag << ": " << pulls[0]->Output() << pulls[1]->Output();
+      for (const auto& stall : stalls) ::unlink(stall.c_str());
+      int succeeded = 0;
+      for (auto& pull : pulls) {
+        const int status = pull->Wait(60000);
+        if (status == 0) {
+          ++succeeded;
+        } else {
+          EXPECT_EQ(status, 1) << tag;
+          EXPECT_NE(pull->Output().find("an image named 'racer' exists (--force replaces it)"), std::string::npos)
+              << tag << ": " << pull->Output();
+        }
+      }
+      EXPECT_EQ(succeeded, force ? 2 : 1) << tag;
+      const json list = json::parse(Banger("image list --json").output);
+      ASSERT_EQ(list.size(), 1u) << tag << ": one name, one image: " << list.dump();
+      EXPECT_EQ(list[0]["name"], "racer");
+      EXPECT_EQ(RunCommand("ls -A " + state_.path() + "/images").output, list[0]["id"].get<std::string>() + "\n")
+          << tag << ": nothing else is left in the store";
+      ASSERT_EQ(Banger("image rm -q racer").exit_status, 0);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace banger::testing

@@ -159,10 +159,15 @@ TEST_F(Ext4Edges, NamesTheImagerMakesNeverAppearTwice) {
                                        name + "'");
       EXPECT_EQ(count.output, "1\n") << name << " as a " << kind;
       const json& seen = tree["/" + name];
-      if (kind == "file") EXPECT_EQ(seen["size"], 4) << "the image's own file replaces the directory";
-      if (kind == "symlink") EXPECT_EQ(seen["target"], "elsewhere");
-      if (kind == "hardlink") EXPECT_EQ(seen["link_group"], "/" + name);
-      if (kind == "dir") EXPECT_TRUE(tree.contains("/" + name + "/kept")) << "a directory merges";
+      if (kind == "file") {
+        EXPECT_EQ(seen["size"], 4) << "the image's own file replaces the directory";
+      } else if (kind == "symlink") {
+        EXPECT_EQ(seen["target"], "elsewhere");
+      } else if (kind == "hardlink") {
+        EXPECT_EQ(seen["link_group"], "/" + name);
+      } else {
+        EXPECT_TRUE(tree.contains("/" + name + "/kept")) << "a directory merges";
+      }
     }
   }
 }
