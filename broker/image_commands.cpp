@@ -15,6 +15,7 @@
 #include "broker/flags.h"
 #include "broker/pull.h"
 #include "security/stop_signal.h"
+#include "ipc/platform.h"
 
 namespace banger::broker {
 namespace {
@@ -34,7 +35,10 @@ constexpr const char* kPullUsage =
     "  --kernel-ref K         kernel to record with the image\n"
     "  --size S               filesystem size: 4GiB, 512M, or a bare number of MiB\n"
     "                         (default: content x 1.5, at least 1 GiB)\n"
-    "  --platform P           os/arch[/variant] to pick from a multi-platform image (linux/amd64)\n"
+    "  --platform P           os/arch[/variant] to pick from a multi-platform image (default\n"
+    "                         linux/amd64); a single-platform image must be P. Without it, a\n"
+    "                         single-platform image is pulled whatever its platform. image.json\n"
+    "                         records the platform the image's config declares\n"
     "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
     "  --parallel N           blobs downloaded at once (default: the config's parallel_downloads, 3)\n"
     "  --force                replace an image of the same name\n"
@@ -72,7 +76,12 @@ int RunImagePullCommand(const std::vector<std::string>& args, std::ostream& out,
   options.reference = flags->positional[0];
   options.name = flags->Value("--name").value_or("");
   options.kernel_ref = flags->Value("--kernel-ref").value_or("");
-  options.platform = flags->Value("--platform").value_or("linux/amd64");
+  options.platform = flags->Value("--platform").value_or("");
+  if (!options.platform.empty()) {
+    if (auto platform = ParsePlatform(options.platform); !platform) {
+      return ReportUsage(err, platform.error().message, "image pull");
+    }
+  }
   // The config's values first (docs/install.md), the command line on top.
   const Config& config = ActiveConfig();
   options.insecure_registries = config.insecure_registries;

@@ -29,9 +29,11 @@ using nlohmann::json;
 constexpr int kResolveTimeoutMs = 15 * 60 * 1000;
 constexpr int kBlobSilenceTimeoutMs = 15 * 60 * 1000;
 
+constexpr const char* kIndexDefaultPlatform = "linux/amd64";
+
 // Where a digest reference's resolution is remembered, so it can be pulled again offline.
 std::string PlanRecordPath(const BlobCache& cache, const Reference& ref, const std::string& platform) {
-  std::string key = std::string(DigestHex(ref.digest)) + "-" + platform;
+  std::string key = std::string(DigestHex(ref.digest)) + "-" + (platform.empty() ? "default" : platform);
   for (char& c : key) {
     if (c == '/') c = '_';
   }
@@ -43,11 +45,11 @@ json PlanToJson(const FetchedImage& image) {
   json layers = json::array();
   for (const auto& l : image.layers) layers.push_back(blob(l));
   return {{"manifest_digest", image.manifest_digest}, {"manifest_media_type", image.manifest_media_type},
-          {"platform", image.platform}, {"config", blob(image.config)}, {"layers", layers}};
+          {"platform", image.index_platform}, {"config", blob(image.config)}, {"layers", layers}};
 }
 
-void SavePlanRecord(const BlobCache& cache, const FetchedImage& image) {
-  const std::string path = PlanRecordPath(cache, image.reference, image.platform);
+void SavePlanRecord(const BlobCache& cache, const FetchedImage& image, const std::string& requested_platform) {
+  const std::string path = PlanRecordPath(cache, image.reference, requested_platform);
   const std::string dir = path.substr(0, path.rfind('/'));
   ::mkdir(dir.c_str(), 0755);
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
@@ -74,7 +76,7 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
   image.reference = ref;
   image.manifest_digest = plan->manifest_digest;
   image.manifest_media_type = plan->manifest_media_type;
-  image.platform = plan->platform;
+  image.index_platform = plan->platform;
   image.config = {plan->config.digest, plan->config.size, plan->config.media_type, true};
   for (const auto& l : plan->layers) image.layers.push_back({l.digest, l.size, l.media_type, true});
   image.used_network = false;
@@ -116,6 +118,37 @@ Result<std::string> RegistryCaPem(const std::vector<std::string>& dirs, const st
 
 void Emit(const FetchOptions& options, FetchEvent::Kind kind, const std::string& digest, uint64_t bytes, uint64_t total) {
   if (options.on_event) options.on_event(FetchEvent{kind, digest, bytes, total});
+}
+
+// The platform is the image config's own (os, architecture, variant): never the flag's
+// word, nor the fetcher's. A --platform the image is not refuses, as docker does; so does
+// an index entry that claims another platform than its config.
+Result<void> SettlePlatform(const BlobCache& cache, FetchedImage& image, const FetchOptions& options) {
+  std::optional<UniqueFd> config = cache.OpenBlob(image.config.digest, image.config.size);
+  if (!config) return Error{ErrorCode::kNotFound, "config " + image.config.digest + " left the cache"};
+  BANGER_ASSIGN_OR_RETURN(std::string text, ReadWholeFd(config->get(), options.max_document_bytes, "image config"));
+  auto declared = PlatformFromConfig(text);
+  if (!declared) return declared.error().Wrap("config " + image.config.digest + " of " + image.reference.String());
+  const std::string actual = declared->String();
+  if (!options.platform.empty()) {
+    BANGER_ASSIGN_OR_RETURN(Platform wanted, ParsePlatform(options.platform));
+    if (!PlatformMatches(*declared, wanted)) {
+      return Error{ErrorCode::kInvalidArgument, image.reference.String() + " is " + actual + ", not the requested " +
+                                                    wanted.String() +
+                                                    (image.index_platform.empty()
+                                                         ? " (it names one image, not an index of several)"
+                                                         : " (its index lists it as " + image.index_platform + ")")};
+    }
+  } else if (!image.index_platform.empty()) {
+    auto listed = ParsePlatform(image.index_platform);
+    if (!listed || !PlatformMatches(*declared, *listed)) {
+      return Error{ErrorCode::kMalformed, image.reference.String() + ": the index lists " + image.manifest_digest +
+                                              " as " + image.index_platform + ", but its config says " + actual};
+    }
+  }
+  image.platform = actual;
+  if (options.on_platform) BANGER_TRY(options.on_platform(*declared));
+  return {};
 }
 
 class BlobDownloads {
@@ -250,6 +283,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   if (auto offline = OfflineImage(cache, ref, options)) {
     BANGER_TRY(lease->Hold(offline->Digests()));
     if (AllCached(cache, *offline)) {
+      BANGER_TRY(SettlePlatform(cache, *offline, options));
       offline->lease = lease;
       Emit(options, FetchEvent::kResolved, offline->manifest_digest, 0, 0);
       for (const auto& l : offline->layers) Emit(options, FetchEvent::kCached, l.digest, l.size, l.size);
@@ -282,7 +316,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
 
   ipc::ResolveRequest resolve;
   resolve.reference = ref.String();
-  resolve.platform = options.platform;
+  resolve.platform = options.platform.empty() ? kIndexDefaultPlatform : options.platform;
   resolve.allow_plain_http = ref.IsLoopback();
   for (const std::string& host : options.insecure_registries) resolve.allow_plain_http |= host == ref.registry;
   resolve.max_document_bytes = options.max_document_bytes;
@@ -328,7 +362,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   image.reference = ref;
   image.manifest_digest = plan.manifest_digest;
   image.manifest_media_type = plan.manifest_media_type;
-  image.platform = plan.platform;
+  image.index_platform = plan.platform;
   image.config = {plan.config.digest, plan.config.size, plan.config.media_type, false};
   for (const auto& l : plan.layers) image.layers.push_back({l.digest, l.size, l.media_type, false});
   image.lease = lease;
@@ -345,29 +379,34 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
     BANGER_TRY(cache.Commit(incoming, manifest_digest, manifest.size(), "manifest"));
   }
 
-  std::vector<FetchedBlob*> wanted;
-  std::map<std::string, bool> queued;
-  for (FetchedBlob* blob : [&] {
-         std::vector<FetchedBlob*> all{&image.config};
-         for (auto& l : image.layers) all.push_back(&l);
-         return all;
-       }()) {
-    if (cache.Contains(blob->digest, blob->size)) {
-      blob->from_cache = true;
-      Emit(options, FetchEvent::kCached, blob->digest, blob->size, blob->size);
-    } else if (!queued[blob->digest]) {
-      queued[blob->digest] = true;
-      wanted.push_back(blob);
-    }
-  }
+  // The config first, so that the platform is settled before a layer byte moves.
   BlobDownloads downloads(cache, fetcher, options);
-  BANGER_ASSIGN_OR_RETURN(image.downloaded_bytes, downloads.Run(wanted));
+  std::map<std::string, bool> queued;
+  auto not_cached = [&](std::vector<FetchedBlob*> blobs) {
+    std::vector<FetchedBlob*> wanted;
+    for (FetchedBlob* blob : blobs) {
+      if (cache.Contains(blob->digest, blob->size)) {
+        blob->from_cache = true;
+        Emit(options, FetchEvent::kCached, blob->digest, blob->size, blob->size);
+      } else if (!queued[blob->digest]) {
+        queued[blob->digest] = true;
+        wanted.push_back(blob);
+      }
+    }
+    return wanted;
+  };
+  BANGER_ASSIGN_OR_RETURN(image.downloaded_bytes, downloads.Run(not_cached({&image.config})));
+  BANGER_TRY(SettlePlatform(cache, image, options));
+  std::vector<FetchedBlob*> layers;
+  for (auto& l : image.layers) layers.push_back(&l);
+  BANGER_ASSIGN_OR_RETURN(uint64_t layer_bytes, downloads.Run(not_cached(layers)));
+  image.downloaded_bytes += layer_bytes;
 
   if (auto status = security::ReadProcStatus(fetcher.pid())) image.fetcher_peak_rss_kib = status->peak_rss_kib;
   BANGER_TRY(fetcher.Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
   security::ChildExit end = fetcher.Wait(30000);
   if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, "banger-fetcher " + end.Describe() + " at shutdown"};
-  if (!ref.digest.empty()) SavePlanRecord(cache, image);
+  if (!ref.digest.empty()) SavePlanRecord(cache, image, options.platform);
   return image;
 }
 

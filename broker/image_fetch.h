@@ -12,6 +12,7 @@
 
 #include "broker/blob_cache.h"
 #include "broker/cache_lease.h"
+#include "ipc/platform.h"
 #include "ipc/reference.h"
 #include "ipc/result.h"
 #include "security/spawn.h"
@@ -36,7 +37,9 @@ struct FetchEvent {
 
 struct FetchOptions {
   std::string reference;                 // as the user wrote it
-  std::string platform = "linux/amd64";
+  // --platform: what to pick from an index, and what a single manifest must be. Empty:
+  // linux/amd64 from an index, and a single manifest as it is.
+  std::string platform;
   std::vector<std::string> insecure_registries;  // hosts that may use plain HTTP
   int parallel_downloads = 3;
   uint64_t max_document_bytes = 4 << 20;
@@ -49,6 +52,9 @@ struct FetchOptions {
   // which may fail over to the registry with another plan.
   std::function<void(const FetchedImage&)> on_plan;
   std::function<void(const std::string& digest, int file_fd)> on_download_started;
+  // The image's platform, read from its verified config before any layer downloads; an
+  // error here ends the fetch (a pull refuses an image its guest agent cannot run in).
+  std::function<Result<void>(const Platform& platform)> on_platform;
   // Where <dir>/<registry>/*.crt name extra CAs to trust for that registry (docker's
   // certs.d convention).
   std::vector<std::string> certs_dirs = {"/etc/banger/certs.d", "/etc/docker/certs.d"};
@@ -71,7 +77,8 @@ struct FetchedImage {
   Reference reference;
   std::string manifest_digest;
   std::string manifest_media_type;
-  std::string platform;
+  std::string platform;        // from the image config: os/architecture[/variant]
+  std::string index_platform;  // what the index entry it was chosen from said; empty for none
   FetchedBlob config;
   std::vector<FetchedBlob> layers;  // oldest first
   uint64_t downloaded_bytes = 0;

@@ -11,6 +11,7 @@
 #include "broker/flags.h"
 #include "broker/image_fetch.h"
 #include "security/stop_signal.h"
+#include "ipc/platform.h"
 
 namespace banger::broker {
 
@@ -24,7 +25,8 @@ const char* const kImageFetchUsage =
     "Credentials come from $DOCKER_CONFIG/config.json (default ~/.docker/config.json),\n"
     "including credHelpers and credsStore; extra CAs from /etc/docker/certs.d/HOST/*.crt.\n"
     "\n"
-    "  --platform P             image to pick from a multi-platform index (default linux/amd64)\n"
+    "  --platform P             image to pick from a multi-platform index (default linux/amd64);\n"
+    "                           a single-platform image must be P\n"
     "  --insecure-registry H    allow plain HTTP to registry H (loopback is always allowed)\n"
     "  --parallel N             blobs downloaded at once (1-16; default: the config's parallel_downloads, 3)\n"
     "  --json                   print the result as one JSON object\n"
@@ -48,7 +50,12 @@ int RunImageFetchCommand(const std::vector<std::string>& args, std::ostream& out
   }
   FetchOptions options;
   options.reference = flags->positional[0];
-  options.platform = flags->Value("--platform").value_or("linux/amd64");
+  options.platform = flags->Value("--platform").value_or("");
+  if (!options.platform.empty()) {
+    if (auto platform = ParsePlatform(options.platform); !platform) {
+      return ReportUsage(err, platform.error().message, "image fetch");
+    }
+  }
   const Config& config = ActiveConfig();
   options.insecure_registries = config.insecure_registries;
   for (const std::string& host : flags->All("--insecure-registry")) options.insecure_registries.push_back(host);

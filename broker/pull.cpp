@@ -240,6 +240,14 @@ Result<PullResult> PullImage(const PullOptions& options) {
   fetch.on_download_started = [&](const std::string& digest, int fd) {
     if (!cached) feed.OnDownloadStarted(digest, fd);
   };
+  // Before a layer downloads: banger's agent must be able to run in the image (the
+  // unpacker checks the agent's ELF header against the config again).
+  fetch.on_platform = [&](const Platform& platform) -> Result<void> {
+    if (!options.guest_assets || PlatformMatches(platform, GuestAgentPlatform())) return {};
+    return Error{ErrorCode::kInvalidArgument, ref.String() + " is " + platform.String() +
+                                                  ": banger's guest agent is built for " +
+                                                  GuestAgentPlatform().String() + " only; use --no-guest-assets"};
+  };
   auto fetched = FetchImage(cache, fetch);
   if (!fetched) return abandon(fetched.error());
   FetchedImage& image = *fetched;

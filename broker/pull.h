@@ -22,7 +22,7 @@ struct PullOptions {
   std::string reference;
   std::string name;        // default: from the reference (debian-bookworm)
   std::string kernel_ref;  // recorded in image.json
-  std::string platform = "linux/amd64";
+  std::string platform;  // --platform; empty: linux/amd64 from an index, a single image as it is
   uint64_t size_bytes = 0;  // 0: content x 1.5, at least 1 GiB
   std::vector<std::string> insecure_registries;
   std::map<std::string, std::vector<std::string>> mirrors;  // registry -> pull-through mirrors

@@ -63,7 +63,7 @@ class FetcherService {
     ipc::ResolvedPlan out;
     out.manifest_digest = plan.manifest_digest;
     out.manifest_media_type = plan.manifest_media_type;
-    out.platform = plan.platform.String();
+    out.platform = plan.from_index ? plan.platform.String() : "";  // empty: the reference named one manifest
     out.config = {plan.config.digest, plan.config.size, plan.config.media_type};
     for (const Descriptor& l : plan.layers) out.layers.push_back({l.digest, l.size, l.media_type});
     return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kResolved, ipc::ToJson(out)));

@@ -76,48 +76,7 @@ Result<Descriptor> ParseDescriptor(const json& j, const std::string& where, cons
   return d;
 }
 
-// The variant a platform has when it names none (docker's normalisation).
-std::string DefaultVariant(const Platform& p) {
-  if (p.architecture == "arm64") return "v8";
-  return "";
-}
-
-bool PlatformMatches(const Platform& offered, const Platform& want) {
-  if (offered.os != want.os || offered.architecture != want.architecture) return false;
-  if (want.variant.empty()) return true;
-  std::string variant = offered.variant.empty() ? DefaultVariant(offered) : offered.variant;
-  return variant == want.variant;
-}
-
 }  // namespace
-
-std::string Platform::String() const { return os + "/" + architecture + (variant.empty() ? "" : "/" + variant); }
-
-Result<Platform> ParsePlatform(std::string_view text) {
-  Platform p;
-  size_t first = text.find('/');
-  if (first == std::string_view::npos) {
-    return Error{ErrorCode::kInvalidArgument, "invalid platform '" + std::string(text) + "': want os/arch[/variant]"};
-  }
-  p.os = std::string(text.substr(0, first));
-  std::string_view rest = text.substr(first + 1);
-  size_t second = rest.find('/');
-  p.architecture = std::string(rest.substr(0, second));
-  if (second != std::string_view::npos) p.variant = std::string(rest.substr(second + 1));
-  auto valid = [](const std::string& s) {
-    if (s.empty() || s.size() > 32) return false;
-    for (char c : s) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
-    }
-    return true;
-  };
-  if (!valid(p.os) || !valid(p.architecture) || (second != std::string_view::npos && !valid(p.variant))) {
-    return Error{ErrorCode::kInvalidArgument, "invalid platform '" + std::string(text) + "': want os/arch[/variant]"};
-  }
-  if (p.architecture == "aarch64") p.architecture = "arm64";
-  if (p.architecture == "x86_64" || p.architecture == "x86-64") p.architecture = "amd64";
-  return p;
-}
 
 bool IsIndexMediaType(std::string_view media_type) {
   return media_type == media::kOciIndex || media_type == media::kDockerList;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc/platform.h"
 #include "ipc/result.h"
 
 namespace banger::fetcher {
@@ -28,15 +29,6 @@ inline constexpr std::string_view kAccept =
     "application/vnd.docker.distribution.manifest.v2+json";
 }  // namespace media
 
-struct Platform {
-  std::string os;
-  std::string architecture;
-  std::string variant;
-
-  std::string String() const;  // "linux/arm64/v8"
-};
-// "os/arch[/variant]"; the default is linux/amd64.
-Result<Platform> ParsePlatform(std::string_view text);
 
 struct Descriptor {
   std::string media_type;

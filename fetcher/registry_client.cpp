@@ -286,16 +286,19 @@ Result<ImagePlan> RegistryClient::Resolve(const Platform& want) {
   std::string selector = reference_.ManifestSelector();
   std::string where = reference_.String();
   constexpr int kMaxIndexDepth = 4;
+  bool from_index = false;
   for (int depth = 0; depth <= kMaxIndexDepth; ++depth) {
     BANGER_ASSIGN_OR_RETURN(Fetched fetched, FetchManifest(selector));
     BANGER_ASSIGN_OR_RETURN(Document doc, ParseDocument(fetched.response.body, fetched.response.Header("content-type"),
                                                         options_.limits, "manifest of " + where));
+    ImagePlan plan;
     if (doc.kind == DocumentKind::kIndex) {
       BANGER_ASSIGN_OR_RETURN(Descriptor chosen, SelectPlatform(doc, want, where));
       selector = chosen.digest;
+      from_index = true;
       continue;
     }
-    ImagePlan plan;
+    plan.from_index = from_index;
     plan.manifest_digest = fetched.digest;
     plan.manifest_media_type = doc.media_type;
     plan.manifest_body = std::move(fetched.response.body);

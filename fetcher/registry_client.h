@@ -42,7 +42,8 @@ struct ImagePlan {
   std::string manifest_digest;
   std::string manifest_media_type;
   std::string manifest_body;  // the platform manifest's bytes, as the registry sent them
-  Platform platform;
+  Platform platform;          // what the index entry said, when one was chosen
+  bool from_index = false;
   Descriptor config;
   std::vector<Descriptor> layers;
 };

@@ -31,7 +31,7 @@ struct ResolveRequest {
 struct ResolvedPlan {
   std::string manifest_digest;
   std::string manifest_media_type;
-  std::string platform;
+  std::string platform;  // the index entry's, when the manifest was chosen from one; else empty
   BlobRef config;
   std::vector<BlobRef> layers;
 };

@@ -5,6 +5,8 @@ namespace {
 
 enum class For { kEvery, kSystemd, kOpenRc };
 
+constexpr const char* kAgentAsset = "agent/banger-vsock-agent";
+
 struct GuestPath {
   For init;
   const char* path;
@@ -16,7 +18,7 @@ struct GuestPath {
 // architecture.md, "Guest assets". Units are enabled the way `systemctl enable` and
 // `rc-update add` would: a link in multi-user.target.wants/ or the default runlevel.
 constexpr GuestPath kGuestPaths[] = {
-    {For::kEvery, "/usr/local/bin/banger-vsock-agent", ipc::EntryKind::kRegular, 0755, "agent/banger-vsock-agent"},
+    {For::kEvery, "/usr/local/bin/banger-vsock-agent", ipc::EntryKind::kRegular, 0755, kAgentAsset},
     {For::kEvery, "/usr/local/libexec/banger-network-bootstrap", ipc::EntryKind::kSymlink, 0777,
      "/usr/local/bin/banger-vsock-agent"},
     {For::kEvery, "/usr/local/libexec/banger-first-boot", ipc::EntryKind::kRegular, 0755, "first-boot.sh"},
@@ -46,6 +48,17 @@ constexpr GuestPath kGuestPaths[] = {
      "/etc/init.d/banger-first-boot"},
     {For::kOpenRc, "/etc/runlevels/default/banger-vsock-agent", ipc::EntryKind::kSymlink, 0777,
      "/etc/init.d/banger-vsock-agent"},
+};
+
+// ELF e_machine (and class) of each architecture an OCI config may name.
+struct ElfTarget {
+  const char* architecture;
+  uint16_t machine;
+  bool wide;  // ELFCLASS64
+};
+constexpr ElfTarget kElfTargets[] = {
+    {"amd64", 62, true},   {"arm64", 183, true}, {"386", 3, false},     {"arm", 40, false},
+    {"riscv64", 243, true}, {"ppc64le", 21, true}, {"s390x", 22, true}, {"loong64", 258, true},
 };
 
 bool IsRegular(LayerTree& tree, const char* path) {
@@ -109,6 +122,24 @@ class Injector {
 
 }  // namespace
 
+Result<void> CheckAgentRunsOn(std::string_view elf, const Platform& platform) {
+  const std::string refusal = "banger's guest agent is built for " + GuestAgentPlatform().String() +
+                              " only, and the image is " + platform.String() + "; use --no-guest-assets";
+  if (elf.size() < 20 || elf.substr(0, 4) != "\x7f" "ELF" || elf[5] != 1) {
+    return Error{ErrorCode::kInvalidArgument, "banger's guest agent is not a little-endian ELF executable"};
+  }
+  const bool wide = elf[4] == 2;
+  const uint16_t machine = static_cast<uint16_t>(static_cast<unsigned char>(elf[18]) |
+                                                 static_cast<unsigned char>(elf[19]) << 8);
+  for (const ElfTarget& target : kElfTargets) {
+    if (platform.os == "linux" && platform.architecture == target.architecture) {
+      if (machine == target.machine && wide == target.wide) return {};
+      break;
+    }
+  }
+  return Error{ErrorCode::kInvalidArgument, refusal};
+}
+
 const char* GuestInitName(GuestInit init) {
   switch (init) {
     case GuestInit::kSystemd: return "systemd";
@@ -129,6 +160,10 @@ GuestInit DetectGuestInit(LayerTree& tree) {
 
 Result<GuestInjection> InjectGuestAssets(LayerTree& tree, SpoolWriter& spool, const AssetSource& source,
                                          const GuestAssetOptions& options) {
+  // Never a foreign binary: the agent's own ELF header decides, not what was built for.
+  const auto agent = source(kAgentAsset);
+  if (!agent) return Error{ErrorCode::kNotFound, std::string("guest asset ") + kAgentAsset + " is not built in"};
+  BANGER_TRY(CheckAgentRunsOn(*agent, options.image_platform));
   tree.BeginLayer(options.layer_index, "banger's guest assets");
   const GuestInit init = DetectGuestInit(tree);
   Injector injector(tree, spool, options);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipc/platform.h"
 #include "ipc/result.h"
 #include "unpacker/layer_tree.h"
 #include "unpacker/spool_writer.h"
@@ -33,7 +34,12 @@ using AssetSource = std::function<std::optional<std::string_view>(std::string_vi
 struct GuestAssetOptions {
   uint32_t layer_index = 0;       // one past the image's last layer
   int64_t timestamp = 1704067200;  // every injected inode's times, for reproducibility
+  Platform image_platform;         // from the image config: the agent must run there
 };
+
+// Whether an ELF executable (its header) runs on `platform`: a Linux image of the
+// architecture its e_machine and class name. The agent is never injected otherwise.
+Result<void> CheckAgentRunsOn(std::string_view elf, const Platform& platform);
 
 GuestInit DetectGuestInit(LayerTree& tree);
 

@@ -11,6 +11,7 @@
 
 #include "assets/embedded.h"
 #include "ipc/digest.h"
+#include "ipc/platform.h"
 #include "security/helper_session.h"
 #include "unpacker/bundle_extract.h"
 #include "unpacker/guest_assets.h"
@@ -106,18 +107,23 @@ class UnpackService {
   Result<void> Run() {
     BANGER_ASSIGN_OR_RETURN(std::string config, ReadWholeFd(config_.get(), kMaxConfigBytes, "image config"));
     BANGER_ASSIGN_OR_RETURN(std::vector<std::string> diff_ids, DiffIdsFromConfig(config));
+    Platform platform;
+    if (inject_guest_assets_) {
+      BANGER_ASSIGN_OR_RETURN(platform, PlatformFromConfig(config));
+    }
     auto progress = [this](size_t layer, uint64_t bytes) {
       (void)channel_.Send(
           ipc::Message::WithJson(ipc::MessageType::kUnpackProgress, {{"layer", layer}, {"bytes", bytes}}));
     };
     std::optional<GuestInjection> guest;
-    auto inject = [&guest](LayerTree& tree, SpoolWriter& spool, uint32_t next_layer) -> Result<void> {
+    auto inject = [&guest, &platform](LayerTree& tree, SpoolWriter& spool, uint32_t next_layer) -> Result<void> {
       auto embedded = [](std::string_view name) -> std::optional<std::string_view> {
         const assets::EmbeddedFile* file = assets::FindEmbedded(name);
         if (file == nullptr) return std::nullopt;
         return file->bytes;
       };
-      BANGER_ASSIGN_OR_RETURN(guest, InjectGuestAssets(tree, spool, embedded, {.layer_index = next_layer}));
+      BANGER_ASSIGN_OR_RETURN(guest, InjectGuestAssets(tree, spool, embedded,
+                                                       {.layer_index = next_layer, .image_platform = platform}));
       return {};
     };
     BANGER_ASSIGN_OR_RETURN(ReplayOutcome outcome,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/unpacker/unpack_harness.h"
+#include "unpacker/guest_assets.h"
 
 namespace banger::testing {
 namespace {
@@ -158,6 +159,51 @@ TEST_F(GuestAssets, SizingCountsTheInjectedFiles) {
   ASSERT_TRUE(without) << without.error().message;
   EXPECT_GT(with->summary.data_bytes, without->summary.data_bytes + 100000);
   EXPECT_GT(with->summary.entries, without->summary.entries + 15);
+}
+
+// An ELF header of `machine` and class (2: 64-bit, 1: 32-bit), little-endian.
+std::string ElfHeader(uint16_t machine, char elf_class = 2) {
+  std::string header = std::string("\x7f" "ELF", 4) + elf_class + '\x01' + '\x01' + std::string(9, '\0');
+  header += std::string("\x02\x00", 2);  // ET_EXEC
+  header += static_cast<char>(machine & 0xff);
+  header += static_cast<char>(machine >> 8);
+  return header + std::string(44, '\0');
+}
+
+TEST(AgentMachine, TheElfHeaderMustMatchTheImagesArchitecture) {
+  using unpacker::CheckAgentRunsOn;
+  const Platform amd64{"linux", "amd64", ""}, arm64{"linux", "arm64", ""}, arm{"linux", "arm", "v7"};
+  EXPECT_TRUE(CheckAgentRunsOn(ElfHeader(62), amd64));
+  EXPECT_TRUE(CheckAgentRunsOn(ElfHeader(183), arm64));
+  EXPECT_TRUE(CheckAgentRunsOn(ElfHeader(40, 1), arm));
+  auto x86_on_arm = CheckAgentRunsOn(ElfHeader(62), arm64);
+  ASSERT_FALSE(x86_on_arm);
+  EXPECT_NE(x86_on_arm.error().message.find("and the image is linux/arm64; use --no-guest-assets"), std::string::npos)
+      << x86_on_arm.error().message;
+  EXPECT_FALSE(CheckAgentRunsOn(ElfHeader(183), amd64));
+  EXPECT_FALSE(CheckAgentRunsOn(ElfHeader(62, 1), amd64)) << "a 32-bit class with the x86-64 machine";
+  EXPECT_FALSE(CheckAgentRunsOn(ElfHeader(62), Platform{"windows", "amd64", ""}));
+  EXPECT_FALSE(CheckAgentRunsOn(ElfHeader(62), Platform{"linux", "mips64le", ""})) << "an architecture it does not know";
+  EXPECT_FALSE(CheckAgentRunsOn("#!/bin/sh\n", amd64)) << "not an ELF";
+}
+
+// The unpacker reads the architecture from the image config and refuses to inject the
+// agent it carries into an image it cannot run in.
+TEST_F(GuestAssets, AnImageOfAnotherArchitectureGetsNoForeignAgent) {
+  std::vector<BuiltLayer> built = {BuildLayer(Layer(SystemdImage()), dir_)};
+  UnpackOptions options;
+  options.guest_assets = true;
+  options.architecture = "arm64";
+  auto refused = Unpack(built, options);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("banger's guest agent is built for linux/amd64 only, and the image is "
+                                         "linux/arm64; use --no-guest-assets"),
+            std::string::npos)
+      << refused.error().message;
+  options.guest_assets = false;
+  auto plain = Unpack(built, options);
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_FALSE(plain->Has("/usr/local/bin/banger-vsock-agent"));
 }
 
 }  // namespace

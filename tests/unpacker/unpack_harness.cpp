@@ -99,7 +99,8 @@ Result<security::SandboxedChild> StartUnpacker(const std::vector<BuiltLayer>& la
   }
   UniqueFd config = AnonymousFile("config");
   const std::string config_text =
-      nlohmann::json{{"architecture", "amd64"}, {"os", "linux"}, {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}}
+      nlohmann::json{{"architecture", options.architecture}, {"os", "linux"},
+                     {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}}
           .dump();
   if (::write(config.get(), config_text.data(), config_text.size()) != static_cast<ssize_t>(config_text.size())) {
     return Error::FromErrno("writing config");

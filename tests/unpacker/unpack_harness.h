@@ -52,6 +52,7 @@ struct UnpackOptions {
   nlohmann::json limits = nlohmann::json::object();
   std::string media_type = "application/vnd.oci.image.layer.v1.tar+gzip";  // what the manifest claims
   bool guest_assets = false;  // inject banger's guest files as the pull does
+  std::string architecture = "amd64";  // the image config's
   // Per layer: nonzero sends it as still downloading, to end at that many bytes.
   std::vector<uint64_t> grows_to;
 };
