@@ -57,12 +57,17 @@ Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& cat
   BANGER_TRY(lease->Hold({"sha256:" + entry.sha256}));
 
   ReportPhase(options, "resolving", "catalog image " + entry.name + " from " + catalog.source);
-  BANGER_ASSIGN_OR_RETURN(UniqueFd bundle, CachedBundle(cache, entry, options));
+  auto cached = CachedBundle(cache, entry, options);
+  if (!cached) return WhereFull(cached.error(), cache.oci_dir() + "/blobs", "the bundle");
+  UniqueFd bundle = std::move(*cached);
 
-  BANGER_ASSIGN_OR_RETURN(ImageStore::Staging staging, store.BeginStaging());
+  const std::string& images_dir = store.images_dir();
+  auto begun = store.BeginStaging();
+  if (!begun) return WhereFull(begun.error(), images_dir, "a staging directory");
+  ImageStore::Staging staging = std::move(*begun);
   auto abandon = [&](Error error) {
     store.Abandon(staging);
-    return error;
+    return WhereFull(std::move(error), images_dir, "rootfs.ext4");
   };
   UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
@@ -101,7 +106,10 @@ Result<PullResult> PullFromCatalog(const CatalogEntry& entry, const Catalog& cat
                  {"warnings", json::array()}};
   ReportPhase(options, "written", "wrote rootfs.ext4 (" + HumanBytes(result.filesystem_bytes) + ")");
   auto published = store.Publish(staging, record, options.force);
-  if (!published) return abandon(published.error());
+  if (!published) {
+    store.Abandon(staging);
+    return WhereFull(published.error(), images_dir, "image.json");
+  }
   result.image = *published;
   return result;
 }

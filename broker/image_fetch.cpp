@@ -373,9 +373,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   // The manifest itself is content too: keep it, verified, beside the blobs.
   if (!cache.Contains(manifest_digest, manifest.size())) {
     BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache.CreateIncoming());
-    if (::pwrite(incoming.get(), manifest.data(), manifest.size(), 0) != static_cast<ssize_t>(manifest.size())) {
-      return Error::FromErrno("caching the manifest");
-    }
+    BANGER_TRY(WriteAllAt(incoming.get(), manifest, 0, "caching the manifest"));
     BANGER_TRY(cache.Commit(incoming, manifest_digest, manifest.size(), "manifest"));
   }
 

@@ -117,11 +117,11 @@ Result<StoredImage> ImageStore::Publish(Staging& staging, nlohmann::json record,
   const std::string name = record.value("name", "");
   const std::string json_path = staging.dir + "/image.json";
   {
-    std::ofstream out(json_path);
-    out << ipc::DumpJson(record, 2) << "\n";
-    if (!out) return Error{ErrorCode::kIo, "writing " + json_path};
+    UniqueFd out(::open(json_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!out) return Error::FromErrno("creating " + json_path);
+    BANGER_TRY(WriteAllAt(out.get(), ipc::DumpJson(record, 2) + "\n", 0, "writing " + json_path));
+    if (::fsync(out.get()) != 0) return Error::FromErrno("fsync " + json_path);
   }
-  BANGER_TRY(FsyncPath(json_path, O_RDONLY));
   BANGER_TRY(FsyncPath(staging.dir + "/rootfs.ext4", O_RDONLY));
   BANGER_TRY(FsyncPath(staging.dir, O_RDONLY | O_DIRECTORY));
   const std::string final_dir = images_dir_ + "/" + staging.id;

@@ -60,6 +60,7 @@ class ScratchDir {
 
 UniqueFd Dup(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
+
 // Starts a helper on a thread of its own, so that its sandbox set-up (namespaces, the
 // readiness handshake) overlaps whatever the pull does meanwhile. The thread lives as long
 // as the helper is needed: a helper's parent-death signal fires when the thread that
@@ -129,6 +130,11 @@ Result<void> StallForTests(std::initializer_list<const security::SandboxedChild*
 
 }  // namespace
 
+Error WhereFull(Error error, const std::string& dir, const std::string& what) {
+  if (error.code != ErrorCode::kNoSpace) return error;
+  return Error{ErrorCode::kNoSpace, "no space left in " + dir + " while writing " + what + " (" + error.message + ")"};
+}
+
 std::string UtcNow() {
   char text[32];
   std::time_t t = std::time(nullptr);
@@ -197,14 +203,20 @@ Result<PullResult> PullImage(const PullOptions& options) {
   BANGER_ASSIGN_OR_RETURN(auto tree_file, unnamed_file());
   const bool cacheable = spool_file.second && tree_file.second;
   UniqueFd spool = std::move(spool_file.first), tree = std::move(tree_file.first);
+  const std::string spool_dir = spool_file.second ? unpacked_cache.dir() : scratch.path();
+  const std::string& images_dir = store.images_dir();
+  auto unpack_failed = [&](Error error) { return WhereFull(std::move(error), spool_dir, "the unpacked layers (the spool)"); };
+  auto image_failed = [&](Error error) { return WhereFull(std::move(error), images_dir, "rootfs.ext4"); };
 
-  BANGER_ASSIGN_OR_RETURN(ImageStore::Staging staging, store.BeginStaging());
+  auto begun = store.BeginStaging();
+  if (!begun) return WhereFull(begun.error(), images_dir, "a staging directory");
+  ImageStore::Staging staging = std::move(*begun);
   auto abandon = [&](Error error) {
     store.Abandon(staging);
     return error;
   };
   UniqueFd rootfs(::open((staging.dir + "/rootfs.ext4").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (!rootfs) return abandon(Error::FromErrno("creating rootfs.ext4 in " + staging.dir));
+  if (!rootfs) return abandon(image_failed(Error::FromErrno("creating rootfs.ext4 in " + staging.dir)));
 
   // Both helpers' sandboxes are set up while the fetcher resolves the reference; the
   // unpacker gets each layer as soon as it can be read, unless the unpacked cache has
@@ -249,7 +261,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
                                                   GuestAgentPlatform().String() + " only; use --no-guest-assets"};
   };
   auto fetched = FetchImage(cache, fetch);
-  if (!fetched) return abandon(fetched.error());
+  if (!fetched) return abandon(WhereFull(fetched.error(), cache.oci_dir() + "/blobs", "the image's blobs"));
   FetchedImage& image = *fetched;
   uint64_t compressed = 0;
   for (const auto& l : image.layers) compressed += l.size;
@@ -285,7 +297,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
       // A send fails when the unpacker already quit over a layer: its reason is the one to report.
       for (;;) {
         auto cause = unpacker->ReceiveExpecting({ipc::MessageType::kUnpackProgress}, 2000);
-        if (!cause) return abandon(cause.error().code == ErrorCode::kTimeout ? fed.error() : cause.error());
+        if (!cause) return abandon(unpack_failed(cause.error().code == ErrorCode::kTimeout ? fed.error() : cause.error()));
       }
     }
     ReportPhase(options, "unpacking", "unpacking " + std::to_string(image.layers.size()) + " layer(s) in the sandbox");
@@ -301,7 +313,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
         unpacker->Kill();
         return abandon(Error{ErrorCode::kTimeout, "banger-unpacker went past its time bound (max_unpack_seconds) and was stopped"});
       }
-      if (!reply) return abandon(reply.error());
+      if (!reply) return abandon(unpack_failed(reply.error()));
       auto body = reply->Json();
       if (!body) return abandon(body.error());
       if (reply->type == ipc::MessageType::kUnpackProgress) {
@@ -334,7 +346,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
     if (auto sent = imager->Send(message); !sent) return abandon(sent.error());
   }
   auto imaged = imager->ReceiveExpecting({ipc::MessageType::kImageDone}, -1);
-  if (!imaged) return abandon(imaged.error());
+  if (!imaged) return abandon(image_failed(imaged.error()));
   auto written_body = imaged->Json();
   if (!written_body) return abandon(written_body.error());
   std::optional<json> written = *written_body;
@@ -374,7 +386,7 @@ Result<PullResult> PullImage(const PullOptions& options) {
   if (guest.is_object()) record["guest"] = guest;
   if (!image.mirror.empty()) record["mirror"] = image.mirror;
   auto published = store.Publish(staging, record, options.force);
-  if (!published) return abandon(published.error());
+  if (!published) return abandon(WhereFull(published.error(), images_dir, "image.json"));
   result.image = *published;
   // Best effort: without the entry, the next pull of this image only unpacks again.
   if (!cached && cacheable) (void)unpacked_cache.Store(cache_key, spool.get(), tree.get(), *unpacked);

@@ -65,6 +65,10 @@ void ReportPhase(const PullOptions& options, const std::string& phase, const std
                  const nlohmann::json& detail = {});
 // "2026-11-27T03:04:05Z", image.json's `created`.
 std::string UtcNow();
+// A full filesystem (ENOSPC, EDQUOT) named by the directory that filled and what was
+// being written there ("no space left in /var/lib/banger/images while writing
+// rootfs.ext4"): a helper can only say "No space left on device". Other errors pass.
+Error WhereFull(Error error, const std::string& dir, const std::string& what);
 
 // The names --limit accepts.
 const std::vector<std::string>& UnpackLimitNames();

@@ -32,6 +32,7 @@ struct UnpackedEntry {
 class UnpackedCache {
  public:
   explicit UnpackedCache(std::string oci_dir) : dir_(oci_dir + "/unpacked") {}
+  const std::string& dir() const { return dir_; }
 
   // `unpack_request` is the unpack-begin body without its layers (bounds, guest files).
   static std::string Key(const FetchedImage& image, const nlohmann::json& unpack_request);

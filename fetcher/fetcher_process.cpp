@@ -18,15 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Result<void> WriteAll(int fd, std::string_view bytes) {
-  for (size_t done = 0; done < bytes.size();) {
-    ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n <= 0) return Error::FromErrno("writing the manifest for the broker");
-    done += static_cast<size_t>(n);
-  }
-  return {};
-}
-
 // One pull's worth of registry work: a resolve, then blob downloads in parallel threads
 // (the broker bounds how many are in flight).
 class FetcherService {
@@ -59,7 +50,7 @@ class FetcherService {
     options.limits.max_layers = request.max_layers;
     client_ = std::make_unique<RegistryClient>(reference, options);
     BANGER_ASSIGN_OR_RETURN(ImagePlan plan, client_->Resolve(platform));
-    BANGER_TRY(WriteAll(message.fds[0].get(), plan.manifest_body));
+    BANGER_TRY(WriteAllAt(message.fds[0].get(), plan.manifest_body, 0, "writing the manifest for the broker"));
     ipc::ResolvedPlan out;
     out.manifest_digest = plan.manifest_digest;
     out.manifest_media_type = plan.manifest_media_type;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
@@ -319,6 +320,7 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
   uint64_t asked_from = 0;
   bool first_chunk = true;
   std::string failure;
+  std::optional<Error> write_error;  // the cache file could not take the bytes (a full disk, say)
 
   // Each attempt after a dropped connection asks for the rest of the blob.
   Prepare prepare = [&](HttpRequest& request) {
@@ -346,13 +348,10 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
                 " bytes its descriptor declares";
       return false;
     }
-    for (size_t done = 0; done < size;) {
-      ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(written + done));
-      if (n <= 0) {
-        failure = what + ": cannot write the blob into the cache (" + std::strerror(errno) + ")";
-        return false;
-      }
-      done += static_cast<size_t>(n);
+    if (auto put = WriteAllAt(fd, std::string_view(data, size), written, what + ": writing the blob into the cache");
+        !put) {
+      write_error = put.error();
+      return false;
     }
     written += size;
     if (progress) progress(written);
@@ -361,6 +360,7 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
   for (int clean_ends = 0;; ++clean_ends) {
     HttpRequest request{.url = base + "/blobs/" + blob.digest};
     auto response = Exchange(http, request, 0, &sink, prepare, what);
+    if (write_error) return *write_error;
     if (!failure.empty()) return Error{ErrorCode::kMalformed, failure};
     if (!response) return response.error();
     if (response->status == 404) return Error{ErrorCode::kNotFound, what + ": blob unknown to " + reference_.registry};

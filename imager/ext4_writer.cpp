@@ -62,12 +62,13 @@ uint32_t ExtraTime(const ipc::Timestamp& t) {
 
 Error Ext4Writer::Fail(long code, const std::string& what) const {
   const char* text = code != 0 ? error_message(code) : "failed";
-  ErrorCode kind = code == EXT2_ET_BLOCK_ALLOC_FAIL || code == EXT2_ET_INODE_ALLOC_FAIL || code == ENOSPC
-                       ? ErrorCode::kOversized
-                       : ErrorCode::kIo;
-  std::string message = what + ": " + text;
-  if (kind == ErrorCode::kOversized) message += " (the filesystem is too small for the image)";
-  return Error{kind, message};
+  // ENOSPC from the io manager is the image file's disk filling up; libext2fs's own
+  // allocation failures mean the new filesystem is too small.
+  if (code == ENOSPC || code == EDQUOT) return Error{ErrorCode::kNoSpace, what + ": " + text};
+  if (code == EXT2_ET_BLOCK_ALLOC_FAIL || code == EXT2_ET_INODE_ALLOC_FAIL) {
+    return Error{ErrorCode::kOversized, what + ": " + text + " (the filesystem is too small for the image)"};
+  }
+  return Error{ErrorCode::kIo, what + ": " + text};
 }
 
 Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(int image_fd, int data_fd, const FsParameters& params) {

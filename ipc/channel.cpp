@@ -51,7 +51,7 @@ Error ErrorFromMessage(const Message& error) {
     switch (auto code = static_cast<ErrorCode>((*body)["code"].get<int>())) {
       case ErrorCode::kIo: case ErrorCode::kTruncated: case ErrorCode::kOversized: case ErrorCode::kMalformed:
       case ErrorCode::kTimeout: case ErrorCode::kInvalidArgument: case ErrorCode::kNotFound:
-      case ErrorCode::kUnexpected:
+      case ErrorCode::kUnexpected: case ErrorCode::kNoSpace:
         out.code = code;
         break;
       default:

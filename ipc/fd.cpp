@@ -31,6 +31,17 @@ Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what)
   return bytes;
 }
 
+Result<void> WriteAllAt(int fd, std::string_view bytes, uint64_t offset, const std::string& what) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::FromErrno(what);
+    if (n == 0) return Error{ErrorCode::kIo, what + ": the write made no progress"};
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);
   if (!dir) return Error::FromErrno("opening directory " + path);

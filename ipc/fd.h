@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -36,6 +37,10 @@ class UniqueFd {
 // All of a small file (pread from offset 0), refusing more than `limit` bytes; errors
 // name `what`.
 Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what);
+
+// Writes all of `bytes` at `offset` (pwrite, retried on EINTR and short writes); errors
+// name `what` and keep their errno's class (a full disk is kNoSpace).
+Result<void> WriteAllAt(int fd, std::string_view bytes, uint64_t offset, const std::string& what);
 
 // The names in directory `path` (without . and ..), read through one directory stream
 // closed on every path. A name removed while it reads is simply absent: nothing here

@@ -1,5 +1,6 @@
 #include "ipc/result.h"
 
+#include <cerrno>
 #include <cstring>
 
 namespace banger {
@@ -20,12 +21,14 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kInvalidArgument: return "invalid argument";
     case ErrorCode::kNotFound: return "not found";
     case ErrorCode::kStopped: return "stopped";
+    case ErrorCode::kNoSpace: return "no space";
   }
   return "?";
 }
 
 Error Error::FromErrno(std::string what, int err) {
-  return Error{ErrorCode::kIo, std::move(what) + ": " + std::strerror(err)};
+  const ErrorCode code = err == ENOSPC || err == EDQUOT ? ErrorCode::kNoSpace : ErrorCode::kIo;
+  return Error{code, std::move(what) + ": " + std::strerror(err)};
 }
 
 Error Error::Wrap(const std::string& context) const& {

@@ -24,6 +24,7 @@ enum class ErrorCode {
   kInvalidArgument, // the caller (often the user) asked for something invalid
   kNotFound,
   kStopped,         // SIGINT or SIGTERM asked banger to stop
+  kNoSpace,         // a write found its filesystem full (ENOSPC, EDQUOT)
 };
 
 const char* ErrorCodeName(ErrorCode code);
