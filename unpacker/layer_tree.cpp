@@ -10,14 +10,11 @@
 
 #include "ipc/ext4_limits.h"
 #include "ipc/text.h"
+#include "unpacker/whiteout_names.h"
 
 namespace banger::unpacker {
 namespace {
 
-constexpr std::string_view kWhiteoutPrefix = ".wh.";
-constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
-constexpr std::string_view kMetaPrefix = ".wh..wh.";
-constexpr std::string_view kAufsLinkDir = ".wh..wh.plnk";  // aufs's home for files with several names
 // Node::name_size holds no more; ext4 and the tree stream stop at 255 anyway.
 constexpr size_t kMaxNameBytes = std::numeric_limits<uint16_t>::max();
 constexpr uint32_t kFirstSlots = 1024;  // a power of two
@@ -32,65 +29,6 @@ std::vector<std::string> Split(const std::string& path) {
     start = slash + 1;
   }
   return parts;
-}
-
-uint64_t Rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
-
-// SipHash-1-3 of an 8-byte block followed by `rest`. Keyed with the kernel's per-process
-// random bytes, so names cannot be crafted to collide and make every lookup a scan of
-// the table, which a std::map never allowed.
-uint64_t SipHash13(const uint64_t key[2], uint64_t first, std::string_view rest) {
-  uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
-  uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
-  auto round = [&] {
-    v0 += v1, v1 = Rotl(v1, 13), v1 ^= v0, v0 = Rotl(v0, 32);
-    v2 += v3, v3 = Rotl(v3, 16), v3 ^= v2;
-    v0 += v3, v3 = Rotl(v3, 21), v3 ^= v0;
-    v2 += v1, v1 = Rotl(v1, 17), v1 ^= v2, v2 = Rotl(v2, 32);
-  };
-  auto absorb = [&](uint64_t m) {
-    v3 ^= m;
-    round();
-    v0 ^= m;
-  };
-  absorb(first);
-  size_t i = 0;
-  for (; i + 8 <= rest.size(); i += 8) {
-    uint64_t m;
-    std::memcpy(&m, rest.data() + i, 8);
-    absorb(m);
-  }
-  uint64_t last = static_cast<uint64_t>(8 + rest.size()) << 56;
-  for (size_t j = 0; i + j < rest.size(); ++j) last |= uint64_t{static_cast<unsigned char>(rest[i + j])} << (8 * j);
-  absorb(last);
-  v2 ^= 0xff;
-  round();
-  round();
-  round();
-  return v0 ^ v1 ^ v2 ^ v3;
-}
-
-bool IsWhiteoutName(std::string_view name) { return name.substr(0, kWhiteoutPrefix.size()) == kWhiteoutPrefix; }
-
-// "2446-05-10T22:38:55Z" for any 64-bit second count, with no time zone files (the
-// unpacker has no filesystem): the days-to-civil algorithm of H. Hinnant's date library.
-std::string UtcText(const ipc::Timestamp& t) {
-  const int64_t days = t.sec >= 0 ? t.sec / 86400 : (t.sec - 86399) / 86400;
-  const int64_t seconds = t.sec - days * 86400;
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  char text[96];
-  std::snprintf(text, sizeof text, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", static_cast<long long>(year),
-                static_cast<long long>(month), static_cast<long long>(day), static_cast<long long>(seconds / 3600),
-                static_cast<long long>(seconds / 60 % 60), static_cast<long long>(seconds % 60));
-  return text;
 }
 
 }  // namespace
@@ -109,23 +47,6 @@ void LayerTree::BeginLayer(uint32_t index, std::string layer) {
   EndLayer();
   layer_index_ = index;
   layer_name_ = std::move(layer);
-}
-
-void LayerTree::EndLayer() {
-  // moby drops .wh..wh.plnk after the layer; its files live on through their links only.
-  for (const auto& [name, id] : aufs_links_) {
-    if (--inodes_[id].names == 0) {
-      inodes_[id] = Inode{};
-      free_inodes_.push_back(id);
-    }
-  }
-  aufs_links_.clear();
-}
-
-uint32_t LayerTree::NamesOf(InodeId inode) const {
-  uint32_t names = inodes_[inode].names;
-  for (const auto& [name, id] : aufs_links_) names -= id == inode ? 1 : 0;
-  return names;
 }
 
 void LayerTree::Note(Notice& notice, const std::string& text) {
@@ -174,73 +95,9 @@ Result<std::vector<std::string>> LayerTree::Components(const std::string& path) 
   return out;
 }
 
-std::string_view LayerTree::NameOf(NodeId node) const {
-  return {names_.data() + nodes_[node].name_offset, nodes_[node].name_size};
-}
-
 const std::string& LayerTree::LinkOf(const Inode& inode) {
   static const std::string kEmpty;
   return inode.extras ? inode.extras->link_target : kEmpty;
-}
-
-uint64_t LayerTree::Hash(NodeId parent, std::string_view name) const { return SipHash13(hash_key_, parent, name); }
-
-LayerTree::NodeId LayerTree::Lookup(NodeId dir, std::string_view name) const {
-  const size_t mask = slots_.size() - 1;
-  for (size_t i = Hash(dir, name) & mask;; i = (i + 1) & mask) {
-    const NodeId id = slots_[i];
-    if (id == kNone) return kNone;
-    if (nodes_[id].parent == dir && NameOf(id) == name) return id;
-  }
-}
-
-void LayerTree::InsertSlot(NodeId node) {
-  if (uint64_t{used_slots_ + 1} * 4 > uint64_t{slots_.size()} * 3) GrowSlots();  // at most 3/4 full
-  const size_t mask = slots_.size() - 1;
-  size_t i = Hash(nodes_[node].parent, NameOf(node)) & mask;
-  while (slots_[i] != kNone) i = (i + 1) & mask;
-  slots_[i] = node;
-  ++used_slots_;
-}
-
-void LayerTree::EraseSlot(NodeId node) {
-  const size_t mask = slots_.size() - 1;
-  size_t hole = Hash(nodes_[node].parent, NameOf(node)) & mask;
-  while (slots_[hole] != node) hole = (hole + 1) & mask;
-  // Backward shift instead of a tombstone: pull later entries of the run into the hole
-  // when that keeps them reachable from their home slot.
-  for (size_t i = (hole + 1) & mask; slots_[i] != kNone; i = (i + 1) & mask) {
-    const size_t home = Hash(nodes_[slots_[i]].parent, NameOf(slots_[i])) & mask;
-    if (((i - home) & mask) >= ((i - hole) & mask)) {
-      slots_[hole] = slots_[i];
-      hole = i;
-    }
-  }
-  slots_[hole] = kNone;
-  --used_slots_;
-}
-
-void LayerTree::GrowSlots() {
-  std::vector<NodeId> old(slots_.size() * 2, kNone);
-  old.swap(slots_);
-  used_slots_ = 0;
-  for (NodeId id : old) {
-    if (id != kNone) InsertSlot(id);
-  }
-}
-
-void LayerTree::CompactNames() {
-  std::string names;
-  names.reserve(names_.size() - dead_name_bytes_);
-  for (NodeId id = 0; id < nodes_.size(); ++id) {
-    Node& node = nodes_[id];
-    if (!node.live) continue;
-    const size_t offset = names.size();
-    names.append(NameOf(id));
-    node.name_offset = static_cast<uint32_t>(offset);
-  }
-  names_ = std::move(names);
-  dead_name_bytes_ = 0;
 }
 
 std::string LayerTree::PathOf(NodeId node) const {
@@ -363,24 +220,6 @@ void LayerTree::Remove(NodeId node) {
   }
 }
 
-void LayerTree::PruneLower(NodeId dir) {
-  // Lower-layer children go; this layer's directories are pruned of their lower parts.
-  std::vector<NodeId> todo{dir};
-  while (!todo.empty()) {
-    NodeId d = todo.back();
-    todo.pop_back();
-    std::vector<NodeId> doomed;
-    for (NodeId child = nodes_[d].first_child; child != kNone; child = nodes_[child].next_sibling) {
-      if (nodes_[child].layer < layer_index_) {
-        doomed.push_back(child);
-      } else if (IsDirectory(child)) {
-        todo.push_back(child);
-      }
-    }
-    for (NodeId child : doomed) Remove(child);
-  }
-}
-
 Result<LayerTree::NodeId> LayerTree::WalkDirectories(const std::vector<std::string>& components, size_t count,
                                                      bool create_missing) {
   std::vector<NodeId> stack{kRoot};
@@ -444,11 +283,11 @@ LayerTree::Times LayerTree::FitTimes(const TarEntry& entry) {
   bool noted = false;
   for (auto [field, time] : {std::pair{"mtime", &times.mtime}, {"atime", &times.atime}, {"ctime", &times.ctime}}) {
     const ipc::Timestamp fitted = ipc::ext4::ClampTime(*time);
-    const std::string where = layer_name_ + ": '" + Printable(entry.path) + "': " + field + " " + UtcText(*time);
+    const std::string where = layer_name_ + ": '" + Printable(entry.path) + "': " + field + " " + UtcTime(time->sec);
     if (fitted != *time) {
       if (!noted) {
-        Note(clamped_times_, where + " is outside what ext4 holds (" + UtcText({ipc::ext4::kMinTime, 0}) + " to " +
-                                 UtcText({ipc::ext4::kMaxTime, 0}) + "), so it is clamped to " + UtcText(fitted) +
+        Note(clamped_times_, where + " is outside what ext4 holds (" + UtcTime(ipc::ext4::kMinTime) + " to " +
+                                 UtcTime(ipc::ext4::kMaxTime) + "), so it is clamped to " + UtcTime(fitted.sec) +
                                  " as the kernel clamps it");
       }
       noted = true;
@@ -480,54 +319,6 @@ void LayerTree::SetAttributes(Inode& inode, const TarEntry& entry, const Times& 
     inode.extras->ctime = times.ctime;
     inode.extras->xattrs = entry.xattrs;
   }
-}
-
-Result<void> LayerTree::ApplyWhiteout(const std::vector<std::string>& components) {
-  const std::string& base = components.back();
-  auto dir = WalkDirectories(components, components.size() - 1, /*create_missing=*/false);
-  if (!dir) {
-    if (dir.error().code == ErrorCode::kNotFound) return {};  // nothing below to hide
-    return dir.error();
-  }
-  if (base == kOpaqueMarker) {
-    PruneLower(*dir);
-    return {};
-  }
-  if (base.rfind(kMetaPrefix, 0) == 0) return {};  // aufs bookkeeping below the root: nothing to hide
-  const std::string name = base.substr(kWhiteoutPrefix.size());
-  if (name.empty() || name == "." || name == "..") return {};
-  NodeId victim = Lookup(*dir, name);
-  if (victim == kNone) return {};
-  // A whiteout hides lower layers only: what this layer made stays.
-  if (nodes_[victim].layer < layer_index_) {
-    Remove(victim);
-  } else if (IsDirectory(victim)) {
-    PruneLower(victim);
-  }
-  return {};
-}
-
-Result<void> LayerTree::ApplyAufsMetadata(const TarEntry& entry, const std::vector<std::string>& components,
-                                         const DataReader& read_data) {
-  // As moby: these directories never reach the image, but a file in .wh..wh.plnk is kept,
-  // for this layer, as the target of the hardlinks that name it.
-  if (components[0] != kAufsLinkDir || components.size() != 2 || entry.kind != ipc::EntryKind::kRegular ||
-      entry.hardlink) {
-    return {};
-  }
-  BANGER_ASSIGN_OR_RETURN(InodeId id, NewInodeFor(entry, read_data));
-  inodes_[id].names = 1;  // held until EndLayer
-  for (auto& [name, held] : aufs_links_) {
-    if (name != components[1]) continue;
-    std::swap(held, id);  // the last entry of a name wins; the old one is released
-    if (--inodes_[id].names == 0) {
-      inodes_[id] = Inode{};
-      free_inodes_.push_back(id);
-    }
-    return {};
-  }
-  aufs_links_.emplace_back(components[1], id);
-  return {};
 }
 
 Result<void> LayerTree::AddHardlink(const TarEntry& entry, NodeId parent, const std::string& base, NodeId existing) {
