@@ -11,6 +11,9 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev clang libclang-rt-14-dev
   docker-registry skopeo umoci mmdebstrap qemu-system-x86 linux-image-amd64 e2fsprogs python3 python3-cryptography apache2-utils iproute2 util-linux shellcheck file zstd
+  # The shells first-boot.sh is tested under (busybox-static gives busybox ash; it
+  # conflicts with busybox, which serves as well where it is installed).
+  dash bash busybox-static
 )
 
 case "${1:-all}" in
@@ -20,8 +23,10 @@ case "${1:-all}" in
 esac
 
 missing=()
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for package in "${wanted[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+  if [ "$package" = busybox-static ] && installed busybox; then continue; fi
+  if ! installed "$package"; then
     missing+=("$package")
   fi
 done

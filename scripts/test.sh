@@ -3,19 +3,45 @@
 # with sanitizers and run the fast tests, then build Release (with the libFuzzer targets)
 # and run everything. Its last line is ctest's summary.
 # Runs as root: the sandbox tests prove behaviour both as root and as 'nobody'.
+# A test that cannot run here fails; BANGER_ALLOW_SKIPS=1 makes it a skip instead, and
+# ctest's summary then names every skipped test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "scripts/test.sh: run it as root (sudo bash scripts/test.sh): the sandbox, loop-mount and boot tests need it" >&2
+  exit 1
+fi
+if [ -n "${BANGER_ALLOW_SKIPS:-}" ] && [ "${BANGER_ALLOW_SKIPS}" != "1" ]; then
+  echo "scripts/test.sh: BANGER_ALLOW_SKIPS is '${BANGER_ALLOW_SKIPS}'; it is either 1 or unset" >&2
+  exit 1
+fi
 
 bash scripts/install-deps.sh all
 jobs=$(nproc)
 
+# Fails the run on a skipped test unless skips were asked for; ctest's summary stays last.
+run_ctest() {
+  local log
+  log=$(mktemp)
+  local status=0
+  ctest "$@" 2>&1 | tee "$log" || status=$?
+  if [ "$status" -eq 0 ] && [ "${BANGER_ALLOW_SKIPS:-}" != "1" ] && grep -q '(Skipped)\|\*\*\*Not Run' "$log"; then
+    echo "scripts/test.sh: tests were skipped, and skips fail unless BANGER_ALLOW_SKIPS=1" >&2
+    grep '(Skipped)\|\*\*\*Not Run' "$log" >&2
+    status=1
+  fi
+  rm -f "$log"
+  return "$status"
+}
+
 # First pass: AddressSanitizer + UndefinedBehaviorSanitizer, every test not labelled slow.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBANGER_SANITIZE=ON -DBANGER_FUZZ=OFF -DBANGER_BUILD_TESTS=ON
 cmake --build build-asan -j"$jobs"
-(cd build-asan && ctest --output-on-failure -j"$jobs" --timeout 600 -LE slow)
+(cd build-asan && run_ctest --output-on-failure -j"$jobs" --timeout 600 -LE slow)
 
 # Second pass, whose summary closes the run: the Release build, every test, fuzzers included.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBANGER_FUZZ=ON -DBANGER_BUILD_TESTS=ON
 cmake --build build -j"$jobs"
 cd build
-ctest --output-on-failure -j"$jobs" --timeout 600
+run_ctest --output-on-failure -j"$jobs" --timeout 600

@@ -175,10 +175,6 @@ void ReportViolation(int, siginfo_t* info, void*) {
   ::_exit(159);                 // unreachable while the filter is loaded
 }
 
-struct FilterDeleter {
-  void operator()(void* ctx) const { seccomp_release(ctx); }
-};
-
 }  // namespace
 
 std::vector<SyscallRule> PolicyFor(ProcessKind kind) {
@@ -190,8 +186,8 @@ std::vector<SyscallRule> PolicyFor(ProcessKind kind) {
   return BaseRules();
 }
 
-Result<void> InstallSeccompPolicy(ProcessKind kind) {
-  std::unique_ptr<void, FilterDeleter> ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
+Result<SeccompFilter> BuildSeccompFilter(ProcessKind kind) {
+  SeccompFilter ctx(seccomp_init(SCMP_ACT_KILL_PROCESS), seccomp_release);
   if (!ctx) return Error{ErrorCode::kSandbox, "seccomp_init failed"};
   if (seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS) != 0 ||
       seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_TSYNC, 1) != 0) {
@@ -209,6 +205,11 @@ Result<void> InstallSeccompPolicy(ProcessKind kind) {
       return Error{ErrorCode::kSandbox, "seccomp rule for " + name + ": " + std::strerror(-rc)};
     }
   }
+  return ctx;
+}
+
+Result<void> InstallSeccompPolicy(ProcessKind kind) {
+  BANGER_ASSIGN_OR_RETURN(SeccompFilter ctx, BuildSeccompFilter(kind));
   struct sigaction action {};
   action.sa_sigaction = ReportViolation;
   action.sa_flags = SA_SIGINFO;

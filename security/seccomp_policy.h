@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,11 @@ struct SyscallRule {
 };
 
 std::vector<SyscallRule> PolicyFor(ProcessKind kind);
+
+// The filter of `kind`, built but not loaded: what InstallSeccompPolicy loads, readable
+// with libseccomp (its default action, its rules) by a test.
+using SeccompFilter = std::unique_ptr<void, void (*)(void*)>;
+Result<SeccompFilter> BuildSeccompFilter(ProcessKind kind);
 
 // Installs the SIGSYS reporter and loads the filter into the calling process (all
 // threads). Irreversible: never call it in a process that must go on unconfined.

@@ -1,6 +1,6 @@
-"""The main of the Python asset tests, so ctest never counts a skipped test as passed:
-any skip makes the run exit 77 (ctest's SKIP_RETURN_CODE, shown as skipped), and under
-CI (CI set) a skip is a failure, since CI must run the real thing."""
+"""The main of the Python asset tests, so ctest never counts a skipped test as passed: a
+skip is a failure, unless BANGER_ALLOW_SKIPS=1 (exactly, as the C++ tests read it) asked
+for skips; then the run exits 77 (ctest's SKIP_RETURN_CODE, shown as skipped)."""
 import os
 import sys
 import unittest
@@ -14,5 +14,5 @@ def main():
     if result.skipped:
         for test, reason in result.skipped:
             print("skipped %s: %s" % (test.id(), reason))
-        sys.exit(1 if os.environ.get("CI") else 77)
+        sys.exit(77 if os.environ.get("BANGER_ALLOW_SKIPS") == "1" else 1)
     sys.exit(0)

@@ -48,9 +48,21 @@ TEST_F(RegistryTransport, TooManyRequestsIsRetriedAfterRetryAfter) {
   ASSERT_TRUE(proxy);
   auto image = Fetch(proxy->host() + "/app:v1");
   ASSERT_TRUE(image) << image.error().message;
-  int throttled = 0;
-  for (const json& e : proxy->Log()) throttled += e["status"] == 429;
+  const json log = proxy->Log();
+  int throttled = 0, honoured = 0;
+  for (size_t i = 0; i < log.size(); ++i) {
+    if (log[i]["status"] != 429) continue;
+    ++throttled;
+    // The next request for that blob came no earlier than Retry-After: 1 said.
+    for (size_t j = i + 1; j < log.size(); ++j) {
+      if (log[j]["path"] != log[i]["path"]) continue;
+      EXPECT_GE(log[j]["time"].get<double>() - log[i]["time"].get<double>(), 1.0) << log[i]["path"];
+      ++honoured;
+      break;
+    }
+  }
   EXPECT_EQ(throttled, 2);
+  EXPECT_EQ(honoured, 2) << "each throttled blob was asked for again";
 }
 
 TEST_F(RegistryTransport, RedirectToAnotherPortGetsNoAuthorization) {

@@ -177,10 +177,7 @@ class BootTest : public ::testing::Test {
     BANGER_REQUIRE_ROOT();
     kernel_ = NewestKernel();
     const std::string missing = MissingBootTools(kernel_);
-    if (!missing.empty()) {
-      if (RunningInCi()) FAIL() << "the boot test needs " << missing << "; CI installs it (scripts/install-deps)";
-      GTEST_SKIP() << "needs " << missing;
-    }
+    if (!missing.empty()) BANGER_CANNOT_RUN("the boot test needs " << missing << " (scripts/install-deps.sh installs it)");
     start_ = std::chrono::steady_clock::now();
   }
 

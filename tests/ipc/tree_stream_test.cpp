@@ -3,6 +3,7 @@
 #include "ipc/tree_stream.h"
 
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -138,21 +139,41 @@ TEST(TreeStream, RefusesValuesExt4CannotHold) {
   EXPECT_FALSE(decodes(device(0, 1048576)));
 }
 
-TEST(TreeStream, TruncatedStreamAndBadMagicAreNamed) {
+TEST(TreeStream, AFullHeaderWithTheWrongMagicIsNamed) {
   UniqueFd file(::memfd_create("tree", MFD_CLOEXEC));
-  ASSERT_EQ(::write(file.get(), "NOTATREE", 8), 8);
-  ::lseek(file.get(), 0, SEEK_SET);
-  TreeStreamReader bad(file.get());
-  auto summary = bad.ReadSummary();
-  ASSERT_FALSE(summary);
-  UniqueFd half(::memfd_create("tree", MFD_CLOEXEC));
-  TreeStreamWriter writer(half.get());
+  TreeStreamWriter writer(file.get());
   ASSERT_TRUE(writer.WriteSummary(TreeSummary{1, 1, 1, 0, 0, 0, 0}));
   ASSERT_TRUE(writer.Write(Root()));
-  // No Finish(): the writer died before its end marker.
-  ::lseek(half.get(), 0, SEEK_SET);
-  TreeStreamReader reader(half.get());
-  ASSERT_FALSE(reader.ReadSummary());  // unflushed: nothing written at all
+  ASSERT_TRUE(writer.Finish());
+  ASSERT_EQ(::pwrite(file.get(), "NOTATREE", 8, 0), 8);  // the rest of the stream stays whole
+  ::lseek(file.get(), 0, SEEK_SET);
+  TreeStreamReader reader(file.get());
+  auto summary = reader.ReadSummary();
+  ASSERT_FALSE(summary);
+  EXPECT_EQ(summary.error().code, ErrorCode::kMalformed);
+  EXPECT_EQ(summary.error().message, "the tree stream does not start with its magic");
+}
+
+TEST(TreeStream, AStreamCutInsideARecordIsNamed) {
+  UniqueFd file(::memfd_create("tree", MFD_CLOEXEC));
+  TreeStreamWriter writer(file.get());
+  ASSERT_TRUE(writer.WriteSummary(TreeSummary{2, 2, 1, 5904, 10000, 4, 1}));
+  ASSERT_TRUE(writer.Write(Root()));
+  ASSERT_TRUE(writer.Write(File(2, "f")));
+  ASSERT_TRUE(writer.Finish());
+  struct stat st {};
+  ASSERT_EQ(::fstat(file.get(), &st), 0);
+  // The writer died in the middle of the second record: no end marker, half a record.
+  ASSERT_EQ(::ftruncate(file.get(), st.st_size - 4 - 20), 0);
+  ::lseek(file.get(), 0, SEEK_SET);
+  TreeStreamReader reader(file.get());
+  ASSERT_TRUE(reader.ReadSummary());
+  auto root = reader.Next();
+  ASSERT_TRUE(root && *root) << "the first record is whole";
+  auto cut = reader.Next();
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code, ErrorCode::kTruncated);
+  EXPECT_EQ(cut.error().message, "the tree stream ended early (the unpacker stopped?)");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -329,9 +330,13 @@ std::string ExpectChildDiesWithParent(const std::string& probe_path) {
   }
   UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)));
   if (!pidfd) return "pidfd_open failed";
+  // Stopped, the probe cannot notice its channel closing and exit by itself: only the
+  // parent-death signal (SIGKILL, which a stopped process still takes) can end it.
+  if (::kill(child, SIGSTOP) != 0) return std::string("SIGSTOP of the probe failed: ") + std::strerror(errno);
+  pollfd pfd{pidfd.get(), POLLIN, 0};
+  if (::poll(&pfd, 1, 200) != 0) return "the probe ended before its parent did";
   ::kill(broker, SIGKILL);
   ::waitpid(broker, nullptr, 0);
-  pollfd pfd{pidfd.get(), POLLIN, 0};
   if (::poll(&pfd, 1, 10000) != 1) {
     ::kill(child, SIGKILL);
     return "the sandboxed child outlived its parent by 10 s";

@@ -13,16 +13,21 @@
 
 namespace banger::testing {
 
-bool RunningInCi();
+// A skip is a failure unless someone asked for skips: BANGER_ALLOW_SKIPS=1 (exactly; the
+// Python tests read it the same way, tests/assets/unittest_main.py).
+bool SkipsAllowed();
 
-// A test that needs root says so: a failure under CI (which runs as root), a skip with
-// the reason elsewhere.
-#define BANGER_REQUIRE_ROOT()                                                         \
-  do {                                                                                \
-    if (::geteuid() != 0) {                                                           \
-      if (::banger::testing::RunningInCi()) FAIL() << "this test needs root; CI runs as root"; \
-      GTEST_SKIP() << "needs root: run the suite as root (scripts/test.sh does)";     \
-    }                                                                                 \
+// Ends a test that cannot run here: skipped with BANGER_ALLOW_SKIPS=1, failed otherwise.
+#define BANGER_CANNOT_RUN(why)                                                                  \
+  do {                                                                                          \
+    if (!::banger::testing::SkipsAllowed()) FAIL() << why << " (BANGER_ALLOW_SKIPS=1 skips instead)"; \
+    GTEST_SKIP() << why;                                                                        \
+  } while (0)
+
+// A test that needs root says so, as a failure (or a skip when skips are allowed).
+#define BANGER_REQUIRE_ROOT()                                                          \
+  do {                                                                                 \
+    if (::geteuid() != 0) BANGER_CANNOT_RUN("needs root: run the suite as root (scripts/test.sh does)"); \
   } while (0)
 
 // Lowercase hex of raw bytes (for fixture specs).

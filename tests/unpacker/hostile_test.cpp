@@ -49,13 +49,16 @@ TEST_F(Hostile, DotDotAndAbsoluteNamesStayInTheImage) {
 }
 
 TEST_F(Hostile, WriteThroughASymlinkInOneLayerLandsInTheImage) {
+  // A directory that exists on the host: a write that followed the symlink there would land.
   const std::string canary = dir_.path() + "/canary";
+  ASSERT_EQ(::mkdir(canary.c_str(), 0755), 0);
   auto tree = Run({Layer({Symlink("escape", canary), File("escape/owned", "pwn"),
                           Symlink("up", "../../../../../.."), File("up/etc/hostile", "h")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->contents.at(canary + "/owned"), "pwn") << "the symlink was followed inside the image";
   EXPECT_EQ(tree->contents.at("/etc/hostile"), "h") << "`..` in a symlink target clamps at the image root";
-  EXPECT_NE(::access(canary.c_str(), F_OK), 0) << "nothing was written on the host";
+  EXPECT_NE(::access((canary + "/owned").c_str(), F_OK), 0) << "nothing was written on the host";
+  EXPECT_EQ(RunCommand("ls -A " + canary).output, "") << "the host directory is as it was";
 }
 
 TEST_F(Hostile, WriteThroughASymlinkAcrossLayers) {
