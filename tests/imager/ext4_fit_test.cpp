@@ -41,7 +41,8 @@ class Ext4Edges : public ::testing::Test {
   static json Pax(const std::string& path, json records) {
     return {{"path", path}, {"content", "t"}, {"pax", records}};
   }
-  static int64_t Ns(int64_t sec, int64_t nsec = 0) { return sec * 1'000'000'000 + nsec; }
+  // A time as fstree.py gives it: [seconds, nanoseconds].
+  static json Time(int64_t sec, int64_t nsec = 0) { return json::array({sec, nsec}); }
 
   ScratchDir dir_{"banger-edges"};
   json last_unpack_done_;
@@ -54,14 +55,14 @@ TEST_F(Ext4Edges, TimesAtTheEdgesReadBackExactlyAndPastThemClamped) {
                             Pax("epoch1", {{"mtime", "4294967296.125"}, {"ctime", "2147483648"}}),
                             Pax("early", {{"mtime", "-2147483649"}}), Pax("late", {{"mtime", "99999999999"}})},
                            "times.ext4");
-  EXPECT_EQ(tree["/min"]["mtime_ns"], Ns(-2147483648LL));
-  EXPECT_EQ(tree["/max"]["mtime_ns"], Ns(15032385535LL));
-  EXPECT_EQ(tree["/inside"]["mtime_ns"], Ns(15032385534LL, 500000000));
-  EXPECT_EQ(tree["/inside"]["atime_ns"], Ns(-2147483647LL, 250000000));
-  EXPECT_EQ(tree["/epoch1"]["mtime_ns"], Ns(4294967296LL, 125000000)) << "past 2038: the epoch bits";
-  EXPECT_EQ(tree["/epoch1"]["ctime_ns"], Ns(2147483648LL));
-  EXPECT_EQ(tree["/early"]["mtime_ns"], Ns(-2147483648LL)) << "clamped, not wrapped to 2446";
-  EXPECT_EQ(tree["/late"]["mtime_ns"], Ns(15032385535LL)) << "clamped, not wrapped";
+  EXPECT_EQ(tree["/min"]["mtime"], Time(-2147483648LL));
+  EXPECT_EQ(tree["/max"]["mtime"], Time(15032385535LL));
+  EXPECT_EQ(tree["/inside"]["mtime"], Time(15032385534LL, 500000000));
+  EXPECT_EQ(tree["/inside"]["atime"], Time(-2147483647LL, 250000000));
+  EXPECT_EQ(tree["/epoch1"]["mtime"], Time(4294967296LL, 125000000)) << "past 2038: the epoch bits";
+  EXPECT_EQ(tree["/epoch1"]["ctime"], Time(2147483648LL));
+  EXPECT_EQ(tree["/early"]["mtime"], Time(-2147483648LL)) << "clamped, not wrapped to 2446";
+  EXPECT_EQ(tree["/late"]["mtime"], Time(15032385535LL)) << "clamped, not wrapped";
 }
 
 // banger keeps these exactly, as the kernel does; e2fsck -n reports them (PR_NO_OK: its
@@ -70,9 +71,9 @@ TEST_F(Ext4Edges, TimesE2fsckCallsPre1970AreKeptExactly) {
   json tree = BuildAndRead({Pax("first", {{"mtime", "10737418240"}}), Pax("last", {{"mtime", "12884901887.5"}}),
                             Pax("after", {{"mtime", "12884901888"}})},
                            "fsck-range.ext4");
-  EXPECT_EQ(tree["/first"]["mtime_ns"], Ns(10737418240LL));
-  EXPECT_EQ(tree["/last"]["mtime_ns"], Ns(12884901887LL, 500000000));
-  EXPECT_EQ(tree["/after"]["mtime_ns"], Ns(12884901888LL));
+  EXPECT_EQ(tree["/first"]["mtime"], Time(10737418240LL));
+  EXPECT_EQ(tree["/last"]["mtime"], Time(12884901887LL, 500000000));
+  EXPECT_EQ(tree["/after"]["mtime"], Time(12884901888LL));
   EXPECT_NE(last_fsck_.find("are likely pre-1970"), std::string::npos) << last_fsck_;
   EXPECT_NE(last_unpack_done_["warnings"].dump().find("is kept exactly, but e2fsck reads"), std::string::npos);
 }
