@@ -60,7 +60,6 @@ class ScratchDir {
 
 UniqueFd Dup(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
-
 // Starts a helper on a thread of its own, so that its sandbox set-up (namespaces, the
 // readiness handshake) overlaps whatever the pull does meanwhile. The thread lives as long
 // as the helper is needed: a helper's parent-death signal fires when the thread that
