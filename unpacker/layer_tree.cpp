@@ -141,6 +141,12 @@ bool LayerTree::IsWithin(NodeId node, NodeId ancestor) const {
   return false;
 }
 
+void LayerTree::DropName(InodeId id) {
+  if (--inodes_[id].names != 0) return;
+  inodes_[id] = Inode{};
+  free_inodes_.push_back(id);
+}
+
 LayerTree::InodeId LayerTree::NewInode(Inode inode) {
   InodeId id;
   if (!free_inodes_.empty()) {
@@ -209,11 +215,7 @@ void LayerTree::Remove(NodeId node) {
   for (NodeId n : order) EraseSlot(n);  // while every parent and name is still in place
   for (NodeId n : order) {
     Node& dead = nodes_[n];
-    Inode& inode = inodes_[dead.inode];
-    if (--inode.names == 0) {
-      inode = Inode{};
-      free_inodes_.push_back(dead.inode);
-    }
+    DropName(dead.inode);
     dead_name_bytes_ += dead.name_size;
     dead = Node{};
     free_nodes_.push_back(n);

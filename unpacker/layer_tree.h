@@ -138,6 +138,8 @@ class LayerTree {
   bool IsWithin(NodeId node, NodeId ancestor) const;
   Result<NodeId> AddNode(NodeId parent, const std::string& name, InodeId inode);
   InodeId NewInode(Inode inode);
+  // One name (or the .wh..wh.plnk hold) less; the inode is freed with its last.
+  void DropName(InodeId id);
   void Remove(NodeId node);
   void PruneLower(NodeId dir);
   struct Times {

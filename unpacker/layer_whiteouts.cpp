@@ -10,12 +10,7 @@ namespace banger::unpacker {
 
 void LayerTree::EndLayer() {
   // moby drops .wh..wh.plnk after the layer; its files live on through their links only.
-  for (const auto& [name, id] : aufs_links_) {
-    if (--inodes_[id].names == 0) {
-      inodes_[id] = Inode{};
-      free_inodes_.push_back(id);
-    }
-  }
+  for (const auto& [name, id] : aufs_links_) DropName(id);
   aufs_links_.clear();
 }
 
@@ -81,10 +76,7 @@ Result<void> LayerTree::ApplyAufsMetadata(const TarEntry& entry, const std::vect
   for (auto& [name, held] : aufs_links_) {
     if (name != components[1]) continue;
     std::swap(held, id);  // the last entry of a name wins; the old one is released
-    if (--inodes_[id].names == 0) {
-      inodes_[id] = Inode{};
-      free_inodes_.push_back(id);
-    }
+    DropName(id);
     return {};
   }
   aufs_links_.emplace_back(components[1], id);
