@@ -1,9 +1,8 @@
 #include "unpacker/spool_writer.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
+
+#include "ipc/fd.h"
 
 namespace banger::unpacker {
 namespace {
@@ -62,14 +61,7 @@ std::vector<ipc::Extent> SpoolWriter::TakeExtents() {
 }
 
 Result<void> SpoolWriter::Flush() {
-  uint64_t offset = end_ - buffer_.size();
-  size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error::FromErrno("writing the spool");
-    done += static_cast<size_t>(n);
-  }
+  BANGER_TRY(WriteAllAt(fd_, buffer_, end_ - buffer_.size(), "writing the spool"));
   buffer_.clear();
   return {};
 }
