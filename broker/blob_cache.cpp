@@ -9,7 +9,8 @@
 #include <memory>
 #include <vector>
 
-#include "ipc/digest.h"
+#include "base/digest.h"
+#include "base/sha256.h"
 
 namespace banger::broker {
 namespace {
@@ -30,33 +31,6 @@ Result<void> FsyncDir(const std::string& dir) {
 }
 
 }  // namespace
-
-void Sha256OfBytes(std::string_view bytes, unsigned char (&out)[32]) {
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), out, &len, EVP_sha256(), nullptr);
-}
-
-Result<std::string> Sha256OfFd(int fd, uint64_t* size_out) {
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    return Error{ErrorCode::kIo, "OpenSSL could not start a sha256"};
-  }
-  std::vector<char> buffer(1 << 20);
-  uint64_t offset = 0;
-  for (;;) {
-    ssize_t n = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::FromErrno("reading a blob to hash it");
-    if (n == 0) break;
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
-    offset += static_cast<uint64_t>(n);
-  }
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md, &len);
-  if (size_out != nullptr) *size_out = offset;
-  return Sha256Digest(md);
-}
 
 Result<BlobCache> BlobCache::Open(const std::string& cache_root) {
   if (cache_root.empty() || cache_root[0] != '/') {

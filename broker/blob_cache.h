@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "ipc/fd.h"
-#include "ipc/result.h"
+#include "base/fd.h"
+#include "base/result.h"
 #include "broker/user_dirs.h"
 
 namespace banger::broker {
@@ -42,10 +42,6 @@ class BlobCache {
   std::string blobs_dir_;
 };
 
-// sha256 of everything readable from fd (pread from offset 0), as "sha256:<hex>".
-Result<std::string> Sha256OfFd(int fd, uint64_t* size_out = nullptr);
-// sha256 of bytes in memory, raw.
-void Sha256OfBytes(std::string_view bytes, unsigned char (&out)[32]);
 
 
 }  // namespace banger::broker

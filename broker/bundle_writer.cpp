@@ -1,7 +1,6 @@
 #include "broker/bundle_writer.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,8 +12,9 @@
 #include <memory>
 #include <vector>
 
-#include "ipc/digest.h"
-#include "ipc/fd.h"
+#include "base/digest.h"
+#include "base/fd.h"
+#include "base/sha256.h"
 
 namespace banger::broker {
 namespace {
@@ -53,7 +53,6 @@ class ZstdFileWriter {
  public:
   explicit ZstdFileWriter(int fd) : fd_(fd), ctx_(ZSTD_createCCtx(), ZSTD_freeCCtx), out_(ZSTD_CStreamOutSize()) {
     ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_compressionLevel, kZstdLevel);
-    EVP_DigestInit_ex(hash_.get(), EVP_sha256(), nullptr);
   }
   Result<void> Write(const char* data, size_t size, ZSTD_EndDirective mode = ZSTD_e_continue) {
     ZSTD_inBuffer in{data, size, 0};
@@ -67,27 +66,20 @@ class ZstdFileWriter {
   }
   Result<WrittenBundle> Finish() {
     BANGER_TRY(Write(nullptr, 0, ZSTD_e_end));
-    unsigned char md[32];
-    unsigned len = 0;
-    EVP_DigestFinal_ex(hash_.get(), md, &len);
-    return WrittenBundle{HexEncode(md, len), written_};
+    const Sha256Bytes md = hash_.Finish();
+    return WrittenBundle{HexEncode(md.data(), md.size()), written_};
   }
 
  private:
   Result<void> Emit(const char* data, size_t size) {
-    EVP_DigestUpdate(hash_.get(), data, size);
-    for (size_t done = 0; done < size;) {
-      ssize_t n = ::write(fd_, data + done, size - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return Error::FromErrno("writing the bundle");
-      done += static_cast<size_t>(n);
-    }
+    hash_.Update(data, size);
+    BANGER_TRY(WriteAll(fd_, std::string_view(data, size), "writing the bundle"));
     written_ += size;
     return {};
   }
   int fd_;
   std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> ctx_;
-  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> hash_{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  Sha256 hash_;
   std::vector<char> out_;
   uint64_t written_ = 0;
 };

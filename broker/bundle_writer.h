@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::broker {
 

@@ -12,7 +12,7 @@
 #include <random>
 #include <set>
 
-#include "ipc/digest.h"
+#include "base/digest.h"
 
 namespace banger::broker {
 namespace {

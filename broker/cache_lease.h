@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "ipc/fd.h"
-#include "ipc/result.h"
+#include "base/fd.h"
+#include "base/result.h"
 
 namespace banger::broker {
 

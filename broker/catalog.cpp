@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "broker/config.h"
 #include "broker/image_fetch.h"
 #include "broker/image_store.h"
@@ -56,7 +57,7 @@ const CatalogEntry* Catalog::Find(const std::string& name) const {
 
 Result<Catalog> ParseCatalog(std::string_view text, const std::string& source) {
   auto bad = [&](const std::string& what) { return Error{ErrorCode::kMalformed, "catalog " + source + ": " + what}; };
-  auto parsed = ipc::ParseJsonBounded(text, 8);
+  auto parsed = ParseJsonBounded(text, 8);
   if (!parsed) return bad(parsed.error().message);
   const json& doc = *parsed;
   if (!doc.is_object() || !doc.contains("version") || doc["version"] != 1 || !doc.contains("entries") ||

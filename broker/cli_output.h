@@ -6,7 +6,7 @@
 #include <ostream>
 #include <string>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::broker {
 

@@ -14,7 +14,7 @@
 
 #include "broker/flags.h"
 #include "broker/user_dirs.h"
-#include "ipc/fd.h"
+#include "base/fd.h"
 #include "security/sandbox_spec.h"
 
 namespace banger::broker {

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <sstream>
 
+#include "base/json.h"
 #include "broker/subprocess.h"
 #include "ipc/channel.h"
 
@@ -63,7 +64,7 @@ Result<RegistryCredentials> FromHelper(const std::string& helper, const std::str
     while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
     return Error{ErrorCode::kInvalidArgument, program + " get failed for " + registry + ": " + why.substr(0, 200)};
   }
-  auto parsed = ipc::ParseJsonBounded(output.out, 8);
+  auto parsed = ParseJsonBounded(output.out, 8);
   if (!parsed || !parsed->is_object()) return Error{ErrorCode::kMalformed, program + " printed something other than JSON"};
   RegistryCredentials creds;
   std::string user = parsed->value("Username", "");
@@ -85,7 +86,7 @@ Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, 
   std::ostringstream text;
   text << in.rdbuf();
   if (text.str().size() > kMaxConfigBytes) return Error{ErrorCode::kOversized, config_path + " is larger than 1 MiB"};
-  auto parsed = ipc::ParseJsonBounded(text.str(), 16);
+  auto parsed = ParseJsonBounded(text.str(), 16);
   if (!parsed) return parsed.error().Wrap(config_path);
   if (!parsed->is_object()) return Error{ErrorCode::kMalformed, config_path + ": not a JSON object"};
   const json& config = *parsed;

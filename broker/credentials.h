@@ -7,7 +7,7 @@
 #include <string>
 
 #include "broker/image_fetch.h"
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::broker {
 

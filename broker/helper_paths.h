@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "ipc/result.h"
+#include "base/result.h"
 #include "security/sandbox_spec.h"
 #include "security/spawn.h"
 

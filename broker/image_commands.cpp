@@ -15,7 +15,7 @@
 #include "broker/flags.h"
 #include "broker/pull.h"
 #include "security/stop_signal.h"
-#include "ipc/platform.h"
+#include "base/platform.h"
 
 namespace banger::broker {
 namespace {

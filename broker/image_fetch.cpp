@@ -14,10 +14,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "base/digest.h"
+#include "base/json.h"
+#include "base/sha256.h"
 #include "broker/credentials.h"
 #include "broker/helper_paths.h"
 #include "ipc/fetch_protocol.h"
-#include "ipc/digest.h"
 #include "security/spawn.h"
 #include "security/stop_signal.h"
 
@@ -68,7 +70,7 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
   if (!fd) return std::nullopt;
   auto text = ReadWholeFd(fd.get(), options.max_document_bytes, "cached plan");
   if (!text) return std::nullopt;
-  auto parsed = ipc::ParseJsonBounded(*text, 8);
+  auto parsed = ParseJsonBounded(*text, 8);
   if (!parsed) return std::nullopt;
   auto plan = ipc::ResolvedPlanFromJson(*parsed, options.max_layers);
   if (!plan) return std::nullopt;
@@ -373,7 +375,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   // The manifest itself is content too: keep it, verified, beside the blobs.
   if (!cache.Contains(manifest_digest, manifest.size())) {
     BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache.CreateIncoming());
-    BANGER_TRY(WriteAllAt(incoming.get(), manifest, 0, "caching the manifest"));
+    BANGER_TRY(PwriteAll(incoming.get(), manifest, 0, "caching the manifest"));
     BANGER_TRY(cache.Commit(incoming, manifest_digest, manifest.size(), "manifest"));
   }
 

@@ -12,9 +12,9 @@
 
 #include "broker/blob_cache.h"
 #include "broker/cache_lease.h"
-#include "ipc/platform.h"
-#include "ipc/reference.h"
-#include "ipc/result.h"
+#include "base/platform.h"
+#include "base/reference.h"
+#include "base/result.h"
 #include "security/spawn.h"
 
 namespace banger::broker {

@@ -11,7 +11,7 @@
 #include "broker/flags.h"
 #include "broker/image_fetch.h"
 #include "security/stop_signal.h"
-#include "ipc/platform.h"
+#include "base/platform.h"
 
 namespace banger::broker {
 

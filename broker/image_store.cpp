@@ -13,8 +13,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/digest.h"
+#include "base/json.h"
 #include "ipc/channel.h"
-#include "ipc/digest.h"
 
 namespace banger::broker {
 namespace {
@@ -78,7 +79,7 @@ std::vector<StoredImage> ImageStore::ListLocked() const {
     if (!in) continue;
     std::stringstream text;
     text << in.rdbuf();
-    auto record = ipc::ParseJsonBounded(text.str(), 16);
+    auto record = ParseJsonBounded(text.str(), 16);
     // A record without a string name is nobody's image (and would make value() throw).
     if (!record || !record->is_object() || !record->contains("name") || !(*record)["name"].is_string()) continue;
     images.push_back({id, images_dir_ + "/" + id, *record});
@@ -119,7 +120,7 @@ Result<StoredImage> ImageStore::Publish(Staging& staging, nlohmann::json record,
   {
     UniqueFd out(::open(json_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!out) return Error::FromErrno("creating " + json_path);
-    BANGER_TRY(WriteAllAt(out.get(), ipc::DumpJson(record, 2) + "\n", 0, "writing " + json_path));
+    BANGER_TRY(PwriteAll(out.get(), DumpJson(record, 2) + "\n", 0, "writing " + json_path));
     if (::fsync(out.get()) != 0) return Error::FromErrno("fsync " + json_path);
   }
   BANGER_TRY(FsyncPath(staging.dir + "/rootfs.ext4", O_RDONLY));

@@ -9,8 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ipc/fd.h"
-#include "ipc/result.h"
+#include "base/fd.h"
+#include "base/result.h"
 #include "broker/user_dirs.h"
 
 namespace banger::broker {

@@ -15,7 +15,7 @@
 
 #include "broker/config.h"
 #include "broker/subprocess.h"
-#include "ipc/fd.h"
+#include "base/fd.h"
 
 namespace banger::broker {
 namespace {

@@ -17,8 +17,8 @@
 
 #include "broker/blob_cache.h"
 #include "broker/image_fetch.h"
-#include "ipc/fd.h"
-#include "ipc/result.h"
+#include "base/fd.h"
+#include "base/result.h"
 #include "security/spawn.h"
 
 namespace banger::broker {

@@ -14,7 +14,7 @@
 #include "broker/image_fetch.h"
 #include "broker/image_store.h"
 #include "broker/progress.h"
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::broker {
 

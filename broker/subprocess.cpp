@@ -9,7 +9,7 @@
 
 #include <chrono>
 
-#include "ipc/fd.h"
+#include "base/fd.h"
 
 extern char** environ;
 

@@ -10,10 +10,11 @@
 #include <sstream>
 
 #include "banger_version.h"
+#include "base/digest.h"
+#include "base/sha256.h"
 #include "broker/blob_cache.h"
 #include "broker/helper_paths.h"
 #include "broker/image_fetch.h"
-#include "ipc/digest.h"
 
 namespace banger::broker {
 namespace {
@@ -52,9 +53,8 @@ std::string UnpackedCache::Key(const FetchedImage& image, const nlohmann::json& 
                      image.config.digest + "\n";
   for (const auto& layer : image.layers) text += layer.digest + "\n";
   text += unpack_request.dump() + "\n";
-  unsigned char md[32];
-  Sha256OfBytes(text, md);
-  return HexEncode(md, sizeof md);
+  const Sha256Bytes md = Sha256Of(text);
+  return HexEncode(md.data(), md.size());
 }
 
 std::optional<UnpackedEntry> UnpackedCache::Find(const std::string& key) const {

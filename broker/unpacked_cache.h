@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ipc/fd.h"
-#include "ipc/result.h"
+#include "base/fd.h"
+#include "base/result.h"
 
 namespace banger::broker {
 

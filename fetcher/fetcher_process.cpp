@@ -50,7 +50,7 @@ class FetcherService {
     options.limits.max_layers = request.max_layers;
     client_ = std::make_unique<RegistryClient>(reference, options);
     BANGER_ASSIGN_OR_RETURN(ImagePlan plan, client_->Resolve(platform));
-    BANGER_TRY(WriteAllAt(message.fds[0].get(), plan.manifest_body, 0, "writing the manifest for the broker"));
+    BANGER_TRY(PwriteAll(message.fds[0].get(), plan.manifest_body, 0, "writing the manifest for the broker"));
     ipc::ResolvedPlan out;
     out.manifest_digest = plan.manifest_digest;
     out.manifest_media_type = plan.manifest_media_type;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::fetcher {
 

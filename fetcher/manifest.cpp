@@ -2,8 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/digest.h"
+#include "base/json.h"
 #include "ipc/channel.h"
-#include "ipc/digest.h"
 
 namespace banger::fetcher {
 namespace {
@@ -88,7 +89,7 @@ Result<Document> ParseDocument(std::string_view body, std::string_view content_t
     return Error{ErrorCode::kOversized, where + ": " + std::to_string(body.size()) + " bytes exceeds the limit of " +
                                             std::to_string(limits.max_bytes)};
   }
-  auto parsed = ipc::ParseJsonBounded(body, limits.max_json_depth);
+  auto parsed = ParseJsonBounded(body, limits.max_json_depth);
   if (!parsed) return parsed.error().Wrap(where);
   const json& doc = *parsed;
   if (!doc.is_object()) return Malformed(where, "not a JSON object");

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/platform.h"
-#include "ipc/result.h"
+#include "base/platform.h"
+#include "base/result.h"
 
 namespace banger::fetcher {
 

@@ -12,22 +12,17 @@
 #include <random>
 #include <thread>
 
+#include "base/digest.h"
+#include "base/json.h"
+#include "base/sha256.h"
 #include "fetcher/auth_challenge.h"
 #include "ipc/channel.h"
-#include "ipc/digest.h"
 
 namespace banger::fetcher {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxTokenResponse = 1 << 20;
-
-std::string Sha256OfBytes(std::string_view bytes) {
-  unsigned char out[32];
-  unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), out, &len, EVP_sha256(), nullptr);
-  return Sha256Digest(out);
-}
 
 std::string Base64(std::string_view in) {
   std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
@@ -49,7 +44,7 @@ bool IsTransient(long status) { return status == 408 || status == 429 || status 
 
 // The registry's own error text ({"errors":[{"code","message"}]}), if it sent one.
 std::string RegistryErrorText(const HttpResponse& r) {
-  auto body = ipc::ParseJsonBounded(r.body.substr(0, 8192), 8);
+  auto body = ParseJsonBounded(r.body.substr(0, 8192), 8);
   if (body && body->is_object() && body->contains("errors") && (*body)["errors"].is_array() &&
       !(*body)["errors"].empty() && (*body)["errors"][0].is_object()) {
     const auto& e = (*body)["errors"][0];
@@ -153,7 +148,7 @@ Result<void> RegistryClient::FetchToken(HttpClient& http, const std::string& rea
   if (response.status != 200) {
     return Error{ErrorCode::kIo, "token request to " + realm.substr(0, 200) + " answered " + std::to_string(response.status)};
   }
-  auto body = ipc::ParseJsonBounded(response.body, 16);
+  auto body = ParseJsonBounded(response.body, 16);
   if (!body || !body->is_object()) return Error{ErrorCode::kMalformed, "token response from " + realm.substr(0, 200) + " is not JSON"};
   std::string token = body->value("token", "");
   if (token.empty()) token = body->value("access_token", "");
@@ -271,7 +266,7 @@ Result<RegistryClient::Fetched> RegistryClient::FetchManifest(const std::string&
                                      (detail.empty() ? "" : " (" + detail + ")")};
   }
   Fetched fetched{std::move(response), ""};
-  fetched.digest = Sha256OfBytes(fetched.response.body);
+  fetched.digest = Sha256DigestOf(fetched.response.body);
   if (selector.starts_with("sha256:") && fetched.digest != selector) {
     return Error{ErrorCode::kMalformed, "manifest of " + where + " has digest " + fetched.digest + ", not the one asked for"};
   }
@@ -348,7 +343,7 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
                 " bytes its descriptor declares";
       return false;
     }
-    if (auto put = WriteAllAt(fd, std::string_view(data, size), written, what + ": writing the blob into the cache");
+    if (auto put = PwriteAll(fd, std::string_view(data, size), written, what + ": writing the blob into the cache");
         !put) {
       write_error = put.error();
       return false;

@@ -14,8 +14,8 @@
 
 #include "fetcher/http.h"
 #include "fetcher/manifest.h"
-#include "ipc/reference.h"
-#include "ipc/result.h"
+#include "base/reference.h"
+#include "base/result.h"
 
 namespace banger::fetcher {
 

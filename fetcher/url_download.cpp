@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "fetcher/http.h"
-#include "ipc/reference.h"
+#include "base/reference.h"
 
 namespace banger::fetcher {
 namespace {

@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::fetcher {
 

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::imager {
 

@@ -1,7 +1,7 @@
 #include "imager/ext4_writer.h"
 
 #include "imager/data_copy.h"
-#include "ipc/text.h"
+#include "base/text.h"
 
 #include <ext2fs/ext2fs.h>
 #include <unistd.h>
@@ -71,7 +71,7 @@ Error Ext4Writer::Fail(long code, const std::string& what) const {
   return Error{ErrorCode::kIo, what + ": " + text};
 }
 
-Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(int image_fd, int data_fd, const FsParameters& params) {
+Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int data_fd, const FsParameters& params) {
   std::unique_ptr<Ext4Writer> writer(new Ext4Writer());
   writer->data_fd_ = data_fd;
   writer->layer_names_ = params.layer_names;
@@ -111,7 +111,9 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(int image_fd, int data_fd
   ext2fs_set_feature_metadata_csum(&param);
 
   initialize_ext2_error_table();
-  const std::string device = std::to_string(image_fd);  // unixfd_io_manager takes the fd number
+  // unixfd_io_manager takes the fd number, and the descriptor with it: the channel closes
+  // it, on success at ext2fs_free and on failure itself.
+  const std::string device = std::to_string(image_fd.release());
   ext2_filsys fs = nullptr;
   errcode_t rc = ext2fs_initialize(device.c_str(), EXT2_FLAG_64BITS, &param, unixfd_io_manager, &fs);
   if (rc) return writer->Fail(rc, "creating the filesystem");

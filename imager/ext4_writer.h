@@ -14,7 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/fd.h"
+#include "base/result.h"
 #include "ipc/tree_stream.h"
 
 struct struct_ext2_filsys;
@@ -39,7 +40,7 @@ class Ext4Writer {
  public:
   // libext2fs takes `image_fd` (and closes it); file data is written through `data_fd`,
   // the same file, which stays the caller's.
-  static Result<std::unique_ptr<Ext4Writer>> Create(int image_fd, int data_fd, const FsParameters& params);
+  static Result<std::unique_ptr<Ext4Writer>> Create(UniqueFd image_fd, int data_fd, const FsParameters& params);
   ~Ext4Writer();
 
   // Records must come in stream order (parents first). File bytes come from `spool_fd`.

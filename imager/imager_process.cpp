@@ -9,7 +9,7 @@
 
 #include "imager/ext4_writer.h"
 #include "imager/sizing.h"
-#include "ipc/digest.h"
+#include "base/digest.h"
 #include "ipc/tree_stream.h"
 #include "security/helper_session.h"
 
@@ -61,14 +61,8 @@ Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
     return Error::FromErrno("sizing the image file");
   }
   // libext2fs closes the descriptor it is given: it gets a duplicate, ours is flushed after.
-  const int for_libext2fs = ::dup(image);
-  if (for_libext2fs < 0) return Error::FromErrno("dup of the image fd");
-  auto created = Ext4Writer::Create(for_libext2fs, image, params);
-  if (!created) {
-    ::close(for_libext2fs);
-    return created.error();
-  }
-  std::unique_ptr<Ext4Writer> fs = std::move(*created);
+  BANGER_ASSIGN_OR_RETURN(UniqueFd for_libext2fs, DupCloexec(image));
+  BANGER_ASSIGN_OR_RETURN(std::unique_ptr<Ext4Writer> fs, Ext4Writer::Create(std::move(for_libext2fs), image, params));
   uint64_t entries = 0;
   for (;;) {
     BANGER_ASSIGN_OR_RETURN(std::optional<ipc::TreeEntry> entry, tree.Next());

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ipc/result.h"
+#include "base/result.h"
 #include "ipc/tree_stream.h"
 
 namespace banger::imager {

@@ -6,15 +6,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "ipc/frame.h"
 
 namespace banger::ipc {
-namespace {
-
-struct DepthExceeded {};
-
-}  // namespace
-
 Message Message::Make(MessageType type, std::string body) {
   Message m;
   m.type = type;
@@ -24,10 +19,6 @@ Message Message::Make(MessageType type, std::string body) {
 
 Message Message::WithJson(MessageType type, const nlohmann::json& body) {
   return Make(type, DumpJson(body));
-}
-
-std::string DumpJson(const nlohmann::json& value, int indent) {
-  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Result<nlohmann::json> Message::Json(int max_depth) const {
@@ -59,20 +50,6 @@ Error ErrorFromMessage(const Message& error) {
     }
   }
   return out;
-}
-
-Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth) {
-  try {
-    auto guard = [max_depth](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > max_depth) throw DepthExceeded{};
-      return true;
-    };
-    return nlohmann::json::parse(text.begin(), text.end(), guard);
-  } catch (const DepthExceeded&) {
-    return Error{ErrorCode::kMalformed, "JSON nested deeper than " + std::to_string(max_depth) + " levels"};
-  } catch (const nlohmann::json::exception& e) {
-    return Error{ErrorCode::kMalformed, std::string("invalid JSON: ") + e.what()};
-  }
 }
 
 Result<std::pair<Channel, Channel>> Channel::CreatePair() {

@@ -9,9 +9,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "ipc/fd.h"
+#include "base/fd.h"
 #include "ipc/messages.h"
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::ipc {
 
@@ -63,11 +63,5 @@ class Channel {
 // a child may not claim (sandbox, child-failed) reads back as kChildFailed.
 Message MakeErrorMessage(const Error& error);
 Error ErrorFromMessage(const Message& error);
-
-// Parses JSON text with a nesting bound; errors are kMalformed.
-Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 32);
-// JSON text of `value`, with bytes that are not UTF-8 replaced by U+FFFD: nlohmann's own
-// dump() throws on them, and names from a layer may be anything.
-std::string DumpJson(const nlohmann::json& value, int indent = -1);
 
 }  // namespace banger::ipc

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ipc/digest.h"
+#include "base/digest.h"
 
 namespace banger::ipc {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::ipc {
 

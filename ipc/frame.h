@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "ipc/messages.h"
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::ipc {
 

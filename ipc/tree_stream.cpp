@@ -1,5 +1,6 @@
 #include "ipc/tree_stream.h"
 
+#include "base/fd.h"
 #include "ipc/ext4_limits.h"
 
 #include <unistd.h>
@@ -193,13 +194,7 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
 }
 
 Result<void> TreeStreamWriter::Flush() {
-  size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error::FromErrno("writing the tree stream");
-    done += static_cast<size_t>(n);
-  }
+  BANGER_TRY(WriteAll(fd_, buffer_, "writing the tree stream"));
   buffer_.clear();
   return {};
 }

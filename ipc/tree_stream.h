@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::ipc {
 

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "ipc/channel.h"
-#include "ipc/result.h"
+#include "base/result.h"
 #include "security/sandbox_spec.h"
 
 namespace banger::security {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/fd.h"
+#include "base/fd.h"
 #include "security/sanitizer.h"
 #include "security/seccomp_policy.h"
 
@@ -37,6 +37,8 @@ Error SandboxErrno(const std::string& what) {
   return e;
 }
 
+// One write(2), never a write-all loop: the kernel takes a uid_map or gid_map only whole,
+// in a single write, and refuses a second.
 Result<void> WriteProcFile(const char* path, const std::string& text) {
   UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
   if (!fd) return SandboxErrno(std::string("open ") + path);

@@ -3,7 +3,7 @@
 // no_new_privs, rlimits, seccomp last). Must run single-threaded.
 #pragma once
 
-#include "ipc/result.h"
+#include "base/result.h"
 #include "security/sandbox_spec.h"
 
 namespace banger::security {

@@ -5,7 +5,7 @@
 
 #include <charconv>
 
-#include "ipc/fd.h"
+#include "base/fd.h"
 
 namespace banger::security {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::security {
 

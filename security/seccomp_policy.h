@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 #include "security/sandbox_spec.h"
 
 namespace banger::security {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "ipc/channel.h"
-#include "ipc/fd.h"
-#include "ipc/result.h"
+#include "base/fd.h"
+#include "base/result.h"
 #include "security/proc_status.h"
 #include "security/sandbox_spec.h"
 

@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/digest.h"
+#include "base/json.h"
+#include "base/text.h"
 #include "ipc/channel.h"
-#include "ipc/digest.h"
-#include "ipc/text.h"
 #include "unpacker/layer_stream.h"
 #include "unpacker/tar_reader.h"
 
@@ -49,7 +50,7 @@ class SparseWriter {
 };
 
 Result<nlohmann::json> CheckManifest(const std::string& text) {
-  BANGER_ASSIGN_OR_RETURN(nlohmann::json parsed, ipc::ParseJsonBounded(text, 4));
+  BANGER_ASSIGN_OR_RETURN(nlohmann::json parsed, ParseJsonBounded(text, 4));
   if (!parsed.is_object()) return Error{ErrorCode::kMalformed, "bundle: manifest.json is not a JSON object"};
   nlohmann::json out = nlohmann::json::object();
   for (const char* key : {"name", "distro", "arch", "kernel_ref"}) {

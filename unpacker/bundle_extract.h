@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger::unpacker {
 

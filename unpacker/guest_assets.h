@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/platform.h"
-#include "ipc/result.h"
+#include "base/platform.h"
+#include "base/result.h"
 #include "unpacker/layer_tree.h"
 #include "unpacker/spool_writer.h"
 

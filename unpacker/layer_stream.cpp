@@ -1,6 +1,5 @@
 #include "unpacker/layer_stream.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 #include <isa-l/igzip_lib.h>
 #include <zstd.h>
@@ -19,7 +18,7 @@
 #include <system_error>
 #include <thread>
 
-#include "ipc/digest.h"
+#include "base/digest.h"
 
 namespace banger::unpacker {
 namespace {
@@ -142,12 +141,6 @@ class ZstdDecoder final : public LayerStream::Decoder {
 
 }  // namespace
 
-struct LayerStream::Hash {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  Hash() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
-  ~Hash() { EVP_MD_CTX_free(ctx); }
-};
-
 // Pieces go round between the worker (fills free ones) and the caller (holds at most one).
 struct LayerStream::Pipeline {
   static constexpr size_t kPieces = 4;
@@ -184,7 +177,7 @@ const char* FormatName(LayerStream::Format format) {
 }
 
 LayerStream::LayerStream(int fd, std::string name, StreamLimits limits, Format format)
-    : fd_(fd), name_(std::move(name)), limits_(limits), format_(format), hash_(std::make_unique<Hash>()) {}
+    : fd_(fd), name_(std::move(name)), limits_(limits), format_(format) {}
 
 LayerStream::~LayerStream() { StopWorker(); }
 
@@ -321,7 +314,7 @@ Result<std::string_view> LayerStream::Next() {
     lock.unlock();
     // Hashed here rather than on the worker: inflate alone keeps that thread busy.
     handed_out_ += p.sizes[index];
-    EVP_DigestUpdate(hash_->ctx, p.pieces[index].get(), p.sizes[index]);
+    hash_.Update(p.pieces[index].get(), p.sizes[index]);
     return std::string_view(p.pieces[index].get(), p.sizes[index]);
   }
   if (p.error) return *p.error;
@@ -337,10 +330,7 @@ Result<void> LayerStream::Drain() {
 
 std::string LayerStream::Digest() {
   StopWorker();
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(hash_->ctx, md, &len);
-  return Sha256Digest(md);
+  return Sha256Digest(hash_.Finish());
 }
 
 }  // namespace banger::unpacker

@@ -11,7 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
+#include "base/sha256.h"
 
 namespace banger::unpacker {
 
@@ -69,7 +70,6 @@ class LayerStream {
 
  private:
   struct Pipeline;
-  struct Hash;
 
   LayerStream(int fd, std::string name, StreamLimits limits, Format format);
   Result<size_t> ReadInput(char* out, size_t size);
@@ -92,7 +92,7 @@ class LayerStream {
   uint64_t produced_ = 0;    // uncompressed bytes made (worker)
   uint64_t handed_out_ = 0;  // uncompressed bytes handed out (caller)
   mutable std::atomic<int64_t> waited_ns_{0};  // written by the worker, read by the caller
-  std::unique_ptr<Hash> hash_;
+  Sha256 hash_;
   std::unique_ptr<Pipeline> pipeline_;
 };
 

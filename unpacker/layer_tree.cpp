@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "ipc/ext4_limits.h"
-#include "ipc/text.h"
+#include "base/text.h"
 #include "unpacker/whiteout_names.h"
 
 namespace banger::unpacker {

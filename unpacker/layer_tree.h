@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 #include "ipc/tree_stream.h"
 #include "unpacker/tar_reader.h"
 

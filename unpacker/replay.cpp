@@ -4,15 +4,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/digest.h"
+#include "base/json.h"
+#include "base/text.h"
 #include "ipc/channel.h"
-#include "ipc/digest.h"
-#include "ipc/text.h"
 #include "unpacker/tar_reader.h"
 
 namespace banger::unpacker {
 
 Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json) {
-  BANGER_ASSIGN_OR_RETURN(nlohmann::json config, ipc::ParseJsonBounded(config_json, 64));
+  BANGER_ASSIGN_OR_RETURN(nlohmann::json config, ParseJsonBounded(config_json, 64));
   if (!config.is_object() || !config.contains("rootfs") || !config["rootfs"].is_object()) {
     return Error{ErrorCode::kMalformed, "image config has no rootfs object"};
   }

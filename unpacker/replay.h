@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 #include "ipc/tree_stream.h"
 #include "unpacker/layer_stream.h"
 #include "unpacker/layer_tree.h"

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "ipc/fd.h"
+#include "base/fd.h"
 
 namespace banger::unpacker {
 namespace {
@@ -61,7 +61,7 @@ std::vector<ipc::Extent> SpoolWriter::TakeExtents() {
 }
 
 Result<void> SpoolWriter::Flush() {
-  BANGER_TRY(WriteAllAt(fd_, buffer_, end_ - buffer_.size(), "writing the spool"));
+  BANGER_TRY(PwriteAll(fd_, buffer_, end_ - buffer_.size(), "writing the spool"));
   buffer_.clear();
   return {};
 }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 #include "ipc/tree_stream.h"
 
 namespace banger::unpacker {

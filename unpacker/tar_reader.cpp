@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "ipc/ext4_limits.h"
-#include "ipc/text.h"
+#include "base/text.h"
 
 namespace banger::unpacker {
 namespace {

@@ -1,7 +1,6 @@
 #include "unpacker/unpacker_process.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,8 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "assets/embedded.h"
-#include "ipc/digest.h"
-#include "ipc/platform.h"
+#include "base/digest.h"
+#include "base/platform.h"
+#include "base/sha256.h"
 #include "security/helper_session.h"
 #include "unpacker/bundle_extract.h"
 #include "unpacker/guest_assets.h"
@@ -23,6 +23,7 @@ namespace {
 using nlohmann::json;
 
 constexpr uint64_t kMaxConfigBytes = 4 << 20;
+constexpr const char* kEmptySha256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 ReplayLimits LimitsFromJson(const json& j) {
   ReplayLimits l;
@@ -163,11 +164,7 @@ int RunUnpackerProcess() {
     std::setlocale(LC_CTYPE, "C.UTF-8");
     // OpenSSL loads its configuration and providers on first use: do it now.
     OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (EVP_Digest("", 0, md, &len, EVP_sha256(), nullptr) != 1) {
-      return Error{ErrorCode::kIo, "OpenSSL's sha256 is unavailable"};
-    }
+    if (Sha256DigestOf("") != kEmptySha256) return Error{ErrorCode::kIo, "OpenSSL's sha256 is unavailable"};
     return {};
   };
   auto serve = [](ipc::Channel& channel) -> security::MessageHandler {

@@ -10,8 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/digest.h"
+#include "base/sha256.h"
 #include "broker/blob_cache.h"
-#include "ipc/digest.h"
 #include "tests/broker/fetch_fixture.h"
 
 namespace banger::broker {

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ipc/fd.h"
+#include "base/fd.h"
 
 namespace banger::ipc {
 namespace {

@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "ipc/fd.h"
+#include "base/fd.h"
 #include "ipc/tree_stream.h"
 #include "unpacker/replay.h"
 

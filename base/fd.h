@@ -1,4 +1,5 @@
-// UniqueFd owns one file descriptor and closes it exactly once.
+// File descriptors: UniqueFd owns one and closes it exactly once; the helpers below are
+// the one place each descriptor job (write all, dup, reopen, read a small file) is done.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger {
 
@@ -38,9 +39,20 @@ class UniqueFd {
 // name `what`.
 Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what);
 
-// Writes all of `bytes` at `offset` (pwrite, retried on EINTR and short writes); errors
-// name `what` and keep their errno's class (a full disk is kNoSpace).
-Result<void> WriteAllAt(int fd, std::string_view bytes, uint64_t offset, const std::string& what);
+// Writes all of `bytes` at the file offset (write) or at `offset` (pwrite), retried on
+// EINTR and short writes; errors name `what` and keep their errno's class (a full disk is
+// kNoSpace). A pipe whose reader is gone is EPIPE (banger ignores SIGPIPE where it writes
+// to one).
+Result<void> WriteAll(int fd, std::string_view bytes, const std::string& what);
+Result<void> PwriteAll(int fd, std::string_view bytes, uint64_t offset, const std::string& what);
+
+// A close-on-exec duplicate of `fd`, numbered at least `lowest`.
+Result<UniqueFd> DupCloexec(int fd, int lowest = 0);
+
+// A new, read-only open file description of the file behind `fd` (through
+// /proc/self/fd): unlike a dup, it cannot write whatever `fd` could, and it has its own
+// offset. Works for unnamed (O_TMPFILE) and unlinked files too.
+Result<UniqueFd> ReopenReadOnly(int fd);
 
 // The names in directory `path` (without . and ..), read through one directory stream
 // closed on every path. A name removed while it reads is simply absent: nothing here

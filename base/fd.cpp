@@ -1,4 +1,4 @@
-#include "ipc/fd.h"
+#include "base/fd.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,7 +31,18 @@ Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what)
   return bytes;
 }
 
-Result<void> WriteAllAt(int fd, std::string_view bytes, uint64_t offset, const std::string& what) {
+Result<void> WriteAll(int fd, std::string_view bytes, const std::string& what) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::FromErrno(what);
+    if (n == 0) return Error{ErrorCode::kIo, what + ": the write made no progress"};
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<void> PwriteAll(int fd, std::string_view bytes, uint64_t offset, const std::string& what) {
   for (size_t done = 0; done < bytes.size();) {
     const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
@@ -40,6 +51,19 @@ Result<void> WriteAllAt(int fd, std::string_view bytes, uint64_t offset, const s
     done += static_cast<size_t>(n);
   }
   return {};
+}
+
+Result<UniqueFd> DupCloexec(int fd, int lowest) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, lowest));
+  if (!copy) return Error::FromErrno("fcntl(F_DUPFD_CLOEXEC) of fd " + std::to_string(fd));
+  return copy;
+}
+
+Result<UniqueFd> ReopenReadOnly(int fd) {
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  UniqueFd reopened(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!reopened) return Error::FromErrno("reopening fd " + std::to_string(fd) + " read-only (open " + path + ")");
+  return reopened;
 }
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {

@@ -1,6 +1,6 @@
 // The broker reads an image's platform from its verified config with this decoder: the
 // fields an image.json records, refused when absent or of the wrong type.
-#include "ipc/platform.h"
+#include "base/platform.h"
 
 #include <gtest/gtest.h>
 

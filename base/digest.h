@@ -2,10 +2,11 @@
 // used in any path or URL.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 
-#include "ipc/result.h"
+#include "base/result.h"
 
 namespace banger {
 
@@ -21,6 +22,6 @@ std::string_view DigestHex(std::string_view digest);
 // Lowercase hex of raw bytes.
 std::string HexEncode(const void* bytes, size_t size);
 // "sha256:" + hex of a 32-byte sha256.
-std::string Sha256Digest(const unsigned char (&md)[32]);
+std::string Sha256Digest(const std::array<unsigned char, 32>& md);
 
 }  // namespace banger

@@ -1,4 +1,4 @@
-#include "ipc/digest.h"
+#include "base/digest.h"
 
 namespace banger {
 
@@ -36,6 +36,8 @@ std::string HexEncode(const void* bytes, size_t size) {
   return out;
 }
 
-std::string Sha256Digest(const unsigned char (&md)[32]) { return std::string(kSha256Prefix) + HexEncode(md, 32); }
+std::string Sha256Digest(const std::array<unsigned char, 32>& md) {
+  return std::string(kSha256Prefix) + HexEncode(md.data(), md.size());
+}
 
 }  // namespace banger

@@ -1,8 +1,8 @@
-#include "ipc/reference.h"
+#include "base/reference.h"
 
 #include <gtest/gtest.h>
 
-#include "ipc/digest.h"
+#include "base/digest.h"
 
 namespace banger {
 namespace {

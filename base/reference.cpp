@@ -1,6 +1,6 @@
-#include "ipc/reference.h"
+#include "base/reference.h"
 
-#include "ipc/digest.h"
+#include "base/digest.h"
 
 #include <cctype>
 

@@ -1,7 +1,8 @@
-#include "ipc/platform.h"
+#include "base/platform.h"
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "ipc/channel.h"
 
 namespace banger {
@@ -57,7 +58,7 @@ bool PlatformMatches(const Platform& offered, const Platform& want) {
 }
 
 Result<Platform> PlatformFromConfig(std::string_view config_json) {
-  BANGER_ASSIGN_OR_RETURN(nlohmann::json config, ipc::ParseJsonBounded(config_json, 64));
+  BANGER_ASSIGN_OR_RETURN(nlohmann::json config, ParseJsonBounded(config_json, 64));
   auto text = [&](const char* key, bool required) -> Result<std::string> {
     if (!config.is_object() || !config.contains(key)) {
       if (!required) return std::string();

@@ -1,0 +1,20 @@
+// JSON text in and out, for bytes nobody vouches for: parsing is bounded in depth (a
+// hostile peer cannot exhaust the stack) and never throws; dumping replaces bytes that
+// are not UTF-8 (names from a layer may be anything) instead of throwing.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "base/result.h"
+
+namespace banger {
+
+// Parses JSON text with a nesting bound; errors are kMalformed.
+Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 32);
+// JSON text of `value`, with bytes that are not UTF-8 replaced by U+FFFD.
+std::string DumpJson(const nlohmann::json& value, int indent = -1);
+
+}  // namespace banger
