@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,17 +74,6 @@ Result<std::vector<std::string>> ListDirectory(const std::string& path) {
     if (name != "." && name != "..") names.emplace_back(name);
   }
   return names;
-}
-
-Result<UniqueFd> LockFile(const std::string& path, int operation) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) return Error::FromErrno("opening " + path);
-  int rc;
-  do {
-    rc = ::flock(fd.get(), operation);
-  } while (rc != 0 && errno == EINTR);
-  if (rc != 0) return Error::FromErrno("locking " + path);
-  return fd;
 }
 
 uint64_t AllocatedBytes(const std::string& path, int max_depth) {

@@ -59,10 +59,6 @@ Result<UniqueFd> ReopenReadOnly(int fd);
 // throws, as std::filesystem's iterators do when a directory changes under them.
 Result<std::vector<std::string>> ListDirectory(const std::string& path);
 
-// Opens (creating, 0644) and flock()s `path` with `operation` (LOCK_SH or LOCK_EX, maybe
-// with LOCK_NB), retrying on EINTR; the lock lasts as long as the returned fd.
-Result<UniqueFd> LockFile(const std::string& path, int operation);
-
 // Bytes allocated (st_blocks) under `path`, itself included, symlinks not followed;
 // what vanishes while it walks counts nothing.
 uint64_t AllocatedBytes(const std::string& path, int max_depth = 16);

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/cli.h"
+#include "broker/cli/cli.h"
 
 // The one catch of the privileged process: whatever escaped the Result idiom (a library
 // that throws) ends this run with one line and exit 1, never an abort. Staging

@@ -38,8 +38,7 @@ class FetcherService {
 
  private:
   Result<void> Resolve(ipc::Message& message) {
-    BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
-    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::ResolveRequestFromJson(body));
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::DecodeResolveRequest(message.body));
     BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
     BANGER_ASSIGN_OR_RETURN(Platform platform, ParsePlatform(request.platform));
     RegistryOptions options;
@@ -57,60 +56,44 @@ class FetcherService {
     out.platform = plan.from_index ? plan.platform.String() : "";  // empty: the reference named one manifest
     out.config = {plan.config.digest, plan.config.size, plan.config.media_type};
     for (const Descriptor& l : plan.layers) out.layers.push_back({l.digest, l.size, l.media_type});
-    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kResolved, ipc::ToJson(out)));
+    return channel_.Send(ipc::Message::Make(ipc::MessageType::kResolved, ipc::Encode(out)));
   }
 
   Result<void> StartBlob(ipc::Message& message) {
     if (!client_) return Error{ErrorCode::kUnexpected, "blob requested before the image was resolved"};
-    BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
-    BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::BlobRequestFromJson(body));
+    BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::DecodeBlobRequest(message.body));
     workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
       Descriptor blob;
       blob.digest = request.blob.digest;
       blob.size = request.blob.size;
       blob.media_type = request.blob.media_type;
-      auto last_report = Clock::now();
-      auto progress = [&](uint64_t bytes) {
-        if (Clock::now() - last_report < std::chrono::milliseconds(200)) return;
-        last_report = Clock::now();
-        (void)channel_.Send(
-            ipc::Message::WithJson(ipc::MessageType::kBlobProgress, {{"id", request.id}, {"bytes", bytes}}));
-      };
-      auto done = client_->DownloadBlob(blob, fd.get(), progress);
-      if (done) {
-        (void)channel_.Send(
-            ipc::Message::WithJson(ipc::MessageType::kBlobDone, {{"id", request.id}, {"bytes", *done}}));
-      } else {
-        (void)channel_.Send(ipc::MakeErrorMessage(done.error()));
-      }
+      auto done = client_->DownloadBlob(blob, fd.get(), ProgressReporter(request.id));
+      Report(request.id, done);
     });
     return {};
   }
 
   // A catalog document or a bundle: no registry, no credentials (url_download.h).
   Result<void> StartUrl(ipc::Message& message) {
-    BANGER_ASSIGN_OR_RETURN(nlohmann::json body, message.Json());
-    uint64_t id = 0, max_bytes = 0;
-    std::string url;
-    try {
-      id = body.at("id").get<uint64_t>();
-      url = body.at("url").get<std::string>();
-      max_bytes = body.at("max_bytes").get<uint64_t>();
-    } catch (const nlohmann::json::exception& e) {
-      return Error{ErrorCode::kMalformed, std::string("malformed fetch-url request: ") + e.what()};
-    }
-    workers_.emplace_back([this, id, url, max_bytes, fd = std::move(message.fds[0])] {
-      auto last_report = Clock::now();
-      auto progress = [&](uint64_t bytes) {
-        if (Clock::now() - last_report < std::chrono::milliseconds(200)) return;
-        last_report = Clock::now();
-        (void)channel_.Send(ipc::Message::WithJson(ipc::MessageType::kBlobProgress, {{"id", id}, {"bytes", bytes}}));
-      };
-      auto done = DownloadUrl(url, max_bytes, fd.get(), progress);
-      (void)channel_.Send(done ? ipc::Message::WithJson(ipc::MessageType::kBlobDone, {{"id", id}, {"bytes", *done}})
-                               : ipc::MakeErrorMessage(done.error()));
+    BANGER_ASSIGN_OR_RETURN(ipc::UrlRequest request, ipc::DecodeUrlRequest(message.body));
+    workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
+      Report(request.id, DownloadUrl(request.url, request.max_bytes, fd.get(), ProgressReporter(request.id)));
     });
     return {};
+  }
+
+  // Reports a download's bytes at most every 200 ms (called on its worker thread).
+  std::function<void(uint64_t)> ProgressReporter(uint64_t id) {
+    return [this, id, last_report = Clock::now()](uint64_t bytes) mutable {
+      if (Clock::now() - last_report < std::chrono::milliseconds(200)) return;
+      last_report = Clock::now();
+      (void)channel_.Send(ipc::Message::Make(ipc::MessageType::kBlobProgress, ipc::Encode(ipc::BlobProgress{id, bytes})));
+    };
+  }
+
+  void Report(uint64_t id, const Result<uint64_t>& done) {
+    (void)channel_.Send(done ? ipc::Message::Make(ipc::MessageType::kBlobDone, ipc::Encode(ipc::BlobProgress{id, *done}))
+                             : ipc::MakeErrorMessage(done.error()));
   }
 
   ipc::Channel& channel_;

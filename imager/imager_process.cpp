@@ -5,58 +5,32 @@
 #include <unistd.h>
 
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "imager/ext4_writer.h"
 #include "imager/sizing.h"
-#include "base/digest.h"
+#include "ipc/image_protocol.h"
 #include "ipc/tree_stream.h"
 #include "security/helper_session.h"
 
 namespace banger::imager {
 namespace {
 
-using nlohmann::json;
-
 constexpr int kHeapFillByte = 0xff;  // allocations read as 0x00 (the complement)
 
-Result<std::array<uint8_t, 16>> Hex16(const json& body, const char* key) {
-  std::array<uint8_t, 16> out{};
-  std::string hex = body.value(key, "");
-  if (hex.size() != 32) return Error{ErrorCode::kMalformed, std::string("image request: ") + key + " is not 16 hex bytes"};
-  for (size_t i = 0; i < 16; ++i) {
-    auto nibble = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      return -1;
-    };
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return Error{ErrorCode::kMalformed, std::string("image request: ") + key + " is not hex"};
-    out[i] = static_cast<uint8_t>(hi * 16 + lo);
-  }
-  return out;
-}
-
 Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
-  BANGER_ASSIGN_OR_RETURN(json body, request.Json());
+  BANGER_ASSIGN_OR_RETURN(ipc::ImageRequest body, ipc::DecodeImageRequest(request.body));
   const int image = request.fds[0].get();
   const int spool = request.fds[1].get();
   ipc::TreeStreamReader tree(request.fds[2].get());
   BANGER_ASSIGN_OR_RETURN(ipc::TreeSummary summary, tree.ReadSummary());
-  BANGER_ASSIGN_OR_RETURN(FilesystemPlan plan, PlanFilesystem(summary, body.value("size_bytes", uint64_t{0})));
+  BANGER_ASSIGN_OR_RETURN(FilesystemPlan plan, PlanFilesystem(summary, body.size_bytes));
   FsParameters params;
   params.size_bytes = plan.filesystem_bytes;
   params.inode_count = plan.inode_count;
-  BANGER_ASSIGN_OR_RETURN(params.uuid, Hex16(body, "uuid"));
-  BANGER_ASSIGN_OR_RETURN(params.hash_seed, Hex16(body, "hash_seed"));
-  params.timestamp = body.value("timestamp", 1704067200u);
-  if (const auto layers = body.find("layers"); layers != body.end() && layers->is_array() && layers->size() <= 1024) {
-    for (const json& layer : *layers) {
-      const bool named = layer.is_string() && IsValidDigest(layer.get<std::string>());
-      params.layer_names.push_back(named ? "layer " + layer.get<std::string>()
-                                         : "layer " + std::to_string(params.layer_names.size()));
-    }
-  }
+  params.uuid = body.uuid;
+  params.hash_seed = body.hash_seed;
+  params.timestamp = body.timestamp;
+  for (const std::string& digest : body.layer_digests) params.layer_names.push_back("layer " + digest);
   if (::ftruncate(image, 0) != 0 || ::ftruncate(image, static_cast<off_t>(plan.filesystem_bytes)) != 0) {
     return Error::FromErrno("sizing the image file");
   }
@@ -76,12 +50,8 @@ Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
   }
   BANGER_TRY(fs->Finish());
   if (::fdatasync(image) != 0) return Error::FromErrno("flushing the image");
-  return channel.Send(ipc::Message::WithJson(ipc::MessageType::kImageDone,
-                                             {{"filesystem_bytes", plan.filesystem_bytes},
-                                              {"content_bytes", plan.content_bytes},
-                                              {"inodes", plan.inode_count},
-                                              {"entries", entries},
-                                              {"blocks_used", fs->blocks_used()}}));
+  const ipc::ImageSummary done{plan.filesystem_bytes, plan.content_bytes, plan.inode_count, entries, fs->blocks_used()};
+  return channel.Send(ipc::Message::Make(ipc::MessageType::kImageDone, ipc::Encode(done)));
 }
 
 }  // namespace

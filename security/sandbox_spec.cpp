@@ -61,18 +61,8 @@ void SandboxSpec::BindReadOnly(const std::string& host_path, const std::string& 
   readonly_binds.push_back({host_path, inside});
 }
 
-namespace {
-std::string& Preferred() {
-  static std::string name;
-  return name;
-}
-}  // namespace
-
-void SetPreferredSandboxUser(std::string name) { Preferred() = std::move(name); }
-const std::string& PreferredSandboxUser() { return Preferred(); }
-
-SandboxIdentity ResolveSandboxIdentity() {
-  for (const std::string& name : {Preferred(), std::string("banger"), std::string("nobody")}) {
+SandboxIdentity ResolveSandboxIdentity(const std::string& preferred_user) {
+  for (const std::string& name : {preferred_user, std::string("banger"), std::string("nobody")}) {
     if (name.empty()) continue;
     if (const passwd* pw = ::getpwnam(name.c_str()); pw != nullptr && pw->pw_uid != 0) {
       return {pw->pw_uid, pw->pw_gid, name};
@@ -81,10 +71,10 @@ SandboxIdentity ResolveSandboxIdentity() {
   return {65534, 65534, "65534"};
 }
 
-SandboxSpec SpecForCurrentBroker(ProcessKind kind) {
+SandboxSpec SpecForCurrentBroker(ProcessKind kind, const std::string& preferred_user) {
   SandboxSpec spec = DefaultSpec(kind);
   if (::geteuid() == 0) {
-    SandboxIdentity who = ResolveSandboxIdentity();
+    SandboxIdentity who = ResolveSandboxIdentity(preferred_user);
     spec.uid = who.uid;
     spec.gid = who.gid;
   } else {

@@ -54,21 +54,19 @@ struct SandboxSpec {
 // The policy each kind gets unless the broker's configuration adjusts it.
 SandboxSpec DefaultSpec(ProcessKind kind);
 
-// The unprivileged identity children run as when the broker is root: the preferred
-// user (the config's `user`) if it exists, else the dedicated "banger" user, else
-// "nobody"; a user with uid 0 is never chosen. Resolved in the broker, never in a child.
+// The unprivileged identity children run as when the broker is root: `preferred_user`
+// (the config's `user`) if it exists, else the dedicated "banger" user, else "nobody";
+// a user with uid 0 is never chosen. Resolved in the broker, never in a child.
 struct SandboxIdentity {
   uid_t uid;
   gid_t gid;
   std::string name;
 };
-SandboxIdentity ResolveSandboxIdentity();
-// Process-wide; set once at start-up, before any helper is spawned. Empty: none.
-void SetPreferredSandboxUser(std::string name);
-const std::string& PreferredSandboxUser();
+SandboxIdentity ResolveSandboxIdentity(const std::string& preferred_user = "");
 
-// Fills in uid/gid or the user-namespace choice for the calling (broker) process.
-SandboxSpec SpecForCurrentBroker(ProcessKind kind);
+// Fills in uid/gid (as ResolveSandboxIdentity picks them) or the user-namespace choice
+// for the calling (broker) process.
+SandboxSpec SpecForCurrentBroker(ProcessKind kind, const std::string& preferred_user = "");
 
 nlohmann::json SpecToJson(const SandboxSpec& spec);
 Result<SandboxSpec> SpecFromJson(const nlohmann::json& json);

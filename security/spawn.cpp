@@ -131,6 +131,7 @@ Result<SandboxedChild> SandboxedChild::Spawn(SpawnOptions options) {
 
   SandboxedChild child;
   child.name_ = options.name;
+  child.stop_fd_ = options.stop_fd;
   child.pid_ = pid;
   child.pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
   if (!child.pidfd_) {
@@ -170,6 +171,7 @@ SandboxedChild& SandboxedChild::operator=(SandboxedChild&& other) noexcept {
   if (this != &other) {
     Kill();
     name_ = std::move(other.name_);
+    stop_fd_ = other.stop_fd_;
     pid_ = std::exchange(other.pid_, -1);
     pidfd_ = std::move(other.pidfd_);
     stderr_ = std::move(other.stderr_);
@@ -258,7 +260,7 @@ Result<ipc::Message> SandboxedChild::Receive(int timeout_ms) {
   if (exit_) return DeathError();
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
   for (;;) {
-    pollfd fds[4] = {{channel_.fd(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}, {StopFd(), POLLIN, 0},
+    pollfd fds[4] = {{channel_.fd(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}, {stop_fd_, POLLIN, 0},
                      {stderr_.get(), POLLIN, 0}};
     int ready = ::poll(fds, stderr_ ? 4 : 3, RemainingMs(deadline, timeout_ms));
     if (ready < 0 && errno == EINTR) continue;
@@ -293,6 +295,13 @@ Result<ipc::Message> SandboxedChild::ReceiveExpecting(std::initializer_list<ipc:
   Kill();
   return Error{ErrorCode::kChildFailed,
                name_ + " sent '" + ipc::MessageTypeName(message.type) + "' out of turn and was stopped"};
+}
+
+Result<void> SandboxedChild::Shutdown(int timeout_ms) {
+  (void)Send(ipc::Message::Make(ipc::MessageType::kShutdown));  // a dead child is described by Wait
+  const ChildExit end = Wait(timeout_ms);
+  if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, name_ + " " + end.Describe() + " at shutdown"};
+  return {};
 }
 
 ChildExit SandboxedChild::Wait(int timeout_ms) {

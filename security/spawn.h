@@ -40,6 +40,9 @@ struct SpawnOptions {
   std::vector<UniqueFd> passed_fds;  // become fds 4, 5, ... in the child
   std::vector<std::string> environment;  // KEY=VALUE added to the clean environment
   int lock_timeout_ms = 20000;
+  // Readable when the broker is asked to stop (stop_signal.h's StopFd for SIGINT and
+  // SIGTERM): every wait on the child then ends with kStopped. -1: nothing stops it.
+  int stop_fd = -1;
 };
 
 class SandboxedChild {
@@ -59,6 +62,9 @@ class SandboxedChild {
 
   // Waits for the child to end (killing it at the deadline, -1 = no deadline) and reaps it.
   ChildExit Wait(int timeout_ms = -1);
+  // The end of a helper's work: kShutdown, then Wait. Anything but exit status 0 is a
+  // kChildFailed error saying how it ended ("banger-imager killed by signal 9 at shutdown").
+  Result<void> Shutdown(int timeout_ms);
   void Kill();
 
   pid_t pid() const { return pid_; }
@@ -75,6 +81,7 @@ class SandboxedChild {
   Error DeathError();
 
   std::string name_;
+  int stop_fd_ = -1;
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd stderr_;

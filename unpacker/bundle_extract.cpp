@@ -49,19 +49,21 @@ class SparseWriter {
   int fd_;
 };
 
-Result<nlohmann::json> CheckManifest(const std::string& text) {
+// Other keys are allowed (a newer bundle may carry more); the four banger reads are checked.
+Result<ipc::BundleManifest> CheckManifest(const std::string& text) {
   BANGER_ASSIGN_OR_RETURN(nlohmann::json parsed, ParseJsonBounded(text, 4));
   if (!parsed.is_object()) return Error{ErrorCode::kMalformed, "bundle: manifest.json is not a JSON object"};
-  nlohmann::json out = nlohmann::json::object();
-  for (const char* key : {"name", "distro", "arch", "kernel_ref"}) {
+  ipc::BundleManifest out;
+  for (auto [key, slot] : {std::pair{"name", &out.name}, std::pair{"distro", &out.distro}, std::pair{"arch", &out.arch},
+                           std::pair{"kernel_ref", &out.kernel_ref}}) {
     if (!parsed.contains(key)) continue;
     const auto& value = parsed[key];
-    if (!value.is_string() || value.get<std::string>().size() > 256) {
+    if (!value.is_string() || value.get_ref<const std::string&>().size() > ipc::kMaxBundleField) {
       return Error{ErrorCode::kMalformed, std::string("bundle: manifest.json's ") + key + " is not a short string"};
     }
-    out[key] = value;
+    *slot = value.get<std::string>();
   }
-  if (!out.contains("name")) return Error{ErrorCode::kMalformed, "bundle: manifest.json has no name"};
+  if (out.name.empty()) return Error{ErrorCode::kMalformed, "bundle: manifest.json has no name"};
   return out;
 }
 

@@ -5,9 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
-
 #include "base/result.h"
+#include "ipc/unpack_protocol.h"
 
 namespace banger::unpacker {
 
@@ -17,7 +16,7 @@ struct BundleLimits {
 };
 
 struct ExtractedBundle {
-  nlohmann::json manifest;  // {name, distro, arch, kernel_ref}, every value a short string
+  ipc::BundleManifest manifest;  // every field a short string; the name never empty
   uint64_t rootfs_bytes = 0;
 };
 

@@ -6,12 +6,12 @@
 
 #include <clocale>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "assets/embedded.h"
 #include "base/digest.h"
 #include "base/platform.h"
 #include "base/sha256.h"
+#include "ipc/unpack_protocol.h"
 #include "security/helper_session.h"
 #include "unpacker/bundle_extract.h"
 #include "unpacker/guest_assets.h"
@@ -20,23 +20,22 @@
 namespace banger::unpacker {
 namespace {
 
-using nlohmann::json;
-
 constexpr uint64_t kMaxConfigBytes = 4 << 20;
 constexpr const char* kEmptySha256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-ReplayLimits LimitsFromJson(const json& j) {
-  ReplayLimits l;
-  l.stream.max_uncompressed_bytes = j.value("max_layer_bytes", l.stream.max_uncompressed_bytes);
-  l.stream.zstd_window_log_max = j.value("zstd_window_log_max", l.stream.zstd_window_log_max);
-  l.max_total_uncompressed_bytes = j.value("max_total_bytes", l.max_total_uncompressed_bytes);
-  l.tree.max_entries = j.value("max_entries", l.tree.max_entries);
-  l.tree.max_depth = j.value("max_depth", l.tree.max_depth);
-  l.tree.max_path_bytes = j.value("max_path_bytes", l.tree.max_path_bytes);
-  l.max_header_bytes = j.value("max_header_bytes", l.max_header_bytes);
-  l.max_spool_bytes = j.value("max_spool_bytes", l.max_spool_bytes);
-  l.max_seconds = j.value("max_unpack_seconds", l.max_seconds);
-  return l;
+ReplayLimits LimitsFrom(const ipc::UnpackLimits& l) {
+  ReplayLimits r;
+  r.stream.max_uncompressed_bytes = l.max_layer_bytes.value_or(r.stream.max_uncompressed_bytes);
+  r.stream.zstd_window_log_max =
+      static_cast<int>(std::min<uint64_t>(l.zstd_window_log_max.value_or(r.stream.zstd_window_log_max), 31));
+  r.max_total_uncompressed_bytes = l.max_total_bytes.value_or(r.max_total_uncompressed_bytes);
+  r.tree.max_entries = l.max_entries.value_or(r.tree.max_entries);
+  r.tree.max_depth = l.max_depth.value_or(r.tree.max_depth);
+  r.tree.max_path_bytes = l.max_path_bytes.value_or(r.tree.max_path_bytes);
+  r.max_header_bytes = l.max_header_bytes.value_or(r.max_header_bytes);
+  r.max_spool_bytes = l.max_spool_bytes.value_or(r.max_spool_bytes);
+  r.max_seconds = l.max_unpack_seconds.value_or(r.max_seconds);
+  return r;
 }
 
 // One image: unpack-begin, then one unpack-layer per layer, then the replay.
@@ -57,20 +56,15 @@ class UnpackService {
   Result<void> Begin(ipc::Message& message) {
     if (begun_) return Error{ErrorCode::kUnexpected, "a second unpack-begin"};
     begun_ = true;
-    BANGER_ASSIGN_OR_RETURN(json body, message.Json());
-    try {
-      for (const json& layer : body.at("layers")) {
-        LayerInput input;
-        input.digest = layer.at("digest").get<std::string>();
-        input.media_type = layer.at("media_type").get<std::string>();
-        BANGER_TRY(CheckDigest(input.digest, "unpack request"));
-        layers_.push_back(std::move(input));
-      }
-      limits_ = LimitsFromJson(body.value("limits", json::object()));
-      inject_guest_assets_ = body.value("inject_guest_assets", false);
-    } catch (const json::exception& e) {
-      return Error{ErrorCode::kMalformed, std::string("malformed unpack request: ") + e.what()};
+    BANGER_ASSIGN_OR_RETURN(ipc::UnpackRequest request, ipc::DecodeUnpackRequest(message.body));
+    for (const ipc::UnpackLayerRef& layer : request.layers) {
+      LayerInput input;
+      input.digest = layer.digest;
+      input.media_type = layer.media_type;
+      layers_.push_back(std::move(input));
     }
+    limits_ = LimitsFrom(request.limits);
+    inject_guest_assets_ = request.inject_guest_assets;
     config_ = std::move(message.fds[0]);
     spool_ = std::move(message.fds[1]);
     tree_out_ = std::move(message.fds[2]);
@@ -82,25 +76,25 @@ class UnpackService {
   Result<void> Extract(ipc::Message& message) {
     if (begun_) return Error{ErrorCode::kUnexpected, "extract-bundle after unpack-begin"};
     begun_ = true;
-    BANGER_ASSIGN_OR_RETURN(json body, message.Json());
+    BANGER_ASSIGN_OR_RETURN(ipc::ExtractRequest request, ipc::DecodeExtractRequest(message.body));
     BundleLimits limits;
-    limits.max_rootfs_bytes = body.value("max_rootfs_bytes", limits.max_rootfs_bytes);
+    limits.max_rootfs_bytes = request.max_rootfs_bytes.value_or(limits.max_rootfs_bytes);
     BANGER_ASSIGN_OR_RETURN(ExtractedBundle bundle,
                             ExtractBundle(message.fds[0].get(), message.fds[1].get(), limits));
-    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kBundleExtracted,
-                                                {{"manifest", bundle.manifest}, {"rootfs_bytes", bundle.rootfs_bytes}}));
+    return channel_.Send(ipc::Message::Make(ipc::MessageType::kBundleExtracted,
+                                            ipc::Encode(ipc::BundleExtracted{bundle.manifest, bundle.rootfs_bytes})));
   }
 
   Result<void> AddLayer(ipc::Message& message) {
     if (!begun_) return Error{ErrorCode::kUnexpected, "unpack-layer before unpack-begin"};
-    BANGER_ASSIGN_OR_RETURN(json body, message.Json());
-    size_t index = body.value("index", layers_.size());
+    BANGER_ASSIGN_OR_RETURN(ipc::LayerHandOff hand_off, ipc::DecodeLayerHandOff(message.body));
+    const size_t index = hand_off.index;
     if (index >= layers_.size() || layer_fds_[index]) {
       return Error{ErrorCode::kUnexpected, "unpack-layer with a bad or repeated index"};
     }
     layer_fds_[index] = std::move(message.fds[0]);
     layers_[index].fd = layer_fds_[index].get();
-    layers_[index].grows_to = body.value("grows_to", uint64_t{0});
+    layers_[index].grows_to = hand_off.grows_to.value_or(0);
     if (++received_ == layers_.size()) return Run();
     return {};
   }
@@ -114,7 +108,7 @@ class UnpackService {
     }
     auto progress = [this](size_t layer, uint64_t bytes) {
       (void)channel_.Send(
-          ipc::Message::WithJson(ipc::MessageType::kUnpackProgress, {{"layer", layer}, {"bytes", bytes}}));
+          ipc::Message::Make(ipc::MessageType::kUnpackProgress, ipc::Encode(ipc::UnpackProgress{layer, bytes})));
     };
     std::optional<GuestInjection> guest;
     auto inject = [&guest, &platform](LayerTree& tree, SpoolWriter& spool, uint32_t next_layer) -> Result<void> {
@@ -131,18 +125,20 @@ class UnpackService {
                             ReplayLayers(layers_, diff_ids, spool_.get(), tree_out_.get(), limits_, progress,
                                          inject_guest_assets_ ? AfterLayers(inject) : AfterLayers()));
     tree_out_.reset();  // the imager sees the end of the stream
+    return channel_.Send(ipc::Message::Make(ipc::MessageType::kUnpackDone, ipc::Encode(Summary(outcome, guest))));
+  }
+
+  static ipc::UnpackSummary Summary(ReplayOutcome& outcome, const std::optional<GuestInjection>& guest) {
     const auto& s = outcome.summary;
-    json warnings = json::array();
+    ipc::UnpackSummary out{s.entries,       s.inodes, s.directories, s.data_bytes, s.apparent_bytes, s.metadata_bytes,
+                           outcome.uncompressed_bytes, outcome.spool_bytes};
     if (guest) outcome.warnings.insert(outcome.warnings.end(), guest->warnings.begin(), guest->warnings.end());
-    for (size_t i = 0; i < outcome.warnings.size() && i < 100; ++i) warnings.push_back(outcome.warnings[i]);
-    json done = {{"entries", s.entries}, {"inodes", s.inodes}, {"directories", s.directories},
-                 {"data_bytes", s.data_bytes}, {"apparent_bytes", s.apparent_bytes}, {"metadata_bytes", s.metadata_bytes},
-                 {"uncompressed_bytes", outcome.uncompressed_bytes}, {"spool_bytes", outcome.spool_bytes},
-                 {"warnings", warnings}};
-    if (guest) {
-      done["guest"] = {{"init", GuestInitName(guest->init)}, {"injected", guest->injected}, {"replaced", guest->replaced}};
+    for (const std::string& warning : outcome.warnings) {
+      if (out.warnings.size() == ipc::kMaxUnpackWarnings) break;
+      out.warnings.push_back(warning.substr(0, ipc::kMaxWarningBytes));
     }
-    return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kUnpackDone, done));
+    if (guest) out.guest = ipc::GuestReport{GuestInitName(guest->init), guest->injected, guest->replaced};
+    return out;
   }
 
   ipc::Channel& channel_;

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "broker/flags.h"
+#include "broker/host/config.h"
 #include "tests/support/registry_fixture.h"
 
 namespace banger::testing {

@@ -6,7 +6,8 @@
 
 #include <fstream>
 
-#include "broker/fs_identity.h"
+#include "base/digest.h"
+#include "broker/pull/fs_identity.h"
 #include "security/spawn.h"
 #include "tests/support/registry_fixture.h"
 
@@ -33,10 +34,11 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
   const broker::FsIdentity id = broker::DeriveFsIdentity(options.manifest_digest);
   nlohmann::json digests = nlohmann::json::array();
   for (const BuiltLayer& layer : layers) digests.push_back(layer.digest);
-  ipc::Message begin = ipc::Message::WithJson(ipc::MessageType::kImageBegin,
-                                              {{"size_bytes", options.size_bytes}, {"uuid", id.uuid_hex},
-                                               {"hash_seed", id.hash_seed_hex}, {"timestamp", id.timestamp},
-                                               {"layers", digests}});
+  ipc::Message begin = ipc::Message::WithJson(
+      ipc::MessageType::kImageBegin,
+      {{"size_bytes", options.size_bytes}, {"uuid", HexEncode(id.uuid.data(), id.uuid.size())},
+       {"hash_seed", HexEncode(id.hash_seed.data(), id.hash_seed.size())}, {"timestamp", id.timestamp},
+       {"layers", digests}});
   begin.fds.push_back(std::move(image));
   // The imager may only read the spool.
   begin.fds.push_back(UniqueFd(::open(("/proc/self/fd/" + std::to_string(spool.get())).c_str(), O_RDONLY | O_CLOEXEC)));

@@ -1,0 +1,110 @@
+#include "broker/cli/catalog_commands.h"
+
+#include <iomanip>
+#include <nlohmann/json.hpp>
+
+#include "base/text.h"
+#include "broker/cli/exit_codes.h"
+#include "broker/cli/flags.h"
+#include "broker/cli/output.h"
+#include "broker/pull/url_download.h"
+#include "broker/registry/catalog.h"
+#include "broker/store/bundle_writer.h"
+#include "broker/store/image_store.h"
+#include "security/stop_signal.h"
+
+namespace banger::broker {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kCatalogUsage =
+    "usage: banger image catalog [--catalog SRC] [--json]\n"
+    "\n"
+    "Lists the image catalog: names `banger image pull NAME` takes from a pre-built bundle\n"
+    "instead of a registry. SRC is a path or an https URL (http on loopback); the default\n"
+    "is $BANGER_CATALOG, then /etc/banger/catalog.json, then the catalog built into banger.\n";
+
+constexpr const char* kBundleUsage =
+    "usage: banger image bundle NAME --out FILE.tar.zst [--url URL] [--distro D] [--description T]\n"
+    "\n"
+    "Writes a pulled image as a catalog bundle (manifest.json and rootfs.ext4 in a\n"
+    "zstd-compressed tar) and prints its catalog entry; publish the file at URL and add the\n"
+    "entry to a catalog's \"entries\".\n";
+
+
+std::string ArchOf(const std::string& platform) {
+  const size_t slash = platform.find('/');
+  if (slash == std::string::npos) return "";
+  const size_t end = platform.find('/', slash + 1);
+  return platform.substr(slash + 1, end == std::string::npos ? std::string::npos : end - slash - 1);
+}
+
+}  // namespace
+
+int RunImageCatalogCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
+                           std::ostream& err) {
+  auto flags = ParseFlags(args, FlagSpec{{"--catalog"}, {"--json", "--help", "-h"}, {}});
+  if (!flags) return ReportUsage(err, flags.error().message, "image catalog");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kCatalogUsage;
+    return kExitOk;
+  }
+  if (!flags->positional.empty()) return ReportUsage(err, "image catalog takes no arguments", "image catalog");
+  security::InstallStopSignals();
+  const HelperLauncher launcher(context.Helpers());
+  auto catalog = LoadCatalog(context.Catalog(flags->Value("--catalog").value_or("")),
+                             [&launcher](const std::string& url, uint64_t max) { return ReadUrl(launcher, url, max); });
+  if (!catalog) return ReportError(err, catalog.error(), "");
+  if (flags->Has("--json")) {
+    json entries = json::array();
+    for (const auto& e : catalog->entries) {
+      entries.push_back({{"name", e.name}, {"distro", e.distro}, {"arch", e.arch}, {"kernel_ref", e.kernel_ref},
+                         {"url", e.url}, {"sha256", e.sha256}, {"size", e.size}, {"description", e.description}});
+    }
+    out << json{{"source", catalog->source}, {"entries", entries}}.dump(2) << "\n";
+    return kExitOk;
+  }
+  out << "catalog: " << catalog->source << " (" << catalog->entries.size() << " image(s))\n";
+  if (catalog->entries.empty()) return kExitOk;
+  out << std::left << std::setw(24) << "NAME" << std::setw(10) << "ARCH" << std::setw(12) << "SIZE"
+      << "DESCRIPTION\n";
+  for (const auto& e : catalog->entries) {
+    out << std::setw(24) << e.name << std::setw(10) << e.arch << std::setw(12) << HumanBytes(e.size) << e.description
+        << "\n";
+  }
+  return kExitOk;
+}
+
+int RunImageBundleCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
+                          std::ostream& err) {
+  auto flags = ParseFlags(args, FlagSpec{{"--out", "--url", "--distro", "--description"}, {"--help", "-h"}, {}});
+  if (!flags) return ReportUsage(err, flags.error().message, "image bundle");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kBundleUsage;
+    return kExitOk;
+  }
+  if (flags->positional.size() != 1) return ReportUsage(err, "image bundle takes one image name", "image bundle");
+  const auto out_path = flags->Value("--out");
+  if (!out_path || out_path->empty()) return ReportUsage(err, "image bundle needs --out FILE.tar.zst", "image bundle");
+  auto store = ImageStore::Open(context.StateRoot());
+  if (!store) return ReportError(err, store.error(), "");
+  const std::string name = flags->positional[0];
+  auto image = store->FindByName(name);
+  if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
+  const json& record = image->record;
+  const ipc::BundleManifest manifest{name, flags->Value("--distro").value_or(record.value("distro", "")),
+                                     ArchOf(record.value("platform", "")), record.value("kernel_ref", "")};
+  auto written = WriteBundle(image->rootfs(), manifest, *out_path);
+  if (!written) return ReportError(err, written.error(), *out_path);
+  json entry = {{"name", manifest.name}, {"distro", manifest.distro}, {"arch", manifest.arch},
+                {"kernel_ref", manifest.kernel_ref}};
+  entry["url"] = flags->Value("--url").value_or("https://example.invalid/" + name + ".tar.zst");
+  entry["sha256"] = written->sha256;
+  entry["size"] = written->size;
+  entry["description"] = flags->Value("--description").value_or(name + " (" + record.value("ref", "") + ")");
+  out << entry.dump(2) << "\n";
+  return kExitOk;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,70 @@
+#include "broker/cli/context.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "broker/host/user_dirs.h"
+#include "security/stop_signal.h"
+
+namespace banger::broker {
+namespace {
+
+std::string Variable(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+}  // namespace
+
+HostEnvironment CaptureEnvironment() {
+  HostEnvironment env;
+  env.root = ::geteuid() == 0;
+  env.home = Variable("HOME");
+  env.xdg_cache_home = Variable("XDG_CACHE_HOME");
+  env.xdg_state_home = Variable("XDG_STATE_HOME");
+  env.state_dir = Variable("BANGER_STATE_DIR");
+  env.cache_dir = Variable("BANGER_CACHE_DIR");
+  env.config_path = Variable("BANGER_CONFIG");
+  env.catalog = Variable("BANGER_CATALOG");
+  env.tmpdir = Variable("TMPDIR");
+  env.docker_config = Variable("DOCKER_CONFIG");
+  for (const char* proxy : {"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"}) {
+    if (const char* value = std::getenv(proxy)) env.proxy_settings.push_back(std::string(proxy) + "=" + value);
+  }
+#ifdef BANGER_TEST_HOOKS
+  env.test_stall_file = Variable("BANGER_TEST_STALL");
+#endif
+  return env;
+}
+
+std::string CliContext::StateRoot() const { return broker::StateRoot(env, config); }
+
+std::string CliContext::CacheRoot() const { return broker::CacheRoot(env, config); }
+
+HelperLauncher::Settings CliContext::Helpers() const {
+  HelperLauncher::Settings settings;
+  if (auto dir = SelfDirectory()) settings.banger_dir = *dir;  // else a start names the missing helper
+  settings.sandbox_user = config.user;
+  settings.stop_fd = security::StopFd();
+  settings.fetcher_environment = env.proxy_settings;
+  return settings;
+}
+
+CatalogSources CliContext::Catalog(const std::string& flag) const { return {flag, env.catalog, config.catalog}; }
+
+std::function<Result<RegistryCredentials>(const std::string&)> CliContext::Credentials() const {
+  return [env = env](const std::string& registry) { return LookupCredentials(env, registry); };
+}
+
+Result<CliContext> LoadContext(bool read_config) {
+  CliContext context;
+  context.env = CaptureEnvironment();
+  context.config_path = ConfigPath(context.env);
+  if (read_config) {
+    BANGER_ASSIGN_OR_RETURN(context.config, LoadConfigFrom(context.config_path));
+  }
+  return context;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,39 @@
+// What every command starts from: the process environment, read here once (the only
+// getenv calls in the broker), and the config file it names. Lower rooms get what they
+// need of it as arguments (docs/architecture.md, "The broker's rooms").
+#pragma once
+
+#include <string>
+
+#include "base/result.h"
+#include "broker/host/config.h"
+#include "broker/host/environment.h"
+#include "broker/host/helpers.h"
+#include "broker/registry/catalog.h"
+#include "broker/registry/credentials.h"
+
+namespace banger::broker {
+
+// The environment of this process.
+HostEnvironment CaptureEnvironment();
+
+struct CliContext {
+  HostEnvironment env;
+  std::string config_path;  // the config file in use (it may not exist)
+  Config config;
+
+  std::string StateRoot() const;
+  std::string CacheRoot() const;
+  // How helpers start for this banger: beside it, as the config's user, stopped by
+  // SIGINT and SIGTERM once security::InstallStopSignals ran.
+  HelperLauncher::Settings Helpers() const;
+  CatalogSources Catalog(const std::string& flag) const;
+  // The registry credentials of the docker config this environment names.
+  std::function<Result<RegistryCredentials>(const std::string& registry)> Credentials() const;
+};
+
+// The environment, then the config file it names (a broken config is an error); without
+// `read_config`, the defaults.
+Result<CliContext> LoadContext(bool read_config = true);
+
+}  // namespace banger::broker

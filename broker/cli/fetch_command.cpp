@@ -1,0 +1,122 @@
+#include "broker/cli/fetch_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "base/platform.h"
+#include "base/text.h"
+#include "broker/cli/exit_codes.h"
+#include "broker/cli/flags.h"
+#include "broker/cli/output.h"
+#include "broker/pull/fetch.h"
+#include "security/stop_signal.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr const char* kImageFetchUsage =
+    "usage: banger image fetch REF [--platform OS/ARCH[/VARIANT]] [--insecure-registry HOST]...\n"
+    "                              [--parallel N] [--json] [-q]\n"
+    "\n"
+    "Resolves REF (Docker's rules: 'alpine' is docker.io/library/alpine:latest) to one\n"
+    "platform's image and downloads every blob the cache lacks, verified by sha256, into\n"
+    "$BANGER_CACHE_DIR/oci/blobs/sha256 (root: /var/cache/banger; else ~/.cache/banger).\n"
+    "Credentials come from $DOCKER_CONFIG/config.json (default ~/.docker/config.json),\n"
+    "including credHelpers and credsStore; extra CAs from /etc/docker/certs.d/HOST/*.crt.\n"
+    "\n"
+    "  --platform P             image to pick from a multi-platform index (default linux/amd64);\n"
+    "                           a single-platform image must be P\n"
+    "  --insecure-registry H    allow plain HTTP to registry H (loopback is always allowed)\n"
+    "  --parallel N             blobs downloaded at once (1-16; default: the config's parallel_downloads, 3)\n"
+    "  --json                   print the result as one JSON object\n"
+    "  -q                       print only errors\n";
+
+
+// Prints each blob's fate as it is known.
+void PrintEvent(std::ostream& out, const FetchEvent& e) {
+  switch (e.kind) {
+    case FetchEvent::kResolved: out << "resolved " << e.digest << "\n"; break;
+    case FetchEvent::kCached: out << "  " << e.digest << "  " << HumanBytes(e.total) << "  cached\n"; break;
+    case FetchEvent::kDone: out << "  " << e.digest << "  " << HumanBytes(e.total) << "  downloaded\n"; break;
+    default: break;
+  }
+  out.flush();
+}
+
+}  // namespace
+
+int RunImageFetchCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err) {
+  FlagSpec spec{{"--platform", "--insecure-registry", "--parallel"}, {"--json", "-q", "--help", "-h"},
+                {"--insecure-registry"}};
+  auto flags = ParseFlags(args, spec);
+  if (!flags) return ReportUsage(err, flags.error().message, "image fetch");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kImageFetchUsage;
+    return kExitOk;
+  }
+  if (flags->positional.size() != 1) return ReportUsage(err, "image fetch takes exactly one reference", "image fetch");
+  FetchOptions options;
+  options.reference = flags->positional[0];
+  options.platform = flags->Value("--platform").value_or("");
+  if (!options.platform.empty()) {
+    if (auto platform = ParsePlatform(options.platform); !platform) {
+      return ReportUsage(err, platform.error().message, "image fetch");
+    }
+  }
+  const Config& config = context.config;
+  options.insecure_registries = config.insecure_registries;
+  for (const std::string& host : flags->All("--insecure-registry")) options.insecure_registries.push_back(host);
+  options.parallel_downloads = config.parallel_downloads;
+  if (auto ref = ParseReference(options.reference)) {
+    for (const RegistryMirror& m : config.mirrors) {
+      if (m.registry == ref->registry) options.mirrors.push_back(m.mirror);
+    }
+  }
+  if (auto parallel = flags->Value("--parallel")) {
+    auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
+    if (!n) return ReportUsage(err, n.error().message, "image fetch");
+    options.parallel_downloads = static_cast<int>(*n);
+  }
+  const bool json = flags->Has("--json");
+  const bool quiet = flags->Has("-q");
+  if (!json && !quiet) options.on_event = [&out](const FetchEvent& e) { PrintEvent(out, e); };
+  options.credentials = context.Credentials();
+
+  const auto started = std::chrono::steady_clock::now();
+  auto cache = BlobCache::Open(context.CacheRoot());
+  if (!cache) return ReportError(err, cache.error(), "");
+  security::InstallStopSignals();
+  options.helpers = context.Helpers();  // after the signals: their fd stops the fetcher
+  auto image = FetchImage(*cache, options);
+  if (!image) return ReportError(err, image.error(), options.reference);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (json) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& l : image->layers) {
+      layers.push_back({{"digest", l.digest}, {"size", l.size}, {"media_type", l.media_type}, {"cached", l.from_cache}});
+    }
+    out << nlohmann::json{{"reference", image->reference.String()},
+                          {"manifest_digest", image->manifest_digest},
+                          {"manifest_media_type", image->manifest_media_type},
+                          {"platform", image->platform},
+                          {"config_digest", image->config.digest},
+                          {"layers", layers},
+                          {"downloaded_bytes", image->downloaded_bytes},
+                          {"cache_dir", cache->layout().blobs_dir()}}
+               .dump(2)
+        << "\n";
+  } else if (!quiet) {
+    char timing[32];
+    std::snprintf(timing, sizeof timing, "%.1f s", seconds);
+    out << "fetched " << image->reference.String() << "@" << image->manifest_digest << " (" << image->platform
+        << "): " << image->layers.size() << " layer(s), " << HumanBytes(image->downloaded_bytes) << " downloaded in "
+        << timing << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,154 @@
+#include "broker/cli/pull_command.h"
+
+#include <unistd.h>
+
+#include <limits>
+#include <ostream>
+
+#include "base/platform.h"
+#include "base/text.h"
+#include "broker/cli/exit_codes.h"
+#include "broker/cli/flags.h"
+#include "broker/cli/output.h"
+#include "broker/cli/progress.h"
+#include "broker/pull/pull.h"
+#include "security/stop_signal.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr const char* kPullUsage =
+    "usage: banger image pull REF [--name N] [--kernel-ref K] [--size S] [--platform P]\n"
+    "                             [--insecure-registry H]... [--parallel N] [--force] [--json] [-q]\n"
+    "                             [--catalog SRC] [--no-guest-assets] [--limit NAME=VALUE]...\n"
+    "\n"
+    "Pulls REF from its registry and writes a bootable rootfs.ext4 for it, through the\n"
+    "sandboxed fetcher, unpacker and imager, into $BANGER_STATE_DIR/images/<id>/\n"
+    "(root: /var/lib/banger; else ~/.local/state/banger). A name from the image catalog\n"
+    "(banger image catalog) takes its pre-built bundle instead.\n"
+    "\n"
+    "  --name N               image name (default from REF: docker.io/library/debian:bookworm\n"
+    "                         is debian-bookworm)\n"
+    "  --kernel-ref K         kernel to record with the image\n"
+    "  --size S               filesystem size: 4GiB, 512M, or a bare number of MiB\n"
+    "                         (default: content x 1.5, at least 1 GiB)\n"
+    "  --platform P           os/arch[/variant] to pick from a multi-platform image (default\n"
+    "                         linux/amd64); a single-platform image must be P. Without it, a\n"
+    "                         single-platform image is pulled whatever its platform. image.json\n"
+    "                         records the platform the image's config declares\n"
+    "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
+    "  --parallel N           blobs downloaded at once (default: the config's parallel_downloads, 3)\n"
+    "  --force                replace an image of the same name\n"
+    "  --catalog SRC          the catalog to consult (path or URL; default $BANGER_CATALOG,\n"
+    "                         /etc/banger/catalog.json, else the built-in one). A name in it\n"
+    "                         takes the bundle fast path instead of a registry\n"
+    "  --no-guest-assets      leave out banger's agent, scripts and units (by default they are\n"
+    "                         injected and enabled for systemd or OpenRC, whichever the image has)\n"
+    "  --limit NAME=VALUE     adjust an unpack bound: max_layer_bytes (64 GiB uncompressed),\n"
+    "                         max_total_bytes (256 GiB uncompressed), max_spool_bytes (256 GiB of\n"
+    "                         file data, holes not counted), max_unpack_seconds (3600),\n"
+    "                         max_entries (10 million), max_depth (4096), max_path_bytes (4096),\n"
+    "                         zstd_window_log_max (27), max_header_bytes (1 MiB: tar headers\n"
+    "                         before one entry; libarchive refuses a PAX header over 1 MiB\n"
+    "                         whatever this says)\n"
+    "  --json                 print one JSON object per line: progress events, then the\n"
+    "                         result (the image record with \"event\": \"result\")\n"
+    "  -q                     print only errors\n";
+
+
+// The flags' unpack bounds on top of the config's; a usage error names a bad one.
+Result<ipc::UnpackLimits> UnpackLimitsFrom(const Config& config, const ParsedFlags& flags) {
+  ipc::UnpackLimits limits;
+  for (const auto& [name, value] : config.unpack_limits) {
+    if (std::optional<uint64_t>* slot = limits.Find(name)) *slot = value;
+  }
+  for (const std::string& limit : flags.All("--limit")) {
+    const size_t eq = limit.find('=');
+    std::optional<uint64_t>* slot = eq == std::string::npos ? nullptr : limits.Find(limit.substr(0, eq));
+    if (slot == nullptr) {
+      return Error{ErrorCode::kInvalidArgument,
+                   "--limit wants NAME=VALUE with NAME one of the bounds --help lists, not '" + limit + "'"};
+    }
+    BANGER_ASSIGN_OR_RETURN(long value, ParseIntFlag("--limit " + limit.substr(0, eq), limit.substr(eq + 1), 1,
+                                                     std::numeric_limits<long>::max()));
+    *slot = static_cast<uint64_t>(value);
+  }
+  return limits;
+}
+
+// The config's values first (docs/install.md), the command line on top; errors are
+// usage errors.
+Result<PullOptions> OptionsFrom(const CliContext& context, const ParsedFlags& flags) {
+  const Config& config = context.config;
+  PullOptions options;
+  options.reference = flags.positional[0];
+  options.name = flags.Value("--name").value_or("");
+  options.kernel_ref = flags.Value("--kernel-ref").value_or("");
+  options.platform = flags.Value("--platform").value_or("");
+  if (!options.platform.empty()) BANGER_TRY(ParsePlatform(options.platform));
+  if (!options.kernel_ref.empty() && !IsValidImageName(options.kernel_ref)) {
+    return Error{ErrorCode::kInvalidArgument, "invalid --kernel-ref '" + options.kernel_ref + "'"};
+  }
+  options.insecure_registries = config.insecure_registries;
+  for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
+  options.parallel_downloads = config.parallel_downloads;
+  if (auto parallel = flags.Value("--parallel")) {
+    BANGER_ASSIGN_OR_RETURN(long n, ParseIntFlag("--parallel", *parallel, 1, 16));
+    options.parallel_downloads = static_cast<int>(n);
+  }
+  for (const RegistryMirror& m : config.mirrors) options.mirrors[m.registry].push_back(m.mirror);
+  BANGER_ASSIGN_OR_RETURN(options.unpack_limits, UnpackLimitsFrom(config, flags));
+  if (auto size = flags.Value("--size")) {
+    BANGER_ASSIGN_OR_RETURN(options.size_bytes, ParseSize(*size));
+  }
+  options.force = flags.Has("--force");
+  options.guest_assets = !flags.Has("--no-guest-assets");
+  options.catalog = context.Catalog(flags.Value("--catalog").value_or(""));
+  options.cache_root = context.CacheRoot();
+  options.state_root = context.StateRoot();
+  options.scratch_root = context.env.tmpdir;
+  options.credentials = context.Credentials();
+  options.test_stall_file = context.env.test_stall_file;
+  return options;
+}
+
+PullProgress::Mode ModeOf(const ParsedFlags& flags) {
+  if (flags.Has("--json")) return PullProgress::Mode::kJson;
+  if (flags.Has("-q")) return PullProgress::Mode::kQuiet;
+  return ::isatty(STDOUT_FILENO) ? PullProgress::Mode::kTerminal : PullProgress::Mode::kPlain;
+}
+
+}  // namespace
+
+int RunImagePullCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
+                        std::ostream& err) {
+  FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit", "--catalog"},
+                {"--force", "--no-guest-assets", "--json", "-q", "--help", "-h"},
+                {"--insecure-registry", "--limit"}};
+  auto flags = ParseFlags(args, spec);
+  if (!flags) return ReportUsage(err, flags.error().message, "image pull");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kPullUsage;
+    return kExitOk;
+  }
+  if (flags->positional.size() != 1) return ReportUsage(err, "image pull takes exactly one reference", "image pull");
+  auto options = OptionsFrom(context, *flags);
+  if (!options) return ReportUsage(err, options.error().message, "image pull");
+  PullProgress progress(ModeOf(*flags), out);
+  options->observer = &progress;
+  security::InstallStopSignals();
+  options->helpers = context.Helpers();  // after the signals: their fd stops the helpers
+  auto pulled = PullImage(*options);
+  if (!pulled) return ReportError(err, pulled.error(), options->reference);
+  for (const auto& w : pulled->warnings) progress.Warning(w);
+  nlohmann::json record = pulled->image.record;
+  record["rootfs"] = pulled->image.rootfs();
+  record["peak_rss_kib"] = pulled->peak_rss_kib;
+  progress.Result(record, "pulled " + pulled->image.record.value("name", "") + ": " + pulled->image.rootfs() + " (" +
+                              HumanBytes(pulled->filesystem_bytes) + ", " + HumanBytes(pulled->content_bytes) +
+                              " of content" +
+                              (pulled->guest_init.empty() ? "" : "; guest init: " + pulled->guest_init) + ")");
+  return kExitOk;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,183 @@
+#include "broker/cli/system_commands.h"
+
+#include <unistd.h>
+
+#include <iomanip>
+#include <ostream>
+
+#include "broker/cli/exit_codes.h"
+#include "broker/cli/flags.h"
+#include "broker/cli/output.h"
+#include "broker/host/system_install.h"
+#include "broker/host/system_status.h"
+#include "broker/host/user_dirs.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr const char* kInstallUsage =
+    "usage: banger system install [--prefix DIR] [--user NAME] [--config-dir DIR]\n"
+    "                             [--state-dir DIR] [--cache-dir DIR]\n"
+    "\n"
+    "Installs this banger as PREFIX/bin/banger and its helpers in PREFIX/libexec/banger/\n"
+    "(root:root 0755, each through a temporary file and a rename); creates the system user\n"
+    "the sandboxed helpers run as (no home, no login shell) unless it exists; creates the\n"
+    "state dir (0700) with images/ and the cache dir (0755) with oci/, both root's; writes\n"
+    "CONFIG_DIR/config (a documented template; an existing config is kept, never\n"
+    "overwritten); and records what it made in CONFIG_DIR/installed.json, which\n"
+    "`banger system uninstall` follows. Running it again changes nothing that is already\n"
+    "so. Needs root. See docs/install.md.\n"
+    "\n"
+    "  --prefix DIR      where bin/ and libexec/banger/ go (/usr/local)\n"
+    "  --user NAME       the helpers' system user (banger)\n"
+    "  --config-dir DIR  where config and installed.json go (/etc/banger); banger reads\n"
+    "                    /etc/banger/config unless $BANGER_CONFIG names another file\n"
+    "  --state-dir DIR   pulled images, DIR/images (/var/lib/banger)\n"
+    "  --cache-dir DIR   cached registry blobs, DIR/oci (/var/cache/banger)\n"
+    "\n"
+    "Without a flag, a value comes from an earlier install's installed.json, else from an\n"
+    "existing CONFIG_DIR/config, else the default shown.\n";
+
+constexpr const char* kUninstallUsage =
+    "usage: banger system uninstall [--config-dir DIR] [--purge]\n"
+    "\n"
+    "Removes what `banger system install` recorded in CONFIG_DIR/installed.json: the\n"
+    "banger executable and helpers, the config (if install wrote it), the system user (if\n"
+    "install created it), the cache dir (if install created it), the directories install\n"
+    "created once they are empty, and the record itself. Pulled images in the state dir are\n"
+    "kept. Needs root.\n"
+    "\n"
+    "  --config-dir DIR  where installed.json is (/etc/banger)\n"
+    "  --purge           also remove the state dir with every pulled image, and the cache dir\n";
+
+constexpr const char* kStatusUsage =
+    "usage: banger system status\n\n"
+    "Shows the config file in use, whether banger is installed (CONFIG_DIR/installed.json)\n"
+    "and where, where images and cached blobs go, and whether the kernel offers seccomp\n"
+    "and user namespaces; then starts each helper in its sandbox and reports what /proc\n"
+    "says about it, with the user it runs as. Exit 3 when a helper is not confined.\n";
+
+void PrintLines(std::ostream& out, const SystemReport& report) {
+  for (const std::string& line : report.lines) out << line << "\n";
+}
+
+// The config in use, the install it belongs to, and where images and blobs go.
+void PrintInstall(const CliContext& context, const SystemStatus& status, std::ostream& out, std::ostream& err) {
+  out << "config: " << context.config_path << (context.config.from_file ? "" : " (absent: defaults)") << "\n";
+  if (!status.install) {
+    out << "installed: unknown\n";
+    err << "banger: error: " << status.install.error().message << "\n";
+  } else if (!*status.install) {
+    out << "installed: no (no " << status.config_dir << "/installed.json)\n";
+  } else {
+    const InstallManifest& m = **status.install;
+    out << "installed: yes, in " << m.prefix << " (" << m.prefix << "/bin/banger, helpers in " << m.prefix
+        << "/libexec/banger; " << m.path() << ")\n";
+  }
+  if (!status.banger.empty()) out << "this banger: " << status.banger << "\n";
+  out << "images: " << context.StateRoot() << "/images  cache: " << context.CacheRoot() << "/oci\n";
+}
+
+void PrintKernel(const KernelSupport& kernel, std::ostream& out) {
+  out << "kernel: seccomp " << (kernel.seccomp ? "yes" : "NO") << "; userns " << (kernel.user_namespaces ? "yes" : "no")
+      << " (max_user_namespaces " << (kernel.max_user_namespaces.empty() ? "absent" : kernel.max_user_namespaces);
+  if (!kernel.unprivileged_userns_clone.empty()) out << ", unprivileged_userns_clone " << kernel.unprivileged_userns_clone;
+  out << (kernel.user_namespaces ? ")" : "; banger works only as root)") << "\n";
+}
+
+void PrintHelpers(const CliContext& context, const SystemStatus& status, std::ostream& out, std::ostream& err) {
+  if (status.root) {
+    const std::string& wanted = context.config.user;
+    if (!wanted.empty() && wanted != status.helper_user.name) {
+      out << "helper user: " << wanted << " (" << (context.config.from_file ? "the config's" : "the default")
+          << " user) does not exist; falling back to " << status.helper_user.name
+          << " (banger system install creates it)\n";
+    }
+    out << "broker runs as root; helpers run as " << status.helper_user.name << " (uid " << status.helper_user.uid
+        << ")\n";
+  } else {
+    out << "broker runs as uid " << ::geteuid() << "; helpers run in a user namespace\n";
+  }
+  for (const HelperConfinement& helper : status.helpers) {
+    out << "  " << std::left << std::setw(16) << security::HelperExecutableName(helper.kind);
+    if (!helper.status) {
+      out << "FAILED\n";
+      err << "banger: error: " << helper.status.error().message << "\n";
+      continue;
+    }
+    const security::ProcStatus& s = *helper.status;
+    out << "confined  uid " << s.uids[1] << "  NoNewPrivs " << s.no_new_privs << "  Seccomp " << s.seccomp_mode
+        << "  CapEff " << s.cap_eff << "  CapBnd " << s.cap_bnd << "  network " << (helper.network ? "host" : "none")
+        << "  root " << (helper.readonly_binds ? "empty + read-only binds" : "empty") << "\n";
+  }
+}
+
+}  // namespace
+
+int RunSystemStatus(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
+                    std::ostream& err) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    out << kStatusUsage;
+    return kExitOk;
+  }
+  if (!args.empty()) return ReportUsage(err, "system status takes no arguments", "system status");
+  const SystemStatus status = CheckSystem(context.config_path, context.config, HelperLauncher(context.Helpers()));
+  PrintInstall(context, status, out, err);
+  PrintKernel(status.kernel, out);
+  PrintHelpers(context, status, out, err);
+  const bool ok = status.AllConfined();
+  out << (ok ? "sandbox: ok\n" : "sandbox: NOT working on this system\n");
+  return ok ? kExitOk : kExitSandbox;
+}
+
+int RunSystemInstall(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto flags = ParseFlags(args, FlagSpec{{"--prefix", "--user", "--config-dir", "--state-dir", "--cache-dir"},
+                                         {"--help", "-h"}, {}});
+  if (!flags) return ReportUsage(err, flags.error().message, "system install");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kInstallUsage;
+    return kExitOk;
+  }
+  if (!flags->positional.empty()) return ReportUsage(err, "system install takes no arguments", "system install");
+  if (::geteuid() != 0) return ReportError(err, Error{ErrorCode::kInvalidArgument, "system install needs root"}, "");
+  auto self = SelfExecutable();
+  if (!self) return ReportError(err, self.error(), "");
+  InstallRequest request;
+  request.config_dir = flags->Value("--config-dir").value_or(request.config_dir);
+  request.prefix = flags->Value("--prefix");
+  request.user = flags->Value("--user");
+  request.state_dir = flags->Value("--state-dir");
+  request.cache_dir = flags->Value("--cache-dir");
+  SystemReport report;
+  auto installed = InstallSystem(request, *self, report);
+  PrintLines(out, report);
+  if (installed) return kExitOk;
+  ReportError(err, installed.error(), "");
+  if (report.changes > 0) {
+    err << "banger: " << report.changes << " change(s) were made before this; run install again once fixed\n";
+  }
+  return kExitError;
+}
+
+int RunSystemUninstall(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  auto flags = ParseFlags(args, FlagSpec{{"--config-dir"}, {"--purge", "--help", "-h"}, {}});
+  if (!flags) return ReportUsage(err, flags.error().message, "system uninstall");
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << kUninstallUsage;
+    return kExitOk;
+  }
+  if (!flags->positional.empty()) return ReportUsage(err, "system uninstall takes no arguments", "system uninstall");
+  if (::geteuid() != 0) return ReportError(err, Error{ErrorCode::kInvalidArgument, "system uninstall needs root"}, "");
+  SystemReport report;
+  const std::string config_dir = flags->Value("--config-dir").value_or("/etc/banger");
+  auto failures = UninstallSystem(config_dir, flags->Has("--purge"), report);
+  PrintLines(out, report);
+  if (!failures) return ReportError(err, failures.error(), "");
+  if (failures->empty()) return kExitOk;
+  for (const UninstallFailure& failure : *failures) ReportError(err, failure.error, failure.path);
+  err << "banger: kept " << config_dir << "/installed.json after " << failures->size()
+      << " failure(s); run uninstall again once fixed\n";
+  return kExitError;
+}
+
+}  // namespace banger::broker

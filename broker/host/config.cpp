@@ -1,0 +1,320 @@
+#include "broker/host/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "base/fd.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr uint64_t kMaxConfigBytes = 1 << 20;
+
+// An unpack bound: `size` ones take a unit (64GiB); a bare number is always the unit
+// the name says (bytes, entries, ...), like `image pull --limit`.
+struct BoundKey {
+  const char* name;
+  bool size;
+  uint64_t min;
+  uint64_t max;
+  const char* documented_default;
+  const char* meaning;
+};
+
+constexpr uint64_t kNoMax = std::numeric_limits<long>::max();
+constexpr BoundKey kBounds[] = {
+    {"max_layer_bytes", true, 1, kNoMax, "64GiB", "uncompressed bytes of one layer"},
+    {"max_total_bytes", true, 1, kNoMax, "256GiB", "uncompressed bytes of all layers together"},
+    {"max_spool_bytes", true, 1, kNoMax, "256GiB", "file data the layers write, holes (zero blocks) not counted"},
+    {"max_unpack_seconds", false, 1, kNoMax, "3600", "seconds of unpacking, waits for downloads not counted"},
+    {"max_entries", false, 1, kNoMax, "10000000", "tar entries across all layers"},
+    {"max_depth", false, 1, kNoMax, "4096", "directories deep"},
+    {"max_path_bytes", true, 1, kNoMax, "4096", "bytes of one path"},
+    {"zstd_window_log_max", false, 10, 31, "27", "largest zstd window a layer may ask for (2^N bytes)"},
+    {"max_header_bytes", true, 1, kNoMax, "1MiB", "tar header bytes in front of one entry"},
+};
+
+std::string Trim(const std::string& text) {
+  const size_t begin = text.find_first_not_of(" \t\r");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t\r") - begin + 1);
+}
+
+std::vector<std::string> CommaList(const std::string& value) {
+  std::vector<std::string> items;
+  std::stringstream stream(value);
+  for (std::string item; std::getline(stream, item, ',');) items.push_back(Trim(item));
+  if (items.size() == 1 && items[0].empty()) items.clear();
+  return items;
+}
+
+}  // namespace
+
+bool IsValidSystemUserName(const std::string& name) {
+  if (name.empty() || name.size() > 32 || !(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
+    return false;
+  }
+  for (char c : name) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsCleanAbsolutePath(const std::string& path) {
+  if (path.empty() || path[0] != '/' || path.find("//") != std::string::npos) return false;
+  for (const char* bad : {"/../", "/./"}) {
+    if ((path + "/").find(bad) != std::string::npos) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// A registry host[:port]: no scheme, no path, no spaces.
+bool IsHost(const std::string& host) {
+  if (host.empty()) return false;
+  for (char c : host) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<uint64_t> ParseWhole(const std::string& text) {
+  uint64_t out = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) {
+    return Error{ErrorCode::kInvalidArgument, "not a whole number"};
+  }
+  return out;
+}
+
+Result<uint64_t> ParseBound(const BoundKey& key, const std::string& value) {
+  const bool has_unit = std::any_of(value.begin(), value.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+  Result<uint64_t> parsed = (key.size && has_unit) ? ParseSize(value) : ParseWhole(value);
+  if (!parsed || *parsed < key.min || *parsed > key.max) {
+    const std::string range = key.max == kNoMax ? "at least " + std::to_string(key.min)
+                                                : "from " + std::to_string(key.min) + " to " + std::to_string(key.max);
+    return Error{ErrorCode::kInvalidArgument,
+                 std::string(key.name) + " wants a whole number " + range +
+                     (key.size ? " (bytes, or with a unit K, M, G or T, e.g. 64GiB)" : "") + ", not '" + value + "'"};
+  }
+  return *parsed;
+}
+
+// One key's value into `config`; the error says what is wrong (without the location).
+Result<void> SetKey(Config& config, const std::string& key, const std::string& value) {
+  if (key == "user") {
+    if (!IsValidSystemUserName(value)) {
+      return Error{ErrorCode::kInvalidArgument,
+                   "user wants a system user name (lowercase letters, digits, '_', '-'), not '" + value + "'"};
+    }
+    config.user = value;
+  } else if (key == "state_dir" || key == "cache_dir") {
+    if (!IsCleanAbsolutePath(value)) {
+      return Error{ErrorCode::kInvalidArgument, key + " wants an absolute path, not '" + value + "'"};
+    }
+    std::string dir = value;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    (key == "state_dir" ? config.state_dir : config.cache_dir) = dir;
+  } else if (key == "insecure_registries") {
+    for (const std::string& host : CommaList(value)) {
+      if (!IsHost(host)) {
+        return Error{ErrorCode::kInvalidArgument, "insecure_registries wants host[:port] names, not '" + host + "'"};
+      }
+      config.insecure_registries.push_back(host);
+    }
+  } else if (key == "mirrors") {
+    for (const std::string& pair : CommaList(value)) {
+      const size_t eq = pair.find('=');
+      const std::string registry = eq == std::string::npos ? "" : Trim(pair.substr(0, eq));
+      const std::string mirror = eq == std::string::npos ? "" : Trim(pair.substr(eq + 1));
+      if (!IsHost(registry) || !IsHost(mirror)) {
+        return Error{ErrorCode::kInvalidArgument, "mirrors wants registry=mirror-host pairs, not '" + pair + "'"};
+      }
+      config.mirrors.push_back({registry, mirror});
+    }
+  } else if (key == "catalog") {
+    const bool url = value.rfind("https://", 0) == 0 || value.rfind("http://", 0) == 0;
+    if (!url && !IsCleanAbsolutePath(value)) {
+      return Error{ErrorCode::kInvalidArgument, "catalog wants an absolute path or an http(s) URL, not '" + value + "'"};
+    }
+    config.catalog = value;
+  } else if (key == "parallel_downloads") {
+    auto n = ParseWhole(value);
+    if (!n || *n < 1 || *n > 16) {
+      return Error{ErrorCode::kInvalidArgument, "parallel_downloads wants a whole number from 1 to 16, not '" + value + "'"};
+    }
+    config.parallel_downloads = static_cast<int>(*n);
+  } else {
+    for (const BoundKey& bound : kBounds) {
+      if (key != bound.name) continue;
+      BANGER_ASSIGN_OR_RETURN(config.unpack_limits[key], ParseBound(bound, value));
+      return {};
+    }
+    return Error{ErrorCode::kInvalidArgument, "unknown config key '" + key + "'"};
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<std::string>& ConfigKeys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> k = {"user", "state_dir", "cache_dir", "insecure_registries", "mirrors",
+                                  "parallel_downloads", "catalog"};
+    for (const BoundKey& bound : kBounds) k.push_back(bound.name);
+    return k;
+  }();
+  return keys;
+}
+
+std::string ConfigPath(const HostEnvironment& env) {
+  return env.config_path.empty() ? kDefaultConfigPath : env.config_path;
+}
+
+Result<Config> ParseConfig(const std::string& text, const std::string& path) {
+  Config config;
+  config.path = path;
+  config.from_file = true;
+  std::set<std::string> seen;
+  std::stringstream lines(text);
+  int number = 0;
+  for (std::string raw; std::getline(lines, raw);) {
+    ++number;
+    const std::string where = " (" + path + ":" + std::to_string(number) + ")";
+    // A comment is a line starting with '#', or '#' after blank space.
+    std::string line = raw;
+    for (size_t hash = line.find('#'); hash != std::string::npos; hash = line.find('#', hash + 1)) {
+      if (hash == 0 || line[hash - 1] == ' ' || line[hash - 1] == '\t') {
+        line.resize(hash);
+        break;
+      }
+    }
+    line = Trim(line);
+    if (line.empty()) continue;
+    const size_t eq = line.find('=');
+    const std::string key = eq == std::string::npos ? "" : Trim(line.substr(0, eq));
+    if (key.empty() || key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
+      return Error{ErrorCode::kInvalidArgument, "malformed config line, want 'key = value': '" + line + "'" + where};
+    }
+    if (!seen.insert(key).second) {
+      return Error{ErrorCode::kInvalidArgument, "config key '" + key + "' set twice" + where};
+    }
+    if (auto set = SetKey(config, key, Trim(line.substr(eq + 1))); !set) {
+      return Error{ErrorCode::kInvalidArgument, set.error().message + where};
+    }
+  }
+  return config;
+}
+
+Result<std::optional<std::string>> ReadRootFile(const std::string& path, const std::string& what) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd && errno == ENOENT) return std::optional<std::string>();
+  auto fail = [&](ErrorCode code, const std::string& message) { return Error{code, message + " (" + path + ")"}; };
+  if (!fd) return fail(ErrorCode::kIo, Error::FromErrno("reading " + what).message);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return fail(ErrorCode::kIo, Error::FromErrno("reading " + what).message);
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::kInvalidArgument, what + " is not a regular file");
+  if (::geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 022) != 0)) {
+    return fail(ErrorCode::kInvalidArgument,
+                "refusing " + what + ": others than root may write it (it must be root's, not group- or world-writable)");
+  }
+  auto text = ReadWholeFd(fd.get(), kMaxConfigBytes, what);
+  if (!text) return fail(text.error().code, text.error().message);
+  return std::optional<std::string>(std::move(*text));
+}
+
+Result<Config> LoadConfigFrom(const std::string& path) {
+  BANGER_ASSIGN_OR_RETURN(std::optional<std::string> text, ReadRootFile(path, "the config"));
+  if (!text) {
+    Config defaults;
+    defaults.path = path;
+    return defaults;
+  }
+  return ParseConfig(*text, path);
+}
+
+std::string ConfigTemplate(const std::string& user, const std::string& state_dir, const std::string& cache_dir) {
+  std::ostringstream t;
+  t << "# banger's configuration, written by `banger system install` (docs/install.md).\n"
+       "# One `key = value` per line; `#` starts a comment (at the start of a line or after a\n"
+       "# space). banger reads this file whenever it starts ($BANGER_CONFIG names another);\n"
+       "# a malformed line, an unknown key or a bad value is an error naming file:line.\n"
+       "# Commented-out keys show their defaults.\n"
+       "\n"
+       "# The unprivileged system user the sandboxed helpers run as when banger runs as root\n"
+       "# (falls back to 'banger', then 'nobody', if it does not exist).\n"
+       "user = " << user << "\n"
+       "\n"
+       "# Where root's banger keeps pulled images (<state_dir>/images) and cached registry\n"
+       "# blobs (<cache_dir>/oci). $BANGER_STATE_DIR and $BANGER_CACHE_DIR override them;\n"
+       "# other users keep theirs under ~/.local/state/banger and ~/.cache/banger.\n"
+       "state_dir = " << state_dir << "\n"
+       "cache_dir = " << cache_dir << "\n"
+       "\n"
+       "# Registries that may be reached over plain HTTP (loopback always may), comma-separated.\n"
+       "# insecure_registries = registry.internal:5000, 10.0.0.7:5000\n"
+       "\n"
+       "# Pull-through mirrors, comma-separated registry=mirror-host pairs: a pull from the\n"
+       "# registry asks its mirrors first (anonymously; the registry's credentials never go to\n"
+       "# a mirror), then the registry itself. Blobs are verified by digest either way.\n"
+       "# mirrors = docker.io=mirror.internal:5000\n"
+       "\n"
+       "# Blobs downloaded at once, 1 to 16 (`image pull --parallel` overrides it).\n"
+       "# parallel_downloads = 3\n"
+       "\n"
+       "# The image catalog (a path or an https URL) `image pull NAME` consults first\n"
+       "# (`--catalog` and $BANGER_CATALOG override it; default /etc/banger/catalog.json,\n"
+       "# else the catalog built into banger). docs/catalog.md.\n"
+       "# catalog = https://images.example.com/catalog.json\n"
+       "\n"
+       "# Bounds on what the unpacker accepts from a layer (`image pull --limit NAME=VALUE`\n"
+       "# overrides one). Byte sizes take a unit (K, M, G, T, powers of 1024: 64GiB); a bare\n"
+       "# number is bytes.\n";
+  for (const BoundKey& bound : kBounds) t << "# " << bound.name << " = " << bound.documented_default << "    # " << bound.meaning << "\n";
+  return t.str();
+}
+
+Result<uint64_t> ParseSize(const std::string& text) {
+  auto invalid = [&] {
+    return Error{ErrorCode::kInvalidArgument,
+                 "invalid size '" + text + "': want a number of MiB, or a number with K, M, G or T (e.g. 4GiB)"};
+  };
+  if (text.empty() || !(std::isdigit(static_cast<unsigned char>(text[0])))) return invalid();
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  std::string unit(end);
+  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && (unit.ends_with("IB") || unit.ends_with("B"))) unit = unit.substr(0, 1);
+  double scale;
+  if (unit.empty() || unit == "M") {
+    scale = 1 << 20;  // a bare number is MiB
+  } else if (unit == "K") {
+    scale = 1 << 10;
+  } else if (unit == "G") {
+    scale = 1ull << 30;
+  } else if (unit == "T") {
+    scale = 1ull << 40;
+  } else {
+    return invalid();
+  }
+  const double bytes = number * scale;
+  if (!(bytes > 0) || bytes > 1e15) return invalid();
+  return static_cast<uint64_t>(bytes);
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,70 @@
+// banger's one configuration file (docs/install.md): `key = value` lines, `#` comments.
+// $BANGER_CONFIG names it, else /etc/banger/config; a missing file means the defaults.
+// A malformed line, an unknown key or a bad value is an error naming file:line. The
+// command line loads it once and passes what it says down (cli/context.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "broker/host/environment.h"
+
+namespace banger::broker {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/banger/config";
+inline constexpr const char* kDefaultSandboxUser = "banger";
+
+struct RegistryMirror {
+  std::string registry;  // "docker.io"
+  std::string mirror;    // "mirror.internal:5000"
+  bool operator==(const RegistryMirror&) const = default;
+};
+
+struct Config {
+  std::string path;          // the file this came from (or would have)
+  bool from_file = false;    // false: the file does not exist, these are the defaults
+  std::string user = kDefaultSandboxUser;  // the unprivileged user the helpers run as
+  std::string state_dir;     // empty: DefaultStateRoot()'s own default
+  std::string cache_dir;     // empty: DefaultCacheRoot()'s own default
+  std::vector<std::string> insecure_registries;
+  std::vector<RegistryMirror> mirrors;  // asked before their registry (pull/fetch.h)
+  int parallel_downloads = 3;
+  std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
+  // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.
+  std::map<std::string, uint64_t> unpack_limits;
+};
+
+// $BANGER_CONFIG when set (and not empty), else /etc/banger/config.
+std::string ConfigPath(const HostEnvironment& env);
+
+// Parses a config's text; errors say "... (PATH:LINE)".
+Result<Config> ParseConfig(const std::string& text, const std::string& path);
+// Reads and parses `path`; a missing file gives the defaults. When banger runs as root,
+// a file that others than root could write is refused.
+Result<Config> LoadConfigFrom(const std::string& path);
+
+// A small file banger trusts (the config, the install manifest): its text, or nullopt
+// when it does not exist. When banger runs as root, a file that is not root's or that
+// group or others may write is refused. Errors end with " (PATH)".
+Result<std::optional<std::string>> ReadRootFile(const std::string& path, const std::string& what);
+
+// The documented file `banger system install` writes.
+std::string ConfigTemplate(const std::string& user, const std::string& state_dir, const std::string& cache_dir);
+
+// A name `user` (and `system install --user`) accepts: [a-z_][a-z0-9_-]*, at most 32.
+bool IsValidSystemUserName(const std::string& name);
+// Absolute, without "..", "." or "//" components.
+bool IsCleanAbsolutePath(const std::string& path);
+
+// The keys a config may hold, in the order the template documents them.
+const std::vector<std::string>& ConfigKeys();
+
+// "4GiB", "512M", "2048" (a bare number is MiB), "1.5G": bytes; units K/M/G/T with an
+// optional "iB"/"B" are powers of 1024.
+Result<uint64_t> ParseSize(const std::string& text);
+
+}  // namespace banger::broker

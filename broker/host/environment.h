@@ -1,0 +1,27 @@
+// What banger takes from the process environment. The command line reads it once
+// (cli/context.cpp, the only code that calls getenv) and every lower room gets the
+// values it needs as arguments, so a daemon can serve a request with the client's.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace banger::broker {
+
+struct HostEnvironment {
+  bool root = false;             // the effective uid is 0
+  std::string home;              // $HOME
+  std::string xdg_cache_home;    // $XDG_CACHE_HOME
+  std::string xdg_state_home;    // $XDG_STATE_HOME
+  std::string state_dir;         // $BANGER_STATE_DIR
+  std::string cache_dir;         // $BANGER_CACHE_DIR
+  std::string config_path;       // $BANGER_CONFIG
+  std::string catalog;           // $BANGER_CATALOG
+  std::string tmpdir;            // $TMPDIR
+  std::string docker_config;     // $DOCKER_CONFIG
+  std::vector<std::string> proxy_settings;  // "HTTPS_PROXY=...", what the fetcher is given
+  // $BANGER_TEST_STALL, read only by builds configured for the test suite (pull.h).
+  std::string test_stall_file;
+};
+
+}  // namespace banger::broker

@@ -1,0 +1,238 @@
+#include "broker/pull/fetch.h"
+
+#include <sys/mman.h>
+
+#include <map>
+
+#include "base/sha256.h"
+#include "broker/pull/blob_downloads.h"
+#include "broker/store/plan_records.h"
+#include "ipc/fetch_protocol.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr int kResolveTimeoutMs = 15 * 60 * 1000;
+constexpr int kShutdownTimeoutMs = 30000;
+constexpr const char* kIndexDefaultPlatform = "linux/amd64";
+
+void Emit(const FetchOptions& options, FetchEvent::Kind kind, const std::string& digest, uint64_t bytes, uint64_t total) {
+  if (options.on_event) options.on_event(FetchEvent{kind, digest, bytes, total});
+}
+
+ipc::ResolvedPlan PlanOf(const FetchedImage& image) {
+  auto blob = [](const FetchedBlob& b) { return ipc::BlobRef{b.digest, b.size, b.media_type}; };
+  ipc::ResolvedPlan plan{image.manifest_digest, image.manifest_media_type, image.index_platform, blob(image.config), {}};
+  for (const auto& l : image.layers) plan.layers.push_back(blob(l));
+  return plan;
+}
+
+FetchedImage ImageOf(const Reference& ref, const ipc::ResolvedPlan& plan, bool cached) {
+  FetchedImage image;
+  image.reference = ref;
+  image.manifest_digest = plan.manifest_digest;
+  image.manifest_media_type = plan.manifest_media_type;
+  image.index_platform = plan.platform;
+  image.config = {plan.config.digest, plan.config.size, plan.config.media_type, cached};
+  for (const auto& l : plan.layers) image.layers.push_back({l.digest, l.size, l.media_type, cached});
+  return image;
+}
+
+bool AllCached(const BlobCache& cache, const FetchedImage& image) {
+  if (!cache.Contains(image.config.digest, image.config.size)) return false;
+  for (const auto& l : image.layers) {
+    if (!cache.Contains(l.digest, l.size)) return false;
+  }
+  return true;
+}
+
+// The platform is the image config's own (os, architecture, variant): never the flag's
+// word, nor the fetcher's. A --platform the image is not refuses, as docker does; so does
+// an index entry that claims another platform than its config.
+Result<void> SettlePlatform(const BlobCache& cache, FetchedImage& image, const FetchOptions& options) {
+  std::optional<UniqueFd> config = cache.OpenBlob(image.config.digest, image.config.size);
+  if (!config) return Error{ErrorCode::kNotFound, "config " + image.config.digest + " left the cache"};
+  BANGER_ASSIGN_OR_RETURN(std::string text, ReadWholeFd(config->get(), options.max_document_bytes, "image config"));
+  auto declared = PlatformFromConfig(text);
+  if (!declared) return declared.error().Wrap("config " + image.config.digest + " of " + image.reference.String());
+  const std::string actual = declared->String();
+  if (!options.platform.empty()) {
+    BANGER_ASSIGN_OR_RETURN(Platform wanted, ParsePlatform(options.platform));
+    if (!PlatformMatches(*declared, wanted)) {
+      return Error{ErrorCode::kInvalidArgument,
+                   image.reference.String() + " is " + actual + ", not the requested " + wanted.String() +
+                       (image.index_platform.empty() ? " (it names one image, not an index of several)"
+                                                     : " (its index lists it as " + image.index_platform + ")")};
+    }
+  } else if (!image.index_platform.empty()) {
+    auto listed = ParsePlatform(image.index_platform);
+    if (!listed || !PlatformMatches(*declared, *listed)) {
+      return Error{ErrorCode::kMalformed, image.reference.String() + ": the index lists " + image.manifest_digest +
+                                              " as " + image.index_platform + ", but its config says " + actual};
+    }
+  }
+  image.platform = actual;
+  if (options.on_platform) BANGER_TRY(options.on_platform(*declared));
+  return {};
+}
+
+// A digest reference whose plan and every blob are cached needs no network at all.
+std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference& ref, const FetchOptions& options) {
+  if (ref.digest.empty()) return std::nullopt;
+  auto plan = PlanRecords(cache.layout()).Load(ref.digest, options.platform, options.max_layers);
+  if (!plan) return std::nullopt;
+  FetchedImage image = ImageOf(ref, *plan, true);
+  image.used_network = false;
+  return image;
+}
+
+// The fetcher's resolve request for `ref`, credentials and CAs included.
+Result<ipc::ResolveRequest> ResolveRequestFor(const Reference& ref, const FetchOptions& options) {
+  ipc::ResolveRequest resolve;
+  resolve.reference = ref.String();
+  resolve.platform = options.platform.empty() ? kIndexDefaultPlatform : options.platform;
+  resolve.allow_plain_http = ref.IsLoopback();
+  for (const std::string& host : options.insecure_registries) resolve.allow_plain_http |= host == ref.registry;
+  resolve.max_document_bytes = options.max_document_bytes;
+  resolve.max_layers = options.max_layers;
+  if (options.credentials) {
+    BANGER_ASSIGN_OR_RETURN(RegistryCredentials credentials, options.credentials(ref.registry));
+    resolve.username = credentials.username;
+    resolve.password = credentials.password;
+    resolve.identity_token = credentials.identity_token;
+  }
+  BANGER_ASSIGN_OR_RETURN(resolve.ca_pem, RegistryCaPem(options.certs_dirs, ref.registry));
+  return resolve;
+}
+
+// Has the fetcher resolve `ref`, then checks its word: the manifest bytes hash to the
+// digest it names, and every blob of the plan is named in those bytes.
+Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference& ref, const FetchOptions& options,
+                             std::string& manifest) {
+  BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest resolve, ResolveRequestFor(ref, options));
+  UniqueFd manifest_sink(::memfd_create("banger-manifest", MFD_CLOEXEC));
+  if (!manifest_sink) return Error::FromErrno("memfd_create");
+  ipc::Message request = ipc::Message::Make(ipc::MessageType::kResolve, ipc::Encode(resolve));
+  BANGER_ASSIGN_OR_RETURN(UniqueFd sink, DupCloexec(manifest_sink.get()));
+  request.fds.push_back(std::move(sink));
+  BANGER_TRY(fetcher.Send(request));
+  BANGER_ASSIGN_OR_RETURN(ipc::Message resolved, fetcher.ReceiveExpecting({ipc::MessageType::kResolved}, kResolveTimeoutMs));
+  auto plan = ipc::DecodeResolvedPlan(resolved.body, options.max_layers);
+  if (!plan) return Error{ErrorCode::kChildFailed, "banger-fetcher: " + plan.error().message};
+  if (plan->config.size > options.max_document_bytes) {
+    return Error{ErrorCode::kOversized, "config " + plan->config.digest + " of " + ref.String() + " is " +
+                                            std::to_string(plan->config.size) + " bytes, over the limit of " +
+                                            std::to_string(options.max_document_bytes)};
+  }
+  BANGER_ASSIGN_OR_RETURN(manifest, ReadWholeFd(manifest_sink.get(), options.max_document_bytes, "manifest"));
+  const std::string manifest_digest = Sha256DigestOf(manifest);
+  if (manifest_digest != plan->manifest_digest) {
+    return Error{ErrorCode::kChildFailed, "banger-fetcher named manifest " + plan->manifest_digest +
+                                              " but its bytes hash to " + manifest_digest + " (" + ref.String() + ")"};
+  }
+  auto named = [&](const std::string& digest) { return manifest.find("\"" + digest + "\"") != std::string::npos; };
+  if (!named(plan->config.digest)) return Error{ErrorCode::kChildFailed, "banger-fetcher's plan names a config the manifest does not"};
+  for (const auto& l : plan->layers) {
+    if (!named(l.digest)) return Error{ErrorCode::kChildFailed, "banger-fetcher's plan names layer " + l.digest + " the manifest does not"};
+  }
+  return ImageOf(ref, *plan, false);
+}
+
+// The blobs of `blobs` the cache lacks, each once, announcing the cached ones.
+std::vector<FetchedBlob*> NotCached(const BlobCache& cache, const FetchOptions& options, std::vector<FetchedBlob*> blobs,
+                                    std::map<std::string, bool>& queued) {
+  std::vector<FetchedBlob*> wanted;
+  for (FetchedBlob* blob : blobs) {
+    if (cache.Contains(blob->digest, blob->size)) {
+      blob->from_cache = true;
+      Emit(options, FetchEvent::kCached, blob->digest, blob->size, blob->size);
+    } else if (!queued[blob->digest]) {
+      queued[blob->digest] = true;
+      wanted.push_back(blob);
+    }
+  }
+  return wanted;
+}
+
+// The config first, so that the platform is settled before a layer byte moves.
+Result<void> DownloadBlobs(const BlobCache& cache, security::SandboxedChild& fetcher, const FetchOptions& options,
+                           FetchedImage& image) {
+  BlobDownloads downloads(cache, fetcher, options);
+  std::map<std::string, bool> queued;
+  BANGER_ASSIGN_OR_RETURN(image.downloaded_bytes, downloads.Run(NotCached(cache, options, {&image.config}, queued)));
+  BANGER_TRY(SettlePlatform(cache, image, options));
+  std::vector<FetchedBlob*> layers;
+  for (auto& l : image.layers) layers.push_back(&l);
+  BANGER_ASSIGN_OR_RETURN(uint64_t layer_bytes, downloads.Run(NotCached(cache, options, layers, queued)));
+  image.downloaded_bytes += layer_bytes;
+  return {};
+}
+
+// One registry, `options.reference`'s: resolve, keep the manifest, download what is missing.
+Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOptions& options,
+                                       const std::shared_ptr<CacheLease>& lease) {
+  BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher,
+                          HelperLauncher(options.helpers).Start(security::ProcessKind::kFetcher));
+  std::string manifest;
+  BANGER_ASSIGN_OR_RETURN(FetchedImage image, Resolve(fetcher, ref, options, manifest));
+  image.lease = lease;
+  BANGER_TRY(lease->Hold(image.Digests()));  // before the cache is consulted: see cache_lease.h
+  Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
+  if (options.on_plan) options.on_plan(image);
+  // The manifest itself is content too: keep it, verified, beside the blobs.
+  if (!cache.Contains(image.manifest_digest, manifest.size())) {
+    BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache.CreateIncoming());
+    BANGER_TRY(PwriteAll(incoming.get(), manifest, 0, "caching the manifest"));
+    BANGER_TRY(cache.Commit(incoming, image.manifest_digest, manifest.size(), "manifest"));
+  }
+  BANGER_TRY(DownloadBlobs(cache, fetcher, options, image));
+  if (auto status = security::ReadProcStatus(fetcher.pid())) image.fetcher_peak_rss_kib = status->peak_rss_kib;
+  BANGER_TRY(fetcher.Shutdown(kShutdownTimeoutMs));
+  // Best effort: without the record, the next pull of this digest asks the registry again.
+  if (!ref.digest.empty()) (void)PlanRecords(cache.layout()).Save(ref.digest, options.platform, PlanOf(image));
+  return image;
+}
+
+}  // namespace
+
+std::vector<std::string> FetchedImage::Digests() const {
+  std::vector<std::string> digests{manifest_digest, config.digest};
+  for (const auto& l : layers) digests.push_back(l.digest);
+  return digests;
+}
+
+Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options) {
+  BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
+  BANGER_ASSIGN_OR_RETURN(std::shared_ptr<CacheLease> lease, CacheLease::Take(cache.layout()));
+  if (auto offline = OfflineImage(cache, ref, options)) {
+    BANGER_TRY(lease->Hold(offline->Digests()));
+    if (AllCached(cache, *offline)) {
+      BANGER_TRY(SettlePlatform(cache, *offline, options));
+      offline->lease = lease;
+      Emit(options, FetchEvent::kResolved, offline->manifest_digest, 0, 0);
+      for (const auto& l : offline->layers) Emit(options, FetchEvent::kCached, l.digest, l.size, l.size);
+      return *offline;
+    }
+  }
+  // Mirrors of the reference's registry first: asked anonymously (the registry's
+  // credentials never go to a mirror, invariant I6), their bytes verified like any
+  // registry's; whatever goes wrong there, the registry itself is asked next.
+  for (const std::string& mirror : options.mirrors) {
+    FetchOptions via = options;
+    via.reference = mirror + "/" + ref.repository + (ref.digest.empty() ? ":" + ref.tag : "@" + ref.digest);
+    via.credentials = nullptr;
+    via.on_plan = nullptr;
+    via.on_download_started = nullptr;
+    auto fetched = FetchFromRegistry(cache, via, lease);
+    if (fetched) {
+      fetched->reference = ref;
+      fetched->mirror = mirror;
+      return fetched;
+    }
+    if (fetched.error().code == ErrorCode::kStopped) return fetched.error();
+  }
+  return FetchFromRegistry(cache, options, lease);
+}
+
+}  // namespace banger::broker

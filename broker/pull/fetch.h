@@ -1,0 +1,84 @@
+// The fetch stage of a pull, on the broker side: start the sandboxed fetcher, have it
+// resolve the reference to one platform's manifest, then download every blob the cache
+// lacks (in parallel) into unnamed cache files that the broker verifies and links in.
+// The broker checks digests and sizes; it never trusts the fetcher's word on them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/platform.h"
+#include "base/reference.h"
+#include "base/result.h"
+#include "broker/host/helpers.h"
+#include "broker/pull/events.h"
+#include "broker/registry/certificates.h"
+#include "broker/registry/credentials.h"
+#include "broker/store/blob_cache.h"
+#include "broker/store/cache_lease.h"
+
+namespace banger::broker {
+
+struct FetchedImage;
+
+struct FetchOptions {
+  std::string reference;  // as the user wrote it
+  // --platform: what to pick from an index, and what a single manifest must be. Empty:
+  // linux/amd64 from an index, and a single manifest as it is.
+  std::string platform;
+  std::vector<std::string> insecure_registries;  // hosts that may use plain HTTP
+  int parallel_downloads = 3;
+  uint64_t max_document_bytes = 4 << 20;
+  uint64_t max_layers = 128;
+  // Credentials for a registry; unset means anonymous.
+  std::function<Result<RegistryCredentials>(const std::string& registry)> credentials;
+  // Where <dir>/<registry>/*.crt name extra CAs to trust for that registry.
+  std::vector<std::string> certs_dirs = kDefaultCertsDirs;
+  // Pull-through mirrors of the reference's registry ("host[:port]"), tried in order
+  // before it (config key `mirrors`).
+  std::vector<std::string> mirrors;
+  // Where the fetcher is and how it starts (its user, resolver, proxies, stop fd).
+  HelperLauncher::Settings helpers;
+
+  std::function<void(const FetchEvent&)> on_event;
+  // For unpacking while layers download: the plan once the manifest is verified, and
+  // each download's (still filling) cache file as it starts. Not called for mirrors,
+  // which may fail over to the registry with another plan.
+  std::function<void(const FetchedImage&)> on_plan;
+  std::function<void(const std::string& digest, int file_fd)> on_download_started;
+  // The image's platform, read from its verified config before any layer downloads; an
+  // error here ends the fetch (a pull refuses an image its guest agent cannot run in).
+  std::function<Result<void>(const Platform& platform)> on_platform;
+};
+
+struct FetchedBlob {
+  std::string digest;
+  uint64_t size = 0;
+  std::string media_type;
+  bool from_cache = false;
+};
+
+struct FetchedImage {
+  Reference reference;
+  std::string manifest_digest;
+  std::string manifest_media_type;
+  std::string platform;        // from the image config: os/architecture[/variant]
+  std::string index_platform;  // what the index entry it was chosen from said; empty for none
+  FetchedBlob config;
+  std::vector<FetchedBlob> layers;  // oldest first
+  uint64_t downloaded_bytes = 0;
+  bool used_network = true;
+  uint64_t fetcher_peak_rss_kib = 0;  // 0 when no fetcher ran
+  std::string mirror;                 // the mirror that served it, empty for the registry
+  // Keeps this image's blobs from `image cache prune` while the image is in use.
+  std::shared_ptr<CacheLease> lease;
+
+  std::vector<std::string> Digests() const;
+};
+
+Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options);
+
+}  // namespace banger::broker

@@ -1,0 +1,65 @@
+#include "broker/pull/pull.h"
+
+#include <ctime>
+
+#include "broker/pull/catalog_pull.h"
+#include "broker/pull/pull_stages.h"
+#include "broker/pull/url_download.h"
+
+namespace banger::broker {
+
+Error WhereFull(Error error, const std::string& dir, const std::string& what) {
+  if (error.code != ErrorCode::kNoSpace) return error;
+  return Error{ErrorCode::kNoSpace, "no space left in " + dir + " while writing " + what + " (" + error.message + ")"};
+}
+
+std::string UtcNow() {
+  char text[32];
+  std::time_t t = std::time(nullptr);
+  std::tm utc {};
+  ::gmtime_r(&t, &utc);
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+void ReportPhase(const PullOptions& options, const std::string& phase, const std::string& text,
+                 const nlohmann::json& detail) {
+  if (options.observer != nullptr) options.observer->Phase(phase, text, detail);
+}
+
+Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& options) {
+  if (!IsValidImageName(name)) {
+    return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "': letters, digits, '.', '_' and '-'"};
+  }
+  BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::Open(options.state_root));
+  store.RemoveStaleStaging();
+  // Checked again when the image is published, under the store's lock.
+  if (!options.force && store.FindByName(name)) {
+    return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
+  }
+  BANGER_ASSIGN_OR_RETURN(BlobCache cache, BlobCache::Open(options.cache_root));
+  return PullTarget{name, std::move(store), std::move(cache)};
+}
+
+Result<PullResult> PullImage(const PullOptions& options) {
+  // A catalog name takes the bundle fast path, and never falls through to a registry.
+  const HelperLauncher launcher(options.helpers);
+  auto catalog = LoadCatalog(options.catalog, [&launcher](const std::string& url, uint64_t max_bytes) {
+    return ReadUrl(launcher, url, max_bytes);
+  });
+  if (!catalog && LooksLikeCatalogName(options.reference)) {
+    return Error{catalog.error().code, catalog.error().message + "; '" + options.reference +
+                                           "' may be a catalog image, so it is not looked up in a registry (a full "
+                                           "reference such as docker.io/library/" + options.reference + " would be)"};
+  }
+  if (catalog) {
+    if (const CatalogEntry* entry = catalog->Find(options.reference)) return PullFromCatalog(*entry, *catalog, options);
+  }
+  BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
+  BANGER_ASSIGN_OR_RETURN(PullTarget target,
+                          OpenPullTarget(options.name.empty() ? ref.DefaultImageName() : options.name, options));
+  OciPull pull(options, std::move(ref), std::move(target));
+  return pull.Run();
+}
+
+}  // namespace banger::broker

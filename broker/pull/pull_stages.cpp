@@ -1,0 +1,303 @@
+#include "broker/pull/pull_stages.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "banger_version.h"
+#include "base/text.h"
+#include "broker/pull/fs_identity.h"
+#include "broker/store/files.h"
+#include "security/proc_status.h"
+
+namespace banger::broker {
+namespace {
+
+using nlohmann::json;
+
+// The unpacker keeps its own time bound (max_unpack_seconds); this one holds if it does not.
+constexpr auto kUnpackGrace = std::chrono::seconds(60);
+constexpr uint64_t kDefaultUnpackSeconds = 3600;
+constexpr int kUnpackerLastWordsMs = 2000;
+constexpr int kShutdownTimeoutMs = 10000;
+
+std::string Plural(size_t n, const std::string& what) { return std::to_string(n) + " " + what + "(s)"; }
+
+}  // namespace
+
+Result<std::unique_ptr<ScratchDir>> ScratchDir::Create(const std::string& root) {
+  std::string pattern = (root.empty() || root[0] != '/' ? std::string("/tmp") : root) + "/banger-pull-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) return Error::FromErrno("creating a scratch directory (mkdtemp " + pattern + ")");
+  return std::unique_ptr<ScratchDir>(new ScratchDir(pattern));
+}
+
+ScratchDir::~ScratchDir() { RemoveTree(path_); }
+
+OciPull::OciPull(const PullOptions& options, Reference ref, PullTarget target)
+    : options_(options),
+      ref_(std::move(ref)),
+      target_(std::move(target)),
+      launcher_(options.helpers),
+      unpacked_cache_(target_.cache.layout()) {
+  unpack_request_.limits = options.unpack_limits;
+  unpack_request_.inject_guest_assets = options.guest_assets;
+}
+
+Error OciPull::UnpackFailed(Error error) const {
+  return WhereFull(std::move(error), spool_dir_, "the unpacked layers (the spool)");
+}
+
+Error OciPull::ImageFailed(Error error) const {
+  return WhereFull(std::move(error), target_.store.images_dir(), "rootfs.ext4");
+}
+
+Result<PullResult> OciPull::Run() {
+  ReportPhase(options_, "resolving", "resolving " + ref_.String(), {{"ref", ref_.String()}});
+  BANGER_TRY(PrepareOutputs());
+  StartHelpers();
+  BANGER_TRY(Fetch());
+  BANGER_TRY(WaitForHelpers());
+  BANGER_TRY(cached_ ? UseUnpackedCache() : Unpack());
+  BANGER_TRY(Image());
+  BANGER_TRY(Shutdown());
+  return Publish();
+}
+
+// The spool and the tree stream go into unnamed files in the cache, which become the
+// image's entry in the unpacked cache once the pull succeeds (scratch if that fails);
+// rootfs.ext4 into a fresh staging directory.
+Result<void> OciPull::PrepareOutputs() {
+  BANGER_ASSIGN_OR_RETURN(scratch_, ScratchDir::Create(options_.scratch_root));
+  auto unnamed_file = [&](bool& in_cache) -> Result<UniqueFd> {
+    if (auto file = unpacked_cache_.CreateFile()) return std::move(*file);
+    in_cache = false;
+    UniqueFd fd(::open(scratch_->path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) return Error::FromErrno("creating a scratch file in " + scratch_->path());
+    return fd;
+  };
+  bool spool_in_cache = true, tree_in_cache = true;
+  BANGER_ASSIGN_OR_RETURN(spool_, unnamed_file(spool_in_cache));
+  BANGER_ASSIGN_OR_RETURN(tree_, unnamed_file(tree_in_cache));
+  cacheable_ = spool_in_cache && tree_in_cache;
+  spool_dir_ = spool_in_cache ? unpacked_cache_.dir() : scratch_->path();
+  auto staging = target_.store.BeginStaging();
+  if (!staging) return WhereFull(staging.error(), target_.store.images_dir(), "a staging directory");
+  staging_.emplace(std::move(*staging));
+  auto rootfs = staging_->CreateRootfs();
+  if (!rootfs) return ImageFailed(rootfs.error());
+  rootfs_ = std::move(*rootfs);
+  return {};
+}
+
+// Both helpers' sandboxes are set up while the fetcher resolves the reference; the
+// unpacker gets each layer as soon as it can be read (layer_feed.h).
+void OciPull::StartHelpers() {
+  unpacker_start_ = std::make_unique<HelperStart>(launcher_, security::ProcessKind::kUnpacker);
+  imager_start_ = std::make_unique<HelperStart>(launcher_, security::ProcessKind::kImager);
+}
+
+Result<void> OciPull::Fetch() {
+  BANGER_ASSIGN_OR_RETURN(UniqueFd spool_for_unpacker, DupCloexec(spool_.get()));
+  BANGER_ASSIGN_OR_RETURN(UniqueFd tree_for_unpacker, DupCloexec(tree_.get()));
+  feed_ = std::make_unique<LayerFeed>(
+      target_.cache, [this] { return unpacker_start_->Get(); }, unpack_request_, std::move(spool_for_unpacker),
+      std::move(tree_for_unpacker));
+  // The unpacked cache is looked up as soon as the plan is known: a hit feeds nothing.
+  auto look_up = [this](const FetchedImage& planned) {
+    if (!cache_key_.empty()) return;
+    std::vector<std::string> layers;
+    for (const auto& l : planned.layers) layers.push_back(l.digest);
+    cache_key_ = UnpackedKey{BANGER_VERSION, launcher_.Identity(security::ProcessKind::kUnpacker),
+                             planned.config.digest, layers, unpack_request_}
+                     .Hash();
+    cached_ = unpacked_cache_.Find(cache_key_);
+  };
+  FetchOptions fetch;
+  fetch.reference = options_.reference;
+  fetch.platform = options_.platform;
+  fetch.insecure_registries = options_.insecure_registries;
+  if (auto it = options_.mirrors.find(ref_.registry); it != options_.mirrors.end()) fetch.mirrors = it->second;
+  fetch.parallel_downloads = options_.parallel_downloads;
+  fetch.credentials = options_.credentials;
+  fetch.certs_dirs = options_.certs_dirs;
+  fetch.helpers = options_.helpers;
+  fetch.on_event = [&](const FetchEvent& e) {
+    if (options_.observer != nullptr) options_.observer->Fetch(e);
+    if (!cached_) feed_->OnEvent(e);
+  };
+  fetch.on_plan = [&](const FetchedImage& planned) {
+    look_up(planned);
+    if (!cached_) feed_->OnPlan(planned);
+  };
+  fetch.on_download_started = [&](const std::string& digest, int fd) {
+    if (!cached_) feed_->OnDownloadStarted(digest, fd);
+  };
+  // Before a layer downloads: banger's agent must be able to run in the image (the
+  // unpacker checks the agent's ELF header against the config again).
+  fetch.on_platform = [&](const Platform& platform) -> Result<void> {
+    if (!options_.guest_assets || PlatformMatches(platform, GuestAgentPlatform())) return {};
+    return Error{ErrorCode::kInvalidArgument, ref_.String() + " is " + platform.String() +
+                                                  ": banger's guest agent is built for " +
+                                                  GuestAgentPlatform().String() + " only; use --no-guest-assets"};
+  };
+  auto fetched = FetchImage(target_.cache, fetch);
+  if (!fetched) return WhereFull(fetched.error(), target_.cache.layout().oci_dir() + "/blobs", "the image's blobs");
+  image_ = std::move(*fetched);
+  uint64_t compressed = 0;
+  for (const auto& l : image_.layers) compressed += l.size;
+  ReportPhase(options_, "fetched",
+              "fetched " + Plural(image_.layers.size(), "layer") + ", " + HumanBytes(compressed) + " (" +
+                  HumanBytes(image_.downloaded_bytes) + " downloaded" +
+                  (image_.mirror.empty() ? "" : " from mirror " + image_.mirror) + ")",
+              {{"layers", image_.layers.size()}, {"bytes", compressed}, {"downloaded_bytes", image_.downloaded_bytes}});
+  look_up(image_);  // when the fetch made no plan of its own (offline)
+  return {};
+}
+
+Result<void> OciPull::WaitForHelpers() {
+  BANGER_ASSIGN_OR_RETURN(unpacker_, unpacker_start_->Get());
+  BANGER_ASSIGN_OR_RETURN(imager_, imager_start_->Get());
+  return StallForTests();
+}
+
+Result<void> OciPull::UseUnpackedCache() {
+  unpacked_ = std::move(cached_->summary);
+  spool_for_imager_ = std::move(cached_->spool);
+  tree_for_imager_ = std::move(cached_->tree);
+  ReportPhase(options_, "unpacked", "unpacked " + std::to_string(unpacked_.entries) + " entries (from the unpacked cache)",
+              {{"entries", unpacked_.entries}, {"cached", true}});
+  return {};
+}
+
+Result<void> OciPull::Unpack() {
+  if (auto fed = feed_->Finish(image_); !fed) {
+    // A send fails when the unpacker already quit over a layer: its reason is the one to report.
+    for (;;) {
+      auto cause = unpacker_->ReceiveExpecting({ipc::MessageType::kUnpackProgress}, kUnpackerLastWordsMs);
+      if (!cause) return UnpackFailed(cause.error().code == ErrorCode::kTimeout ? fed.error() : cause.error());
+    }
+  }
+  ReportPhase(options_, "unpacking", "unpacking " + Plural(image_.layers.size(), "layer") + " in the sandbox");
+  BANGER_ASSIGN_OR_RETURN(unpacked_, AwaitUnpackDone());
+  ReportPhase(options_, "unpacked", "unpacked " + std::to_string(unpacked_.entries) + " entries",
+              {{"entries", unpacked_.entries}});
+  // The imager may only read what the unpacker wrote (invariant I8).
+  BANGER_ASSIGN_OR_RETURN(spool_for_imager_, ReopenReadOnly(spool_.get()));
+  BANGER_ASSIGN_OR_RETURN(tree_for_imager_, ReopenReadOnly(tree_.get()));
+  return {};
+}
+
+// Progress until unpack-done, each message decoded strictly: a malformed one is the
+// unpacker's failure (invariant I9).
+Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
+  const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);
+  const auto deadline = std::chrono::steady_clock::now() + kUnpackGrace + std::chrono::seconds(bound);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto reply = unpacker_->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone},
+                                             static_cast<int>(std::clamp<int64_t>(left.count(), 1, INT32_MAX)));
+    if (!reply && reply.error().code == ErrorCode::kTimeout && std::chrono::steady_clock::now() >= deadline) {
+      unpacker_->Kill();
+      return Error{ErrorCode::kTimeout, "banger-unpacker went past its time bound (max_unpack_seconds) and was stopped"};
+    }
+    if (!reply) return UnpackFailed(reply.error());
+    if (reply->type == ipc::MessageType::kUnpackDone) {
+      auto done = ipc::DecodeUnpackSummary(reply->body);
+      if (!done) return Error{ErrorCode::kChildFailed, "banger-unpacker: " + done.error().message};
+      return std::move(*done);
+    }
+    auto progress = ipc::DecodeUnpackProgress(reply->body);
+    if (!progress) return Error{ErrorCode::kChildFailed, "banger-unpacker: " + progress.error().message};
+    if (options_.observer != nullptr) options_.observer->Unpack(progress->layer, progress->bytes);
+  }
+}
+
+// The imager gets the image file, and the spool and the tree stream read-only.
+Result<void> OciPull::Image() {
+  const FsIdentity id = DeriveFsIdentity(image_.manifest_digest);
+  ipc::ImageRequest request{options_.size_bytes, id.uuid, id.hash_seed, id.timestamp, {}};
+  for (const auto& layer : image_.layers) request.layer_digests.push_back(layer.digest);
+  ipc::Message message = ipc::Message::Make(ipc::MessageType::kImageBegin, ipc::Encode(request));
+  auto rootfs = DupCloexec(rootfs_.get());
+  if (!rootfs) return rootfs.error();
+  message.fds.push_back(std::move(*rootfs));
+  message.fds.push_back(std::move(spool_for_imager_));
+  message.fds.push_back(std::move(tree_for_imager_));
+  BANGER_TRY(imager_->Send(message));
+  auto imaged = imager_->ReceiveExpecting({ipc::MessageType::kImageDone}, -1);
+  if (!imaged) return ImageFailed(imaged.error());
+  auto written = ipc::DecodeImageSummary(imaged->body);
+  if (!written) return Error{ErrorCode::kChildFailed, "banger-imager: " + written.error().message};
+  written_ = *written;
+  return {};
+}
+
+Result<void> OciPull::Shutdown() {
+  if (image_.fetcher_peak_rss_kib != 0) peak_rss_["banger-fetcher"] = image_.fetcher_peak_rss_kib;
+  for (security::SandboxedChild* child : {unpacker_, imager_}) {
+    if (auto status = security::ReadProcStatus(child->pid())) peak_rss_[child->name()] = status->peak_rss_kib;
+    BANGER_TRY(child->Shutdown(kShutdownTimeoutMs));
+  }
+  ReportPhase(options_, "written", "wrote rootfs.ext4 (" + HumanBytes(written_.filesystem_bytes) + ")",
+              {{"filesystem_bytes", written_.filesystem_bytes}});
+  return {};
+}
+
+Result<PullResult> OciPull::Publish() {
+  PullResult result;
+  result.peak_rss_kib = peak_rss_;
+  result.warnings = unpacked_.warnings;
+  result.filesystem_bytes = written_.filesystem_bytes;
+  result.content_bytes = written_.content_bytes;
+  json record = {{"name", target_.name},
+                 {"ref", ref_.String()},
+                 {"source", "oci"},
+                 {"manifest_digest", image_.manifest_digest},
+                 {"config_digest", image_.config.digest},
+                 {"platform", image_.platform},
+                 {"kernel_ref", options_.kernel_ref},
+                 {"filesystem_bytes", result.filesystem_bytes},
+                 {"content_bytes", result.content_bytes},
+                 {"filesystem_uuid", FormatUuid(DeriveFsIdentity(image_.manifest_digest).uuid)},
+                 {"created", UtcNow()},
+                 {"banger_version", BANGER_VERSION},
+                 {"warnings", result.warnings}};
+  if (const auto& guest = unpacked_.guest) {
+    result.guest_init = guest->init;
+    record["guest"] = {{"init", guest->init}, {"injected", guest->injected}, {"replaced", guest->replaced}};
+  }
+  if (!image_.mirror.empty()) record["mirror"] = image_.mirror;
+  auto published = target_.store.Publish(std::move(*staging_), record, options_.force);
+  staging_.reset();
+  if (!published) return WhereFull(published.error(), target_.store.images_dir(), "image.json");
+  result.image = published->image;
+  if (published->warning) result.warnings.push_back(*published->warning);
+  // Best effort: without the entry, the next pull of this image only unpacks again.
+  if (!cached_ && cacheable_) (void)unpacked_cache_.Store(cache_key_, spool_.get(), tree_.get(), unpacked_);
+  return result;
+}
+
+#ifdef BANGER_TEST_HOOKS
+// Writes "name pid" lines for the running helpers into options.test_stall_file and waits
+// (at most two minutes, or until stopped) for the file to go, so a test can read their
+// /proc status or kill one at a known point.
+Result<void> OciPull::StallForTests() {
+  const std::string& file = options_.test_stall_file;
+  if (file.empty() || file[0] != '/') return {};
+  std::string lines;
+  for (const auto* child : {unpacker_, imager_}) lines += child->name() + " " + std::to_string(child->pid()) + "\n";
+  BANGER_TRY(ReplaceFileAtomically(file, {.mode = 0644}, [&](int fd) { return WriteAll(fd, lines, "writing " + file); }));
+  for (int waited = 0; waited < 120000 && ::access(file.c_str(), F_OK) == 0; waited += 50) {
+    pollfd stop{options_.helpers.stop_fd, POLLIN, 0};
+    if (::poll(&stop, 1, 50) > 0) return Error{ErrorCode::kStopped, "stopped"};
+  }
+  return {};
+}
+#else
+Result<void> OciPull::StallForTests() { return {}; }
+#endif
+
+}  // namespace banger::broker

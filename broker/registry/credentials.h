@@ -1,0 +1,27 @@
+// Registry credentials from the docker client's configuration, read by the broker (the
+// fetcher cannot run helpers): $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+// `credHelpers` and `credsStore` run docker-credential-<name> get; else `auths` holds
+// "auth" (base64 user:pass), username/password, or an identitytoken.
+#pragma once
+
+#include <string>
+
+#include "base/result.h"
+#include "broker/host/environment.h"
+
+namespace banger::broker {
+
+struct RegistryCredentials {
+  std::string username;
+  std::string password;
+  std::string identity_token;
+};
+
+// The docker config file `env` points at ("" when neither DOCKER_CONFIG nor HOME is set).
+std::string DockerConfigPath(const HostEnvironment& env);
+// Empty credentials (anonymous) when nothing is configured for the registry.
+Result<RegistryCredentials> LookupCredentials(const HostEnvironment& env, const std::string& registry);
+// The same from an explicit config file path.
+Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, const std::string& registry);
+
+}  // namespace banger::broker

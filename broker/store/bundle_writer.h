@@ -1,0 +1,23 @@
+// `banger image bundle`: a pulled image as a catalog bundle, `.tar.zst` holding
+// manifest.json and rootfs.ext4. Written by the broker from its own trusted files (it
+// parses nothing), deterministically: the same image gives the same bundle bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/result.h"
+#include "ipc/unpack_protocol.h"
+
+namespace banger::broker {
+
+struct WrittenBundle {
+  std::string sha256;  // hex
+  uint64_t size = 0;
+};
+
+// Stages next to `out_path`, fsyncs and renames: a failure leaves no partial bundle.
+Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const ipc::BundleManifest& manifest,
+                                  const std::string& out_path);
+
+}  // namespace banger::broker

@@ -1,0 +1,152 @@
+// The banger executable as a user meets it: --help, usage errors, and `system status`
+// from the build tree, from an installed tree, and as a non-root user.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "broker/cli/flags.h"
+#include "tests/support/registry_fixture.h"
+#include "tests/support/test_support.h"
+
+namespace banger::testing {
+namespace {
+
+const std::string kBin = BANGER_BIN_DIR;
+
+TEST(Cli, HelpTellsWhatExists) {
+  CommandResult r = RunCommand(kBin + "/banger --help");
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_NE(r.output.find("system status"), std::string::npos);
+  EXPECT_NE(r.output.find("exit status"), std::string::npos);
+}
+
+TEST(Cli, VersionPrintsOneLine) {
+  CommandResult r = RunCommand(kBin + "/banger --version");
+  EXPECT_EQ(r.exit_status, 0);
+  EXPECT_EQ(r.output.rfind("banger ", 0), 0u);
+}
+
+TEST(Cli, UnknownCommandIsAUsageError) {
+  CommandResult r = RunCommand(kBin + "/banger frobnicate");
+  EXPECT_EQ(r.exit_status, 2);
+  EXPECT_NE(r.output.find("banger: error: unknown command 'frobnicate'"), std::string::npos) << r.output;
+  EXPECT_EQ(RunCommand(kBin + "/banger").exit_status, 2);
+}
+
+void ExpectAllHelpersConfined(const CommandResult& r) {
+  EXPECT_EQ(r.exit_status, 0) << r.output;
+  EXPECT_NE(r.output.find("sandbox: ok"), std::string::npos) << r.output;
+  for (const char* helper : {"banger-fetcher", "banger-unpacker", "banger-imager"}) {
+    EXPECT_NE(r.output.find(std::string(helper) + " "), std::string::npos) << helper;
+  }
+  size_t confined = 0;
+  for (size_t at = r.output.find("confined"); at != std::string::npos; at = r.output.find("confined", at + 1)) {
+    ++confined;
+  }
+  EXPECT_EQ(confined, 3u) << r.output;
+}
+
+TEST(Cli, SystemStatusFromTheBuildTree) { ExpectAllHelpersConfined(RunCommand(kBin + "/banger system status")); }
+
+TEST(Cli, SystemStatusFromAnInstalledTree) {
+  ScratchDir prefix("banger-install");
+  CommandResult install =
+      RunCommand("cmake --install " + std::string(BANGER_BUILD_DIR) + " --prefix " + prefix.path());
+  ASSERT_EQ(install.exit_status, 0) << install.output;
+  ASSERT_EQ(::access((prefix.path() + "/libexec/banger/banger-unpacker").c_str(), X_OK), 0);
+  ASSERT_NE(::access((prefix.path() + "/bin/banger-unpacker").c_str(), F_OK), 0)
+      << "helpers belong in libexec, not on PATH";
+  ExpectAllHelpersConfined(RunCommand(prefix.path() + "/bin/banger system status"));
+}
+
+TEST(Cli, SystemStatusAsNonRootUsesAUserNamespace) {
+  BANGER_REQUIRE_ROOT();
+  ScratchDir dir("banger-nobody");
+  for (const char* name : {"banger", "banger-fetcher", "banger-unpacker", "banger-imager"}) {
+    CopyExecutable(kBin + "/" + name, dir.path());
+  }
+  std::string failure = RunAsNobody([&] {
+    CommandResult r = RunCommand(dir.path() + "/banger system status");
+    if (r.exit_status != 0 || r.output.find("sandbox: ok") == std::string::npos ||
+        r.output.find("user namespace") == std::string::npos) {
+      return "exit " + std::to_string(r.exit_status) + ": " + r.output;
+    }
+    return std::string();
+  });
+  EXPECT_EQ(failure, "");
+}
+
+TEST(Cli, MissingHelperIsNamed) {
+  ScratchDir dir("banger-partial");
+  CopyExecutable(kBin + "/banger", dir.path());
+  CommandResult r = RunCommand(dir.path() + "/banger system status");
+  EXPECT_EQ(r.exit_status, 3);
+  EXPECT_NE(r.output.find("helper banger-fetcher not found"), std::string::npos) << r.output;
+}
+
+
+TEST(CliImageFetch, DownloadsIntoTheCacheAndReports) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("app", "v1", {"--layers", "3"}).is_null());
+  ScratchDir cache("banger-cli-cache");
+  const std::string env = "BANGER_CACHE_DIR=" + cache.path() + " DOCKER_CONFIG=" + cache.path() + " ";
+  CommandResult r = RunCommand(env + kBin + "/banger image fetch " + registry->host() + "/app:v1 --parallel 2");
+  EXPECT_EQ(r.exit_status, 0) << r.output;
+  EXPECT_NE(r.output.find("3 layer(s)"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("cached"), std::string::npos) << "nothing was cached the first time";
+
+  CommandResult again = RunCommand(env + kBin + "/banger image fetch --json " + registry->host() + "/app:v1");
+  ASSERT_EQ(again.exit_status, 0) << again.output;
+  auto json = nlohmann::json::parse(again.output);
+  EXPECT_EQ(json["layers"].size(), 3u);
+  EXPECT_EQ(json["downloaded_bytes"], 0);
+  for (const auto& l : json["layers"]) EXPECT_TRUE(l["cached"].get<bool>());
+  EXPECT_EQ(json["cache_dir"], cache.path() + "/oci/blobs/sha256");
+
+  CommandResult quiet = RunCommand(env + kBin + "/banger image fetch -q " + registry->host() + "/app:v1");
+  EXPECT_EQ(quiet.exit_status, 0);
+  EXPECT_EQ(quiet.output, "");
+}
+
+TEST(CliImageFetch, ErrorsAreOneLineWithTheReference) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ScratchDir cache("banger-cli-cache");
+  const std::string env = "BANGER_CACHE_DIR=" + cache.path() + " DOCKER_CONFIG=" + cache.path() + " ";
+  CommandResult missing = RunCommand(env + kBin + "/banger image fetch " + registry->host() + "/nope:v1");
+  EXPECT_EQ(missing.exit_status, 1);
+  EXPECT_EQ(missing.output, "banger: error: manifest unknown: " + registry->host() + "/nope:v1 not found (" +
+                                registry->host() + "/nope:v1)\n");
+  CommandResult bad = RunCommand(env + kBin + "/banger image fetch 'Not A Ref'");
+  EXPECT_EQ(bad.exit_status, 1);
+  EXPECT_EQ(bad.output.rfind("banger: error: invalid reference", 0), 0u) << bad.output;
+  EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --parallel 0").exit_status, 2);
+  EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --bogus").exit_status, 2);
+  EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch").exit_status, 2);
+}
+
+TEST(Flags, ParsesValuesBooleansAndRepeats) {
+  broker::FlagSpec spec{{"--platform", "--insecure-registry"}, {"--json", "-q"}, {"--insecure-registry"}};
+  auto parsed = broker::ParseFlags({"ref", "--platform=linux/arm64", "--insecure-registry", "a:1",
+                                    "--insecure-registry=b:2", "-q", "--", "--json"},
+                                   spec);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->positional, (std::vector<std::string>{"ref", "--json"}));
+  EXPECT_EQ(parsed->Value("--platform"), "linux/arm64");
+  EXPECT_EQ(parsed->All("--insecure-registry"), (std::vector<std::string>{"a:1", "b:2"}));
+  EXPECT_TRUE(parsed->Has("-q"));
+  EXPECT_FALSE(parsed->Has("--json"));
+  EXPECT_FALSE(broker::ParseFlags({"--platform"}, spec));
+  EXPECT_FALSE(broker::ParseFlags({"--platform", "a", "--platform", "b"}, spec));
+  EXPECT_FALSE(broker::ParseFlags({"--json=1"}, spec));
+  EXPECT_FALSE(broker::ParseIntFlag("--parallel", "3x", 1, 16));
+  EXPECT_EQ(*broker::ParseIntFlag("--parallel", "16", 1, 16), 16);
+}
+
+}  // namespace
+}  // namespace banger::testing
