@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
-#include "ipc/channel.h"
 
 namespace banger {
 namespace {

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+extern char** environ;
+
 #include "broker/host/user_dirs.h"
 #include "security/stop_signal.h"
 
@@ -20,6 +22,7 @@ std::string Variable(const char* name) {
 HostEnvironment CaptureEnvironment() {
   HostEnvironment env;
   env.root = ::geteuid() == 0;
+  for (char** variable = environ; *variable != nullptr; ++variable) env.variables.emplace_back(*variable);
   env.home = Variable("HOME");
   env.xdg_cache_home = Variable("XDG_CACHE_HOME");
   env.xdg_state_home = Variable("XDG_STATE_HOME");

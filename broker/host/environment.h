@@ -20,6 +20,9 @@ struct HostEnvironment {
   std::string tmpdir;            // $TMPDIR
   std::string docker_config;     // $DOCKER_CONFIG
   std::vector<std::string> proxy_settings;  // "HTTPS_PROXY=...", what the fetcher is given
+  // Every variable, "KEY=VALUE": what a docker credential helper runs with, as docker
+  // runs it on the user's behalf.
+  std::vector<std::string> variables;
   // $BANGER_TEST_STALL, read only by builds configured for the test suite (pull.h).
   std::string test_stall_file;
 };

@@ -175,7 +175,7 @@ Result<bool> CreateSystemUser(const std::string& name) {
     argv.push_back("--user-group");
   }
   argv.push_back(name);
-  BANGER_ASSIGN_OR_RETURN(ProcessOutput run, RunProgram(argv, "", 60000));
+  BANGER_ASSIGN_OR_RETURN(ProcessOutput run, RunProgram(argv, "", 60000, kSystemProgramEnvironment));
   if (run.exit_status != 0) {
     std::string why = run.err.substr(0, run.err.find('\n'));
     return Error{ErrorCode::kIo, "useradd " + name + " failed (exit " + std::to_string(run.exit_status) + "): " + why};
@@ -185,14 +185,14 @@ Result<bool> CreateSystemUser(const std::string& name) {
 
 Result<void> DeleteSystemUser(const std::string& name, bool remove_group) {
   if (::getpwnam(name.c_str()) != nullptr) {
-    BANGER_ASSIGN_OR_RETURN(ProcessOutput run, RunProgram({"/usr/sbin/userdel", name}, "", 60000));
+    BANGER_ASSIGN_OR_RETURN(ProcessOutput run, RunProgram({"/usr/sbin/userdel", name}, "", 60000, kSystemProgramEnvironment));
     if (run.exit_status != 0) {
       return Error{ErrorCode::kIo, "userdel " + name + " failed (exit " + std::to_string(run.exit_status) +
                                        "): " + run.err.substr(0, run.err.find('\n'))};
     }
   }
   if (remove_group && ::getgrnam(name.c_str()) != nullptr) {
-    BANGER_ASSIGN_OR_RETURN(ProcessOutput run, RunProgram({"/usr/sbin/groupdel", name}, "", 60000));
+    BANGER_ASSIGN_OR_RETURN(ProcessOutput run, RunProgram({"/usr/sbin/groupdel", name}, "", 60000, kSystemProgramEnvironment));
     if (run.exit_status != 0) {
       return Error{ErrorCode::kIo, "groupdel " + name + " failed (exit " + std::to_string(run.exit_status) +
                                        "): " + run.err.substr(0, run.err.find('\n'))};

@@ -11,12 +11,32 @@
 
 #include "base/fd.h"
 
-extern char** environ;
-
 namespace banger::broker {
+namespace {
+
+// `name` on the PATH of `environment` (a default PATH without one); `name` itself when
+// it is a path or found nowhere (posix_spawn then says so).
+std::string FindOnPath(const std::string& name, const std::vector<std::string>& environment) {
+  if (name.find('/') != std::string::npos) return name;
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const std::string& variable : environment) {
+    if (variable.rfind("PATH=", 0) == 0) path = variable.substr(5);
+  }
+  for (size_t start = 0; start <= path.size();) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    const std::string dir = path.substr(start, end - start);
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return name;
+}
+
+}  // namespace
 
 Result<ProcessOutput> RunProgram(const std::vector<std::string>& argv, const std::string& input, int timeout_ms,
-                                 size_t max_output) {
+                                 const std::vector<std::string>& environment, size_t max_output) {
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0) return Error::FromErrno("pipe2");
   UniqueFd in_r(in[0]), in_w(in[1]);
@@ -30,11 +50,14 @@ Result<ProcessOutput> RunProgram(const std::vector<std::string>& argv, const std
   posix_spawn_file_actions_adddup2(&actions, in_r.get(), 0);
   posix_spawn_file_actions_adddup2(&actions, out_w.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, err_w.get(), 2);
-  std::vector<char*> args;
+  std::vector<char*> args, envp;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  for (const auto& e : environment) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const std::string program = FindOnPath(argv[0], environment);
   pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return Error::FromErrno("running " + argv[0], rc);
   in_r.reset();

@@ -1,5 +1,6 @@
-// Runs a trusted local program (a docker credential helper) with a clean argv, text on
-// its stdin, a deadline, and a bound on what it may print.
+// Runs a trusted local program (a docker credential helper, useradd) with a clean argv,
+// the environment it is given, text on its stdin, a deadline, and a bound on what it
+// may print.
 #pragma once
 
 #include <string>
@@ -15,8 +16,12 @@ struct ProcessOutput {
   std::string err;
 };
 
-// argv[0] is looked up on PATH. Fails on a timeout or when the program cannot run.
+// argv[0], unless it is a path, is looked up on the PATH of `environment` ("KEY=VALUE"
+// strings, all the program gets). Fails on a timeout or when the program cannot run.
 Result<ProcessOutput> RunProgram(const std::vector<std::string>& argv, const std::string& input, int timeout_ms,
-                                 size_t max_output = 64 * 1024);
+                                 const std::vector<std::string>& environment, size_t max_output = 64 * 1024);
+
+// The PATH programs get when banger runs them for itself (useradd, userdel).
+inline const std::vector<std::string> kSystemProgramEnvironment = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
 
 }  // namespace banger::broker

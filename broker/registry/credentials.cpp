@@ -44,14 +44,15 @@ Result<std::string> DecodeBase64(const std::string& text) {
   return out;
 }
 
-Result<RegistryCredentials> FromHelper(const std::string& helper, const std::string& registry) {
+Result<RegistryCredentials> FromHelper(const std::string& helper, const std::string& registry,
+                                       const std::vector<std::string>& environment) {
   const std::string program = "docker-credential-" + helper;
   for (char c : helper) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
       return Error{ErrorCode::kInvalidArgument, "credential helper name '" + helper + "' is not valid"};
     }
   }
-  BANGER_ASSIGN_OR_RETURN(ProcessOutput output, RunProgram({program, "get"}, HelperServerUrl(registry) + "\n", 30000));
+  BANGER_ASSIGN_OR_RETURN(ProcessOutput output, RunProgram({program, "get"}, HelperServerUrl(registry) + "\n", 30000, environment));
   if (output.exit_status != 0) {
     // Helpers say "credentials not found in native keychain" when they hold nothing for us.
     if (output.out.find("credentials not found") != std::string::npos ||
@@ -78,7 +79,8 @@ Result<RegistryCredentials> FromHelper(const std::string& helper, const std::str
 
 }  // namespace
 
-Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, const std::string& registry) {
+Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, const std::string& registry,
+                                                const std::vector<std::string>& helper_environment) {
   std::ifstream in(config_path, std::ios::binary);
   if (!in) return RegistryCredentials{};  // no config: anonymous
   std::ostringstream text;
@@ -92,12 +94,12 @@ Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, 
   try {
     if (config.contains("credHelpers") && config["credHelpers"].is_object()) {
       for (const auto& [key, helper] : config["credHelpers"].items()) {
-        if (NormalizeKey(key) == wanted && helper.is_string()) return FromHelper(helper.get<std::string>(), wanted);
+        if (NormalizeKey(key) == wanted && helper.is_string()) return FromHelper(helper.get<std::string>(), wanted, helper_environment);
       }
     }
     if (config.contains("credsStore") && config["credsStore"].is_string() &&
         !config["credsStore"].get<std::string>().empty()) {
-      return FromHelper(config["credsStore"].get<std::string>(), wanted);
+      return FromHelper(config["credsStore"].get<std::string>(), wanted, helper_environment);
     }
     if (config.contains("auths") && config["auths"].is_object()) {
       for (const auto& [key, entry] : config["auths"].items()) {
@@ -134,7 +136,7 @@ std::string DockerConfigPath(const HostEnvironment& env) {
 Result<RegistryCredentials> LookupCredentials(const HostEnvironment& env, const std::string& registry) {
   const std::string path = DockerConfigPath(env);
   if (path.empty()) return RegistryCredentials{};
-  return LookupCredentialsIn(path, registry);
+  return LookupCredentialsIn(path, registry, env.variables);
 }
 
 }  // namespace banger::broker

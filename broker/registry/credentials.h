@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/result.h"
 #include "broker/host/environment.h"
@@ -21,7 +22,9 @@ struct RegistryCredentials {
 std::string DockerConfigPath(const HostEnvironment& env);
 // Empty credentials (anonymous) when nothing is configured for the registry.
 Result<RegistryCredentials> LookupCredentials(const HostEnvironment& env, const std::string& registry);
-// The same from an explicit config file path.
-Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, const std::string& registry);
+// The same from an explicit config file path; a credential helper runs with
+// `helper_environment` (the user's, as docker runs it).
+Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, const std::string& registry,
+                                                const std::vector<std::string>& helper_environment);
 
 }  // namespace banger::broker

@@ -18,6 +18,9 @@ namespace {
 using testing::ScratchDir;
 using testing::TestRegistry;
 
+// What a credential helper runs with: this test's PATH, as the tests set it.
+std::vector<std::string> HelperEnvironment() { return {"PATH=" + std::string(std::getenv("PATH"))}; }
+
 class RegistryAuth : public FetchTest {
  protected:
   // A registry requiring `user_pass` (basic, or bearer when `token`), holding private/app:v1.
@@ -40,7 +43,7 @@ class RegistryAuth : public FetchTest {
   Result<FetchedImage> FetchWithConfig(const std::string& ref, const std::string& config_path) {
     FetchOptions options = OptionsFor(ref);
     options.credentials = [config_path](const std::string& registry) {
-      return LookupCredentialsIn(config_path, registry);
+      return LookupCredentialsIn(config_path, registry, HelperEnvironment());
     };
     return FetchImage(*cache_, options);
   }
@@ -125,18 +128,18 @@ TEST(Credentials, DockerHubAliasesAndPrecedence) {
   const std::string path = dir.path() + "/config.json";
   std::ofstream(path) << R"({"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"},
                                        "ghcr.io": {"identitytoken": "refresh-me"}}})";
-  auto hub = LookupCredentialsIn(path, "docker.io");
+  auto hub = LookupCredentialsIn(path, "docker.io", HelperEnvironment());
   ASSERT_TRUE(hub) << hub.error().message;
   EXPECT_EQ(hub->username, "u");
   EXPECT_EQ(hub->password, "p");
-  auto ghcr = LookupCredentialsIn(path, "ghcr.io");
+  auto ghcr = LookupCredentialsIn(path, "ghcr.io", HelperEnvironment());
   ASSERT_TRUE(ghcr);
   EXPECT_EQ(ghcr->identity_token, "refresh-me");
-  auto none = LookupCredentialsIn(path, "quay.io");
+  auto none = LookupCredentialsIn(path, "quay.io", HelperEnvironment());
   ASSERT_TRUE(none);
   EXPECT_TRUE(none->username.empty() && none->identity_token.empty());
   std::ofstream(path) << "{not json";
-  auto broken = LookupCredentialsIn(path, "docker.io");
+  auto broken = LookupCredentialsIn(path, "docker.io", HelperEnvironment());
   ASSERT_FALSE(broken);
   EXPECT_NE(broken.error().message.find(path), std::string::npos);
 }
@@ -176,7 +179,7 @@ TEST_F(RegistryAuth, FailingHelperIsANamedError) {
   ::chmod(helper.c_str(), 0755);
   const std::string old_path = std::getenv("PATH");
   ::setenv("PATH", (bin.path() + ":" + old_path).c_str(), 1);
-  auto creds = LookupCredentialsIn(WriteDockerConfig(R"({"credsStore": "broken"})"), "ghcr.io");
+  auto creds = LookupCredentialsIn(WriteDockerConfig(R"({"credsStore": "broken"})"), "ghcr.io", HelperEnvironment());
   ::setenv("PATH", old_path.c_str(), 1);
   ASSERT_FALSE(creds);
   EXPECT_EQ(creds.error().message, "docker-credential-broken get failed for ghcr.io: keychain is locked");
