@@ -83,6 +83,59 @@ bool IsIndexMediaType(std::string_view media_type) {
   return media_type == media::kOciIndex || media_type == media::kDockerList;
 }
 
+namespace {
+
+Result<Document> ParseIndex(const json& doc, const DocumentLimits& limits, const std::string& where, Document out) {
+  if (doc.contains("layers") || doc.contains("config")) {
+    return Malformed(where, "an index must not have \"layers\" or \"config\"");
+  }
+  if (!doc.contains("manifests") || !doc["manifests"].is_array()) {
+    return Malformed(where, "index has no \"manifests\" array");
+  }
+  out.kind = DocumentKind::kIndex;
+  if (doc["manifests"].size() > limits.max_index_entries) {
+    return Error{ErrorCode::kOversized, where + ": more than " + std::to_string(limits.max_index_entries) + " entries"};
+  }
+  size_t n = 0;
+  for (const json& entry : doc["manifests"]) {
+    BANGER_ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor(entry, where, "manifests[" + std::to_string(n++) + "]"));
+    out.manifests.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<Document> ParseManifest(const json& doc, const DocumentLimits& limits, const std::string& where, Document out) {
+  if (doc.contains("manifests")) return Malformed(where, "an image manifest must not have \"manifests\"");
+  out.kind = DocumentKind::kManifest;
+  if (!doc.contains("config")) return Malformed(where, "manifest has no \"config\"");
+  BANGER_ASSIGN_OR_RETURN(out.config, ParseDescriptor(doc["config"], where, "config"));
+  if (out.config.media_type != media::kOciConfig && out.config.media_type != media::kDockerConfig) {
+    return Malformed(where, "config has unsupported media type \"" + out.config.media_type.substr(0, 100) +
+                                "\" (not a container image)");
+  }
+  if (!doc.contains("layers") || !doc["layers"].is_array()) return Malformed(where, "manifest has no \"layers\" array");
+  if (doc["layers"].size() > limits.max_layers) {
+    return Error{ErrorCode::kOversized, where + ": " + std::to_string(doc["layers"].size()) +
+                                            " layers exceeds the limit of " + std::to_string(limits.max_layers)};
+  }
+  size_t n = 0;
+  for (const json& entry : doc["layers"]) {
+    BANGER_ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor(entry, where, "layers[" + std::to_string(n++) + "]"));
+    if (Contains(kForeignLayerTypes, d.media_type)) {
+      return Error{ErrorCode::kInvalidArgument, where + ": layer " + d.digest +
+                                                    " is a foreign (non-distributable) layer; banger fetches only "
+                                                    "from the registry"};
+    }
+    if (!Contains(kLayerTypes, d.media_type)) {
+      return Malformed(where, "layer " + d.digest + " has unsupported media type \"" + d.media_type.substr(0, 100) + "\"");
+    }
+    out.layers.push_back(std::move(d));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<Document> ParseDocument(std::string_view body, std::string_view content_type, const DocumentLimits& limits,
                                const std::string& where) {
   if (body.size() > limits.max_bytes) {
@@ -126,47 +179,8 @@ Result<Document> ParseDocument(std::string_view body, std::string_view content_t
 
   Document out;
   out.media_type = body_type;
-  if (IsIndexMediaType(body_type)) {
-    if (has_image_parts) return Malformed(where, "an index must not have \"layers\" or \"config\"");
-    if (!has_manifests || !doc["manifests"].is_array()) return Malformed(where, "index has no \"manifests\" array");
-    out.kind = DocumentKind::kIndex;
-    if (doc["manifests"].size() > limits.max_index_entries) {
-      return Error{ErrorCode::kOversized, where + ": more than " + std::to_string(limits.max_index_entries) + " entries"};
-    }
-    size_t n = 0;
-    for (const json& entry : doc["manifests"]) {
-      BANGER_ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor(entry, where, "manifests[" + std::to_string(n++) + "]"));
-      out.manifests.push_back(std::move(d));
-    }
-    return out;
-  }
-  if (has_manifests) return Malformed(where, "an image manifest must not have \"manifests\"");
-  out.kind = DocumentKind::kManifest;
-  if (!doc.contains("config")) return Malformed(where, "manifest has no \"config\"");
-  BANGER_ASSIGN_OR_RETURN(out.config, ParseDescriptor(doc["config"], where, "config"));
-  if (out.config.media_type != media::kOciConfig && out.config.media_type != media::kDockerConfig) {
-    return Malformed(where, "config has unsupported media type \"" + out.config.media_type.substr(0, 100) +
-                                "\" (not a container image)");
-  }
-  if (!doc.contains("layers") || !doc["layers"].is_array()) return Malformed(where, "manifest has no \"layers\" array");
-  if (doc["layers"].size() > limits.max_layers) {
-    return Error{ErrorCode::kOversized, where + ": " + std::to_string(doc["layers"].size()) +
-                                            " layers exceeds the limit of " + std::to_string(limits.max_layers)};
-  }
-  size_t n = 0;
-  for (const json& entry : doc["layers"]) {
-    BANGER_ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor(entry, where, "layers[" + std::to_string(n++) + "]"));
-    if (Contains(kForeignLayerTypes, d.media_type)) {
-      return Error{ErrorCode::kInvalidArgument, where + ": layer " + d.digest +
-                                                    " is a foreign (non-distributable) layer; banger fetches only "
-                                                    "from the registry"};
-    }
-    if (!Contains(kLayerTypes, d.media_type)) {
-      return Malformed(where, "layer " + d.digest + " has unsupported media type \"" + d.media_type.substr(0, 100) + "\"");
-    }
-    out.layers.push_back(std::move(d));
-  }
-  return out;
+  return IsIndexMediaType(body_type) ? ParseIndex(doc, limits, where, std::move(out))
+                                     : ParseManifest(doc, limits, where, std::move(out));
 }
 
 Result<Descriptor> SelectPlatform(const Document& index, const Platform& want, const std::string& where) {

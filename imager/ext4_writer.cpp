@@ -71,18 +71,11 @@ Error Ext4Writer::Fail(long code, const std::string& what) const {
   return Error{ErrorCode::kIo, what + ": " + text};
 }
 
-Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int data_fd, const FsParameters& params) {
-  std::unique_ptr<Ext4Writer> writer(new Ext4Writer());
-  writer->data_fd_ = data_fd;
-  writer->layer_names_ = params.layer_names;
-  if (params.size_bytes < (16u << 20) || params.size_bytes % kBlockSize != 0) {
-    return Error{ErrorCode::kInvalidArgument, "filesystem size must be a multiple of 4 KiB and at least 16 MiB"};
-  }
-  // Every time libext2fs stamps (mkfs time, journal, bad-block inode) is this one.
-  std::string fake_time = std::to_string(params.timestamp);
-  ::setenv("E2FSPROGS_FAKE_TIME", fake_time.c_str(), 1);
+namespace {
 
-  struct ext2_super_block param;
+// The superblock mkfs.ext4 would start from, with what Debian 12's /etc/mke2fs.conf asks.
+ext2_super_block SuperblockFor(const FsParameters& params) {
+  ext2_super_block param;
   std::memset(&param, 0, sizeof param);
   ext2fs_blocks_count_set(&param, params.size_bytes / kBlockSize);
   param.s_log_block_size = 2;  // 4 KiB
@@ -94,7 +87,6 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int da
   param.s_desc_size = EXT2_MIN_DESC_SIZE_64BIT;
   param.s_def_hash_version = EXT2_HASH_HALF_MD4;
   param.s_default_mount_opts = EXT2_DEFM_XATTR_USER | EXT2_DEFM_ACL;
-  // What mkfs.ext4 uses on Debian 12 (/etc/mke2fs.conf).
   ext2fs_set_feature_journal(&param);
   ext2fs_set_feature_xattr(&param);
   ext2fs_set_feature_resize_inode(&param);
@@ -109,7 +101,22 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int da
   ext2fs_set_feature_dir_nlink(&param);
   ext2fs_set_feature_extra_isize(&param);
   ext2fs_set_feature_metadata_csum(&param);
+  return param;
+}
 
+}  // namespace
+
+Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int data_fd, const FsParameters& params) {
+  std::unique_ptr<Ext4Writer> writer(new Ext4Writer());
+  writer->data_fd_ = data_fd;
+  writer->layer_names_ = params.layer_names;
+  if (params.size_bytes < (16u << 20) || params.size_bytes % kBlockSize != 0) {
+    return Error{ErrorCode::kInvalidArgument, "filesystem size must be a multiple of 4 KiB and at least 16 MiB"};
+  }
+  // Every time libext2fs stamps (mkfs time, journal, bad-block inode) is this one.
+  std::string fake_time = std::to_string(params.timestamp);
+  ::setenv("E2FSPROGS_FAKE_TIME", fake_time.c_str(), 1);
+  ext2_super_block param = SuperblockFor(params);
   initialize_ext2_error_table();
   // unixfd_io_manager takes the fd number, and the descriptor with it: the channel closes
   // it, on success at ext2fs_free and on failure itself.
@@ -118,66 +125,78 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int da
   errcode_t rc = ext2fs_initialize(device.c_str(), EXT2_FLAG_64BITS, &param, unixfd_io_manager, &fs);
   if (rc) return writer->Fail(rc, "creating the filesystem");
   writer->fs_ = fs;
+  BANGER_TRY(writer->Format(params));
+  BANGER_TRY(writer->MakeSkeleton());
+  writer->inodes_[ipc::kRootInode] = EXT2_ROOT_INO;
+  return writer;
+}
+
+// The superblock's identity and times, the group tables and the reserved inodes.
+Result<void> Ext4Writer::Format(const FsParameters& params) {
   // Every block read back was written by this process moments before: verifying its
   // checksum again (crc32c of each directory block ext2fs_link walks) only costs time.
   // Checksums are still computed on every write; e2fsck checks them in the tests.
-  fs->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
-  fs->now = params.timestamp;
-  fs->super->s_mkfs_time = fs->super->s_lastcheck = params.timestamp;
-  fs->super->s_max_mnt_count = static_cast<__u16>(-1);
-  fs->super->s_checkinterval = 0;
-  fs->super->s_flags |= EXT2_FLAGS_SIGNED_HASH;
-  std::memcpy(fs->super->s_uuid, params.uuid.data(), 16);
-  std::memcpy(fs->super->s_hash_seed, params.hash_seed.data(), 16);
-  std::strncpy(reinterpret_cast<char*>(fs->super->s_volume_name), params.label.c_str(), EXT2_LABEL_LEN);
-  fs->super->s_checksum_type = EXT2_CRC32C_CHKSUM;
-  ext2fs_init_csum_seed(fs);
-
-  if ((rc = ext2fs_allocate_tables(fs))) return writer->Fail(rc, "allocating group tables");
-  if ((rc = ext2fs_convert_subcluster_bitmap(fs, &fs->block_map))) return writer->Fail(rc, "converting bitmaps");
+  fs_->flags |= EXT2_FLAG_IGNORE_CSUM_ERRORS;
+  fs_->now = params.timestamp;
+  fs_->super->s_mkfs_time = fs_->super->s_lastcheck = params.timestamp;
+  fs_->super->s_max_mnt_count = static_cast<__u16>(-1);
+  fs_->super->s_checkinterval = 0;
+  fs_->super->s_flags |= EXT2_FLAGS_SIGNED_HASH;
+  std::memcpy(fs_->super->s_uuid, params.uuid.data(), 16);
+  std::memcpy(fs_->super->s_hash_seed, params.hash_seed.data(), 16);
+  std::strncpy(reinterpret_cast<char*>(fs_->super->s_volume_name), params.label.c_str(), EXT2_LABEL_LEN);
+  fs_->super->s_checksum_type = EXT2_CRC32C_CHKSUM;
+  ext2fs_init_csum_seed(fs_);
+  errcode_t rc = 0;
+  if ((rc = ext2fs_allocate_tables(fs_))) return Fail(rc, "allocating group tables");
+  if ((rc = ext2fs_convert_subcluster_bitmap(fs_, &fs_->block_map))) return Fail(rc, "converting bitmaps");
   // The image file is new and sparse: inode tables already read as zeros.
-  for (dgrp_t g = 0; g < fs->group_desc_count; ++g) {
-    ext2fs_bg_flags_set(fs, g, EXT2_BG_INODE_ZEROED);
-    ext2fs_group_desc_csum_set(fs, g);
+  for (dgrp_t g = 0; g < fs_->group_desc_count; ++g) {
+    ext2fs_bg_flags_set(fs_, g, EXT2_BG_INODE_ZEROED);
+    ext2fs_group_desc_csum_set(fs_, g);
   }
-  {
-    std::vector<char> zero(EXT2_INODE_SIZE(fs->super), 0);
-    for (ext2_ino_t ino = 1; ino < EXT2_FIRST_INO(fs->super); ++ino) {
-      if ((rc = ext2fs_write_inode_full(fs, ino, reinterpret_cast<ext2_inode*>(zero.data()),
-                                        static_cast<int>(zero.size())))) {
-        return writer->Fail(rc, "writing reserved inodes");
-      }
+  std::vector<char> zero(EXT2_INODE_SIZE(fs_->super), 0);
+  for (ext2_ino_t ino = 1; ino < EXT2_FIRST_INO(fs_->super); ++ino) {
+    if ((rc = ext2fs_write_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(zero.data()),
+                                      static_cast<int>(zero.size())))) {
+      return Fail(rc, "writing reserved inodes");
     }
   }
-  if ((rc = ext2fs_mkdir(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, nullptr))) return writer->Fail(rc, "creating /");
-  fs->umask = 077;
+  return {};
+}
+
+// What mke2fs makes before any file: /, /lost+found (16 KiB, for e2fsck's use), the
+// bad-block and resize inodes, and the journal.
+Result<void> Ext4Writer::MakeSkeleton() {
+  errcode_t rc = 0;
+  if ((rc = ext2fs_mkdir(fs_, EXT2_ROOT_INO, EXT2_ROOT_INO, nullptr))) return Fail(rc, "creating /");
+  fs_->umask = 077;
   ext2_ino_t lost_found = 0;
-  if ((rc = ext2fs_new_inode(fs, EXT2_ROOT_INO, LINUX_S_IFDIR | 0700, nullptr, &lost_found)) ||
-      (rc = ext2fs_mkdir(fs, EXT2_ROOT_INO, lost_found, nullptr))) {
-    return writer->Fail(rc, "creating /lost+found");
+  if ((rc = ext2fs_new_inode(fs_, EXT2_ROOT_INO, LINUX_S_IFDIR | 0700, nullptr, &lost_found)) ||
+      (rc = ext2fs_mkdir(fs_, EXT2_ROOT_INO, lost_found, nullptr))) {
+    return Fail(rc, "creating /lost+found");
   }
-  BANGER_TRY(writer->Link(EXT2_ROOT_INO, "lost+found", lost_found, EXT2_FT_DIR));
-  for (int i = 1; i < 4; ++i) {  // 16 KiB, as mke2fs leaves it for e2fsck's use
-    if ((rc = ext2fs_expand_dir(fs, lost_found))) return writer->Fail(rc, "expanding /lost+found");
+  BANGER_TRY(Link(EXT2_ROOT_INO, "lost+found", lost_found, EXT2_FT_DIR));
+  for (int i = 1; i < 4; ++i) {
+    if ((rc = ext2fs_expand_dir(fs_, lost_found))) return Fail(rc, "expanding /lost+found");
   }
-  writer->subdirs_[EXT2_ROOT_INO] = 1;
-  fs->umask = 022;
-  for (ext2_ino_t ino = EXT2_ROOT_INO + 1; ino < EXT2_FIRST_INODE(fs->super); ++ino) {
-    ext2fs_inode_alloc_stats2(fs, ino, +1, 0);
+  subdirs_[EXT2_ROOT_INO] = 1;
+  fs_->umask = 022;
+  for (ext2_ino_t ino = EXT2_ROOT_INO + 1; ino < EXT2_FIRST_INODE(fs_->super); ++ino) {
+    ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
   }
-  ext2fs_mark_ib_dirty(fs);
-  ext2fs_mark_inode_bitmap2(fs->inode_map, EXT2_BAD_INO);
-  ext2fs_inode_alloc_stats2(fs, EXT2_BAD_INO, +1, 0);
-  if ((rc = ext2fs_update_bb_inode(fs, nullptr))) return writer->Fail(rc, "writing the bad-block inode");
-  if ((rc = ext2fs_create_resize_inode(fs))) return writer->Fail(rc, "reserving blocks for online resize");
+  ext2fs_mark_ib_dirty(fs_);
+  ext2fs_mark_inode_bitmap2(fs_->inode_map, EXT2_BAD_INO);
+  ext2fs_inode_alloc_stats2(fs_, EXT2_BAD_INO, +1, 0);
+  if ((rc = ext2fs_update_bb_inode(fs_, nullptr))) return Fail(rc, "writing the bad-block inode");
+  if ((rc = ext2fs_create_resize_inode(fs_))) return Fail(rc, "reserving blocks for online resize");
   ext2fs_journal_params journal;
-  if ((rc = ext2fs_get_journal_params(&journal, fs))) return writer->Fail(rc, "sizing the journal");
+  if ((rc = ext2fs_get_journal_params(&journal, fs_))) return Fail(rc, "sizing the journal");
   // The journal's blocks are fresh zeros in a new file: no need to write them.
-  if ((rc = ext2fs_add_journal_inode3(fs, &journal, ~0ULL, EXT2_MKJOURNAL_LAZYINIT | EXT2_MKJOURNAL_NO_MNT_CHECK))) {
-    return writer->Fail(rc, "creating the journal");
+  if ((rc = ext2fs_add_journal_inode3(fs_, &journal, ~0ULL, EXT2_MKJOURNAL_LAZYINIT | EXT2_MKJOURNAL_NO_MNT_CHECK))) {
+    return Fail(rc, "creating the journal");
   }
-  writer->inodes_[ipc::kRootInode] = EXT2_ROOT_INO;
-  return writer;
+  return {};
 }
 
 std::string Ext4Writer::Where(const ipc::TreeEntry& entry) const {
@@ -337,8 +356,67 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
   return {};
 }
 
-Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
+Result<void> Ext4Writer::AddHardlink(const ipc::TreeEntry& entry, uint32_t parent) {
+  auto target = inodes_.find(entry.inode);
+  if (target == inodes_.end()) return Error{ErrorCode::kMalformed, "hardlink record before its inode"};
+  ext2_inode inode;
+  if (errcode_t rc = ext2fs_read_inode(fs_, target->second, &inode)) return Fail(rc, "reading a hardlinked inode");
+  if (LINUX_S_ISDIR(inode.i_mode)) return Error{ErrorCode::kMalformed, "hardlink record to a directory"};
+  if (2 + extra_names_[target->second] > EXT2_LINK_MAX) {
+    return Error{ErrorCode::kOversized, Where(entry) + ": one more name than the " + std::to_string(EXT2_LINK_MAX) +
+                                            " links ext4 holds for one inode"};
+  }
+  BANGER_TRY(Link(parent, entry.name, target->second, FileTypeOfMode(inode.i_mode)));
+  extra_names_[target->second]++;
+  return {};
+}
+
+Result<void> Ext4Writer::AddDirectory(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino) {
+  directory_names_[entry.inode] = {entry.parent, entry.name};
+  if (errcode_t rc = ext2fs_mkdir(fs_, parent, ino, nullptr)) return Fail(rc, "creating a directory");
+  BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_DIR));
+  subdirs_[parent]++;
+  subdirs_.emplace(ino, 0);
+  if (entry.children > kIndexedDirectoryThreshold) BANGER_TRY(MakeIndexed(ino, parent));
+  return {};
+}
+
+Result<void> Ext4Writer::AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino, int spool_fd) {
+  ext2_inode inode;
+  std::memset(&inode, 0, sizeof inode);
+  inode.i_mode = static_cast<__u16>(LINUX_S_IFREG | (entry.mode & 07777));
+  inode.i_links_count = 1;
   errcode_t rc = 0;
+  if ((rc = ext2fs_inode_size_set(fs_, &inode, entry.size))) return Fail(rc, "sizing a file");
+  ext2_extent_handle_t extents = nullptr;
+  if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &extents))) return Fail(rc, "starting an extent tree");
+  ext2fs_extent_free(extents);
+  if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
+  ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
+  BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_REG_FILE));
+  return WriteData(ino, entry, spool_fd);
+}
+
+// Devices, fifos and sockets: an inode and a name, the device number in i_block.
+Result<void> Ext4Writer::AddSpecial(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino) {
+  ext2_inode inode;
+  std::memset(&inode, 0, sizeof inode);
+  inode.i_mode = static_cast<__u16>(TypeBits(entry.kind) | (entry.mode & 07777));
+  inode.i_links_count = 1;
+  if (entry.kind == ipc::EntryKind::kCharDevice || entry.kind == ipc::EntryKind::kBlockDevice) {
+    const uint32_t major = entry.rdev_major, minor = entry.rdev_minor;
+    if (major < 256 && minor < 256) {
+      inode.i_block[0] = major * 256 + minor;  // the old encoding, as the kernel writes small numbers
+    } else {
+      inode.i_block[1] = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+    }
+  }
+  if (errcode_t rc = ext2fs_write_new_inode(fs_, ino, &inode)) return Fail(rc, "writing an inode");
+  ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
+  return Link(parent, entry.name, ino, FileTypeOfMode(TypeBits(entry.kind)));
+}
+
+Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
   if (entry.inode == ipc::kRootInode) return SetAttributes(EXT2_ROOT_INO, entry);
   auto parent_it = inodes_.find(entry.parent);
   if (parent_it == inodes_.end()) {
@@ -346,20 +424,7 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
   }
   const uint32_t parent = parent_it->second;
   if (entry.kind != ipc::EntryKind::kDirectory) BANGER_TRY(ReleaseOwnName(parent, entry.name));
-  if (entry.kind == ipc::EntryKind::kHardlink) {
-    auto target = inodes_.find(entry.inode);
-    if (target == inodes_.end()) return Error{ErrorCode::kMalformed, "hardlink record before its inode"};
-    ext2_inode inode;
-    if ((rc = ext2fs_read_inode(fs_, target->second, &inode))) return Fail(rc, "reading a hardlinked inode");
-    if (LINUX_S_ISDIR(inode.i_mode)) return Error{ErrorCode::kMalformed, "hardlink record to a directory"};
-    if (2 + extra_names_[target->second] > EXT2_LINK_MAX) {
-      return Error{ErrorCode::kOversized, Where(entry) + ": one more name than the " + std::to_string(EXT2_LINK_MAX) +
-                                              " links ext4 holds for one inode"};
-    }
-    BANGER_TRY(Link(parent, entry.name, target->second, FileTypeOfMode(inode.i_mode)));
-    extra_names_[target->second]++;
-    return {};
-  }
+  if (entry.kind == ipc::EntryKind::kHardlink) return AddHardlink(entry, parent);
   if (inodes_.count(entry.inode)) return Error{ErrorCode::kMalformed, "tree record repeats an inode"};
 
   // lost+found may come with the image: a directory is merged, as a layer would.
@@ -374,55 +439,15 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
 
   BANGER_ASSIGN_OR_RETURN(uint32_t ino, NewInode(parent, TypeBits(entry.kind) | (entry.mode & 07777)));
   switch (entry.kind) {
-    case ipc::EntryKind::kDirectory: {
-      directory_names_[entry.inode] = {entry.parent, entry.name};
-      if ((rc = ext2fs_mkdir(fs_, parent, ino, nullptr))) return Fail(rc, "creating a directory");
-      BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_DIR));
-      subdirs_[parent]++;
-      subdirs_.emplace(ino, 0);
-      if (entry.children > kIndexedDirectoryThreshold) BANGER_TRY(MakeIndexed(ino, parent));
-      break;
-    }
-    case ipc::EntryKind::kSymlink: {
-      if ((rc = ext2fs_symlink(fs_, parent, ino, nullptr, entry.link_target.c_str()))) {
+    case ipc::EntryKind::kDirectory: BANGER_TRY(AddDirectory(entry, parent, ino)); break;
+    case ipc::EntryKind::kSymlink:
+      if (errcode_t rc = ext2fs_symlink(fs_, parent, ino, nullptr, entry.link_target.c_str())) {
         return Fail(rc, "creating a symlink");
       }
       BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_SYMLINK));
       break;
-    }
-    case ipc::EntryKind::kRegular: {
-      ext2_inode inode;
-      std::memset(&inode, 0, sizeof inode);
-      inode.i_mode = static_cast<__u16>(LINUX_S_IFREG | (entry.mode & 07777));
-      inode.i_links_count = 1;
-      if ((rc = ext2fs_inode_size_set(fs_, &inode, entry.size))) return Fail(rc, "sizing a file");
-      ext2_extent_handle_t extents = nullptr;
-      if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &extents))) return Fail(rc, "starting an extent tree");
-      ext2fs_extent_free(extents);
-      if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
-      ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
-      BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_REG_FILE));
-      BANGER_TRY(WriteData(ino, entry, spool_fd));
-      break;
-    }
-    default: {  // devices, fifos, sockets
-      ext2_inode inode;
-      std::memset(&inode, 0, sizeof inode);
-      inode.i_mode = static_cast<__u16>(TypeBits(entry.kind) | (entry.mode & 07777));
-      inode.i_links_count = 1;
-      if (entry.kind == ipc::EntryKind::kCharDevice || entry.kind == ipc::EntryKind::kBlockDevice) {
-        const uint32_t major = entry.rdev_major, minor = entry.rdev_minor;
-        if (major < 256 && minor < 256) {
-          inode.i_block[0] = major * 256 + minor;  // the old encoding, as the kernel writes small numbers
-        } else {
-          inode.i_block[1] = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
-        }
-      }
-      if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
-      ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
-      BANGER_TRY(Link(parent, entry.name, ino, FileTypeOfMode(TypeBits(entry.kind))));
-      break;
-    }
+    case ipc::EntryKind::kRegular: BANGER_TRY(AddRegular(entry, parent, ino, spool_fd)); break;
+    default: BANGER_TRY(AddSpecial(entry, parent, ino)); break;
   }
   inodes_[entry.inode] = ino;
   return SetAttributes(ino, entry);

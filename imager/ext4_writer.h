@@ -56,7 +56,14 @@ class Ext4Writer {
   Result<void> Link(uint32_t parent, const std::string& name, uint32_t ino, int file_type);
   Result<void> SetAttributes(uint32_t ino, const ipc::TreeEntry& entry);
   Result<void> SetXattrs(uint32_t ino, const ipc::TreeEntry& entry);
+  Result<void> Format(const FsParameters& params);
+  Result<void> MakeSkeleton();
   Result<void> WriteData(uint32_t ino, const ipc::TreeEntry& entry, int spool_fd);
+  // Add, by kind: another name for an inode, or a new directory, file, device or fifo.
+  Result<void> AddHardlink(const ipc::TreeEntry& entry, uint32_t parent);
+  Result<void> AddDirectory(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);
+  Result<void> AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino, int spool_fd);
+  Result<void> AddSpecial(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);
   Result<void> MakeIndexed(uint32_t ino, uint32_t parent);
   // A name the imager made before the layers (lost+found) gives way to the image's own.
   Result<void> ReleaseOwnName(uint32_t parent, const std::string& name);

@@ -102,9 +102,11 @@ std::string EncodeTreeEntry(const TreeEntry& e) {
   return out;
 }
 
-Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimits& limits) {
-  Decoder d(record);
-  TreeEntry e;
+namespace {
+
+// Kind, layer, inode, parent, name, mode, owner, times, size, device and link target:
+// each refused when ext4 would store it as another value (ipc/ext4_limits.h).
+Result<void> DecodeAttributes(Decoder& d, const TreeStreamLimits& limits, TreeEntry& e) {
   BANGER_ASSIGN_OR_RETURN(uint64_t kind, d.Get(1, "kind"));
   if (kind < 1 || kind > 8) return Error{ErrorCode::kMalformed, "tree record has unknown kind " + std::to_string(kind)};
   e.kind = static_cast<EntryKind>(kind);
@@ -118,7 +120,6 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
   e.mode = static_cast<uint32_t>(mode);
   BANGER_ASSIGN_OR_RETURN(uint64_t uid, d.Get(4, "uid"));
   BANGER_ASSIGN_OR_RETURN(uint64_t gid, d.Get(4, "gid"));
-  // Nothing ext4 would store as another value passes (ipc/ext4_limits.h).
   if (uid == ext4::kInvalidId || gid == ext4::kInvalidId) {
     return Error{ErrorCode::kMalformed, "tree record has the invalid id 4294967295"};
   }
@@ -142,6 +143,10 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
   e.rdev_major = static_cast<uint32_t>(major);
   e.rdev_minor = static_cast<uint32_t>(minor);
   BANGER_ASSIGN_OR_RETURN(e.link_target, d.GetBytes(2, limits.max_link_target, "link target"));
+  return {};
+}
+
+Result<void> DecodeXattrs(Decoder& d, const TreeStreamLimits& limits, TreeEntry& e) {
   BANGER_ASSIGN_OR_RETURN(uint64_t xattr_count, d.Get(2, "xattr count"));
   size_t xattr_bytes = 0;
   for (uint64_t i = 0; i < xattr_count; ++i) {
@@ -154,6 +159,11 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
     }
     e.xattrs.push_back(std::move(x));
   }
+  return {};
+}
+
+// Extents are sorted, disjoint, non-empty and inside the file.
+Result<void> DecodeExtents(Decoder& d, const TreeStreamLimits& limits, TreeEntry& e) {
   BANGER_ASSIGN_OR_RETURN(uint64_t extent_count, d.Get(4, "extent count"));
   if (extent_count > limits.max_extents) return Error{ErrorCode::kOversized, "tree record has too many extents"};
   uint64_t end_of_previous = 0;
@@ -162,7 +172,6 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
     BANGER_ASSIGN_OR_RETURN(x.file_offset, d.Get(8, "extent"));
     BANGER_ASSIGN_OR_RETURN(x.length, d.Get(8, "extent"));
     BANGER_ASSIGN_OR_RETURN(x.spool_offset, d.Get(8, "extent"));
-    // Extents are sorted, disjoint, non-empty and inside the file.
     if (x.length == 0 || x.file_offset < end_of_previous || x.file_offset + x.length < x.file_offset ||
         x.file_offset + x.length > e.size || x.spool_offset + x.length < x.spool_offset) {
       return Error{ErrorCode::kMalformed, "tree record has an extent out of order or outside its file"};
@@ -170,9 +179,11 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
     end_of_previous = x.file_offset + x.length;
     e.extents.push_back(x);
   }
-  BANGER_ASSIGN_OR_RETURN(e.children, d.Get(8, "children"));
-  if (!d.done()) return Error{ErrorCode::kMalformed, "tree record has trailing bytes"};
-  // Shape rules every consumer relies on.
+  return {};
+}
+
+// Shape rules every consumer relies on.
+Result<void> CheckShape(const TreeEntry& e) {
   const bool is_root = e.inode == kRootInode;
   if (is_root != e.name.empty() || is_root != (e.parent == 0) || (is_root && e.kind != EntryKind::kDirectory)) {
     return Error{ErrorCode::kMalformed, "tree record: only the root has no name and no parent"};
@@ -190,6 +201,20 @@ Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimit
   if (e.kind != EntryKind::kDirectory && e.children != 0) {
     return Error{ErrorCode::kMalformed, "tree record: only directories have children"};
   }
+  return {};
+}
+
+}  // namespace
+
+Result<TreeEntry> DecodeTreeEntry(std::string_view record, const TreeStreamLimits& limits) {
+  Decoder d(record);
+  TreeEntry e;
+  BANGER_TRY(DecodeAttributes(d, limits, e));
+  BANGER_TRY(DecodeXattrs(d, limits, e));
+  BANGER_TRY(DecodeExtents(d, limits, e));
+  BANGER_ASSIGN_OR_RETURN(e.children, d.Get(8, "children"));
+  if (!d.done()) return Error{ErrorCode::kMalformed, "tree record has trailing bytes"};
+  BANGER_TRY(CheckShape(e));
   return e;
 }
 

@@ -55,7 +55,7 @@ TarReader::~TarReader() {
   if (archive_ != nullptr) archive_read_free(archive_);
 }
 
-Result<std::optional<TarEntry>> TarReader::Next() {
+Result<archive_entry*> TarReader::NextHeader() {
   archive_entry* entry = nullptr;
   // Whatever the format layer consumes between the end of one entry's data (padding
   // included, hence the skip) and the start of the next is that entry's headers.
@@ -73,7 +73,7 @@ Result<std::optional<TarEntry>> TarReader::Next() {
                                               std::to_string(max_header_bytes_) + ")"};
     }
   }
-  if (rc == ARCHIVE_EOF) return std::optional<TarEntry>();
+  if (rc == ARCHIVE_EOF) return static_cast<archive_entry*>(nullptr);
   if (rc == ARCHIVE_WARN) {
     // Charset conversion warnings are expected: names are kept as raw bytes.
     const char* text = archive_error_string(archive_);
@@ -85,31 +85,35 @@ Result<std::optional<TarEntry>> TarReader::Next() {
   } else if (rc != ARCHIVE_OK) {
     return ArchiveError(stream_error_ ? "reading" : "reading an entry header");
   }
-  TarEntry out;
-  const char* path = archive_entry_pathname(entry);
-  if (path == nullptr) return Error{ErrorCode::kMalformed, stream_.name() + ": an entry has no readable name"};
-  out.path = path;
-  if (const char* link = archive_entry_hardlink(entry)) out.hardlink = std::string(link);
+  return entry;
+}
+
+namespace {
+
+// The entry's type; an unknown one is refused unless the entry is a hardlink.
+Result<void> ReadKind(archive_entry* entry, TarEntry& out, const std::string& layer) {
   switch (archive_entry_filetype(entry)) {
-    case AE_IFDIR: out.kind = ipc::EntryKind::kDirectory; break;
-    case AE_IFLNK: out.kind = ipc::EntryKind::kSymlink; break;
-    case AE_IFCHR: out.kind = ipc::EntryKind::kCharDevice; break;
-    case AE_IFBLK: out.kind = ipc::EntryKind::kBlockDevice; break;
-    case AE_IFIFO: out.kind = ipc::EntryKind::kFifo; break;
-    case AE_IFSOCK: out.kind = ipc::EntryKind::kSocket; break;
-    case AE_IFREG: out.kind = ipc::EntryKind::kRegular; break;
+    case AE_IFDIR: out.kind = ipc::EntryKind::kDirectory; return {};
+    case AE_IFLNK: out.kind = ipc::EntryKind::kSymlink; return {};
+    case AE_IFCHR: out.kind = ipc::EntryKind::kCharDevice; return {};
+    case AE_IFBLK: out.kind = ipc::EntryKind::kBlockDevice; return {};
+    case AE_IFIFO: out.kind = ipc::EntryKind::kFifo; return {};
+    case AE_IFSOCK: out.kind = ipc::EntryKind::kSocket; return {};
+    case AE_IFREG: out.kind = ipc::EntryKind::kRegular; return {};
     default:
-      if (!out.hardlink) {
-        return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + Printable(out.path) +
-                                                "' has an unknown file type"};
-      }
+      if (out.hardlink) return {};
+      return Error{ErrorCode::kMalformed, layer + ": entry '" + Printable(out.path) + "' has an unknown file type"};
   }
-  out.mode = archive_entry_perm(entry) & 07777;
+}
+
+// Owner, times, size and device numbers. Values ext4 cannot hold are refused here,
+// where the layer and path are known (ipc/ext4_limits.h); the kernel would never have
+// stored them either.
+Result<void> ReadAttributes(archive_entry* entry, TarEntry& out, const std::string& layer) {
   auto refuse = [&](const std::string& why) {
-    return Error{ErrorCode::kMalformed, stream_.name() + ": entry '" + Printable(out.path) + "' " + why};
+    return Error{ErrorCode::kMalformed, layer + ": entry '" + Printable(out.path) + "' " + why};
   };
-  // Values ext4 cannot hold are refused here, where the layer and path are known
-  // (ipc/ext4_limits.h); the kernel would never have stored them either.
+  out.mode = archive_entry_perm(entry) & 07777;
   int64_t uid = archive_entry_uid(entry), gid = archive_entry_gid(entry);
   if (uid < 0 || uid >= ipc::ext4::kInvalidId || gid < 0 || gid >= ipc::ext4::kInvalidId) {
     return refuse("has uid " + std::to_string(uid) + " / gid " + std::to_string(gid) +
@@ -138,6 +142,21 @@ Result<std::optional<TarEntry>> TarReader::Next() {
     out.rdev_major = static_cast<uint32_t>(major);
     out.rdev_minor = static_cast<uint32_t>(minor);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<std::optional<TarEntry>> TarReader::Next() {
+  BANGER_ASSIGN_OR_RETURN(archive_entry * entry, NextHeader());
+  if (entry == nullptr) return std::optional<TarEntry>();
+  TarEntry out;
+  const char* path = archive_entry_pathname(entry);
+  if (path == nullptr) return Error{ErrorCode::kMalformed, stream_.name() + ": an entry has no readable name"};
+  out.path = path;
+  if (const char* link = archive_entry_hardlink(entry)) out.hardlink = std::string(link);
+  BANGER_TRY(ReadKind(entry, out, stream_.name()));
+  BANGER_TRY(ReadAttributes(entry, out, stream_.name()));
   if (out.kind == ipc::EntryKind::kSymlink) {
     const char* target = archive_entry_symlink(entry);
     out.symlink_target = target ? target : "";

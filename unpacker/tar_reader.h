@@ -15,6 +15,7 @@
 #include "unpacker/layer_stream.h"
 
 struct archive;
+struct archive_entry;
 
 namespace banger::unpacker {
 
@@ -49,6 +50,8 @@ class TarReader {
   TarReader(LayerStream& stream, uint64_t max_header_bytes) : stream_(stream), max_header_bytes_(max_header_bytes) {}
   static ssize_t OnRead(::archive* a, void* self, const void** buffer);
   Error ArchiveError(const std::string& doing) const;
+  // The next entry's header (null at the end), its header bytes bounded.
+  Result<::archive_entry*> NextHeader();
 
   LayerStream& stream_;
   uint64_t max_header_bytes_;
