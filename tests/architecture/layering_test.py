@@ -129,6 +129,19 @@ class Layering(unittest.TestCase):
         self.assertEqual(unknown, [], "a new folder needs its place in ALLOWED (and in docs/architecture.md)")
 
 
+class TheBrokerBinary(unittest.TestCase):
+    """Invariant I1: the broker never decompresses, parses tar or writes ext4 itself."""
+
+    def test_links_no_library_that_reads_or_writes_layers(self):
+        banger = os.path.join(os.environ.get("BANGER_BIN_DIR", os.path.join(SOURCE_DIR, "build", "bin")), "banger")
+        self.assertTrue(os.path.exists(banger), banger + " is not built")
+        out = __import__("subprocess").run(["readelf", "-d", banger], capture_output=True, text=True, check=True).stdout
+        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+        self.assertTrue(needed, out)
+        for forbidden in ("libarchive", "libisal", "libext2fs", "libz.", "libcurl"):
+            self.assertFalse([n for n in needed if n.startswith(forbidden)], f"banger links {forbidden}: {needed}")
+
+
 class TheCheckCatches(unittest.TestCase):
     """Each rule, broken on purpose in a small tree."""
 

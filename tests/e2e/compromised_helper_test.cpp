@@ -1,0 +1,90 @@
+// A helper compromised after lockdown may fail its own pull, but what it sends is
+// decoded by the broker's typed decoders (ipc/unpack_protocol.h, image_protocol.h):
+// a body of the wrong JSON type, a string where a number belongs, an out-of-bound value
+// or an unknown key is that helper's named failure, exit 3, with nothing published and no
+// staging left (invariant I9). Before the typed decoders, such a body made the root broker
+// throw (nlohmann::json::type_error) and leave its staging directory behind.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/registry_fixture.h"
+
+namespace banger::testing {
+namespace {
+
+const std::string kBin = BANGER_BIN_DIR;
+
+struct Scenario {
+  const char* name;
+  const char* helper;  // which helper the stand-in replaces
+  const char* reply;   // its reply: the type's name, a newline, the body
+  const char* says;    // what the one-line error must say
+};
+
+void PrintTo(const Scenario& s, std::ostream* out) { *out << s.name; }
+
+class CompromisedHelper : public ::testing::TestWithParam<Scenario> {
+ protected:
+  void SetUp() override {
+    registry_ = TestRegistry::Start();
+    ASSERT_TRUE(registry_);
+    ASSERT_FALSE(registry_->Push("demo/app", "v1", {"--layers", "2"}).is_null());
+    // banger and its helpers in a directory of their own, one of them the stand-in.
+    for (const char* file : {"banger", "banger-fetcher", "banger-unpacker", "banger-imager"}) {
+      CopyExecutable(kBin + "/" + file, bin_.path());
+    }
+    const std::string stand_in = bin_.path() + "/" + GetParam().helper;
+    ASSERT_EQ(::unlink(stand_in.c_str()), 0);
+    ASSERT_EQ(::rename(CopyExecutable(BANGER_COMPROMISED_HELPER, bin_.path()).c_str(), stand_in.c_str()), 0);
+    std::ofstream(stand_in + ".reply") << GetParam().reply;
+  }
+  CommandResult Banger(const std::string& args) {
+    return RunCommand("env BANGER_STATE_DIR=" + state_.path() + " BANGER_CACHE_DIR=" + cache_.path() +
+                      " DOCKER_CONFIG=" + cache_.path() + " " + bin_.path() + "/banger " + args + " 2>&1");
+  }
+  std::unique_ptr<TestRegistry> registry_;
+  ScratchDir bin_{"banger-bin"}, state_{"banger-state"}, cache_{"banger-cache"};
+};
+
+TEST_P(CompromisedHelper, ItsReplyIsItsNamedFailureAndNothingIsPublished) {
+  CommandResult pull = Banger("image pull -q " + registry_->host() + "/demo/app:v1");
+  EXPECT_EQ(pull.exit_status, 3) << pull.output;
+  EXPECT_NE(pull.output.find(GetParam().says), std::string::npos) << pull.output;
+  EXPECT_EQ(pull.output.find("internal error"), std::string::npos) << pull.output;
+  EXPECT_EQ(std::count(pull.output.begin(), pull.output.end(), '\n'), 1) << "one line: " << pull.output;
+  EXPECT_EQ(RunCommand("ls -A " + state_.path() + "/images").output, "") << "no staging, no image";
+  EXPECT_EQ(Banger("image list --json").output, "[]\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Replies, CompromisedHelper,
+    ::testing::Values(
+        Scenario{"UnpackDoneIsAList", "banger-unpacker", "unpack-done\n[]",
+                 "banger-unpacker: malformed unpack-done: not a JSON object"},
+        Scenario{"UnpackDoneCountsInWords", "banger-unpacker",
+                 "unpack-done\n{\"entries\": \"many\", \"inodes\": 1, \"directories\": 1, \"data_bytes\": 0, "
+                 "\"apparent_bytes\": 0, \"metadata_bytes\": 0, \"uncompressed_bytes\": 0, \"spool_bytes\": 0, "
+                 "\"warnings\": []}",
+                 "banger-unpacker: malformed unpack-done: 'entries' is not a whole number"},
+        Scenario{"UnpackDoneClaimsAnInitOfItsOwn", "banger-unpacker",
+                 "unpack-done\n{\"entries\": 1, \"inodes\": 1, \"directories\": 1, \"data_bytes\": 0, "
+                 "\"apparent_bytes\": 0, \"metadata_bytes\": 0, \"uncompressed_bytes\": 0, \"spool_bytes\": 0, "
+                 "\"warnings\": [], \"guest\": {\"init\": \"\\u001b[2J\", \"injected\": [], \"replaced\": []}}",
+                 "banger-unpacker: malformed unpack-done: guest: 'init' is not systemd, openrc"},
+        Scenario{"UnpackProgressOfALayerThatIsNot", "banger-unpacker",
+                 "unpack-progress\n{\"layer\": 99999, \"bytes\": 1}",
+                 "banger-unpacker: malformed unpack-progress: 'layer' is over its bound"},
+        Scenario{"ImageDoneIsAString", "banger-imager", "image-done\n\"done\"",
+                 "banger-imager: malformed image-done: not a JSON object"},
+        Scenario{"ImageDoneWithAnExtraKey", "banger-imager",
+                 "image-done\n{\"filesystem_bytes\": 1, \"content_bytes\": 1, \"inodes\": 1, \"entries\": 1, "
+                 "\"blocks_used\": 1, \"rootfs\": \"/etc/shadow\"}",
+                 "banger-imager: malformed image-done: unknown key 'rootfs'"}),
+    [](const ::testing::TestParamInfo<Scenario>& info) { return std::string(info.param.name); });
+
+}  // namespace
+}  // namespace banger::testing
