@@ -15,7 +15,7 @@ struct GuestPath {
   const char* source;   // embedded asset name (nullptr: empty file), or symlink target
 };
 
-// architecture.md, "Guest assets". Units are enabled the way `systemctl enable` and
+// docs/architecture.md, "Guest assets". Units are enabled the way `systemctl enable` and
 // `rc-update add` would: a link in multi-user.target.wants/ or the default runlevel.
 constexpr GuestPath kGuestPaths[] = {
     {For::kEvery, "/usr/local/bin/banger-vsock-agent", ipc::EntryKind::kRegular, 0755, kAgentAsset},

@@ -2,7 +2,7 @@
 """Checks of banger's guest unit files, OpenRC scripts and modules-load.d file (assets/).
 
 SystemdUnitsTest: each unit parses (sections, known keys, no duplicates), runs the right
-binary, is enabled by multi-user.target, and has the ordering architecture.md asks for.
+binary, is enabled by multi-user.target, and has the ordering docs/architecture.md ("Guest assets") asks for.
 SystemdVerifyTest: `systemd-analyze verify` in a temp root holding this machine's units,
 stub binaries at the guest paths and banger's units enabled: no warning, no ordering cycle
 (without systemd-analyze the test is a skip, which unittest_main.py makes a failure unless
