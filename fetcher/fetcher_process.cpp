@@ -38,7 +38,7 @@ class FetcherService {
 
  private:
   Result<void> Resolve(ipc::Message& message) {
-    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::DecodeResolveRequest(message.body));
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
     BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
     BANGER_ASSIGN_OR_RETURN(Platform platform, ParsePlatform(request.platform));
     RegistryOptions options;
@@ -61,7 +61,7 @@ class FetcherService {
 
   Result<void> StartBlob(ipc::Message& message) {
     if (!client_) return Error{ErrorCode::kUnexpected, "blob requested before the image was resolved"};
-    BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::DecodeBlobRequest(message.body));
+    BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::Decode<ipc::BlobRequest>(message.body));
     workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
       Descriptor blob;
       blob.digest = request.blob.digest;
@@ -75,7 +75,7 @@ class FetcherService {
 
   // A catalog document or a bundle: no registry, no credentials (url_download.h).
   Result<void> StartUrl(ipc::Message& message) {
-    BANGER_ASSIGN_OR_RETURN(ipc::UrlRequest request, ipc::DecodeUrlRequest(message.body));
+    BANGER_ASSIGN_OR_RETURN(ipc::UrlRequest request, ipc::Decode<ipc::UrlRequest>(message.body));
     workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
       Report(request.id, DownloadUrl(request.url, request.max_bytes, fd.get(), ProgressReporter(request.id)));
     });

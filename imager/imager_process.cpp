@@ -18,7 +18,7 @@ namespace {
 constexpr int kHeapFillByte = 0xff;  // allocations read as 0x00 (the complement)
 
 Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
-  BANGER_ASSIGN_OR_RETURN(ipc::ImageRequest body, ipc::DecodeImageRequest(request.body));
+  BANGER_ASSIGN_OR_RETURN(ipc::ImageRequest body, ipc::Decode<ipc::ImageRequest>(request.body));
   const int image = request.fds[0].get();
   const int spool = request.fds[1].get();
   ipc::TreeStreamReader tree(request.fds[2].get());

@@ -1,6 +1,7 @@
 // The fetcher's messages (messages.h kResolve..kFetchUrl), one struct per body, shared
-// by the fetcher and the broker, with strict decoders like unpack_protocol.h's: the
-// broker trusts nothing of a plan until its manifest bytes are hashed and read again.
+// by the fetcher and the broker, each listing its fields once (fields.h): strict decoding
+// like unpack_protocol.h's. The broker trusts nothing of a plan until its manifest bytes
+// are hashed and read again.
 #pragma once
 
 #include <cstdint>
@@ -8,22 +9,32 @@
 #include <string_view>
 #include <vector>
 
-#include "base/result.h"
+#include "ipc/fields.h"
 
 namespace banger::ipc {
 
-inline constexpr size_t kMaxMediaTypeBytes = 255;
 inline constexpr size_t kMaxCaPemBytes = 40 * 1024;
+inline constexpr size_t kMaxPlanLayers = 4096;
+inline constexpr size_t kMaxReferenceBytes = 4096;
+inline constexpr size_t kMaxCredentialBytes = 16 * 1024;
+inline constexpr size_t kMaxUrlBytes = 8192;
+inline constexpr size_t kMaxPlatformBytes = 100;
+inline constexpr size_t kMaxBlobMediaTypeBytes = 255;
 
 struct BlobRef {
   std::string digest;
   uint64_t size = 0;
   std::string media_type;
   bool operator==(const BlobRef&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Digest("digest", s.digest).Uint("size", s.size).String("media_type", s.media_type, kMaxBlobMediaTypeBytes);
+  }
 };
 
 // kResolve; fd: where the manifest bytes go.
 struct ResolveRequest {
+  static constexpr const char* kName = "resolve";
   std::string reference;  // canonical form
   std::string platform = "linux/amd64";
   bool allow_plain_http = false;
@@ -32,50 +43,70 @@ struct ResolveRequest {
   uint64_t max_document_bytes = 4 << 20;
   uint64_t max_layers = 128;
   bool operator==(const ResolveRequest&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.String("reference", s.reference, kMaxReferenceBytes).String("platform", s.platform, kMaxPlatformBytes);
+    v.Bool("allow_plain_http", s.allow_plain_http).String("username", s.username, kMaxCredentialBytes);
+    v.String("password", s.password, kMaxCredentialBytes).String("identity_token", s.identity_token, kMaxCredentialBytes);
+    v.String("ca_pem", s.ca_pem, kMaxCaPemBytes).Uint("max_document_bytes", s.max_document_bytes);
+    v.Uint("max_layers", s.max_layers, kMaxPlanLayers);
+  }
 };
 
 // kResolved.
 struct ResolvedPlan {
+  static constexpr const char* kName = "resolved plan";
   std::string manifest_digest;
   std::string manifest_media_type;
   std::string platform;  // the index entry's, when the manifest was chosen from one; else empty
   BlobRef config;
   std::vector<BlobRef> layers;
   bool operator==(const ResolvedPlan&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Digest("manifest_digest", s.manifest_digest).String("manifest_media_type", s.manifest_media_type, 255);
+    v.String("platform", s.platform, kMaxPlatformBytes).Object("config", s.config);
+    v.Objects("layers", s.layers, kMaxPlanLayers);
+  }
 };
+// Decode<ResolvedPlan>, and no more layers than the broker asked for.
+Result<ResolvedPlan> DecodeResolvedPlan(std::string_view body, uint64_t max_layers);
 
 // kFetchBlob; fd: where the bytes go.
 struct BlobRequest {
+  static constexpr const char* kName = "fetch-blob";
   uint64_t id = 0;
   BlobRef blob;
   bool operator==(const BlobRequest&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Uint("id", s.id).Object("blob", s.blob);
+  }
 };
 
 // kFetchUrl (a catalog or a bundle: no registry, no credentials); fd: where the bytes go.
 struct UrlRequest {
+  static constexpr const char* kName = "fetch-url";
   uint64_t id = 0;
   std::string url;
   uint64_t max_bytes = 0;
   bool operator==(const UrlRequest&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Uint("id", s.id).String("url", s.url, kMaxUrlBytes).Uint("max_bytes", s.max_bytes);
+  }
 };
 
 // kBlobProgress and kBlobDone.
 struct BlobProgress {
+  static constexpr const char* kName = "blob progress";
   uint64_t id = 0;
   uint64_t bytes = 0;
   bool operator==(const BlobProgress&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Uint("id", s.id).Uint("bytes", s.bytes);
+  }
 };
-
-std::string Encode(const ResolveRequest& request);
-Result<ResolveRequest> DecodeResolveRequest(std::string_view body);
-std::string Encode(const ResolvedPlan& plan);
-// `max_layers` bounds the plan as the broker asked.
-Result<ResolvedPlan> DecodeResolvedPlan(std::string_view body, uint64_t max_layers);
-std::string Encode(const BlobRequest& request);
-Result<BlobRequest> DecodeBlobRequest(std::string_view body);
-std::string Encode(const UrlRequest& request);
-Result<UrlRequest> DecodeUrlRequest(std::string_view body);
-std::string Encode(const BlobProgress& progress);
-Result<BlobProgress> DecodeBlobProgress(std::string_view body);
 
 }  // namespace banger::ipc

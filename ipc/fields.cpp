@@ -1,7 +1,8 @@
 #include "ipc/fields.h"
 
+#include <algorithm>
+
 #include "base/digest.h"
-#include "base/json.h"
 #include "base/text.h"
 
 namespace banger::ipc {
@@ -10,6 +11,25 @@ namespace {
 using nlohmann::json;
 
 constexpr int kMaxBodyDepth = 8;
+constexpr size_t kMaxDigestBytes = 100;
+
+// 32 lowercase hex digits into 16 bytes; false for anything else.
+bool FromHex16(const std::string& hex, std::array<uint8_t, 16>& out) {
+  if (hex.size() != 32) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::array<uint8_t, 16> bytes{};
+  for (size_t i = 0; i < 16; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  out = bytes;
+  return true;
+}
 
 }  // namespace
 
@@ -42,6 +62,20 @@ const json* FieldReader::Find(std::string_view key, bool required) {
     return nullptr;
   }
   return &*it;
+}
+
+const json* FieldReader::FindObject(std::string_view key, bool required) {
+  const json* value = Find(key, required);
+  if (value != nullptr && !value->is_object()) return Refuse(key, "is not an object"), nullptr;
+  return value;
+}
+
+const json* FieldReader::FindArray(std::string_view key, size_t max_items) {
+  const json* value = Find(key, true);
+  if (value == nullptr) return nullptr;
+  if (!value->is_array()) return Refuse(key, "is not a list"), nullptr;
+  if (value->size() > max_items) return Refuse(key, "has more than " + std::to_string(max_items) + " items"), nullptr;
+  return value;
 }
 
 FieldReader& FieldReader::Uint(std::string_view key, uint64_t& out, uint64_t max) {
@@ -99,28 +133,36 @@ FieldReader& FieldReader::String(std::string_view key, std::string& out, size_t 
   return *this;
 }
 
-FieldReader& FieldReader::OptionalString(std::string_view key, std::string& out, size_t max_bytes) {
-  if (error_ || !object_.contains(key)) {
-    read_.emplace(key);
-    return *this;
-  }
-  return String(key, out, max_bytes);
-}
-
 FieldReader& FieldReader::Digest(std::string_view key, std::string& out) {
   std::string digest;
-  String(key, digest, 100);
-  if (ok() && !IsValidDigest(digest)) {
-    Refuse(key, "is not a sha256 digest");
-  } else if (ok()) {
-    out = std::move(digest);
+  String(key, digest, kMaxDigestBytes);
+  if (ok() && !IsValidDigest(digest)) Refuse(key, "is not a sha256 digest");
+  if (ok()) out = std::move(digest);
+  return *this;
+}
+
+FieldReader& FieldReader::OneOf(std::string_view key, std::string& out, std::initializer_list<std::string_view> allowed) {
+  std::string word;
+  String(key, word, 64);
+  if (ok() && std::find(allowed.begin(), allowed.end(), word) == allowed.end()) {
+    std::string list;
+    for (std::string_view a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+    Refuse(key, "is not one of " + list);
   }
+  if (ok()) out = std::move(word);
+  return *this;
+}
+
+FieldReader& FieldReader::Hex16(std::string_view key, std::array<uint8_t, 16>& out) {
+  std::string hex;
+  String(key, hex, 32);
+  if (ok() && !FromHex16(hex, out)) Refuse(key, "is not 32 lowercase hex digits");
   return *this;
 }
 
 FieldReader& FieldReader::Strings(std::string_view key, std::vector<std::string>& out, size_t max_items,
                                   size_t max_bytes) {
-  const json* list = Array(key, max_items);
+  const json* list = FindArray(key, max_items);
   if (list == nullptr) return *this;
   std::vector<std::string> items;
   for (const json& item : *list) {
@@ -134,27 +176,14 @@ FieldReader& FieldReader::Strings(std::string_view key, std::vector<std::string>
   return *this;
 }
 
-const json* FieldReader::Array(std::string_view key, size_t max_items) {
-  const json* value = Find(key, true);
-  if (value == nullptr) return nullptr;
-  if (!value->is_array()) return Refuse(key, "is not a list"), nullptr;
-  if (value->size() > max_items) return Refuse(key, "has more than " + std::to_string(max_items) + " items"), nullptr;
-  return value;
-}
-
-const json* FieldReader::Object(std::string_view key) {
-  const json* value = Find(key, true);
-  if (value == nullptr) return nullptr;
-  if (!value->is_object()) return Refuse(key, "is not an object"), nullptr;
-  return value;
-}
-
-const json* FieldReader::OptionalObject(std::string_view key) {
-  if (error_ || !object_.contains(key)) {
-    read_.emplace(key);
-    return nullptr;
+FieldReader& FieldReader::Digests(std::string_view key, std::vector<std::string>& out, size_t max_items) {
+  std::vector<std::string> digests;
+  Strings(key, digests, max_items, kMaxDigestBytes);
+  for (const std::string& digest : digests) {
+    if (ok() && !IsValidDigest(digest)) Refuse(key, "holds something other than sha256 digests");
   }
-  return Object(key);
+  if (ok()) out = std::move(digests);
+  return *this;
 }
 
 const std::optional<std::string>& FieldReader::Problem() {
@@ -169,13 +198,50 @@ const std::optional<std::string>& FieldReader::Problem() {
   return error_;
 }
 
-void FieldReader::Absorb(FieldReader& nested) {
-  if (const auto& problem = nested.Problem()) Fail(nested.what_ + ": " + *problem);
-}
-
 Result<void> FieldReader::Finish() {
   if (const auto& problem = Problem()) return Error{ErrorCode::kMalformed, "malformed " + what_ + ": " + *problem};
   return {};
+}
+
+FieldWriter& FieldWriter::Uint(std::string_view key, uint64_t value, uint64_t) {
+  object_[std::string(key)] = value;
+  return *this;
+}
+
+FieldWriter& FieldWriter::Uint32(std::string_view key, uint32_t value) { return Uint(key, value); }
+
+FieldWriter& FieldWriter::Bool(std::string_view key, bool value) {
+  object_[std::string(key)] = value;
+  return *this;
+}
+
+FieldWriter& FieldWriter::String(std::string_view key, const std::string& value, size_t) {
+  object_[std::string(key)] = value;
+  return *this;
+}
+
+FieldWriter& FieldWriter::Digest(std::string_view key, const std::string& value) { return String(key, value); }
+
+FieldWriter& FieldWriter::OneOf(std::string_view key, const std::string& value, std::initializer_list<std::string_view>) {
+  return String(key, value);
+}
+
+FieldWriter& FieldWriter::Hex16(std::string_view key, const std::array<uint8_t, 16>& value) {
+  return String(key, HexEncode(value.data(), value.size()));
+}
+
+FieldWriter& FieldWriter::Strings(std::string_view key, const std::vector<std::string>& value, size_t, size_t) {
+  object_[std::string(key)] = value;
+  return *this;
+}
+
+FieldWriter& FieldWriter::Digests(std::string_view key, const std::vector<std::string>& value, size_t) {
+  return Strings(key, value);
+}
+
+FieldWriter& FieldWriter::OptionalUint(std::string_view key, const std::optional<uint64_t>& value, uint64_t) {
+  if (value) Uint(key, *value);
+  return *this;
 }
 
 }  // namespace banger::ipc

@@ -56,7 +56,7 @@ class UnpackService {
   Result<void> Begin(ipc::Message& message) {
     if (begun_) return Error{ErrorCode::kUnexpected, "a second unpack-begin"};
     begun_ = true;
-    BANGER_ASSIGN_OR_RETURN(ipc::UnpackRequest request, ipc::DecodeUnpackRequest(message.body));
+    BANGER_ASSIGN_OR_RETURN(ipc::UnpackRequest request, ipc::Decode<ipc::UnpackRequest>(message.body));
     for (const ipc::UnpackLayerRef& layer : request.layers) {
       LayerInput input;
       input.digest = layer.digest;
@@ -76,7 +76,7 @@ class UnpackService {
   Result<void> Extract(ipc::Message& message) {
     if (begun_) return Error{ErrorCode::kUnexpected, "extract-bundle after unpack-begin"};
     begun_ = true;
-    BANGER_ASSIGN_OR_RETURN(ipc::ExtractRequest request, ipc::DecodeExtractRequest(message.body));
+    BANGER_ASSIGN_OR_RETURN(ipc::ExtractRequest request, ipc::Decode<ipc::ExtractRequest>(message.body));
     BundleLimits limits;
     limits.max_rootfs_bytes = request.max_rootfs_bytes.value_or(limits.max_rootfs_bytes);
     BANGER_ASSIGN_OR_RETURN(ExtractedBundle bundle,
@@ -87,7 +87,7 @@ class UnpackService {
 
   Result<void> AddLayer(ipc::Message& message) {
     if (!begun_) return Error{ErrorCode::kUnexpected, "unpack-layer before unpack-begin"};
-    BANGER_ASSIGN_OR_RETURN(ipc::LayerHandOff hand_off, ipc::DecodeLayerHandOff(message.body));
+    BANGER_ASSIGN_OR_RETURN(ipc::LayerHandOff hand_off, ipc::Decode<ipc::LayerHandOff>(message.body));
     const size_t index = hand_off.index;
     if (index >= layers_.size() || layer_fds_[index]) {
       return Error{ErrorCode::kUnexpected, "unpack-layer with a bad or repeated index"};

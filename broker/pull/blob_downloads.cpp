@@ -91,7 +91,7 @@ Result<void> BlobDownloads::Start(FetchedBlob& blob, UniqueFd claim) {
 }
 
 Result<uint64_t> BlobDownloads::HandleReport(const ipc::Message& message) {
-  auto report = ipc::DecodeBlobProgress(message.body);
+  auto report = ipc::Decode<ipc::BlobProgress>(message.body);
   auto it = report ? in_flight_.find(report->id) : in_flight_.end();
   if (it == in_flight_.end()) {
     fetcher_.Kill();

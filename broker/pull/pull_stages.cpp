@@ -205,11 +205,11 @@ Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
     }
     if (!reply) return UnpackFailed(reply.error());
     if (reply->type == ipc::MessageType::kUnpackDone) {
-      auto done = ipc::DecodeUnpackSummary(reply->body);
+      auto done = ipc::Decode<ipc::UnpackSummary>(reply->body);
       if (!done) return Error{ErrorCode::kChildFailed, "banger-unpacker: " + done.error().message};
       return std::move(*done);
     }
-    auto progress = ipc::DecodeUnpackProgress(reply->body);
+    auto progress = ipc::Decode<ipc::UnpackProgress>(reply->body);
     if (!progress) return Error{ErrorCode::kChildFailed, "banger-unpacker: " + progress.error().message};
     if (options_.observer != nullptr) options_.observer->Unpack(progress->layer, progress->bytes);
   }
@@ -229,7 +229,7 @@ Result<void> OciPull::Image() {
   BANGER_TRY(imager_->Send(message));
   auto imaged = imager_->ReceiveExpecting({ipc::MessageType::kImageDone}, -1);
   if (!imaged) return ImageFailed(imaged.error());
-  auto written = ipc::DecodeImageSummary(imaged->body);
+  auto written = ipc::Decode<ipc::ImageSummary>(imaged->body);
   if (!written) return Error{ErrorCode::kChildFailed, "banger-imager: " + written.error().message};
   written_ = *written;
   return {};

@@ -23,7 +23,7 @@ Result<uint64_t> DownloadUrl(const HelperLauncher& launcher, const std::string& 
     BANGER_ASSIGN_OR_RETURN(ipc::Message reply, fetcher.ReceiveExpecting({ipc::MessageType::kBlobProgress,
                                                                            ipc::MessageType::kBlobDone},
                                                                           kSilenceTimeoutMs));
-    auto report = ipc::DecodeBlobProgress(reply.body);
+    auto report = ipc::Decode<ipc::BlobProgress>(reply.body);
     if (!report || report->id != 1 || report->bytes > max_bytes) {
       fetcher.Kill();
       return Error{ErrorCode::kChildFailed, "banger-fetcher: " + (report ? "a report that does not fit the download of " + url

@@ -39,7 +39,7 @@ std::optional<ipc::UnpackSummary> ReadSummary(const std::string& path, const std
   const auto id = parsed->find("boot_id");
   const auto done = parsed->find("done");
   if (id == parsed->end() || !id->is_string() || *id != boot || done == parsed->end()) return std::nullopt;
-  auto summary = ipc::DecodeUnpackSummary(done->dump());
+  auto summary = ipc::Decode<ipc::UnpackSummary>(done->dump());
   if (!summary) return std::nullopt;
   return std::move(*summary);
 }

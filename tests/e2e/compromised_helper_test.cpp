@@ -74,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "unpack-done\n{\"entries\": 1, \"inodes\": 1, \"directories\": 1, \"data_bytes\": 0, "
                  "\"apparent_bytes\": 0, \"metadata_bytes\": 0, \"uncompressed_bytes\": 0, \"spool_bytes\": 0, "
                  "\"warnings\": [], \"guest\": {\"init\": \"\\u001b[2J\", \"injected\": [], \"replaced\": []}}",
-                 "banger-unpacker: malformed unpack-done: guest: 'init' is not systemd, openrc"},
+                 "banger-unpacker: malformed unpack-done: guest: 'init' is not one of systemd, openrc"},
         Scenario{"UnpackProgressOfALayerThatIsNot", "banger-unpacker",
                  "unpack-progress\n{\"layer\": 99999, \"bytes\": 1}",
                  "banger-unpacker: malformed unpack-progress: 'layer' is over its bound"},

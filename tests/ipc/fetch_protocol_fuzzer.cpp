@@ -1,4 +1,4 @@
-// libFuzzer target for every decoder of ipc/fetch_protocol.h; the first byte picks one.
+// libFuzzer target for every body of ipc/fetch_protocol.h; the first byte picks one.
 #include <string_view>
 
 #include "ipc/fetch_protocol.h"
@@ -9,11 +9,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 5) {
-    case 0: fuzz::CheckDecoder(body, DecodeResolveRequest); break;
-    case 1: fuzz::CheckDecoder(body, [](std::string_view b) { return DecodeResolvedPlan(b, 128); }); break;
-    case 2: fuzz::CheckDecoder(body, DecodeBlobRequest); break;
-    case 3: fuzz::CheckDecoder(body, DecodeUrlRequest); break;
-    case 4: fuzz::CheckDecoder(body, DecodeBlobProgress); break;
+    case 0: fuzz::Check<ResolveRequest>(body); break;
+    case 1: fuzz::Check<ResolvedPlan>(body); break;
+    case 2: fuzz::Check<BlobRequest>(body); break;
+    case 3: fuzz::Check<UrlRequest>(body); break;
+    case 4: fuzz::Check<BlobProgress>(body); break;
   }
   return 0;
 }

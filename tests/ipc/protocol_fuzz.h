@@ -1,23 +1,23 @@
-// What every protocol fuzz target checks of one decoder: a body either decodes to a value
-// that encodes and decodes back to itself, or is refused with a named kMalformed error.
+// What every protocol fuzz target checks of one body type: bytes either decode to a value
+// that encodes and decodes back to itself, or are refused with a named kMalformed error.
 // Nothing may throw or crash in between.
 #pragma once
 
 #include <cstdlib>
 #include <string_view>
 
-#include "base/result.h"
+#include "ipc/fields.h"
 
 namespace banger::ipc::fuzz {
 
-template <class Decode>
-void CheckDecoder(std::string_view body, Decode&& decode) {
-  auto decoded = decode(body);
+template <class Body>
+void Check(std::string_view text) {
+  auto decoded = Decode<Body>(text);
   if (!decoded) {
     if (decoded.error().code != ErrorCode::kMalformed || decoded.error().message.empty()) std::abort();
     return;
   }
-  auto again = decode(Encode(*decoded));
+  auto again = Decode<Body>(Encode(*decoded));
   if (!again || !(*again == *decoded)) std::abort();
 }
 

@@ -36,66 +36,66 @@ TEST(UnpackProtocol, EveryBodyRoundTrips) {
   request.limits.max_entries = 5;
   request.limits.zstd_window_log_max = 27;
   request.inject_guest_assets = true;
-  EXPECT_EQ(*DecodeUnpackRequest(Encode(request)), request);
-  EXPECT_EQ(*DecodeLayerHandOff(Encode(LayerHandOff{3, 1234})), (LayerHandOff{3, 1234}));
-  EXPECT_EQ(*DecodeLayerHandOff(Encode(LayerHandOff{3, std::nullopt})), (LayerHandOff{3, std::nullopt}));
-  EXPECT_EQ(*DecodeUnpackProgress(Encode(UnpackProgress{1, 99})), (UnpackProgress{1, 99}));
-  EXPECT_EQ(*DecodeUnpackSummary(Encode(SampleSummary())), SampleSummary());
+  EXPECT_EQ(*Decode<UnpackRequest>(Encode(request)), request);
+  EXPECT_EQ(*Decode<LayerHandOff>(Encode(LayerHandOff{3, 1234})), (LayerHandOff{3, 1234}));
+  EXPECT_EQ(*Decode<LayerHandOff>(Encode(LayerHandOff{3, std::nullopt})), (LayerHandOff{3, std::nullopt}));
+  EXPECT_EQ(*Decode<UnpackProgress>(Encode(UnpackProgress{1, 99})), (UnpackProgress{1, 99}));
+  EXPECT_EQ(*Decode<UnpackSummary>(Encode(SampleSummary())), SampleSummary());
   UnpackSummary no_guest = SampleSummary();
   no_guest.guest.reset();
-  EXPECT_EQ(*DecodeUnpackSummary(Encode(no_guest)), no_guest);
-  EXPECT_EQ(*DecodeExtractRequest(Encode(ExtractRequest{1 << 30})), (ExtractRequest{1 << 30}));
+  EXPECT_EQ(*Decode<UnpackSummary>(Encode(no_guest)), no_guest);
+  EXPECT_EQ(*Decode<ExtractRequest>(Encode(ExtractRequest{1 << 30})), (ExtractRequest{1 << 30}));
   BundleExtracted extracted{{"debian-12", "debian", "amd64", "vmlinux-6.1"}, 1 << 30};
-  EXPECT_EQ(*DecodeBundleExtracted(Encode(extracted)), extracted);
+  EXPECT_EQ(*Decode<BundleExtracted>(Encode(extracted)), extracted);
 }
 
 TEST(UnpackProtocol, WhatACompromisedUnpackerMightSendIsANamedError) {
-  ExpectMalformed(DecodeUnpackSummary("[]"), "unpack-done: not a JSON object");
-  ExpectMalformed(DecodeUnpackSummary("\"done\""), "not a JSON object");
-  ExpectMalformed(DecodeUnpackSummary("{not json"), "malformed unpack-done");
+  ExpectMalformed(Decode<UnpackSummary>("[]"), "unpack-done: not a JSON object");
+  ExpectMalformed(Decode<UnpackSummary>("\"done\""), "not a JSON object");
+  ExpectMalformed(Decode<UnpackSummary>("{not json"), "malformed unpack-done");
   json summary = json::parse(Encode(SampleSummary()));
   json wrong = summary;
   wrong["entries"] = "many";
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "'entries' is not a whole number");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "'entries' is not a whole number");
   wrong = summary;
   wrong["entries"] = -1;
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "'entries' is not a whole number");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "'entries' is not a whole number");
   wrong = summary;
   wrong["entries"] = 1.5;
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "'entries' is not a whole number");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "'entries' is not a whole number");
   wrong = summary;
   wrong.erase("spool_bytes");
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "'spool_bytes' is missing");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "'spool_bytes' is missing");
   wrong = summary;
   wrong["owned"] = true;
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "unknown key 'owned'");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "unknown key 'owned'");
   wrong = summary;
   wrong["warnings"] = json::array({1});
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "'warnings' holds something other than strings");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "'warnings' holds something other than strings");
   wrong = summary;
   wrong["warnings"] = std::vector<std::string>(kMaxUnpackWarnings + 1, "w");
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "'warnings' has more than 100 items");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "'warnings' has more than 100 items");
   wrong = summary;
   wrong["warnings"] = {std::string(kMaxWarningBytes + 1, 'w')};
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "longer than 4096 bytes");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "longer than 4096 bytes");
   wrong = summary;
   wrong["guest"]["init"] = "sysvinit; rm -rf /";
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "guest: 'init' is not systemd");
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "guest: 'init' is not one of systemd");
   wrong = summary;
   wrong["guest"]["root"] = "yes";
-  ExpectMalformed(DecodeUnpackSummary(wrong.dump()), "guest: unknown key 'root'");
-  ExpectMalformed(DecodeUnpackProgress(R"({"layer": 2000, "bytes": 1})"), "'layer' is over its bound of 1023");
-  ExpectMalformed(DecodeBundleExtracted(R"({"manifest": [], "rootfs_bytes": 1})"), "'manifest' is not an object");
-  ExpectMalformed(DecodeBundleExtracted(R"({"manifest": {"name": "x", "distro": "", "arch": "", "kernel_ref": "",
+  ExpectMalformed(Decode<UnpackSummary>(wrong.dump()), "guest: unknown key 'root'");
+  ExpectMalformed(Decode<UnpackProgress>(R"({"layer": 2000, "bytes": 1})"), "'layer' is over its bound of 1023");
+  ExpectMalformed(Decode<BundleExtracted>(R"({"manifest": [], "rootfs_bytes": 1})"), "'manifest' is not an object");
+  ExpectMalformed(Decode<BundleExtracted>(R"({"manifest": {"name": "x", "distro": "", "arch": "", "kernel_ref": "",
       "evil": 1}, "rootfs_bytes": 1})"), "manifest: unknown key 'evil'");
 }
 
 TEST(UnpackProtocol, RequestsAreCheckedByTheUnpackerToo) {
-  ExpectMalformed(DecodeUnpackRequest(R"({"layers": [{"digest": "sha256:x", "media_type": ""}], "limits": {},
-      "inject_guest_assets": false})"), "a layer: 'digest' is not a sha256 digest");
-  ExpectMalformed(DecodeUnpackRequest(R"({"layers": [], "limits": {"max_ratio": 5}, "inject_guest_assets": false})"),
+  ExpectMalformed(Decode<UnpackRequest>(R"({"layers": [{"digest": "sha256:x", "media_type": ""}], "limits": {},
+      "inject_guest_assets": false})"), "layers[0]: 'digest' is not a sha256 digest");
+  ExpectMalformed(Decode<UnpackRequest>(R"({"layers": [], "limits": {"max_ratio": 5}, "inject_guest_assets": false})"),
                   "limits: unknown key 'max_ratio'");
-  ExpectMalformed(DecodeLayerHandOff(R"({"index": 0, "grows_to": "big"})"), "'grows_to' is not a whole number");
+  ExpectMalformed(Decode<LayerHandOff>(R"({"index": 0, "grows_to": "big"})"), "'grows_to' is not a whole number");
 }
 
 TEST(UnpackLimits, NamesFindTheirBounds) {
@@ -114,21 +114,21 @@ TEST(ImageProtocol, RoundTripsAndRefusesWhatItShould) {
   request.hash_seed[15] = 0x01;
   request.timestamp = 1704067200;
   request.layer_digests = {kDigest};
-  EXPECT_EQ(*DecodeImageRequest(Encode(request)), request);
+  EXPECT_EQ(*Decode<ImageRequest>(Encode(request)), request);
   const ImageSummary done{1 << 30, 1 << 20, 100, 99, 4000};
-  EXPECT_EQ(*DecodeImageSummary(Encode(done)), done);
+  EXPECT_EQ(*Decode<ImageSummary>(Encode(done)), done);
 
   json body = json::parse(Encode(request));
   body["uuid"] = "ABCDEF";
-  ExpectMalformed(DecodeImageRequest(body.dump()), "'uuid' is not 32 lowercase hex digits");
+  ExpectMalformed(Decode<ImageRequest>(body.dump()), "'uuid' is not 32 lowercase hex digits");
   body = json::parse(Encode(request));
   body["timestamp"] = 1ull << 33;
-  ExpectMalformed(DecodeImageRequest(body.dump()), "'timestamp' is over its bound");
+  ExpectMalformed(Decode<ImageRequest>(body.dump()), "'timestamp' is over its bound");
   body = json::parse(Encode(request));
   body["layers"] = {"../../etc"};
-  ExpectMalformed(DecodeImageRequest(body.dump()), "'layers' holds something other than sha256 digests");
-  ExpectMalformed(DecodeImageSummary(R"({"filesystem_bytes": "1 GiB"})"), "'filesystem_bytes' is not a whole number");
-  ExpectMalformed(DecodeImageSummary("[]"), "image-done: not a JSON object");
+  ExpectMalformed(Decode<ImageRequest>(body.dump()), "'layers' holds something other than sha256 digests");
+  ExpectMalformed(Decode<ImageSummary>(R"({"filesystem_bytes": "1 GiB"})"), "'filesystem_bytes' is not a whole number");
+  ExpectMalformed(Decode<ImageSummary>("[]"), "image-done: not a JSON object");
 }
 
 TEST(FetchProtocol, RoundTripsAndRefusesWhatItShould) {
@@ -136,29 +136,29 @@ TEST(FetchProtocol, RoundTripsAndRefusesWhatItShould) {
   resolve.reference = "registry.example/app:1";
   resolve.username = "u";
   resolve.password = "p";
-  EXPECT_EQ(*DecodeResolveRequest(Encode(resolve)), resolve);
+  EXPECT_EQ(*Decode<ResolveRequest>(Encode(resolve)), resolve);
   ResolvedPlan plan{kDigest, "application/vnd.oci.image.manifest.v1+json", "linux/amd64",
                     {kDigest, 100, "application/vnd.oci.image.config.v1+json"},
                     {{kDigest, 200, "application/vnd.oci.image.layer.v1.tar+gzip"}}};
   EXPECT_EQ(*DecodeResolvedPlan(Encode(plan), 128), plan);
-  EXPECT_EQ(*DecodeBlobRequest(Encode(BlobRequest{7, plan.config})), (BlobRequest{7, plan.config}));
-  EXPECT_EQ(*DecodeUrlRequest(Encode(UrlRequest{1, "https://x/y", 5})), (UrlRequest{1, "https://x/y", 5}));
-  EXPECT_EQ(*DecodeBlobProgress(Encode(BlobProgress{7, 50})), (BlobProgress{7, 50}));
+  EXPECT_EQ(*Decode<BlobRequest>(Encode(BlobRequest{7, plan.config})), (BlobRequest{7, plan.config}));
+  EXPECT_EQ(*Decode<UrlRequest>(Encode(UrlRequest{1, "https://x/y", 5})), (UrlRequest{1, "https://x/y", 5}));
+  EXPECT_EQ(*Decode<BlobProgress>(Encode(BlobProgress{7, 50})), (BlobProgress{7, 50}));
 
   plan.layers.resize(3, plan.layers[0]);
   ExpectMalformed(DecodeResolvedPlan(Encode(plan), 2), "'layers' has more than 2 items");
   json body = json::parse(Encode(plan));
   body["layers"][1]["size"] = "large";
-  ExpectMalformed(DecodeResolvedPlan(body.dump(), 128), "a layer: 'size' is not a whole number");
+  ExpectMalformed(DecodeResolvedPlan(body.dump(), 128), "layers[1]: 'size' is not a whole number");
   body = json::parse(Encode(plan));
   body["config"]["digest"] = "sha512:00";
   ExpectMalformed(DecodeResolvedPlan(body.dump(), 128), "config: 'digest' is not a sha256 digest");
-  ExpectMalformed(DecodeBlobProgress(R"({"id": 1})"), "'bytes' is missing");
-  ExpectMalformed(DecodeBlobProgress(R"({"id": 1, "bytes": 2, "digest": "x"})"), "unknown key 'digest'");
+  ExpectMalformed(Decode<BlobProgress>(R"({"id": 1})"), "'bytes' is missing");
+  ExpectMalformed(Decode<BlobProgress>(R"({"id": 1, "bytes": 2, "digest": "x"})"), "unknown key 'digest'");
 }
 
 TEST(Fields, AnUnknownKeyIsShownPrintably) {
-  ExpectMalformed(DecodeBlobProgress("{\"id\": 1, \"bytes\": 2, \"\\u001b[31mred\": 0}"), "unknown key '\\x1b[31mred'");
+  ExpectMalformed(Decode<BlobProgress>("{\"id\": 1, \"bytes\": 2, \"\\u001b[31mred\": 0}"), "unknown key '\\x1b[31mred'");
 }
 
 }  // namespace
