@@ -27,16 +27,6 @@ class FetcherService {
     for (auto& worker : workers_) worker.join();
   }
 
-  Result<bool> Handle(ipc::Message& message) {
-    switch (message.type) {
-      case ipc::MessageType::kResolve: BANGER_TRY(Resolve(message)); return true;
-      case ipc::MessageType::kFetchBlob: BANGER_TRY(StartBlob(message)); return true;
-      case ipc::MessageType::kFetchUrl: BANGER_TRY(StartUrl(message)); return true;
-      default: return false;
-    }
-  }
-
- private:
   Result<void> Resolve(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
     BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
@@ -82,6 +72,7 @@ class FetcherService {
     return {};
   }
 
+ private:
   // Reports a download's bytes at most every 200 ms (called on its worker thread).
   std::function<void(uint64_t)> ProgressReporter(uint64_t id) {
     return [this, id, last_report = Clock::now()](uint64_t bytes) mutable {
@@ -101,21 +92,25 @@ class FetcherService {
   std::vector<std::thread> workers_;
 };
 
+// What the broker may ask of the fetcher.
+const security::DispatchTable<FetcherService> kFetcherServes = {
+    {ipc::MessageType::kResolve, &FetcherService::Resolve},
+    {ipc::MessageType::kFetchBlob, &FetcherService::StartBlob},
+    {ipc::MessageType::kFetchUrl, &FetcherService::StartUrl}};
+
+// libcurl reads its configuration and initialises TLS here, before the root disappears.
+Result<void> InitialiseLibcurl() {
+  if (CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
+    return Error{ErrorCode::kIo, std::string("libcurl initialisation failed: ") + curl_easy_strerror(rc)};
+  }
+  return {};
+}
+
 }  // namespace
 
 int RunFetcherProcess() {
-  auto initialise = []() -> Result<void> {
-    // libcurl reads its configuration and initialises TLS here, before the root disappears.
-    if (CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
-      return Error{ErrorCode::kIo, std::string("libcurl initialisation failed: ") + curl_easy_strerror(rc)};
-    }
-    return {};
-  };
-  auto serve = [](ipc::Channel& channel) -> security::MessageHandler {
-    auto service = std::make_shared<FetcherService>(channel);  // joins its threads when the handler goes
-    return [service](ipc::Message& message) { return service->Handle(message); };
-  };
-  return security::RunHelper("banger-fetcher", security::ProcessKind::kFetcher, initialise, serve);
+  // The service joins its download threads when it goes, before the process ends.
+  return security::RunService("banger-fetcher", security::ProcessKind::kFetcher, InitialiseLibcurl, kFetcherServes);
 }
 
 }  // namespace banger::fetcher

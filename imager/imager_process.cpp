@@ -17,7 +17,17 @@ namespace {
 
 constexpr int kHeapFillByte = 0xff;  // allocations read as 0x00 (the complement)
 
-Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
+// One image per process: image-begin, then image-done.
+class ImagerService {
+ public:
+  explicit ImagerService(ipc::Channel& channel) : channel_(channel) {}
+  Result<void> Build(ipc::Message& request);
+
+ private:
+  ipc::Channel& channel_;
+};
+
+Result<void> ImagerService::Build(ipc::Message& request) {
   BANGER_ASSIGN_OR_RETURN(ipc::ImageRequest body, ipc::Decode<ipc::ImageRequest>(request.body));
   const int image = request.fds[0].get();
   const int spool = request.fds[1].get();
@@ -51,28 +61,24 @@ Result<void> Build(ipc::Channel& channel, ipc::Message& request) {
   BANGER_TRY(fs->Finish());
   if (::fdatasync(image) != 0) return Error::FromErrno("flushing the image");
   const ipc::ImageSummary done{plan.filesystem_bytes, plan.content_bytes, plan.inode_count, entries, fs->blocks_used()};
-  return channel.Send(ipc::Message::Make(ipc::MessageType::kImageDone, ipc::Encode(done)));
+  return channel_.Send(ipc::Message::Make(ipc::MessageType::kImageDone, ipc::Encode(done)));
+}
+
+Result<void> InitialiseLibext2fs() {
+  initialize_ext2_error_table();  // com_err tables, so libext2fs errors read as text
+  // libext2fs writes some blocks from malloc'd buffers it never clears (an htree leaf
+  // split, for one), so their unused tails would hold whatever the heap held and two
+  // runs would differ. glibc's perturb option fills every allocation with one byte.
+  ::mallopt(M_PERTURB, kHeapFillByte);
+  return {};
 }
 
 }  // namespace
 
 int RunImagerProcess() {
-  auto initialise = []() -> Result<void> {
-    initialize_ext2_error_table();  // com_err tables, so libext2fs errors read as text
-    // libext2fs writes some blocks from malloc'd buffers it never clears (an htree leaf
-    // split, for one), so their unused tails would hold whatever the heap held and two
-    // runs would differ. glibc's perturb option fills every allocation with one byte.
-    ::mallopt(M_PERTURB, kHeapFillByte);
-    return {};
-  };
-  auto serve = [](ipc::Channel& channel) -> security::MessageHandler {
-    return [&channel](ipc::Message& message) -> Result<bool> {
-      if (message.type != ipc::MessageType::kImageBegin) return false;
-      BANGER_TRY(Build(channel, message));
-      return true;
-    };
-  };
-  return security::RunHelper("banger-imager", security::ProcessKind::kImager, initialise, serve);
+  // What the broker may ask of the imager: one image.
+  return security::RunService<ImagerService>("banger-imager", security::ProcessKind::kImager, InitialiseLibext2fs,
+                                             {{ipc::MessageType::kImageBegin, &ImagerService::Build}});
 }
 
 }  // namespace banger::imager

@@ -100,8 +100,7 @@ struct UrlRequest {
 // kBlobProgress and kBlobDone.
 struct BlobProgress {
   static constexpr const char* kName = "blob progress";
-  uint64_t id = 0;
-  uint64_t bytes = 0;
+  uint64_t id = 0, bytes = 0;
   bool operator==(const BlobProgress&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {

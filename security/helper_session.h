@@ -3,9 +3,12 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "ipc/channel.h"
 #include "base/result.h"
@@ -42,6 +45,22 @@ int ReportStartupFailure(std::string_view helper, const Error& error);
 using MessageHandler = std::function<Result<bool>(ipc::Message&)>;
 Result<void> ServeUntilShutdown(HelperSession& session, const MessageHandler& handle);
 
+// What a helper may be asked, as a table (OpenSSH's monitor keeps one): each message type
+// the service serves, with the member that serves it; any other type is refused.
+template <class Service>
+using DispatchTable = std::vector<std::pair<ipc::MessageType, Result<void> (Service::*)(ipc::Message&)>>;
+template <class Service>
+MessageHandler Dispatch(std::shared_ptr<Service> service, DispatchTable<Service> table) {
+  return [service = std::move(service), table = std::move(table)](ipc::Message& message) -> Result<bool> {
+    for (const auto& [type, serve] : table) {
+      if (type != message.type) continue;
+      BANGER_TRY(((*service).*serve)(message));
+      return true;
+    }
+    return false;
+  };
+}
+
 // The whole life of a helper process: Begin, `initialise` its libraries while the
 // filesystem is still visible, LockDown, then serve with the handler `make_handler`
 // builds (after lockdown, so nothing it sets up escapes the sandbox). The handler is
@@ -49,5 +68,14 @@ Result<void> ServeUntilShutdown(HelperSession& session, const MessageHandler& ha
 using HandlerFactory = std::function<MessageHandler(ipc::Channel&)>;
 int RunHelper(const std::string& name, ProcessKind kind, const std::function<Result<void>()>& initialise,
               const HandlerFactory& make_handler);
+
+// RunHelper for a service built on the channel after lockdown, serving `table`.
+template <class Service>
+int RunService(const std::string& name, ProcessKind kind, const std::function<Result<void>()>& initialise,
+               DispatchTable<Service> table) {
+  return RunHelper(name, kind, initialise, [table = std::move(table)](ipc::Channel& channel) {
+    return Dispatch<Service>(std::make_shared<Service>(channel), table);
+  });
+}
 
 }  // namespace banger::security

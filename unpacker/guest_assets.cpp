@@ -1,5 +1,8 @@
 #include "unpacker/guest_assets.h"
 
+#include <string>
+#include <vector>
+
 namespace banger::unpacker {
 namespace {
 
@@ -9,46 +12,44 @@ constexpr const char* kAgentAsset = "agent/banger-vsock-agent";
 
 struct GuestPath {
   For init;
-  const char* path;
+  std::string path;
   ipc::EntryKind kind;  // regular file or symlink
   uint32_t mode;
-  const char* source;   // embedded asset name (nullptr: empty file), or symlink target
+  std::string source;   // embedded asset name ("": an empty file), or symlink target
 };
 
 // docs/architecture.md, "Guest assets". Units are enabled the way `systemctl enable` and
 // `rc-update add` would: a link in multi-user.target.wants/ or the default runlevel.
-constexpr GuestPath kGuestPaths[] = {
-    {For::kEvery, "/usr/local/bin/banger-vsock-agent", ipc::EntryKind::kRegular, 0755, kAgentAsset},
-    {For::kEvery, "/usr/local/libexec/banger-network-bootstrap", ipc::EntryKind::kSymlink, 0777,
-     "/usr/local/bin/banger-vsock-agent"},
-    {For::kEvery, "/usr/local/libexec/banger-first-boot", ipc::EntryKind::kRegular, 0755, "first-boot.sh"},
-    {For::kEvery, "/etc/modules-load.d/banger-vsock.conf", ipc::EntryKind::kRegular, 0644,
-     "modules-load/banger-vsock.conf"},
-    {For::kEvery, "/var/lib/banger/first-boot-pending", ipc::EntryKind::kRegular, 0644, nullptr},
-
-    {For::kSystemd, "/etc/systemd/system/banger-network.service", ipc::EntryKind::kRegular, 0644,
-     "systemd/banger-network.service"},
-    {For::kSystemd, "/etc/systemd/system/banger-first-boot.service", ipc::EntryKind::kRegular, 0644,
-     "systemd/banger-first-boot.service"},
-    {For::kSystemd, "/etc/systemd/system/banger-vsock-agent.service", ipc::EntryKind::kRegular, 0644,
-     "systemd/banger-vsock-agent.service"},
-    {For::kSystemd, "/etc/systemd/system/multi-user.target.wants/banger-network.service", ipc::EntryKind::kSymlink,
-     0777, "/etc/systemd/system/banger-network.service"},
-    {For::kSystemd, "/etc/systemd/system/multi-user.target.wants/banger-first-boot.service",
-     ipc::EntryKind::kSymlink, 0777, "/etc/systemd/system/banger-first-boot.service"},
-    {For::kSystemd, "/etc/systemd/system/multi-user.target.wants/banger-vsock-agent.service",
-     ipc::EntryKind::kSymlink, 0777, "/etc/systemd/system/banger-vsock-agent.service"},
-
-    {For::kOpenRc, "/etc/init.d/banger-network", ipc::EntryKind::kRegular, 0755, "openrc/banger-network"},
-    {For::kOpenRc, "/etc/init.d/banger-first-boot", ipc::EntryKind::kRegular, 0755, "openrc/banger-first-boot"},
-    {For::kOpenRc, "/etc/init.d/banger-vsock-agent", ipc::EntryKind::kRegular, 0755, "openrc/banger-vsock-agent"},
-    {For::kOpenRc, "/etc/runlevels/default/banger-network", ipc::EntryKind::kSymlink, 0777,
-     "/etc/init.d/banger-network"},
-    {For::kOpenRc, "/etc/runlevels/default/banger-first-boot", ipc::EntryKind::kSymlink, 0777,
-     "/etc/init.d/banger-first-boot"},
-    {For::kOpenRc, "/etc/runlevels/default/banger-vsock-agent", ipc::EntryKind::kSymlink, 0777,
-     "/etc/init.d/banger-vsock-agent"},
-};
+const std::vector<GuestPath>& GuestPaths() {
+  static const std::vector<GuestPath> paths = [] {
+    constexpr auto kFile = ipc::EntryKind::kRegular;
+    constexpr auto kLink = ipc::EntryKind::kSymlink;
+    std::vector<GuestPath> out = {
+        {For::kEvery, "/usr/local/bin/banger-vsock-agent", kFile, 0755, kAgentAsset},
+        {For::kEvery, "/usr/local/libexec/banger-network-bootstrap", kLink, 0777, "/usr/local/bin/banger-vsock-agent"},
+        {For::kEvery, "/usr/local/libexec/banger-first-boot", kFile, 0755, "first-boot.sh"},
+        {For::kEvery, "/etc/modules-load.d/banger-vsock.conf", kFile, 0644, "modules-load/banger-vsock.conf"},
+        {For::kEvery, "/var/lib/banger/first-boot-pending", kFile, 0644, ""},
+    };
+    const char* kServices[] = {"banger-network", "banger-first-boot", "banger-vsock-agent"};
+    for (const std::string service : kServices) {
+      out.push_back({For::kSystemd, "/etc/systemd/system/" + service + ".service", kFile, 0644,
+                     "systemd/" + service + ".service"});
+    }
+    for (const std::string service : kServices) {
+      out.push_back({For::kSystemd, "/etc/systemd/system/multi-user.target.wants/" + service + ".service", kLink,
+                     0777, "/etc/systemd/system/" + service + ".service"});
+    }
+    for (const std::string service : kServices) {
+      out.push_back({For::kOpenRc, "/etc/init.d/" + service, kFile, 0755, "openrc/" + service});
+    }
+    for (const std::string service : kServices) {
+      out.push_back({For::kOpenRc, "/etc/runlevels/default/" + service, kLink, 0777, "/etc/init.d/" + service});
+    }
+    return out;
+  }();
+  return paths;
+}
 
 // ELF e_machine (and class) of each architecture an OCI config may name.
 struct ElfTarget {
@@ -168,15 +169,15 @@ Result<GuestInjection> InjectGuestAssets(LayerTree& tree, SpoolWriter& spool, co
   const GuestInit init = DetectGuestInit(tree);
   Injector injector(tree, spool, options);
   injector.result().init = init;
-  for (const GuestPath& item : kGuestPaths) {
+  for (const GuestPath& item : GuestPaths()) {
     const bool wanted = item.init == For::kEvery ||
                         (item.init == For::kSystemd && (init == GuestInit::kSystemd || init == GuestInit::kBoth)) ||
                         (item.init == For::kOpenRc && (init == GuestInit::kOpenRc || init == GuestInit::kBoth));
     if (!wanted) continue;
     std::string_view bytes;
-    if (item.kind == ipc::EntryKind::kRegular && item.source != nullptr) {
+    if (item.kind == ipc::EntryKind::kRegular && !item.source.empty()) {
       auto found = source(item.source);
-      if (!found) return Error{ErrorCode::kNotFound, std::string("guest asset ") + item.source + " is not built in"};
+      if (!found) return Error{ErrorCode::kNotFound, "guest asset " + item.source + " is not built in"};
       bytes = *found;
     }
     BANGER_TRY(injector.Put(item, bytes));

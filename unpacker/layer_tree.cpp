@@ -38,8 +38,8 @@ LayerTree::LayerTree(TreeLimits limits) : limits_(limits) {
   if (const auto* random = reinterpret_cast<const unsigned char*>(getauxval(AT_RANDOM))) {
     std::memcpy(hash_key_, random, sizeof(hash_key_));
   }
-  inodes_[inodes_.Add()].names = 1;  // the root: a directory, 0755 root:root
-  nodes_[nodes_.Add()].live = true;
+  inodes_[inodes_.Take(Inode{})].names = 1;  // the root: a directory, 0755 root:root
+  nodes_[nodes_.Take(Node{})].live = true;
   slots_.assign(kFirstSlots, kNone);
 }
 
@@ -144,20 +144,10 @@ bool LayerTree::IsWithin(NodeId node, NodeId ancestor) const {
 void LayerTree::DropName(InodeId id) {
   if (--inodes_[id].names != 0) return;
   inodes_[id] = Inode{};
-  free_inodes_.push_back(id);
+  inodes_.Free(id);
 }
 
-LayerTree::InodeId LayerTree::NewInode(Inode inode) {
-  InodeId id;
-  if (!free_inodes_.empty()) {
-    id = free_inodes_.back();
-    free_inodes_.pop_back();
-  } else {
-    id = inodes_.Add();
-  }
-  inodes_[id] = std::move(inode);
-  return id;
-}
+LayerTree::InodeId LayerTree::NewInode(Inode inode) { return inodes_.Take(std::move(inode)); }
 
 Result<LayerTree::NodeId> LayerTree::AddNode(NodeId parent, const std::string& name, InodeId inode) {
   // Dead names are dropped once they are half the bytes, which keeps the cost amortized.
@@ -168,15 +158,8 @@ Result<LayerTree::NodeId> LayerTree::AddNode(NodeId parent, const std::string& n
       return Error{ErrorCode::kOversized, layer_name_ + ": the image's names exceed 4 GiB"};
     }
   }
-  NodeId id;
-  if (!free_nodes_.empty()) {
-    id = free_nodes_.back();
-    free_nodes_.pop_back();
-  } else {
-    id = nodes_.Add();
-  }
+  const NodeId id = nodes_.Take(Node{});
   Node& node = nodes_[id];
-  node = Node{};
   node.name_offset = static_cast<uint32_t>(names_.size());
   node.name_size = static_cast<uint16_t>(name.size());
   names_ += name;
@@ -218,7 +201,7 @@ void LayerTree::Remove(NodeId node) {
     DropName(dead.inode);
     dead_name_bytes_ += dead.name_size;
     dead = Node{};
-    free_nodes_.push_back(n);
+    nodes_.Free(n);
   }
 }
 

@@ -62,21 +62,33 @@ class LayerTree {
   static constexpr NodeId kRoot = 0;
 
   // Grows a block at a time, so growing never copies what is there nor holds two
-  // copies at once (a vector's doubling did, and set the peak on large images).
+  // copies at once (a vector's doubling did, and set the peak on large images). Freed
+  // slots are handed out again before it grows.
   template <typename T>
   class Blocks {
    public:
     T& operator[](uint32_t i) { return blocks_[i >> kShift][i & kMask]; }
     const T& operator[](uint32_t i) const { return blocks_[i >> kShift][i & kMask]; }
     uint32_t size() const { return size_; }
-    uint32_t Add() {
-      if ((size_ & kMask) == 0) blocks_.push_back(std::make_unique<T[]>(kMask + 1));
-      return size_++;
+    // A slot holding `value`: a freed one if there is one, else a new one.
+    uint32_t Take(T value) {
+      uint32_t i;
+      if (!free_.empty()) {
+        i = free_.back();
+        free_.pop_back();
+      } else {
+        if ((size_ & kMask) == 0) blocks_.push_back(std::make_unique<T[]>(kMask + 1));
+        i = size_++;
+      }
+      (*this)[i] = std::move(value);
+      return i;
     }
+    void Free(uint32_t i) { free_.push_back(i); }
 
    private:
     static constexpr uint32_t kShift = 10, kMask = (1u << kShift) - 1;
     std::vector<std::unique_ptr<T[]>> blocks_;
+    std::vector<uint32_t> free_;
     uint32_t size_ = 0;
   };
 
@@ -160,9 +172,7 @@ class LayerTree {
 
   TreeLimits limits_;
   Blocks<Node> nodes_;
-  std::vector<NodeId> free_nodes_;
   Blocks<Inode> inodes_;
-  std::vector<InodeId> free_inodes_;
   std::string names_;        // every live name, back to back, and the dead ones until compacted
   uint64_t dead_name_bytes_ = 0;
   std::vector<NodeId> slots_;  // (parent, name) -> node: open addressing, linear probing

@@ -43,16 +43,6 @@ class UnpackService {
  public:
   explicit UnpackService(ipc::Channel& channel) : channel_(channel) {}
 
-  Result<bool> Handle(ipc::Message& message) {
-    switch (message.type) {
-      case ipc::MessageType::kUnpackBegin: BANGER_TRY(Begin(message)); return true;
-      case ipc::MessageType::kUnpackLayer: BANGER_TRY(AddLayer(message)); return true;
-      case ipc::MessageType::kExtractBundle: BANGER_TRY(Extract(message)); return true;
-      default: return false;
-    }
-  }
-
- private:
   Result<void> Begin(ipc::Message& message) {
     if (begun_) return Error{ErrorCode::kUnexpected, "a second unpack-begin"};
     begun_ = true;
@@ -99,6 +89,7 @@ class UnpackService {
     return {};
   }
 
+ private:
   Result<void> Run() {
     BANGER_ASSIGN_OR_RETURN(std::string config, ReadWholeFd(config_.get(), kMaxConfigBytes, "image config"));
     BANGER_ASSIGN_OR_RETURN(std::vector<std::string> diff_ids, DiffIdsFromConfig(config));
@@ -151,23 +142,28 @@ class UnpackService {
   UniqueFd config_, spool_, tree_out_;
 };
 
+// What the broker may ask of the unpacker.
+const security::DispatchTable<UnpackService> kUnpackerServes = {
+    {ipc::MessageType::kUnpackBegin, &UnpackService::Begin},
+    {ipc::MessageType::kUnpackLayer, &UnpackService::AddLayer},
+    {ipc::MessageType::kExtractBundle, &UnpackService::Extract}};
+
+// What must be loaded while the filesystem is still visible.
+Result<void> InitialiseLibraries() {
+  // Names are raw bytes; a UTF-8 locale (built into glibc) keeps libarchive from
+  // converting them, and needs no locale files once the filesystem is gone.
+  std::setlocale(LC_CTYPE, "C.UTF-8");
+  // OpenSSL loads its configuration and providers on first use: do it now.
+  OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+  if (Sha256DigestOf("") != kEmptySha256) return Error{ErrorCode::kIo, "OpenSSL's sha256 is unavailable"};
+  return {};
+}
+
 }  // namespace
 
 int RunUnpackerProcess() {
-  auto initialise = []() -> Result<void> {
-    // Names are raw bytes; a UTF-8 locale (built into glibc) keeps libarchive from
-    // converting them, and needs no locale files once the filesystem is gone.
-    std::setlocale(LC_CTYPE, "C.UTF-8");
-    // OpenSSL loads its configuration and providers on first use: do it now.
-    OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, nullptr);
-    if (Sha256DigestOf("") != kEmptySha256) return Error{ErrorCode::kIo, "OpenSSL's sha256 is unavailable"};
-    return {};
-  };
-  auto serve = [](ipc::Channel& channel) -> security::MessageHandler {
-    auto service = std::make_shared<UnpackService>(channel);
-    return [service](ipc::Message& message) { return service->Handle(message); };
-  };
-  return security::RunHelper("banger-unpacker", security::ProcessKind::kUnpacker, initialise, serve);
+  return security::RunService("banger-unpacker", security::ProcessKind::kUnpacker, InitialiseLibraries,
+                              kUnpackerServes);
 }
 
 }  // namespace banger::unpacker

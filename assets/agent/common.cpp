@@ -37,17 +37,7 @@ std::string ErrnoText(int err) {
   return "errno " + std::to_string(err);
 }
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
+bool WriteAll(int fd, std::string_view data) { return banger::WriteAll(fd, data, "writing").ok(); }
 
 std::optional<std::string> ReadSmallFile(const std::string& path, size_t limit, int* err) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));

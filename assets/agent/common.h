@@ -1,6 +1,6 @@
-// Shared pieces of banger-vsock-agent: an owning fd, one-line logging, small file I/O.
-// Self-contained on purpose: the agent is a static guest binary and links nothing else
-// from the project (docs/guest.md).
+// Shared pieces of banger-vsock-agent: one-line logging, small file I/O. The agent is a
+// static guest binary: of the project it compiles in only base/fd.cpp and
+// base/result.cpp, which need nothing but the C++ runtime (docs/guest.md).
 #pragma once
 
 #include <unistd.h>
@@ -10,37 +10,12 @@
 #include <string>
 #include <string_view>
 
+#include "base/fd.h"
+
 namespace banger::agent {
 
-// Closes the descriptor it owns.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    const int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+// The project's owning fd and write-all (base/fd.h), compiled into this static binary.
+using banger::UniqueFd;
 
 // The name messages start with: "banger-vsock-agent" or "banger-network-bootstrap".
 void SetProgramName(std::string_view name);
@@ -56,7 +31,7 @@ void Say(std::string_view message);
 // The errno description, untranslated (strerrordesc_np: no locale files, no gettext).
 std::string ErrnoText(int err);
 
-// Writes all of `data`, retrying on EINTR and short writes.
+// base/fd.h's WriteAll, as a yes or no.
 bool WriteAll(int fd, std::string_view data);
 
 // Reads a whole small file (at most `limit` bytes; longer is an error, EFBIG).

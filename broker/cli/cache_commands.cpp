@@ -1,4 +1,4 @@
-#include "broker/cli/cache_commands.h"
+#include "broker/cli/commands.h"
 
 #include "base/text.h"
 #include "broker/cli/exit_codes.h"
@@ -22,28 +22,10 @@ constexpr const char* kPruneUsage =
     "  --dry-run   only say what would be freed\n";
 
 
-}  // namespace
-
-int RunImageCacheCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                         std::ostream& err) {
-  if (args.empty() || (args[0] != "prune" && args[0] != "--help" && args[0] != "-h")) {
-    return ReportUsage(err, "unknown 'image cache' command; the one there is: prune", "image cache prune");
-  }
-  if (args[0] != "prune") {
-    out << kPruneUsage;
-    return kExitOk;
-  }
-  auto flags = ParseFlags(std::vector<std::string>(args.begin() + 1, args.end()),
-                          FlagSpec{{}, {"--dry-run", "--help", "-h"}, {}});
-  if (!flags) return ReportUsage(err, flags.error().message, "image cache prune");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << kPruneUsage;
-    return kExitOk;
-  }
-  if (!flags->positional.empty()) return ReportUsage(err, "image cache prune takes no arguments", "image cache prune");
+int Prune(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto cache = CacheLayout::At(context.CacheRoot());
   if (!cache) return ReportError(err, cache.error(), "");
-  const bool dry_run = flags->Has("--dry-run");
+  const bool dry_run = flags.Has("--dry-run");
   auto report = PruneCache(*cache, dry_run);
   if (!report) return ReportError(err, report.error(), cache->oci_dir());
   out << (dry_run ? "would free " : "freed ") << HumanBytes(report->bytes) << " across " << report->blobs
@@ -52,6 +34,13 @@ int RunImageCacheCommand(const CliContext& context, const std::vector<std::strin
   if (report->kept_in_use > 0) out << " (" << report->kept_in_use << " in use by running pulls kept)";
   out << "\n";
   return kExitOk;
+}
+
+}  // namespace
+
+const Command& ImageCachePruneCommand() {
+  static const Command command{{"image cache prune", kPruneUsage, {.booleans = {"--dry-run"}}}, true, Prune};
+  return command;
 }
 
 }  // namespace banger::broker

@@ -1,4 +1,4 @@
-#include "broker/cli/catalog_commands.h"
+#include "broker/cli/commands.h"
 
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -40,23 +40,15 @@ std::string ArchOf(const std::string& platform) {
   return platform.substr(slash + 1, end == std::string::npos ? std::string::npos : end - slash - 1);
 }
 
-}  // namespace
 
-int RunImageCatalogCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                           std::ostream& err) {
-  auto flags = ParseFlags(args, FlagSpec{{"--catalog"}, {"--json", "--help", "-h"}, {}});
-  if (!flags) return ReportUsage(err, flags.error().message, "image catalog");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << kCatalogUsage;
-    return kExitOk;
-  }
-  if (!flags->positional.empty()) return ReportUsage(err, "image catalog takes no arguments", "image catalog");
+
+int ListCatalog(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   security::InstallStopSignals();
   const HelperLauncher launcher(context.Helpers());
-  auto catalog = LoadCatalog(context.Catalog(flags->Value("--catalog").value_or("")),
+  auto catalog = LoadCatalog(context.Catalog(flags.Value("--catalog").value_or("")),
                              [&launcher](const std::string& url, uint64_t max) { return ReadUrl(launcher, url, max); });
   if (!catalog) return ReportError(err, catalog.error(), "");
-  if (flags->Has("--json")) {
+  if (flags.Has("--json")) {
     json entries = json::array();
     for (const auto& e : catalog->entries) {
       entries.push_back({{"name", e.name}, {"distro", e.distro}, {"arch", e.arch}, {"kernel_ref", e.kernel_ref},
@@ -76,35 +68,40 @@ int RunImageCatalogCommand(const CliContext& context, const std::vector<std::str
   return kExitOk;
 }
 
-int RunImageBundleCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                          std::ostream& err) {
-  auto flags = ParseFlags(args, FlagSpec{{"--out", "--url", "--distro", "--description"}, {"--help", "-h"}, {}});
-  if (!flags) return ReportUsage(err, flags.error().message, "image bundle");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << kBundleUsage;
-    return kExitOk;
-  }
-  if (flags->positional.size() != 1) return ReportUsage(err, "image bundle takes one image name", "image bundle");
-  const auto out_path = flags->Value("--out");
+int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+  const auto out_path = flags.Value("--out");
   if (!out_path || out_path->empty()) return ReportUsage(err, "image bundle needs --out FILE.tar.zst", "image bundle");
   auto store = ImageStore::Open(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
-  const std::string name = flags->positional[0];
+  const std::string name = flags.positional[0];
   auto image = store->FindByName(name);
   if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
   const json& record = image->record;
-  const ipc::BundleManifest manifest{name, flags->Value("--distro").value_or(record.value("distro", "")),
+  const ipc::BundleManifest manifest{name, flags.Value("--distro").value_or(record.value("distro", "")),
                                      ArchOf(record.value("platform", "")), record.value("kernel_ref", "")};
   auto written = WriteBundle(image->rootfs(), manifest, *out_path);
   if (!written) return ReportError(err, written.error(), *out_path);
   json entry = {{"name", manifest.name}, {"distro", manifest.distro}, {"arch", manifest.arch},
                 {"kernel_ref", manifest.kernel_ref}};
-  entry["url"] = flags->Value("--url").value_or("https://example.invalid/" + name + ".tar.zst");
+  entry["url"] = flags.Value("--url").value_or("https://example.invalid/" + name + ".tar.zst");
   entry["sha256"] = written->sha256;
   entry["size"] = written->size;
-  entry["description"] = flags->Value("--description").value_or(name + " (" + record.value("ref", "") + ")");
+  entry["description"] = flags.Value("--description").value_or(name + " (" + record.value("ref", "") + ")");
   out << entry.dump(2) << "\n";
   return kExitOk;
+}
+
+}  // namespace
+
+const Command& ImageCatalogCommand() {
+  static const Command command{{"image catalog", kCatalogUsage, {{"--catalog"}, {"--json"}}}, true, ListCatalog};
+  return command;
+}
+
+const Command& ImageBundleCommand() {
+  static const Command command{
+      {"image bundle", kBundleUsage, {{"--out", "--url", "--distro", "--description"}}, kOneImageName}, true, Bundle};
+  return command;
 }
 
 }  // namespace banger::broker

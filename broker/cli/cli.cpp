@@ -4,15 +4,10 @@
 #include <ostream>
 
 #include "banger_version.h"
-#include "broker/cli/cache_commands.h"
-#include "broker/cli/catalog_commands.h"
+#include "broker/cli/commands.h"
 #include "broker/cli/context.h"
 #include "broker/cli/exit_codes.h"
-#include "broker/cli/fetch_command.h"
-#include "broker/cli/image_commands.h"
 #include "broker/cli/output.h"
-#include "broker/cli/pull_command.h"
-#include "broker/cli/system_commands.h"
 
 namespace banger::broker {
 namespace {
@@ -50,27 +45,48 @@ constexpr const char* kUsage =
     "             130/143 stopped by SIGINT/SIGTERM (nothing is published)\n";
 
 
-}  // namespace
-
-namespace {
-
-int RunImageCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                    std::ostream& err) {
-  using Command = int (*)(const CliContext&, const std::vector<std::string>&, std::ostream&, std::ostream&);
-  static const std::pair<const char*, Command> kCommands[] = {
-      {"pull", RunImagePullCommand},       {"list", RunImageListCommand},   {"inspect", RunImageInspectCommand},
-      {"rm", RunImageRemoveCommand},       {"fetch", RunImageFetchCommand}, {"cache", RunImageCacheCommand},
-      {"catalog", RunImageCatalogCommand}, {"bundle", RunImageBundleCommand}};
-  const std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
-  for (const auto& [name, run] : kCommands) {
-    if (args.size() >= 2 && args[1] == name) return run(context, rest, out, err);
+// The command whose name's words `args` starts with, and how many words that took.
+std::pair<const Command*, size_t> Find(const Args& args) {
+  for (const Command* command : AllCommands()) {
+    size_t words = 0;
+    for (size_t start = 0; start <= command->spec.name.size(); ++words) {
+      const size_t end = std::min(command->spec.name.find(' ', start), command->spec.name.size());
+      if (words >= args.size() || args[words] != command->spec.name.substr(start, end - start)) break;
+      start = end + 1;
+      if (end == command->spec.name.size()) return {command, words + 1};
+    }
   }
-  return ReportUsage(err, "unknown 'image' command; try 'banger image pull --help'", "");
+  return {nullptr, 0};
+}
+
+// A command named only in part ("image", "image cache", "system"): what it may be.
+// "image cache --help" is the one command group with help of its own.
+int UnknownCommand(const Args& args, std::ostream& out, std::ostream& err) {
+  if (args[0] == "image" && args.size() >= 2 && args[1] == "cache") {
+    if (args.size() == 3 && (args[2] == "--help" || args[2] == "-h")) {
+      out << ImageCachePruneCommand().spec.usage;
+      return kExitOk;
+    }
+    return ReportUsage(err, "unknown 'image cache' command; the one there is: prune", "image cache prune");
+  }
+  if (args[0] == "image") return ReportUsage(err, "unknown 'image' command; try 'banger image pull --help'", "");
+  if (args[0] == "system") {
+    return ReportUsage(err, "unknown 'system' command; try 'banger system status', 'install' or 'uninstall'", "");
+  }
+  return ReportUsage(err, "unknown command '" + args[0] + "'", "");
 }
 
 }  // namespace
 
-int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+const std::vector<const Command*>& AllCommands() {
+  static const std::vector<const Command*> commands = {
+      &ImagePullCommand(),      &ImageListCommand(),      &ImageInspectCommand(),     &ImageRemoveCommand(),
+      &ImageFetchCommand(),     &ImageCatalogCommand(),   &ImageBundleCommand(),      &ImageCachePruneCommand(),
+      &SystemStatusCommand(),   &SystemInstallCommand(),  &SystemUninstallCommand()};
+  return commands;
+}
+
+int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
     err << kUsage;
     return kExitUsage;
@@ -84,23 +100,20 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     out << "banger " << BANGER_VERSION << "\n";
     return kExitOk;
   }
-  // install and uninstall handle their own config dir (and must work when the config is
-  // broken); every other command starts from the config.
-  const std::vector<std::string> rest(args.begin() + std::min<size_t>(2, args.size()), args.end());
-  if (first == "system" && args.size() >= 2 && args[1] == "install") return RunSystemInstall(rest, out, err);
-  if (first == "system" && args.size() >= 2 && args[1] == "uninstall") return RunSystemUninstall(rest, out, err);
-  if (first != "image" && first != "system") return ReportUsage(err, "unknown command '" + first + "'", "");
+  const auto [command, words] = Find(args);
+  if (command == nullptr) return UnknownCommand(args, out, err);
+  const Args rest(args.begin() + static_cast<ptrdiff_t>(words), args.end());
   // Help needs no config, and must work when the config is broken.
-  const bool wants_help = std::find(args.begin(), args.end(), "--help") != args.end() ||
-                          std::find(args.begin(), args.end(), "-h") != args.end();
-  auto context = LoadContext(/*read_config=*/!wants_help);
+  const bool wants_help = std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
+                          std::find(rest.begin(), rest.end(), "-h") != rest.end();
+  auto context = LoadContext(/*read_config=*/command->reads_config && !wants_help);
   if (!context) {
     err << "banger: error: " << context.error().message << "\n";
     return kExitError;
   }
-  if (first == "image") return RunImageCommand(*context, args, out, err);
-  if (args.size() >= 2 && args[1] == "status") return RunSystemStatus(*context, rest, out, err);
-  return ReportUsage(err, "unknown 'system' command; try 'banger system status', 'install' or 'uninstall'", "");
+  auto parsed = ParseCommand(command->spec, rest, out, err);
+  if (const int* status = std::get_if<int>(&parsed)) return *status;
+  return command->run(*context, std::get<ParsedFlags>(parsed), out, err);
 }
 
 }  // namespace banger::broker

@@ -1,4 +1,4 @@
-#include "broker/cli/fetch_command.h"
+#include "broker/cli/commands.h"
 
 #include <chrono>
 #include <cstdio>
@@ -45,22 +45,11 @@ void PrintEvent(std::ostream& out, const FetchEvent& e) {
   out.flush();
 }
 
-}  // namespace
 
-int RunImageFetchCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                         std::ostream& err) {
-  FlagSpec spec{{"--platform", "--insecure-registry", "--parallel"}, {"--json", "-q", "--help", "-h"},
-                {"--insecure-registry"}};
-  auto flags = ParseFlags(args, spec);
-  if (!flags) return ReportUsage(err, flags.error().message, "image fetch");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << kImageFetchUsage;
-    return kExitOk;
-  }
-  if (flags->positional.size() != 1) return ReportUsage(err, "image fetch takes exactly one reference", "image fetch");
+int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   FetchOptions options;
-  options.reference = flags->positional[0];
-  options.platform = flags->Value("--platform").value_or("");
+  options.reference = flags.positional[0];
+  options.platform = flags.Value("--platform").value_or("");
   if (!options.platform.empty()) {
     if (auto platform = ParsePlatform(options.platform); !platform) {
       return ReportUsage(err, platform.error().message, "image fetch");
@@ -68,20 +57,20 @@ int RunImageFetchCommand(const CliContext& context, const std::vector<std::strin
   }
   const Config& config = context.config;
   options.insecure_registries = config.insecure_registries;
-  for (const std::string& host : flags->All("--insecure-registry")) options.insecure_registries.push_back(host);
+  for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
   if (auto ref = ParseReference(options.reference)) {
     for (const RegistryMirror& m : config.mirrors) {
       if (m.registry == ref->registry) options.mirrors.push_back(m.mirror);
     }
   }
-  if (auto parallel = flags->Value("--parallel")) {
+  if (auto parallel = flags.Value("--parallel")) {
     auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
     if (!n) return ReportUsage(err, n.error().message, "image fetch");
     options.parallel_downloads = static_cast<int>(*n);
   }
-  const bool json = flags->Has("--json");
-  const bool quiet = flags->Has("-q");
+  const bool json = flags.Has("--json");
+  const bool quiet = flags.Has("-q");
   if (!json && !quiet) options.on_event = [&out](const FetchEvent& e) { PrintEvent(out, e); };
   options.credentials = context.Credentials();
 
@@ -117,6 +106,16 @@ int RunImageFetchCommand(const CliContext& context, const std::vector<std::strin
         << timing << "\n";
   }
   return kExitOk;
+}
+
+}  // namespace
+
+const Command& ImageFetchCommand() {
+  static const Command command{{"image fetch", kImageFetchUsage,
+                                {{"--platform", "--insecure-registry", "--parallel"}, {"--json", "-q"}, {"--insecure-registry"}},
+                                kOneReference},
+                               true, Fetch};
+  return command;
 }
 
 }  // namespace banger::broker

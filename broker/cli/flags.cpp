@@ -1,8 +1,13 @@
 #include "broker/cli/flags.h"
 
+#include "broker/cli/exit_codes.h"
+#include "broker/cli/output.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+
+#include <unistd.h>
 
 namespace banger::broker {
 
@@ -67,6 +72,26 @@ Result<long> ParseIntFlag(const std::string& flag, const std::string& value, lon
                                                   " to " + std::to_string(max) + ", not '" + value + "'"};
   }
   return out;
+}
+
+std::variant<ParsedFlags, int> ParseCommand(const CommandSpec& command, const std::vector<std::string>& args,
+                                            std::ostream& out, std::ostream& err) {
+  FlagSpec spec = command.flags;
+  spec.booleans.insert({"--help", "-h"});
+  auto flags = ParseFlags(args, spec);
+  if (!flags) return ReportUsage(err, flags.error().message, command.name);
+  if (flags->Has("--help") || flags->Has("-h")) {
+    out << command.usage;
+    return kExitOk;
+  }
+  const size_t count = flags->positional.size();
+  if (count < command.arguments.min || count > command.arguments.max) {
+    return ReportUsage(err, command.name + " " + command.arguments.says, command.name);
+  }
+  if (command.needs_root && ::geteuid() != 0) {
+    return ReportError(err, Error{ErrorCode::kInvalidArgument, command.name + " needs root"}, "");
+  }
+  return std::move(*flags);
 }
 
 }  // namespace banger::broker

@@ -5,8 +5,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "base/result.h"
@@ -31,6 +33,28 @@ struct ParsedFlags {
 
 // Errors are kInvalidArgument with a message for "banger: error: ...".
 Result<ParsedFlags> ParseFlags(const std::vector<std::string>& args, const FlagSpec& spec);
+
+// How many positional arguments a command takes, and the rule as its usage error says it.
+struct ArgumentRule {
+  size_t min = 0, max = 0;
+  std::string says = "takes no arguments";  // "image pull <says>"
+};
+inline const ArgumentRule kOneReference{1, 1, "takes exactly one reference"};
+inline const ArgumentRule kOneImageName{1, 1, "takes one image name"};
+
+// A command as its parser sees it: its name in messages ("image pull"), what --help prints,
+// its flags (--help and -h are always there), its arguments, and whether it needs root.
+struct CommandSpec {
+  std::string name;
+  std::string usage;
+  FlagSpec flags;
+  ArgumentRule arguments;
+  bool needs_root = false;
+};
+// The command's flags, or its exit status when they were a usage error (said on `err`),
+// asked for --help (the usage on `out`), or the command needs root and is not.
+std::variant<ParsedFlags, int> ParseCommand(const CommandSpec& command, const std::vector<std::string>& args,
+                                            std::ostream& out, std::ostream& err);
 
 // "3" -> 3 within [min, max], else an error naming the flag.
 Result<long> ParseIntFlag(const std::string& flag, const std::string& value, long min, long max);

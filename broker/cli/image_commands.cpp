@@ -1,5 +1,6 @@
-#include "broker/cli/image_commands.h"
+#include "broker/cli/commands.h"
 
+#include <cstdint>
 #include <iomanip>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -11,39 +12,30 @@
 #include "broker/store/image_store.h"
 
 namespace banger::broker {
+namespace {
 
-int RunImageInspectCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                           std::ostream& err) {
-  auto flags = ParseFlags(args, FlagSpec{{}, {"--help", "-h"}, {}});
-  if (!flags) return ReportUsage(err, flags.error().message, "image inspect");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << "usage: banger image inspect NAME\n\nPrints an image's record (image.json) with its rootfs path.\n";
-    return kExitOk;
-  }
-  if (flags->positional.size() != 1) return ReportUsage(err, "image inspect takes one image name", "image inspect");
+constexpr const char* kInspectUsage =
+    "usage: banger image inspect NAME\n\nPrints an image's record (image.json) with its rootfs path.\n";
+constexpr const char* kRemoveUsage = "usage: banger image rm NAME...\n\nRemoves pulled images (their rootfs.ext4 and record).\n";
+constexpr const char* kListUsage = "usage: banger image list [--json]\n\nLists the pulled images.\n";
+
+
+int Inspect(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto store = ImageStore::Open(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
-  auto image = store->FindByName(flags->positional[0]);
-  if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + flags->positional[0] + "'"}, "");
+  auto image = store->FindByName(flags.positional[0]);
+  if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + flags.positional[0] + "'"}, "");
   nlohmann::json record = image->record;
   record["rootfs"] = image->rootfs();
   out << record.dump(2) << "\n";
   return kExitOk;
 }
 
-int RunImageRemoveCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                          std::ostream& err) {
-  auto flags = ParseFlags(args, FlagSpec{{}, {"--help", "-h", "-q"}, {}});
-  if (!flags) return ReportUsage(err, flags.error().message, "image rm");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << "usage: banger image rm NAME...\n\nRemoves pulled images (their rootfs.ext4 and record).\n";
-    return kExitOk;
-  }
-  if (flags->positional.empty()) return ReportUsage(err, "image rm takes at least one image name", "image rm");
+int Remove(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto store = ImageStore::Open(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
   int status = kExitOk;
-  for (const std::string& name : flags->positional) {
+  for (const std::string& name : flags.positional) {
     auto image = store->FindByName(name);
     if (!image) {
       status = ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
@@ -53,25 +45,16 @@ int RunImageRemoveCommand(const CliContext& context, const std::vector<std::stri
       status = ReportError(err, removed.error(), "");
       continue;
     }
-    if (!flags->Has("-q")) out << "removed " << name << "\n";
+    if (!flags.Has("-q")) out << "removed " << name << "\n";
   }
   return status;
 }
 
-int RunImageListCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                        std::ostream& err) {
-  FlagSpec spec{{}, {"--json", "--help", "-h"}, {}};
-  auto flags = ParseFlags(args, spec);
-  if (!flags) return ReportUsage(err, flags.error().message, "image list");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << "usage: banger image list [--json]\n\nLists the pulled images.\n";
-    return kExitOk;
-  }
-  if (!flags->positional.empty()) return ReportUsage(err, "image list takes no arguments", "image list");
+int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto store = ImageStore::Open(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
   const auto images = store->List();
-  if (flags->Has("--json")) {
+  if (flags.Has("--json")) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& image : images) list.push_back(image.record);
     out << list.dump(2) << "\n";
@@ -83,6 +66,24 @@ int RunImageListCommand(const CliContext& context, const std::vector<std::string
         << HumanBytes(image.record.value("filesystem_bytes", uint64_t{0})) << image.record.value("ref", "") << "\n";
   }
   return kExitOk;
+}
+
+}  // namespace
+
+const Command& ImageInspectCommand() {
+  static const Command command{{"image inspect", kInspectUsage, {}, kOneImageName}, true, Inspect};
+  return command;
+}
+
+const Command& ImageRemoveCommand() {
+  static const Command command{
+      {"image rm", kRemoveUsage, {.booleans = {"-q"}}, {1, SIZE_MAX, "takes at least one image name"}}, true, Remove};
+  return command;
+}
+
+const Command& ImageListCommand() {
+  static const Command command{{"image list", kListUsage, {.booleans = {"--json"}}}, true, List};
+  return command;
 }
 
 }  // namespace banger::broker

@@ -1,4 +1,4 @@
-#include "broker/cli/pull_command.h"
+#include "broker/cli/commands.h"
 
 #include <unistd.h>
 
@@ -118,23 +118,11 @@ PullProgress::Mode ModeOf(const ParsedFlags& flags) {
   return ::isatty(STDOUT_FILENO) ? PullProgress::Mode::kTerminal : PullProgress::Mode::kPlain;
 }
 
-}  // namespace
 
-int RunImagePullCommand(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                        std::ostream& err) {
-  FlagSpec spec{{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit", "--catalog"},
-                {"--force", "--no-guest-assets", "--json", "-q", "--help", "-h"},
-                {"--insecure-registry", "--limit"}};
-  auto flags = ParseFlags(args, spec);
-  if (!flags) return ReportUsage(err, flags.error().message, "image pull");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << kPullUsage;
-    return kExitOk;
-  }
-  if (flags->positional.size() != 1) return ReportUsage(err, "image pull takes exactly one reference", "image pull");
-  auto options = OptionsFrom(context, *flags);
+int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+  auto options = OptionsFrom(context, flags);
   if (!options) return ReportUsage(err, options.error().message, "image pull");
-  PullProgress progress(ModeOf(*flags), out);
+  PullProgress progress(ModeOf(flags), out);
   options->observer = &progress;
   security::InstallStopSignals();
   options->helpers = context.Helpers();  // after the signals: their fd stops the helpers
@@ -149,6 +137,19 @@ int RunImagePullCommand(const CliContext& context, const std::vector<std::string
                               " of content" +
                               (pulled->guest_init.empty() ? "" : "; guest init: " + pulled->guest_init) + ")");
   return kExitOk;
+}
+
+}  // namespace
+
+const Command& ImagePullCommand() {
+  static const Command command{
+      {"image pull", kPullUsage,
+       {{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit", "--catalog"},
+        {"--force", "--no-guest-assets", "--json", "-q"},
+        {"--insecure-registry", "--limit"}},
+       kOneReference},
+      true, Pull};
+  return command;
 }
 
 }  // namespace banger::broker

@@ -1,4 +1,4 @@
-#include "broker/cli/system_commands.h"
+#include "broker/cli/commands.h"
 
 #include <unistd.h>
 
@@ -112,15 +112,7 @@ void PrintHelpers(const CliContext& context, const SystemStatus& status, std::os
   }
 }
 
-}  // namespace
-
-int RunSystemStatus(const CliContext& context, const std::vector<std::string>& args, std::ostream& out,
-                    std::ostream& err) {
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    out << kStatusUsage;
-    return kExitOk;
-  }
-  if (!args.empty()) return ReportUsage(err, "system status takes no arguments", "system status");
+int Status(const CliContext& context, const ParsedFlags&, std::ostream& out, std::ostream& err) {
   const SystemStatus status = CheckSystem(context.config_path, context.config, HelperLauncher(context.Helpers()));
   PrintInstall(context, status, out, err);
   PrintKernel(status.kernel, out);
@@ -130,24 +122,15 @@ int RunSystemStatus(const CliContext& context, const std::vector<std::string>& a
   return ok ? kExitOk : kExitSandbox;
 }
 
-int RunSystemInstall(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  auto flags = ParseFlags(args, FlagSpec{{"--prefix", "--user", "--config-dir", "--state-dir", "--cache-dir"},
-                                         {"--help", "-h"}, {}});
-  if (!flags) return ReportUsage(err, flags.error().message, "system install");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << kInstallUsage;
-    return kExitOk;
-  }
-  if (!flags->positional.empty()) return ReportUsage(err, "system install takes no arguments", "system install");
-  if (::geteuid() != 0) return ReportError(err, Error{ErrorCode::kInvalidArgument, "system install needs root"}, "");
+int Install(const CliContext&, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto self = SelfExecutable();
   if (!self) return ReportError(err, self.error(), "");
   InstallRequest request;
-  request.config_dir = flags->Value("--config-dir").value_or(request.config_dir);
-  request.prefix = flags->Value("--prefix");
-  request.user = flags->Value("--user");
-  request.state_dir = flags->Value("--state-dir");
-  request.cache_dir = flags->Value("--cache-dir");
+  request.config_dir = flags.Value("--config-dir").value_or(request.config_dir);
+  request.prefix = flags.Value("--prefix");
+  request.user = flags.Value("--user");
+  request.state_dir = flags.Value("--state-dir");
+  request.cache_dir = flags.Value("--cache-dir");
   SystemReport report;
   auto installed = InstallSystem(request, *self, report);
   PrintLines(out, report);
@@ -159,18 +142,10 @@ int RunSystemInstall(const std::vector<std::string>& args, std::ostream& out, st
   return kExitError;
 }
 
-int RunSystemUninstall(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  auto flags = ParseFlags(args, FlagSpec{{"--config-dir"}, {"--purge", "--help", "-h"}, {}});
-  if (!flags) return ReportUsage(err, flags.error().message, "system uninstall");
-  if (flags->Has("--help") || flags->Has("-h")) {
-    out << kUninstallUsage;
-    return kExitOk;
-  }
-  if (!flags->positional.empty()) return ReportUsage(err, "system uninstall takes no arguments", "system uninstall");
-  if (::geteuid() != 0) return ReportError(err, Error{ErrorCode::kInvalidArgument, "system uninstall needs root"}, "");
+int Uninstall(const CliContext&, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   SystemReport report;
-  const std::string config_dir = flags->Value("--config-dir").value_or("/etc/banger");
-  auto failures = UninstallSystem(config_dir, flags->Has("--purge"), report);
+  const std::string config_dir = flags.Value("--config-dir").value_or("/etc/banger");
+  auto failures = UninstallSystem(config_dir, flags.Has("--purge"), report);
   PrintLines(out, report);
   if (!failures) return ReportError(err, failures.error(), "");
   if (failures->empty()) return kExitOk;
@@ -178,6 +153,28 @@ int RunSystemUninstall(const std::vector<std::string>& args, std::ostream& out, 
   err << "banger: kept " << config_dir << "/installed.json after " << failures->size()
       << " failure(s); run uninstall again once fixed\n";
   return kExitError;
+}
+
+}  // namespace
+
+const Command& SystemStatusCommand() {
+  static const Command command{{"system status", kStatusUsage, {}}, /*reads_config=*/true, Status};
+  return command;
+}
+
+const Command& SystemInstallCommand() {
+  static const Command command{{"system install", kInstallUsage,
+                                {{"--prefix", "--user", "--config-dir", "--state-dir", "--cache-dir"}}, {},
+                                /*needs_root=*/true},
+                               /*reads_config=*/false, Install};
+  return command;
+}
+
+const Command& SystemUninstallCommand() {
+  static const Command command{{"system uninstall", kUninstallUsage, {{"--config-dir"}, {"--purge"}}, {},
+                                /*needs_root=*/true},
+                               /*reads_config=*/false, Uninstall};
+  return command;
 }
 
 }  // namespace banger::broker

@@ -38,9 +38,6 @@ class Ext4Edges : public ::testing::Test {
     json tree = DumpTree(Path(name), {}, /*times=*/true);
     return tree.is_object() ? tree : json::object();
   }
-  static json Pax(const std::string& path, json records) {
-    return {{"path", path}, {"content", "t"}, {"pax", records}};
-  }
   // A time as fstree.py gives it: [seconds, nanoseconds].
   static json Time(int64_t sec, int64_t nsec = 0) { return json::array({sec, nsec}); }
 
@@ -50,11 +47,14 @@ class Ext4Edges : public ::testing::Test {
 };
 
 TEST_F(Ext4Edges, TimesAtTheEdgesReadBackExactlyAndPastThemClamped) {
-  json tree = BuildAndRead({Pax("min", {{"mtime", "-2147483648"}}), Pax("max", {{"mtime", "15032385535"}}),
-                            Pax("inside", {{"mtime", "15032385534.5"}, {"atime", "-2147483647.25"}}),
-                            Pax("epoch1", {{"mtime", "4294967296.125"}, {"ctime", "2147483648"}}),
-                            Pax("early", {{"mtime", "-2147483649"}}), Pax("late", {{"mtime", "99999999999"}})},
-                           "times.ext4");
+  json tree =
+      BuildAndRead({LayerEntry::File("min", "t").Pax("mtime", "-2147483648"),
+                    LayerEntry::File("max", "t").Pax("mtime", "15032385535"),
+                    LayerEntry::File("inside", "t").Pax("mtime", "15032385534.5").Pax("atime", "-2147483647.25"),
+                    LayerEntry::File("epoch1", "t").Pax("mtime", "4294967296.125").Pax("ctime", "2147483648"),
+                    LayerEntry::File("early", "t").Pax("mtime", "-2147483649"),
+                    LayerEntry::File("late", "t").Pax("mtime", "99999999999")},
+                   "times.ext4");
   EXPECT_EQ(tree["/min"]["mtime"], Time(-2147483648LL));
   EXPECT_EQ(tree["/max"]["mtime"], Time(15032385535LL));
   EXPECT_EQ(tree["/inside"]["mtime"], Time(15032385534LL, 500000000));
@@ -68,8 +68,9 @@ TEST_F(Ext4Edges, TimesAtTheEdgesReadBackExactlyAndPastThemClamped) {
 // banger keeps these exactly, as the kernel does; e2fsck -n reports them (PR_NO_OK: its
 // exit status stays 0), and docs/imager.md says why banger does not move them.
 TEST_F(Ext4Edges, TimesE2fsckCallsPre1970AreKeptExactly) {
-  json tree = BuildAndRead({Pax("first", {{"mtime", "10737418240"}}), Pax("last", {{"mtime", "12884901887.5"}}),
-                            Pax("after", {{"mtime", "12884901888"}})},
+  json tree = BuildAndRead({LayerEntry::File("first", "t").Pax("mtime", "10737418240"),
+                            LayerEntry::File("last", "t").Pax("mtime", "12884901887.5"),
+                            LayerEntry::File("after", "t").Pax("mtime", "12884901888")},
                            "fsck-range.ext4");
   EXPECT_EQ(tree["/first"]["mtime"], Time(10737418240LL));
   EXPECT_EQ(tree["/last"]["mtime"], Time(12884901887LL, 500000000));
@@ -80,13 +81,12 @@ TEST_F(Ext4Edges, TimesE2fsckCallsPre1970AreKeptExactly) {
 
 TEST_F(Ext4Edges, IdsDevicesNamesAndTargetsAtTheirEdges) {
   const std::string name(255, 'n'), target(4095, 't');
-  json tree = BuildAndRead({{{"path", "ids"}, {"content", "i"}, {"uid", 4294967294u}, {"gid", 4294967294u}},
-                            {{"path", "dev/edge"}, {"type", "char"},
-                             {"pax", {{"SCHILY.devmajor", "4095"}, {"SCHILY.devminor", "1048575"}}}},
-                            {{"path", "dev/small"}, {"type", "block"}, {"major", 255}, {"minor", 255}},
-                            {{"path", name}, {"content", "long"}},
-                            {{"path", "link"}, {"type", "symlink"}, {"target", target}}},
-                           "edges.ext4");
+  json tree =
+      BuildAndRead({LayerEntry::File("ids", "i").Uid(4294967294u).Gid(4294967294u),
+                    LayerEntry::Char("dev/edge").Pax("SCHILY.devmajor", "4095").Pax("SCHILY.devminor", "1048575"),
+                    LayerEntry::Block("dev/small").Major(255).Minor(255), LayerEntry::File(name, "long"),
+                    LayerEntry::Symlink("link", target)},
+                   "edges.ext4");
   EXPECT_EQ(tree["/ids"]["uid"], 4294967294u);
   EXPECT_EQ(tree["/ids"]["gid"], 4294967294u);
   EXPECT_EQ(tree["/dev/edge"]["rdev"], json::array({4095, 1048575}));
@@ -97,7 +97,7 @@ TEST_F(Ext4Edges, IdsDevicesNamesAndTargetsAtTheirEdges) {
 
 TEST_F(Ext4Edges, TheLargestFileExt4HoldsReadsBackWithItsSize) {
   const uint64_t max = ipc::ext4::kMaxFileSize;
-  auto built = BuildRootfs(Layers({Layer({{{"path", "huge"}, {"size", max}, {"sparse_map", {{max - 4096, Hex("tail")}}}}})}),
+  auto built = BuildRootfs(Layers({Layer({LayerEntry::File("huge").Size(max).SparseMap({{max - 4096, "tail"}})})}),
                            Path("huge.ext4"));
   ASSERT_TRUE(built) << built.error().message;
   CommandResult fsck = Fsck(Path("huge.ext4"));
@@ -109,21 +109,17 @@ TEST_F(Ext4Edges, TheLargestFileExt4HoldsReadsBackWithItsSize) {
 }
 
 TEST_F(Ext4Edges, SixtyFiveThousandNamesOfOneInode) {
-  std::vector<json> entries = {{{"path", "d/f"}, {"content", "shared"}}};
-  for (int i = 1; i < 65000; ++i) {
-    entries.push_back({{"path", "d/l" + std::to_string(i)}, {"type", "hardlink"}, {"target", "d/f"}});
-  }
+  std::vector<json> entries = {LayerEntry::File("d/f", "shared")};
+  for (int i = 1; i < 65000; ++i) entries.push_back(LayerEntry::Hardlink("d/l" + std::to_string(i), "d/f"));
   json tree = BuildAndRead(entries, "links.ext4");
   EXPECT_EQ(tree["/d/f"]["nlink"], 65000);
   EXPECT_EQ(tree["/d/l64999"]["link_group"], "/d/f");
 }
 
 TEST_F(Ext4Edges, XattrsThatDoNotFitAreRefusedNamingTheLayerAndPath) {
-  json tree = BuildAndRead({{{"path", "etc/fits"}, {"content", "f"}, {"xattrs", {{"user.big", Hex(std::string(3000, 'a'))}}}}},
-                           "fits.ext4");
+  json tree = BuildAndRead({LayerEntry::File("etc/fits", "f").Xattr("user.big", std::string(3000, 'a'))}, "fits.ext4");
   EXPECT_EQ(tree["/etc/fits"]["xattrs"]["user.big"], Hex(std::string(3000, 'a')));
-  auto layers = Layers({Layer({{{"path", "etc/over"}, {"content", "o"},
-                                {"xattrs", {{"user.big", Hex(std::string(5000, 'a'))}}}}})});
+  auto layers = Layers({Layer({LayerEntry::File("etc/over", "o").Xattr("user.big", std::string(5000, 'a'))})});
   auto refused = BuildRootfs(layers, Path("over.ext4"));
   ASSERT_FALSE(refused);
   const std::string& message = refused.error().message;
@@ -135,7 +131,7 @@ TEST_F(Ext4Edges, XattrsThatDoNotFitAreRefusedNamingTheLayerAndPath) {
 // The names the imager makes before any layer (those in / of an image whose layer has
 // one file, found by listing it) each give way to the image's own entry of any type, once.
 TEST_F(Ext4Edges, NamesTheImagerMakesNeverAppearTwice) {
-  ASSERT_TRUE(BuildRootfs(Layers({Layer({{{"path", "only"}, {"content", "o"}}})}), Path("plain.ext4")));
+  ASSERT_TRUE(BuildRootfs(Layers({Layer({LayerEntry::File("only", "o")})}), Path("plain.ext4")));
   std::set<std::string> own;
   std::istringstream listing(RunCommand("debugfs -R 'ls -p /' " + Path("plain.ext4") + " 2>/dev/null").output);
   for (std::string line; std::getline(listing, line);) {
@@ -147,15 +143,15 @@ TEST_F(Ext4Edges, NamesTheImagerMakesNeverAppearTwice) {
   }
   EXPECT_EQ(own, (std::set<std::string>{"lost+found"}));
   for (const std::string& name : own) {
-    const std::vector<std::pair<std::string, json>> kinds = {
-        {"file", {{"path", name}, {"content", "mine"}}},
-        {"symlink", {{"path", name}, {"type", "symlink"}, {"target", "elsewhere"}}},
-        {"hardlink", {{"path", name}, {"type", "hardlink"}, {"target", "only"}}},
-        {"dir", {{"path", name + "/kept"}, {"content", "k"}}},
+    const std::vector<std::pair<std::string, LayerEntry>> kinds = {
+        {"file", LayerEntry::File(name, "mine")},
+        {"symlink", LayerEntry::Symlink(name, "elsewhere")},
+        {"hardlink", LayerEntry::Hardlink(name, "only")},
+        {"dir", LayerEntry::File(name + "/kept", "k")},
     };
     for (const auto& [kind, entry] : kinds) {
       const std::string image = Path(kind + ".ext4");
-      json tree = BuildAndRead({{{"path", "only"}, {"content", "o"}}, entry}, kind + ".ext4");
+      json tree = BuildAndRead({LayerEntry::File("only", "o"), entry}, kind + ".ext4");
       CommandResult count = RunCommand("debugfs -R 'ls /' " + image + " 2>/dev/null | tr ' ' '\\n' | grep -cx '" +
                                        name + "'");
       EXPECT_EQ(count.output, "1\n") << name << " as a " << kind;

@@ -42,28 +42,23 @@ const std::string kAcl = std::string("\x02\x00\x00\x00", 4) + std::string("\x01\
 
 TEST_F(Image, EveryEntryKindSurvivesIntoExt4) {
   auto layers = Layers({
-      Layer({{{"path", "etc"}, {"type", "dir"}, {"mode", 0755}},
-             {{"path", "etc/passwd"}, {"content", "root:x:0:0::/root:/bin/sh\n"}},
-             {{"path", "etc/shadow"}, {"content", "root:*::\n"}, {"mode", 0640}, {"gid", 42}},
-             {{"path", "usr/bin/sudo"}, {"content", "sudo"}, {"mode", 04755}},
-             {{"path", "usr/bin/wall"}, {"content", "wall"}, {"mode", 02755}, {"gid", 5}},
-             {{"path", "tmp"}, {"type", "dir"}, {"mode", 01777}},
-             {{"path", "usr/bin/ping"}, {"content", "ping"}, {"mode", 0755},
-              {"xattrs", {{"security.capability", Hex(kCapability)}, {"user.note", Hex("hello")}}}},
-             {{"path", "srv/shared"}, {"content", "acl"}, {"xattrs", {{"system.posix_acl_access", Hex(kAcl)}}}},
-             {{"path", "home/u"}, {"type", "dir"}, {"mode", 0700}, {"uid", 100000}, {"gid", 100000}},
-             {{"path", "bin"}, {"type", "symlink"}, {"target", "usr/bin"}},
-             {{"path", "etc/long-link"}, {"type", "symlink"}, {"target", std::string(200, 'L')}},
-             {{"path", "usr/bin/sudoedit"}, {"type", "hardlink"}, {"target", "usr/bin/sudo"}},
-             {{"path", "dev/null"}, {"type", "char"}, {"major", 1}, {"minor", 3}, {"mode", 0666}},
-             {{"path", "dev/big"}, {"type", "block"}, {"major", 259}, {"minor", 300000}, {"mode", 0660}},
-             {{"path", "run/fifo"}, {"type", "fifo"}, {"mode", 0600}},
-             {{"path", "old"}, {"content", "gone"}}}),
-      {{"compression", "zstd"},
-       {"entries", {{{"path", ".wh.old"}, {"content", ""}},
-                    {{"path", "etc/passwd"}, {"content", "root:x:0:0::/root:/bin/bash\n"}},
-                    {{"path", "sparse"}, {"size", 8 << 20}, {"sparse", {{0, "head"}, {6 << 20, "tail"}}}},
-                    {{"path", "name with\nnewline"}, {"content", "raw"}}}}},
+      Layer({LayerEntry::Dir("etc").Mode(0755), LayerEntry::File("etc/passwd", "root:x:0:0::/root:/bin/sh\n"),
+             LayerEntry::File("etc/shadow", "root:*::\n").Mode(0640).Gid(42),
+             LayerEntry::File("usr/bin/sudo", "sudo").Mode(04755),
+             LayerEntry::File("usr/bin/wall", "wall").Mode(02755).Gid(5), LayerEntry::Dir("tmp").Mode(01777),
+             LayerEntry::File("usr/bin/ping", "ping").Mode(0755).Xattr("security.capability", kCapability)
+                 .Xattr("user.note", "hello"),
+             LayerEntry::File("srv/shared", "acl").Xattr("system.posix_acl_access", kAcl),
+             LayerEntry::Dir("home/u").Mode(0700).Uid(100000).Gid(100000), LayerEntry::Symlink("bin", "usr/bin"),
+             LayerEntry::Symlink("etc/long-link", std::string(200, 'L')),
+             LayerEntry::Hardlink("usr/bin/sudoedit", "usr/bin/sudo"),
+             LayerEntry::Char("dev/null").Major(1).Minor(3).Mode(0666),
+             LayerEntry::Block("dev/big").Major(259).Minor(300000).Mode(0660),
+             LayerEntry::Fifo("run/fifo").Mode(0600), LayerEntry::File("old", "gone")}),
+      Layer({LayerEntry::File(".wh.old", ""), LayerEntry::File("etc/passwd", "root:x:0:0::/root:/bin/bash\n"),
+             LayerEntry::File("sparse").Size(8 << 20).Sparse({{0, "head"}, {6 << 20, "tail"}}),
+             LayerEntry::File("name with\nnewline", "raw")},
+            "zstd"),
   });
   const std::string image = Path("rootfs.ext4");
   auto built = BuildRootfs(layers, image);
@@ -121,9 +116,8 @@ TEST_F(Image, SparsePiecesInsideBlocksKeepEveryByte) {
   };
   const std::string big = pattern(262656, 1), small = pattern(1000, 2), later = pattern(700, 3);
   const size_t size = 300000;
-  auto layers = Layers({Layer({{{"path", "holes"},
-                                {"size", size},
-                                {"sparse_map", {{0, Hex(big)}, {263168, Hex(small)}, {266300, Hex(later)}}}}})});
+  auto layers = Layers(
+      {Layer({LayerEntry::File("holes").Size(size).SparseMap({{0, big}, {263168, small}, {266300, later}})})});
   const std::string image = Path("holes.ext4");
   auto built = BuildRootfs(layers, image);
   ASSERT_TRUE(built) << built.error().message;
@@ -142,8 +136,8 @@ TEST_F(Image, SparsePiecesInsideBlocksKeepEveryByte) {
 }
 
 TEST_F(Image, SameImageGivesAByteIdenticalRootfs) {
-  auto layers = Layers({Layer({{{"path", "a/b/c"}, {"content", "same"}}, {{"path", "d"}, {"type", "dir"}},
-                               {{"path", "l"}, {"type", "symlink"}, {"target", "a"}}})});
+  auto layers =
+      Layers({Layer({LayerEntry::File("a/b/c", "same"), LayerEntry::Dir("d"), LayerEntry::Symlink("l", "a")})});
   ImageOptions options;
   options.manifest_digest = "sha256:" + std::string(64, 'c');
   ASSERT_TRUE(BuildRootfs(layers, Path("one.ext4"), options));
@@ -159,7 +153,7 @@ TEST_F(Image, SameImageGivesAByteIdenticalRootfs) {
 }
 
 TEST_F(Image, SmallImageIsExactlyOneGiBAndSparse) {
-  auto layers = Layers({Layer({{{"path", "f"}, {"content", "small"}}})});
+  auto layers = Layers({Layer({LayerEntry::File("f", "small")})});
   auto built = BuildRootfs(layers, Path("small.ext4"));
   ASSERT_TRUE(built) << built.error().message;
   EXPECT_EQ(FileSize(Path("small.ext4")), 1ull << 30);
@@ -177,7 +171,7 @@ TEST_F(Image, SmallImageIsExactlyOneGiBAndSparse) {
 }
 
 TEST_F(Image, RequestedSizesAndATooSmallOne) {
-  auto layers = Layers({Layer({{{"path", "f"}, {"content", std::string(3 << 20, 'z')}}}, "gzip")});
+  auto layers = Layers({Layer({LayerEntry::File("f", std::string(3 << 20, 'z'))}, "gzip")});
   ImageOptions four_gib;
   four_gib.size_bytes = 4ull << 30;
   ASSERT_TRUE(BuildRootfs(layers, Path("four.ext4"), four_gib));
@@ -194,18 +188,18 @@ TEST_F(Image, RequestedSizesAndATooSmallOne) {
   EXPECT_NE(refused.error().message.find("is too small"), std::string::npos) << refused.error().message;
 }
 
-json ManyEntries(const std::string& dir, int count, const std::string& type) {
-  std::vector<json> entries = {{{"path", dir}, {"type", "dir"}}};
+// `count` empty files, or directories, in `dir`.
+json ManyEntries(const std::string& dir, int count, bool directories) {
+  std::vector<json> entries = {LayerEntry::Dir(dir)};
   for (int i = 0; i < count; ++i) {
-    json e = {{"path", dir + "/e" + std::to_string(i)}, {"type", type}};
-    if (type == "file") e["content"] = "";
-    entries.push_back(e);
+    const std::string path = dir + "/e" + std::to_string(i);
+    entries.push_back(directories ? LayerEntry::Dir(path) : LayerEntry::File(path, ""));
   }
   return Layer(entries);
 }
 
 TEST_F(Image, HundredThousandEntriesInOneDirectory) {
-  auto layers = Layers({ManyEntries("big", 100000, "file")});
+  auto layers = Layers({ManyEntries("big", 100000, /*directories=*/false)});
   auto built = BuildRootfs(layers, Path("big.ext4"));
   ASSERT_TRUE(built) << built.error().message;
   CommandResult fsck = Fsck(Path("big.ext4"));
@@ -218,7 +212,7 @@ TEST_F(Image, HundredThousandEntriesInOneDirectory) {
 }
 
 TEST_F(Image, SeventyThousandSubdirectories) {
-  auto layers = Layers({ManyEntries("many", 70000, "dir")});
+  auto layers = Layers({ManyEntries("many", 70000, /*directories=*/true)});
   auto built = BuildRootfs(layers, Path("many.ext4"));
   ASSERT_TRUE(built) << built.error().message;
   CommandResult fsck = Fsck(Path("many.ext4"));

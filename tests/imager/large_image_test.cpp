@@ -12,9 +12,9 @@ namespace {
 TEST(LargeImage, ContentOverSevenHundredMegabytesIsSizedAtOneAndAHalf) {
   ScratchDir dir("banger-large");
   std::vector<BuiltLayer> layers = {
-      BuildLayer(Layer({{{"path", "data/a"}, {"fill_bytes", 400 << 20}}, {{"path", "data/b"}, {"fill_bytes", 330 << 20}}},
-                       "none"),
-                 dir)};
+      BuildLayer(
+          Layer({LayerEntry::File("data/a").FillBytes(400 << 20), LayerEntry::File("data/b").FillBytes(330 << 20)}, "none"),
+          dir)};
   const std::string image = dir.path() + "/large.ext4";
   auto built = BuildRootfs(layers, image);
   ASSERT_TRUE(built) << built.error().message;

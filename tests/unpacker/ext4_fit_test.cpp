@@ -27,12 +27,6 @@ class Ext4Fit : public ::testing::Test {
     EXPECT_NE(message.find(why), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
   }
-  static json File(const std::string& path, json extra = json::object()) {
-    json entry = {{"path", path}, {"content", "x"}};
-    entry.update(extra);
-    return entry;
-  }
-  static json Pax(const std::string& path, json records) { return File(path, {{"pax", records}}); }
   static std::string Warnings(const UnpackedTree& tree) { return tree.done["warnings"].dump(); }
 
   ScratchDir dir_{"banger-fit"};
@@ -40,19 +34,22 @@ class Ext4Fit : public ::testing::Test {
 };
 
 TEST_F(Ext4Fit, IdsUpTo4294967294AreKeptAndTheInvalidIdIsRefused) {
-  auto kept = Run({File("top", {{"uid", 4294967294u}, {"gid", 4294967294u}}), File("big", {{"uid", 70000}})});
+  auto kept =
+      Run({LayerEntry::File("top", "x").Uid(4294967294u).Gid(4294967294u), LayerEntry::File("big", "x").Uid(70000)});
   ASSERT_TRUE(kept) << kept.error().message;
   EXPECT_EQ(kept->Find("/top")->uid, 4294967294u);
   EXPECT_EQ(kept->Find("/top")->gid, 4294967294u);
   EXPECT_EQ(kept->Find("/big")->uid, 70000u);
-  ExpectRefused(Run({File("etc/u", {{"uid", 4294967295u}})}), "etc/u", "4294967295 is the kernel's invalid id");
-  ExpectRefused(Run({File("etc/g", {{"gid", 4294967295u}})}), "etc/g", "4294967295 is the kernel's invalid id");
-  ExpectRefused(Run({Pax("wide", {{"uid", "4294967296"}})}), "wide", "ids run from 0 to 4294967294");
+  ExpectRefused(Run({LayerEntry::File("etc/u", "x").Uid(4294967295u)}), "etc/u",
+                "4294967295 is the kernel's invalid id");
+  ExpectRefused(Run({LayerEntry::File("etc/g", "x").Gid(4294967295u)}), "etc/g",
+                "4294967295 is the kernel's invalid id");
+  ExpectRefused(Run({LayerEntry::File("wide", "x").Pax("uid", "4294967296")}), "wide", "ids run from 0 to 4294967294");
 }
 
 TEST_F(Ext4Fit, DeviceNumbersUpTo4095And1048575AreKeptAndWiderOnesRefused) {
   auto device = [](const std::string& path, const std::string& major, const std::string& minor) {
-    return json{{"path", path}, {"type", "char"}, {"pax", {{"SCHILY.devmajor", major}, {"SCHILY.devminor", minor}}}};
+    return LayerEntry::Char(path).Pax("SCHILY.devmajor", major).Pax("SCHILY.devminor", minor);
   };
   auto kept = Run({device("dev/edge", "4095", "1048575"), device("dev/mem", "1", "1")});
   ASSERT_TRUE(kept) << kept.error().message;
@@ -62,14 +59,13 @@ TEST_F(Ext4Fit, DeviceNumbersUpTo4095And1048575AreKeptAndWiderOnesRefused) {
   ExpectRefused(Run({device("dev/n", "0", "1048576")}), "dev/n", "is device 0:1048576");
   // 2^32 + 1 : 1 once landed as 1:1, /dev/mem.
   ExpectRefused(Run({device("dev/wrap", "4294967297", "1")}), "dev/wrap", "is device 4294967297:1");
-  ExpectRefused(Run({{{"path", "dev/b"}, {"type", "block"}, {"major", 5000}, {"minor", 0}}}), "dev/b",
-                "is device 5000:0");
+  ExpectRefused(Run({LayerEntry::Block("dev/b").Major(5000).Minor(0)}), "dev/b", "is device 5000:0");
 }
 
 TEST_F(Ext4Fit, FileSizesUpTo16TiBMinus4KiBAreKeptAndLargerOnesRefused) {
   const uint64_t max = ipc::ext4::kMaxFileSize;
   auto sparse = [](const std::string& path, uint64_t size) {
-    return json{{"path", path}, {"size", size}, {"sparse_map", {{size - 4, Hex("tail")}}}};
+    return LayerEntry::File(path).Size(size).SparseMap({{size - 4, "tail"}});
   };
   auto kept = Run({sparse("edge", max)});
   ASSERT_TRUE(kept) << kept.error().message;
@@ -78,8 +74,10 @@ TEST_F(Ext4Fit, FileSizesUpTo16TiBMinus4KiBAreKeptAndLargerOnesRefused) {
 }
 
 TEST_F(Ext4Fit, TimesInsideTheRangeAreKeptExactly) {
-  auto tree = Run({Pax("min", {{"mtime", "-2147483648"}}), Pax("max", {{"mtime", "15032385535"}}),
-                   Pax("inside", {{"mtime", "15032385534.5"}, {"atime", "-2147483647.25"}, {"ctime", "0.5"}})});
+  auto tree = Run({LayerEntry::File("min", "x").Pax("mtime", "-2147483648"),
+                   LayerEntry::File("max", "x").Pax("mtime", "15032385535"),
+                   LayerEntry::File("inside", "x").Pax("mtime", "15032385534.5").Pax("atime", "-2147483647.25")
+                       .Pax("ctime", "0.5")});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/min")->mtime, (ipc::Timestamp{-2147483648LL, 0}));
   EXPECT_EQ(tree->Find("/max")->mtime, (ipc::Timestamp{15032385535LL, 0}));
@@ -90,9 +88,10 @@ TEST_F(Ext4Fit, TimesInsideTheRangeAreKeptExactly) {
 }
 
 TEST_F(Ext4Fit, TimesOutsideTheRangeAreClampedAsTheKernelDoesWithOneWarning) {
-  auto tree = Run({Pax("early", {{"mtime", "-2147483649"}}), Pax("late", {{"mtime", "15032385536"}}),
-                   Pax("later", {{"atime", "99999999999"}, {"ctime", "-99999999999"}}),
-                   Pax("edge", {{"mtime", "15032385535.75"}})});
+  auto tree = Run({LayerEntry::File("early", "x").Pax("mtime", "-2147483649"),
+                   LayerEntry::File("late", "x").Pax("mtime", "15032385536"),
+                   LayerEntry::File("later", "x").Pax("atime", "99999999999").Pax("ctime", "-99999999999"),
+                   LayerEntry::File("edge", "x").Pax("mtime", "15032385535.75")});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/early")->mtime, (ipc::Timestamp{-2147483648LL, 0}));
   EXPECT_EQ(tree->Find("/late")->mtime, (ipc::Timestamp{15032385535LL, 0}));
@@ -109,8 +108,10 @@ TEST_F(Ext4Fit, TimesOutsideTheRangeAreClampedAsTheKernelDoesWithOneWarning) {
 
 TEST_F(Ext4Fit, TimesE2fsckMisreadsAreKeptWithAWarning) {
   // [2310-04-04T16:10:40Z, 2378-04-22T19:24:48Z): 3 * 2^32 - 2^31 <= t < 3 * 2^32.
-  auto tree = Run({Pax("before", {{"mtime", "10737418239"}}), Pax("first", {{"mtime", "10737418240"}}),
-                   Pax("last", {{"mtime", "12884901887"}}), Pax("after", {{"mtime", "12884901888"}})});
+  auto tree = Run({LayerEntry::File("before", "x").Pax("mtime", "10737418239"),
+                   LayerEntry::File("first", "x").Pax("mtime", "10737418240"),
+                   LayerEntry::File("last", "x").Pax("mtime", "12884901887"),
+                   LayerEntry::File("after", "x").Pax("mtime", "12884901888")});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/first")->mtime.sec, 10737418240LL);
   EXPECT_EQ(tree->Find("/last")->mtime.sec, 12884901887LL);
@@ -122,10 +123,10 @@ TEST_F(Ext4Fit, TimesE2fsckMisreadsAreKeptWithAWarning) {
 }
 
 TEST_F(Ext4Fit, NamesOf255BytesAreKeptAnd256Refused) {
-  auto kept = Run({File(std::string(255, 'n'))});
+  auto kept = Run({LayerEntry::File(std::string(255, 'n'), "x")});
   ASSERT_TRUE(kept) << kept.error().message;
   EXPECT_TRUE(kept->Has("/" + std::string(255, 'n')));
-  auto refused = Run({File("d/" + std::string(256, 'n'))});
+  auto refused = Run({LayerEntry::File("d/" + std::string(256, 'n'), "x")});
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("a name component of 256 bytes exceeds 255"), std::string::npos)
       << refused.error().message;
@@ -134,19 +135,17 @@ TEST_F(Ext4Fit, NamesOf255BytesAreKeptAnd256Refused) {
 
 TEST_F(Ext4Fit, SymlinkTargetsOf4095BytesAreKeptAnd4096Refused) {
   const std::string target(4095, 't');
-  auto kept = Run({{{"path", "long"}, {"type", "symlink"}, {"target", target}}});
+  auto kept = Run({LayerEntry::Symlink("long", target)});
   ASSERT_TRUE(kept) << kept.error().message;
   EXPECT_EQ(kept->Find("/long")->link_target, target);
-  ExpectRefused(Run({{{"path", "longer"}, {"type", "symlink"}, {"target", target + "t"}}}), "longer",
+  ExpectRefused(Run({LayerEntry::Symlink("longer", target + "t")}), "longer",
                 "a symlink target must have 1 to 4095 bytes");
 }
 
 TEST_F(Ext4Fit, SixtyFiveThousandLinksAreKeptAndOneMoreRefused) {
   auto names = [](int count) {
-    std::vector<json> entries = {{{"path", "d/f"}, {"content", "shared"}}};
-    for (int i = 1; i < count; ++i) {
-      entries.push_back({{"path", "d/l" + std::to_string(i)}, {"type", "hardlink"}, {"target", "d/f"}});
-    }
+    std::vector<json> entries = {LayerEntry::File("d/f", "shared")};
+    for (int i = 1; i < count; ++i) entries.push_back(LayerEntry::Hardlink("d/l" + std::to_string(i), "d/f"));
     return entries;
   };
   auto kept = Run(names(65000));

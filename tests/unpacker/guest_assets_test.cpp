@@ -14,19 +14,12 @@ using nlohmann::json;
 
 constexpr int64_t kAssetTime = 1704067200;
 
-json File(const std::string& path, const std::string& content = "x") { return {{"path", path}, {"content", content}}; }
-json Dir(const std::string& path, int mode = 0755) { return {{"path", path}, {"type", "dir"}, {"mode", mode}}; }
-json Symlink(const std::string& path, const std::string& target) {
-  return {{"path", path}, {"type", "symlink"}, {"target", target}};
-}
-json Hardlink(const std::string& path, const std::string& target) {
-  return {{"path", path}, {"type", "hardlink"}, {"target", target}};
-}
-
 // A merged-/usr skeleton with systemd's binary.
 std::vector<json> SystemdImage() {
-  return {Dir("usr"), Dir("usr/lib"), Dir("usr/lib/systemd"), File("usr/lib/systemd/systemd", "ELF"),
-          Symlink("lib", "usr/lib"), Dir("etc", 0700), Dir("usr/bin"), File("usr/bin/sh", "shell")};
+  return {LayerEntry::Dir("usr").Mode(0755), LayerEntry::Dir("usr/lib").Mode(0755),
+          LayerEntry::Dir("usr/lib/systemd").Mode(0755), LayerEntry::File("usr/lib/systemd/systemd", "ELF"),
+          LayerEntry::Symlink("lib", "usr/lib"), LayerEntry::Dir("etc").Mode(0700),
+          LayerEntry::Dir("usr/bin").Mode(0755), LayerEntry::File("usr/bin/sh", "shell")};
 }
 
 class GuestAssets : public ::testing::Test {
@@ -82,7 +75,9 @@ TEST_F(GuestAssets, SystemdImageGetsUnitsEnabled) {
 }
 
 TEST_F(GuestAssets, OpenRcImageGetsScriptsInTheDefaultRunlevel) {
-  auto tree = Run({{Dir("sbin"), File("sbin/openrc", "ELF"), Dir("etc"), Dir("etc/init.d"), File("etc/init.d/sshd")}});
+  auto tree = Run({{LayerEntry::Dir("sbin").Mode(0755), LayerEntry::File("sbin/openrc", "ELF"),
+                    LayerEntry::Dir("etc").Mode(0755), LayerEntry::Dir("etc/init.d").Mode(0755),
+                    LayerEntry::File("etc/init.d/sshd", "x")}});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->done["guest"]["init"], "openrc");
   for (const char* script : {"banger-network", "banger-first-boot", "banger-vsock-agent"}) {
@@ -97,7 +92,7 @@ TEST_F(GuestAssets, OpenRcImageGetsScriptsInTheDefaultRunlevel) {
 }
 
 TEST_F(GuestAssets, NoInitSystemIsAWarningAndNothingEnabled) {
-  auto tree = Run({{Dir("bin"), File("bin/busybox", "ELF")}});
+  auto tree = Run({{LayerEntry::Dir("bin").Mode(0755), LayerEntry::File("bin/busybox", "ELF")}});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->done["guest"]["init"], "none");
   EXPECT_TRUE(tree->Has("/usr/local/bin/banger-vsock-agent"));
@@ -109,10 +104,13 @@ TEST_F(GuestAssets, NoInitSystemIsAWarningAndNothingEnabled) {
 
 TEST_F(GuestAssets, ImagePathsAreReplacedAndReported) {
   auto image = SystemdImage();
-  for (json e : {Dir("usr/local"), Dir("usr/local/bin"), Hardlink("usr/local/bin/banger-vsock-agent", "usr/bin/sh"),
-                 File("usr/local/libexec", "a file where a directory must be"), Dir("etc/systemd"),
-                 Dir("etc/systemd/system"), Dir("etc/systemd/system/banger-first-boot.service"),
-                 File("etc/systemd/system/banger-first-boot.service/inside")}) {
+  for (const LayerEntry& e :
+       {LayerEntry::Dir("usr/local").Mode(0755), LayerEntry::Dir("usr/local/bin").Mode(0755),
+        LayerEntry::Hardlink("usr/local/bin/banger-vsock-agent", "usr/bin/sh"),
+        LayerEntry::File("usr/local/libexec", "a file where a directory must be"),
+        LayerEntry::Dir("etc/systemd").Mode(0755), LayerEntry::Dir("etc/systemd/system").Mode(0755),
+        LayerEntry::Dir("etc/systemd/system/banger-first-boot.service").Mode(0755),
+        LayerEntry::File("etc/systemd/system/banger-first-boot.service/inside", "x")}) {
     image.push_back(e);
   }
   auto tree = Run({image});
@@ -135,10 +133,10 @@ TEST_F(GuestAssets, ParentSymlinksAreFollowedInsideTheImage) {
   // /usr/local -> /opt/local and a later layer's opaque /etc: files land where the
   // image's links point, inside the image.
   auto image = SystemdImage();
-  image.push_back(Dir("opt"));
-  image.push_back(Dir("opt/local", 0750));
-  image.push_back(Symlink("usr/local", "/opt/local"));
-  image.push_back(Symlink("var", "../../srv/var"));
+  image.push_back(LayerEntry::Dir("opt").Mode(0755));
+  image.push_back(LayerEntry::Dir("opt/local").Mode(0750));
+  image.push_back(LayerEntry::Symlink("usr/local", "/opt/local"));
+  image.push_back(LayerEntry::Symlink("var", "../../srv/var"));
   auto tree = Run({image});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/usr/local")->kind, EntryKind::kSymlink);

@@ -20,16 +20,6 @@ class Hostile : public ::testing::Test {
     for (const auto& s : specs) layers.push_back(BuildLayer(s, dir_));
     return Unpack(layers, options);
   }
-  static json File(const std::string& path, const std::string& content = "x") {
-    return {{"path", path}, {"content", content}};
-  }
-  static json Dir(const std::string& path) { return {{"path", path}, {"type", "dir"}}; }
-  static json Symlink(const std::string& path, const std::string& target) {
-    return {{"path", path}, {"type", "symlink"}, {"target", target}};
-  }
-  static json Hardlink(const std::string& path, const std::string& target) {
-    return {{"path", path}, {"type", "hardlink"}, {"target", target}};
-  }
   ScratchDir dir_{"banger-hostile"};
 };
 
@@ -40,7 +30,8 @@ class Hostile : public ::testing::Test {
   } while (0)
 
 TEST_F(Hostile, DotDotAndAbsoluteNamesStayInTheImage) {
-  auto tree = Run({Layer({File("../../../../etc/evil", "a"), File("/abs/file", "b"), File("./x/../y", "c")})});
+  auto tree = Run({Layer({LayerEntry::File("../../../../etc/evil", "a"), LayerEntry::File("/abs/file", "b"),
+                          LayerEntry::File("./x/../y", "c")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->contents.at("/etc/evil"), "a");
   EXPECT_EQ(tree->contents.at("/abs/file"), "b");
@@ -52,8 +43,8 @@ TEST_F(Hostile, WriteThroughASymlinkInOneLayerLandsInTheImage) {
   // A directory that exists on the host: a write that followed the symlink there would land.
   const std::string canary = dir_.path() + "/canary";
   ASSERT_EQ(::mkdir(canary.c_str(), 0755), 0);
-  auto tree = Run({Layer({Symlink("escape", canary), File("escape/owned", "pwn"),
-                          Symlink("up", "../../../../../.."), File("up/etc/hostile", "h")})});
+  auto tree = Run({Layer({LayerEntry::Symlink("escape", canary), LayerEntry::File("escape/owned", "pwn"),
+                          LayerEntry::Symlink("up", "../../../../../.."), LayerEntry::File("up/etc/hostile", "h")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->contents.at(canary + "/owned"), "pwn") << "the symlink was followed inside the image";
   EXPECT_EQ(tree->contents.at("/etc/hostile"), "h") << "`..` in a symlink target clamps at the image root";
@@ -62,8 +53,9 @@ TEST_F(Hostile, WriteThroughASymlinkInOneLayerLandsInTheImage) {
 }
 
 TEST_F(Hostile, WriteThroughASymlinkAcrossLayers) {
-  auto tree = Run({Layer({Dir("etc"), File("etc/passwd", "image"), Symlink("link", "/etc")}),
-                   Layer({File("link/passwd", "replaced"), File("link/new", "n")})});
+  auto tree = Run(
+      {Layer({LayerEntry::Dir("etc"), LayerEntry::File("etc/passwd", "image"), LayerEntry::Symlink("link", "/etc")}),
+       Layer({LayerEntry::File("link/passwd", "replaced"), LayerEntry::File("link/new", "n")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->contents.at("/etc/passwd"), "replaced");
   EXPECT_EQ(tree->contents.at("/etc/new"), "n");
@@ -71,7 +63,7 @@ TEST_F(Hostile, WriteThroughASymlinkAcrossLayers) {
 }
 
 TEST_F(Hostile, SymlinkNamedDotIsIgnored) {
-  auto tree = Run({Layer({Symlink(".", "/etc"), File("a", "1")})});
+  auto tree = Run({Layer({LayerEntry::Symlink(".", "/etc"), LayerEntry::File("a", "1")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/")->kind, EntryKind::kDirectory);
   EXPECT_EQ(tree->contents.at("/a"), "1");
@@ -79,33 +71,35 @@ TEST_F(Hostile, SymlinkNamedDotIsIgnored) {
 }
 
 TEST_F(Hostile, HardlinkToAHostPathIsANamedError) {
-  auto abs = Run({Layer({Hardlink("steal", "/etc/shadow")})});
+  auto abs = Run({Layer({LayerEntry::Hardlink("steal", "/etc/shadow")})});
   EXPECT_ERROR_WITH(abs, "which is not in the image");
-  auto up = Run({Layer({Hardlink("steal", "../../../../etc/shadow")})});
+  auto up = Run({Layer({LayerEntry::Hardlink("steal", "../../../../etc/shadow")})});
   EXPECT_ERROR_WITH(up, "which is not in the image");
 }
 
 TEST_F(Hostile, HardlinkToTheImagesOwnFileByAbsoluteOrDottedName) {
-  auto tree = Run({Layer({File("etc/shadow", "s"), Hardlink("copy", "../../etc/shadow")})});
+  auto tree = Run({Layer({LayerEntry::File("etc/shadow", "s"), LayerEntry::Hardlink("copy", "../../etc/shadow")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_TRUE(tree->SameInode("/copy", "/etc/shadow"));
 }
 
 TEST_F(Hostile, HardlinkToASymlinkLinksTheSymlink) {
-  auto tree = Run({Layer({Symlink("s", "target"), Hardlink("h", "s")})});
+  auto tree = Run({Layer({LayerEntry::Symlink("s", "target"), LayerEntry::Hardlink("h", "s")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_TRUE(tree->SameInode("/h", "/s"));
   EXPECT_EQ(tree->Find("/h")->kind, EntryKind::kSymlink) << "the first name carries the symlink inode";
 }
 
 TEST_F(Hostile, HardlinkToItselfIsANamedError) {
-  auto tree = Run({Layer({File("a", "x")}), Layer({Hardlink("a", "a")})});
+  auto tree = Run({Layer({LayerEntry::File("a", "x")}), Layer({LayerEntry::Hardlink("a", "a")})});
   EXPECT_ERROR_WITH(tree, "hardlink to itself");
 }
 
 TEST_F(Hostile, WhiteoutsWithDotDotOrAbsoluteNames) {
-  auto tree = Run({Layer({Dir("etc"), File("etc/a"), Dir("bin"), File("bin/sh")}),
-                   Layer({File("../../.wh.etc", ""), File("/.wh.bin", ""), File("/.wh...", "")})});
+  auto tree = Run({Layer({LayerEntry::Dir("etc"), LayerEntry::File("etc/a", "x"), LayerEntry::Dir("bin"),
+                          LayerEntry::File("bin/sh", "x")}),
+                   Layer({LayerEntry::File("../../.wh.etc", ""), LayerEntry::File("/.wh.bin", ""),
+                          LayerEntry::File("/.wh...", "")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_FALSE(tree->Has("/etc"));
   EXPECT_FALSE(tree->Has("/etc/a"));
@@ -114,10 +108,11 @@ TEST_F(Hostile, WhiteoutsWithDotDotOrAbsoluteNames) {
 }
 
 TEST_F(Hostile, OpaqueMarkerBeforeOrAfterItsSiblings) {
-  json lower = Layer({Dir("d"), File("d/old1"), File("d/old2"), Dir("d/sub"), File("d/sub/deep")});
+  json lower = Layer({LayerEntry::Dir("d"), LayerEntry::File("d/old1", "x"), LayerEntry::File("d/old2", "x"),
+                      LayerEntry::Dir("d/sub"), LayerEntry::File("d/sub/deep", "x")});
   for (bool marker_first : {true, false}) {
-    std::vector<json> upper_entries = {File("d/new", "n"), File("d/sub/fresh", "f")};
-    json marker = File("d/.wh..wh..opq", "");
+    std::vector<json> upper_entries = {LayerEntry::File("d/new", "n"), LayerEntry::File("d/sub/fresh", "f")};
+    json marker = LayerEntry::File("d/.wh..wh..opq", "");
     if (marker_first) {
       upper_entries.insert(upper_entries.begin(), marker);
     } else {
@@ -141,10 +136,13 @@ void ExpectNoWhiteoutNames(const UnpackedTree& tree) {
 }
 
 TEST_F(Hostile, AWhiteoutOfAnyTypeHidesAndNeverAppears) {
-  json lower = Layer({Dir("d"), File("d/x"), File("f", "old"), File("g", "old"), File("keep", "k")});
-  auto tree = Run({lower, Layer({Dir(".wh.d"), File(".wh.d/child", "c"), Dir(".wh.d/sub"), File(".wh.d/sub/deep"),
-                                 Symlink(".wh.f", "anything"), File("new", "n"), Hardlink(".wh.g", "new"),
-                                 Dir("a"), File("a/.wh.b/c", "c")})});
+  json lower = Layer({LayerEntry::Dir("d"), LayerEntry::File("d/x", "x"), LayerEntry::File("f", "old"),
+                      LayerEntry::File("g", "old"), LayerEntry::File("keep", "k")});
+  auto tree =
+      Run({lower, Layer({LayerEntry::Dir(".wh.d"), LayerEntry::File(".wh.d/child", "c"), LayerEntry::Dir(".wh.d/sub"),
+                         LayerEntry::File(".wh.d/sub/deep", "x"), LayerEntry::Symlink(".wh.f", "anything"),
+                         LayerEntry::File("new", "n"), LayerEntry::Hardlink(".wh.g", "new"), LayerEntry::Dir("a"),
+                         LayerEntry::File("a/.wh.b/c", "c")})});
   ASSERT_TRUE(tree) << tree.error().message;
   ExpectNoWhiteoutNames(*tree);
   EXPECT_FALSE(tree->Has("/d")) << "a directory whiteout hides d";
@@ -160,7 +158,7 @@ TEST_F(Hostile, AWhiteoutOfAnyTypeHidesAndNeverAppears) {
 }
 
 TEST_F(Hostile, AWhiteoutNameReachedThroughASymlinkIsANamedError) {
-  auto tree = Run({Layer({Symlink("s", ".wh.evil")}), Layer({File("s/file", "f")})});
+  auto tree = Run({Layer({LayerEntry::Symlink("s", ".wh.evil")}), Layer({LayerEntry::File("s/file", "f")})});
   EXPECT_ERROR_WITH(tree, "would make a directory named '.wh.evil', a name the image format keeps for whiteouts");
 }
 
@@ -168,10 +166,12 @@ TEST_F(Hostile, AWhiteoutNameReachedThroughASymlinkIsANamedError) {
 // resolve (to one inode), then the directory goes, as moby's does, with .wh..wh.aufs and
 // .wh..wh.orph.
 TEST_F(Hostile, AufsMetadataIsConsumedAsMobyDoes) {
-  auto tree = Run({Layer({Dir(".wh..wh.plnk"), File(".wh..wh.plnk/1234.5678", "pseudo-link"),
-                          Dir("usr"), Hardlink("usr/a", ".wh..wh.plnk/1234.5678"),
-                          Hardlink("usr/b", "/.wh..wh.plnk/1234.5678"), File(".wh..wh.aufs", "xino"),
-                          Dir(".wh..wh.orph"), File(".wh..wh.orph/x", "orphan"), File(".wh..wh.plnk/unused", "u")})});
+  auto tree =
+      Run({Layer({LayerEntry::Dir(".wh..wh.plnk"), LayerEntry::File(".wh..wh.plnk/1234.5678", "pseudo-link"),
+                  LayerEntry::Dir("usr"), LayerEntry::Hardlink("usr/a", ".wh..wh.plnk/1234.5678"),
+                  LayerEntry::Hardlink("usr/b", "/.wh..wh.plnk/1234.5678"), LayerEntry::File(".wh..wh.aufs", "xino"),
+                  LayerEntry::Dir(".wh..wh.orph"), LayerEntry::File(".wh..wh.orph/x", "orphan"),
+                  LayerEntry::File(".wh..wh.plnk/unused", "u")})});
   ASSERT_TRUE(tree) << tree.error().message;
   ExpectNoWhiteoutNames(*tree);
   EXPECT_TRUE(tree->SameInode("/usr/a", "/usr/b"));
@@ -182,25 +182,27 @@ TEST_F(Hostile, AufsMetadataIsConsumedAsMobyDoes) {
 }
 
 TEST_F(Hostile, AufsLinksResolveOnlyWithinTheirLayer) {
-  auto missing = Run({Layer({Hardlink("a", ".wh..wh.plnk/none")})});
+  auto missing = Run({Layer({LayerEntry::Hardlink("a", ".wh..wh.plnk/none")})});
   EXPECT_ERROR_WITH(missing, "hardlink to '.wh..wh.plnk/none' in aufs's .wh..wh.plnk, which this layer does not hold");
-  auto later = Run({Layer({File(".wh..wh.plnk/1.2", "p")}), Layer({Hardlink("a", ".wh..wh.plnk/1.2")})});
+  auto later =
+      Run({Layer({LayerEntry::File(".wh..wh.plnk/1.2", "p")}), Layer({LayerEntry::Hardlink("a", ".wh..wh.plnk/1.2")})});
   EXPECT_ERROR_WITH(later, "which this layer does not hold");
 }
 
 TEST_F(Hostile, WhiteoutAndReAddInOneLayer) {
   for (bool whiteout_first : {true, false}) {
-    std::vector<json> upper = {File(".wh.f", ""), File("f", "new")};
+    std::vector<json> upper = {LayerEntry::File(".wh.f", ""), LayerEntry::File("f", "new")};
     if (!whiteout_first) std::swap(upper[0], upper[1]);
-    auto tree = Run({Layer({File("f", "old")}), Layer(upper)});
+    auto tree = Run({Layer({LayerEntry::File("f", "old")}), Layer(upper)});
     ASSERT_TRUE(tree) << tree.error().message;
     EXPECT_EQ(tree->contents.at("/f"), "new") << "whiteout first: " << whiteout_first;
   }
 }
 
 TEST_F(Hostile, DirectoryAndFileReplaceEachOtherAcrossLayers) {
-  auto tree = Run({Layer({Dir("x"), File("x/inner"), File("y", "file")}),
-                   Layer({File("x", "now a file"), Dir("y"), File("y/child", "c")})});
+  auto tree =
+      Run({Layer({LayerEntry::Dir("x"), LayerEntry::File("x/inner", "x"), LayerEntry::File("y", "file")}),
+           Layer({LayerEntry::File("x", "now a file"), LayerEntry::Dir("y"), LayerEntry::File("y/child", "c")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/x")->kind, EntryKind::kRegular);
   EXPECT_FALSE(tree->Has("/x/inner")) << "the old subtree goes";
@@ -209,8 +211,8 @@ TEST_F(Hostile, DirectoryAndFileReplaceEachOtherAcrossLayers) {
 }
 
 TEST_F(Hostile, DirectoryOverDirectoryMergesAttributes) {
-  auto tree = Run({Layer({{{"path", "d"}, {"type", "dir"}, {"mode", 0700}}, File("d/keep", "k")}),
-                   Layer({{{"path", "d"}, {"type", "dir"}, {"mode", 0755}, {"uid", 7}}})});
+  auto tree = Run({Layer({LayerEntry::Dir("d").Mode(0700), LayerEntry::File("d/keep", "k")}),
+                   Layer({LayerEntry::Dir("d").Mode(0755).Uid(7)})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/d")->mode, 0755u);
   EXPECT_EQ(tree->Find("/d")->uid, 7u);
@@ -218,14 +220,16 @@ TEST_F(Hostile, DirectoryOverDirectoryMergesAttributes) {
 }
 
 TEST_F(Hostile, DuplicatesInOneLayerTheLastWins) {
-  auto tree = Run({Layer({File("f", "first"), File("f", "second"), Symlink("f", "third")})});
+  auto tree = Run(
+      {Layer({LayerEntry::File("f", "first"), LayerEntry::File("f", "second"), LayerEntry::Symlink("f", "third")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/f")->kind, EntryKind::kSymlink);
   EXPECT_EQ(tree->Find("/f")->link_target, "third");
 }
 
 TEST_F(Hostile, ReplacingAHardlinkedPathBreaksTheLink) {
-  auto tree = Run({Layer({File("a", "original"), Hardlink("b", "a")}), Layer({File("a", "replaced")})});
+  auto tree = Run({Layer({LayerEntry::File("a", "original"), LayerEntry::Hardlink("b", "a")}),
+                   Layer({LayerEntry::File("a", "replaced")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->contents.at("/a"), "replaced");
   EXPECT_EQ(tree->contents.at("/b"), "original") << "b keeps the old inode: nothing was written through";
@@ -233,14 +237,15 @@ TEST_F(Hostile, ReplacingAHardlinkedPathBreaksTheLink) {
 }
 
 TEST_F(Hostile, HardlinkIntoALowerLayer) {
-  auto tree = Run({Layer({File("lower", "L")}), Layer({Hardlink("upper", "lower")})});
+  auto tree = Run({Layer({LayerEntry::File("lower", "L")}), Layer({LayerEntry::Hardlink("upper", "lower")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_TRUE(tree->SameInode("/upper", "/lower"));
 }
 
 TEST_F(Hostile, MergedUsrParentSymlinks) {
-  auto tree = Run({Layer({Dir("usr"), Dir("usr/lib"), Symlink("lib", "usr/lib"), Symlink("bin", "/usr/bin")}),
-                   Layer({File("lib/libc.so.6", "libc"), File("bin/sh", "sh")})});
+  auto tree = Run({Layer({LayerEntry::Dir("usr"), LayerEntry::Dir("usr/lib"), LayerEntry::Symlink("lib", "usr/lib"),
+                          LayerEntry::Symlink("bin", "/usr/bin")}),
+                   Layer({LayerEntry::File("lib/libc.so.6", "libc"), LayerEntry::File("bin/sh", "sh")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->contents.at("/usr/lib/libc.so.6"), "libc");
   EXPECT_EQ(tree->contents.at("/usr/bin/sh"), "sh");
@@ -248,9 +253,10 @@ TEST_F(Hostile, MergedUsrParentSymlinks) {
 }
 
 TEST_F(Hostile, SymlinkLoopsAreNamedErrors) {
-  auto loop = Run({Layer({Symlink("a", "b"), Symlink("b", "a"), File("a/x")})});
+  auto loop =
+      Run({Layer({LayerEntry::Symlink("a", "b"), LayerEntry::Symlink("b", "a"), LayerEntry::File("a/x", "x")})});
   EXPECT_ERROR_WITH(loop, "symlinks to follow (a loop?)");
-  auto self = Run({Layer({Symlink("s", "s/s"), File("s/x")})});
+  auto self = Run({Layer({LayerEntry::Symlink("s", "s/s"), LayerEntry::File("s/x", "x")})});
   EXPECT_ERROR_WITH(self, "(a loop?)");
 }
 
@@ -258,34 +264,34 @@ TEST_F(Hostile, NamesAreRawBytes) {
   const std::vector<std::string> names = {"new\nline", "tab\there", "quote\"s'", "$(rm -rf /)", "back\\slash",
                                           std::string("non-utf8-\xff\xfe", 11), "spaces  and  more"};
   std::vector<json> entries;
-  for (const auto& n : names) entries.push_back({{"path_hex", Hex(n)}, {"content", "ok"}});
+  for (const auto& n : names) entries.push_back(LayerEntry::File(EntryName::Bytes(n), "ok"));
   auto tree = Run({Layer(entries)});
   ASSERT_TRUE(tree) << tree.error().message;
   for (const auto& n : names) EXPECT_EQ(tree->contents.count("/" + n), 1u) << "lost: " << n;
 }
 
 TEST_F(Hostile, OverlongComponentIsANamedError) {
-  auto tree = Run({Layer({File(std::string(300, 'n'))})});
+  auto tree = Run({Layer({LayerEntry::File(std::string(300, 'n'), "x")})});
   EXPECT_ERROR_WITH(tree, "a name component of 300 bytes exceeds 255");
 }
 
 TEST_F(Hostile, VeryDeepPathsWork) {
   std::string deep;
   for (int i = 0; i < 1500; ++i) deep += "d/";
-  auto tree = Run({Layer({File(deep + "leaf", "deep")})});
+  auto tree = Run({Layer({LayerEntry::File(deep + "leaf", "deep")})});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->contents.at("/" + deep + "leaf"), "deep");
   EXPECT_EQ(tree->summary.directories, 1501u);
 }
 
 TEST_F(Hostile, XattrExt4CannotHoldIsANamedError) {
-  auto tree = Run({Layer({{{"path", "big"}, {"content", "x"}, {"xattrs", {{"user.big", std::string(140000, 'a')}}}}})});
+  auto tree = Run({Layer({LayerEntry::File("big", "x").Xattr("user.big", std::string(70000, '\xaa'))})});
   EXPECT_ERROR_WITH(tree, "xattrs of 70");
 }
 
 TEST_F(Hostile, SparseFilesKeepTheirHoles) {
-  json sparse = {{"path", "sparse.img"}, {"size", 64 << 20}, {"sparse", {{0, "start"}, {32 << 20, "middle"}}}};
-  auto tree = Run({{{"compression", "gzip"}, {"entries", {sparse}}}});
+  auto tree =
+      Run({Layer({LayerEntry::File("sparse.img").Size(64 << 20).Sparse({{0, "start"}, {32 << 20, "middle"}})})});
   ASSERT_TRUE(tree) << tree.error().message;
   const ipc::TreeEntry* file = tree->Find("/sparse.img");
   ASSERT_NE(file, nullptr);
@@ -296,7 +302,7 @@ TEST_F(Hostile, SparseFilesKeepTheirHoles) {
 }
 
 TEST_F(Hostile, AllZeroFileOf256MiBKeepsMemoryFlat) {
-  auto tree = Run({Layer({{{"path", "zeros"}, {"zero_bytes", 256 << 20}}}, "none")});
+  auto tree = Run({Layer({LayerEntry::File("zeros").ZeroBytes(256 << 20)}, "none")});
   ASSERT_TRUE(tree) << tree.error().message;
   EXPECT_EQ(tree->Find("/zeros")->size, 256u << 20);
   EXPECT_TRUE(tree->Find("/zeros")->extents.empty()) << "all-zero blocks are holes";
@@ -304,7 +310,7 @@ TEST_F(Hostile, AllZeroFileOf256MiBKeepsMemoryFlat) {
 }
 
 TEST_F(Hostile, TruncatedGzipIsANamedError) {
-  json spec = Layer({File("a", std::string(100000, 'q'))});
+  json spec = Layer({LayerEntry::File("a", std::string(100000, 'q'))});
   spec["truncate"] = -20;  // the trailer and the end of the deflate data
   auto tree = Run({spec});
   EXPECT_ERROR_WITH(tree, "gzip stream is truncated");
@@ -321,16 +327,16 @@ TEST_F(Hostile, RandomBytesAreANamedError) {
 TEST_F(Hostile, MediaTypesThatLieAreHandledBySniffing) {
   UnpackOptions claims_gzip;
   claims_gzip.media_type = "application/vnd.oci.image.layer.v1.tar+gzip";
-  auto plain = Run({Layer({File("p", "plain")}, "none")}, claims_gzip);
+  auto plain = Run({Layer({LayerEntry::File("p", "plain")}, "none")}, claims_gzip);
   ASSERT_TRUE(plain) << plain.error().message;
   EXPECT_EQ(plain->contents.at("/p"), "plain");
-  auto zstd = Run({Layer({File("z", "zstd")}, "zstd")}, claims_gzip);
+  auto zstd = Run({Layer({LayerEntry::File("z", "zstd")}, "zstd")}, claims_gzip);
   ASSERT_TRUE(zstd) << zstd.error().message;
   EXPECT_EQ(zstd->contents.at("/z"), "zstd");
 }
 
 TEST_F(Hostile, TrailingGarbageAfterTheArchiveEnd) {
-  json spec = Layer({File("a", "kept")});
+  json spec = Layer({LayerEntry::File("a", "kept")});
   spec["trailing"] = "deadbeef00ff";
   auto tree = Run({spec});
   ASSERT_TRUE(tree) << tree.error().message;
@@ -340,14 +346,14 @@ TEST_F(Hostile, TrailingGarbageAfterTheArchiveEnd) {
 TEST_F(Hostile, DiffIdMismatchIsANamedError) {
   UnpackOptions wrong;
   wrong.diff_ids = std::vector<std::string>{"sha256:" + std::string(64, '0')};
-  auto tree = Run({Layer({File("a")})}, wrong);
+  auto tree = Run({Layer({LayerEntry::File("a", "x")})}, wrong);
   EXPECT_ERROR_WITH(tree, "(diff_id)");
 }
 
 TEST_F(Hostile, LayerCountThatDisagreesWithDiffIds) {
   UnpackOptions one;
   one.diff_ids = std::vector<std::string>{"sha256:" + std::string(64, '0')};
-  auto tree = Run({Layer({File("a")}), Layer({File("b")})}, one);
+  auto tree = Run({Layer({LayerEntry::File("a", "x")}), Layer({LayerEntry::File("b", "x")})}, one);
   EXPECT_ERROR_WITH(tree, "lists 2 layers but the config has 1 diff_ids");
 }
 
@@ -355,7 +361,7 @@ TEST_F(Hostile, LayerCountThatDisagreesWithDiffIds) {
 // refused by a ratio bound once) and zstd goes far past that. What costs is bounded instead.
 TEST_F(Hostile, ZeroFilesPullAtAnyCompressionRatio) {
   for (const char* compression : {"gzip", "zstd"}) {
-    json spec = Layer({{{"path", "zeros"}, {"zero_bytes", 256 << 20}}, File("after", "a")}, compression);
+    json spec = Layer({LayerEntry::File("zeros").ZeroBytes(256 << 20), LayerEntry::File("after", "a")}, compression);
     auto tree = Run({spec});
     ASSERT_TRUE(tree) << compression << ": " << tree.error().message;
     EXPECT_EQ(tree->Find("/zeros")->size, 256u << 20);
@@ -368,9 +374,9 @@ TEST_F(Hostile, ZeroFilesPullAtAnyCompressionRatio) {
 TEST_F(Hostile, TheSpoolBoundCountsDataNotZeros) {
   UnpackOptions tight;
   tight.limits = {{"max_spool_bytes", 1 << 20}};
-  auto zeros = Run({Layer({{{"path", "zeros"}, {"zero_bytes", 64 << 20}}})}, tight);
+  auto zeros = Run({Layer({LayerEntry::File("zeros").ZeroBytes(64 << 20)})}, tight);
   EXPECT_TRUE(zeros) << "64 MiB of holes fit a 1 MiB data bound: " << zeros.error().message;
-  auto data = Run({Layer({File("small", "s"), {{"path", "usr/big"}, {"fill_bytes", 2 << 20}}})}, tight);
+  auto data = Run({Layer({LayerEntry::File("small", "s"), LayerEntry::File("usr/big").FillBytes(2 << 20)})}, tight);
   EXPECT_ERROR_WITH(data, "'usr/big' takes the image's file data past 1048576 bytes");
   EXPECT_ERROR_WITH(data, "(the data bound, max_spool_bytes)");
 }
@@ -378,22 +384,25 @@ TEST_F(Hostile, TheSpoolBoundCountsDataNotZeros) {
 TEST_F(Hostile, TheTimeBoundIsNamed) {
   UnpackOptions none;
   none.limits = {{"max_unpack_seconds", 0}};
-  auto tree = Run({Layer({File("a"), File("b")})}, none);
+  auto tree = Run({Layer({LayerEntry::File("a", "x"), LayerEntry::File("b", "x")})}, none);
   EXPECT_ERROR_WITH(tree, "still unpacking 'a' after 0 seconds (the time bound, max_unpack_seconds)");
-  EXPECT_TRUE(Run({Layer({File("a"), File("b")})})) << "the default bound, an hour, is far off";
+  EXPECT_TRUE(Run({Layer({LayerEntry::File("a", "x"), LayerEntry::File("b", "x")})}))
+      << "the default bound, an hour, is far off";
 }
 
 TEST_F(Hostile, OversizedPaxHeaderIsANamedError) {
   // libarchive itself refuses extended headers over 1 MiB; the unpacker names the layer.
-  auto tree = Run({Layer({{{"path", "f"}, {"content", "y"}, {"pax_bytes", 3 << 20}}})});
+  auto tree = Run({Layer({LayerEntry::File("f", "y").PaxBytes(3 << 20)})});
   ASSERT_FALSE(tree);
   EXPECT_NE(tree.error().message.find("layer sha256:"), std::string::npos) << tree.error().message;
   EXPECT_NE(tree.error().message.find("too large"), std::string::npos) << tree.error().message;
 }
 
 TEST_F(Hostile, PaxHeaderBoundIsAdjustable) {
-  auto layer = [] { return Layer({File("before", "0"), {{"path", "f"}, {"content", "y"}, {"pax_bytes", 200 << 10}},
-                                  File("after", "1")}); };
+  auto layer = [] {
+    return Layer({LayerEntry::File("before", "0"), LayerEntry::File("f", "y").PaxBytes(200 << 10),
+                  LayerEntry::File("after", "1")});
+  };
   auto allowed = Run({layer()});
   ASSERT_TRUE(allowed) << "200 KiB of PAX header is within the 1 MiB default: " << allowed.error().message;
   EXPECT_TRUE(allowed->Has("/f") && allowed->Has("/after"));
@@ -403,17 +412,20 @@ TEST_F(Hostile, PaxHeaderBoundIsAdjustable) {
   EXPECT_ERROR_WITH(refused, "entry 'f' has");
   EXPECT_ERROR_WITH(refused, "the header bound, max_header_bytes=65536");
   tight.limits = {{"max_header_bytes", 4096}};
-  EXPECT_TRUE(Run({Layer({File("plain", "data")})}, tight)) << "a plain ustar entry uses 512 bytes of header";
+  EXPECT_TRUE(Run({Layer({LayerEntry::File("plain", "data")})}, tight))
+      << "a plain ustar entry uses 512 bytes of header";
 }
 
 TEST_F(Hostile, EntryAndSizeBoundsAreNamed) {
   UnpackOptions few;
   few.limits = {{"max_entries", 3}};
-  auto entries = Run({Layer({File("a"), File("b"), File("c"), File("d")})}, few);
+  auto entries = Run({Layer({LayerEntry::File("a", "x"), LayerEntry::File("b", "x"), LayerEntry::File("c", "x"),
+                             LayerEntry::File("d", "x")})},
+                     few);
   EXPECT_ERROR_WITH(entries, "the entry bound");
   UnpackOptions small;
   small.limits = {{"max_layer_bytes", 100000}};
-  auto bytes = Run({Layer({File("big", std::string(200000, 'b'))})}, small);
+  auto bytes = Run({Layer({LayerEntry::File("big", std::string(200000, 'b'))})}, small);
   EXPECT_ERROR_WITH(bytes, "the layer size bound");
 }
 

@@ -28,23 +28,22 @@ class Replay : public ::testing::Test {
 const std::string kCapability = std::string("\x01\x00\x00\x02\x00\x20\x00\x00", 8) + std::string(12, '\0');
 
 json FidelityLayer(const std::string& compression) {
-  return Layer({{{"path", "etc"}, {"type", "dir"}, {"mode", 0755}},
-                {{"path", "etc/passwd"}, {"content", "root:x:0:0::/root:/bin/sh\n"}, {"mode", 0644}},
-                {{"path", "etc/shadow"}, {"content", "root:*:1::::::\n"}, {"mode", 0640}, {"gid", 42}},
-                {{"path", "usr/bin/sudo"}, {"content", "#!sudo"}, {"mode", 04755}},
-                {{"path", "usr/bin/wall"}, {"content", "wall"}, {"mode", 02755}, {"gid", 5}},
-                {{"path", "tmp"}, {"type", "dir"}, {"mode", 01777}},
-                {{"path", "usr/bin/ping"}, {"content", "ping"}, {"mode", 0755},
-                 {"xattrs", {{"security.capability", Hex(kCapability)}, {"user.note", Hex("hello")}}}},
-                {{"path", "home/alice"}, {"type", "dir"}, {"mode", 0700}, {"uid", 1000}, {"gid", 1000}},
-                {{"path", "home/alice/.profile"}, {"content", "export X=1\n"}, {"uid", 1000}, {"gid", 1000},
-                 {"mtime", 1234567890}},
-                {{"path", "bin"}, {"type", "symlink"}, {"target", "usr/bin"}},
-                {{"path", "etc/localtime"}, {"type", "symlink"}, {"target", "/usr/share/zoneinfo/UTC"}},
-                {{"path", "usr/bin/sudoedit"}, {"type", "hardlink"}, {"target", "usr/bin/sudo"}},
-                {{"path", "dev/null"}, {"type", "char"}, {"major", 1}, {"minor", 3}, {"mode", 0666}},
-                {{"path", "dev/sda"}, {"type", "block"}, {"major", 8}, {"minor", 0}, {"mode", 0660}, {"gid", 6}},
-                {{"path", "run/initctl"}, {"type", "fifo"}, {"mode", 0600}}},
+  return Layer({LayerEntry::Dir("etc").Mode(0755),
+                LayerEntry::File("etc/passwd", "root:x:0:0::/root:/bin/sh\n").Mode(0644),
+                LayerEntry::File("etc/shadow", "root:*:1::::::\n").Mode(0640).Gid(42),
+                LayerEntry::File("usr/bin/sudo", "#!sudo").Mode(04755),
+                LayerEntry::File("usr/bin/wall", "wall").Mode(02755).Gid(5),
+                LayerEntry::Dir("tmp").Mode(01777),
+                LayerEntry::File("usr/bin/ping", "ping").Mode(0755).Xattr("security.capability", kCapability)
+                    .Xattr("user.note", "hello"),
+                LayerEntry::Dir("home/alice").Mode(0700).Uid(1000).Gid(1000),
+                LayerEntry::File("home/alice/.profile", "export X=1\n").Uid(1000).Gid(1000).Mtime(1234567890),
+                LayerEntry::Symlink("bin", "usr/bin"),
+                LayerEntry::Symlink("etc/localtime", "/usr/share/zoneinfo/UTC"),
+                LayerEntry::Hardlink("usr/bin/sudoedit", "usr/bin/sudo"),
+                LayerEntry::Char("dev/null").Major(1).Minor(3).Mode(0666),
+                LayerEntry::Block("dev/sda").Major(8).Minor(0).Mode(0660).Gid(6),
+                LayerEntry::Fifo("run/initctl").Mode(0600)},
                compression);
 }
 
@@ -104,8 +103,8 @@ TEST_F(Replay, ALayerStillDownloadingIsReadAsItArrives) {
     x = x * 1103515245u + 12345u;
     noise += static_cast<char>(x >> 24);
   }
-  const BuiltLayer whole = Build(Layer({{{"path", "big"}, {"content_hex", Hex(noise)}},
-                                        {{"path", "etc/tail"}, {"content", "the last file\n"}}}));
+  const BuiltLayer whole =
+      Build(Layer({LayerEntry::File("big").ContentBytes(noise), LayerEntry::File("etc/tail", "the last file\n")}));
   auto expected = Unpack({whole});
   ASSERT_TRUE(expected) << expected.error().message;
   const std::string blob = ReadFile(whole.path);

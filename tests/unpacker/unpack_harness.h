@@ -12,6 +12,7 @@
 
 #include "ipc/tree_stream.h"
 #include "security/spawn.h"
+#include "tests/support/layer_entry.h"
 #include "tests/support/test_support.h"
 
 namespace banger::testing {
@@ -24,7 +25,7 @@ struct BuiltLayer {
 
 // Builds a layer from a layers.py spec into `dir`; fails the test on error.
 BuiltLayer BuildLayer(const nlohmann::json& spec, const ScratchDir& dir);
-// Shorthand: a gzip layer of these entries.
+// Shorthand: a gzip layer of these entries, each a LayerEntry (tests/support/layer_entry.h).
 nlohmann::json Layer(std::vector<nlohmann::json> entries, const std::string& compression = "gzip");
 
 struct UnpackedTree {
