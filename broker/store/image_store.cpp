@@ -168,7 +168,9 @@ Result<Published> ImageStore::Publish(Staging&& consumed, nlohmann::json record,
       if (unpublished) doomed = *unpublished;
     }
   }
-  if (!doomed.empty()) RemoveTree(doomed);
+  // Unless the images directory is known to be durable, the replaced image stays on disk
+  // (renamed away, no longer listed) for the next run's sweep: a crash must not lose both.
+  if (!doomed.empty() && !published.warning) RemoveTree(doomed);
   return published;
 }
 

@@ -159,6 +159,22 @@ TEST_F(ImageFetch, CachedDigestReferenceWorksWithTheNetworkDown) {
   EXPECT_FALSE(tag) << "a tag needs the registry: tags move";
 }
 
+// A digest that names an index is remembered under that digest, whatever the platform
+// manifest it resolved to (the plan record's own digest is the manifest's).
+TEST_F(ImageFetch, ACachedIndexDigestWorksWithTheNetworkDown) {
+  auto pushed = registry_->Push("test/multi", "v1", {"--platforms", "linux/amd64,linux/arm64/v8", "--index", "oci"});
+  ASSERT_FALSE(pushed.is_null());
+  const std::string ref = registry_->host() + "/test/multi@" + pushed["index_digest"].get<std::string>();
+  auto online = Fetch(ref);
+  ASSERT_TRUE(online) << online.error().message;
+  EXPECT_EQ(online->manifest_digest, pushed["images"]["linux/amd64"]["manifest_digest"]);
+  registry_->Stop();
+  auto offline = Fetch(ref);
+  ASSERT_TRUE(offline) << offline.error().message;
+  EXPECT_FALSE(offline->used_network);
+  EXPECT_EQ(offline->manifest_digest, online->manifest_digest);
+}
+
 TEST_F(ImageFetch, UnknownTagAndRepositoryAreNamed) {
   auto image = Fetch(registry_->host() + "/test/none:v9");
   ASSERT_FALSE(image);
