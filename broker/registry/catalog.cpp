@@ -62,6 +62,9 @@ Result<Catalog> ParseCatalog(std::string_view text, const std::string& source) {
       entry.name = e.at("name").get<std::string>();
       entry.url = e.at("url").get<std::string>();
       entry.sha256 = e.at("sha256").get<std::string>();
+      // A negative or fractional size would convert, not fail: only a whole number passes.
+      const auto& size = e.at("size");
+      if (size.is_number() && !size.is_number_unsigned()) return bad("entry '" + entry.name + "' has a size that is not a whole number");
       entry.size = e.at("size").get<uint64_t>();
       entry.distro = e.value("distro", "");
       entry.arch = e.value("arch", "");

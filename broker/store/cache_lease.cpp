@@ -27,10 +27,13 @@ Result<void> MakeDir(const std::string& dir) {
 
 Result<std::unique_ptr<CacheLease>> CacheLease::Take(const CacheLayout& layout) {
   BANGER_TRY(MakeDir(layout.leases_dir()));
+  // Locked before it has a name: a prune that lists the lease sees it held, never a free
+  // lock it would take for a dead pull's.
+  UniqueFd fd(::open(layout.leases_dir().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!fd) return Error::FromErrno("creating a lease in " + layout.leases_dir() + " (O_TMPFILE)");
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return Error::FromErrno("flock a new lease");
   const std::string path = layout.leases_dir() + "/" + std::to_string(::getpid()) + "-" + RandomSuffix();
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return Error::FromErrno("creating " + path);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return Error::FromErrno("flock " + path);
+  BANGER_TRY(LinkFd(fd.get(), path));
   return std::unique_ptr<CacheLease>(new CacheLease(layout, path, std::move(fd)));
 }
 

@@ -17,6 +17,10 @@ namespace banger::broker {
 namespace {
 
 constexpr const char* kStagingSuffix = ".staging";
+// An image unpublished by `image rm` (deleted at once, or by the next sweep), and one
+// unpublished by a replacing pull (which the sweep restores if its replacement is gone).
+constexpr const char* kRemovingSuffix = ".removing.staging";
+constexpr const char* kReplacedSuffix = ".replaced.staging";
 constexpr const char* kClaimSuffix = ".claim";
 constexpr uint64_t kMaxRecordBytes = 1 << 20;
 // A claim directory lives for microseconds before it is locked, unless its pull died.
@@ -164,18 +168,19 @@ Result<Published> ImageStore::Publish(Staging&& consumed, nlohmann::json record,
                           ": it may be missing after a crash";
     }
     if (holder) {
-      auto unpublished = Unpublish(*holder);
+      auto unpublished = Unpublish(*holder, kReplacedSuffix);
       if (unpublished) doomed = *unpublished;
     }
   }
   // Unless the images directory is known to be durable, the replaced image stays on disk
-  // (renamed away, no longer listed) for the next run's sweep: a crash must not lose both.
+  // (renamed away, no longer listed) for the next run's sweep, which brings it back if a
+  // crash lost its replacement: a crash must not lose both.
   if (!doomed.empty() && !published.warning) RemoveTree(doomed);
   return published;
 }
 
-Result<std::string> ImageStore::Unpublish(const StoredImage& image) const {
-  const std::string doomed = images_dir_ + "/" + image.id + ".removing" + kStagingSuffix;
+Result<std::string> ImageStore::Unpublish(const StoredImage& image, const char* suffix) const {
+  const std::string doomed = images_dir_ + "/" + image.id + suffix;
   if (::rename(image.dir.c_str(), doomed.c_str()) != 0) return Error::FromErrno("removing " + image.dir);
   (void)sync_(images_dir_);
   return doomed;
@@ -185,7 +190,7 @@ Result<void> ImageStore::Remove(const StoredImage& image) const {
   std::string doomed;
   {
     BANGER_ASSIGN_OR_RETURN(UniqueFd lock, Lock(LOCK_EX));
-    BANGER_ASSIGN_OR_RETURN(doomed, Unpublish(image));
+    BANGER_ASSIGN_OR_RETURN(doomed, Unpublish(image, kRemovingSuffix));
   }
   RemoveTree(doomed);
   return {};
@@ -195,17 +200,33 @@ void ImageStore::RemoveStaleStaging() const {
   auto names = ListDirectory(images_dir_);
   if (!names) return;
   for (const std::string& name : *names) {
-    if (!name.ends_with(kStagingSuffix) && !name.ends_with(kClaimSuffix)) continue;
     const std::string path = images_dir_ + "/" + name;
-    if (name.ends_with(kClaimSuffix)) {
+    if (name.ends_with(kReplacedSuffix)) {
+      SettleReplaced(name);
+    } else if (name.ends_with(kClaimSuffix)) {
       struct stat st {};
       if (::stat(path.c_str(), &st) == 0 && ::time(nullptr) - st.st_mtime > kStaleClaimSeconds) RemoveTree(path);
-      continue;
+    } else if (name.ends_with(kStagingSuffix)) {
+      // A lock nobody holds (or no lock at all) means the pull that made it is gone.
+      UniqueFd lock(::open((path + "/.lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+      if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) RemoveTree(path);
     }
-    // A lock nobody holds (or no lock at all) means the pull that made it is gone.
-    UniqueFd lock(::open((path + "/.lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
-    if (!lock || ::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) RemoveTree(path);
   }
+}
+
+// A replaced image: deleted when its name is published again, restored when not (the
+// replacing image's rename was lost, or removed since).
+void ImageStore::SettleReplaced(const std::string& name) const {
+  auto lock = Lock(LOCK_EX);
+  if (!lock) return;
+  const std::string path = images_dir_ + "/" + name;
+  auto record = ReadRecord(path + "/image.json");
+  if (!record || FindByNameLocked((*record)["name"].get<std::string>())) {
+    RemoveTree(path);
+    return;
+  }
+  const std::string id = name.substr(0, name.size() - std::string_view(kReplacedSuffix).size());
+  if (::rename(path.c_str(), (images_dir_ + "/" + id).c_str()) == 0) (void)sync_(images_dir_);
 }
 
 }  // namespace banger::broker

@@ -71,7 +71,8 @@ class ImageStore {
   Result<Published> Publish(Staging&& staging, nlohmann::json record, bool replace) const;
   // Unpublishes first (a rename out of the images directory), then deletes.
   Result<void> Remove(const StoredImage& image) const;
-  // Staging directories left by pulls that died.
+  // Staging directories left by pulls that died, and images unpublished by a removal or a
+  // replacement a crash cut short (a replaced image comes back if its replacement is gone).
   void RemoveStaleStaging() const;
 
   const std::string& images_dir() const { return images_dir_; }
@@ -83,9 +84,10 @@ class ImageStore {
   std::vector<StoredImage> ListLocked() const;
   std::optional<StoredImage> FindByNameLocked(const std::string& name) const;
   Result<void> WriteRecord(const Staging& staging, const nlohmann::json& record) const;
-  // Renames an image out of the images directory (it is no longer published); the
-  // directory it now has, to delete.
-  Result<std::string> Unpublish(const StoredImage& image) const;
+  // Renames an image out of the images directory (it is no longer published) to its id
+  // and `suffix`; the directory it now has, to delete.
+  Result<std::string> Unpublish(const StoredImage& image, const char* suffix) const;
+  void SettleReplaced(const std::string& name) const;
 
   std::string images_dir_;
   SyncDirectory sync_;

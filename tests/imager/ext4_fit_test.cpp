@@ -25,7 +25,7 @@ class Ext4Edges : public ::testing::Test {
   }
   std::string Path(const std::string& name) { return dir_.path() + "/" + name; }
   // Builds the image, checks e2fsck -fn finds nothing, returns the kernel's view.
-  json BuildAndRead(const std::vector<json>& entries, const std::string& name) {
+  json BuildAndRead(const std::vector<LayerEntry>& entries, const std::string& name) {
     auto built = BuildRootfs(Layers({Layer(entries)}), Path(name));
     if (!built) {
       ADD_FAILURE() << built.error().message;
@@ -109,7 +109,7 @@ TEST_F(Ext4Edges, TheLargestFileExt4HoldsReadsBackWithItsSize) {
 }
 
 TEST_F(Ext4Edges, SixtyFiveThousandNamesOfOneInode) {
-  std::vector<json> entries = {LayerEntry::File("d/f", "shared")};
+  std::vector<LayerEntry> entries = {LayerEntry::File("d/f", "shared")};
   for (int i = 1; i < 65000; ++i) entries.push_back(LayerEntry::Hardlink("d/l" + std::to_string(i), "d/f"));
   json tree = BuildAndRead(entries, "links.ext4");
   EXPECT_EQ(tree["/d/f"]["nlink"], 65000);

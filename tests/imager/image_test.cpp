@@ -190,7 +190,7 @@ TEST_F(Image, RequestedSizesAndATooSmallOne) {
 
 // `count` empty files, or directories, in `dir`.
 json ManyEntries(const std::string& dir, int count, bool directories) {
-  std::vector<json> entries = {LayerEntry::Dir(dir)};
+  std::vector<LayerEntry> entries = {LayerEntry::Dir(dir)};
   for (int i = 0; i < count; ++i) {
     const std::string path = dir + "/e" + std::to_string(i);
     entries.push_back(directories ? LayerEntry::Dir(path) : LayerEntry::File(path, ""));

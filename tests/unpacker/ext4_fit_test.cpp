@@ -14,7 +14,7 @@ using nlohmann::json;
 
 class Ext4Fit : public ::testing::Test {
  protected:
-  Result<UnpackedTree> Run(std::vector<json> entries) {
+  Result<UnpackedTree> Run(std::vector<LayerEntry> entries) {
     layer_ = BuildLayer(Layer(std::move(entries)), dir_);
     return Unpack({layer_});
   }
@@ -144,7 +144,7 @@ TEST_F(Ext4Fit, SymlinkTargetsOf4095BytesAreKeptAnd4096Refused) {
 
 TEST_F(Ext4Fit, SixtyFiveThousandLinksAreKeptAndOneMoreRefused) {
   auto names = [](int count) {
-    std::vector<json> entries = {LayerEntry::File("d/f", "shared")};
+    std::vector<LayerEntry> entries = {LayerEntry::File("d/f", "shared")};
     for (int i = 1; i < count; ++i) entries.push_back(LayerEntry::Hardlink("d/l" + std::to_string(i), "d/f"));
     return entries;
   };

@@ -15,7 +15,7 @@ using nlohmann::json;
 constexpr int64_t kAssetTime = 1704067200;
 
 // A merged-/usr skeleton with systemd's binary.
-std::vector<json> SystemdImage() {
+std::vector<LayerEntry> SystemdImage() {
   return {LayerEntry::Dir("usr").Mode(0755), LayerEntry::Dir("usr/lib").Mode(0755),
           LayerEntry::Dir("usr/lib/systemd").Mode(0755), LayerEntry::File("usr/lib/systemd/systemd", "ELF"),
           LayerEntry::Symlink("lib", "usr/lib"), LayerEntry::Dir("etc").Mode(0700),
@@ -24,7 +24,7 @@ std::vector<json> SystemdImage() {
 
 class GuestAssets : public ::testing::Test {
  protected:
-  Result<UnpackedTree> Run(std::vector<std::vector<json>> layers) {
+  Result<UnpackedTree> Run(std::vector<std::vector<LayerEntry>> layers) {
     std::vector<BuiltLayer> built;
     for (auto& entries : layers) built.push_back(BuildLayer(Layer(std::move(entries)), dir_));
     UnpackOptions options;

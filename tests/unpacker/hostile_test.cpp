@@ -111,8 +111,8 @@ TEST_F(Hostile, OpaqueMarkerBeforeOrAfterItsSiblings) {
   json lower = Layer({LayerEntry::Dir("d"), LayerEntry::File("d/old1", "x"), LayerEntry::File("d/old2", "x"),
                       LayerEntry::Dir("d/sub"), LayerEntry::File("d/sub/deep", "x")});
   for (bool marker_first : {true, false}) {
-    std::vector<json> upper_entries = {LayerEntry::File("d/new", "n"), LayerEntry::File("d/sub/fresh", "f")};
-    json marker = LayerEntry::File("d/.wh..wh..opq", "");
+    std::vector<LayerEntry> upper_entries = {LayerEntry::File("d/new", "n"), LayerEntry::File("d/sub/fresh", "f")};
+    LayerEntry marker = LayerEntry::File("d/.wh..wh..opq", "");
     if (marker_first) {
       upper_entries.insert(upper_entries.begin(), marker);
     } else {
@@ -191,7 +191,7 @@ TEST_F(Hostile, AufsLinksResolveOnlyWithinTheirLayer) {
 
 TEST_F(Hostile, WhiteoutAndReAddInOneLayer) {
   for (bool whiteout_first : {true, false}) {
-    std::vector<json> upper = {LayerEntry::File(".wh.f", ""), LayerEntry::File("f", "new")};
+    std::vector<LayerEntry> upper = {LayerEntry::File(".wh.f", ""), LayerEntry::File("f", "new")};
     if (!whiteout_first) std::swap(upper[0], upper[1]);
     auto tree = Run({Layer({LayerEntry::File("f", "old")}), Layer(upper)});
     ASSERT_TRUE(tree) << tree.error().message;
@@ -263,7 +263,7 @@ TEST_F(Hostile, SymlinkLoopsAreNamedErrors) {
 TEST_F(Hostile, NamesAreRawBytes) {
   const std::vector<std::string> names = {"new\nline", "tab\there", "quote\"s'", "$(rm -rf /)", "back\\slash",
                                           std::string("non-utf8-\xff\xfe", 11), "spaces  and  more"};
-  std::vector<json> entries;
+  std::vector<LayerEntry> entries;
   for (const auto& n : names) entries.push_back(LayerEntry::File(EntryName::Bytes(n), "ok"));
   auto tree = Run({Layer(entries)});
   ASSERT_TRUE(tree) << tree.error().message;

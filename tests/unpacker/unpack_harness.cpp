@@ -28,8 +28,10 @@ BuiltLayer BuildLayer(const nlohmann::json& spec, const ScratchDir& dir) {
   return {base, out["digest"], out["diff_id"]};
 }
 
-nlohmann::json Layer(std::vector<nlohmann::json> entries, const std::string& compression) {
-  return {{"compression", compression}, {"entries", entries}};
+nlohmann::json Layer(const std::vector<LayerEntry>& entries, const std::string& compression) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const LayerEntry& entry : entries) list.push_back(entry.Json());
+  return {{"compression", compression}, {"entries", list}};
 }
 
 const ipc::TreeEntry* UnpackedTree::Find(const std::string& path) const {

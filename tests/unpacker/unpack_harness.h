@@ -26,7 +26,7 @@ struct BuiltLayer {
 // Builds a layer from a layers.py spec into `dir`; fails the test on error.
 BuiltLayer BuildLayer(const nlohmann::json& spec, const ScratchDir& dir);
 // Shorthand: a gzip layer of these entries, each a LayerEntry (tests/support/layer_entry.h).
-nlohmann::json Layer(std::vector<nlohmann::json> entries, const std::string& compression = "gzip");
+nlohmann::json Layer(const std::vector<LayerEntry>& entries, const std::string& compression = "gzip");
 
 struct UnpackedTree {
   std::map<std::string, ipc::TreeEntry> entries;  // "/etc/passwd" -> entry; "/" is the root
