@@ -30,6 +30,23 @@ Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what)
   return bytes;
 }
 
+Result<std::string> ReadSmallFile(const std::string& path, uint64_t limit) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) return Error::FromErrno("opening " + path);
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::FromErrno("reading " + path);
+    if (n == 0) return text;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > limit) {
+      return Error{ErrorCode::kOversized, path + " is larger than " + std::to_string(limit) + " bytes"};
+    }
+  }
+}
+
 Result<void> WriteAll(int fd, std::string_view bytes, const std::string& what) {
   for (size_t done = 0; done < bytes.size();) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

@@ -39,6 +39,10 @@ class UniqueFd {
 // name `what`.
 Result<std::string> ReadWholeFd(int fd, uint64_t limit, const std::string& what);
 
+// All of the file at `path`, read until its end (for /proc and /sys files, whose size
+// stat says is 0), refusing more than `limit` bytes; errors name the path.
+Result<std::string> ReadSmallFile(const std::string& path, uint64_t limit);
+
 // Writes all of `bytes` at the file offset (write) or at `offset` (pwrite), retried on
 // EINTR and short writes; errors name `what` and keep their errno's class (a full disk is
 // kNoSpace). A pipe whose reader is gone is EPIPE (banger ignores SIGPIPE where it writes

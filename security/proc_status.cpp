@@ -83,13 +83,7 @@ Result<ProcStatus> ParseProcStatus(std::string_view text) {
 }
 
 Result<ProcStatus> ReadProcStatus(pid_t pid) {
-  const std::string path = "/proc/" + std::to_string(pid) + "/status";
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return Error::FromErrno("open " + path);
-  std::string text(8192, '\0');
-  ssize_t n = ::read(fd.get(), text.data(), text.size());
-  if (n <= 0) return Error::FromErrno("read " + path);
-  text.resize(static_cast<size_t>(n));
+  BANGER_ASSIGN_OR_RETURN(std::string text, ReadSmallFile("/proc/" + std::to_string(pid) + "/status", 64 * 1024));
   return ParseProcStatus(text);
 }
 

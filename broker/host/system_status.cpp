@@ -17,25 +17,20 @@ Result<security::ProcStatus> CheckHelper(const HelperLauncher& launcher, securit
 }
 
 // A small /proc or /sys file, without its trailing newline; "" when absent.
-std::string ReadSmallFile(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return "";
-  std::string text;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof buffer)) > 0 && text.size() < (1 << 20);) {
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
+std::string ReadKernelValue(const std::string& path) {
+  auto text = ReadSmallFile(path, 1 << 20);
+  if (!text) return "";
+  while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
+  return *text;
 }
 
 // seccomp: the Seccomp field exists in /proc/self/status; user namespaces are needed
 // only when banger is not root.
 KernelSupport CheckKernel() {
   KernelSupport kernel;
-  kernel.seccomp = ReadSmallFile("/proc/self/status").find("\nSeccomp:") != std::string::npos;
-  kernel.max_user_namespaces = ReadSmallFile("/proc/sys/user/max_user_namespaces");
-  kernel.unprivileged_userns_clone = ReadSmallFile("/proc/sys/kernel/unprivileged_userns_clone");
+  kernel.seccomp = ReadKernelValue("/proc/self/status").find("\nSeccomp:") != std::string::npos;
+  kernel.max_user_namespaces = ReadKernelValue("/proc/sys/user/max_user_namespaces");
+  kernel.unprivileged_userns_clone = ReadKernelValue("/proc/sys/kernel/unprivileged_userns_clone");
   kernel.user_namespaces = !kernel.max_user_namespaces.empty() && kernel.max_user_namespaces != "0" &&
                            kernel.unprivileged_userns_clone != "0";
   return kernel;

@@ -77,6 +77,13 @@ Result<RegistryCredentials> FromHelper(const std::string& helper, const std::str
   return creds;
 }
 
+// The docker config file `env` points at ("" when neither DOCKER_CONFIG nor HOME is set).
+std::string DockerConfigPath(const HostEnvironment& env) {
+  if (!env.docker_config.empty()) return env.docker_config + "/config.json";
+  if (!env.home.empty()) return env.home + "/.docker/config.json";
+  return "";
+}
+
 }  // namespace
 
 Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, const std::string& registry,
@@ -127,11 +134,6 @@ Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, 
   return RegistryCredentials{};
 }
 
-std::string DockerConfigPath(const HostEnvironment& env) {
-  if (!env.docker_config.empty()) return env.docker_config + "/config.json";
-  if (!env.home.empty()) return env.home + "/.docker/config.json";
-  return "";
-}
 
 Result<RegistryCredentials> LookupCredentials(const HostEnvironment& env, const std::string& registry) {
   const std::string path = DockerConfigPath(env);

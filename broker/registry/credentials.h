@@ -18,8 +18,6 @@ struct RegistryCredentials {
   std::string identity_token;
 };
 
-// The docker config file `env` points at ("" when neither DOCKER_CONFIG nor HOME is set).
-std::string DockerConfigPath(const HostEnvironment& env);
 // Empty credentials (anonymous) when nothing is configured for the registry.
 Result<RegistryCredentials> LookupCredentials(const HostEnvironment& env, const std::string& registry);
 // The same from an explicit config file path; a credential helper runs with

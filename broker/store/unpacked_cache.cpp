@@ -19,13 +19,10 @@ constexpr const char* kSummaryName = "unpacked.json";
 constexpr uint64_t kMaxSummaryBytes = 1 << 20;
 
 std::string BootId() {
-  UniqueFd fd(::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC));
-  char id[64] = {};
-  const ssize_t n = fd ? ::read(fd.get(), id, sizeof id - 1) : -1;
-  if (n <= 0) return "";
-  std::string text(id, static_cast<size_t>(n));
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
+  auto id = ReadSmallFile("/proc/sys/kernel/random/boot_id", 64);
+  if (!id) return "";
+  while (!id->empty() && id->back() == '\n') id->pop_back();
+  return *id;
 }
 
 // The stored summary: {"boot_id": "...", "done": <unpack-done body>}.

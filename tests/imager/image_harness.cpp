@@ -52,16 +52,9 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
   BANGER_ASSIGN_OR_RETURN(built.unpack_done, WaitForUnpack(unpacker));
   BANGER_ASSIGN_OR_RETURN(ipc::Message done, imager.ReceiveExpecting({ipc::MessageType::kImageDone}, 600000));
   BANGER_ASSIGN_OR_RETURN(built.image_done, done.Json());
-  std::ifstream status("/proc/" + std::to_string(imager.pid()) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) built.imager_peak_rss_kib = std::stoull(line.substr(6));
-  }
-  for (security::SandboxedChild* child : {&unpacker, &imager}) {
-    BANGER_TRY(child->Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
-    security::ChildExit end = child->Wait(10000);
-    if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, child->name() + " " + end.Describe()};
-  }
+  BANGER_ASSIGN_OR_RETURN(security::ProcStatus status, security::ReadProcStatus(imager.pid()));
+  built.imager_peak_rss_kib = status.peak_rss_kib;
+  for (security::SandboxedChild* child : {&unpacker, &imager}) BANGER_TRY(child->Shutdown(10000));
   return built;
 }
 

@@ -43,15 +43,6 @@ namespace {
 
 UniqueFd AnonymousFile(const char* name) { return UniqueFd(::memfd_create(name, MFD_CLOEXEC)); }
 
-uint64_t PeakRssKib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
-  }
-  return 0;
-}
-
 Result<UnpackedTree> Decode(int tree_fd, int spool_fd) {
   UnpackedTree tree;
   ::lseek(tree_fd, 0, SEEK_SET);
@@ -145,13 +136,11 @@ Result<UnpackedTree> Unpack(const std::vector<BuiltLayer>& layers, const UnpackO
   UniqueFd tree_out = AnonymousFile("tree");
   BANGER_ASSIGN_OR_RETURN(security::SandboxedChild child, StartUnpacker(layers, options, spool.get(), tree_out.get()));
   BANGER_ASSIGN_OR_RETURN(nlohmann::json done, WaitForUnpack(child));
-  const uint64_t peak = PeakRssKib(child.pid());
-  BANGER_TRY(child.Send(ipc::Message::Make(ipc::MessageType::kShutdown)));
-  security::ChildExit end = child.Wait(10000);
-  if (end.signaled || end.code != 0) return Error{ErrorCode::kChildFailed, "unpacker " + end.Describe()};
+  BANGER_ASSIGN_OR_RETURN(security::ProcStatus status, security::ReadProcStatus(child.pid()));
+  BANGER_TRY(child.Shutdown(10000));
   BANGER_ASSIGN_OR_RETURN(UnpackedTree tree, Decode(tree_out.get(), spool.get()));
   tree.done = done;
-  tree.peak_rss_kib = peak;
+  tree.peak_rss_kib = status.peak_rss_kib;
   return tree;
 }
 
