@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace banger {
@@ -67,6 +68,48 @@ Result<void> PwriteAll(int fd, std::string_view bytes, uint64_t offset, const st
     done += static_cast<size_t>(n);
   }
   return {};
+}
+
+Result<Pipe> CreatePipe(size_t capacity, bool nonblocking_read) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Error::FromErrno("pipe2");
+  Pipe pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  if (capacity > 0) (void)::fcntl(pipe.write.get(), F_SETPIPE_SZ, static_cast<int>(capacity));
+  if (nonblocking_read && ::fcntl(pipe.read.get(), F_SETFL, O_NONBLOCK) != 0) {
+    return Error::FromErrno("fcntl(F_SETFL, O_NONBLOCK) of a pipe");
+  }
+  return pipe;
+}
+
+namespace {
+
+// SpliceFromPipe where the file system has no splice_write: one read, one pwrite.
+Result<Spliced> CopyFromPipe(int pipe, int file, uint64_t offset, size_t max, const std::string& what) {
+  char buffer[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(pipe, buffer, std::min(max, sizeof buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return Spliced{};
+    if (n < 0) return Error::FromErrno(what + " (read from a pipe)");
+    if (n == 0) return Spliced{0, true};
+    BANGER_TRY(PwriteAll(file, std::string_view(buffer, static_cast<size_t>(n)), offset, what));
+    return Spliced{static_cast<size_t>(n), false};
+  }
+}
+
+}  // namespace
+
+Result<Spliced> SpliceFromPipe(int pipe, int file, uint64_t offset, size_t max, const std::string& what) {
+  if (max == 0) return Spliced{};
+  for (;;) {
+    loff_t at = static_cast<loff_t>(offset);
+    const ssize_t n = ::splice(pipe, nullptr, file, &at, max, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return Spliced{};
+    if (n < 0 && errno == EINVAL) return CopyFromPipe(pipe, file, offset, max, what);
+    if (n < 0) return Error::FromErrno(what + " (splice)");
+    return Spliced{static_cast<size_t>(n), n == 0};
+  }
 }
 
 Result<UniqueFd> DupCloexec(int fd, int lowest) {

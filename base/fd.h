@@ -50,6 +50,24 @@ Result<std::string> ReadSmallFile(const std::string& path, uint64_t limit);
 Result<void> WriteAll(int fd, std::string_view bytes, const std::string& what);
 Result<void> PwriteAll(int fd, std::string_view bytes, uint64_t offset, const std::string& what);
 
+// A close-on-exec pipe: {read end, write end}. A non-zero `capacity` asks the kernel for
+// that much buffer (F_SETPIPE_SZ, best effort); `nonblocking_read` makes reads never wait.
+struct Pipe {
+  UniqueFd read, write;
+};
+Result<Pipe> CreatePipe(size_t capacity = 0, bool nonblocking_read = false);
+
+// What one SpliceFromPipe moved: `bytes` (0 when the pipe is empty for now), and
+// `end` once the pipe is empty and its writer has closed it.
+struct Spliced {
+  size_t bytes = 0;
+  bool end = false;
+};
+
+// Moves what the pipe holds now, at most `max` bytes, into `file` at `offset`, inside the
+// kernel (splice; read and pwrite where the file system cannot splice). Never waits.
+Result<Spliced> SpliceFromPipe(int pipe, int file, uint64_t offset, size_t max, const std::string& what);
+
 // A close-on-exec duplicate of `fd`, numbered at least `lowest`.
 Result<UniqueFd> DupCloexec(int fd, int lowest = 0);
 

@@ -1,8 +1,10 @@
 #include "base/sha256.h"
 
 #include <openssl/evp.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -29,6 +31,23 @@ Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::Update(const void* data, size_t size) { EVP_DigestUpdate(context_->ctx, data, size); }
+
+Result<void> Sha256::UpdateFromFile(int fd, uint64_t offset, uint64_t length, const std::string& what) {
+  constexpr uint64_t kWindow = 8 << 20;
+  static const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  while (length > 0) {
+    const uint64_t start = offset / kPage * kPage;
+    const uint64_t skip = offset - start;
+    const uint64_t take = std::min(length, kWindow - skip);
+    void* map = ::mmap(nullptr, skip + take, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, static_cast<off_t>(start));
+    if (map == MAP_FAILED) return Error::FromErrno(what + " (mmap to hash)");
+    Update(static_cast<const char*>(map) + skip, take);
+    ::munmap(map, skip + take);
+    offset += take;
+    length -= take;
+  }
+  return {};
+}
 
 Sha256Bytes Sha256::Finish() {
   Sha256Bytes out{};

@@ -24,6 +24,9 @@ class Sha256 {
 
   void Update(const void* data, size_t size);
   void Update(std::string_view bytes) { Update(bytes.data(), bytes.size()); }
+  // Adds `length` bytes of the file behind `fd` from `offset`, read through a read-only
+  // map of its page cache (no copy into a buffer); errors name `what`.
+  Result<void> UpdateFromFile(int fd, uint64_t offset, uint64_t length, const std::string& what);
   // The hash of everything given so far; the object is spent afterwards.
   Sha256Bytes Finish();
 

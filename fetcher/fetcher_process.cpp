@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <curl/curl.h>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,10 +15,9 @@
 namespace banger::fetcher {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // One pull's worth of registry work: a resolve, then blob downloads in parallel threads
-// (the broker bounds how many are in flight).
+// (the broker bounds how many are in flight), each into a pipe the broker drains; the
+// broker counts the bytes itself, so there is no progress to report.
 class FetcherService {
  public:
   explicit FetcherService(ipc::Channel& channel) : channel_(channel) {}
@@ -52,12 +50,13 @@ class FetcherService {
   Result<void> StartBlob(ipc::Message& message) {
     if (!client_) return Error{ErrorCode::kUnexpected, "blob requested before the image was resolved"};
     BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::Decode<ipc::BlobRequest>(message.body));
-    workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
+    workers_.emplace_back([this, request, pipe = std::move(message.fds[0])]() mutable {
       Descriptor blob;
       blob.digest = request.blob.digest;
       blob.size = request.blob.size;
       blob.media_type = request.blob.media_type;
-      auto done = client_->DownloadBlob(blob, fd.get(), ProgressReporter(request.id));
+      auto done = client_->DownloadBlob(blob, pipe.get(), nullptr);
+      pipe.reset();  // the broker sees the end of the bytes before the report
       Report(request.id, done);
     });
     return {};
@@ -66,24 +65,17 @@ class FetcherService {
   // A catalog document or a bundle: no registry, no credentials (url_download.h).
   Result<void> StartUrl(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::UrlRequest request, ipc::Decode<ipc::UrlRequest>(message.body));
-    workers_.emplace_back([this, request, fd = std::move(message.fds[0])] {
-      Report(request.id, DownloadUrl(request.url, request.max_bytes, fd.get(), ProgressReporter(request.id)));
+    workers_.emplace_back([this, request, pipe = std::move(message.fds[0])]() mutable {
+      auto done = DownloadUrl(request.url, request.max_bytes, pipe.get(), nullptr);
+      pipe.reset();
+      Report(request.id, done);
     });
     return {};
   }
 
  private:
-  // Reports a download's bytes at most every 200 ms (called on its worker thread).
-  std::function<void(uint64_t)> ProgressReporter(uint64_t id) {
-    return [this, id, last_report = Clock::now()](uint64_t bytes) mutable {
-      if (Clock::now() - last_report < std::chrono::milliseconds(200)) return;
-      last_report = Clock::now();
-      (void)channel_.Send(ipc::Message::Make(ipc::MessageType::kBlobProgress, ipc::Encode(ipc::BlobProgress{id, bytes})));
-    };
-  }
-
   void Report(uint64_t id, const Result<uint64_t>& done) {
-    (void)channel_.Send(done ? ipc::Message::Make(ipc::MessageType::kBlobDone, ipc::Encode(ipc::BlobProgress{id, *done}))
+    (void)channel_.Send(done ? ipc::Message::Make(ipc::MessageType::kBlobDone, ipc::Encode(ipc::BlobDone{id, *done}))
                              : ipc::MakeErrorMessage(done.error()));
   }
 
@@ -98,19 +90,23 @@ const security::DispatchTable<FetcherService> kFetcherServes = {
     {ipc::MessageType::kFetchBlob, &FetcherService::StartBlob},
     {ipc::MessageType::kFetchUrl, &FetcherService::StartUrl}};
 
+}  // namespace
+
 // libcurl reads its configuration and initialises TLS here, before the root disappears.
-Result<void> InitialiseLibcurl() {
+Result<void> InitialiseFetcher() {
   if (CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT); rc != CURLE_OK) {
     return Error{ErrorCode::kIo, std::string("libcurl initialisation failed: ") + curl_easy_strerror(rc)};
   }
   return {};
 }
 
-}  // namespace
+security::MessageHandler MakeFetcherHandler(ipc::Channel& channel) {
+  return security::Dispatch(std::make_shared<FetcherService>(channel), kFetcherServes);
+}
 
 int RunFetcherProcess() {
   // The service joins its download threads when it goes, before the process ends.
-  return security::RunService("banger-fetcher", security::ProcessKind::kFetcher, InitialiseLibcurl, kFetcherServes);
+  return security::RunHelper("banger-fetcher", security::ProcessKind::kFetcher, InitialiseFetcher, MakeFetcherHandler);
 }
 
 }  // namespace banger::fetcher

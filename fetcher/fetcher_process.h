@@ -1,8 +1,17 @@
-// The fetcher process: the only helper with a network. Issue 3 gives it the registry
-// client; today it starts libcurl, locks down and answers the lifecycle messages.
+// The fetcher process: the only helper with a network. It resolves a reference and
+// downloads blobs and URLs, each into a pipe the broker drains (docs/fetcher.md).
 #pragma once
 
+#include "base/result.h"
+#include "ipc/channel.h"
+#include "security/helper_session.h"
+
 namespace banger::fetcher {
+
+// Before lockdown: libcurl reads its configuration and initialises TLS.
+Result<void> InitialiseFetcher();
+// After lockdown: what serves the broker's requests on `channel` (one pull's worth).
+security::MessageHandler MakeFetcherHandler(ipc::Channel& channel);
 
 int RunFetcherProcess();
 

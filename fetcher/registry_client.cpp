@@ -311,11 +311,12 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
   BANGER_ASSIGN_OR_RETURN(std::string base, RepositoryUrl());
   const std::string what = "layer " + blob.digest;
   HttpClient http;
-  uint64_t written = 0;
+  uint64_t written = 0;  // bytes already in the pipe: never sent twice
   uint64_t asked_from = 0;
+  uint64_t to_skip = 0;  // of a response that starts again from byte 0
   bool first_chunk = true;
   std::string failure;
-  std::optional<Error> write_error;  // the cache file could not take the bytes (a full disk, say)
+  std::optional<Error> write_error;  // the broker stopped reading (it failed, or was stopped)
 
   // Each attempt after a dropped connection asks for the rest of the blob.
   Prepare prepare = [&](HttpRequest& request) {
@@ -326,6 +327,7 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
   HttpClient::Sink sink = [&](const HttpResponse& head, const char* data, size_t size) {
     if (first_chunk) {
       first_chunk = false;
+      to_skip = 0;
       if (head.status == 206) {
         // 206 continues where we stopped; its Content-Range must say so.
         std::string range = head.Header("content-range");
@@ -333,18 +335,20 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
           failure = what + ": the registry resumed at the wrong offset (" + range.substr(0, 80) + ")";
           return false;
         }
-      } else if (written > 0) {
-        written = 0;  // 200: the whole blob again, from the start
-        if (::ftruncate(fd, 0) != 0) return false;
+      } else {
+        to_skip = written;  // 200: the whole blob again; what the broker has is skipped
       }
     }
+    const size_t skipped = static_cast<size_t>(std::min<uint64_t>(to_skip, size));
+    to_skip -= skipped;
+    data += skipped;
+    size -= skipped;
     if (written + size > blob.size) {
       failure = what + ": the registry sent more than the " + std::to_string(blob.size) +
                 " bytes its descriptor declares";
       return false;
     }
-    if (auto put = PwriteAll(fd, std::string_view(data, size), written, what + ": writing the blob into the cache");
-        !put) {
+    if (auto put = WriteAll(fd, std::string_view(data, size), what + ": handing the bytes to the broker"); !put) {
       write_error = put.error();
       return false;
     }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <thread>
 
+#include "base/fd.h"
 #include "fetcher/http.h"
 #include "base/reference.h"
 
@@ -30,23 +31,24 @@ Result<uint64_t> DownloadUrl(const std::string& url, uint64_t max_bytes, int fd,
   BANGER_TRY(CheckScheme(current));
   HttpClient http;
   int redirects = 0;
+  uint64_t written = 0;  // bytes already in the pipe: a retry skips them
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
-    if (::ftruncate(fd, 0) != 0) return Error::FromErrno("resetting the download file");
-    uint64_t written = 0;
+    uint64_t seen = 0;  // of this attempt's response
     std::optional<Error> sink_error;
     HttpClient::Sink sink = [&](const HttpResponse&, const char* data, size_t size) {
+      const size_t skipped = seen >= written ? 0 : static_cast<size_t>(std::min<uint64_t>(written - seen, size));
+      seen += size;
+      data += skipped;
+      size -= skipped;
       if (written + size > max_bytes) {
         sink_error = Error{ErrorCode::kOversized, url.substr(0, 200) + " is larger than " + std::to_string(max_bytes) +
                                                       " bytes"};
         return false;
       }
-      for (size_t done = 0; done < size;) {
-        ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(written + done));
-        if (n <= 0) {
-          sink_error = Error::FromErrno("writing " + url.substr(0, 200));
-          return false;
-        }
-        done += static_cast<size_t>(n);
+      if (auto put = WriteAll(fd, std::string_view(data, size), "handing " + url.substr(0, 200) + " to the broker");
+          !put) {
+        sink_error = put.error();
+        return false;
       }
       written += size;
       if (progress) progress(written);

@@ -11,7 +11,8 @@
 
 namespace banger::fetcher {
 
-// Writes the body into `fd` from offset 0; refuses more than `max_bytes`.
+// Writes the body into `fd`, a pipe the broker drains, each byte once (a retry skips what
+// was sent); refuses more than `max_bytes`.
 Result<uint64_t> DownloadUrl(const std::string& url, uint64_t max_bytes, int fd,
                              const std::function<void(uint64_t bytes)>& progress);
 

@@ -97,11 +97,11 @@ struct UrlRequest {
   }
 };
 
-// kBlobProgress and kBlobDone.
-struct BlobProgress {
-  static constexpr const char* kName = "blob progress";
+// kBlobDone.
+struct BlobDone {
+  static constexpr const char* kName = "blob-done";
   uint64_t id = 0, bytes = 0;
-  bool operator==(const BlobProgress&) const = default;
+  bool operator==(const BlobDone&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
     v.Uint("id", s.id).Uint("bytes", s.bytes);

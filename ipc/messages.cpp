@@ -15,7 +15,6 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kResolve, "resolve", 1, 1},
     MessageSpec{MessageType::kResolved, "resolved", 0, 0},
     MessageSpec{MessageType::kFetchBlob, "fetch-blob", 1, 1},
-    MessageSpec{MessageType::kBlobProgress, "blob-progress", 0, 0},
     MessageSpec{MessageType::kBlobDone, "blob-done", 0, 0},
     MessageSpec{MessageType::kFetchUrl, "fetch-url", 1, 1},
     MessageSpec{MessageType::kUnpackBegin, "unpack-begin", 3, 3},

@@ -20,10 +20,10 @@ enum class MessageType : uint32_t {
   // Fetcher (issue 3).
   kResolve = 20,       // broker -> fetcher: reference, platform, credentials; fd: manifest sink
   kResolved = 21,      // fetcher -> broker: the plan (digests, sizes, media types)
-  kFetchBlob = 22,     // broker -> fetcher: {id, digest, size}; fd: where the bytes go
-  kBlobProgress = 23,  // fetcher -> broker: {id, bytes}
-  kBlobDone = 24,      // fetcher -> broker: {id, bytes}
-  kFetchUrl = 25,      // broker -> fetcher: {id, url, max_bytes, allow_plain_http}; fd: where the bytes go
+  kFetchBlob = 22,     // broker -> fetcher: {id, digest, size}; fd: the write end of a pipe for the bytes
+  // 23 was blob-progress: the broker counts the bytes in the pipe itself.
+  kBlobDone = 24,      // fetcher -> broker: {id, bytes}; every byte is in the pipe, which it closed
+  kFetchUrl = 25,      // broker -> fetcher: {id, url, max_bytes}; fd: the write end of a pipe for the bytes
 
   // Unpacker (issue 4).
   kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, spool (rw), tree stream out

@@ -256,35 +256,62 @@ Error SandboxedChild::DeathError() {
   return Error{code, message};
 }
 
-Result<ipc::Message> SandboxedChild::Receive(int timeout_ms) {
+Result<SandboxedChild::Awaited> SandboxedChild::Await(const std::vector<int>& watched, int timeout_ms) {
   if (exit_) return DeathError();
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+  std::vector<pollfd> fds = {{channel_.fd(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}, {stop_fd_, POLLIN, 0},
+                             {stderr_.get(), POLLIN, 0}};
+  for (int fd : watched) fds.push_back({fd, POLLIN, 0});
   for (;;) {
-    pollfd fds[4] = {{channel_.fd(), POLLIN, 0}, {pidfd_.get(), POLLIN, 0}, {stop_fd_, POLLIN, 0},
-                     {stderr_.get(), POLLIN, 0}};
-    int ready = ::poll(fds, stderr_ ? 4 : 3, RemainingMs(deadline, timeout_ms));
+    for (auto& p : fds) p.revents = 0;
+    int ready = ::poll(fds.data(), fds.size(), RemainingMs(deadline, timeout_ms));
     if (ready < 0 && errno == EINTR) continue;
     if (fds[2].revents != 0) return Error{ErrorCode::kStopped, StopReason()};
     if (ready < 0) return Error::FromErrno("waiting for " + name_);
     if (ready == 0) return Error{ErrorCode::kTimeout, name_ + " did not answer within " + std::to_string(timeout_ms) + " ms"};
     if (stderr_ && fds[3].revents != 0) DrainStderr();
+    Awaited awaited;
+    for (size_t i = 4; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) awaited.ready.push_back(fds[i].fd);
+    }
     if (fds[0].revents != 0) {
       auto message = channel_.Receive(0);
-      if (message) return message;
-      if (message.error().code == ErrorCode::kPeerClosed) return DeathError();
-      if (message.error().code == ErrorCode::kTimeout) continue;
-      Kill();  // a malformed frame is the child's failure, never the broker's
-      return Error{ErrorCode::kChildFailed, message.error().message};
+      if (message) {
+        awaited.message = std::move(*message);
+        return awaited;
+      }
+      if (message.error().code == ErrorCode::kPeerClosed) {
+        if (!awaited.ready.empty()) return awaited;  // what it wrote before it went comes first
+        return DeathError();
+      }
+      if (message.error().code != ErrorCode::kTimeout) {
+        Kill();  // a malformed frame is the child's failure, never the broker's
+        return Error{ErrorCode::kChildFailed, message.error().message};
+      }
     }
+    if (!awaited.ready.empty()) return awaited;
     if (fds[1].revents != 0) return DeathError();
   }
+}
+
+Result<ipc::Message> SandboxedChild::Receive(int timeout_ms) {
+  auto awaited = Await({}, timeout_ms);
+  if (!awaited) return awaited.error();
+  if (!awaited->message) return Error{ErrorCode::kUnexpected, "waiting for " + name_ + " ended without a message"};
+  return std::move(*awaited->message);
 }
 
 Result<ipc::Message> SandboxedChild::ReceiveExpecting(std::initializer_list<ipc::MessageType> allowed,
                                                       int timeout_ms) {
   BANGER_ASSIGN_OR_RETURN(ipc::Message message, Receive(timeout_ms));
+  BANGER_TRY(CheckExpected(message, allowed));
+  return message;
+}
+
+Result<void> SandboxedChild::CheckExpected(const ipc::Message& message,
+                                           std::initializer_list<ipc::MessageType> allowed) {
   for (ipc::MessageType type : allowed) {
-    if (message.type == type) return message;
+    if (message.type == type) return {};
   }
   if (message.type == ipc::MessageType::kError) {
     // A failure the child reports about its input keeps its class; anything else is the child's.

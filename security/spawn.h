@@ -59,6 +59,16 @@ class SandboxedChild {
   // A malformed frame is the child's failure: it is killed and the error names it.
   Result<ipc::Message> Receive(int timeout_ms = -1);
   Result<ipc::Message> ReceiveExpecting(std::initializer_list<ipc::MessageType> allowed, int timeout_ms = -1);
+  // Ok when `message` is of an `allowed` type; a kError is the child's reported failure,
+  // anything else out of turn kills it.
+  Result<void> CheckExpected(const ipc::Message& message, std::initializer_list<ipc::MessageType> allowed);
+  // Receive, but also ends when one of `watched` (pipes the child writes into) is
+  // readable or hung up: then `ready` lists those fds, and `message` may be empty.
+  struct Awaited {
+    std::optional<ipc::Message> message;
+    std::vector<int> ready;
+  };
+  Result<Awaited> Await(const std::vector<int>& watched, int timeout_ms);
 
   // Waits for the child to end (killing it at the deadline, -1 = no deadline) and reaps it.
   ChildExit Wait(int timeout_ms = -1);

@@ -15,6 +15,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kBlobSilenceTimeoutMs = 15 * 60 * 1000;
 constexpr int kWaitPollMs = 100;
+constexpr size_t kPipeCapacity = 1 << 20;
 
 }  // namespace
 
@@ -28,6 +29,11 @@ Result<void> BlobDownloads::PauseUnlessStopped(int ms) const {
   return {};
 }
 
+Error BlobDownloads::ProtocolBreak(const std::string& what) {
+  fetcher_.Kill();
+  return Error{ErrorCode::kChildFailed, "banger-fetcher broke protocol: " + what};
+}
+
 Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
   std::vector<FetchedBlob*> pending(wanted.begin(), wanted.end());
   uint64_t downloaded = 0;
@@ -38,19 +44,43 @@ Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
       if (!pending.empty()) BANGER_TRY(PauseUnlessStopped(kWaitPollMs));
       continue;
     }
-    auto message = fetcher_.ReceiveExpecting({ipc::MessageType::kBlobProgress, ipc::MessageType::kBlobDone},
-                                             pending.empty() ? kBlobSilenceTimeoutMs : kWaitPollMs);
+    std::vector<int> pipes;
+    for (const auto& [id, download] : in_flight_) {
+      if (!download.pipe_ended) pipes.push_back(download.pipe.get());
+    }
+    auto heard = fetcher_.Await(pipes, pending.empty() ? kBlobSilenceTimeoutMs : kWaitPollMs);
     // While blobs wait for other pulls, the fetcher is asked often; silence is bounded overall.
-    if (!message && message.error().code == ErrorCode::kTimeout && !pending.empty() &&
+    if (!heard && heard.error().code == ErrorCode::kTimeout && !pending.empty() &&
         Clock::now() - last_heard < std::chrono::milliseconds(kBlobSilenceTimeoutMs)) {
       continue;
     }
-    if (!message) return message.error();
+    if (!heard) return heard.error();
     last_heard = Clock::now();
-    BANGER_ASSIGN_OR_RETURN(uint64_t bytes, HandleReport(*message));
+    for (auto& [id, download] : in_flight_) {
+      if (std::find(heard->ready.begin(), heard->ready.end(), download.pipe.get()) != heard->ready.end()) {
+        BANGER_TRY(Drain(download));
+      }
+    }
+    if (!heard->message) continue;
+    BANGER_TRY(fetcher_.CheckExpected(*heard->message, {ipc::MessageType::kBlobDone}));
+    BANGER_ASSIGN_OR_RETURN(uint64_t bytes, HandleReport(*heard->message));
     downloaded += bytes;
   }
   return downloaded;
+}
+
+Result<void> BlobDownloads::Drain(InFlight& download) {
+  uint64_t moved = 0;
+  for (;;) {
+    auto spliced = download.incoming.ReceiveFrom(download.pipe.get());
+    if (!spliced && spliced.error().code == ErrorCode::kMalformed) return ProtocolBreak(spliced.error().message);
+    if (!spliced) return spliced.error();
+    moved += spliced->bytes;
+    if (spliced->end) download.pipe_ended = true;
+    if (spliced->bytes == 0) break;
+  }
+  if (moved > 0) Emit(FetchEvent::kProgress, *download.blob, download.incoming.received());
+  return {};
 }
 
 // Starts what may start; a blob another banger is downloading goes to the back.
@@ -78,35 +108,36 @@ Result<void> BlobDownloads::StartWhatMay(std::vector<FetchedBlob*>& pending) {
 }
 
 Result<void> BlobDownloads::Start(FetchedBlob& blob, UniqueFd claim) {
-  BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache_.CreateIncoming());
+  const bool config = blob.media_type.find("config") != std::string::npos;
+  BANGER_ASSIGN_OR_RETURN(IncomingBlob incoming, cache_.Begin(blob.digest, blob.size, config ? "config" : "layer"));
+  BANGER_ASSIGN_OR_RETURN(Pipe pipe, CreatePipe(kPipeCapacity, true));
   const ipc::BlobRequest request{next_id_, {blob.digest, blob.size, blob.media_type}};
   ipc::Message message = ipc::Message::Make(ipc::MessageType::kFetchBlob, ipc::Encode(request));
-  BANGER_ASSIGN_OR_RETURN(UniqueFd for_fetcher, DupCloexec(incoming.get()));
-  message.fds.push_back(std::move(for_fetcher));
+  message.fds.push_back(std::move(pipe.write));  // closed here once sent: the fetcher's is the only write end
   BANGER_TRY(fetcher_.Send(message));
   Emit(FetchEvent::kStarted, blob, 0);
-  if (options_.on_download_started) options_.on_download_started(blob.digest, incoming.get());
-  in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(claim)});
+  if (options_.on_download_started) options_.on_download_started(blob.digest, incoming.fd());
+  in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(pipe.read), std::move(claim)});
   return {};
 }
 
+// The fetcher's word that a blob is done: everything it wrote must already be in the
+// pipe, and be exactly the blob.
 Result<uint64_t> BlobDownloads::HandleReport(const ipc::Message& message) {
-  auto report = ipc::Decode<ipc::BlobProgress>(message.body);
-  auto it = report ? in_flight_.find(report->id) : in_flight_.end();
-  if (it == in_flight_.end()) {
-    fetcher_.Kill();
-    return Error{ErrorCode::kChildFailed, report ? "banger-fetcher reported on a blob nobody asked for"
-                                                 : "banger-fetcher: " + report.error().message};
+  auto report = ipc::Decode<ipc::BlobDone>(message.body);
+  if (!report) return ProtocolBreak(report.error().message);
+  auto it = in_flight_.find(report->id);
+  if (it == in_flight_.end()) return ProtocolBreak("it reported on a blob nobody asked for");
+  InFlight& download = it->second;
+  BANGER_TRY(Drain(download));
+  FetchedBlob& blob = *download.blob;
+  if (download.incoming.received() != blob.size || report->bytes != blob.size) {
+    return ProtocolBreak("it called " + blob.digest + " done after " + std::to_string(download.incoming.received()) +
+                         " of its " + std::to_string(blob.size) + " bytes");
   }
-  FetchedBlob& blob = *it->second.blob;
-  if (message.type == ipc::MessageType::kBlobProgress) {
-    Emit(FetchEvent::kProgress, blob, std::min(report->bytes, blob.size));
-    return 0;
-  }
-  const bool config = blob.media_type.find("config") != std::string::npos;
-  BANGER_TRY(cache_.Commit(it->second.incoming, blob.digest, blob.size, config ? "config" : "layer"));
+  BANGER_TRY(download.incoming.Commit());
   Emit(FetchEvent::kDone, blob, blob.size);
-  in_flight_.erase(it);  // releases the download claim
+  in_flight_.erase(it);  // closes the pipe and releases the download claim
   return blob.size;
 }
 

@@ -1,6 +1,8 @@
 // The downloads of one fetch: at most `parallel_downloads` blobs at once through one
-// fetcher, each into an unnamed cache file that the broker hashes and links in when the
-// fetcher says it is done. A blob another banger is downloading waits for that one.
+// fetcher. The fetcher gets the write end of a pipe per blob, never a file: the broker
+// moves the bytes into an unnamed cache file only it can write, hashing them as they land,
+// and links the file in once the fetcher says it is done and the bytes match (invariant
+// I8). A blob another banger is downloading waits for that one.
 #pragma once
 
 #include <cstdint>
@@ -26,16 +28,21 @@ class BlobDownloads {
  private:
   struct InFlight {
     FetchedBlob* blob;
-    UniqueFd incoming;
+    IncomingBlob incoming;
+    UniqueFd pipe;   // the read end; the fetcher holds the write end
     UniqueFd claim;  // the download lock; released when the download ends
+    bool pipe_ended = false;
   };
 
   Result<void> StartWhatMay(std::vector<FetchedBlob*>& pending);
   Result<void> Start(FetchedBlob& blob, UniqueFd claim);
-  // One message from the fetcher: progress, or a download to verify and link in.
+  // Moves what the fetcher wrote into the blob's pipe into its cache file.
+  Result<void> Drain(InFlight& download);
+  // One message from the fetcher: a download it says is done, to verify and link in.
   Result<uint64_t> HandleReport(const ipc::Message& message);
   Result<void> PauseUnlessStopped(int ms) const;
   void Emit(FetchEvent::Kind kind, const FetchedBlob& blob, uint64_t bytes) const;
+  Error ProtocolBreak(const std::string& what);
 
   const BlobCache& cache_;
   security::SandboxedChild& fetcher_;

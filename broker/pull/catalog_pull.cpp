@@ -26,12 +26,13 @@ Result<UniqueFd> CachedBundle(const BlobCache& cache, const CatalogEntry& entry,
     Report(options, FetchEvent::kCached, digest, entry.size, entry.size);
     return std::move(*cached);
   }
-  BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache.CreateIncoming());
+  BANGER_ASSIGN_OR_RETURN(IncomingBlob incoming, cache.Begin(digest, entry.size, "bundle of " + entry.name));
   Report(options, FetchEvent::kStarted, digest, 0, entry.size);
-  auto downloaded = DownloadUrl(HelperLauncher(options.helpers), entry.url, entry.size, incoming.get(),
-                                [&](uint64_t bytes) { Report(options, FetchEvent::kProgress, digest, bytes, entry.size); });
+  auto downloaded = DownloadUrl(
+      HelperLauncher(options.helpers), entry.url, entry.size, [&](int pipe) { return incoming.ReceiveFrom(pipe); },
+      [&](uint64_t bytes) { Report(options, FetchEvent::kProgress, digest, bytes, entry.size); });
   if (!downloaded) return downloaded.error().Wrap("catalog image " + entry.name);
-  BANGER_TRY(cache.Commit(incoming, digest, entry.size, "bundle of " + entry.name));
+  BANGER_TRY(incoming.Commit());
   Report(options, FetchEvent::kDone, digest, entry.size, entry.size);
   auto opened = cache.OpenBlob(digest, entry.size);
   if (!opened) return Error{ErrorCode::kNotFound, "bundle " + digest + " left the cache"};

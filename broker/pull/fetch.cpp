@@ -182,9 +182,9 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   if (options.on_plan) options.on_plan(image);
   // The manifest itself is content too: keep it, verified, beside the blobs.
   if (!cache.Contains(image.manifest_digest, manifest.size())) {
-    BANGER_ASSIGN_OR_RETURN(UniqueFd incoming, cache.CreateIncoming());
-    BANGER_TRY(PwriteAll(incoming.get(), manifest, 0, "caching the manifest"));
-    BANGER_TRY(cache.Commit(incoming, image.manifest_digest, manifest.size(), "manifest"));
+    BANGER_ASSIGN_OR_RETURN(IncomingBlob incoming, cache.Begin(image.manifest_digest, manifest.size(), "manifest"));
+    BANGER_TRY(incoming.Append(manifest));
+    BANGER_TRY(incoming.Commit());
   }
   BANGER_TRY(DownloadBlobs(cache, fetcher, options, image));
   if (auto status = security::ReadProcStatus(fetcher.pid())) image.fetcher_peak_rss_kib = status->peak_rss_kib;

@@ -9,38 +9,60 @@ namespace banger::broker {
 namespace {
 
 constexpr int kSilenceTimeoutMs = 15 * 60 * 1000;
+constexpr size_t kPipeCapacity = 1 << 20;
 
 }  // namespace
 
-Result<uint64_t> DownloadUrl(const HelperLauncher& launcher, const std::string& url, uint64_t max_bytes, int fd,
-                             const std::function<void(uint64_t bytes)>& progress) {
+Result<uint64_t> DownloadUrl(const HelperLauncher& launcher, const std::string& url, uint64_t max_bytes,
+                             const PipeReceiver& receive, const std::function<void(uint64_t bytes)>& progress) {
   BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher, launcher.Start(security::ProcessKind::kFetcher));
+  BANGER_ASSIGN_OR_RETURN(Pipe pipe, CreatePipe(kPipeCapacity, true));
   ipc::Message request = ipc::Message::Make(ipc::MessageType::kFetchUrl, ipc::Encode(ipc::UrlRequest{1, url, max_bytes}));
-  BANGER_ASSIGN_OR_RETURN(UniqueFd sink, DupCloexec(fd));
-  request.fds.push_back(std::move(sink));
+  request.fds.push_back(std::move(pipe.write));
   BANGER_TRY(fetcher.Send(request));
+  request.fds.clear();  // the fetcher's is the only write end
+  uint64_t received = 0;
+  bool ended = false;
+  auto take = [&]() -> Result<void> {
+    for (;;) {
+      BANGER_ASSIGN_OR_RETURN(Spliced moved, receive(pipe.read.get()));
+      received += moved.bytes;
+      ended |= moved.end;
+      if (received > max_bytes) return Error{ErrorCode::kOversized, url + " is larger than " + std::to_string(max_bytes) + " bytes"};
+      if (moved.bytes == 0) break;
+      if (progress) progress(received);
+    }
+    return {};
+  };
   for (;;) {
-    BANGER_ASSIGN_OR_RETURN(ipc::Message reply, fetcher.ReceiveExpecting({ipc::MessageType::kBlobProgress,
-                                                                           ipc::MessageType::kBlobDone},
-                                                                          kSilenceTimeoutMs));
-    auto report = ipc::Decode<ipc::BlobProgress>(reply.body);
-    if (!report || report->id != 1 || report->bytes > max_bytes) {
+    std::vector<int> watched;
+    if (!ended) watched.push_back(pipe.read.get());
+    BANGER_ASSIGN_OR_RETURN(security::SandboxedChild::Awaited heard, fetcher.Await(watched, kSilenceTimeoutMs));
+    if (!heard.ready.empty()) BANGER_TRY(take());
+    if (!heard.message) continue;
+    BANGER_TRY(fetcher.CheckExpected(*heard.message, {ipc::MessageType::kBlobDone}));
+    BANGER_TRY(take());
+    auto report = ipc::Decode<ipc::BlobDone>(heard.message->body);
+    if (!report || report->id != 1 || report->bytes != received) {
       fetcher.Kill();
-      return Error{ErrorCode::kChildFailed, "banger-fetcher: " + (report ? "a report that does not fit the download of " + url
-                                                                          : report.error().message)};
+      return Error{ErrorCode::kChildFailed,
+                   "banger-fetcher broke protocol: " +
+                       (report ? "its report does not fit the download of " + url : report.error().message)};
     }
-    if (progress) progress(report->bytes);
-    if (reply.type == ipc::MessageType::kBlobDone) {
-      BANGER_TRY(fetcher.Shutdown(10000));
-      return report->bytes;
-    }
+    BANGER_TRY(fetcher.Shutdown(10000));
+    return received;
   }
 }
 
 Result<std::string> ReadUrl(const HelperLauncher& launcher, const std::string& url, uint64_t max_bytes) {
   UniqueFd sink(::memfd_create("banger-download", MFD_CLOEXEC));
   if (!sink) return Error::FromErrno("memfd_create");
-  BANGER_TRY(DownloadUrl(launcher, url, max_bytes, sink.get()));
+  uint64_t at = 0;
+  BANGER_TRY(DownloadUrl(launcher, url, max_bytes, [&](int pipe) -> Result<Spliced> {
+    BANGER_ASSIGN_OR_RETURN(Spliced moved, SpliceFromPipe(pipe, sink.get(), at, 1 << 20, "reading " + url));
+    at += moved.bytes;
+    return moved;
+  }));
   return ReadWholeFd(sink.get(), max_bytes, url);
 }
 

@@ -4,11 +4,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/digest.h"
 #include "base/sha256.h"
 #include "broker/store/files.h"
 
 namespace banger::broker {
+namespace {
+
+// Landed bytes are hashed in runs of this size, while still in the page cache.
+constexpr uint64_t kHashChunk = 4 << 20;
+
+}  // namespace
 
 Result<BlobCache> BlobCache::Open(const std::string& cache_root) {
   BANGER_ASSIGN_OR_RETURN(CacheLayout layout, CacheLayout::Open(cache_root));
@@ -27,42 +35,70 @@ std::optional<UniqueFd> BlobCache::OpenBlob(const std::string& digest, uint64_t 
 
 bool BlobCache::Contains(const std::string& digest, uint64_t size) const { return OpenBlob(digest, size).has_value(); }
 
-Result<UniqueFd> BlobCache::CreateIncoming() const {
+Result<IncomingBlob> BlobCache::Begin(const std::string& digest, uint64_t size, const std::string& what) const {
+  BANGER_TRY(CheckDigest(digest, what));
   const std::string dir = layout_.blobs_dir();
-  UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644));
+  UniqueFd fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!fd) return Error::FromErrno("creating an anonymous file in " + dir + " (needs O_TMPFILE support)");
-  return fd;
+  return IncomingBlob(*this, std::move(fd), digest, size, what);
 }
 
-Result<void> BlobCache::Commit(const UniqueFd& incoming, const std::string& digest, uint64_t size,
-                               const std::string& what) const {
-  BANGER_TRY(CheckDigest(digest, what));
-  // The size first: a file grown past it (sparse, a helper's doing) is refused before a
-  // byte of it is hashed.
-  struct stat st {};
-  if (::fstat(incoming.get(), &st) != 0) return Error::FromErrno("stat " + what + " " + digest);
-  uint64_t actual_size = static_cast<uint64_t>(st.st_size);
-  std::string actual;
-  if (actual_size == size) {
-    BANGER_ASSIGN_OR_RETURN(actual, Sha256OfFd(incoming.get(), &actual_size));
+Result<void> IncomingBlob::Landed(uint64_t bytes) {
+  received_ += bytes;
+  if (received_ > size_) {
+    return Error{ErrorCode::kMalformed, what_ + " " + digest_ + ": more than the " + std::to_string(size_) +
+                                            " bytes its descriptor declares arrived"};
   }
-  if (actual_size != size) {
-    return Error{ErrorCode::kMalformed, what + " " + digest + ": got " + std::to_string(actual_size) +
-                                            " bytes, expected " + std::to_string(size)};
+  return HashLanded(kHashChunk);
+}
+
+// Hashes what landed since the last time once at least `at_least` bytes are waiting,
+// while they are still in the page cache.
+Result<void> IncomingBlob::HashLanded(uint64_t at_least) {
+  if (received_ - hashed_ < at_least || received_ == hashed_) return {};
+  BANGER_TRY(hash_.UpdateFromFile(file_.get(), hashed_, received_ - hashed_, what_ + " " + digest_));
+  hashed_ = received_;
+  return {};
+}
+
+Result<void> IncomingBlob::Append(std::string_view bytes) {
+  BANGER_TRY(PwriteAll(file_.get(), bytes, received_, "writing " + what_ + " " + digest_ + " into the cache"));
+  return Landed(bytes.size());
+}
+
+Result<Spliced> IncomingBlob::ReceiveFrom(int pipe) {
+  // One byte more than is missing: a sender that goes past the size is caught at once.
+  const size_t room = static_cast<size_t>(std::min<uint64_t>(size_ - std::min(received_, size_) + 1, 4 << 20));
+  BANGER_ASSIGN_OR_RETURN(Spliced moved, SpliceFromPipe(pipe, file_.get(), received_, room,
+                                                        "writing " + what_ + " " + digest_ + " into the cache"));
+  BANGER_TRY(Landed(moved.bytes));
+  return moved;
+}
+
+Result<void> IncomingBlob::Commit() {
+  if (received_ != size_) {
+    return Error{ErrorCode::kMalformed, what_ + " " + digest_ + ": got " + std::to_string(received_) +
+                                            " bytes, expected " + std::to_string(size_)};
   }
-  if (actual != digest) {
-    return Error{ErrorCode::kMalformed, what + " " + digest + ": digest mismatch, the bytes hash to " + actual};
+  BANGER_TRY(HashLanded(1));
+  const std::string actual = Sha256Digest(hash_.Finish());
+  if (actual != digest_) {
+    return Error{ErrorCode::kMalformed, what_ + " " + digest_ + ": digest mismatch, the bytes hash to " + actual};
   }
-  BANGER_TRY(FsyncFd(incoming.get(), what + " " + digest));
+  return cache_->Link(file_.get(), digest_, size_, what_);
+}
+
+Result<void> BlobCache::Link(int file, const std::string& digest, uint64_t size, const std::string& what) const {
+  BANGER_TRY(FsyncFd(file, what + " " + digest));
   const std::string final_path = layout_.BlobPath(digest);
-  auto linked = LinkFdUnlessTaken(incoming.get(), final_path);
+  auto linked = LinkFdUnlessTaken(file, final_path);
   if (!linked) return linked.error().Wrap("caching " + what + " " + digest);
   if (!*linked) {
     // Another pull linked the same verified bytes first; a wrong-size leftover is replaced.
     if (!Contains(digest, size)) {
       const std::string temp = final_path + ".replace." + std::to_string(::getpid());
       ::unlink(temp.c_str());
-      auto replaced = LinkFd(incoming.get(), temp);
+      auto replaced = LinkFd(file, temp);
       if (replaced) replaced = RenameDurably(temp, final_path);
       if (!replaced) {
         ::unlink(temp.c_str());

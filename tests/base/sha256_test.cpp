@@ -38,5 +38,45 @@ TEST(Sha256, OfAFileFromOffsetZeroWithItsSize) {
   EXPECT_EQ(size, 3u);
 }
 
+// Runs of a file at offsets that are not page-aligned, across the 8 MiB map window.
+TEST(Sha256, RunsOfAFileThroughItsMapEqualTheWhole) {
+  std::string bytes(20 << 20, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131) >> 3);
+  UniqueFd fd(::memfd_create("sha-test", MFD_CLOEXEC));
+  ASSERT_TRUE(WriteAll(fd.get(), bytes, "writing"));
+  Sha256 hash;
+  uint64_t at = 0;
+  for (uint64_t run : {1ull, 4095ull, 4097ull, (9ull << 20) + 3, 123457ull}) {
+    ASSERT_TRUE(hash.UpdateFromFile(fd.get(), at, run, "test file"));
+    at += run;
+  }
+  ASSERT_TRUE(hash.UpdateFromFile(fd.get(), at, bytes.size() - at, "test file"));
+  EXPECT_EQ(Sha256Digest(hash.Finish()), Sha256DigestOf(bytes));
+}
+
+TEST(SpliceFromPipe, MovesWhatThePipeHoldsAndSaysWhenItEnded) {
+  auto pipe = CreatePipe(0, true);
+  ASSERT_TRUE(pipe);
+  UniqueFd file(::memfd_create("splice-test", MFD_CLOEXEC));
+  auto empty = SpliceFromPipe(pipe->read.get(), file.get(), 0, 100, "test");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->bytes, 0u);
+  EXPECT_FALSE(empty->end) << "an empty pipe whose writer is there has not ended";
+  ASSERT_TRUE(WriteAll(pipe->write.get(), "hello", "pipe"));
+  pipe->write.reset();
+  auto first = SpliceFromPipe(pipe->read.get(), file.get(), 10, 3, "test");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->bytes, 3u) << "no more than asked";
+  auto rest = SpliceFromPipe(pipe->read.get(), file.get(), 13, 100, "test");
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->bytes, 2u);
+  auto end = SpliceFromPipe(pipe->read.get(), file.get(), 15, 100, "test");
+  ASSERT_TRUE(end);
+  EXPECT_TRUE(end->end);
+  char got[5] = {};
+  ASSERT_EQ(::pread(file.get(), got, 5, 10), 5);
+  EXPECT_EQ(std::string(got, 5), "hello");
+}
+
 }  // namespace
 }  // namespace banger

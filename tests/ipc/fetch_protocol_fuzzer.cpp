@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: fuzz::Check<ResolvedPlan>(body); break;
     case 2: fuzz::Check<BlobRequest>(body); break;
     case 3: fuzz::Check<UrlRequest>(body); break;
-    case 4: fuzz::Check<BlobProgress>(body); break;
+    case 4: fuzz::Check<BlobDone>(body); break;
   }
   return 0;
 }

@@ -143,7 +143,7 @@ TEST(FetchProtocol, RoundTripsAndRefusesWhatItShould) {
   EXPECT_EQ(*DecodeResolvedPlan(Encode(plan), 128), plan);
   EXPECT_EQ(*Decode<BlobRequest>(Encode(BlobRequest{7, plan.config})), (BlobRequest{7, plan.config}));
   EXPECT_EQ(*Decode<UrlRequest>(Encode(UrlRequest{1, "https://x/y", 5})), (UrlRequest{1, "https://x/y", 5}));
-  EXPECT_EQ(*Decode<BlobProgress>(Encode(BlobProgress{7, 50})), (BlobProgress{7, 50}));
+  EXPECT_EQ(*Decode<BlobDone>(Encode(BlobDone{7, 50})), (BlobDone{7, 50}));
 
   plan.layers.resize(3, plan.layers[0]);
   ExpectMalformed(DecodeResolvedPlan(Encode(plan), 2), "'layers' has more than 2 items");
@@ -153,12 +153,12 @@ TEST(FetchProtocol, RoundTripsAndRefusesWhatItShould) {
   body = json::parse(Encode(plan));
   body["config"]["digest"] = "sha512:00";
   ExpectMalformed(DecodeResolvedPlan(body.dump(), 128), "config: 'digest' is not a sha256 digest");
-  ExpectMalformed(Decode<BlobProgress>(R"({"id": 1})"), "'bytes' is missing");
-  ExpectMalformed(Decode<BlobProgress>(R"({"id": 1, "bytes": 2, "digest": "x"})"), "unknown key 'digest'");
+  ExpectMalformed(Decode<BlobDone>(R"({"id": 1})"), "'bytes' is missing");
+  ExpectMalformed(Decode<BlobDone>(R"({"id": 1, "bytes": 2, "digest": "x"})"), "unknown key 'digest'");
 }
 
 TEST(Fields, AnUnknownKeyIsShownPrintably) {
-  ExpectMalformed(Decode<BlobProgress>("{\"id\": 1, \"bytes\": 2, \"\\u001b[31mred\": 0}"), "unknown key '\\x1b[31mred'");
+  ExpectMalformed(Decode<BlobDone>("{\"id\": 1, \"bytes\": 2, \"\\u001b[31mred\": 0}"), "unknown key '\\x1b[31mred'");
 }
 
 }  // namespace

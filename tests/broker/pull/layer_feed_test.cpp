@@ -116,10 +116,10 @@ class LayerFeedTest : public ::testing::Test {
   std::string LayerBytes(size_t i) const { return testing::ReadFile(layers_[i].path); }
   // Writes a blob into an unnamed cache file, as a download does, and links it in.
   void Land(const FetchedBlob& blob, const std::string& bytes) {
-    auto incoming = cache_->CreateIncoming();
+    auto incoming = cache_->Begin(blob.digest, blob.size, "blob");
     ASSERT_TRUE(incoming) << incoming.error().message;
-    ASSERT_TRUE(PwriteAll(incoming->get(), bytes, 0, blob.digest));
-    auto committed = cache_->Commit(*incoming, blob.digest, blob.size, "blob");
+    ASSERT_TRUE(incoming->Append(bytes));
+    auto committed = incoming->Commit();
     ASSERT_TRUE(committed) << committed.error().message;
   }
   // A feed whose unpacker is `child`; the spool and tree stream stay readable here.
@@ -181,17 +181,17 @@ TEST_F(LayerFeedTest, ALayerStillDownloadingIsReadAsItGrowsAndNeverNeedsTheCache
   feed.OnEvent(Event(FetchEvent::kCached, image_.layers[0]));
   // Layer 1's download starts into an unnamed cache file, which fills afterwards and is
   // never linked in: only the feed's view of the filling file can give it to the unpacker.
-  auto filling = cache_->CreateIncoming();
+  auto filling = cache_->Begin(image_.layers[1].digest, image_.layers[1].size, "layer");
   ASSERT_TRUE(filling) << filling.error().message;
-  feed.OnDownloadStarted(image_.layers[1].digest, filling->get());
+  feed.OnDownloadStarted(image_.layers[1].digest, filling->fd());
   // Three quarters arrive; the unpacker reads into them (its progress report on layer 1
   // says so), then waits at their end for the rest instead of taking it for the end.
   const std::string bytes = LayerBytes(1);
   const size_t cut = bytes.size() * 3 / 4;
-  ASSERT_TRUE(PwriteAll(filling->get(), bytes.substr(0, cut), 0, "layer 1"));
+  ASSERT_TRUE(filling->Append(bytes.substr(0, cut)));
   auto reading = WaitForProgressOn(*unpacker, 1);
   ASSERT_TRUE(reading) << reading.error().message;
-  ASSERT_TRUE(PwriteAll(filling->get(), bytes.substr(cut), cut, "layer 1"));
+  ASSERT_TRUE(filling->Append(bytes.substr(cut)));
 
   auto done = WaitForDone(*unpacker);
   ASSERT_TRUE(done) << done.error().message;
@@ -208,9 +208,9 @@ TEST_F(LayerFeedTest, NothingReachesTheUnpackerBeforeTheConfigIsInTheCache) {
   feed.OnPlan(image_);
   Land(image_.layers[0], LayerBytes(0));
   feed.OnEvent(Event(FetchEvent::kDone, image_.layers[0]));
-  auto filling = cache_->CreateIncoming();
+  auto filling = cache_->Begin(image_.layers[1].digest, image_.layers[1].size, "layer");
   ASSERT_TRUE(filling);
-  feed.OnDownloadStarted(image_.layers[1].digest, filling->get());
+  feed.OnDownloadStarted(image_.layers[1].digest, filling->fd());
   auto poked = testing::Poke(*probe);
   ASSERT_TRUE(poked) << "the probe got something before the config was cached: " << poked.error().message;
 

@@ -53,12 +53,12 @@ class PruneTest : public ::testing::Test {
   // A blob through the cache's own path: an unnamed file, verified and linked in.
   std::string CommitBlob(const std::string& content) {
     const BlobCache cache(layout());
-    auto incoming = cache.CreateIncoming();
+    const std::string digest = Sha256DigestOf(content);
+    auto incoming = cache.Begin(digest, content.size(), "layer");
     EXPECT_TRUE(incoming) << incoming.error().message;
     if (!incoming) return "";
-    EXPECT_TRUE(PwriteAll(incoming->get(), content, 0, "blob"));
-    const std::string digest = Sha256DigestOf(content);
-    auto committed = cache.Commit(*incoming, digest, content.size(), "layer");
+    EXPECT_TRUE(incoming->Append(content));
+    auto committed = incoming->Commit();
     EXPECT_TRUE(committed) << committed.error().message;
     return digest;
   }

@@ -11,12 +11,11 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/adversary/stand_in.h"
 #include "tests/support/registry_fixture.h"
 
 namespace banger::testing {
 namespace {
-
-const std::string kBin = BANGER_BIN_DIR;
 
 struct Scenario {
   const char* name;
@@ -33,21 +32,12 @@ class CompromisedHelper : public ::testing::TestWithParam<Scenario> {
     registry_ = TestRegistry::Start();
     ASSERT_TRUE(registry_);
     ASSERT_FALSE(registry_->Push("demo/app", "v1", {"--layers", "2"}).is_null());
-    // banger and its helpers in a directory of their own, one of them the stand-in.
-    for (const char* file : {"banger", "banger-fetcher", "banger-unpacker", "banger-imager"}) {
-      CopyExecutable(kBin + "/" + file, bin_.path());
-    }
-    const std::string stand_in = bin_.path() + "/" + GetParam().helper;
-    ASSERT_EQ(::unlink(stand_in.c_str()), 0);
-    ASSERT_EQ(::rename(CopyExecutable(BANGER_COMPROMISED_HELPER, bin_.path()).c_str(), stand_in.c_str()), 0);
-    std::ofstream(stand_in + ".reply") << GetParam().reply;
+    std::ofstream(install_.helper_path(GetParam().helper) + ".reply") << GetParam().reply;
   }
-  CommandResult Banger(const std::string& args) {
-    return RunCommand("env BANGER_STATE_DIR=" + state_.path() + " BANGER_CACHE_DIR=" + cache_.path() +
-                      " DOCKER_CONFIG=" + cache_.path() + " " + bin_.path() + "/banger " + args + " 2>&1");
-  }
+  CommandResult Banger(const std::string& args) { return BangerIn(install_.dir(), state_.path(), cache_.path(), args); }
   std::unique_ptr<TestRegistry> registry_;
-  ScratchDir bin_{"banger-bin"}, state_{"banger-state"}, cache_{"banger-cache"};
+  StandInInstall install_{GetParam().helper, BANGER_COMPROMISED_HELPER};
+  ScratchDir state_{"banger-state"}, cache_{"banger-cache"};
 };
 
 TEST_P(CompromisedHelper, ItsReplyIsItsNamedFailureAndNothingIsPublished) {

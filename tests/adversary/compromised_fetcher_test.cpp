@@ -1,0 +1,58 @@
+// A fetcher compromised after lockdown keeps every descriptor the broker gave it and,
+// once its downloads are done, rewrites each one (compromised_fetcher_main.cpp). Verified
+// bytes stay verified (invariant I8): the fetcher only ever held pipes, so its pull
+// succeeds, every blob in the cache still hashes to its name, and a clean pull from that
+// cache is byte-identical to one from a fresh cache. Before the pipes, the fetcher held
+// the cache files themselves and rewrote blobs the broker had already linked in.
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/adversary/stand_in.h"
+#include "tests/support/registry_fixture.h"
+
+namespace banger::testing {
+namespace {
+
+// "name hash" for every blob in the cache whose bytes do not hash to its name.
+std::string BlobsThatDoNotMatchTheirNames(const std::string& cache) {
+  return RunCommand("cd " + cache + "/oci/blobs/sha256 && for f in *; do h=$(sha256sum < \"$f\" | cut -c1-64); "
+                    "[ \"$h\" = \"$f\" ] || echo \"$f $h\"; done")
+      .output;
+}
+
+std::string RootfsOf(const CommandResult& pull) {
+  const std::string& out = pull.output;
+  const size_t start = out.rfind('\n', out.size() >= 2 ? out.size() - 2 : 0);
+  const std::string line = out.substr(start == std::string::npos ? 0 : start + 1);
+  auto record = nlohmann::json::parse(line, nullptr, false);
+  if (record.is_discarded() || !record.contains("rootfs")) return "/no rootfs in the output";
+  return record["rootfs"].get<std::string>();
+}
+
+TEST(CompromisedFetcher, RewritingEveryFdItHadLeavesTheCacheVerified) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("demo/app", "v1", {"--layers", "3"}).is_null());
+  const std::string ref = registry->host() + "/demo/app:v1";
+  StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+  ScratchDir cache("banger-cache"), state("banger-state"), clean_state("banger-state"), fresh_cache("banger-cache"),
+      fresh_state("banger-state");
+
+  CommandResult attacked = BangerIn(compromised.dir(), state.path(), cache.path(), "image pull -q " + ref);
+  EXPECT_EQ(attacked.exit_status, 0) << "the broker never gave it anything a write could break: " << attacked.output;
+  ASSERT_NE(RunCommand("ls " + cache.path() + "/oci/blobs/sha256 | wc -l").output, "0\n");
+  EXPECT_EQ(BlobsThatDoNotMatchTheirNames(cache.path()), "") << "cache blobs rewritten after they were verified";
+
+  // The real helpers from here on: the touched cache, and a fresh one.
+  CommandResult reused = BangerIn(BANGER_BIN_DIR, clean_state.path(), cache.path(), "image pull --json " + ref);
+  ASSERT_EQ(reused.exit_status, 0) << reused.output;
+  CommandResult fresh = BangerIn(BANGER_BIN_DIR, fresh_state.path(), fresh_cache.path(), "image pull --json " + ref);
+  ASSERT_EQ(fresh.exit_status, 0) << fresh.output;
+  CommandResult compared = RunCommand("cmp " + RootfsOf(reused) + " " + RootfsOf(fresh));
+  EXPECT_EQ(compared.exit_status, 0) << compared.output;
+}
+
+}  // namespace
+}  // namespace banger::testing
