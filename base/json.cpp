@@ -22,7 +22,9 @@ Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth) {
 }
 
 std::string DumpJson(const nlohmann::json& value, int indent) {
-  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+  // ASCII only: whatever a string holds (a helper's or a registry's words), the text
+  // carries no byte a terminal could act on.
+  return value.dump(indent, ' ', true, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace banger

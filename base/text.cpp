@@ -33,7 +33,18 @@ size_t Utf8Length(std::string_view s) {
 
 }  // namespace
 
-std::string Printable(std::string_view raw, size_t max_bytes) {
+namespace {
+
+// A control character a terminal may act on, though it is valid UTF-8.
+bool IsControlCodePoint(std::string_view utf8) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(utf8[i]); };
+  if (utf8.size() == 2) return byte(0) == 0xc2 && byte(1) < 0xa0;  // C1
+  if (utf8.size() != 3 || byte(0) != 0xe2) return false;
+  const unsigned second = byte(1), third = byte(2);
+  return (second == 0x80 && third >= 0xaa && third <= 0xae) || (second == 0x81 && third >= 0xa6 && third <= 0xa9);
+}
+
+std::string Escape(std::string_view raw, size_t max_bytes, bool escape_backslash) {
   static const char* kHex = "0123456789abcdef";
   std::string out;
   size_t i = 0;
@@ -41,13 +52,16 @@ std::string Printable(std::string_view raw, size_t max_bytes) {
     const unsigned char c = static_cast<unsigned char>(raw[i]);
     size_t take = 1;
     std::string piece;
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
+    if (c >= 0x20 && c < 0x7f && (c != '\\' || !escape_backslash)) {
       piece.assign(1, static_cast<char>(c));
-    } else if (c >= 0x80 && (take = Utf8Length(raw.substr(i))) != 0) {
+    } else if (c >= 0x80 && (take = Utf8Length(raw.substr(i))) != 0 && !IsControlCodePoint(raw.substr(i, take))) {
       piece.assign(raw.substr(i, take));
     } else {
-      take = 1;
-      piece = std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+      take = take == 0 ? 1 : take;
+      for (size_t k = 0; k < take; ++k) {
+        const unsigned char b = static_cast<unsigned char>(raw[i + k]);
+        piece += std::string("\\x") + kHex[b >> 4] + kHex[b & 15];
+      }
     }
     if (out.size() + piece.size() > max_bytes) return out + "...";
     out += piece;
@@ -55,6 +69,12 @@ std::string Printable(std::string_view raw, size_t max_bytes) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string Printable(std::string_view raw, size_t max_bytes) { return Escape(raw, max_bytes, true); }
+
+std::string TerminalSafe(std::string_view text, size_t max_bytes) { return Escape(text, max_bytes, false); }
 
 std::string UtcTime(int64_t seconds) {
   // The days-to-civil algorithm of H. Hinnant's date library.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "broker/cli/cli.h"
+#include "broker/cli/output.h"
 
 // The one catch of the privileged process: whatever escaped the Result idiom (a library
 // that throws) ends this run with one line and exit 1, never an abort. Staging
@@ -13,9 +14,8 @@ int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     return banger::broker::RunCli(args, std::cout, std::cerr);
   } catch (const std::exception& e) {
-    std::cerr << "banger: internal error: " << e.what() << "\n";
+    return banger::broker::ReportInternalError(std::cerr, e.what());
   } catch (...) {
-    std::cerr << "banger: internal error: an unknown exception\n";
+    return banger::broker::ReportInternalError(std::cerr, "an unknown exception");
   }
-  return 1;
 }

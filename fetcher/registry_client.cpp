@@ -15,6 +15,7 @@
 #include "base/digest.h"
 #include "base/json.h"
 #include "base/sha256.h"
+#include "base/text.h"
 #include "fetcher/auth_challenge.h"
 #include "ipc/channel.h"
 
@@ -48,8 +49,10 @@ std::string RegistryErrorText(const HttpResponse& r) {
   if (body && body->is_object() && body->contains("errors") && (*body)["errors"].is_array() &&
       !(*body)["errors"].empty() && (*body)["errors"][0].is_object()) {
     const auto& e = (*body)["errors"][0];
-    std::string text = e.value("code", "") + (e.contains("message") ? ": " + e.value("message", "") : "");
-    return text.substr(0, 300);
+    auto field = [&](const char* key) { return e.contains(key) && e[key].is_string() ? e[key].get<std::string>() : ""; };
+    const std::string message = field("message");
+    // The registry's words, escaped and cut on a character boundary.
+    return TerminalSafe(field("code") + (message.empty() ? "" : ": " + message), 300);
   }
   return "";
 }

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "base/text.h"
 #include "ipc/frame.h"
 
 namespace banger::ipc {
@@ -29,7 +30,7 @@ Result<nlohmann::json> Message::Json(int max_depth) const {
 
 Message MakeErrorMessage(const Error& error) {
   return Message::WithJson(MessageType::kError,
-                           {{"message", error.message.substr(0, 4096)}, {"code", static_cast<int>(error.code)}});
+                           {{"message", TerminalSafe(error.message, 4096)}, {"code", static_cast<int>(error.code)}});
 }
 
 Error ErrorFromMessage(const Message& error) {
@@ -37,7 +38,8 @@ Error ErrorFromMessage(const Message& error) {
   if (!body || !body->is_object() || !body->contains("message") || !(*body)["message"].is_string()) {
     return Error{ErrorCode::kChildFailed, "(unreadable error message)"};
   }
-  Error out{ErrorCode::kChildFailed, (*body)["message"].get<std::string>().substr(0, 1000)};
+  // A helper's words: escaped, and cut on a character boundary.
+  Error out{ErrorCode::kChildFailed, TerminalSafe((*body)["message"].get_ref<const std::string&>(), 1000)};
   if (body->contains("code") && (*body)["code"].is_number_integer()) {
     switch (auto code = static_cast<ErrorCode>((*body)["code"].get<int>())) {
       case ErrorCode::kIo: case ErrorCode::kTruncated: case ErrorCode::kOversized: case ErrorCode::kMalformed:

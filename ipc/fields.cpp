@@ -133,6 +133,14 @@ FieldReader& FieldReader::String(std::string_view key, std::string& out, size_t 
   return *this;
 }
 
+FieldReader& FieldReader::OptionalString(std::string_view key, std::string& out, size_t max_bytes) {
+  if (error_ || !object_.contains(key)) {
+    read_.emplace(key);
+    return *this;
+  }
+  return String(key, out, max_bytes);
+}
+
 FieldReader& FieldReader::Digest(std::string_view key, std::string& out) {
   std::string digest;
   String(key, digest, kMaxDigestBytes);
@@ -241,6 +249,11 @@ FieldWriter& FieldWriter::Digests(std::string_view key, const std::vector<std::s
 
 FieldWriter& FieldWriter::OptionalUint(std::string_view key, const std::optional<uint64_t>& value, uint64_t) {
   if (value) Uint(key, *value);
+  return *this;
+}
+
+FieldWriter& FieldWriter::OptionalString(std::string_view key, const std::string& value, size_t) {
+  if (!value.empty()) String(key, value);
   return *this;
 }
 

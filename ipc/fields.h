@@ -56,6 +56,8 @@ class FieldReader {
   FieldReader& Digests(std::string_view key, std::vector<std::string>& out, size_t max_items);
   // Absent leaves `out` unset.
   FieldReader& OptionalUint(std::string_view key, std::optional<uint64_t>& out, uint64_t max = kNoBound);
+  // Absent leaves `out` as it is (empty).
+  FieldReader& OptionalString(std::string_view key, std::string& out, size_t max_bytes);
 
   // Nested bodies, read with their own Fields.
   template <class Body>
@@ -116,6 +118,7 @@ class FieldWriter {
   FieldWriter& Strings(std::string_view key, const std::vector<std::string>& value, size_t = 0, size_t = 0);
   FieldWriter& Digests(std::string_view key, const std::vector<std::string>& value, size_t = 0);
   FieldWriter& OptionalUint(std::string_view key, const std::optional<uint64_t>& value, uint64_t = kNoBound);
+  FieldWriter& OptionalString(std::string_view key, const std::string& value, size_t = 0);  // empty: absent
 
   template <class Body>
   FieldWriter& Object(std::string_view key, const Body& value) {

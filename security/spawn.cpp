@@ -12,6 +12,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/text.h"
 #include "security/sanitizer.h"
 #include "security/seccomp_policy.h"
 #include "security/stop_signal.h"
@@ -251,7 +252,7 @@ Error SandboxedChild::DeathError() {
     while (!tail.empty() && tail.back() == '\n') tail.remove_suffix(1);
     size_t line_start = tail.rfind('\n');
     std::string_view last = line_start == std::string_view::npos ? tail : tail.substr(line_start + 1);
-    if (!last.empty()) message += ": " + std::string(last.substr(0, 300));
+    if (!last.empty()) message += ": " + TerminalSafe(last, 300);
   }
   return Error{code, message};
 }
@@ -308,6 +309,11 @@ Result<ipc::Message> SandboxedChild::ReceiveExpecting(std::initializer_list<ipc:
   return message;
 }
 
+Error SandboxedChild::BrokeProtocol(const std::string& what) {
+  Kill();
+  return Error{ErrorCode::kChildFailed, name_ + " broke protocol: " + what};
+}
+
 Result<void> SandboxedChild::CheckExpected(const ipc::Message& message,
                                            std::initializer_list<ipc::MessageType> allowed) {
   for (ipc::MessageType type : allowed) {
@@ -319,9 +325,7 @@ Result<void> SandboxedChild::CheckExpected(const ipc::Message& message,
     if (reported.code == ErrorCode::kChildFailed) reported.message = name_ + ": " + reported.message;
     return reported;
   }
-  Kill();
-  return Error{ErrorCode::kChildFailed,
-               name_ + " sent '" + ipc::MessageTypeName(message.type) + "' out of turn and was stopped"};
+  return BrokeProtocol("it sent '" + std::string(ipc::MessageTypeName(message.type)) + "' out of turn");
 }
 
 Result<void> SandboxedChild::Shutdown(int timeout_ms) {

@@ -59,6 +59,10 @@ class SandboxedChild {
   // A malformed frame is the child's failure: it is killed and the error names it.
   Result<ipc::Message> Receive(int timeout_ms = -1);
   Result<ipc::Message> ReceiveExpecting(std::initializer_list<ipc::MessageType> allowed, int timeout_ms = -1);
+  // A message that breaks the protocol (undecodable, out of bounds, contradicting what the
+  // broker knows) is the child's failure: it is killed, and the error says
+  // "<name> broke protocol: <what>" (exit 3).
+  Error BrokeProtocol(const std::string& what);
   // Ok when `message` is of an `allowed` type; a kError is the child's reported failure,
   // anything else out of turn kills it.
   Result<void> CheckExpected(const ipc::Message& message, std::initializer_list<ipc::MessageType> allowed);

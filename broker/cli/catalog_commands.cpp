@@ -3,6 +3,7 @@
 #include <iomanip>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/flags.h"
@@ -54,7 +55,7 @@ int ListCatalog(const CliContext& context, const ParsedFlags& flags, std::ostrea
       entries.push_back({{"name", e.name}, {"distro", e.distro}, {"arch", e.arch}, {"kernel_ref", e.kernel_ref},
                          {"url", e.url}, {"sha256", e.sha256}, {"size", e.size}, {"description", e.description}});
     }
-    out << json{{"source", catalog->source}, {"entries", entries}}.dump(2) << "\n";
+    out << DumpJson(json{{"source", catalog->source}, {"entries", entries}}, 2) << "\n";
     return kExitOk;
   }
   out << "catalog: " << catalog->source << " (" << catalog->entries.size() << " image(s))\n";
@@ -62,7 +63,7 @@ int ListCatalog(const CliContext& context, const ParsedFlags& flags, std::ostrea
   out << std::left << std::setw(24) << "NAME" << std::setw(10) << "ARCH" << std::setw(12) << "SIZE"
       << "DESCRIPTION\n";
   for (const auto& e : catalog->entries) {
-    out << std::setw(24) << e.name << std::setw(10) << e.arch << std::setw(12) << HumanBytes(e.size) << e.description
+    out << std::setw(24) << e.name << std::setw(10) << TerminalSafe(e.arch, 100) << std::setw(12) << HumanBytes(e.size) << TerminalSafe(e.description, 1000)
         << "\n";
   }
   return kExitOk;
@@ -87,7 +88,7 @@ int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
   entry["sha256"] = written->sha256;
   entry["size"] = written->size;
   entry["description"] = flags.Value("--description").value_or(name + " (" + record.value("ref", "") + ")");
-  out << entry.dump(2) << "\n";
+  out << DumpJson(entry, 2) << "\n";
   return kExitOk;
 }
 

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "base/platform.h"
+#include "base/json.h"
 #include "base/text.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/flags.h"
@@ -88,15 +89,15 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
     for (const auto& l : image->layers) {
       layers.push_back({{"digest", l.digest}, {"size", l.size}, {"media_type", l.media_type}, {"cached", l.from_cache}});
     }
-    out << nlohmann::json{{"reference", image->reference.String()},
+    out << DumpJson(nlohmann::json{{"reference", image->reference.String()},
                           {"manifest_digest", image->manifest_digest},
                           {"manifest_media_type", image->manifest_media_type},
                           {"platform", image->platform},
                           {"config_digest", image->config.digest},
                           {"layers", layers},
                           {"downloaded_bytes", image->downloaded_bytes},
-                          {"cache_dir", cache->layout().blobs_dir()}}
-               .dump(2)
+                          {"cache_dir", cache->layout().blobs_dir()}},
+                    2)
         << "\n";
   } else if (!quiet) {
     char timing[32];

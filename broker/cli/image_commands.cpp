@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/flags.h"
@@ -27,7 +28,7 @@ int Inspect(const CliContext& context, const ParsedFlags& flags, std::ostream& o
   if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + flags.positional[0] + "'"}, "");
   nlohmann::json record = image->record;
   record["rootfs"] = image->rootfs();
-  out << record.dump(2) << "\n";
+  out << DumpJson(record, 2) << "\n";
   return kExitOk;
 }
 
@@ -57,7 +58,7 @@ int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   if (flags.Has("--json")) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& image : images) list.push_back(image.record);
-    out << list.dump(2) << "\n";
+    out << DumpJson(list, 2) << "\n";
     return kExitOk;
   }
   out << std::left << std::setw(24) << "NAME" << std::setw(18) << "ID" << std::setw(10) << "SIZE" << "REF\n";

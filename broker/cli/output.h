@@ -17,6 +17,9 @@ int ExitStatusFor(const Error& error);
 // --help' for usage."), and exit status 2. An empty command points at `banger --help`.
 int ReportUsage(std::ostream& err, const std::string& what, const std::string& command);
 
+// What escaped the Result idiom (a library that threw): one line, exit status 1.
+int ReportInternalError(std::ostream& err, const std::string& what);
+
 // Prints the error line and returns ExitStatusFor(error). A stop says which signal.
 int ReportError(std::ostream& err, const Error& error, const std::string& context);
 

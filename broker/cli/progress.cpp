@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "base/json.h"
 #include "base/text.h"
 
 namespace banger::broker {
@@ -27,7 +28,7 @@ const char* KindName(FetchEvent::Kind kind) {
 }  // namespace
 
 void PullProgress::Emit(const json& event) {
-  out_ << event.dump() << "\n" << std::flush;
+  out_ << DumpJson(event) << "\n" << std::flush;
 }
 
 void PullProgress::Phase(const std::string& phase, const std::string& text, const json& detail) {
@@ -99,7 +100,7 @@ void PullProgress::Warning(const std::string& text) {
     Emit({{"event", "warning"}, {"message", text}});
   } else {
     if (mode_ == Mode::kTerminal) out_ << "\r\x1b[2K";
-    out_ << "warning: " << text << "\n" << std::flush;
+    out_ << "warning: " << TerminalSafe(text) << "\n" << std::flush;
   }
 }
 

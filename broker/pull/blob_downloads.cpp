@@ -29,11 +29,6 @@ Result<void> BlobDownloads::PauseUnlessStopped(int ms) const {
   return {};
 }
 
-Error BlobDownloads::ProtocolBreak(const std::string& what) {
-  fetcher_.Kill();
-  return Error{ErrorCode::kChildFailed, "banger-fetcher broke protocol: " + what};
-}
-
 Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
   std::vector<FetchedBlob*> pending(wanted.begin(), wanted.end());
   uint64_t downloaded = 0;
@@ -73,7 +68,7 @@ Result<void> BlobDownloads::Drain(InFlight& download) {
   uint64_t moved = 0;
   for (;;) {
     auto spliced = download.incoming.ReceiveFrom(download.pipe.get());
-    if (!spliced && spliced.error().code == ErrorCode::kMalformed) return ProtocolBreak(spliced.error().message);
+    if (!spliced && spliced.error().code == ErrorCode::kMalformed) return fetcher_.BrokeProtocol(spliced.error().message);
     if (!spliced) return spliced.error();
     moved += spliced->bytes;
     if (spliced->end) download.pipe_ended = true;
@@ -125,14 +120,14 @@ Result<void> BlobDownloads::Start(FetchedBlob& blob, UniqueFd claim) {
 // pipe, and be exactly the blob.
 Result<uint64_t> BlobDownloads::HandleReport(const ipc::Message& message) {
   auto report = ipc::Decode<ipc::BlobDone>(message.body);
-  if (!report) return ProtocolBreak(report.error().message);
+  if (!report) return fetcher_.BrokeProtocol(report.error().message);
   auto it = in_flight_.find(report->id);
-  if (it == in_flight_.end()) return ProtocolBreak("it reported on a blob nobody asked for");
+  if (it == in_flight_.end()) return fetcher_.BrokeProtocol("it reported on a blob nobody asked for");
   InFlight& download = it->second;
   BANGER_TRY(Drain(download));
   FetchedBlob& blob = *download.blob;
   if (download.incoming.received() != blob.size || report->bytes != blob.size) {
-    return ProtocolBreak("it called " + blob.digest + " done after " + std::to_string(download.incoming.received()) +
+    return fetcher_.BrokeProtocol("it called " + blob.digest + " done after " + std::to_string(download.incoming.received()) +
                          " of its " + std::to_string(blob.size) + " bytes");
   }
   BANGER_TRY(download.incoming.Commit());

@@ -42,7 +42,6 @@ class BlobDownloads {
   Result<uint64_t> HandleReport(const ipc::Message& message);
   Result<void> PauseUnlessStopped(int ms) const;
   void Emit(FetchEvent::Kind kind, const FetchedBlob& blob, uint64_t bytes) const;
-  Error ProtocolBreak(const std::string& what);
 
   const BlobCache& cache_;
   security::SandboxedChild& fetcher_;

@@ -52,7 +52,7 @@ Result<ipc::BundleExtracted> Extract(const PullOptions& options, const CatalogEn
   auto reply = unpacker.ReceiveExpecting({ipc::MessageType::kBundleExtracted}, kExtractTimeoutMs);
   if (!reply) return reply.error().Wrap("bundle of catalog image " + entry.name);
   auto extracted = ipc::Decode<ipc::BundleExtracted>(reply->body);
-  if (!extracted) return Error{ErrorCode::kChildFailed, "banger-unpacker: " + extracted.error().message};
+  if (!extracted) return unpacker.BrokeProtocol(extracted.error().message);
   BANGER_TRY(unpacker.Shutdown(kShutdownTimeoutMs));
   return std::move(*extracted);
 }

@@ -118,7 +118,7 @@ Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference&
   BANGER_TRY(fetcher.Send(request));
   BANGER_ASSIGN_OR_RETURN(ipc::Message resolved, fetcher.ReceiveExpecting({ipc::MessageType::kResolved}, kResolveTimeoutMs));
   auto plan = ipc::DecodeResolvedPlan(resolved.body, options.max_layers);
-  if (!plan) return Error{ErrorCode::kChildFailed, "banger-fetcher: " + plan.error().message};
+  if (!plan) return fetcher.BrokeProtocol(plan.error().message);
   if (plan->config.size > options.max_document_bytes) {
     return Error{ErrorCode::kOversized, "config " + plan->config.digest + " of " + ref.String() + " is " +
                                             std::to_string(plan->config.size) + " bytes, over the limit of " +
@@ -127,13 +127,13 @@ Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference&
   BANGER_ASSIGN_OR_RETURN(manifest, ReadWholeFd(manifest_sink.get(), options.max_document_bytes, "manifest"));
   const std::string manifest_digest = Sha256DigestOf(manifest);
   if (manifest_digest != plan->manifest_digest) {
-    return Error{ErrorCode::kChildFailed, "banger-fetcher named manifest " + plan->manifest_digest +
-                                              " but its bytes hash to " + manifest_digest + " (" + ref.String() + ")"};
+    return fetcher.BrokeProtocol("it named manifest " + plan->manifest_digest + " but its bytes hash to " +
+                                 manifest_digest);
   }
   auto named = [&](const std::string& digest) { return manifest.find("\"" + digest + "\"") != std::string::npos; };
-  if (!named(plan->config.digest)) return Error{ErrorCode::kChildFailed, "banger-fetcher's plan names a config the manifest does not"};
+  if (!named(plan->config.digest)) return fetcher.BrokeProtocol("its plan names a config the manifest does not");
   for (const auto& l : plan->layers) {
-    if (!named(l.digest)) return Error{ErrorCode::kChildFailed, "banger-fetcher's plan names layer " + l.digest + " the manifest does not"};
+    if (!named(l.digest)) return fetcher.BrokeProtocol("its plan names layer " + l.digest + " the manifest does not");
   }
   return ImageOf(ref, *plan, false);
 }

@@ -174,11 +174,14 @@ Result<void> OciPull::UseUnpackedCache() {
 
 Result<void> OciPull::Unpack() {
   if (auto fed = feed_->Finish(image_); !fed) {
-    // A send fails when the unpacker already quit over a layer: its reason is the one to report.
-    for (;;) {
+    // A send fails when the unpacker already quit over a layer: its reason is the one to
+    // report. Progress it sends meanwhile is skipped, for a bounded time only.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kUnpackerLastWordsMs);
+    while (std::chrono::steady_clock::now() < until) {
       auto cause = unpacker_->ReceiveExpecting({ipc::MessageType::kUnpackProgress}, kUnpackerLastWordsMs);
       if (!cause) return UnpackFailed(cause.error().code == ErrorCode::kTimeout ? fed.error() : cause.error());
     }
+    return UnpackFailed(fed.error());
   }
   ReportPhase(options_, "unpacking", "unpacking " + Plural(image_.layers.size(), "layer") + " in the sandbox");
   BANGER_ASSIGN_OR_RETURN(unpacked_, AwaitUnpackDone());
@@ -206,11 +209,16 @@ Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
     if (!reply) return UnpackFailed(reply.error());
     if (reply->type == ipc::MessageType::kUnpackDone) {
       auto done = ipc::Decode<ipc::UnpackSummary>(reply->body);
-      if (!done) return Error{ErrorCode::kChildFailed, "banger-unpacker: " + done.error().message};
+      if (!done) return unpacker_->BrokeProtocol(done.error().message);
       return std::move(*done);
     }
     auto progress = ipc::Decode<ipc::UnpackProgress>(reply->body);
-    if (!progress) return Error{ErrorCode::kChildFailed, "banger-unpacker: " + progress.error().message};
+    if (!progress) return unpacker_->BrokeProtocol(progress.error().message);
+    // A layer the image does not have, or a count that goes back, is no report of progress.
+    if (progress->layer >= image_.layers.size()) {
+      return unpacker_->BrokeProtocol("unpack-progress names layer " + std::to_string(progress->layer) + " of " +
+                                      std::to_string(image_.layers.size()));
+    }
     if (options_.observer != nullptr) options_.observer->Unpack(progress->layer, progress->bytes);
   }
 }
@@ -227,10 +235,18 @@ Result<void> OciPull::Image() {
   message.fds.push_back(std::move(spool_for_imager_));
   message.fds.push_back(std::move(tree_for_imager_));
   BANGER_TRY(imager_->Send(message));
-  auto imaged = imager_->ReceiveExpecting({ipc::MessageType::kImageDone}, -1);
+  // The imager's work is bounded like the unpacker's: the same time, and then it is stopped.
+  const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);
+  const auto timeout = std::chrono::milliseconds(kUnpackGrace + std::chrono::seconds(bound));
+  auto imaged = imager_->ReceiveExpecting({ipc::MessageType::kImageDone},
+                                          static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX)));
+  if (!imaged && imaged.error().code == ErrorCode::kTimeout) {
+    imager_->Kill();
+    return Error{ErrorCode::kTimeout, "banger-imager went past its time bound (max_unpack_seconds) and was stopped"};
+  }
   if (!imaged) return ImageFailed(imaged.error());
   auto written = ipc::Decode<ipc::ImageSummary>(imaged->body);
-  if (!written) return Error{ErrorCode::kChildFailed, "banger-imager: " + written.error().message};
+  if (!written) return imager_->BrokeProtocol(written.error().message);
   written_ = *written;
   return {};
 }

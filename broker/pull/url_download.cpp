@@ -43,11 +43,9 @@ Result<uint64_t> DownloadUrl(const HelperLauncher& launcher, const std::string& 
     BANGER_TRY(fetcher.CheckExpected(*heard.message, {ipc::MessageType::kBlobDone}));
     BANGER_TRY(take());
     auto report = ipc::Decode<ipc::BlobDone>(heard.message->body);
-    if (!report || report->id != 1 || report->bytes != received) {
-      fetcher.Kill();
-      return Error{ErrorCode::kChildFailed,
-                   "banger-fetcher broke protocol: " +
-                       (report ? "its report does not fit the download of " + url : report.error().message)};
+    if (!report) return fetcher.BrokeProtocol(report.error().message);
+    if (report->id != 1 || report->bytes != received) {
+      return fetcher.BrokeProtocol("its report does not fit the " + std::to_string(received) + " bytes of " + url);
     }
     BANGER_TRY(fetcher.Shutdown(10000));
     return received;

@@ -4,16 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 
-#include "base/json.h"
+#include "ipc/fields.h"
 #include "broker/store/image_store.h"
 #include "catalog_embedded.h"
 
 namespace banger::broker {
 namespace {
 
-using nlohmann::json;
 
 constexpr uint64_t kMaxCatalogBytes = 1 << 20;
 constexpr const char* kSystemCatalog = "/etc/banger/catalog.json";
@@ -44,35 +42,29 @@ const CatalogEntry* Catalog::Find(const std::string& name) const {
   return nullptr;
 }
 
+namespace {
+
+// The document as it is on disk: {"version": 1, "entries": [...]}.
+struct CatalogDocument {
+  static constexpr const char* kName = "catalog";
+  uint64_t version = 0;
+  std::vector<CatalogEntry> entries;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Uint("version", s.version).Objects("entries", s.entries, kMaxCatalogEntries);
+  }
+};
+
+}  // namespace
+
 Result<Catalog> ParseCatalog(std::string_view text, const std::string& source) {
   auto bad = [&](const std::string& what) { return Error{ErrorCode::kMalformed, "catalog " + source + ": " + what}; };
-  auto parsed = ParseJsonBounded(text, 8);
-  if (!parsed) return bad(parsed.error().message);
-  const json& doc = *parsed;
-  if (!doc.is_object() || !doc.contains("version") || doc["version"] != 1 || !doc.contains("entries") ||
-      !doc["entries"].is_array()) {
-    return bad("not a version 1 catalog ({\"version\": 1, \"entries\": [...]})");
-  }
+  auto doc = ipc::Decode<CatalogDocument>(text);
+  if (!doc) return bad(doc.error().message);
+  if (doc->version != 1) return bad("version " + std::to_string(doc->version) + " is not 1");
   Catalog catalog;
   catalog.source = source;
-  for (const json& e : doc["entries"]) {
-    if (!e.is_object()) return bad("an entry is not an object");
-    CatalogEntry entry;
-    try {
-      entry.name = e.at("name").get<std::string>();
-      entry.url = e.at("url").get<std::string>();
-      entry.sha256 = e.at("sha256").get<std::string>();
-      // A negative or fractional size would convert, not fail: only a whole number passes.
-      const auto& size = e.at("size");
-      if (size.is_number() && !size.is_number_unsigned()) return bad("entry '" + entry.name + "' has a size that is not a whole number");
-      entry.size = e.at("size").get<uint64_t>();
-      entry.distro = e.value("distro", "");
-      entry.arch = e.value("arch", "");
-      entry.kernel_ref = e.value("kernel_ref", "");
-      entry.description = e.value("description", "");
-    } catch (const json::exception&) {
-      return bad("an entry lacks name, url, sha256 or size, or has one of the wrong type");
-    }
+  for (CatalogEntry& entry : doc->entries) {
     if (!IsValidImageName(entry.name)) return bad("entry name '" + entry.name.substr(0, 100) + "' is not a valid image name");
     if (!IsHex64(entry.sha256)) return bad("entry '" + entry.name + "' has a sha256 that is not 64 lowercase hex digits");
     if (entry.size == 0) return bad("entry '" + entry.name + "' has size 0");

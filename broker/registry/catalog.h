@@ -15,9 +15,19 @@
 
 namespace banger::broker {
 
+inline constexpr size_t kMaxCatalogEntries = 10000;
+
+// Listed once for the typed decoder (ipc/fields.h): every field has a type and a bound,
+// an unknown key is refused.
 struct CatalogEntry {
   std::string name, distro, arch, kernel_ref, url, sha256, description;
   uint64_t size = 0;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.String("name", s.name, 255).String("url", s.url, 8192).String("sha256", s.sha256, 100).Uint("size", s.size);
+    v.OptionalString("distro", s.distro, 100).OptionalString("arch", s.arch, 100);
+    v.OptionalString("kernel_ref", s.kernel_ref, 255).OptionalString("description", s.description, 1000);
+  }
 };
 
 struct Catalog {

@@ -33,6 +33,7 @@ Result<Scenario> ReadScenario(const std::string& self) {
   if (type == "unpack-progress") scenario.reply_type = ipc::MessageType::kUnpackProgress;
   if (type == "image-done") scenario.reply_type = ipc::MessageType::kImageDone;
   if (type == "bundle-extracted") scenario.reply_type = ipc::MessageType::kBundleExtracted;
+  if (type == "error") scenario.reply_type = ipc::MessageType::kError;
   return scenario;
 }
 

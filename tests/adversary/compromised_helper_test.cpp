@@ -17,6 +17,9 @@
 namespace banger::testing {
 namespace {
 
+#define DEEP_10 "[[[[[[[[[["
+#define DEEP_LIST DEEP_10 DEEP_10 DEEP_10 DEEP_10 DEEP_10 DEEP_10 DEEP_10 DEEP_10 DEEP_10 DEEP_10
+
 struct Scenario {
   const char* name;
   const char* helper;  // which helper the stand-in replaces
@@ -45,6 +48,9 @@ TEST_P(CompromisedHelper, ItsReplyIsItsNamedFailureAndNothingIsPublished) {
   EXPECT_EQ(pull.exit_status, 3) << pull.output;
   EXPECT_NE(pull.output.find(GetParam().says), std::string::npos) << pull.output;
   EXPECT_EQ(pull.output.find("internal error"), std::string::npos) << pull.output;
+  for (const char* raw : {"\x1b", "\x07", "\xc2\x9b", "\xe2\x80\xae"}) {
+    EXPECT_EQ(pull.output.find(raw), std::string::npos) << "a raw control reached the terminal: " << pull.output;
+  }
   EXPECT_EQ(std::count(pull.output.begin(), pull.output.end(), '\n'), 1) << "one line: " << pull.output;
   EXPECT_EQ(RunCommand("ls -A " + state_.path() + "/images").output, "") << "no staging, no image";
   EXPECT_EQ(Banger("image list --json").output, "[]\n");
@@ -54,26 +60,37 @@ INSTANTIATE_TEST_SUITE_P(
     Replies, CompromisedHelper,
     ::testing::Values(
         Scenario{"UnpackDoneIsAList", "banger-unpacker", "unpack-done\n[]",
-                 "banger-unpacker: malformed unpack-done: not a JSON object"},
+                 "banger-unpacker broke protocol: malformed unpack-done: not a JSON object"},
         Scenario{"UnpackDoneCountsInWords", "banger-unpacker",
                  "unpack-done\n{\"entries\": \"many\", \"inodes\": 1, \"directories\": 1, \"data_bytes\": 0, "
                  "\"apparent_bytes\": 0, \"metadata_bytes\": 0, \"uncompressed_bytes\": 0, \"spool_bytes\": 0, "
                  "\"warnings\": []}",
-                 "banger-unpacker: malformed unpack-done: 'entries' is not a whole number"},
+                 "banger-unpacker broke protocol: malformed unpack-done: 'entries' is not a whole number"},
         Scenario{"UnpackDoneClaimsAnInitOfItsOwn", "banger-unpacker",
                  "unpack-done\n{\"entries\": 1, \"inodes\": 1, \"directories\": 1, \"data_bytes\": 0, "
                  "\"apparent_bytes\": 0, \"metadata_bytes\": 0, \"uncompressed_bytes\": 0, \"spool_bytes\": 0, "
                  "\"warnings\": [], \"guest\": {\"init\": \"\\u001b[2J\", \"injected\": [], \"replaced\": []}}",
-                 "banger-unpacker: malformed unpack-done: guest: 'init' is not one of systemd, openrc"},
+                 "banger-unpacker broke protocol: malformed unpack-done: guest: 'init' is not one of systemd, openrc"},
         Scenario{"UnpackProgressOfALayerThatIsNot", "banger-unpacker",
                  "unpack-progress\n{\"layer\": 99999, \"bytes\": 1}",
-                 "banger-unpacker: malformed unpack-progress: 'layer' is over its bound"},
+                 "banger-unpacker broke protocol: malformed unpack-progress: 'layer' is over its bound"},
+        Scenario{"UnpackProgressOfALayerTheImageLacks", "banger-unpacker",
+                 "unpack-progress\n{\"layer\": 5, \"bytes\": 1}",
+                 "banger-unpacker broke protocol: unpack-progress names layer 5 of 2"},
+        Scenario{"UnpackDoneNestedDeep", "banger-unpacker",
+                 "unpack-done\n" DEEP_LIST,
+                 "banger-unpacker broke protocol: malformed unpack-done: "},
+        Scenario{"AReplyOutOfTurn", "banger-unpacker", "image-done\n{}",
+                 "banger-unpacker broke protocol: it sent 'image-done' out of turn"},
+        Scenario{"AnErrorFullOfEscapes", "banger-imager",
+                 "error\n{\"message\": \"\\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m\\u202eevil\\n2nd\", \"code\": 999}",
+                 "\\x1b]0;pwned\\x07\\x1b[2J\\xc2\\x9b31m\\xe2\\x80\\xaeevil\\x0a2nd"},
         Scenario{"ImageDoneIsAString", "banger-imager", "image-done\n\"done\"",
-                 "banger-imager: malformed image-done: not a JSON object"},
+                 "banger-imager broke protocol: malformed image-done: not a JSON object"},
         Scenario{"ImageDoneWithAnExtraKey", "banger-imager",
                  "image-done\n{\"filesystem_bytes\": 1, \"content_bytes\": 1, \"inodes\": 1, \"entries\": 1, "
                  "\"blocks_used\": 1, \"rootfs\": \"/etc/shadow\"}",
-                 "banger-imager: malformed image-done: unknown key 'rootfs'"}),
+                 "banger-imager broke protocol: malformed image-done: unknown key 'rootfs'"}),
     [](const ::testing::TestParamInfo<Scenario>& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -15,9 +15,12 @@ TEST(Json, NestingBombIsRefused) {
   EXPECT_FALSE(ParseJsonBounded("{not json", 32));
 }
 
-TEST(Json, DumpReplacesBytesThatAreNotUtf8) {
+TEST(Json, DumpReplacesBytesThatAreNotUtf8AndIsAscii) {
   const std::string dumped = DumpJson(nlohmann::json{{"name", std::string("a\xff" "b")}});
-  EXPECT_EQ(dumped, "{\"name\":\"a\xef\xbf\xbd" "b\"}");
+  EXPECT_EQ(dumped, "{\"name\":\"a\\ufffdb\"}");
+  // Nothing a terminal acts on: escape, DEL, a C1 control (U+009B, CSI) and a bidi override.
+  const std::string hostile = DumpJson(nlohmann::json{{"m", std::string("\x1b[2J\x7f\xc2\x9b\xe2\x80\xae")}});
+  EXPECT_EQ(hostile, "{\"m\":\"\\u001b[2J\\u007f\\u009b\\u202e\"}");
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ TEST(Catalog, TheDocumentMustBeAVersionOneCatalog) {
     SCOPED_TRACE(text);
     ExpectMalformed(ParseCatalog(text, "test.json"), "");
   }
-  ExpectMalformed(ParseCatalog(CatalogText({json(42)}), "test.json"), "an entry is not an object");
+  ExpectMalformed(ParseCatalog(CatalogText({json(42)}), "test.json"), "entries[0]: not a JSON object");
 }
 
 TEST(Catalog, DeepNestingIsRefusedNotRecursedInto) {
@@ -132,10 +132,15 @@ TEST(Catalog, ANameTwiceIsRefused) {
                   "entry 'dup' appears twice");
 }
 
+// The typed decoder (ipc/fields.h) refuses what it does not know, as it does for a helper.
+TEST(Catalog, AnUnknownKeyIsRefused) {
+  ExpectMalformed(ParseWith("sha512", "x"), "entries[0]: unknown key 'sha512'");
+}
+
 TEST(Catalog, AMissingRequiredFieldIsANamedError) {
   for (const char* key : {"name", "url", "sha256", "size"}) {
     SCOPED_TRACE(key);
-    ExpectMalformed(ParseWith(key, nullptr, /*remove=*/true), "lacks name, url, sha256 or size");
+    ExpectMalformed(ParseWith(key, nullptr, /*remove=*/true), std::string("entries[0]: '") + key + "' is missing");
   }
 }
 
@@ -148,7 +153,7 @@ TEST(Catalog, AFieldOfTheWrongTypeIsANamedErrorNotAnException) {
     SCOPED_TRACE(key + " = " + value.dump());
     Result<Catalog> parsed = Error{ErrorCode::kIo, "not run"};
     ASSERT_NO_THROW(parsed = ParseWith(key, value));
-    ExpectMalformed(parsed, "has one of the wrong type");
+    ExpectMalformed(parsed, "entries[0]: '" + key + (key == "size" ? "' is not a whole number" : "' is not a string"));
   }
 }
 
@@ -157,7 +162,7 @@ TEST(Catalog, AFieldOfTheWrongTypeIsANamedErrorNotAnException) {
 TEST(Catalog, ASizeThatIsNotAWholeNumberIsRefused) {
   for (const json& size : {json(-1), json(1.5), json(1e30)}) {
     SCOPED_TRACE(size.dump());
-    ExpectMalformed(ParseWith("size", size), "has a size that is not a whole number");
+    ExpectMalformed(ParseWith("size", size), "entries[0]: 'size' is not a whole number");
   }
 }
 
