@@ -40,7 +40,9 @@ SandboxSpec DefaultSpec(ProcessKind kind) {
                                "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf"}) {
         spec.BindReadOnly(path);
       }
-      spec.limits = {.address_space_bytes = 2 * kGiB, .open_files = 256, .file_size_bytes = 64 * kGiB,
+      // It writes no file but the manifest (a memfd, a few MiB at most): every blob goes
+      // through a pipe the broker drains (docs/architecture.md, I8).
+      spec.limits = {.address_space_bytes = 2 * kGiB, .open_files = 256, .file_size_bytes = 256 * kMiB,
                      .cpu_seconds = 3600, .processes = 256};
       break;
     case ProcessKind::kUnpacker:

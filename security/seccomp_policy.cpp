@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,14 +30,16 @@ SyscallRule Allow(std::string_view name, std::vector<ArgCondition> conditions = 
 SyscallRule Fail(std::string_view name, int err, std::vector<ArgCondition> conditions = {}) {
   return {name, Verdict::kErrno, err, std::move(conditions)};
 }
-SyscallRule Report(std::string_view name) { return {name, Verdict::kReport, 0, {}}; }
+SyscallRule Report(std::string_view name, std::vector<ArgCondition> conditions = {}) {
+  return {name, Verdict::kReport, 0, std::move(conditions)};
+}
 
 // What every helper needs to run C++ code, threads and malloc included, and no more.
 std::vector<SyscallRule> BaseRules() {
   const uint64_t kNoExec = PROT_EXEC;
   std::vector<SyscallRule> rules = {
       Allow("read"), Allow("write"), Allow("readv"), Allow("writev"), Allow("pread64"), Allow("pwrite64"),
-      Allow("lseek"), Allow("close"), Allow("recvmsg"), Allow("sendmsg"), Allow("fcntl"), Allow("dup"),
+      Allow("lseek"), Allow("close"), Allow("recvmsg"), Allow("sendmsg"), Allow("dup"),
       Allow("ppoll"), Allow("poll"),
       Allow("fstat"), Allow("newfstatat"),
       // Memory: never executable.
@@ -63,6 +66,18 @@ std::vector<SyscallRule> BaseRules() {
       // isatty() probes; the child has no terminal.
       Fail("ioctl", ENOTTY, {{1, ArgCondition::kEqual, TCGETS}}),
   };
+  // fcntl: the descriptor-flag and dup commands only. F_SETOWN/F_SETSIG/O_ASYNC would
+  // let a helper have the kernel signal any process of its uid; leases and notifications
+  // watch files it has no business watching.
+  for (uint64_t command : {F_GETFD, F_SETFD, F_GETFL, F_DUPFD, F_DUPFD_CLOEXEC}) {
+    rules.push_back(Allow("fcntl", {{1, ArgCondition::kEqual, command}}));
+  }
+  rules.push_back(Allow("fcntl", {{1, ArgCondition::kEqual, F_SETFL}, {2, ArgCondition::kMaskedEqual, 0, O_ASYNC}}));
+  // Named when tried; any other command meets the default kill.
+  for (uint64_t command : {F_SETOWN, F_SETOWN_EX, F_SETSIG, F_SETLEASE, F_NOTIFY}) {
+    rules.push_back(Report("fcntl", {{1, ArgCondition::kEqual, command}}));
+  }
+  rules.push_back(Report("fcntl", {{1, ArgCondition::kEqual, F_SETFL}, {2, ArgCondition::kMaskedEqual, O_ASYNC, O_ASYNC}}));
   if (kUnderAddressSanitizer) {
     // The sanitizer runtime probes memory through a pipe and reads its own settings.
     for (const char* name : {"pipe2", "sched_getaffinity", "sigaltstack", "prctl", "readlink"}) {
@@ -101,10 +116,19 @@ std::vector<SyscallRule> FetcherRules() {
   }
   // glibc's resolver asks how many bytes a UDP answer holds.
   rules.push_back(Allow("ioctl", {{1, ArgCondition::kEqual, FIONREAD}}));
+  // Sockets: the internet, and the routing netlink glibc's resolver asks which address
+  // families the host has (AI_ADDRCONFIG). No sock_diag or other netlink, which would list
+  // the host's sockets; AF_UNIX fails (glibc probes nscd and goes on without it), so no
+  // abstract or filesystem socket of the host can be reached.
   rules = WithoutRule(std::move(rules), "socket");
-  for (int family : {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK}) {
+  for (int family : {AF_INET, AF_INET6}) {
     rules.push_back(Allow("socket", {{0, ArgCondition::kEqual, static_cast<uint64_t>(family)}}));
   }
+  rules.push_back(Allow("socket", {{0, ArgCondition::kEqual, AF_NETLINK}, {2, ArgCondition::kEqual, NETLINK_ROUTE}}));
+  rules.push_back(Fail("socket", EACCES, {{0, ArgCondition::kEqual, AF_UNIX}}));
+  // Named when tried; any other family meets the default kill.
+  rules.push_back(Report("socket", {{0, ArgCondition::kEqual, AF_NETLINK}, {2, ArgCondition::kNotEqual, NETLINK_ROUTE}}));
+  rules.push_back(Report("socket", {{0, ArgCondition::kEqual, AF_PACKET}}));
   return rules;
 }
 

@@ -115,8 +115,8 @@ Result<void> EnsureDirectories(InstallManifest& m, SystemReport& report) {
     std::string path;
     mode_t mode;
   };
-  for (const Dir& dir : {Dir{m.state_dir, 0700}, Dir{m.state_dir + "/images", 0755}, Dir{m.cache_dir, 0755},
-                         Dir{m.cache_dir + "/oci", 0755}, Dir{m.config_dir, 0755}}) {
+  for (const Dir& dir : {Dir{m.state_dir, 0700}, Dir{m.state_dir + "/images", 0700}, Dir{m.cache_dir, 0700},
+                         Dir{m.cache_dir + "/oci", 0700}, Dir{m.config_dir, 0755}}) {
     auto change = EnsureDir(dir.path, dir.mode, m.created_dirs);
     if (!change) return change.error().Wrap(dir.path);
     char mode[8];

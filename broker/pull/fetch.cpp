@@ -79,7 +79,8 @@ Result<void> SettlePlatform(const BlobCache& cache, FetchedImage& image, const F
 // A digest reference whose plan and every blob are cached needs no network at all.
 std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference& ref, const FetchOptions& options) {
   if (ref.digest.empty()) return std::nullopt;
-  auto plan = PlanRecords(cache.layout()).Load(ref.digest, options.platform, options.max_layers);
+  auto plan = PlanRecords(cache.layout()).Load({ref.registry, ref.repository, ref.digest, options.platform},
+                                              options.max_layers);
   if (!plan) return std::nullopt;
   FetchedImage image = ImageOf(ref, *plan, true);
   image.used_network = false;
@@ -189,9 +190,14 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   BANGER_TRY(DownloadBlobs(cache, fetcher, options, image));
   if (auto status = security::ReadProcStatus(fetcher.pid())) image.fetcher_peak_rss_kib = status->peak_rss_kib;
   BANGER_TRY(fetcher.Shutdown(kShutdownTimeoutMs));
-  // Best effort: without the record, the next pull of this digest asks the registry again.
-  if (!ref.digest.empty()) (void)PlanRecords(cache.layout()).Save(ref.digest, options.platform, PlanOf(image));
   return image;
+}
+
+// Best effort: without the record, the next pull of this digest asks the registry again.
+// Keyed by the reference as the user wrote it, whether a mirror served it or not.
+void RecordPlan(const BlobCache& cache, const Reference& ref, const FetchOptions& options, const FetchedImage& image) {
+  if (ref.digest.empty()) return;
+  (void)PlanRecords(cache.layout()).Save({ref.registry, ref.repository, ref.digest, options.platform}, PlanOf(image));
 }
 
 }  // namespace
@@ -228,11 +234,14 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
     if (fetched) {
       fetched->reference = ref;
       fetched->mirror = mirror;
+      RecordPlan(cache, ref, options, *fetched);
       return fetched;
     }
     if (fetched.error().code == ErrorCode::kStopped) return fetched.error();
   }
-  return FetchFromRegistry(cache, options, lease);
+  BANGER_ASSIGN_OR_RETURN(FetchedImage fetched, FetchFromRegistry(cache, options, lease));
+  RecordPlan(cache, ref, options, fetched);
+  return fetched;
 }
 
 }  // namespace banger::broker

@@ -14,7 +14,8 @@ Result<CacheLayout> CacheLayout::At(const std::string& cache_root) {
 
 Result<CacheLayout> CacheLayout::Open(const std::string& cache_root) {
   BANGER_ASSIGN_OR_RETURN(CacheLayout layout, At(cache_root));
-  BANGER_TRY(MakeDirs(layout.blobs_dir(), 0755));
+  BANGER_TRY(MakePrivateDirs(layout.oci_dir()));
+  BANGER_TRY(MakeDirs(layout.blobs_dir(), 0700));
   return layout;
 }
 

@@ -28,6 +28,16 @@ Result<void> MakeDirs(const std::string& path, mode_t mode) {
   }
 }
 
+Result<void> MakePrivateDirs(const std::string& path) {
+  BANGER_TRY(MakeDirs(path, 0700));
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Error::FromErrno("stat " + path);
+  if (S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() && (st.st_mode & 077) != 0 && ::chmod(path.c_str(), 0700) != 0) {
+    return Error::FromErrno("chmod 0700 " + path);
+  }
+  return {};
+}
+
 Result<void> FsyncFd(int fd, const std::string& what) {
   if (::fsync(fd) != 0) return Error::FromErrno("fsync " + what);
   return {};
@@ -58,7 +68,7 @@ Result<void> LinkFd(int fd, const std::string& path) {
 }
 
 Result<UniqueFd> LockFile(const std::string& path, int operation) {
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) return Error::FromErrno("opening " + path);
   int rc;
   do {

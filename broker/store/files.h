@@ -16,6 +16,10 @@ namespace banger::broker {
 
 // Creates `path` and its missing parents with `mode` (existing ones are left as they are).
 Result<void> MakeDirs(const std::string& path, mode_t mode);
+// MakeDirs with 0700, then, when `path` is ours and group or others may enter it (a
+// directory an older banger made 0755), 0700: what banger keeps is no local user's to
+// read (docs/architecture.md, "The cache").
+Result<void> MakePrivateDirs(const std::string& path);
 
 // fsync of a file or a directory by path.
 Result<void> FsyncPath(const std::string& path);

@@ -63,7 +63,7 @@ Staging::~Staging() {
 
 Result<UniqueFd> Staging::CreateRootfs() const {
   const std::string path = dir_ + "/rootfs.ext4";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) return Error::FromErrno("creating " + path);
   return fd;
 }
@@ -72,7 +72,7 @@ Result<ImageStore> ImageStore::Open(const std::string& state_root, SyncDirectory
   if (state_root.empty() || state_root[0] != '/') {
     return Error{ErrorCode::kInvalidArgument, "state directory must be an absolute path: '" + state_root + "'"};
   }
-  BANGER_TRY(MakeDirs(state_root + "/images", 0755));
+  BANGER_TRY(MakePrivateDirs(state_root + "/images"));
   if (!sync) sync = FsyncPath;
   return ImageStore(state_root + "/images", std::move(sync));
 }
@@ -118,7 +118,7 @@ Result<Staging> ImageStore::BeginStaging() const {
   // Made and locked under another name, so that another pull's RemoveStaleStaging never
   // sees it unlocked.
   const std::string claim = images_dir_ + "/" + id + kClaimSuffix;
-  if (::mkdir(claim.c_str(), 0755) != 0) return Error::FromErrno("mkdir " + claim);
+  if (::mkdir(claim.c_str(), 0700) != 0) return Error::FromErrno("mkdir " + claim);
   auto lock = TryLockFile(claim + "/.lock", 0600);
   if (!lock || !*lock) {
     RemoveTree(claim);
@@ -135,7 +135,7 @@ Result<Staging> ImageStore::BeginStaging() const {
 
 Result<void> ImageStore::WriteRecord(const Staging& staging, const nlohmann::json& record) const {
   const std::string path = staging.dir() + "/image.json";
-  UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+  UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!out) return Error::FromErrno("creating " + path);
   BANGER_TRY(WriteAll(out.get(), DumpJson(record, 2) + "\n", "writing " + path));
   BANGER_TRY(FsyncFd(out.get(), path));

@@ -5,6 +5,7 @@
 
 #include "base/digest.h"
 #include "base/fd.h"
+#include "base/sha256.h"
 #include "broker/store/files.h"
 
 namespace banger::broker {
@@ -14,28 +15,25 @@ constexpr uint64_t kMaxRecordBytes = 4 << 20;
 
 }  // namespace
 
-std::string PlanRecords::PathFor(const std::string& manifest_digest, const std::string& platform) const {
-  std::string key = std::string(DigestHex(manifest_digest)) + "-" + (platform.empty() ? "default" : platform);
-  for (char& c : key) {
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    if (!plain) c = '_';
-  }
-  return layout_.PlanPath(key);
+// One file name per (registry, repository, digest, platform): the hex sha256 of the four,
+// each ended by a byte none of them may hold.
+std::string PlanRecords::PathFor(const Key& key) const {
+  std::string tuple;
+  for (const std::string* part : {&key.registry, &key.repository, &key.digest, &key.platform}) tuple += *part + '\n';
+  return layout_.PlanPath(std::string(DigestHex(Sha256DigestOf(tuple))));
 }
 
-Result<void> PlanRecords::Save(const std::string& manifest_digest, const std::string& platform,
-                               const ipc::ResolvedPlan& plan) const {
-  BANGER_TRY(CheckDigest(manifest_digest, "a plan record"));
-  BANGER_TRY(MakeDirs(layout_.plans_dir(), 0755));
+Result<void> PlanRecords::Save(const Key& key, const ipc::ResolvedPlan& plan) const {
+  BANGER_TRY(CheckDigest(key.digest, "a plan record"));
+  BANGER_TRY(MakeDirs(layout_.plans_dir(), 0700));
   const std::string text = ipc::Encode(plan);
-  return ReplaceFileAtomically(PathFor(manifest_digest, platform), {.mode = 0644},
+  return ReplaceFileAtomically(PathFor(key), {.mode = 0600},
                                [&](int fd) { return WriteAll(fd, text, "writing a plan record"); });
 }
 
-std::optional<ipc::ResolvedPlan> PlanRecords::Load(const std::string& manifest_digest, const std::string& platform,
-                                                   uint64_t max_layers) const {
-  if (!IsValidDigest(manifest_digest)) return std::nullopt;
-  UniqueFd fd(::open(PathFor(manifest_digest, platform).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+std::optional<ipc::ResolvedPlan> PlanRecords::Load(const Key& key, uint64_t max_layers) const {
+  if (!IsValidDigest(key.digest)) return std::nullopt;
+  UniqueFd fd(::open(PathFor(key).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
   auto text = ReadWholeFd(fd.get(), kMaxRecordBytes, "a plan record");
   if (!text) return std::nullopt;

@@ -72,7 +72,7 @@ std::optional<UnpackedEntry> UnpackedCache::Find(const std::string& key) const {
 }
 
 Result<UniqueFd> UnpackedCache::CreateFile() const {
-  BANGER_TRY(MakeDirs(dir_, 0755));
+  BANGER_TRY(MakeDirs(dir_, 0700));
   UniqueFd fd(::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (!fd) return Error::FromErrno("creating a file in " + dir_);
   return fd;

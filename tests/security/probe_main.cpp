@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,6 +31,18 @@ int Perform(const std::string& action) {
   if (action == "idle") return 0;
   if (action == "open") return ::open("/etc/passwd", O_RDONLY) < 0 ? errno : 0;
   if (action == "socket") return ::socket(AF_INET, SOCK_STREAM, 0) < 0 ? errno : 0;
+  if (action == "socket_unix") return ::socket(AF_UNIX, SOCK_STREAM, 0) < 0 ? errno : 0;
+  if (action == "socket_sock_diag") return ::socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG) < 0 ? errno : 0;
+  if (action == "socket_route") return ::socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) < 0 ? errno : 0;
+  // What would have the kernel signal another process of the helper's uid.
+  if (action == "fcntl_setown") return ::fcntl(banger::security::kChannelFd, F_SETOWN, 1) < 0 ? errno : 0;
+  if (action == "fcntl_setsig") return ::fcntl(banger::security::kChannelFd, F_SETSIG, SIGKILL) < 0 ? errno : 0;
+  if (action == "fcntl_async") return ::fcntl(banger::security::kChannelFd, F_SETFL, O_ASYNC) < 0 ? errno : 0;
+  if (action == "fcntl_lease") return ::fcntl(0, F_SETLEASE, F_RDLCK) < 0 ? errno : 0;
+  if (action == "fcntl_nonblock") {
+    const int flags = ::fcntl(0, F_GETFL);
+    return flags < 0 || ::fcntl(0, F_SETFL, flags | O_NONBLOCK) < 0 ? errno : 0;
+  }
   if (action == "execve") {
     char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
     ::execve("/bin/true", argv, nullptr);

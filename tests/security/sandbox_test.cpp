@@ -129,10 +129,39 @@ INSTANTIATE_TEST_SUITE_P(
                       ViolationCase{ProcessKind::kImager, "execve", "execve"},
                       ViolationCase{ProcessKind::kImager, "ptrace", "ptrace"},
                       ViolationCase{ProcessKind::kFetcher, "execve", "execve"},
-                      ViolationCase{ProcessKind::kFetcher, "ptrace", "ptrace"}),
+                      ViolationCase{ProcessKind::kFetcher, "ptrace", "ptrace"},
+                      ViolationCase{ProcessKind::kFetcher, "socket_sock_diag", "socket"},
+                      ViolationCase{ProcessKind::kFetcher, "fcntl_setown", "fcntl"},
+                      ViolationCase{ProcessKind::kFetcher, "fcntl_setsig", "fcntl"},
+                      ViolationCase{ProcessKind::kFetcher, "fcntl_async", "fcntl"},
+                      ViolationCase{ProcessKind::kUnpacker, "fcntl_setown", "fcntl"},
+                      ViolationCase{ProcessKind::kUnpacker, "fcntl_lease", "fcntl"},
+                      ViolationCase{ProcessKind::kImager, "fcntl_setown", "fcntl"},
+                      ViolationCase{ProcessKind::kImager, "fcntl_async", "fcntl"}),
     [](const auto& info) {
       return std::string(security::ProcessKindName(info.param.kind)) + "_" + info.param.action;
     });
+
+// The fetcher reaches the internet and the routing netlink its resolver asks, nothing of
+// the host's own sockets; every helper may still set its descriptors' ordinary flags.
+TEST(Sandbox, TheFetcherOpensOnlyInternetAndRoutingSockets) {
+  for (const auto& [action, expected_errno] :
+       std::vector<std::pair<std::string, int>>{{"socket", 0}, {"socket_route", 0}, {"socket_unix", EACCES}}) {
+    SCOPED_TRACE(action);
+    auto probe = StartProbe(Probe(ProcessKind::kFetcher, action));
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(*result, expected_errno);
+  }
+  for (ProcessKind kind : {ProcessKind::kFetcher, ProcessKind::kUnpacker, ProcessKind::kImager}) {
+    auto probe = StartProbe(Probe(kind, "fcntl_nonblock"));
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(*result, 0);
+  }
+}
 
 TEST(Sandbox, UnlistedSyscallMeetsTheDefaultKill) {
   auto probe = StartProbe(Probe(ProcessKind::kUnpacker, "unlisted-syscall"));

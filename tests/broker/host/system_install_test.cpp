@@ -92,9 +92,9 @@ TEST_F(SystemInstall, InstallsPullsAsItsUserAndUninstallsLeavingOnlyTheImages) {
   for (const std::string& file : files_) EXPECT_EQ(ModeOwner(file), "0755 0:0") << file;
   EXPECT_FALSE(Exists(prefix_ + "/bin/banger-unpacker")) << "helpers belong in libexec";
   EXPECT_EQ(ModeOwner(state_), "0700 0:0");
-  EXPECT_EQ(ModeOwner(state_ + "/images"), "0755 0:0");
-  EXPECT_EQ(ModeOwner(cache_), "0755 0:0");
-  EXPECT_EQ(ModeOwner(cache_ + "/oci"), "0755 0:0");
+  EXPECT_EQ(ModeOwner(state_ + "/images"), "0700 0:0");
+  EXPECT_EQ(ModeOwner(cache_), "0700 0:0");
+  EXPECT_EQ(ModeOwner(cache_ + "/oci"), "0700 0:0");
   EXPECT_EQ(ModeOwner(config_dir_ + "/config"), "0644 0:0");
   const std::string config = ReadFile(config_dir_ + "/config");
   EXPECT_NE(config.find("\nuser = " + user_ + "\n"), std::string::npos) << config;

@@ -175,6 +175,24 @@ TEST_F(ImageFetch, ACachedIndexDigestWorksWithTheNetworkDown) {
   EXPECT_EQ(offline->manifest_digest, online->manifest_digest);
 }
 
+// What one registry said an index digest resolves to is never served for another registry
+// or repository: those must ask their own (here: down, so the fetch fails).
+TEST_F(ImageFetch, APlanRecordServesOnlyTheRegistryAndRepositoryItCameFrom) {
+  auto pushed = registry_->Push("test/multi", "v1", {"--platforms", "linux/amd64,linux/arm64/v8", "--index", "oci"});
+  ASSERT_FALSE(pushed.is_null());
+  const std::string digest = pushed["index_digest"].get<std::string>();
+  ASSERT_TRUE(Fetch(registry_->host() + "/test/multi@" + digest));
+  const std::string host = registry_->host();
+  registry_->Stop();
+  for (const std::string& other : {"127.0.0.2:" + host.substr(host.rfind(':') + 1) + "/test/multi@" + digest,
+                                   host + "/test/other@" + digest}) {
+    SCOPED_TRACE(other);
+    auto offline = Fetch(other);
+    EXPECT_FALSE(offline) << "served from another registry's or repository's record";
+  }
+  EXPECT_TRUE(Fetch(host + "/test/multi@" + digest)) << "its own record still serves it";
+}
+
 TEST_F(ImageFetch, UnknownTagAndRepositoryAreNamed) {
   auto image = Fetch(registry_->host() + "/test/none:v9");
   ASSERT_FALSE(image);
