@@ -130,6 +130,25 @@ std::optional<ipc::EntryKind> LayerTree::KindAt(const std::string& path, bool fo
   return std::nullopt;
 }
 
+std::vector<std::string> LayerTree::MakeRootOnly(const std::string& path) {
+  std::vector<std::string> changed;
+  auto components = Components(path);
+  if (!components) return changed;
+  auto dir = WalkDirectories(*components, components->size(), /*create_missing=*/false);
+  if (!dir) return changed;
+  for (NodeId node = *dir; node != kNone; node = nodes_[node].parent) {
+    Inode& inode = inodes_[nodes_[node].inode];
+    if (inode.kind != ipc::EntryKind::kDirectory) break;
+    if (inode.uid == 0 && inode.gid == 0 && (inode.mode & 022) == 0) continue;
+    char was[64];
+    std::snprintf(was, sizeof was, " (was %04o %u:%u)", static_cast<unsigned>(inode.mode & 07777), inode.uid, inode.gid);
+    changed.push_back((node == kRoot ? std::string("/") : PathOf(node)) + was);
+    inode.uid = inode.gid = 0;
+    inode.mode = static_cast<uint16_t>(inode.mode & ~022);
+  }
+  return changed;
+}
+
 bool LayerTree::IsDirectory(NodeId node) const {
   return inodes_[nodes_[node].inode].kind == ipc::EntryKind::kDirectory;
 }

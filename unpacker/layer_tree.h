@@ -43,6 +43,11 @@ class LayerTree {
   // image (and a final symlink too when `follow_final`); nullopt when nothing is there.
   std::optional<ipc::EntryKind> KindAt(const std::string& path, bool follow_final);
 
+  // The directory `path` names (symlinks followed inside the image) and every directory
+  // above it made root-owned and not group- or world-writable, for files that run as root
+  // to sit under. One line per directory changed: "/usr/local/libexec (was 0777 1000:1000)".
+  std::vector<std::string> MakeRootOnly(const std::string& path);
+
   // Entries after this belong to no layer any more: aufs's hardlink directory of the
   // layer (.wh..wh.plnk) is dropped, and its files live on only through their links.
   void EndLayer();

@@ -6,6 +6,7 @@
 
 extern char** environ;
 
+#include "broker/host/trusted_paths.h"
 #include "broker/host/user_dirs.h"
 #include "security/stop_signal.h"
 
@@ -63,6 +64,7 @@ std::function<Result<RegistryCredentials>(const std::string&)> CliContext::Crede
 Result<CliContext> LoadContext(bool read_config) {
   CliContext context;
   context.env = CaptureEnvironment();
+  BANGER_TRY(CheckEnvironmentPaths(context.env));
   context.config_path = ConfigPath(context.env);
   if (read_config) {
     BANGER_ASSIGN_OR_RETURN(context.config, LoadConfigFrom(context.config_path));

@@ -136,6 +136,11 @@ Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference&
   for (const auto& l : plan->layers) {
     if (!named(l.digest)) return fetcher.BrokeProtocol("its plan names layer " + l.digest + " the manifest does not");
   }
+  // A digest reference that names the manifest itself pins these bytes; one that names an
+  // index is checked by the fetcher for now (the boundary issue: the index bytes too).
+  if (!ref.digest.empty() && plan->platform.empty() && manifest_digest != ref.digest) {
+    return fetcher.BrokeProtocol("it resolved " + ref.String() + " to manifest " + manifest_digest);
+  }
   return ImageOf(ref, *plan, false);
 }
 

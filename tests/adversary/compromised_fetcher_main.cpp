@@ -1,9 +1,13 @@
-// A stand-in for a fetcher compromised after it locked down (say, by a libcurl bug): it
-// serves the broker exactly as banger-fetcher does, so its pull can succeed, but it keeps
-// a duplicate of every descriptor the broker ever gave it, and once its work is done it
-// rewrites each one: a regular file in place with bytes of the same size (so a cache that
-// trusts sizes would keep them), anything else (a pipe) with a write that the broker
-// must no longer be reading. Installed as banger-fetcher.
+// A stand-in for a fetcher compromised after it locked down (say, by a libcurl bug),
+// installed as banger-fetcher. It serves the broker as banger-fetcher does, with one
+// attack, named by the file FILE.attack beside it (read before lockdown):
+//   rewrite-fds     keep a duplicate of every descriptor the broker gives it and, once its
+//                   work is done, rewrite each one: a regular file in place with bytes of
+//                   the same size (so a cache that trusts sizes would keep them), anything
+//                   else (a pipe) with a write the broker must no longer be reading;
+//   resolve TAG     asked for a digest reference, resolve the repository's TAG instead and
+//                   report that manifest, honestly hashed.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,6 +18,7 @@
 
 #include "base/fd.h"
 #include "fetcher/fetcher_process.h"
+#include "ipc/fetch_protocol.h"
 
 namespace {
 
@@ -21,6 +26,8 @@ namespace ipc = banger::ipc;
 namespace security = banger::security;
 using banger::Result;
 using banger::UniqueFd;
+
+std::string g_attack;  // FILE.attack, read before lockdown
 
 class Attacker {
  public:
@@ -32,8 +39,15 @@ class Attacker {
   }
 
   Result<bool> Serve(ipc::Message& message) {
-    for (const UniqueFd& fd : message.fds) {
-      if (auto copy = banger::DupCloexec(fd.get())) kept_.push_back(std::move(*copy));
+    if (g_attack == "rewrite-fds") {
+      for (const UniqueFd& fd : message.fds) {
+        if (auto copy = banger::DupCloexec(fd.get())) kept_.push_back(std::move(*copy));
+      }
+    }
+    if (g_attack.rfind("resolve ", 0) == 0 && message.type == ipc::MessageType::kResolve) {
+      BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
+      request.reference = request.reference.substr(0, request.reference.find('@')) + ":" + g_attack.substr(8);
+      message.body = ipc::Encode(request);
     }
     return real_(message);
   }
@@ -56,9 +70,16 @@ class Attacker {
 
 }  // namespace
 
-int main() {
+int main(int, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);  // a closed pipe is a failed write, not the end of the attack
-  return security::RunHelper("banger-fetcher", security::ProcessKind::kFetcher, banger::fetcher::InitialiseFetcher,
+  auto initialise = [self = std::string(argv[0])]() -> Result<void> {
+    UniqueFd file(::open((self + ".attack").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file) return banger::Error::FromErrno("reading " + self + ".attack");
+    BANGER_ASSIGN_OR_RETURN(g_attack, banger::ReadWholeFd(file.get(), 4096, self + ".attack"));
+    while (!g_attack.empty() && g_attack.back() == '\n') g_attack.pop_back();
+    return banger::fetcher::InitialiseFetcher();
+  };
+  return security::RunHelper("banger-fetcher", security::ProcessKind::kFetcher, initialise,
                              [](ipc::Channel& channel) -> security::MessageHandler {
                                auto attacker = std::make_shared<Attacker>(channel);
                                return [attacker](ipc::Message& message) { return attacker->Serve(message); };

@@ -4,6 +4,7 @@
 // succeeds, every blob in the cache still hashes to its name, and a clean pull from that
 // cache is byte-identical to one from a fresh cache. Before the pipes, the fetcher held
 // the cache files themselves and rewrote blobs the broker had already linked in.
+#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -37,6 +38,7 @@ TEST(CompromisedFetcher, RewritingEveryFdItHadLeavesTheCacheVerified) {
   ASSERT_FALSE(registry->Push("demo/app", "v1", {"--layers", "3"}).is_null());
   const std::string ref = registry->host() + "/demo/app:v1";
   StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+  std::ofstream(compromised.helper_path("banger-fetcher") + ".attack") << "rewrite-fds\n";
   ScratchDir cache("banger-cache"), state("banger-state"), clean_state("banger-state"), fresh_cache("banger-cache"),
       fresh_state("banger-state");
 
@@ -52,6 +54,26 @@ TEST(CompromisedFetcher, RewritingEveryFdItHadLeavesTheCacheVerified) {
   ASSERT_EQ(fresh.exit_status, 0) << fresh.output;
   CommandResult compared = RunCommand("cmp " + RootfsOf(reused) + " " + RootfsOf(fresh));
   EXPECT_EQ(compared.exit_status, 0) << compared.output;
+}
+
+// A digest reference pins the manifest: the broker hashes the bytes the fetcher hands over
+// and refuses any other manifest, however honestly the fetcher hashed it. Before, only the
+// fetcher compared them.
+TEST(CompromisedFetcher, AnotherManifestForADigestReferenceIsAProtocolBreak) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  auto v1 = registry->Push("demo/app", "v1", {"--layers", "1"});
+  ASSERT_FALSE(v1.is_null());
+  ASSERT_FALSE(registry->Push("demo/app", "evil", {"--layers", "2"}).is_null());
+  StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+  std::ofstream(compromised.helper_path("banger-fetcher") + ".attack") << "resolve evil\n";
+  ScratchDir cache("banger-cache"), state("banger-state");
+  const std::string digest = v1["images"]["linux/amd64"]["manifest_digest"];
+  CommandResult pull =
+      BangerIn(compromised.dir(), state.path(), cache.path(), "image pull -q " + registry->host() + "/demo/app@" + digest);
+  EXPECT_EQ(pull.exit_status, 3) << pull.output;
+  EXPECT_NE(pull.output.find("banger-fetcher broke protocol: it resolved"), std::string::npos) << pull.output;
+  EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << "nothing published";
 }
 
 }  // namespace

@@ -47,5 +47,44 @@ TEST(LocalUser, ReadsNothingAPullKeeps) {
   EXPECT_EQ(opened, "");
 }
 
+// As root, banger refuses a directory from the environment that someone else could have
+// changed (sshd's StrictModes): owned by another uid, group- or world-writable, or reached
+// through a symlink to one. A sticky TMPDIR (/tmp) is fine. Before, root trusted them all,
+// and temp files there followed a planted symlink.
+TEST(LocalUser, RootRefusesDirectoriesAnotherUserCouldChange) {
+  BANGER_REQUIRE_ROOT();
+  ScratchDir scratch("banger-strict");
+  const std::string base = scratch.path();
+  ASSERT_EQ(RunCommand("mkdir " + base + "/theirs " + base + "/open " + base + "/mine && chown 65534 " + base +
+                       "/theirs && chmod 0777 " + base + "/open && ln -s " + base + "/theirs " + base + "/link")
+                .exit_status,
+            0);
+  auto banger = [&](const std::string& env) {
+    return RunCommand("env BANGER_STATE_DIR=" + base + "/mine/state BANGER_CACHE_DIR=" + base + "/mine/cache " + env +
+                      " " BANGER_BIN_DIR "/banger image list 2>&1");
+  };
+  const struct {
+    std::string env, says;
+  } refused[] = {
+      {"BANGER_CACHE_DIR=" + base + "/theirs/cache", base + "/theirs is owned by uid 65534"},
+      {"BANGER_STATE_DIR=" + base + "/open/state", base + "/open is writable by group or others (mode 0777)"},
+      {"DOCKER_CONFIG=" + base + "/open", base + "/open is writable by group or others (mode 0777)"},
+      {"BANGER_STATE_DIR=" + base + "/link/state", base + "/theirs is owned by uid 65534"},
+      {"TMPDIR=" + base + "/open", base + "/open is writable by group or others"},
+      {"BANGER_CONFIG=" + base + "/theirs/config", base + "/theirs is owned by uid 65534"},
+  };
+  for (const auto& r : refused) {
+    SCOPED_TRACE(r.env);
+    CommandResult run = banger(r.env);
+    EXPECT_EQ(run.exit_status, 1) << run.output;
+    EXPECT_NE(run.output.find("refusing " + r.env.substr(0, r.env.find('=')) + "="), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find(r.says), std::string::npos) << run.output;
+  }
+  for (const std::string& fine : {std::string("TMPDIR=/tmp"), "DOCKER_CONFIG=" + base + "/mine/docker"}) {
+    CommandResult run = banger(fine);
+    EXPECT_EQ(run.exit_status, 0) << fine << ": " << run.output;
+  }
+}
+
 }  // namespace
 }  // namespace banger::testing

@@ -149,6 +149,32 @@ TEST_F(GuestAssets, ParentSymlinksAreFollowedInsideTheImage) {
   EXPECT_FALSE(tree->Has("/srv"));
 }
 
+// banger-first-boot runs as root: no directory above it may be anyone else's to change,
+// through the image's symlinks too (/usr/local -> /opt/local). The image's other
+// directories keep what they had.
+TEST_F(GuestAssets, ParentsOfRootRunFilesBecomeRootOwnedAndClosed) {
+  auto image = SystemdImage();
+  image.push_back(LayerEntry::Dir("opt").Mode(01777));
+  image.push_back(LayerEntry::Dir("opt/local").Mode(0775).Uid(1000).Gid(1000));
+  image.push_back(LayerEntry::Dir("opt/local/libexec").Mode(0777).Uid(1000).Gid(1000));
+  image.push_back(LayerEntry::Symlink("usr/local", "/opt/local"));
+  image.push_back(LayerEntry::Dir("srv").Mode(0777).Uid(1000));
+  auto tree = Run({image});
+  ASSERT_TRUE(tree) << tree.error().message;
+  for (const auto& [path, mode] : std::vector<std::pair<std::string, uint32_t>>{
+           {"/opt", 01755}, {"/opt/local", 0755}, {"/opt/local/libexec", 0755}}) {
+    const ipc::TreeEntry* e = tree->Find(path);
+    ASSERT_NE(e, nullptr) << path;
+    EXPECT_EQ(e->mode, mode) << path;
+    EXPECT_EQ(e->uid, 0u) << path;
+    EXPECT_EQ(e->gid, 0u) << path;
+  }
+  EXPECT_EQ(tree->Find("/srv")->mode, 0777u) << "nothing banger runs is below it";
+  EXPECT_EQ(tree->Find("/srv")->uid, 1000u);
+  const std::string warnings = tree->done["warnings"].dump();
+  EXPECT_NE(warnings.find("/opt/local/libexec (was 0777 1000:1000) root-owned"), std::string::npos) << warnings;
+}
+
 TEST_F(GuestAssets, SizingCountsTheInjectedFiles) {
   auto with = Run({SystemdImage()});
   ASSERT_TRUE(with) << with.error().message;
