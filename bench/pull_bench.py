@@ -3,7 +3,7 @@
 unpack -> mkfs.ext4 -d), measured in one run on this machine, alternating the two.
 
     bench/pull_bench.py --banger BUILD/bin/banger [--rounds 3] [--results bench/RESULTS.md]
-                        [--quick]
+                        [--quick] [--baseline OLD_BUILD/bin/banger]
 
 Images (built here, pushed with skopeo to a loopback docker-registry):
   bookworm-1   mmdebstrap minbase + systemd, one gzip layer (level 6)
@@ -148,8 +148,10 @@ def main():
     parser.add_argument("--results")
     parser.add_argument("--quick", action="store_true", help="only the bookworm images")
     parser.add_argument("--work", default=None)
+    parser.add_argument("--baseline", help="another banger (an older build), measured in the same rounds")
     args = parser.parse_args()
     banger = os.path.abspath(args.banger)
+    baseline = os.path.abspath(args.baseline) if args.baseline else None
     work = args.work or tempfile.mkdtemp(prefix="banger-bench-")
     registry = Registry(work)
     rows = []
@@ -157,6 +159,7 @@ def main():
         images = build_images(work, registry, args.quick)
         for name, image in images.items():
             cold, warm, peer, rss_max = [], [], [], {}
+            base_cold, base_warm = [], []
             for round_ in range(args.rounds):
                 state, cache = os.path.join(work, "state"), os.path.join(work, "cache")
                 for d in (state, cache):
@@ -171,10 +174,19 @@ def main():
                 warm.append(seconds)
                 for k, v in rss.items():
                     rss_max[k] = max(rss_max.get(k, 0), v)
+                if baseline:
+                    for d in (state, cache):
+                        shutil.rmtree(d, ignore_errors=True)
+                    drop_caches()
+                    base_cold.append(banger_pull(baseline, image["ref"], state, cache)[0])
+                    shutil.rmtree(state)
+                    base_warm.append(banger_pull(baseline, image["ref"], state, cache)[0])
                 drop_caches()
                 peer.append(peer_pull(image["ref"], os.path.join(work, "peer"), fs_bytes, entries))
-                print("  %s round %d: banger cold %.2fs warm %.2fs, peer %.2fs"
-                      % (name, round_ + 1, cold[-1], warm[-1], peer[-1]), flush=True)
+                print("  %s round %d: banger cold %.2fs warm %.2fs, peer %.2fs%s"
+                      % (name, round_ + 1, cold[-1], warm[-1], peer[-1],
+                         ", baseline cold %.2fs warm %.2fs" % (base_cold[-1], base_warm[-1]) if baseline else ""),
+                      flush=True)
             shutil.rmtree(os.path.join(work, "peer"), ignore_errors=True)
             blobs = " ".join(image["blobs"])
             floors = {
@@ -183,7 +195,8 @@ def main():
                 "sha256": median([timed("openssl dgst -sha256 %s" % blobs) for _ in range(3)]),
             }
             rows.append({"image": name, "cold": median(cold), "warm": median(warm), "peer": median(peer),
-                         "floors": floors, "rss_kib": rss_max})
+                         "floors": floors, "rss_kib": rss_max,
+                         "baseline": (median(base_cold), median(base_warm)) if baseline else None})
     finally:
         registry.stop()
         if not args.work:
@@ -198,6 +211,11 @@ def main():
             r["image"], r["cold"], r["warm"], r["peer"], r["peer"] / r["cold"], 100 * r["warm"] / r["cold"],
             f["igzip"], r["cold"] / (2.5 * f["igzip"] + 0.3), f["gzip"], f["sha256"],
             ", ".join("%s %d" % kv for kv in sorted(r["rss_kib"].items()))))
+    if baseline:
+        lines += ["", "| image | banger cold | baseline cold | banger warm | baseline warm |", "|---|---|---|---|---|"]
+        for r in rows:
+            lines.append("| %s | %.2f s | %.2f s | %.2f s | %.2f s |" % (
+                r["image"], r["cold"], r["baseline"][0], r["warm"], r["baseline"][1]))
     table = "\n".join(lines)
     print()
     print(table)

@@ -20,6 +20,8 @@ inline constexpr size_t kMaxCredentialBytes = 16 * 1024;
 inline constexpr size_t kMaxUrlBytes = 8192;
 inline constexpr size_t kMaxPlatformBytes = 100;
 inline constexpr size_t kMaxBlobMediaTypeBytes = 255;
+// No layer, config or bundle is larger: a size past it is a lie, not an image.
+inline constexpr uint64_t kMaxBlobBytes = uint64_t{1} << 40;
 
 struct BlobRef {
   std::string digest;
@@ -28,7 +30,7 @@ struct BlobRef {
   bool operator==(const BlobRef&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
-    v.Digest("digest", s.digest).Uint("size", s.size).String("media_type", s.media_type, kMaxBlobMediaTypeBytes);
+    v.Digest("digest", s.digest).Uint("size", s.size, kMaxBlobBytes).String("media_type", s.media_type, kMaxBlobMediaTypeBytes);
   }
 };
 

@@ -265,6 +265,7 @@ Result<SandboxedChild::Awaited> SandboxedChild::Await(const std::vector<int>& wa
   for (int fd : watched) fds.push_back({fd, POLLIN, 0});
   for (;;) {
     for (auto& p : fds) p.revents = 0;
+    fds[3].fd = stderr_.get();  // -1 (ignored) once the child's stderr has ended
     int ready = ::poll(fds.data(), fds.size(), RemainingMs(deadline, timeout_ms));
     if (ready < 0 && errno == EINTR) continue;
     if (fds[2].revents != 0) return Error{ErrorCode::kStopped, StopReason()};
@@ -273,6 +274,9 @@ Result<SandboxedChild::Awaited> SandboxedChild::Await(const std::vector<int>& wa
     if (stderr_ && fds[3].revents != 0) DrainStderr();
     Awaited awaited;
     for (size_t i = 4; i < fds.size(); ++i) {
+      if ((fds[i].revents & POLLNVAL) != 0) {
+        return Error{ErrorCode::kUnexpected, "waiting for " + name_ + ": fd " + std::to_string(fds[i].fd) + " is not open"};
+      }
       if (fds[i].revents != 0) awaited.ready.push_back(fds[i].fd);
     }
     if (fds[0].revents != 0) {

@@ -76,11 +76,13 @@ class Injector {
     for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
       BANGER_TRY(EnsureDirectory(path.substr(0, slash)));
     }
-    // Root runs these files: no one but root may replace them or a directory above them.
-    const size_t slash = path.rfind('/');
-    for (const std::string& changed : tree_.MakeRootOnly(slash == 0 ? "/" : path.substr(0, slash))) {
-      result_.warnings.push_back("banger made the image's directory " + changed +
-                                 " root-owned and not group- or world-writable: " + path + " below it runs as root");
+    // Root runs these files: no one but root may replace them or a directory on the way
+    // to them, whether the path names it or one of the image's symlinks leads through it.
+    for (size_t slash = 0; slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      for (const std::string& changed : tree_.MakeRootOnly(slash == 0 ? "/" : path.substr(0, slash))) {
+        result_.warnings.push_back("banger made the image's directory " + changed +
+                                   " root-owned and not group- or world-writable: " + path + " below it runs as root");
+      }
     }
     if (auto existing = tree_.KindAt(path, /*follow_final=*/false)) NoteReplaced(path, *existing);
     TarEntry entry = Entry(path, item.kind, item.mode);

@@ -58,7 +58,7 @@ int ListCatalog(const CliContext& context, const ParsedFlags& flags, std::ostrea
     out << DumpJson(json{{"source", catalog->source}, {"entries", entries}}, 2) << "\n";
     return kExitOk;
   }
-  out << "catalog: " << catalog->source << " (" << catalog->entries.size() << " image(s))\n";
+  out << "catalog: " << TerminalSafe(catalog->source) << " (" << catalog->entries.size() << " image(s))\n";
   if (catalog->entries.empty()) return kExitOk;
   out << std::left << std::setw(24) << "NAME" << std::setw(10) << "ARCH" << std::setw(12) << "SIZE"
       << "DESCRIPTION\n";

@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "banger_version.h"
+#include "base/text.h"
 #include "broker/cli/commands.h"
 #include "broker/cli/context.h"
 #include "broker/cli/exit_codes.h"
@@ -108,7 +109,7 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
                           std::find(rest.begin(), rest.end(), "-h") != rest.end();
   auto context = LoadContext(/*read_config=*/command->reads_config && !wants_help);
   if (!context) {
-    err << "banger: error: " << context.error().message << "\n";
+    err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
     return kExitError;
   }
   auto parsed = ParseCommand(command->spec, rest, out, err);

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "base/text.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/flags.h"
 #include "broker/cli/output.h"
@@ -66,7 +67,7 @@ void PrintInstall(const CliContext& context, const SystemStatus& status, std::os
   out << "config: " << context.config_path << (context.config.from_file ? "" : " (absent: defaults)") << "\n";
   if (!status.install) {
     out << "installed: unknown\n";
-    err << "banger: error: " << status.install.error().message << "\n";
+    err << "banger: error: " << TerminalSafe(status.install.error().message) << "\n";
   } else if (!*status.install) {
     out << "installed: no (no " << status.config_dir << "/installed.json)\n";
   } else {
@@ -102,7 +103,7 @@ void PrintHelpers(const CliContext& context, const SystemStatus& status, std::os
     out << "  " << std::left << std::setw(16) << security::HelperExecutableName(helper.kind);
     if (!helper.status) {
       out << "FAILED\n";
-      err << "banger: error: " << helper.status.error().message << "\n";
+      err << "banger: error: " << TerminalSafe(helper.status.error().message) << "\n";
       continue;
     }
     const security::ProcStatus& s = *helper.status;

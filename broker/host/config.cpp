@@ -35,7 +35,7 @@ constexpr BoundKey kBounds[] = {
     {"max_layer_bytes", true, 1, kNoMax, "64GiB", "uncompressed bytes of one layer"},
     {"max_total_bytes", true, 1, kNoMax, "256GiB", "uncompressed bytes of all layers together"},
     {"max_spool_bytes", true, 1, kNoMax, "256GiB", "file data the layers write, holes (zero blocks) not counted"},
-    {"max_unpack_seconds", false, 1, kNoMax, "3600", "seconds of unpacking, waits for downloads not counted"},
+    {"max_unpack_seconds", false, 1, 7 * 24 * 3600, "3600", "seconds of unpacking, waits for downloads not counted"},
     {"max_entries", false, 1, kNoMax, "10000000", "tar entries across all layers"},
     {"max_depth", false, 1, kNoMax, "4096", "directories deep"},
     {"max_path_bytes", true, 1, kNoMax, "4096", "bytes of one path"},

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fd.h"
+#include "base/json.h"
 #include "broker/host/config.h"
 #include "broker/host/subprocess.h"
 #include "broker/store/files.h"
@@ -67,7 +68,7 @@ json ManifestToJson(const InstallManifest& m) {
           {"cache_dir", m.cache_dir}};
 }
 
-std::string ManifestText(const InstallManifest& manifest) { return ManifestToJson(manifest).dump(2) + "\n"; }
+std::string ManifestText(const InstallManifest& manifest) { return DumpJson(ManifestToJson(manifest), 2) + "\n"; }
 
 Result<std::optional<InstallManifest>> LoadManifest(const std::string& config_dir) {
   const std::string path = config_dir + "/installed.json";

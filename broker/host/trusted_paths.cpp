@@ -1,6 +1,7 @@
 #include "broker/host/trusted_paths.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
@@ -51,29 +52,33 @@ Result<void> CheckTrustedPath(const std::string& path, const std::string& named_
   for (int links = 0; links <= kMaxSymlinks; ++links) {
     const std::vector<std::string> parts = Components(checking);
     std::string at = "/";
+    bool parent_open_to_others = false;
     bool restarted = false;
     for (size_t i = 0; i <= parts.size() && !restarted; ++i) {
+      const std::string parent = at;
       if (i > 0) at += (at == "/" ? "" : "/") + parts[i - 1];
       struct stat st {};
       if (::lstat(at.c_str(), &st) != 0) {
-        if (errno == ENOENT) return {};  // banger makes the rest itself, root-owned
-        return refuse(Error::FromErrno("lstat " + at).message);
+        if (errno != ENOENT) return refuse(Error::FromErrno("lstat " + at).message);
+        // banger makes the rest itself, root-owned; unless another user could make it first.
+        if (parent_open_to_others) return refuse(at + " does not exist and " + parent + " is writable by others: make it first");
+        return {};
       }
       if (S_ISLNK(st.st_mode)) {
-        // The link itself is root's (a link's mode means nothing); where it leads is checked.
+        // One hop at a time: every link and every directory on the way is checked.
         if (st.st_uid != 0) return refuse(at + " is a symlink owned by uid " + std::to_string(st.st_uid));
-        char resolved[PATH_MAX];
-        if (::realpath(at.c_str(), resolved) == nullptr) {
-          if (errno == ENOENT) return refuse(at + " is a dangling symlink");
-          return refuse(Error::FromErrno("realpath " + at).message);
-        }
-        std::string rest;
-        for (size_t k = i; k < parts.size(); ++k) rest += "/" + parts[k];
-        checking = std::string(resolved) + rest;
+        char target[PATH_MAX];
+        const ssize_t n = ::readlink(at.c_str(), target, sizeof target - 1);
+        if (n <= 0) return refuse(Error::FromErrno("readlink " + at).message);
+        std::string next(target, static_cast<size_t>(n));
+        if (next[0] != '/') next = parent + (parent == "/" ? "" : "/") + next;
+        for (size_t k = i; k < parts.size(); ++k) next += "/" + parts[k];
+        checking = next;
         restarted = true;
         continue;
       }
       if (std::string why = Distrust(at, st, i == parts.size(), rule); !why.empty()) return refuse(why);
+      parent_open_to_others = (st.st_mode & 022) != 0;
     }
     if (!restarted) return {};
   }

@@ -2,7 +2,9 @@
 // but root could have put anything there (sshd's StrictModes): root owns every existing
 // directory on the way and the path itself, and none of them is group- or world-writable.
 // A sticky ancestor (/tmp) is fine, as it is for mkdtemp: others may write there, but not
-// replace what root made. Symlinks on the way are followed and the target checked.
+// replace what root made, and a path that does not exist yet must not be one that another
+// user could make first (/tmp/name). Symlinks on the way are followed one hop at a time,
+// each link and each directory on the way checked.
 #pragma once
 
 #include <string>

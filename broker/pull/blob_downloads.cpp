@@ -16,6 +16,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBlobSilenceTimeoutMs = 15 * 60 * 1000;
 constexpr int kWaitPollMs = 100;
 constexpr size_t kPipeCapacity = 1 << 20;
+constexpr uint64_t kMaxDrainBytes = 16 << 20;
 
 }  // namespace
 
@@ -64,9 +65,11 @@ Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
   return downloaded;
 }
 
+// At most kMaxDrainBytes at a time: a pipe kept full cannot starve the rest of the loop
+// (the stop fd, the other downloads); it is still readable on the next wait.
 Result<void> BlobDownloads::Drain(InFlight& download) {
   uint64_t moved = 0;
-  for (;;) {
+  while (moved < kMaxDrainBytes) {
     auto spliced = download.incoming.ReceiveFrom(download.pipe.get());
     if (!spliced && spliced.error().code == ErrorCode::kMalformed) return fetcher_.BrokeProtocol(spliced.error().message);
     if (!spliced) return spliced.error();

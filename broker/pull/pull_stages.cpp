@@ -214,7 +214,7 @@ Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
     }
     auto progress = ipc::Decode<ipc::UnpackProgress>(reply->body);
     if (!progress) return unpacker_->BrokeProtocol(progress.error().message);
-    // A layer the image does not have, or a count that goes back, is no report of progress.
+    // A layer the image does not have is no report of progress.
     if (progress->layer >= image_.layers.size()) {
       return unpacker_->BrokeProtocol("unpack-progress names layer " + std::to_string(progress->layer) + " of " +
                                       std::to_string(image_.layers.size()));

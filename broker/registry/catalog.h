@@ -24,7 +24,8 @@ struct CatalogEntry {
   uint64_t size = 0;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
-    v.String("name", s.name, 255).String("url", s.url, 8192).String("sha256", s.sha256, 100).Uint("size", s.size);
+    v.String("name", s.name, 255).String("url", s.url, 8192).String("sha256", s.sha256, 100);
+    v.Uint("size", s.size, uint64_t{1} << 40);  // a bundle of a TiB is a lie, not an image
     v.OptionalString("distro", s.distro, 100).OptionalString("arch", s.arch, 100);
     v.OptionalString("kernel_ref", s.kernel_ref, 255).OptionalString("description", s.description, 1000);
   }

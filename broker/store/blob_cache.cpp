@@ -15,6 +15,9 @@ namespace {
 
 // Landed bytes are hashed in runs of this size, while still in the page cache.
 constexpr uint64_t kHashChunk = 4 << 20;
+// At most this much per ReceiveFrom, so a sender that keeps the pipe full cannot keep the
+// broker from everything else it watches.
+constexpr uint64_t kMaxReceive = 4 << 20;
 
 }  // namespace
 
@@ -68,7 +71,8 @@ Result<void> IncomingBlob::Append(std::string_view bytes) {
 
 Result<Spliced> IncomingBlob::ReceiveFrom(int pipe) {
   // One byte more than is missing: a sender that goes past the size is caught at once.
-  const size_t room = static_cast<size_t>(std::min<uint64_t>(size_ - std::min(received_, size_) + 1, 4 << 20));
+  const uint64_t missing = size_ - std::min(received_, size_);
+  const size_t room = static_cast<size_t>(std::min<uint64_t>(missing, kMaxReceive - 1) + 1);
   BANGER_ASSIGN_OR_RETURN(Spliced moved, SpliceFromPipe(pipe, file_.get(), received_, room,
                                                         "writing " + what_ + " " + digest_ + " into the cache"));
   BANGER_TRY(Landed(moved.bytes));

@@ -56,9 +56,13 @@ TEST(LocalUser, RootRefusesDirectoriesAnotherUserCouldChange) {
   ScratchDir scratch("banger-strict");
   const std::string base = scratch.path();
   ASSERT_EQ(RunCommand("mkdir " + base + "/theirs " + base + "/open " + base + "/mine && chown 65534 " + base +
-                       "/theirs && chmod 0777 " + base + "/open && ln -s " + base + "/theirs " + base + "/link")
+                       "/theirs && chmod 0777 " + base + "/open && ln -s " + base + "/theirs " + base + "/link && " +
+                       // root's link to nobody's link to root's own directory: nobody may repoint the middle.
+                       "ln -s " + base + "/mine " + base + "/theirs/hop && ln -s " + base + "/theirs/hop " + base +
+                       "/chain")
                 .exit_status,
             0);
+  const std::string unmade = "/tmp/banger-not-there-" + std::to_string(::getpid());
   auto banger = [&](const std::string& env) {
     return RunCommand("env BANGER_STATE_DIR=" + base + "/mine/state BANGER_CACHE_DIR=" + base + "/mine/cache " + env +
                       " " BANGER_BIN_DIR "/banger image list 2>&1");
@@ -72,6 +76,8 @@ TEST(LocalUser, RootRefusesDirectoriesAnotherUserCouldChange) {
       {"BANGER_STATE_DIR=" + base + "/link/state", base + "/theirs is owned by uid 65534"},
       {"TMPDIR=" + base + "/open", base + "/open is writable by group or others"},
       {"BANGER_CONFIG=" + base + "/theirs/config", base + "/theirs is owned by uid 65534"},
+      {"BANGER_STATE_DIR=" + base + "/chain/state", base + "/theirs is owned by uid 65534"},
+      {"BANGER_CACHE_DIR=" + unmade, unmade + " does not exist and /tmp is writable by others"},
   };
   for (const auto& r : refused) {
     SCOPED_TRACE(r.env);

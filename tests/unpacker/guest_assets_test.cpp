@@ -175,6 +175,23 @@ TEST_F(GuestAssets, ParentsOfRootRunFilesBecomeRootOwnedAndClosed) {
   EXPECT_NE(warnings.find("/opt/local/libexec (was 0777 1000:1000) root-owned"), std::string::npos) << warnings;
 }
 
+// A directory that holds only a symlink on the way is on the way too: uid 1000 could swap
+// /usr/local/bin -> /opt/bin for a link to its own agent.
+TEST_F(GuestAssets, ADirectoryHoldingASymlinkOnTheWayIsClosedToo) {
+  auto image = SystemdImage();
+  image.push_back(LayerEntry::Dir("usr/local").Mode(0775).Uid(1000).Gid(1000));
+  image.push_back(LayerEntry::Dir("opt/bin").Mode(0755));
+  image.push_back(LayerEntry::Symlink("usr/local/bin", "/opt/bin"));
+  auto tree = Run({image});
+  ASSERT_TRUE(tree) << tree.error().message;
+  EXPECT_TRUE(tree->Has("/opt/bin/banger-vsock-agent"));
+  const ipc::TreeEntry* local = tree->Find("/usr/local");
+  ASSERT_NE(local, nullptr);
+  EXPECT_EQ(local->mode, 0755u);
+  EXPECT_EQ(local->uid, 0u);
+  EXPECT_EQ(local->gid, 0u);
+}
+
 TEST_F(GuestAssets, SizingCountsTheInjectedFiles) {
   auto with = Run({SystemdImage()});
   ASSERT_TRUE(with) << with.error().message;
