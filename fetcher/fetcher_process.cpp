@@ -27,24 +27,8 @@ class FetcherService {
 
   Result<void> Resolve(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
-    BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
-    BANGER_ASSIGN_OR_RETURN(Platform platform, ParsePlatform(request.platform));
-    RegistryOptions options;
-    options.allow_plain_http = request.allow_plain_http || reference.IsLoopback();
-    options.credentials = {request.username, request.password, request.identity_token};
-    options.ca_pem = request.ca_pem;
-    options.limits.max_bytes = request.max_document_bytes;
-    options.limits.max_layers = request.max_layers;
-    client_ = std::make_unique<RegistryClient>(reference, options);
-    BANGER_ASSIGN_OR_RETURN(ImagePlan plan, client_->Resolve(platform));
-    BANGER_TRY(PwriteAll(message.fds[0].get(), plan.manifest_body, 0, "writing the manifest for the broker"));
-    ipc::ResolvedPlan out;
-    out.manifest_digest = plan.manifest_digest;
-    out.manifest_media_type = plan.manifest_media_type;
-    out.platform = plan.from_index ? plan.platform.String() : "";  // empty: the reference named one manifest
-    out.config = {plan.config.digest, plan.config.size, plan.config.media_type};
-    for (const Descriptor& l : plan.layers) out.layers.push_back({l.digest, l.size, l.media_type});
-    return channel_.Send(ipc::Message::Make(ipc::MessageType::kResolved, ipc::Encode(out)));
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan, ResolveForBroker(request, message.fds[0].get(), client_));
+    return channel_.Send(ipc::Message::Make(ipc::MessageType::kResolved, ipc::Encode(plan)));
   }
 
   Result<void> StartBlob(ipc::Message& message) {
@@ -91,6 +75,32 @@ const security::DispatchTable<FetcherService> kFetcherServes = {
     {ipc::MessageType::kFetchUrl, &FetcherService::StartUrl}};
 
 }  // namespace
+
+Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, int sink,
+                                           std::unique_ptr<RegistryClient>& client) {
+  BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
+  BANGER_ASSIGN_OR_RETURN(Platform platform, ParsePlatform(request.platform));
+  RegistryOptions options;
+  options.allow_plain_http = request.allow_plain_http || reference.IsLoopback();
+  options.credentials = {request.username, request.password, request.identity_token};
+  options.ca_pem = request.ca_pem;
+  options.limits.max_bytes = request.max_document_bytes;
+  options.limits.max_layers = request.max_layers;
+  client = std::make_unique<RegistryClient>(reference, options);
+  BANGER_ASSIGN_OR_RETURN(ResolvedDocuments documents, client->Resolve(platform));
+  // The broker derives the plan from these bytes itself, with the same code.
+  std::vector<std::string_view> indexes(documents.indexes.begin(), documents.indexes.end());
+  BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan,
+                          ipc::DerivePlan(indexes, documents.manifest, documents.manifest_media_type, platform,
+                                          options.limits, "manifest of " + reference.String()));
+  uint64_t offset = 0;
+  for (const std::string& document : documents.indexes) {
+    BANGER_TRY(PwriteAll(sink, document, offset, "writing an index for the broker"));
+    offset += document.size();
+  }
+  BANGER_TRY(PwriteAll(sink, documents.manifest, offset, "writing the manifest for the broker"));
+  return plan;
+}
 
 // libcurl reads its configuration and initialises TLS here, before the root disappears.
 Result<void> InitialiseFetcher() {

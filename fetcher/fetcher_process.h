@@ -2,8 +2,12 @@
 // downloads blobs and URLs, each into a pipe the broker drains (docs/fetcher.md).
 #pragma once
 
+#include <memory>
+
 #include "base/result.h"
+#include "fetcher/registry_client.h"
 #include "ipc/channel.h"
+#include "ipc/fetch_protocol.h"
 #include "security/helper_session.h"
 
 namespace banger::fetcher {
@@ -12,6 +16,12 @@ namespace banger::fetcher {
 Result<void> InitialiseFetcher();
 // After lockdown: what serves the broker's requests on `channel` (one pull's worth).
 security::MessageHandler MakeFetcherHandler(ipc::Channel& channel);
+
+// A kResolve request's work: resolves the reference with a new `client`, writes the
+// documents on the way into `sink` (each index, then the manifest) and returns the plan
+// they give, for the broker to check against the same bytes.
+Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, int sink,
+                                           std::unique_ptr<RegistryClient>& client);
 
 int RunFetcherProcess();
 

@@ -281,32 +281,31 @@ Result<RegistryClient::Fetched> RegistryClient::FetchManifest(const std::string&
   return fetched;
 }
 
-Result<ImagePlan> RegistryClient::Resolve(const Platform& want) {
+Result<ResolvedDocuments> RegistryClient::Resolve(const Platform& want) {
   std::string selector = reference_.ManifestSelector();
-  std::string where = reference_.String();
-  constexpr int kMaxIndexDepth = 4;
-  bool from_index = false;
-  for (int depth = 0; depth <= kMaxIndexDepth; ++depth) {
+  const std::string where = reference_.String();
+  ResolvedDocuments resolved;
+  std::optional<Descriptor> chosen;  // the index entry that named this document
+  for (size_t depth = 0; depth <= ipc::kMaxIndexDepth; ++depth) {
     BANGER_ASSIGN_OR_RETURN(Fetched fetched, FetchManifest(selector));
+    if (chosen && chosen->size != fetched.response.body.size()) {
+      return Error{ErrorCode::kMalformed, "manifest of " + where + ": the index says " + chosen->digest + " is " +
+                                              std::to_string(chosen->size) + " bytes, the registry sent " +
+                                              std::to_string(fetched.response.body.size())};
+    }
     BANGER_ASSIGN_OR_RETURN(Document doc, ParseDocument(fetched.response.body, fetched.response.Header("content-type"),
                                                         options_.limits, "manifest of " + where));
-    ImagePlan plan;
     if (doc.kind == DocumentKind::kIndex) {
-      BANGER_ASSIGN_OR_RETURN(Descriptor chosen, SelectPlatform(doc, want, where));
-      selector = chosen.digest;
-      from_index = true;
+      BANGER_ASSIGN_OR_RETURN(chosen, SelectPlatform(doc, want, where));
+      selector = chosen->digest;
+      resolved.indexes.push_back(std::move(fetched.response.body));
       continue;
     }
-    plan.from_index = from_index;
-    plan.manifest_digest = fetched.digest;
-    plan.manifest_media_type = doc.media_type;
-    plan.manifest_body = std::move(fetched.response.body);
-    plan.platform = want;
-    plan.config = doc.config;
-    plan.layers = doc.layers;
-    return plan;
+    resolved.manifest = std::move(fetched.response.body);
+    resolved.manifest_media_type = doc.media_type;
+    return resolved;
   }
-  return Error{ErrorCode::kMalformed, where + ": indexes nested deeper than " + std::to_string(kMaxIndexDepth)};
+  return Error{ErrorCode::kMalformed, where + ": indexes nested deeper than " + std::to_string(ipc::kMaxIndexDepth)};
 }
 
 Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, const Progress& progress) {

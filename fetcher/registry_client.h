@@ -13,11 +13,17 @@
 #include <vector>
 
 #include "fetcher/http.h"
-#include "fetcher/manifest.h"
+#include "ipc/image_documents.h"
 #include "base/reference.h"
 #include "base/result.h"
 
 namespace banger::fetcher {
+
+using ipc::Descriptor;
+using ipc::Document;
+using ipc::DocumentKind;
+using ipc::DocumentLimits;
+namespace media = ipc::media;
 
 struct Credentials {
   std::string username;
@@ -38,22 +44,20 @@ struct RegistryOptions {
   std::chrono::milliseconds initial_backoff{250};
 };
 
-struct ImagePlan {
-  std::string manifest_digest;
-  std::string manifest_media_type;
-  std::string manifest_body;  // the platform manifest's bytes, as the registry sent them
-  Platform platform;          // what the index entry said, when one was chosen
-  bool from_index = false;
-  Descriptor config;
-  std::vector<Descriptor> layers;
+// The documents a reference resolved through, as the registry sent them.
+struct ResolvedDocuments {
+  std::vector<std::string> indexes;  // outermost first; empty when it named a manifest
+  std::string manifest;
+  std::string manifest_media_type;  // as decided from its mediaType and Content-Type
 };
 
 class RegistryClient {
  public:
   RegistryClient(Reference reference, RegistryOptions options);
 
-  // Tag or digest -> (index ->)* manifest for `want`. A digest reference must match the bytes.
-  Result<ImagePlan> Resolve(const Platform& want);
+  // Tag or digest -> (index ->)* manifest for `want`. A digest reference must match the
+  // bytes, and each index entry the next document's digest and size.
+  Result<ResolvedDocuments> Resolve(const Platform& want);
 
   // Streams the blob into `fd` from offset 0, resuming with Range after a dropped
   // connection and retrying with backoff. Never writes more than blob.size bytes.

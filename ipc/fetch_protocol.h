@@ -1,7 +1,8 @@
 // The fetcher's messages (messages.h kResolve..kFetchUrl), one struct per body, shared
 // by the fetcher and the broker, each listing its fields once (fields.h): strict decoding
-// like unpack_protocol.h's. The broker trusts nothing of a plan until its manifest bytes
-// are hashed and read again.
+// like unpack_protocol.h's. The broker trusts nothing of a plan: it hashes the documents
+// the fetcher handed over, derives the plan from them itself (DerivePlan) and requires
+// the fetcher's to be the same.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/platform.h"
 #include "ipc/fields.h"
+#include "ipc/image_documents.h"
 
 namespace banger::ipc {
 
@@ -34,7 +37,8 @@ struct BlobRef {
   }
 };
 
-// kResolve; fd: where the manifest bytes go.
+// kResolve; fd: where the documents go, as the registry sent them: each index on the
+// way (outermost first), then the manifest, end to end.
 struct ResolveRequest {
   static constexpr const char* kName = "resolve";
   std::string reference;  // canonical form
@@ -55,9 +59,21 @@ struct ResolveRequest {
   }
 };
 
+// One index document on the way to the manifest.
+struct IndexDocument {
+  std::string digest;
+  uint64_t size = 0;
+  bool operator==(const IndexDocument&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Digest("digest", s.digest).Uint("size", s.size, kMaxBlobBytes);
+  }
+};
+
 // kResolved.
 struct ResolvedPlan {
   static constexpr const char* kName = "resolved plan";
+  std::vector<IndexDocument> indexes;  // outermost first; empty when the reference named a manifest
   std::string manifest_digest;
   std::string manifest_media_type;
   std::string platform;  // the index entry's, when the manifest was chosen from one; else empty
@@ -66,6 +82,7 @@ struct ResolvedPlan {
   bool operator==(const ResolvedPlan&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
+    v.Objects("indexes", s.indexes, kMaxIndexDepth);
     v.Digest("manifest_digest", s.manifest_digest).String("manifest_media_type", s.manifest_media_type, 255);
     v.String("platform", s.platform, kMaxPlatformBytes).Object("config", s.config);
     v.Objects("layers", s.layers, kMaxPlanLayers);
@@ -73,6 +90,15 @@ struct ResolvedPlan {
 };
 // Decode<ResolvedPlan>, and no more layers than the broker asked for.
 Result<ResolvedPlan> DecodeResolvedPlan(std::string_view body, uint64_t max_layers);
+
+// The plan that documents give, as the registry sent them: `indexes` outermost first, each
+// choosing the next for `want`, then the manifest. `manifest_media_type` is what the
+// Content-Type said (it decides only when the manifest names no mediaType itself). Each
+// index entry must name the next document's digest and size exactly. Used by the fetcher
+// to report its plan and by the broker to check it; errors name `where`.
+Result<ResolvedPlan> DerivePlan(const std::vector<std::string_view>& indexes, std::string_view manifest,
+                                std::string_view manifest_media_type, const Platform& want,
+                                const DocumentLimits& limits, const std::string& where);
 
 // kFetchBlob; fd: where the bytes go.
 struct BlobRequest {

@@ -22,7 +22,7 @@ void Emit(const FetchOptions& options, FetchEvent::Kind kind, const std::string&
 
 ipc::ResolvedPlan PlanOf(const FetchedImage& image) {
   auto blob = [](const FetchedBlob& b) { return ipc::BlobRef{b.digest, b.size, b.media_type}; };
-  ipc::ResolvedPlan plan{image.manifest_digest, image.manifest_media_type, image.index_platform, blob(image.config), {}};
+  ipc::ResolvedPlan plan{{}, image.manifest_digest, image.manifest_media_type, image.index_platform, blob(image.config), {}};
   for (const auto& l : image.layers) plan.layers.push_back(blob(l));
   return plan;
 }
@@ -106,40 +106,80 @@ Result<ipc::ResolveRequest> ResolveRequestFor(const Reference& ref, const FetchO
   return resolve;
 }
 
-// Has the fetcher resolve `ref`, then checks its word: the manifest bytes hash to the
-// digest it names, and every blob of the plan is named in those bytes.
+// How the fetcher's plan differs from the one its documents give, for the error.
+std::string PlanDifference(const ipc::ResolvedPlan& claimed, const ipc::ResolvedPlan& derived) {
+  if (claimed.indexes != derived.indexes) return "its indexes";
+  if (claimed.manifest_digest != derived.manifest_digest) return "its manifest digest";
+  if (claimed.manifest_media_type != derived.manifest_media_type) return "its manifest media type";
+  if (claimed.platform != derived.platform) {
+    return "its platform ('" + claimed.platform + "', the index says '" + derived.platform + "')";
+  }
+  if (!(claimed.config == derived.config)) return "its config";
+  if (claimed.layers.size() != derived.layers.size()) {
+    return "its layer count (" + std::to_string(claimed.layers.size()) + ", the manifest lists " +
+           std::to_string(derived.layers.size()) + ")";
+  }
+  for (size_t i = 0; i < claimed.layers.size(); ++i) {
+    if (!(claimed.layers[i] == derived.layers[i])) return "layer " + std::to_string(i);
+  }
+  return "nothing";
+}
+
+// The documents the fetcher wrote into `sink`: each index its plan names, then the
+// manifest (the rest).
+Result<std::vector<std::string>> SplitDocuments(security::SandboxedChild& fetcher, int sink,
+                                                const ipc::ResolvedPlan& plan, const FetchOptions& options) {
+  const uint64_t bound = options.max_document_bytes * (plan.indexes.size() + 1);
+  BANGER_ASSIGN_OR_RETURN(std::string all, ReadWholeFd(sink, bound, "manifest"));
+  std::vector<std::string> documents;
+  size_t offset = 0;
+  for (const ipc::IndexDocument& index : plan.indexes) {
+    if (index.size > all.size() - offset) return fetcher.BrokeProtocol("its indexes are longer than what it wrote");
+    documents.push_back(all.substr(offset, index.size));
+    offset += index.size;
+  }
+  documents.push_back(all.substr(offset));
+  return documents;
+}
+
+// Has the fetcher resolve `ref`, then checks its word against the bytes it handed over:
+// the broker hashes each document, derives the plan from them itself with the same code
+// (ipc::DerivePlan), and requires the fetcher's plan to be exactly that one. A digest
+// reference pins the first document, index or manifest.
 Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference& ref, const FetchOptions& options,
                              std::string& manifest) {
   BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest resolve, ResolveRequestFor(ref, options));
-  UniqueFd manifest_sink(::memfd_create("banger-manifest", MFD_CLOEXEC));
-  if (!manifest_sink) return Error::FromErrno("memfd_create");
+  UniqueFd sink(::memfd_create("banger-manifest", MFD_CLOEXEC));
+  if (!sink) return Error::FromErrno("memfd_create");
   ipc::Message request = ipc::Message::Make(ipc::MessageType::kResolve, ipc::Encode(resolve));
-  BANGER_ASSIGN_OR_RETURN(UniqueFd sink, DupCloexec(manifest_sink.get()));
-  request.fds.push_back(std::move(sink));
+  BANGER_ASSIGN_OR_RETURN(UniqueFd sink_copy, DupCloexec(sink.get()));
+  request.fds.push_back(std::move(sink_copy));
   BANGER_TRY(fetcher.Send(request));
+  request.fds.clear();
   BANGER_ASSIGN_OR_RETURN(ipc::Message resolved, fetcher.ReceiveExpecting({ipc::MessageType::kResolved}, kResolveTimeoutMs));
   auto plan = ipc::DecodeResolvedPlan(resolved.body, options.max_layers);
   if (!plan) return fetcher.BrokeProtocol(plan.error().message);
+  BANGER_ASSIGN_OR_RETURN(std::vector<std::string> documents, SplitDocuments(fetcher, sink.get(), *plan, options));
+  manifest = std::move(documents.back());
+  documents.pop_back();
+  std::vector<std::string_view> indexes(documents.begin(), documents.end());
+  BANGER_ASSIGN_OR_RETURN(Platform want, ParsePlatform(resolve.platform));
+  const ipc::DocumentLimits limits{.max_bytes = options.max_document_bytes, .max_layers = options.max_layers};
+  // The fetcher read these same bytes with this same code: a document it could not have
+  // accepted, or a plan they do not give, is its lie.
+  auto derived = ipc::DerivePlan(indexes, manifest, plan->manifest_media_type, want, limits, "manifest of " + ref.String());
+  if (!derived) return fetcher.BrokeProtocol("its documents do not give an image: " + derived.error().message);
+  if (!(*derived == *plan)) {
+    return fetcher.BrokeProtocol("its plan differs from its documents in " + PlanDifference(*plan, *derived));
+  }
+  const std::string& first = plan->indexes.empty() ? plan->manifest_digest : plan->indexes.front().digest;
+  if (!ref.digest.empty() && first != ref.digest) {
+    return fetcher.BrokeProtocol("it resolved " + ref.String() + " to " + first);
+  }
   if (plan->config.size > options.max_document_bytes) {
     return Error{ErrorCode::kOversized, "config " + plan->config.digest + " of " + ref.String() + " is " +
                                             std::to_string(plan->config.size) + " bytes, over the limit of " +
                                             std::to_string(options.max_document_bytes)};
-  }
-  BANGER_ASSIGN_OR_RETURN(manifest, ReadWholeFd(manifest_sink.get(), options.max_document_bytes, "manifest"));
-  const std::string manifest_digest = Sha256DigestOf(manifest);
-  if (manifest_digest != plan->manifest_digest) {
-    return fetcher.BrokeProtocol("it named manifest " + plan->manifest_digest + " but its bytes hash to " +
-                                 manifest_digest);
-  }
-  auto named = [&](const std::string& digest) { return manifest.find("\"" + digest + "\"") != std::string::npos; };
-  if (!named(plan->config.digest)) return fetcher.BrokeProtocol("its plan names a config the manifest does not");
-  for (const auto& l : plan->layers) {
-    if (!named(l.digest)) return fetcher.BrokeProtocol("its plan names layer " + l.digest + " the manifest does not");
-  }
-  // A digest reference that names the manifest itself pins these bytes; one that names an
-  // index is checked by the fetcher for now (the boundary issue: the index bytes too).
-  if (!ref.digest.empty() && plan->platform.empty() && manifest_digest != ref.digest) {
-    return fetcher.BrokeProtocol("it resolved " + ref.String() + " to manifest " + manifest_digest);
   }
   return ImageOf(ref, *plan, false);
 }

@@ -6,7 +6,10 @@
 //                   the same size (so a cache that trusts sizes would keep them), anything
 //                   else (a pipe) with a write the broker must no longer be reading;
 //   resolve TAG     asked for a digest reference, resolve the repository's TAG instead and
-//                   report that manifest, honestly hashed.
+//                   report that manifest, honestly hashed;
+//   plan CHANGE     resolve honestly, hand over the honest documents, and report a plan
+//                   with one CHANGE: drop-layer, reorder-layers, duplicate-layer,
+//                   platform (claims linux/arm64), layer-size (one byte more).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -31,7 +34,7 @@ std::string g_attack;  // FILE.attack, read before lockdown
 
 class Attacker {
  public:
-  explicit Attacker(ipc::Channel& channel) : real_(banger::fetcher::MakeFetcherHandler(channel)) {}
+  explicit Attacker(ipc::Channel& channel) : channel_(channel), real_(banger::fetcher::MakeFetcherHandler(channel)) {}
   // After the real service joined its downloads: every download has been reported done.
   ~Attacker() {
     real_ = nullptr;
@@ -44,6 +47,7 @@ class Attacker {
         if (auto copy = banger::DupCloexec(fd.get())) kept_.push_back(std::move(*copy));
       }
     }
+    if (g_attack.rfind("plan ", 0) == 0 && message.type == ipc::MessageType::kResolve) return LieAboutThePlan(message);
     if (g_attack.rfind("resolve ", 0) == 0 && message.type == ipc::MessageType::kResolve) {
       BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
       request.reference = request.reference.substr(0, request.reference.find('@')) + ":" + g_attack.substr(8);
@@ -53,6 +57,20 @@ class Attacker {
   }
 
  private:
+  Result<bool> LieAboutThePlan(ipc::Message& message) {
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan,
+                            banger::fetcher::ResolveForBroker(request, message.fds[0].get(), client_));
+    const std::string change = g_attack.substr(5);
+    if (change == "drop-layer") plan.layers.pop_back();
+    if (change == "reorder-layers") std::swap(plan.layers.front(), plan.layers.back());
+    if (change == "duplicate-layer") plan.layers.push_back(plan.layers.front());
+    if (change == "platform") plan.platform = "linux/arm64";
+    if (change == "layer-size") plan.layers.front().size += 1;
+    BANGER_TRY(channel_.Send(ipc::Message::Make(ipc::MessageType::kResolved, ipc::Encode(plan))));
+    return true;
+  }
+
   static void Rewrite(int fd) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) return;
@@ -64,7 +82,9 @@ class Attacker {
     }
   }
 
+  ipc::Channel& channel_;
   security::MessageHandler real_;
+  std::unique_ptr<banger::fetcher::RegistryClient> client_;  // for the plan it lies about
   std::vector<UniqueFd> kept_;
 };
 

@@ -4,6 +4,7 @@
 // succeeds, every blob in the cache still hashes to its name, and a clean pull from that
 // cache is byte-identical to one from a fresh cache. Before the pipes, the fetcher held
 // the cache files themselves and rewrote blobs the broker had already linked in.
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -75,6 +76,56 @@ TEST(CompromisedFetcher, AnotherManifestForADigestReferenceIsAProtocolBreak) {
   EXPECT_NE(pull.output.find("banger-fetcher broke protocol: it resolved"), std::string::npos) << pull.output;
   EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << "nothing published";
 }
+
+// A digest reference that names an index pins the index too: the broker hashes every
+// document the fetcher hands over, and the first must be the one the reference names.
+// Before, a fetcher that reported an index platform skipped the broker's pin.
+TEST(CompromisedFetcher, AnotherIndexForAnIndexDigestIsAProtocolBreak) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  auto v1 = registry->Push("demo/app", "v1", {"--layers", "1", "--index", "oci"});
+  ASSERT_FALSE(v1.is_null());
+  ASSERT_FALSE(registry->Push("demo/app", "evil", {"--layers", "2", "--index", "oci", "--seed", "9"}).is_null());
+  StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+  std::ofstream(compromised.helper_path("banger-fetcher") + ".attack") << "resolve evil\n";
+  ScratchDir cache("banger-cache"), state("banger-state");
+  const std::string digest = v1["index_digest"];
+  CommandResult pull =
+      BangerIn(compromised.dir(), state.path(), cache.path(), "image pull -q " + registry->host() + "/demo/app@" + digest);
+  EXPECT_EQ(pull.exit_status, 3) << pull.output;
+  EXPECT_NE(pull.output.find("banger-fetcher broke protocol: it resolved"), std::string::npos) << pull.output;
+  EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << "nothing published";
+}
+
+// The broker derives the plan (layers, order, sizes, media types, config, platform) from
+// the documents it hashed, and the fetcher's must be exactly that plan. Before, a plan was
+// accepted when each digest it named appeared somewhere in the manifest's text, so a
+// fetcher could drop, reorder or repeat layers, or claim another platform.
+class PlanLie : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PlanLie, IsAProtocolBreakAndPublishesNothing) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("demo/app", "v1", {"--layers", "3", "--index", "oci"}).is_null());
+  StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+  std::ofstream(compromised.helper_path("banger-fetcher") + ".attack") << "plan " << GetParam() << "\n";
+  ScratchDir cache("banger-cache"), state("banger-state");
+  CommandResult pull = BangerIn(compromised.dir(), state.path(), cache.path(), "image pull -q " + registry->host() + "/demo/app:v1");
+  EXPECT_EQ(pull.exit_status, 3) << pull.output;
+  EXPECT_NE(pull.output.find("banger-fetcher broke protocol: its plan differs from its documents in"), std::string::npos)
+      << pull.output;
+  EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << "nothing published";
+  EXPECT_EQ(RunCommand("ls -A " + cache.path() + "/oci/blobs/sha256 2>/dev/null | wc -l").output, "0\n")
+      << "no blob downloaded before the plan was checked";
+}
+
+INSTANTIATE_TEST_SUITE_P(CompromisedFetcher, PlanLie,
+                         ::testing::Values("drop-layer", "reorder-layers", "duplicate-layer", "platform", "layer-size"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace banger::testing

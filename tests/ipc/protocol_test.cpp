@@ -137,7 +137,7 @@ TEST(FetchProtocol, RoundTripsAndRefusesWhatItShould) {
   resolve.username = "u";
   resolve.password = "p";
   EXPECT_EQ(*Decode<ResolveRequest>(Encode(resolve)), resolve);
-  ResolvedPlan plan{kDigest, "application/vnd.oci.image.manifest.v1+json", "linux/amd64",
+  ResolvedPlan plan{{{kDigest, 300}}, kDigest, "application/vnd.oci.image.manifest.v1+json", "linux/amd64",
                     {kDigest, 100, "application/vnd.oci.image.config.v1+json"},
                     {{kDigest, 200, "application/vnd.oci.image.layer.v1.tar+gzip"}}};
   EXPECT_EQ(*DecodeResolvedPlan(Encode(plan), 128), plan);
