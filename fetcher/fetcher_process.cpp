@@ -86,6 +86,10 @@ Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, i
   options.ca_pem = request.ca_pem;
   options.limits.max_bytes = request.max_document_bytes;
   options.limits.max_layers = request.max_layers;
+  for (const std::string& range : request.egress_allow) {
+    BANGER_ASSIGN_OR_RETURN(Cidr cidr, ParseCidr(range));
+    options.egress_allow.push_back(cidr);
+  }
   client = std::make_unique<RegistryClient>(reference, options);
   BANGER_ASSIGN_OR_RETURN(ResolvedDocuments documents, client->Resolve(platform));
   // The broker derives the plan from these bytes itself, with the same code.

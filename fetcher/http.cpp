@@ -2,8 +2,12 @@
 
 #include <curl/curl.h>
 
+#include <sys/socket.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <optional>
 
 namespace banger::fetcher {
 namespace {
@@ -16,7 +20,21 @@ struct Transfer {
   const HttpClient::Sink* sink;
   bool too_large = false;
   bool sink_refused = false;
+  const HttpRequest* request = nullptr;
+  std::optional<Error> refused_address;  // the first address check_address refused
 };
+
+// libcurl's open-socket callback: every address is checked before a socket exists.
+curl_socket_t OpenCheckedSocket(void* user, curlsocktype, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  if (auto ip = IpAddressOf(&address->addr); ip && t->request->check_address) {
+    if (auto allowed = t->request->check_address(*ip); !allowed) {
+      if (!t->refused_address) t->refused_address = allowed.error();
+      return CURL_SOCKET_BAD;
+    }
+  }
+  return ::socket(address->family, address->socktype, address->protocol);  // as libcurl's own
+}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -81,6 +99,13 @@ bool Retryable(CURLcode rc) {
   }
 }
 
+// The host of a URL without its port or an IPv6 address's brackets.
+std::string HostOf(const UrlParts& parts) {
+  const std::string& h = parts.host_and_port;
+  if (!h.empty() && h.front() == '[') return h.substr(1, h.find(']') - 1);
+  return h.substr(0, h.rfind(':'));
+}
+
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
@@ -120,6 +145,19 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes as stored: digests cover them
+  const std::string proxy = ProxyFor(request.url);
+  curl_easy_setopt(curl, CURLOPT_PROXY, proxy.c_str());  // "": none, whatever libcurl would read
+  transfer.request = &request;
+  if (request.check_address && proxy.empty()) {
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OpenCheckedSocket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &transfer);
+  } else if (request.check_address) {
+    // The proxy resolves names; a literal address is checked here.
+    BANGER_ASSIGN_OR_RETURN(UrlParts target, SplitUrl(request.url));
+    std::string host = HostOf(target);
+    if (host == "localhost") host = "127.0.0.1";
+    if (auto literal = ParseIpAddress(host)) BANGER_TRY(request.check_address(*literal));
+  }
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (request.method == "POST") {
@@ -127,6 +165,7 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
   }
   CURLcode rc = curl_easy_perform(curl);
+  if (transfer.refused_address && rc != CURLE_OK) return *transfer.refused_address;
   if (transfer.too_large) {
     return Error{ErrorCode::kOversized, request.url + ": response larger than " + std::to_string(transfer.max_body) + " bytes"};
   }
@@ -154,6 +193,48 @@ Result<HttpResponse> HttpClient::Stream(const HttpRequest& request, const Sink& 
   HttpResponse response;
   Transfer transfer{&response, kMaxErrorBody, &sink};
   return Perform(curl_, request, transfer, transport);
+}
+
+namespace {
+
+std::string Environment(const char* lower, const char* upper) {
+  for (const char* name : {lower, upper}) {
+    if (name == nullptr) continue;
+    if (const char* value = std::getenv(name); value != nullptr && *value != '\0') return value;
+  }
+  return {};
+}
+
+// no_proxy: "*", or comma-separated hosts and domain suffixes (".example.com" or
+// "example.com" both match "a.example.com").
+bool Exempt(const std::string& host, const std::string& no_proxy) {
+  size_t start = 0;
+  while (start <= no_proxy.size()) {
+    size_t end = no_proxy.find(',', start);
+    if (end == std::string::npos) end = no_proxy.size();
+    std::string entry = no_proxy.substr(start, end - start);
+    while (!entry.empty() && entry.front() == ' ') entry.erase(0, 1);
+    while (!entry.empty() && entry.back() == ' ') entry.pop_back();
+    if (entry == "*") return true;
+    if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
+    entry = Lower(entry);
+    if (!entry.empty() && (host == entry || (host.size() > entry.size() && host.ends_with("." + entry)))) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string ProxyFor(const std::string& url) {
+  auto parts = SplitUrl(url);
+  if (!parts) return {};
+  const std::string host = HostOf(*parts);
+  if (Exempt(host, Environment("no_proxy", "NO_PROXY"))) return {};
+  // libcurl reads http_proxy only in lower case (HTTP_PROXY may be a CGI header).
+  std::string proxy = parts->scheme == "https" ? Environment("https_proxy", "HTTPS_PROXY")
+                                               : Environment("http_proxy", nullptr);
+  return proxy.empty() ? Environment("all_proxy", "ALL_PROXY") : proxy;
 }
 
 Result<std::string> CaBundleWith(const std::string& extra_pem) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "base/address.h"
 #include "base/result.h"
 
 namespace banger::fetcher {
@@ -21,6 +22,10 @@ struct HttpRequest {
   std::string ca_pem;                // trusted CAs (PEM) replacing the default bundle when set
   long connect_timeout_s = 30;
   long low_speed_time_s = 60;        // abort when under 1 byte/s for this long
+  // Asked for every address the request would connect to, after DNS (a literal address
+  // of the URL's host when it goes through a proxy, which resolves names itself); an
+  // error refuses that address. Unset: any address.
+  std::function<Result<void>(const IpAddress&)> check_address;
 };
 
 struct HttpResponse {
@@ -59,6 +64,12 @@ class HttpClient {
  private:
   void* curl_;
 };
+
+// The proxy the environment names for `url` (http_proxy, https_proxy/HTTPS_PROXY,
+// all_proxy/ALL_PROXY, less no_proxy/NO_PROXY: "*", or a host or domain suffix), as
+// libcurl reads them; empty for none. The client sets it explicitly, so that the egress
+// check knows whether the address it sees is the target's or the proxy's.
+std::string ProxyFor(const std::string& url);
 
 // Resolves `location` (absolute or relative) against `base`.
 Result<std::string> ResolveUrl(const std::string& base, const std::string& location);

@@ -90,6 +90,10 @@ Result<std::string> RegistryClient::RepositoryUrl() {
       // A TLS server whose certificate we do not trust stays HTTPS, so the error says so.
       HttpClient probe;
       HttpRequest ping{.url = "https://" + host + "/v2/", .ca_pem = ca_bundle_, .connect_timeout_s = 5};
+      ping.check_address = [this](const IpAddress& address) -> Result<void> {
+        registry_address_class_ = ClassifyAddress(address);  // under mutex_, held here
+        return {};
+      };
       TransportError transport{Error{ErrorCode::kIo, ""}};
       if (!probe.Fetch(ping, 64 * 1024, &transport) && !transport.tls_verification_failed) scheme = "http";
     }
@@ -103,20 +107,48 @@ std::string RegistryClient::CurrentAuthorization() {
   return authorization_;
 }
 
-bool RegistryClient::CredentialsMayGoTo(const std::string& url) {
-  auto parts = SplitUrl(url);
-  if (!parts) return false;
+bool RegistryClient::IsRegistryHost(const UrlParts& parts) {
   auto registry = SplitUrl("https://" + reference_.ApiHost() + "/");
   if (!registry) return false;
-  auto strip_default_port = [](const UrlParts& p) {
-    std::string h = p.host_and_port;
-    if ((p.scheme == "https" && h.ends_with(":443")) || (p.scheme == "http" && h.ends_with(":80"))) {
-      h.resize(h.size() - (p.scheme == "https" ? 4 : 3));
-    }
-    return h;
-  };
-  if (strip_default_port(*parts) != registry->host_and_port) return false;
+  std::string h = parts.host_and_port;
+  if ((parts.scheme == "https" && h.ends_with(":443")) || (parts.scheme == "http" && h.ends_with(":80"))) {
+    h.resize(h.size() - (parts.scheme == "https" ? 4 : 3));
+  }
+  return h == registry->host_and_port;
+}
+
+bool RegistryClient::CredentialsMayGoTo(const std::string& url) {
+  auto parts = SplitUrl(url);
+  if (!parts || !IsRegistryHost(*parts)) return false;
   return parts->scheme == "https" || (parts->scheme == "http" && options_.allow_plain_http);
+}
+
+std::function<Result<void>(const IpAddress&)> RegistryClient::EgressCheckFor(const std::string& url) {
+  auto parts = SplitUrl(url);
+  if (parts && IsRegistryHost(*parts)) {
+    return [this](const IpAddress& address) -> Result<void> {
+      std::lock_guard lock(mutex_);
+      if (!registry_address_class_) registry_address_class_ = ClassifyAddress(address);
+      return {};
+    };
+  }
+  const std::string host = parts ? parts->host_and_port : url.substr(0, 200);
+  return [this, host](const IpAddress& address) -> Result<void> {
+    const AddressClass kind = ClassifyAddress(address);
+    if (kind == AddressClass::kPublic) return {};
+    for (const Cidr& allowed : options_.egress_allow) {
+      if (allowed.Contains(address)) return {};
+    }
+    std::lock_guard lock(mutex_);
+    if (registry_address_class_ == kind) return {};
+    const std::string registry_kind(
+        registry_address_class_ ? AddressClassName(*registry_address_class_) : std::string_view("public"));
+    return Error{ErrorCode::kInvalidArgument,
+                 "refusing to connect to " + host + " at " + address.String() + " (" +
+                     std::string(AddressClassName(kind)) + "), where " + reference_.registry +
+                     " (at a " + registry_kind + " address) sent a redirect or a token request; add the range to "
+                     "the config's egress_allow if that is intended"};
+  };
 }
 
 Result<void> RegistryClient::FetchToken(HttpClient& http, const std::string& realm, const std::string& service,
@@ -142,6 +174,7 @@ Result<void> RegistryClient::FetchToken(HttpClient& http, const std::string& rea
     }
   }
   request.ca_pem = ca_bundle_;
+  request.check_address = EgressCheckFor(request.url);
   BANGER_ASSIGN_OR_RETURN(HttpResponse response, http.Fetch(request, kMaxTokenResponse));
   if (response.status == 401 || response.status == 403) {
     return Error{ErrorCode::kInvalidArgument, "unauthorized: " + reference_.registry +
@@ -208,6 +241,7 @@ Result<HttpResponse> RegistryClient::Exchange(HttpClient& http, HttpRequest requ
     const bool to_registry = CredentialsMayGoTo(request.url);
     if (to_registry && !authorization.empty()) request.headers.push_back("Authorization: " + authorization);
     request.ca_pem = ca_bundle_;
+    request.check_address = EgressCheckFor(request.url);
     if (prepare) prepare(request);
 
     TransportError transport{Error{ErrorCode::kIo, ""}, false};

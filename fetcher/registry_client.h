@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct RegistryOptions {
   int max_attempts = 6;                      // per request, retries included
   std::chrono::seconds max_retry_time{300};  // per request
   std::chrono::milliseconds initial_backoff{250};
+  std::vector<Cidr> egress_allow;  // see EgressCheckFor
 };
 
 // The documents a reference resolved through, as the registry sent them.
@@ -84,6 +86,14 @@ class RegistryClient {
                           const std::string& scope);
   std::string CurrentAuthorization();
   bool CredentialsMayGoTo(const std::string& url);
+  bool IsRegistryHost(const UrlParts& parts);
+  // The egress rule for a request to `url` (docs/fetcher.md): the registry's own host may
+  // be at any address (the user named it), and the first address it connects to sets the
+  // registry's kind. Any other host, named by a redirect or a token realm, may be at a
+  // loopback, link-local, private or reserved address only when the registry is at one of
+  // the same kind or options_.egress_allow lists it: a registry cannot make the fetcher a
+  // way into the host or its network.
+  std::function<Result<void>(const IpAddress&)> EgressCheckFor(const std::string& url);
 
   Reference reference_;
   RegistryOptions options_;
@@ -91,6 +101,7 @@ class RegistryClient {
   std::string base_url_;
   std::string authorization_;  // "Bearer ..." or "Basic ..."
   std::string ca_bundle_;      // system CAs plus options_.ca_pem, when that is set
+  std::optional<AddressClass> registry_address_class_;  // set by the first connection to it
 };
 
 }  // namespace banger::fetcher

@@ -90,6 +90,7 @@ Result<PullOptions> OptionsFrom(const CliContext& context, const ParsedFlags& fl
     return Error{ErrorCode::kInvalidArgument, "invalid --kernel-ref '" + options.kernel_ref + "'"};
   }
   options.insecure_registries = config.insecure_registries;
+  options.egress_allow = config.egress_allow;
   for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
   if (auto parallel = flags.Value("--parallel")) {

@@ -1,5 +1,7 @@
 #include "broker/host/config.h"
 
+#include "base/address.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -147,6 +149,13 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
       }
       config.mirrors.push_back({registry, mirror});
     }
+  } else if (key == "egress_allow") {
+    for (const std::string& range : CommaList(value)) {
+      if (auto cidr = ParseCidr(range); !cidr) {
+        return Error{ErrorCode::kInvalidArgument, "egress_allow wants addresses or CIDR ranges: " + cidr.error().message};
+      }
+      config.egress_allow.push_back(range);
+    }
   } else if (key == "catalog") {
     const bool url = value.rfind("https://", 0) == 0 || value.rfind("http://", 0) == 0;
     if (!url && !IsCleanAbsolutePath(value)) {
@@ -175,7 +184,7 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
 const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {"user", "state_dir", "cache_dir", "insecure_registries", "mirrors",
-                                  "parallel_downloads", "catalog"};
+                                  "egress_allow", "parallel_downloads", "catalog"};
     for (const BoundKey& bound : kBounds) k.push_back(bound.name);
     return k;
   }();
@@ -273,6 +282,11 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
        "# registry asks its mirrors first (anonymously; the registry's credentials never go to\n"
        "# a mirror), then the registry itself. Blobs are verified by digest either way.\n"
        "# mirrors = docker.io=mirror.internal:5000\n"
+       "\n"
+       "# Where a registry's redirects and token realm may lead the fetcher. A loopback,\n"
+       "# link-local (cloud metadata) or private address is refused unless the registry is on\n"
+       "# one of the same kind, or it is in these comma-separated ranges. docs/fetcher.md.\n"
+       "# egress_allow = 10.20.0.0/16, fd00:1::/64\n"
        "\n"
        "# Blobs downloaded at once, 1 to 16 (`image pull --parallel` overrides it).\n"
        "# parallel_downloads = 3\n"

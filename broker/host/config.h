@@ -32,6 +32,9 @@ struct Config {
   std::string cache_dir;     // empty: DefaultCacheRoot()'s own default
   std::vector<std::string> insecure_registries;
   std::vector<RegistryMirror> mirrors;  // asked before their registry (pull/fetch.h)
+  // Loopback, link-local and private ranges a registry's redirects and token realm may
+  // lead the fetcher to even when the registry is not on that kind of address.
+  std::vector<std::string> egress_allow;
   int parallel_downloads = 3;
   std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
   // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.

@@ -96,6 +96,7 @@ Result<ipc::ResolveRequest> ResolveRequestFor(const Reference& ref, const FetchO
   for (const std::string& host : options.insecure_registries) resolve.allow_plain_http |= host == ref.registry;
   resolve.max_document_bytes = options.max_document_bytes;
   resolve.max_layers = options.max_layers;
+  resolve.egress_allow = options.egress_allow;
   if (options.credentials) {
     BANGER_ASSIGN_OR_RETURN(RegistryCredentials credentials, options.credentials(ref.registry));
     resolve.username = credentials.username;

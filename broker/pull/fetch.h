@@ -30,6 +30,7 @@ struct FetchOptions {
   // linux/amd64 from an index, and a single manifest as it is.
   std::string platform;
   std::vector<std::string> insecure_registries;  // hosts that may use plain HTTP
+  std::vector<std::string> egress_allow;         // CIDR ranges redirects may reach (config key)
   int parallel_downloads = 3;
   uint64_t max_document_bytes = 4 << 20;
   uint64_t max_layers = 128;

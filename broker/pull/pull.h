@@ -30,6 +30,7 @@ struct PullOptions {
   std::string platform;    // --platform; empty: linux/amd64 from an index, a single image as it is
   uint64_t size_bytes = 0;  // 0: content x 1.5, at least 1 GiB
   std::vector<std::string> insecure_registries;
+  std::vector<std::string> egress_allow;  // the config's (fetch.h)
   std::map<std::string, std::vector<std::string>> mirrors;  // registry -> pull-through mirrors
   int parallel_downloads = 3;
   bool force = false;

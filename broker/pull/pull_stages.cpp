@@ -119,6 +119,7 @@ Result<void> OciPull::Fetch() {
   fetch.reference = options_.reference;
   fetch.platform = options_.platform;
   fetch.insecure_registries = options_.insecure_registries;
+  fetch.egress_allow = options_.egress_allow;
   if (auto it = options_.mirrors.find(ref_.registry); it != options_.mirrors.end()) fetch.mirrors = it->second;
   fetch.parallel_downloads = options_.parallel_downloads;
   fetch.credentials = options_.credentials;

@@ -65,9 +65,10 @@ std::unique_ptr<TestRegistry> TestRegistry::Start(const Options& options) {
   if (!options.htpasswd.empty()) args.insert(args.end(), {"--htpasswd", options.htpasswd});
   if (!options.token.empty()) args.insert(args.end(), {"--token", options.token});
   if (options.tls) args.push_back("--tls");
-  if (!registry->process_.Start(args)) return nullptr;
+  args.insert(args.end(), {"--address", options.address});
+  if (!registry->process_.Start(InNetns(options.netns, args))) return nullptr;
   registry->tls_ = options.tls;
-  registry->host_ = "127.0.0.1:" + std::to_string(registry->process_.port());
+  registry->host_ = options.address + ":" + std::to_string(registry->process_.port());
   return registry;
 }
 
@@ -75,12 +76,19 @@ TestRegistry::~TestRegistry() { Stop(); }
 
 void TestRegistry::Stop() { process_.Stop(); }
 
-std::unique_ptr<TestProxy> TestProxy::Start(const std::string& upstream, const std::vector<std::string>& flags) {
+std::vector<std::string> InNetns(const std::string& netns, std::vector<std::string> argv) {
+  if (!netns.empty()) argv.insert(argv.begin(), {"/usr/sbin/ip", "netns", "exec", netns});
+  return argv;
+}
+
+std::unique_ptr<TestProxy> TestProxy::Start(const std::string& upstream, const std::vector<std::string>& flags,
+                                            const std::string& netns, const std::string& address) {
   std::unique_ptr<TestProxy> proxy(new TestProxy());
   std::vector<std::string> args = {"/usr/bin/python3", FixturesDir() + "/proxy.py", "--upstream", upstream, "--log",
-                                   proxy->dir_.path() + "/log.jsonl"};
+                                   proxy->dir_.path() + "/log.jsonl", "--address", address};
   args.insert(args.end(), flags.begin(), flags.end());
-  if (!proxy->process_.Start(args)) return nullptr;
+  proxy->address_ = address;
+  if (!proxy->process_.Start(InNetns(netns, args))) return nullptr;
   return proxy;
 }
 

@@ -35,17 +35,23 @@ class FixtureProcess {
   std::string ready_line_;
 };
 
-// tests/fixtures/proxy.py in front of `upstream`, with its flags.
+// Runs a fixture inside network namespace `netns` (ip netns exec) when it is not empty.
+std::vector<std::string> InNetns(const std::string& netns, std::vector<std::string> argv);
+
+// tests/fixtures/proxy.py in front of `upstream`, with its flags; on `address` inside
+// `netns` when they are given.
 class TestProxy {
  public:
-  static std::unique_ptr<TestProxy> Start(const std::string& upstream, const std::vector<std::string>& flags);
-  std::string host() const { return "127.0.0.1:" + std::to_string(process_.port()); }
+  static std::unique_ptr<TestProxy> Start(const std::string& upstream, const std::vector<std::string>& flags,
+                                          const std::string& netns = "", const std::string& address = "127.0.0.1");
+  std::string host() const { return address_ + ":" + std::to_string(process_.port()); }
   std::vector<nlohmann::json> Log() const;
 
  private:
   TestProxy() : dir_("banger-proxy") {}
   ScratchDir dir_;
   FixtureProcess process_;
+  std::string address_;
 };
 
 class TestRegistry {
@@ -54,13 +60,15 @@ class TestRegistry {
     std::string htpasswd;  // "user:pass": basic auth
     std::string token;     // "user:pass": bearer auth through a loopback token server
     bool tls = false;      // HTTPS with a certificate signed by root()/ca.crt
+    std::string netns;     // run inside this network namespace (ip netns exec)
+    std::string address = "127.0.0.1";
   };
   // Fails the calling test (ADD_FAILURE) and returns null when the registry cannot start.
   static std::unique_ptr<TestRegistry> Start(const Options& options);
   static std::unique_ptr<TestRegistry> Start() { return Start(Options{}); }
   ~TestRegistry();
 
-  const std::string& host() const { return host_; }  // "127.0.0.1:PORT"
+  const std::string& host() const { return host_; }  // "ADDRESS:PORT", 127.0.0.1 by default
   const std::string& root() const { return dir_.path(); }
   // Runs `oci.py push` with these extra arguments; returns its JSON (null on failure).
   nlohmann::json Push(const std::string& repo, const std::string& tag, const std::vector<std::string>& args = {},

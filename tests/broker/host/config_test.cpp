@@ -110,6 +110,8 @@ TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
       {"mirrors = docker.io", "mirrors wants registry=mirror-host pairs, not 'docker.io'"},
       {"mirrors = docker.io=https://m/x", "mirrors wants registry=mirror-host pairs"},
       {"insecure_registries = http://x", "insecure_registries wants host[:port] names"},
+      {"egress_allow = 10.0.0.1/8", "egress_allow wants addresses or CIDR ranges: '10.0.0.1/8' has host bits set"},
+      {"egress_allow = intranet", "egress_allow wants addresses or CIDR ranges"},
       {"max_unpack_seconds = 1.5", "max_unpack_seconds wants a whole number from 1 to 604800"},
       {"max_unpack_seconds = 604801", "max_unpack_seconds wants a whole number from 1 to 604800"},
       {"max_unpack_seconds = 10K", "max_unpack_seconds"},
