@@ -35,13 +35,18 @@ size_t Utf8Length(std::string_view s) {
 
 namespace {
 
-// A control character a terminal may act on, though it is valid UTF-8.
+// A character a terminal acts on, or one that reorders or breaks what is shown, though
+// it is valid UTF-8: C1 controls, the Arabic letter mark (U+061C), the left-to-right and
+// right-to-left marks (U+200E, U+200F), the line and paragraph separators (U+2028,
+// U+2029), the bidi embeddings and overrides (U+202A..U+202E) and isolates
+// (U+2066..U+2069).
 bool IsControlCodePoint(std::string_view utf8) {
   const auto byte = [&](size_t i) { return static_cast<unsigned char>(utf8[i]); };
-  if (utf8.size() == 2) return byte(0) == 0xc2 && byte(1) < 0xa0;  // C1
+  if (utf8.size() == 2) return (byte(0) == 0xc2 && byte(1) < 0xa0) || (byte(0) == 0xd8 && byte(1) == 0x9c);
   if (utf8.size() != 3 || byte(0) != 0xe2) return false;
   const unsigned second = byte(1), third = byte(2);
-  return (second == 0x80 && third >= 0xaa && third <= 0xae) || (second == 0x81 && third >= 0xa6 && third <= 0xa9);
+  return (second == 0x80 && (third == 0x8e || third == 0x8f || (third >= 0xa8 && third <= 0xae))) ||
+         (second == 0x81 && third >= 0xa6 && third <= 0xa9);
 }
 
 std::string Escape(std::string_view raw, size_t max_bytes, bool escape_backslash) {

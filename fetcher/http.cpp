@@ -147,6 +147,7 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, nullptr);  // bytes as stored: digests cover them
   const std::string proxy = ProxyFor(request.url);
   curl_easy_setopt(curl, CURLOPT_PROXY, proxy.c_str());  // "": none, whatever libcurl would read
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "");            // ProxyFor applied no_proxy already
   transfer.request = &request;
   if (request.check_address && proxy.empty()) {
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OpenCheckedSocket);
@@ -205,19 +206,22 @@ std::string Environment(const char* lower, const char* upper) {
   return {};
 }
 
-// no_proxy: "*", or comma-separated hosts and domain suffixes (".example.com" or
-// "example.com" both match "a.example.com").
-bool Exempt(const std::string& host, const std::string& no_proxy) {
+// no_proxy as libcurl 7.88 reads it: "*" alone, or hosts and domain suffixes separated
+// by commas, spaces or tabs (".example.com" and "example.com" both match
+// "a.example.com"; a trailing dot on either side is ignored). CIDR entries are not read.
+bool Exempt(std::string host, const std::string& no_proxy) {
+  std::string all = no_proxy;
+  while (!all.empty() && (all.back() == ' ' || all.back() == '\t')) all.pop_back();
+  while (!all.empty() && (all.front() == ' ' || all.front() == '\t')) all.erase(0, 1);
+  if (all == "*") return true;
+  if (!host.empty() && host.back() == '.') host.pop_back();
   size_t start = 0;
-  while (start <= no_proxy.size()) {
-    size_t end = no_proxy.find(',', start);
-    if (end == std::string::npos) end = no_proxy.size();
-    std::string entry = no_proxy.substr(start, end - start);
-    while (!entry.empty() && entry.front() == ' ') entry.erase(0, 1);
-    while (!entry.empty() && entry.back() == ' ') entry.pop_back();
-    if (entry == "*") return true;
+  while (start < all.size()) {
+    size_t end = all.find_first_of(", \t", start);
+    if (end == std::string::npos) end = all.size();
+    std::string entry = Lower(all.substr(start, end - start));
     if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
-    entry = Lower(entry);
+    if (!entry.empty() && entry.back() == '.') entry.pop_back();
     if (!entry.empty() && (host == entry || (host.size() > entry.size() && host.ends_with("." + entry)))) return true;
     start = end + 1;
   }

@@ -90,10 +90,6 @@ Result<std::string> RegistryClient::RepositoryUrl() {
       // A TLS server whose certificate we do not trust stays HTTPS, so the error says so.
       HttpClient probe;
       HttpRequest ping{.url = "https://" + host + "/v2/", .ca_pem = ca_bundle_, .connect_timeout_s = 5};
-      ping.check_address = [this](const IpAddress& address) -> Result<void> {
-        registry_address_class_ = ClassifyAddress(address);  // under mutex_, held here
-        return {};
-      };
       TransportError transport{Error{ErrorCode::kIo, ""}};
       if (!probe.Fetch(ping, 64 * 1024, &transport) && !transport.tls_verification_failed) scheme = "http";
     }
@@ -123,15 +119,23 @@ bool RegistryClient::CredentialsMayGoTo(const std::string& url) {
   return parts->scheme == "https" || (parts->scheme == "http" && options_.allow_plain_http);
 }
 
+AddressClass RegistryClient::RegistryAddressClass() const {
+  auto parts = SplitUrl("https://" + reference_.ApiHost() + "/");
+  if (!parts) return AddressClass::kPublic;
+  std::string host = parts->host_and_port;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else {
+    host = host.substr(0, host.rfind(':'));
+  }
+  if (host == "localhost") return AddressClass::kLoopback;
+  auto literal = ParseIpAddress(host);
+  return literal ? ClassifyAddress(*literal) : AddressClass::kPublic;
+}
+
 std::function<Result<void>(const IpAddress&)> RegistryClient::EgressCheckFor(const std::string& url) {
   auto parts = SplitUrl(url);
-  if (parts && IsRegistryHost(*parts)) {
-    return [this](const IpAddress& address) -> Result<void> {
-      std::lock_guard lock(mutex_);
-      if (!registry_address_class_) registry_address_class_ = ClassifyAddress(address);
-      return {};
-    };
-  }
+  if (parts && IsRegistryHost(*parts)) return nullptr;  // the user named it
   const std::string host = parts ? parts->host_and_port : url.substr(0, 200);
   return [this, host](const IpAddress& address) -> Result<void> {
     const AddressClass kind = ClassifyAddress(address);
@@ -139,10 +143,9 @@ std::function<Result<void>(const IpAddress&)> RegistryClient::EgressCheckFor(con
     for (const Cidr& allowed : options_.egress_allow) {
       if (allowed.Contains(address)) return {};
     }
-    std::lock_guard lock(mutex_);
-    if (registry_address_class_ == kind) return {};
-    const std::string registry_kind(
-        registry_address_class_ ? AddressClassName(*registry_address_class_) : std::string_view("public"));
+    const AddressClass registry_kind_value = RegistryAddressClass();
+    if (registry_kind_value == kind) return {};
+    const std::string registry_kind(AddressClassName(registry_kind_value));
     return Error{ErrorCode::kInvalidArgument,
                  "refusing to connect to " + host + " at " + address.String() + " (" +
                      std::string(AddressClassName(kind)) + "), where " + reference_.registry +

@@ -88,11 +88,12 @@ class RegistryClient {
   bool CredentialsMayGoTo(const std::string& url);
   bool IsRegistryHost(const UrlParts& parts);
   // The egress rule for a request to `url` (docs/fetcher.md): the registry's own host may
-  // be at any address (the user named it), and the first address it connects to sets the
-  // registry's kind. Any other host, named by a redirect or a token realm, may be at a
-  // loopback, link-local, private or reserved address only when the registry is at one of
-  // the same kind or options_.egress_allow lists it: a registry cannot make the fetcher a
-  // way into the host or its network.
+  // be at any address (the user named it). Any other host, named by a redirect or a token
+  // realm, may be at a loopback, link-local, private or reserved address only when the
+  // registry's reference names an address of the same kind (RegistryAddressClass) or
+  // options_.egress_allow lists it: a registry cannot make the fetcher a way into the host
+  // or its network.
+  AddressClass RegistryAddressClass() const;
   std::function<Result<void>(const IpAddress&)> EgressCheckFor(const std::string& url);
 
   Reference reference_;
@@ -101,7 +102,6 @@ class RegistryClient {
   std::string base_url_;
   std::string authorization_;  // "Bearer ..." or "Basic ..."
   std::string ca_bundle_;      // system CAs plus options_.ca_pem, when that is set
-  std::optional<AddressClass> registry_address_class_;  // set by the first connection to it
 };
 
 }  // namespace banger::fetcher

@@ -46,7 +46,9 @@ std::string ArchOf(const std::string& platform) {
 int ListCatalog(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   security::InstallStopSignals();
   const HelperLauncher launcher(context.Helpers());
-  auto catalog = LoadCatalog(context.Catalog(flags.Value("--catalog").value_or("")),
+  auto sources = context.Catalog(flags.Value("--catalog").value_or(""));
+  if (!sources) return ReportError(err, sources.error(), "");
+  auto catalog = LoadCatalog(*sources,
                              [&launcher](const std::string& url, uint64_t max) { return ReadUrl(launcher, url, max); });
   if (!catalog) return ReportError(err, catalog.error(), "");
   if (flags.Has("--json")) {

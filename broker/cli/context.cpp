@@ -55,7 +55,27 @@ HelperLauncher::Settings CliContext::Helpers() const {
   return settings;
 }
 
-CatalogSources CliContext::Catalog(const std::string& flag) const { return {flag, env.catalog, config.catalog}; }
+namespace {
+
+bool IsUrl(const std::string& source) { return source.rfind("http://", 0) == 0 || source.rfind("https://", 0) == 0; }
+
+// As root, the paths the config names are held to the same rule as the environment's.
+Result<void> CheckConfigPaths(const HostEnvironment& env, const std::string& config_path, const Config& config) {
+  if (!env.root) return {};
+  for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"state_dir", config.state_dir},
+                                   {"cache_dir", config.cache_dir}, {"catalog", config.catalog}}) {
+    if (value.empty() || IsUrl(value)) continue;
+    BANGER_TRY(CheckTrustedPath(value, config_path + ": " + key));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<CatalogSources> CliContext::Catalog(const std::string& flag) const {
+  if (env.root && !flag.empty() && !IsUrl(flag)) BANGER_TRY(CheckTrustedPath(flag, "--catalog"));
+  return CatalogSources{flag, env.catalog, config.catalog};
+}
 
 std::function<Result<RegistryCredentials>(const std::string&)> CliContext::Credentials() const {
   return [env = env](const std::string& registry) { return LookupCredentials(env, registry); };
@@ -68,6 +88,7 @@ Result<CliContext> LoadContext(bool read_config) {
   context.config_path = ConfigPath(context.env);
   if (read_config) {
     BANGER_ASSIGN_OR_RETURN(context.config, LoadConfigFrom(context.config_path));
+    BANGER_TRY(CheckConfigPaths(context.env, context.config_path, context.config));
   }
   return context;
 }

@@ -27,7 +27,9 @@ struct CliContext {
   // How helpers start for this banger: beside it, as the config's user, stopped by
   // SIGINT and SIGTERM once security::InstallStopSignals ran.
   HelperLauncher::Settings Helpers() const;
-  CatalogSources Catalog(const std::string& flag) const;
+  // The catalog sources; as root, a --catalog path must be one only root can change
+  // (host/trusted_paths.h).
+  Result<CatalogSources> Catalog(const std::string& flag) const;
   // The registry credentials of the docker config this environment names.
   std::function<Result<RegistryCredentials>(const std::string& registry)> Credentials() const;
 };

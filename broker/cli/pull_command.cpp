@@ -104,7 +104,7 @@ Result<PullOptions> OptionsFrom(const CliContext& context, const ParsedFlags& fl
   }
   options.force = flags.Has("--force");
   options.guest_assets = !flags.Has("--no-guest-assets");
-  options.catalog = context.Catalog(flags.Value("--catalog").value_or(""));
+  BANGER_ASSIGN_OR_RETURN(options.catalog, context.Catalog(flags.Value("--catalog").value_or("")));
   options.cache_root = context.CacheRoot();
   options.state_root = context.StateRoot();
   options.scratch_root = context.env.tmpdir;

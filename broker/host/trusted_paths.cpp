@@ -94,6 +94,13 @@ Result<void> CheckEnvironmentPaths(const HostEnvironment& env) {
   } paths[] = {{env.state_dir, "BANGER_STATE_DIR", {}}, {env.cache_dir, "BANGER_CACHE_DIR", {}},
                {env.config_path, "BANGER_CONFIG", {}},  {env.catalog, "BANGER_CATALOG", {}},
                {env.docker_config, "DOCKER_CONFIG", {}}, {env.tmpdir, "TMPDIR", {.sticky_itself_is_fine = true}}};
+  // Root's docker config names credential helpers root would run: the file, and the
+  // directories on its way, must be root's alone too.
+  const std::string docker_file =
+      !env.docker_config.empty() ? env.docker_config + "/config.json" : (env.home.empty() ? "" : env.home + "/.docker/config.json");
+  if (!docker_file.empty()) {
+    BANGER_TRY(CheckTrustedPath(docker_file, env.docker_config.empty() ? "HOME" : "DOCKER_CONFIG"));
+  }
   for (const auto& p : paths) {
     if (p.value.empty()) continue;
     if (p.value.rfind("http://", 0) == 0 || p.value.rfind("https://", 0) == 0) continue;  // a catalog URL

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -78,18 +79,36 @@ TEST(LocalUser, RootRefusesDirectoriesAnotherUserCouldChange) {
       {"BANGER_CONFIG=" + base + "/theirs/config", base + "/theirs is owned by uid 65534"},
       {"BANGER_STATE_DIR=" + base + "/chain/state", base + "/theirs is owned by uid 65534"},
       {"BANGER_CACHE_DIR=" + unmade, unmade + " does not exist and /tmp is writable by others"},
+      // Root's own docker config when DOCKER_CONFIG is unset: a HOME another user owns
+      // would let them name the credential helper root runs.
+      {"DOCKER_CONFIG= HOME=" + base + "/theirs", base + "/theirs is owned by uid 65534"},
   };
   for (const auto& r : refused) {
     SCOPED_TRACE(r.env);
     CommandResult run = banger(r.env);
     EXPECT_EQ(run.exit_status, 1) << run.output;
-    EXPECT_NE(run.output.find("refusing " + r.env.substr(0, r.env.find('=')) + "="), std::string::npos) << run.output;
+    const std::string named = r.env.substr(r.env.rfind(' ') == std::string::npos ? 0 : r.env.rfind(' ') + 1);
+    EXPECT_NE(run.output.find("refusing " + named.substr(0, named.find('=')) + "="), std::string::npos) << run.output;
     EXPECT_NE(run.output.find(r.says), std::string::npos) << run.output;
   }
   for (const std::string& fine : {std::string("TMPDIR=/tmp"), "DOCKER_CONFIG=" + base + "/mine/docker"}) {
     CommandResult run = banger(fine);
     EXPECT_EQ(run.exit_status, 0) << fine << ": " << run.output;
   }
+  // A flag and the config's own paths are held to the same rule.
+  CommandResult flag = RunCommand("env BANGER_STATE_DIR=" + base + "/mine/state BANGER_CACHE_DIR=" + base +
+                                  "/mine/cache " BANGER_BIN_DIR "/banger image catalog --catalog " + base +
+                                  "/open/catalog.json 2>&1");
+  EXPECT_EQ(flag.exit_status, 1) << flag.output;
+  EXPECT_NE(flag.output.find("refusing --catalog=" + base + "/open/catalog.json: " + base + "/open is writable"),
+            std::string::npos)
+      << flag.output;
+  std::ofstream(base + "/mine/config") << "cache_dir = " << base << "/theirs/cache\n";
+  CommandResult config = banger("BANGER_CONFIG=" + base + "/mine/config BANGER_CACHE_DIR=");
+  EXPECT_EQ(config.exit_status, 1) << config.output;
+  EXPECT_NE(config.output.find("refusing " + base + "/mine/config: cache_dir=" + base + "/theirs/cache"),
+            std::string::npos)
+      << config.output;
 }
 
 }  // namespace

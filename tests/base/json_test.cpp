@@ -15,6 +15,24 @@ TEST(Json, NestingBombIsRefused) {
   EXPECT_FALSE(ParseJsonBounded("{not json", 32));
 }
 
+TEST(Json, BracketsInStringsAreNotNesting) {
+  EXPECT_TRUE(ParseJsonBounded(R"({"a": "[[[[[[", "b": "\\\"{{{{"})", 2));
+  EXPECT_TRUE(ParseJsonBounded("[[1]]", 2));
+  EXPECT_FALSE(ParseJsonBounded("[[[1]]]", 2));
+}
+
+// Four MiB of sibling objects, what a peer may send: parsed in one pass. nlohmann's
+// parser callback, used for the depth bound before, rescanned the parent array after
+// each object and took minutes of the broker's CPU (the test's timeout catches that).
+TEST(Json, ManySiblingsParseInOnePass) {
+  std::string many = "[";
+  while (many.size() < (4u << 20)) many += "{},";
+  many += "{}]";
+  auto parsed = ParseJsonBounded(many, 4);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_GT(parsed->size(), 1000000u);
+}
+
 TEST(Json, DumpReplacesBytesThatAreNotUtf8AndIsAscii) {
   const std::string dumped = DumpJson(nlohmann::json{{"name", std::string("a\xff" "b")}});
   EXPECT_EQ(dumped, "{\"name\":\"a\\ufffdb\"}");

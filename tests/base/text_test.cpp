@@ -17,6 +17,15 @@ TEST(TerminalSafe, EscapesEverythingATerminalActsOn) {
   EXPECT_EQ(TerminalSafe("\xff\xc3"), "\\xff\\xc3") << "bytes that are not UTF-8";
 }
 
+TEST(TerminalSafe, EscapesMarksAndSeparatorsThatReorderOrBreakALine) {
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\x8e" "b"), "a\\xe2\\x80\\x8e" "b");  // LRM
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\x8f" "b"), "a\\xe2\\x80\\x8f" "b");  // RLM
+  EXPECT_EQ(TerminalSafe("a\xd8\x9c" "b"), "a\\xd8\\x9c" "b");              // ALM
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\xa8" "b"), "a\\xe2\\x80\\xa8" "b");  // LINE SEPARATOR
+  EXPECT_EQ(TerminalSafe("a\xe2\x80\xa9" "b"), "a\\xe2\\x80\\xa9" "b");  // PARAGRAPH SEPARATOR
+  EXPECT_EQ(TerminalSafe("\xe2\x80\x94 \xd8\xa7"), "\xe2\x80\x94 \xd8\xa7") << "an em dash and an alef stay";
+}
+
 TEST(TerminalSafe, KeepsTextAndBackslashesAsTheyAre) {
   EXPECT_EQ(TerminalSafe("caf\xc3\xa9 \xe2\x82\xac 10 \xf0\x9f\x90\xb3"), "caf\xc3\xa9 \xe2\x82\xac 10 \xf0\x9f\x90\xb3");
   EXPECT_EQ(TerminalSafe("C:\\path \\x1b"), "C:\\path \\x1b") << "already escaped text is not escaped twice";
