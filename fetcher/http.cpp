@@ -99,13 +99,6 @@ bool Retryable(CURLcode rc) {
   }
 }
 
-// The host of a URL without its port or an IPv6 address's brackets.
-std::string HostOf(const UrlParts& parts) {
-  const std::string& h = parts.host_and_port;
-  if (!h.empty() && h.front() == '[') return h.substr(1, h.find(']') - 1);
-  return h.substr(0, h.rfind(':'));
-}
-
 struct SlistDeleter {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
@@ -155,9 +148,7 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   } else if (request.check_address) {
     // The proxy resolves names; a literal address is checked here.
     BANGER_ASSIGN_OR_RETURN(UrlParts target, SplitUrl(request.url));
-    std::string host = HostOf(target);
-    if (host == "localhost") host = "127.0.0.1";
-    if (auto literal = ParseIpAddress(host)) BANGER_TRY(request.check_address(*literal));
+    if (auto literal = LiteralAddressOf(target)) BANGER_TRY(request.check_address(*literal));
   }
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -229,6 +220,17 @@ bool Exempt(std::string host, const std::string& no_proxy) {
 }
 
 }  // namespace
+
+std::string HostOf(const UrlParts& parts) {
+  const std::string& h = parts.host_and_port;
+  if (!h.empty() && h.front() == '[') return h.substr(1, h.find(']') - 1);
+  return h.substr(0, h.rfind(':'));
+}
+
+std::optional<IpAddress> LiteralAddressOf(const UrlParts& parts) {
+  const std::string host = HostOf(parts);
+  return ParseIpAddress(host == "localhost" ? "127.0.0.1" : host);
+}
 
 std::string ProxyFor(const std::string& url) {
   auto parts = SplitUrl(url);

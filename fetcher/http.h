@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,10 @@ struct UrlParts {
   std::string host_and_port;  // lowercased host, port only when given
 };
 Result<UrlParts> SplitUrl(const std::string& url);
+// The host of a URL without its port or an IPv6 address's brackets.
+std::string HostOf(const UrlParts& parts);
+// The address a URL's host names literally (`localhost` is 127.0.0.1); nullopt for a name.
+std::optional<IpAddress> LiteralAddressOf(const UrlParts& parts);
 
 // The system CA bundle libcurl uses by default, followed by `extra_pem`: what a registry
 // with a private CA needs (docker's certs.d adds to the system pool the same way).

@@ -121,15 +121,7 @@ bool RegistryClient::CredentialsMayGoTo(const std::string& url) {
 
 AddressClass RegistryClient::RegistryAddressClass() const {
   auto parts = SplitUrl("https://" + reference_.ApiHost() + "/");
-  if (!parts) return AddressClass::kPublic;
-  std::string host = parts->host_and_port;
-  if (!host.empty() && host.front() == '[') {
-    host = host.substr(0, host.find(']') + 1);
-  } else {
-    host = host.substr(0, host.rfind(':'));
-  }
-  if (host == "localhost") return AddressClass::kLoopback;
-  auto literal = ParseIpAddress(host);
+  auto literal = parts ? LiteralAddressOf(*parts) : std::nullopt;
   return literal ? ClassifyAddress(*literal) : AddressClass::kPublic;
 }
 
