@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "imager/ext4_writer.h"
-#include "imager/sizing.h"
+#include "ipc/filesystem_plan.h"
 #include "ipc/image_protocol.h"
 #include "ipc/tree_stream.h"
 #include "security/helper_session.h"
@@ -33,7 +33,7 @@ Result<void> ImagerService::Build(ipc::Message& request) {
   const int spool = request.fds[1].get();
   ipc::TreeStreamReader tree(request.fds[2].get());
   BANGER_ASSIGN_OR_RETURN(ipc::TreeSummary summary, tree.ReadSummary());
-  BANGER_ASSIGN_OR_RETURN(FilesystemPlan plan, PlanFilesystem(summary, body.size_bytes));
+  BANGER_ASSIGN_OR_RETURN(ipc::FilesystemPlan plan, ipc::PlanFilesystem(summary, body.size_bytes));
   FsParameters params;
   params.size_bytes = plan.filesystem_bytes;
   params.inode_count = plan.inode_count;

@@ -12,6 +12,8 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kShutdown, "shutdown", 0, 0},
     MessageSpec{MessageType::kPing, "ping", 0, 4},
     MessageSpec{MessageType::kPong, "pong", 0, 4},
+    MessageSpec{MessageType::kLimitFileSize, "limit-file-size", 0, 0},
+    MessageSpec{MessageType::kFileSizeLimited, "file-size-limited", 0, 0},
     MessageSpec{MessageType::kResolve, "resolve", 1, 1},
     MessageSpec{MessageType::kResolved, "resolved", 0, 0},
     MessageSpec{MessageType::kFetchBlob, "fetch-blob", 1, 1},

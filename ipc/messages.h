@@ -16,6 +16,8 @@ enum class MessageType : uint32_t {
   kShutdown = 4,       // broker -> child: finish and exit 0
   kPing = 5,           // broker -> child: liveness / work probe; may carry fds
   kPong = 6,           // child -> broker: answer to kPing; may carry fds
+  kLimitFileSize = 7,  // broker -> child: {bytes}; lower RLIMIT_FSIZE, before any untrusted byte of the job
+  kFileSizeLimited = 8,  // child -> broker: done (the broker then reads /proc/<pid>/limits)
 
   // Fetcher (issue 3).
   kResolve = 20,       // broker -> fetcher: reference, platform, credentials; fd: manifest sink

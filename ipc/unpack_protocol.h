@@ -22,6 +22,10 @@ inline constexpr size_t kMaxPathBytes = 4096;
 inline constexpr size_t kMaxMediaTypeBytes = 255;
 inline constexpr size_t kMaxBundleField = 256;
 
+// What the unpacker writes to the spool when max_spool_bytes is not set: file data only,
+// zero blocks left out, so the spool file never grows much past it.
+inline constexpr uint64_t kDefaultMaxSpoolBytes = 256ull << 30;
+
 // The unpack bounds a pull may set (docs/unpacker.md); unset ones keep the unpacker's own
 // defaults.
 struct UnpackLimits {

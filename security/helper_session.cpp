@@ -1,11 +1,14 @@
 #include "security/helper_session.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <nlohmann/json.hpp>
 
+#include "ipc/session_protocol.h"
 #include "security/lockdown.h"
 #include "security/spawn.h"
 
@@ -42,12 +45,32 @@ int ReportStartupFailure(std::string_view helper, const Error& error) {
   return 70;
 }
 
+namespace {
+
+// Served by the session, before the job's handler sees a byte of untrusted input: a job
+// compromised later finds the hard limit already lowered, and may only lower it further.
+Result<void> LimitOwnFileSize(HelperSession& session, const ipc::Message& message) {
+  BANGER_ASSIGN_OR_RETURN(ipc::FileSizeLimit limit, ipc::Decode<ipc::FileSizeLimit>(message.body));
+  rlimit bound{};
+  if (::getrlimit(RLIMIT_FSIZE, &bound) != 0) return Error::FromErrno("getrlimit(RLIMIT_FSIZE)");
+  // Only ever down: a bound above the sandbox's own keeps the sandbox's.
+  bound.rlim_max = std::min<rlim_t>(bound.rlim_max, limit.bytes);
+  bound.rlim_cur = bound.rlim_max;
+  if (::setrlimit(RLIMIT_FSIZE, &bound) != 0) return Error::FromErrno("setrlimit(RLIMIT_FSIZE)");
+  return session.channel().Send(ipc::Message::Make(ipc::MessageType::kFileSizeLimited));
+}
+
+}  // namespace
+
 Result<void> ServeUntilShutdown(HelperSession& session, const MessageHandler& handle) {
   for (;;) {
     BANGER_ASSIGN_OR_RETURN(ipc::Message message, session.channel().Receive());
     switch (message.type) {
       case ipc::MessageType::kShutdown:
         return {};
+      case ipc::MessageType::kLimitFileSize:
+        BANGER_TRY(LimitOwnFileSize(session, message));
+        continue;
       case ipc::MessageType::kPing:
         BANGER_TRY(session.channel().Send(
             ipc::Message::WithJson(ipc::MessageType::kPong, {{"process", session.name()}})));

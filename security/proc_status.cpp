@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdint>
 
 #include "base/fd.h"
 
@@ -58,6 +59,25 @@ Result<std::array<T, 4>> ParseIds(std::string_view text, std::string_view key) {
   return ids;
 }
 
+// "NSpid:\t4242\t1": every number on the line; none when the kernel has no such line.
+Result<std::vector<pid_t>> ParseNamespacePids(std::string_view text) {
+  bool found = false;
+  std::string_view value = FieldValue(text, "NSpid", &found);
+  std::vector<pid_t> pids;
+  const char* p = value.data();
+  const char* end = value.data() + value.size();
+  while (found && p < end && pids.size() < 64) {
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    if (p == end) break;
+    pid_t pid = 0;
+    auto [next, ec] = std::from_chars(p, end, pid);
+    if (ec != std::errc()) return Error{ErrorCode::kMalformed, "/proc status has an unreadable 'NSpid' field"};
+    pids.push_back(pid);
+    p = next;
+  }
+  return pids;
+}
+
 std::string Hex(uint64_t v) {
   char buf[17];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
@@ -78,6 +98,7 @@ Result<ProcStatus> ParseProcStatus(std::string_view text) {
   BANGER_ASSIGN_OR_RETURN(s.cap_amb, ParseNumber<uint64_t>(text, "CapAmb", 16));
   BANGER_ASSIGN_OR_RETURN(s.uids, ParseIds<uid_t>(text, "Uid"));
   BANGER_ASSIGN_OR_RETURN(s.gids, ParseIds<gid_t>(text, "Gid"));
+  BANGER_ASSIGN_OR_RETURN(s.namespace_pids, ParseNamespacePids(text));
   if (auto peak = ParseNumber<uint64_t>(text, "VmHWM")) s.peak_rss_kib = *peak;
   return s;
 }
@@ -85,6 +106,33 @@ Result<ProcStatus> ParseProcStatus(std::string_view text) {
 Result<ProcStatus> ReadProcStatus(pid_t pid) {
   BANGER_ASSIGN_OR_RETURN(std::string text, ReadSmallFile("/proc/" + std::to_string(pid) + "/status", 64 * 1024));
   return ParseProcStatus(text);
+}
+
+Result<FileSizeLimits> ParseFileSizeLimits(std::string_view text) {
+  constexpr std::string_view kRow = "Max file size";
+  const Error unreadable{ErrorCode::kMalformed, "/proc limits has no readable 'Max file size' row"};
+  const size_t at = text.find(kRow);
+  if (at == std::string_view::npos || (at != 0 && text[at - 1] != '\n')) return unreadable;
+  std::string_view row = text.substr(at + kRow.size());
+  row = row.substr(0, row.find('\n'));
+  uint64_t values[2];
+  for (uint64_t& value : values) {
+    while (!row.empty() && row.front() == ' ') row.remove_prefix(1);
+    if (row.starts_with("unlimited")) {
+      value = UINT64_MAX;
+      row.remove_prefix(9);
+      continue;
+    }
+    auto [next, ec] = std::from_chars(row.data(), row.data() + row.size(), value);
+    if (ec != std::errc() || next == row.data()) return unreadable;
+    row.remove_prefix(static_cast<size_t>(next - row.data()));
+  }
+  return FileSizeLimits{values[0], values[1]};
+}
+
+Result<FileSizeLimits> ReadFileSizeLimits(pid_t pid) {
+  BANGER_ASSIGN_OR_RETURN(std::string text, ReadSmallFile("/proc/" + std::to_string(pid) + "/limits", 16 * 1024));
+  return ParseFileSizeLimits(text);
 }
 
 Result<void> VerifyConfined(const ProcStatus& s, const std::string& who) {
@@ -99,6 +147,7 @@ Result<void> VerifyConfined(const ProcStatus& s, const std::string& who) {
   flag(s.cap_bnd != 0, "CapBnd is " + Hex(s.cap_bnd));
   flag(s.cap_inh != 0, "CapInh is " + Hex(s.cap_inh));
   flag(s.cap_amb != 0, "CapAmb is " + Hex(s.cap_amb));
+  flag(!s.alone_in_pid_namespace(), "not PID 1 of a PID namespace of its own");
   for (uid_t uid : s.uids) {
     if (uid == 0) {
       flag(true, "runs as uid 0");

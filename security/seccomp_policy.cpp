@@ -3,6 +3,7 @@
 #include "security/sanitizer.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -61,6 +62,9 @@ std::vector<SyscallRule> BaseRules() {
       Allow("nanosleep"), Allow("getrandom"),
       // getrlimit only: prlimit64(0, resource, NULL new limit, old).
       Allow("prlimit64", {{0, ArgCondition::kEqual, 0}, {2, ArgCondition::kEqual, 0}}),
+      // And its own RLIMIT_FSIZE, which the broker has it lower (ipc kLimitFileSize): without
+      // CAP_SYS_RESOURCE the hard limit only goes down, and the soft one never above it.
+      Allow("prlimit64", {{0, ArgCondition::kEqual, 0}, {1, ArgCondition::kEqual, RLIMIT_FSIZE}}),
       // Newer variants: ENOSYS makes glibc fall back to the classic call (Chromium, moby).
       Fail("clone3", ENOSYS), Fail("statx", ENOSYS),
       // isatty() probes; the child has no terminal.

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/sched.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/text.h"
+#include "ipc/session_protocol.h"
 #include "security/sanitizer.h"
 #include "security/seccomp_policy.h"
 #include "security/stop_signal.h"
@@ -25,6 +28,7 @@ namespace banger::security {
 namespace {
 
 constexpr size_t kStderrTailBytes = 16 * 1024;
+constexpr int kLimitTimeoutMs = 10000;
 
 using Clock = std::chrono::steady_clock;
 
@@ -34,9 +38,11 @@ int RemainingMs(Clock::time_point deadline, int timeout_ms) {
   return left < 0 ? 0 : static_cast<int>(left);
 }
 
-// Everything the forked child needs, prepared before fork() so the child only makes syscalls.
+// Everything the cloned child needs, prepared before clone3() so the child only makes syscalls.
 struct ExecPlan {
-  pid_t parent = 0;
+  int start_fd = -1;         // the child's end of the start handshake (one byte each way)
+  int start_broker_fd = -1;  // the broker's end, closed in the child
+  bool own_proc_files = false;  // the broker writes this child's id maps (a user namespace)
   const char* path = nullptr;
   std::vector<char*> argv;
   std::vector<char*> envp;
@@ -52,7 +58,22 @@ struct ExecPlan {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
-  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != plan.parent) ::_exit(127);
+  // The child is PID 1 of its own namespace, so getppid() says 0 whoever its parent is:
+  // the start byte is what proves the broker outlived the death-signal setup.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) ::_exit(127);
+  // A broker that changed its ids is not dumpable, nor is this copy of it, and then its
+  // /proc files are root's: the broker could not write the id maps. exec resets it anyway.
+  if (plan.own_proc_files && ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) ::_exit(127);
+  ::close(plan.start_broker_fd);
+  // "ready", then wait for "go": the broker sets the child up in between, and a broker
+  // that died before the death signal was set is an end of file here.
+  char go = 'r';
+  if (::write(plan.start_fd, &go, 1) != 1) ::_exit(127);
+  ssize_t got;
+  do {
+    got = ::read(plan.start_fd, &go, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) ::_exit(127);
   ::setsid();  // no controlling terminal
 
   // Copy every source above the target range first, so no dup2 clobbers a later source.
@@ -70,6 +91,45 @@ struct ExecPlan {
   static const char kMessage[] = "banger: cannot execute helper\n";
   [[maybe_unused]] ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   ::_exit(127);
+}
+
+// Each helper is PID 1 of a PID namespace of its own: no other process is there to be
+// signalled, traced or named (docs/sandbox.md). Without root the broker cannot make a PID
+// namespace alone, so it makes the user namespace in the same step and maps its ids.
+pid_t CloneIntoNamespaces(const SandboxSpec& spec) {
+  clone_args args{};
+  args.flags = CLONE_NEWPID | (spec.use_user_namespace ? CLONE_NEWUSER : 0);
+  args.exit_signal = SIGCHLD;
+  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+// One write(2): the kernel takes an id map only whole, and only once.
+Result<void> WriteChildProcFile(pid_t pid, const char* name, const std::string& text) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return Error::FromErrno("open " + path);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return Error::FromErrno("write " + path);
+  }
+  return {};
+}
+
+// Before the child execs: in a user namespace, only the broker's own ids exist, as root,
+// so that the exec'd helper holds the namespace's capabilities to build its mount tree.
+Result<void> StartChild(pid_t pid, const SandboxSpec& spec, int start_fd) {
+  char ready = 0;
+  ssize_t got;
+  do {
+    got = ::read(start_fd, &ready, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1 || ready != 'r') return Error{ErrorCode::kChildFailed, "the child ended before it was ready"};
+  if (spec.use_user_namespace) {
+    BANGER_TRY(WriteChildProcFile(pid, "setgroups", "deny"));
+    BANGER_TRY(WriteChildProcFile(pid, "uid_map", "0 " + std::to_string(::geteuid()) + " 1"));
+    BANGER_TRY(WriteChildProcFile(pid, "gid_map", "0 " + std::to_string(::getegid()) + " 1"));
+  }
+  if (::write(start_fd, "g", 1) != 1) return Error::FromErrno("start handshake");
+  return {};
 }
 
 }  // namespace
@@ -111,7 +171,6 @@ Result<SandboxedChild> SandboxedChild::Spawn(SpawnOptions options) {
   env_storage.insert(env_storage.end(), options.environment.begin(), options.environment.end());
 
   ExecPlan plan;
-  plan.parent = ::getpid();
   plan.path = argv_storage[0].c_str();
   for (auto& a : argv_storage) plan.argv.push_back(a.data());
   plan.argv.push_back(nullptr);
@@ -120,15 +179,30 @@ Result<SandboxedChild> SandboxedChild::Spawn(SpawnOptions options) {
   plan.sources = {dev_null.get(), dev_null.get(), stderr_write.get(), child_end.fd()};
   for (const auto& fd : options.passed_fds) plan.sources.push_back(fd.get());
 
-  // Block signals across fork so no broker handler runs in the child before exec.
+  int start_fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, start_fds) != 0) return Error::FromErrno("socketpair");
+  UniqueFd start_child(start_fds[0]), start_broker(start_fds[1]);
+  plan.start_fd = start_child.get();
+  plan.start_broker_fd = start_broker.get();
+  plan.own_proc_files = options.spec.use_user_namespace;
+
+  // Block signals across clone so no broker handler runs in the child before exec.
   sigset_t all, previous;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
-  pid_t pid = ::fork();
+  const pid_t pid = CloneIntoNamespaces(options.spec);
   if (pid == 0) ExecInChild(plan);
-  int fork_errno = errno;
+  int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (pid < 0) return Error::FromErrno("fork " + options.name, fork_errno);
+  if (pid < 0) return Error::FromErrno("clone3 " + options.name, clone_errno);
+  start_child.reset();
+  // Until "go" the child waits; if anything below fails it reads EOF and exits.
+  if (auto started = StartChild(pid, options.spec, start_broker.get()); !started) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return started.error().Wrap("starting " + options.name);
+  }
+  start_broker.reset();
 
   SandboxedChild child;
   child.name_ = options.name;
@@ -190,6 +264,19 @@ void SandboxedChild::Kill() {
   if (!pidfd_ || exit_) return;
   ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
   Reap(-1);
+}
+
+Result<void> SandboxedChild::LimitFileSize(uint64_t bytes) {
+  BANGER_TRY(Send(ipc::Message::Make(ipc::MessageType::kLimitFileSize, ipc::Encode(ipc::FileSizeLimit{bytes}))));
+  BANGER_TRY(ReceiveExpecting({ipc::MessageType::kFileSizeLimited}, kLimitTimeoutMs));
+  // The kernel's word, not the child's (invariant I4).
+  auto limits = ReadFileSizeLimits(pid_);
+  if (!limits) return limits.error().Wrap("checking " + name_);
+  if (limits->hard > bytes || limits->soft > bytes) {
+    return BrokeProtocol("it said its file size limit is " + std::to_string(bytes) + " bytes, the kernel says " +
+                         std::to_string(limits->hard));
+  }
+  return {};
 }
 
 Result<void> SandboxedChild::Send(const ipc::Message& message) {

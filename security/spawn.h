@@ -80,6 +80,11 @@ class SandboxedChild {
   // kChildFailed error saying how it ended ("banger-imager killed by signal 9 at shutdown").
   Result<void> Shutdown(int timeout_ms);
   void Kill();
+  // Has the child lower its RLIMIT_FSIZE (soft and hard) to `bytes` once the broker knows
+  // what the job may write, before the job's request, then checks /proc/<pid>/limits. The
+  // broker may lack CAP_SYS_RESOURCE to do it itself (prlimit on another uid); the child
+  // cannot raise it again (docs/sandbox.md).
+  Result<void> LimitFileSize(uint64_t bytes);
 
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }

@@ -11,6 +11,7 @@
 
 #include "base/result.h"
 #include "ipc/tree_stream.h"
+#include "ipc/unpack_protocol.h"
 #include "unpacker/layer_stream.h"
 #include "unpacker/layer_tree.h"
 #include "unpacker/spool_writer.h"
@@ -31,7 +32,7 @@ struct ReplayLimits {
   uint64_t max_total_uncompressed_bytes = 256ull << 30;
   uint64_t max_header_bytes = 1 << 20;  // tar headers before one entry (PAX included)
   // File data actually written to the spool: zero blocks are holes and do not count.
-  uint64_t max_spool_bytes = 256ull << 30;
+  uint64_t max_spool_bytes = ipc::kDefaultMaxSpoolBytes;
   // Wall time of the replay, not counting waits for layers still downloading.
   uint64_t max_seconds = 3600;
 };

@@ -15,8 +15,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kBlobSilenceTimeoutMs = 15 * 60 * 1000;
 constexpr int kWaitPollMs = 100;
-constexpr size_t kPipeCapacity = 1 << 20;
-constexpr uint64_t kMaxDrainBytes = 16 << 20;
 
 }  // namespace
 
@@ -42,7 +40,7 @@ Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
     }
     std::vector<int> pipes;
     for (const auto& [id, download] : in_flight_) {
-      if (!download.pipe_ended) pipes.push_back(download.pipe.get());
+      if (download.pipe.watch_fd() >= 0) pipes.push_back(download.pipe.watch_fd());
     }
     auto heard = fetcher_.Await(pipes, pending.empty() ? kBlobSilenceTimeoutMs : kWaitPollMs);
     // While blobs wait for other pulls, the fetcher is asked often; silence is bounded overall.
@@ -53,7 +51,8 @@ Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
     if (!heard) return heard.error();
     last_heard = Clock::now();
     for (auto& [id, download] : in_flight_) {
-      if (std::find(heard->ready.begin(), heard->ready.end(), download.pipe.get()) != heard->ready.end()) {
+      const int fd = download.pipe.watch_fd();
+      if (fd >= 0 && std::find(heard->ready.begin(), heard->ready.end(), fd) != heard->ready.end()) {
         BANGER_TRY(Drain(download));
       }
     }
@@ -65,19 +64,14 @@ Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
   return downloaded;
 }
 
-// At most kMaxDrainBytes at a time: a pipe kept full cannot starve the rest of the loop
-// (the stop fd, the other downloads); it is still readable on the next wait.
+Error BlobDownloads::PipeFailed(Error error) {
+  return error.code == ErrorCode::kMalformed ? fetcher_.BrokeProtocol(error.message) : error;
+}
+
 Result<void> BlobDownloads::Drain(InFlight& download) {
-  uint64_t moved = 0;
-  while (moved < kMaxDrainBytes) {
-    auto spliced = download.incoming.ReceiveFrom(download.pipe.get());
-    if (!spliced && spliced.error().code == ErrorCode::kMalformed) return fetcher_.BrokeProtocol(spliced.error().message);
-    if (!spliced) return spliced.error();
-    moved += spliced->bytes;
-    if (spliced->end) download.pipe_ended = true;
-    if (spliced->bytes == 0) break;
-  }
-  if (moved > 0) Emit(FetchEvent::kProgress, *download.blob, download.incoming.received());
+  auto moved = download.pipe.Drain();
+  if (!moved) return PipeFailed(moved.error());
+  if (*moved > 0) Emit(FetchEvent::kProgress, *download.blob, download.incoming->received());
   return {};
 }
 
@@ -107,15 +101,17 @@ Result<void> BlobDownloads::StartWhatMay(std::vector<FetchedBlob*>& pending) {
 
 Result<void> BlobDownloads::Start(FetchedBlob& blob, UniqueFd claim) {
   const bool config = blob.media_type.find("config") != std::string::npos;
-  BANGER_ASSIGN_OR_RETURN(IncomingBlob incoming, cache_.Begin(blob.digest, blob.size, config ? "config" : "layer"));
-  BANGER_ASSIGN_OR_RETURN(Pipe pipe, CreatePipe(kPipeCapacity, true));
+  BANGER_ASSIGN_OR_RETURN(IncomingBlob began, cache_.Begin(blob.digest, blob.size, config ? "config" : "layer"));
+  auto incoming = std::make_unique<IncomingBlob>(std::move(began));
+  auto receive = [into = incoming.get()](int pipe) { return into->ReceiveFrom(pipe); };
+  BANGER_ASSIGN_OR_RETURN(PipeDownload pipe, PipeDownload::Create(receive, blob.size, blob.digest));
   const ipc::BlobRequest request{next_id_, {blob.digest, blob.size, blob.media_type}};
   ipc::Message message = ipc::Message::Make(ipc::MessageType::kFetchBlob, ipc::Encode(request));
-  message.fds.push_back(std::move(pipe.write));  // closed here once sent: the fetcher's is the only write end
+  message.fds.push_back(pipe.TakeWriteEnd());  // closed here once sent: the fetcher's is the only write end
   BANGER_TRY(fetcher_.Send(message));
   Emit(FetchEvent::kStarted, blob, 0);
-  if (options_.on_download_started) options_.on_download_started(blob.digest, incoming.fd());
-  in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(pipe.read), std::move(claim)});
+  if (options_.on_download_started) options_.on_download_started(blob.digest, incoming->fd());
+  in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(pipe), std::move(claim)});
   return {};
 }
 
@@ -127,13 +123,14 @@ Result<uint64_t> BlobDownloads::HandleReport(const ipc::Message& message) {
   auto it = in_flight_.find(report->id);
   if (it == in_flight_.end()) return fetcher_.BrokeProtocol("it reported on a blob nobody asked for");
   InFlight& download = it->second;
-  BANGER_TRY(Drain(download));
+  if (auto finished = download.pipe.Finish(report->bytes); !finished) return PipeFailed(finished.error());
   FetchedBlob& blob = *download.blob;
-  if (download.incoming.received() != blob.size || report->bytes != blob.size) {
-    return fetcher_.BrokeProtocol("it called " + blob.digest + " done after " + std::to_string(download.incoming.received()) +
-                         " of its " + std::to_string(blob.size) + " bytes");
+  if (download.incoming->received() != blob.size) {
+    return fetcher_.BrokeProtocol("it called " + blob.digest + " done after " +
+                                  std::to_string(download.incoming->received()) + " of its " +
+                                  std::to_string(blob.size) + " bytes");
   }
-  BANGER_TRY(download.incoming.Commit());
+  BANGER_TRY(download.incoming->Commit());
   Emit(FetchEvent::kDone, blob, blob.size);
   in_flight_.erase(it);  // closes the pipe and releases the download claim
   return blob.size;

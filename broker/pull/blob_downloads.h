@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <vector>
 
 #include "base/fd.h"
 #include "base/result.h"
 #include "broker/pull/fetch.h"
+#include "broker/pull/pipe_download.h"
 #include "security/spawn.h"
 
 namespace banger::broker {
@@ -28,16 +30,17 @@ class BlobDownloads {
  private:
   struct InFlight {
     FetchedBlob* blob;
-    IncomingBlob incoming;
-    UniqueFd pipe;   // the read end; the fetcher holds the write end
+    std::unique_ptr<IncomingBlob> incoming;  // where `pipe` puts the bytes: its address stays put
+    PipeDownload pipe;
     UniqueFd claim;  // the download lock; released when the download ends
-    bool pipe_ended = false;
   };
 
   Result<void> StartWhatMay(std::vector<FetchedBlob*>& pending);
   Result<void> Start(FetchedBlob& blob, UniqueFd claim);
   // Moves what the fetcher wrote into the blob's pipe into its cache file.
   Result<void> Drain(InFlight& download);
+  // A pipe error: bytes that cannot be the blob are the fetcher's protocol break.
+  Error PipeFailed(Error error);
   // One message from the fetcher: a download it says is done, to verify and link in.
   Result<uint64_t> HandleReport(const ipc::Message& message);
   Result<void> PauseUnlessStopped(int ms) const;

@@ -1,8 +1,24 @@
 #include "broker/pull/layer_feed.h"
 
+#include <algorithm>
+
 #include "ipc/messages.h"
+#include "ipc/unpack_protocol.h"
 
 namespace banger::broker {
+namespace {
+
+// The most any file the unpacker writes may hold: the spool's data bound and the chunk it
+// may overshoot by, and room for a tree stream of millions of entries when that bound is
+// small. Set before it reads a byte of a layer (security/spawn.h LimitFileSize).
+uint64_t UnpackerFileBound(const ipc::UnpackLimits& limits) {
+  constexpr uint64_t kOvershoot = 64ull << 20;
+  constexpr uint64_t kTreeRoom = 4ull << 30;
+  const uint64_t spool = std::min(limits.max_spool_bytes.value_or(ipc::kDefaultMaxSpoolBytes), uint64_t{1} << 50);
+  return std::max(spool + kOvershoot, kTreeRoom);
+}
+
+}  // namespace
 
 LayerFeed::LayerFeed(const BlobCache& cache, UnpackerSource unpacker, ipc::UnpackRequest request, UniqueFd spool,
                      UniqueFd tree_write)
@@ -52,12 +68,14 @@ void LayerFeed::Pump() {
   if (auto sent = SendReady(); !sent) error_ = sent.error();
 }
 
+
 Result<void> LayerFeed::SendBegin(security::SandboxedChild& unpacker) {
   std::optional<UniqueFd> config = cache_.OpenBlob(config_->digest, config_->size);
   if (!config) return {};  // Finish names it if it stays missing
   ipc::UnpackRequest request = request_;
   request.layers.clear();
   for (const auto& l : layers_) request.layers.push_back({l.digest, l.media_type});
+  BANGER_TRY(unpacker.LimitFileSize(UnpackerFileBound(request.limits)));
   ipc::Message message = ipc::Message::Make(ipc::MessageType::kUnpackBegin, ipc::Encode(request));
   message.fds.push_back(std::move(*config));
   message.fds.push_back(std::move(spool_));

@@ -11,6 +11,8 @@
 #include "base/text.h"
 #include "broker/pull/fs_identity.h"
 #include "broker/store/files.h"
+#include "ipc/filesystem_plan.h"
+#include "ipc/tree_stream.h"
 #include "security/proc_status.h"
 
 namespace banger::broker {
@@ -224,8 +226,21 @@ Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
   }
 }
 
+// The imager may write no byte past the filesystem it is asked for: the broker plans it
+// from the same tree summary, with the same code, and lowers the imager's RLIMIT_FSIZE.
+Result<void> OciPull::BoundTheImagersFile() {
+  BANGER_ASSIGN_OR_RETURN(UniqueFd tree, ReopenReadOnly(tree_for_imager_.get()));
+  auto summary = ipc::TreeStreamReader(tree.get()).ReadSummary();
+  if (!summary && cached_) return summary.error().Wrap("the unpacked cache's tree stream");
+  if (!summary) return unpacker_->BrokeProtocol("the tree stream it wrote: " + summary.error().message);
+  auto plan = ipc::PlanFilesystem(*summary, options_.size_bytes);
+  if (!plan) return ImageFailed(plan.error());
+  return imager_->LimitFileSize(plan->filesystem_bytes);
+}
+
 // The imager gets the image file, and the spool and the tree stream read-only.
 Result<void> OciPull::Image() {
+  BANGER_TRY(BoundTheImagersFile());
   const FsIdentity id = DeriveFsIdentity(image_.manifest_digest);
   ipc::ImageRequest request{options_.size_bytes, id.uuid, id.hash_seed, id.timestamp, {}};
   for (const auto& layer : image_.layers) request.layer_digests.push_back(layer.digest);

@@ -46,6 +46,7 @@ class OciPull {
   Result<void> WaitForHelpers();
   Result<void> Unpack();
   Result<void> UseUnpackedCache();
+  Result<void> BoundTheImagersFile();
   Result<void> Image();
   Result<void> Shutdown();
   Result<PullResult> Publish();

@@ -9,46 +9,38 @@ namespace banger::broker {
 namespace {
 
 constexpr int kSilenceTimeoutMs = 15 * 60 * 1000;
-constexpr size_t kPipeCapacity = 1 << 20;
 
 }  // namespace
 
 Result<uint64_t> DownloadUrl(const HelperLauncher& launcher, const std::string& url, uint64_t max_bytes,
                              const PipeReceiver& receive, const std::function<void(uint64_t bytes)>& progress) {
   BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher, launcher.Start(security::ProcessKind::kFetcher));
-  BANGER_ASSIGN_OR_RETURN(Pipe pipe, CreatePipe(kPipeCapacity, true));
+  BANGER_ASSIGN_OR_RETURN(PipeDownload download, PipeDownload::Create(receive, max_bytes, url));
   ipc::Message request = ipc::Message::Make(ipc::MessageType::kFetchUrl, ipc::Encode(ipc::UrlRequest{1, url, max_bytes}));
-  request.fds.push_back(std::move(pipe.write));
+  request.fds.push_back(download.TakeWriteEnd());
   BANGER_TRY(fetcher.Send(request));
   request.fds.clear();  // the fetcher's is the only write end
-  uint64_t received = 0;
-  bool ended = false;
-  auto take = [&]() -> Result<void> {
-    for (;;) {
-      BANGER_ASSIGN_OR_RETURN(Spliced moved, receive(pipe.read.get()));
-      received += moved.bytes;
-      ended |= moved.end;
-      if (received > max_bytes) return Error{ErrorCode::kOversized, url + " is larger than " + std::to_string(max_bytes) + " bytes"};
-      if (moved.bytes == 0) break;
-      if (progress) progress(received);
-    }
-    return {};
+  auto broke = [&](const Error& error) {
+    return error.code == ErrorCode::kMalformed ? fetcher.BrokeProtocol(error.message) : error;
   };
   for (;;) {
     std::vector<int> watched;
-    if (!ended) watched.push_back(pipe.read.get());
+    if (download.watch_fd() >= 0) watched.push_back(download.watch_fd());
     BANGER_ASSIGN_OR_RETURN(security::SandboxedChild::Awaited heard, fetcher.Await(watched, kSilenceTimeoutMs));
-    if (!heard.ready.empty()) BANGER_TRY(take());
+    if (!heard.ready.empty()) {
+      auto moved = download.Drain();
+      if (!moved) return broke(moved.error());
+      if (*moved > 0 && progress) progress(download.received());
+    }
     if (!heard.message) continue;
     BANGER_TRY(fetcher.CheckExpected(*heard.message, {ipc::MessageType::kBlobDone}));
-    BANGER_TRY(take());
     auto report = ipc::Decode<ipc::BlobDone>(heard.message->body);
     if (!report) return fetcher.BrokeProtocol(report.error().message);
-    if (report->id != 1 || report->bytes != received) {
-      return fetcher.BrokeProtocol("its report does not fit the " + std::to_string(received) + " bytes of " + url);
-    }
+    if (report->id != 1) return fetcher.BrokeProtocol("it reported on a download nobody asked for");
+    if (auto finished = download.Finish(report->bytes); !finished) return broke(finished.error());
+    if (progress) progress(download.received());
     BANGER_TRY(fetcher.Shutdown(10000));
-    return received;
+    return download.received();
   }
 }
 

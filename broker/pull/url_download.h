@@ -9,15 +9,13 @@
 #include "base/fd.h"
 #include "base/result.h"
 #include "broker/host/helpers.h"
+#include "broker/pull/pipe_download.h"
 
 namespace banger::broker {
 
-// Moves what the fetcher's pipe holds now to where the bytes go (IncomingBlob::ReceiveFrom,
-// or SpliceFromPipe into a file).
-using PipeReceiver = std::function<Result<Spliced>(int pipe)>;
-
 // Downloads `url` (at most `max_bytes`): the fetcher writes into a pipe, `receive` takes
-// the bytes out; the bytes received. `progress` hears the bytes so far.
+// the bytes out; the bytes received. `progress` hears the bytes so far. Bytes past the
+// bound, or a count that does not add up, are the fetcher's protocol break.
 Result<uint64_t> DownloadUrl(const HelperLauncher& launcher, const std::string& url, uint64_t max_bytes,
                              const PipeReceiver& receive, const std::function<void(uint64_t bytes)>& progress = nullptr);
 

@@ -1,10 +1,15 @@
 // A stand-in for a helper compromised after it locked down: installed as banger-unpacker
 // or banger-imager (its file name says which), it locks down exactly as the real one does,
 // then answers the broker's first request with the body in the file FILE.reply beside
-// itself (read before lockdown): what an attacker owning the process might send.
+// itself (read before lockdown): what an attacker owning the process might send. The
+// reply "grow-file N" instead tries to write far past the end of the file it was given
+// as fd N of its request (the imager's image is 0, the unpacker's spool 1), and reports
+// how that went as its error.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "base/fd.h"
@@ -19,7 +24,19 @@ namespace security = banger::security;
 struct Scenario {
   ipc::MessageType reply_type = ipc::MessageType::kUnpackDone;
   std::string body;
+  int grow_fd = -1;  // which of the request's fds to grow, or none
 };
+
+// 64 GiB into the image file: past any image the test pulls, well inside the 1 TiB the
+// imager's sandbox allows before the broker sizes it.
+ipc::Message GrowAFile(const ipc::Message& request, int index) {
+  if (request.fds.size() <= static_cast<size_t>(index)) {
+    return ipc::MakeErrorMessage(banger::Error{banger::ErrorCode::kIo, "no such fd"});
+  }
+  const ssize_t written = ::pwrite(request.fds[index].get(), "x", 1, off_t{64} << 30);
+  const std::string outcome = written == 1 ? "written" : std::strerror(errno);
+  return ipc::MakeErrorMessage(banger::Error{banger::ErrorCode::kIo, "writing past the file: " + outcome});
+}
 
 // FILE.reply: the reply's type name on the first line, its body after.
 Result<Scenario> ReadScenario(const std::string& self) {
@@ -34,6 +51,7 @@ Result<Scenario> ReadScenario(const std::string& self) {
   if (type == "image-done") scenario.reply_type = ipc::MessageType::kImageDone;
   if (type == "bundle-extracted") scenario.reply_type = ipc::MessageType::kBundleExtracted;
   if (type == "error") scenario.reply_type = ipc::MessageType::kError;
+  if (type.starts_with("grow-file ")) scenario.grow_fd = std::stoi(type.substr(10));
   return scenario;
 }
 
@@ -53,7 +71,8 @@ int main(int, char** argv) {
       const bool request = message.type == ipc::MessageType::kUnpackBegin ||
                            message.type == ipc::MessageType::kImageBegin ||
                            message.type == ipc::MessageType::kExtractBundle;
-      if (request) BANGER_TRY(channel.Send(ipc::Message::Make(scenario.reply_type, scenario.body)));
+      if (request && scenario.grow_fd >= 0) BANGER_TRY(channel.Send(GrowAFile(message, scenario.grow_fd)));
+      if (request && scenario.grow_fd < 0) BANGER_TRY(channel.Send(ipc::Message::Make(scenario.reply_type, scenario.body)));
       return true;  // layers and everything else: taken and ignored
     };
   };

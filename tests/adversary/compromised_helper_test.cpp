@@ -93,5 +93,37 @@ INSTANTIATE_TEST_SUITE_P(
                  "banger-imager broke protocol: malformed image-done: unknown key 'rootfs'"}),
     [](const ::testing::TestParamInfo<Scenario>& info) { return std::string(info.param.name); });
 
+
+// RLIMIT_FSIZE follows the pull: a compromised helper may not grow a file it was given
+// past what the pull needs. The imager's bound is the filesystem the broker planned from
+// the unpacked tree; the unpacker's, the spool's data bound (max_spool_bytes) with room
+// for the tree stream. Before, only the sandbox's fixed 1 TiB and 256 GiB stood in the way.
+struct Growth {
+  const char* helper;
+  const char* reply;
+  const char* flags;
+};
+
+class FileGrowth : public ::testing::TestWithParam<Growth> {};
+
+TEST_P(FileGrowth, StopsAtWhatThePullNeeds) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("demo/app", "v1", {"--layers", "1"}).is_null());
+  StandInInstall install{GetParam().helper, BANGER_COMPROMISED_HELPER};
+  std::ofstream(install.helper_path(GetParam().helper) + ".reply") << GetParam().reply << "\n";
+  ScratchDir state{"banger-state"}, cache{"banger-cache"};
+  CommandResult pull = BangerIn(install.dir(), state.path(), cache.path(),
+                                "image pull -q " + std::string(GetParam().flags) + registry->host() + "/demo/app:v1");
+  EXPECT_NE(pull.exit_status, 0) << pull.output;
+  EXPECT_NE(pull.output.find("writing past the file: File too large"), std::string::npos) << pull.output;
+  EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << "no staging, no image";
+}
+
+INSTANTIATE_TEST_SUITE_P(CompromisedHelper, FileGrowth,
+                         ::testing::Values(Growth{"banger-imager", "grow-file 0", ""},
+                                           Growth{"banger-unpacker", "grow-file 1", "--limit max_spool_bytes=1073741824 "}),
+                         [](const auto& info) { return std::string(info.param.helper == std::string("banger-imager") ? "Imager" : "Unpacker"); });
+
 }  // namespace
 }  // namespace banger::testing

@@ -15,7 +15,7 @@ constexpr const char* kConfinedStatus =
     "Name:\tbanger-unpacker\nUid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\n"
     "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
     "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n"
-    "Seccomp_filters:\t1\n";
+    "Seccomp_filters:\t1\nNSpid:\t4242\t1\n";
 
 TEST(ProcStatus, ParsesAndAcceptsAConfinedChild) {
   auto status = ParseProcStatus(kConfinedStatus);
@@ -23,6 +23,7 @@ TEST(ProcStatus, ParsesAndAcceptsAConfinedChild) {
   EXPECT_TRUE(status->no_new_privs);
   EXPECT_EQ(status->seccomp_mode, 2);
   EXPECT_EQ(status->uids[3], 65534u);
+  EXPECT_EQ(status->namespace_pids, (std::vector<pid_t>{4242, 1}));
   EXPECT_TRUE(VerifyConfined(*status, "child"));
 }
 
@@ -31,19 +32,59 @@ TEST(ProcStatus, NamesEveryMissingConfinement) {
   text.replace(text.find("NoNewPrivs:\t1"), 13, "NoNewPrivs:\t0");
   text.replace(text.find("CapEff:\t0000000000000000"), 24, "CapEff:\t000001ffffffffff");
   text.replace(text.find("Uid:\t65534"), 10, "Uid:\t0");
+  text.replace(text.find("NSpid:\t4242\t1"), 13, "NSpid:\t4242");
   auto status = ParseProcStatus(text);
   ASSERT_TRUE(status);
   auto verdict = VerifyConfined(*status, "banger-imager");
   ASSERT_FALSE(verdict);
   EXPECT_EQ(verdict.error().code, ErrorCode::kSandbox);
   EXPECT_EQ(verdict.error().message,
-            "banger-imager is not confined: NoNewPrivs is 0, CapEff is 1ffffffffff, runs as uid 0");
+            "banger-imager is not confined: NoNewPrivs is 0, CapEff is 1ffffffffff, "
+            "not PID 1 of a PID namespace of its own, runs as uid 0");
+}
+
+TEST(ProcStatus, APidNamespaceMeansPidOneBelowTheReader) {
+  for (const auto& [nspid, alone] : std::vector<std::pair<std::string, bool>>{
+           {"NSpid:\t4242\t1\n", true}, {"NSpid:\t77\t4242\t1\n", true}, {"NSpid:\t4242\n", false},
+           {"NSpid:\t1\n", false}, {"NSpid:\t4242\t2\n", false}, {"", false}}) {
+    std::string text = kConfinedStatus;
+    text.replace(text.find("NSpid:"), std::string::npos, nspid);
+    auto status = ParseProcStatus(text);
+    ASSERT_TRUE(status) << nspid;
+    EXPECT_EQ(status->alone_in_pid_namespace(), alone) << nspid;
+  }
+  std::string unreadable = kConfinedStatus;
+  unreadable.replace(unreadable.find("NSpid:"), std::string::npos, "NSpid:\t4242\tx1\n");
+  auto status = ParseProcStatus(unreadable);
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().code, ErrorCode::kMalformed);
 }
 
 TEST(ProcStatus, MissingFieldIsMalformed) {
   auto status = ParseProcStatus("Name:\tx\nUid:\t1\t1\t1\t1\n");
   ASSERT_FALSE(status);
   EXPECT_EQ(status.error().code, ErrorCode::kMalformed);
+}
+
+TEST(ProcLimits, ReadsTheFileSizeRow) {
+  constexpr const char* kLimits =
+      "Limit                     Soft Limit           Hard Limit           Units     \n"
+      "Max cpu time              3600                 3600                 seconds   \n"
+      "Max file size             1073741824           2147483648           bytes     \n"
+      "Max data size             unlimited            unlimited            bytes     \n";
+  auto limits = ParseFileSizeLimits(kLimits);
+  ASSERT_TRUE(limits) << limits.error().message;
+  EXPECT_EQ(limits->soft, 1073741824u);
+  EXPECT_EQ(limits->hard, 2147483648u);
+  auto unlimited = ParseFileSizeLimits("Max file size             unlimited            unlimited            bytes\n");
+  ASSERT_TRUE(unlimited);
+  EXPECT_EQ(unlimited->hard, UINT64_MAX);
+  for (const char* bad : {"", "Max file size             lots                 1                    bytes\n",
+                          "XMax file size             1                    1                    bytes\n"}) {
+    auto refused = ParseFileSizeLimits(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, ErrorCode::kMalformed);
+  }
 }
 
 TEST(SandboxSpec, RoundTripsThroughJson) {

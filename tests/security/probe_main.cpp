@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +58,8 @@ int Perform(const std::string& action) {
     return value == 7 ? 0 : EIO;
   }
   if (action == "abort") std::abort();
+  // PID 1 of a namespace of its own, whose parent (the broker) is outside it.
+  if (action == "pids") return ::getpid() == 1 && ::getppid() == 0 ? 0 : ESRCH;
   if (action == "map-2GiB") {
     void* p = ::mmap(nullptr, size_t{2} << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? errno : 0;
@@ -66,6 +69,14 @@ int Perform(const std::string& action) {
     char byte = 'x';
     // fd 4 is the file the test passed; the spec limits files to 1 MiB.
     return ::pwrite(banger::security::kFirstPassedFd, &byte, 1, 2 << 20) < 0 ? errno : 0;
+  }
+  // A helper may lower its file size limit (the broker has it do so) but never raise it.
+  if (action == "raise-fsize") {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_FSIZE, &limit) != 0) return errno;
+    limit.rlim_max = RLIM_INFINITY;
+    limit.rlim_cur = RLIM_INFINITY;
+    return ::setrlimit(RLIMIT_FSIZE, &limit) < 0 ? errno : 0;
   }
   if (action == "exhaust-fds") {
     for (int i = 0; i < 4096; ++i) {

@@ -1,7 +1,8 @@
-#include "imager/sizing.h"
+#include "ipc/filesystem_plan.h"
 
+#include <algorithm>
 
-namespace banger::imager {
+namespace banger::ipc {
 namespace {
 
 uint64_t RoundUp(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
@@ -18,7 +19,7 @@ std::string Human(uint64_t bytes) {
 
 }  // namespace
 
-Result<FilesystemPlan> PlanFilesystem(const ipc::TreeSummary& s, uint64_t requested_bytes) {
+Result<FilesystemPlan> PlanFilesystem(const TreeSummary& s, uint64_t requested_bytes) {
   FilesystemPlan plan;
   plan.content_bytes = s.data_bytes + s.metadata_bytes + s.directories * kBlock;
   plan.filesystem_bytes =
@@ -38,4 +39,4 @@ Result<FilesystemPlan> PlanFilesystem(const ipc::TreeSummary& s, uint64_t reques
   return plan;
 }
 
-}  // namespace banger::imager
+}  // namespace banger::ipc
