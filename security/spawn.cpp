@@ -103,6 +103,25 @@ pid_t CloneIntoNamespaces(const SandboxSpec& spec) {
   return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
+// As root the broker gave the child its ids: every one of them must be those, as the
+// kernel shows them (a uid per pull is only worth what this check makes it).
+Result<void> VerifyIdentity(const ProcStatus& status, const SandboxSpec& spec, const std::string& name) {
+  if (spec.use_user_namespace) return {};
+  for (uid_t uid : status.uids) {
+    if (uid != spec.uid) {
+      return Error{ErrorCode::kSandbox, name + " runs as uid " + std::to_string(uid) + ", not the " +
+                                            std::to_string(spec.uid) + " it was given"};
+    }
+  }
+  for (gid_t gid : status.gids) {
+    if (gid != spec.gid) {
+      return Error{ErrorCode::kSandbox, name + " runs as gid " + std::to_string(gid) + ", not the " +
+                                            std::to_string(spec.gid) + " it was given"};
+    }
+  }
+  return {};
+}
+
 // One write(2): the kernel takes an id map only whole, and only once.
 Result<void> WriteChildProcFile(pid_t pid, const char* name, const std::string& text) {
   const std::string path = "/proc/" + std::to_string(pid) + "/" + name;
@@ -237,6 +256,10 @@ Result<SandboxedChild> SandboxedChild::Spawn(SpawnOptions options) {
   if (auto confined = VerifyConfined(*status, options.name); !confined) {
     child.Kill();
     return confined.error();
+  }
+  if (auto as_given = VerifyIdentity(*status, options.spec, options.name); !as_given) {
+    child.Kill();
+    return as_given.error();
   }
   child.status_at_lock_ = *status;
   return child;

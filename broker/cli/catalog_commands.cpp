@@ -45,7 +45,9 @@ std::string ArchOf(const std::string& platform) {
 
 int ListCatalog(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   security::InstallStopSignals();
-  const HelperLauncher launcher(context.Helpers());
+  auto helpers = context.Helpers();
+  if (!helpers) return ReportError(err, helpers.error(), "");
+  const HelperLauncher launcher(std::move(*helpers));
   auto sources = context.Catalog(flags.Value("--catalog").value_or(""));
   if (!sources) return ReportError(err, sources.error(), "");
   auto catalog = LoadCatalog(*sources,

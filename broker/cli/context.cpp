@@ -46,8 +46,12 @@ std::string CliContext::StateRoot() const { return broker::StateRoot(env, config
 
 std::string CliContext::CacheRoot() const { return broker::CacheRoot(env, config); }
 
-HelperLauncher::Settings CliContext::Helpers() const {
+Result<HelperLauncher::Settings> CliContext::Helpers() const {
   HelperLauncher::Settings settings;
+  if (env.root && config.helper_uids) {
+    BANGER_ASSIGN_OR_RETURN(HelperUidClaim claim, ClaimHelperUid(CacheRoot() + "/helper-uids", *config.helper_uids));
+    settings.helper_uid = std::make_shared<const HelperUidClaim>(std::move(claim));
+  }
   if (auto dir = SelfDirectory()) settings.banger_dir = *dir;  // else a start names the missing helper
   settings.sandbox_user = config.user;
   settings.stop_fd = security::StopFd();

@@ -24,9 +24,10 @@ struct CliContext {
 
   std::string StateRoot() const;
   std::string CacheRoot() const;
-  // How helpers start for this banger: beside it, as the config's user, stopped by
-  // SIGINT and SIGTERM once security::InstallStopSignals ran.
-  HelperLauncher::Settings Helpers() const;
+  // How helpers start for this banger: beside it, as the config's user (as root with
+  // helper_uids, as a uid this command claims from the range and holds while the
+  // settings live), stopped by SIGINT and SIGTERM once security::InstallStopSignals ran.
+  Result<HelperLauncher::Settings> Helpers() const;
   // The catalog sources; as root, a --catalog path must be one only root can change
   // (host/trusted_paths.h).
   Result<CatalogSources> Catalog(const std::string& flag) const;

@@ -80,7 +80,9 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   auto cache = BlobCache::Open(context.CacheRoot());
   if (!cache) return ReportError(err, cache.error(), "");
   security::InstallStopSignals();
-  options.helpers = context.Helpers();  // after the signals: their fd stops the fetcher
+  auto helpers = context.Helpers();  // after the signals: their fd stops the fetcher
+  if (!helpers) return ReportError(err, helpers.error(), options.reference);
+  options.helpers = std::move(*helpers);
   auto image = FetchImage(*cache, options);
   if (!image) return ReportError(err, image.error(), options.reference);
   const double seconds =

@@ -126,7 +126,9 @@ int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   PullProgress progress(ModeOf(flags), out);
   options->observer = &progress;
   security::InstallStopSignals();
-  options->helpers = context.Helpers();  // after the signals: their fd stops the helpers
+  auto helpers = context.Helpers();  // after the signals: their fd stops the helpers
+  if (!helpers) return ReportError(err, helpers.error(), options->reference);
+  options->helpers = std::move(*helpers);
   auto pulled = PullImage(*options);
   if (!pulled) return ReportError(err, pulled.error(), options->reference);
   for (const auto& w : pulled->warnings) progress.Warning(w);

@@ -114,7 +114,9 @@ void PrintHelpers(const CliContext& context, const SystemStatus& status, std::os
 }
 
 int Status(const CliContext& context, const ParsedFlags&, std::ostream& out, std::ostream& err) {
-  const SystemStatus status = CheckSystem(context.config_path, context.config, HelperLauncher(context.Helpers()));
+  auto helpers = context.Helpers();
+  if (!helpers) return ReportError(err, helpers.error(), "");
+  const SystemStatus status = CheckSystem(context.config_path, context.config, HelperLauncher(std::move(*helpers)));
   PrintInstall(context, status, out, err);
   PrintKernel(status.kernel, out);
   PrintHelpers(context, status, out, err);

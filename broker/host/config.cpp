@@ -156,6 +156,8 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
       }
       config.egress_allow.push_back(range);
     }
+  } else if (key == "helper_uids") {
+    BANGER_ASSIGN_OR_RETURN(config.helper_uids, ParseHelperUidRange(value));
   } else if (key == "catalog") {
     const bool url = value.rfind("https://", 0) == 0 || value.rfind("http://", 0) == 0;
     if (!url && !IsCleanAbsolutePath(value)) {
@@ -183,8 +185,8 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
 
 const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> keys = [] {
-    std::vector<std::string> k = {"user", "state_dir", "cache_dir", "insecure_registries", "mirrors",
-                                  "egress_allow", "parallel_downloads", "catalog"};
+    std::vector<std::string> k = {"user", "helper_uids", "state_dir", "cache_dir", "insecure_registries",
+                                  "mirrors", "egress_allow", "parallel_downloads", "catalog"};
     for (const BoundKey& bound : kBounds) k.push_back(bound.name);
     return k;
   }();
@@ -268,6 +270,12 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
        "# The unprivileged system user the sandboxed helpers run as when banger runs as root\n"
        "# (falls back to 'banger', then 'nobody', if it does not exist).\n"
        "user = " << user << "\n"
+       "\n"
+       "# A uid range reserved for banger (as /etc/subuid reserves one; no user or file may\n"
+       "# own these uids): each of root's pulls then runs its helpers as a uid of its own\n"
+       "# from it, with the same number as gid, so concurrent pulls cannot touch each other.\n"
+       "# A pull waits for no uid: when every one is held it fails, naming the range.\n"
+       "# helper_uids = 2147000000-2147000999\n"
        "\n"
        "# Where root's banger keeps pulled images (<state_dir>/images) and cached registry\n"
        "# blobs (<cache_dir>/oci). $BANGER_STATE_DIR and $BANGER_CACHE_DIR override them;\n"

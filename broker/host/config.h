@@ -12,6 +12,7 @@
 
 #include "base/result.h"
 #include "broker/host/environment.h"
+#include "broker/host/helper_uids.h"
 
 namespace banger::broker {
 
@@ -35,6 +36,9 @@ struct Config {
   // Loopback, link-local and private ranges a registry's redirects and token realm may
   // lead the fetcher to even when the registry is not on that kind of address.
   std::vector<std::string> egress_allow;
+  // A uid range reserved for banger: root's pulls each run their helpers as a uid of
+  // their own from it (helper_uids.h). Unset: every pull's helpers run as `user`.
+  std::optional<HelperUidRange> helper_uids;
   int parallel_downloads = 3;
   std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
   // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.

@@ -37,6 +37,10 @@ Result<security::SandboxedChild> HelperLauncher::Start(security::ProcessKind kin
   BANGER_ASSIGN_OR_RETURN(spawn.executable, Locate(kind));
   spawn.name = security::HelperExecutableName(kind);
   spawn.spec = security::SpecForCurrentBroker(kind, settings_.sandbox_user);
+  if (!spawn.spec.use_user_namespace && settings_.helper_uid) {
+    spawn.spec.uid = settings_.helper_uid->uid();
+    spawn.spec.gid = static_cast<gid_t>(settings_.helper_uid->uid());
+  }
   spawn.stop_fd = settings_.stop_fd;
   if (kind == security::ProcessKind::kFetcher) {
     spawn.spec.BindReadOnly(settings_.resolv_conf, "/etc/resolv.conf");

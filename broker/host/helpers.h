@@ -4,10 +4,12 @@
 // steered to another binary.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "broker/host/helper_uids.h"
 #include "security/sandbox_spec.h"
 #include "security/spawn.h"
 
@@ -27,6 +29,9 @@ class HelperLauncher {
   struct Settings {
     std::string banger_dir;      // where banger is; the helpers are found from there
     std::string sandbox_user;    // the config's `user` (root only; security::ResolveSandboxIdentity)
+    // The pull's own uid from the config's helper_uids (root only), held while any copy
+    // of these settings lives; when set, it replaces `sandbox_user`'s ids.
+    std::shared_ptr<const HelperUidClaim> helper_uid;
     int stop_fd = -1;            // readable when the pull must stop (security::SpawnOptions)
     std::vector<std::string> fetcher_environment;  // proxy settings, for the fetcher only
     std::string resolv_conf = "/etc/resolv.conf";  // what the fetcher sees as /etc/resolv.conf

@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -98,6 +99,44 @@ TEST_F(Lifecycle, HelpersAreConfinedWhileAPullRuns) {
   ::unlink(stall.c_str());
   EXPECT_EQ(held->Wait(30000), 0) << held->Output();
   EXPECT_EQ(Published(), 2u);
+}
+
+// With helper_uids configured, concurrent pulls run their helpers as uids of their own
+// from the range, so one pull's compromised helper shares no uid with another's; a pull
+// that finds every uid held says so and runs nothing.
+TEST_F(Lifecycle, ConcurrentPullsRunTheirHelpersAsUidsOfTheirOwn) {
+  BANGER_REQUIRE_ROOT();
+  const std::string config = work_.path() + "/config";
+  std::ofstream(config) << "helper_uids = 2147000100-2147000101\n";
+  const std::string with_config = "BANGER_CONFIG=" + config + " ";
+  std::map<std::string, std::set<uid_t>> uids_of;  // pull -> the uids its helpers run as
+  std::vector<std::unique_ptr<BackgroundCommand>> held;
+  std::vector<std::string> stalls;
+  for (const std::string name : {"one", "two"}) {
+    stalls.push_back(work_.path() + "/stall-" + name);
+    held.push_back(Start("image pull -q --name " + name + " " + Ref(), with_config + "BANGER_TEST_STALL=" + stalls.back() + " "));
+    ASSERT_TRUE(WaitFor([&] { return ::access(stalls.back().c_str(), F_OK) == 0; }, 20000)) << held.back()->Output();
+    auto helpers = StalledHelpers(stalls.back());
+    ASSERT_EQ(helpers.size(), 2u);
+    for (const auto& [helper, pid] : helpers) {
+      std::istringstream uids(ProcStatusField(pid, "Uid"));
+      for (uid_t uid; uids >> uid;) uids_of[name].insert(uid);
+      ExpectConfined(pid, helper);
+    }
+  }
+  EXPECT_EQ(uids_of["one"], (std::set<uid_t>{2147000100u})) << "the first free uid, for every helper and id";
+  EXPECT_EQ(uids_of["two"], (std::set<uid_t>{2147000101u}));
+  CommandResult third = RunCommand(Env() + with_config + kBin + "/banger image pull -q --name three " + Ref());
+  EXPECT_NE(third.exit_status, 0);
+  EXPECT_NE(third.output.find("every uid in helper_uids (2147000100-2147000101) is held by another pull"),
+            std::string::npos) << third.output;
+  for (size_t i = 0; i < held.size(); ++i) {
+    ::unlink(stalls[i].c_str());
+    EXPECT_EQ(held[i]->Wait(30000), 0) << held[i]->Output();
+  }
+  EXPECT_EQ(Published(), 2u);
+  // Released with the pulls: the next one gets the first uid again.
+  EXPECT_EQ(RunCommand(Env() + with_config + kBin + "/banger image pull -q --name three " + Ref()).exit_status, 0);
 }
 
 TEST_F(Lifecycle, KillMinus9OfBangerPublishesNothingAndLeavesNoHelper) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -255,7 +256,49 @@ TEST_F(ConfigEnvironment, TheCommandLineReadsTheEnvironmentOnce) {
   // The fetcher, and no other helper, gets them.
   broker::CliContext context;
   context.env = env;
-  EXPECT_EQ(context.Helpers().fetcher_environment, env.proxy_settings);
+  auto helpers = context.Helpers();
+  ASSERT_TRUE(helpers) << helpers.error().message;
+  EXPECT_EQ(helpers->fetcher_environment, env.proxy_settings);
+}
+
+TEST(Config, HelperUidsIsARangeReservedForBanger) {
+  auto config = ParseConfig("helper_uids = 300000-300099\n", "/c");
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_TRUE(config->helper_uids);
+  EXPECT_EQ(*config->helper_uids, (broker::HelperUidRange{300000, 300099}));
+  EXPECT_FALSE(ParseConfig("", "/c")->helper_uids) << "unset by default: every pull runs as `user`";
+  for (const char* bad : {"0-10", "10-5", "65530-65540", "1-", "-5", "300000", "1-70000", "x-y", "1 - 2",
+                          "4294967290-4294967295", "+1-2"}) {
+    auto refused = ParseConfig(std::string("helper_uids = ") + bad + "\n", "/c");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().message.find("helper_uids wants a range FIRST-LAST"), std::string::npos)
+        << bad << " -> " << refused.error().message;
+  }
+}
+
+// Two claims never hold one uid; a released uid is claimed again; a full range is named.
+TEST(HelperUids, EachClaimHoldsAUidNoOtherClaimHolds) {
+  char dir_template[] = "/tmp/banger-uids-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string locks = std::string(dir_template) + "/helper-uids";
+  const broker::HelperUidRange range{400000, 400001};
+  auto first = broker::ClaimHelperUid(locks, range);
+  auto second = broker::ClaimHelperUid(locks, range);
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(first->uid(), 400000u);
+  EXPECT_EQ(second->uid(), 400001u);
+  auto none = broker::ClaimHelperUid(locks, range);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().message,
+            "every uid in helper_uids (400000-400001) is held by another pull; widen the range in the config");
+  { auto released = std::move(*first); }
+  first = broker::ClaimHelperUid(locks, range);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->uid(), 400000u);
+  struct stat st {};
+  ASSERT_EQ(::stat(locks.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  std::filesystem::remove_all(dir_template);
 }
 
 TEST(Config, TheConfiguredUserIsTriedFirst) {
