@@ -43,12 +43,14 @@ const Range kRanges[] = {
     {AF_INET, {172, 16}, 12, AddressClass::kPrivate},
     {AF_INET, {192, 168}, 16, AddressClass::kPrivate},
     {AF_INET, {100, 64}, 10, AddressClass::kPrivate},
+    {AF_INET, {198, 18}, 15, AddressClass::kPrivate},  // benchmarking networks, often lab-internal
     {AF_INET, {0}, 8, AddressClass::kReserved},
     {AF_INET, {224}, 3, AddressClass::kReserved},  // multicast, 240/4 and broadcast
     {AF_INET6, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, AddressClass::kLoopback},
     {AF_INET6, {}, 128, AddressClass::kReserved},
     {AF_INET6, {0xfe, 0x80}, 10, AddressClass::kLinkLocal},
     {AF_INET6, {0xfc}, 7, AddressClass::kPrivate},
+    {AF_INET6, {0, 0x64, 0xff, 0x9b, 0, 1}, 48, AddressClass::kPrivate},  // local-use NAT64
     {AF_INET6, {0xff}, 8, AddressClass::kReserved},
 };
 
@@ -87,7 +89,27 @@ std::optional<IpAddress> IpAddressOf(const sockaddr* address) {
   return std::nullopt;
 }
 
+// The IPv4 address an IPv6 one carries to an IPv4 host: NAT64 (64:ff9b::/96), 6to4
+// (2002::/16) and the deprecated IPv4-compatible form (::a.b.c.d). What it reaches is
+// that IPv4 host, so it is classed as that address.
+std::optional<IpAddress> EmbeddedIpv4(const IpAddress& address) {
+  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b};
+  static constexpr uint8_t kCompatible[12] = {};
+  const uint8_t* b = address.bytes.data();
+  IpAddress v4;
+  if (address.family != AF_INET6) return std::nullopt;
+  if (b[0] == 0x20 && b[1] == 0x02) {
+    std::memcpy(v4.bytes.data(), b + 2, 4);
+    return v4;
+  }
+  const bool compatible = std::memcmp(b, kCompatible, 12) == 0 && (b[12] | b[13]) != 0;  // not :: or ::1
+  if (std::memcmp(b, kNat64, 12) != 0 && !compatible) return std::nullopt;
+  std::memcpy(v4.bytes.data(), b + 12, 4);
+  return v4;
+}
+
 AddressClass ClassifyAddress(const IpAddress& address) {
+  if (auto v4 = EmbeddedIpv4(address)) return ClassifyAddress(*v4);
   for (const Range& range : kRanges) {
     if (range.family == address.family && SamePrefix(address.bytes.data(), range.bytes, range.prefix)) return range.kind;
   }
@@ -103,6 +125,22 @@ std::string_view AddressClassName(AddressClass kind) {
     case AddressClass::kReserved: return "reserved";
   }
   return "unknown";
+}
+
+std::string_view HostWithoutPort(std::string_view host_and_port) {
+  if (!host_and_port.empty() && host_and_port.front() == '[') {
+    const size_t close = host_and_port.find(']');
+    return close == std::string_view::npos ? host_and_port : host_and_port.substr(1, close - 1);
+  }
+  const size_t colon = host_and_port.find(':');
+  if (colon != std::string_view::npos && host_and_port.find(':', colon + 1) != std::string_view::npos) {
+    return host_and_port;  // a bare IPv6 address
+  }
+  return host_and_port.substr(0, colon);
+}
+
+std::optional<IpAddress> LiteralHostAddress(std::string_view host) {
+  return ParseIpAddress(host == "localhost" ? std::string_view("127.0.0.1") : host);
 }
 
 bool Cidr::Contains(const IpAddress& address) const {

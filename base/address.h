@@ -34,8 +34,15 @@ enum class AddressClass {
   kPrivate,    // 10/8, 172.16/12, 192.168/16, 100.64/10 (shared), fc00::/7 (unique local)
   kReserved,   // unspecified, multicast, 0/8, 240/4, broadcast
 };
+// An IPv6 address that carries an IPv4 one (NAT64, 6to4, ::a.b.c.d) is classed as that.
 AddressClass ClassifyAddress(const IpAddress& address);
 std::string_view AddressClassName(AddressClass kind);  // "loopback", "link-local", ...
+
+// "host" of "host:port", "[v6]:port" or "host"; brackets removed.
+std::string_view HostWithoutPort(std::string_view host_and_port);
+// The address a host (without port) names literally: `localhost` is 127.0.0.1; nullopt
+// for a name.
+std::optional<IpAddress> LiteralHostAddress(std::string_view host);
 
 struct Cidr {
   IpAddress base;

@@ -8,9 +8,11 @@
 #include <thread>
 
 #include "ipc/fetch_protocol.h"
+#include "fetcher/network_gateway.h"
 #include "fetcher/registry_client.h"
 #include "fetcher/url_download.h"
 #include "security/helper_session.h"
+#include "security/spawn.h"
 
 namespace banger::fetcher {
 namespace {
@@ -20,14 +22,17 @@ namespace {
 // broker counts the bytes itself, so there is no progress to report.
 class FetcherService {
  public:
-  explicit FetcherService(ipc::Channel& channel) : channel_(channel) {}
+  // The broker's network gate is the fetcher's first passed fd: it has no other way out.
+  explicit FetcherService(ipc::Channel& channel)
+      : channel_(channel),
+        gateway_(ipc::Channel(UniqueFd(security::kFirstPassedFd), "the broker's network gate")) {}
   ~FetcherService() {
     for (auto& worker : workers_) worker.join();
   }
 
   Result<void> Resolve(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
-    BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan, ResolveForBroker(request, message.fds[0].get(), client_));
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan, ResolveForBroker(request, message.fds[0].get(), &gateway_, client_));
     return channel_.Send(ipc::Message::Make(ipc::MessageType::kResolved, ipc::Encode(plan)));
   }
 
@@ -50,7 +55,7 @@ class FetcherService {
   Result<void> StartUrl(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::UrlRequest request, ipc::Decode<ipc::UrlRequest>(message.body));
     workers_.emplace_back([this, request, pipe = std::move(message.fds[0])]() mutable {
-      auto done = DownloadUrl(request.url, request.max_bytes, pipe.get(), nullptr);
+      auto done = DownloadUrl(&gateway_, request.url, request.max_bytes, pipe.get(), nullptr);
       pipe.reset();
       Report(request.id, done);
     });
@@ -64,6 +69,7 @@ class FetcherService {
   }
 
   ipc::Channel& channel_;
+  NetworkGateway gateway_;
   std::unique_ptr<RegistryClient> client_;
   std::vector<std::thread> workers_;
 };
@@ -76,7 +82,7 @@ const security::DispatchTable<FetcherService> kFetcherServes = {
 
 }  // namespace
 
-Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, int sink,
+Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, int sink, NetworkGateway* gateway,
                                            std::unique_ptr<RegistryClient>& client) {
   BANGER_ASSIGN_OR_RETURN(Reference reference, ParseReference(request.reference));
   BANGER_ASSIGN_OR_RETURN(Platform platform, ParsePlatform(request.platform));
@@ -86,10 +92,7 @@ Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, i
   options.ca_pem = request.ca_pem;
   options.limits.max_bytes = request.max_document_bytes;
   options.limits.max_layers = request.max_layers;
-  for (const std::string& range : request.egress_allow) {
-    BANGER_ASSIGN_OR_RETURN(Cidr cidr, ParseCidr(range));
-    options.egress_allow.push_back(cidr);
-  }
+  options.gateway = gateway;
   client = std::make_unique<RegistryClient>(reference, options);
   BANGER_ASSIGN_OR_RETURN(ResolvedDocuments documents, client->Resolve(platform));
   // The broker derives the plan from these bytes itself, with the same code.

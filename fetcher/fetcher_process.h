@@ -17,10 +17,10 @@ Result<void> InitialiseFetcher();
 // After lockdown: what serves the broker's requests on `channel` (one pull's worth).
 security::MessageHandler MakeFetcherHandler(ipc::Channel& channel);
 
-// A kResolve request's work: resolves the reference with a new `client`, writes the
+// A kResolve request's work, through the broker's network `gateway`: resolves the reference with a new `client`, writes the
 // documents on the way into `sink` (each index, then the manifest) and returns the plan
 // they give, for the broker to check against the same bytes.
-Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, int sink,
+Result<ipc::ResolvedPlan> ResolveForBroker(const ipc::ResolveRequest& request, int sink, NetworkGateway* gateway,
                                            std::unique_ptr<RegistryClient>& client);
 
 int RunFetcherProcess();

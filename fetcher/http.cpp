@@ -1,7 +1,10 @@
 #include "fetcher/http.h"
 
+#include "fetcher/network_gateway.h"
+
 #include <curl/curl.h>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdio>
@@ -20,21 +23,30 @@ struct Transfer {
   const HttpClient::Sink* sink;
   bool too_large = false;
   bool sink_refused = false;
-  const HttpRequest* request = nullptr;
-  std::optional<Error> refused_address;  // the first address check_address refused
+  NetworkGateway* gateway = nullptr;
+  std::string connect_host;             // the URL's host, or the proxy's
+  std::optional<Error> refused_address;  // the first address the gateway refused
+  std::optional<Error> connect_failure;  // the last connection the gateway could not make
 };
 
-// libcurl's open-socket callback: every address is checked before a socket exists.
-curl_socket_t OpenCheckedSocket(void* user, curlsocktype, curl_sockaddr* address) {
+// libcurl's open-socket callback: the broker connects, after applying the egress rule.
+curl_socket_t OpenThroughGateway(void* user, curlsocktype, curl_sockaddr* address) {
   auto* t = static_cast<Transfer*>(user);
-  if (auto ip = IpAddressOf(&address->addr); ip && t->request->check_address) {
-    if (auto allowed = t->request->check_address(*ip); !allowed) {
-      if (!t->refused_address) t->refused_address = allowed.error();
-      return CURL_SOCKET_BAD;
-    }
+  const auto ip = IpAddressOf(&address->addr);
+  if (!ip) return CURL_SOCKET_BAD;
+  const uint16_t port = ntohs(address->family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&address->addr)->sin6_port
+                                                          : reinterpret_cast<sockaddr_in*>(&address->addr)->sin_port);
+  auto socket = t->gateway->Connect(t->connect_host, *ip, port);
+  if (!socket) {
+    auto& slot = socket.error().code == ErrorCode::kInvalidArgument ? t->refused_address : t->connect_failure;
+    if (!slot || &slot == &t->connect_failure) slot = socket.error();
+    return CURL_SOCKET_BAD;
   }
-  return ::socket(address->family, address->socktype, address->protocol);  // as libcurl's own
+  return socket->release();
 }
+
+// The gateway's sockets arrive connected.
+int AlreadyConnected(void*, curl_socket_t, curlsocktype) { return CURL_SOCKOPT_ALREADY_CONNECTED; }
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -110,11 +122,44 @@ std::string HttpResponse::Header(const std::string& lowercase_name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-HttpClient::HttpClient() : curl_(curl_easy_init()) {}
+HttpClient::HttpClient(NetworkGateway* gateway) : curl_(curl_easy_init()), gateway_(gateway) {}
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Transfer& transfer,
-                                    TransportError* transport) {
+// Through the broker: the target (or the proxy) resolved by the gateway and handed to
+// libcurl as CURLOPT_RESOLVE, so that libcurl never resolves a name itself; each
+// connection opened by the gateway. Through a proxy, the gateway is asked whether the
+// target may be asked for.
+static Result<std::unique_ptr<curl_slist, SlistDeleter>> RouteThroughGateway(CURL* curl, const std::string& url,
+                                                                              const std::string& proxy,
+                                                                              Transfer& transfer) {
+  BANGER_ASSIGN_OR_RETURN(UrlParts target, SplitUrl(url));
+  UrlParts connect_to = target;
+  if (!proxy.empty()) {
+    BANGER_TRY(transfer.gateway->Permit(HostOf(target), PortOf(target)));
+    BANGER_ASSIGN_OR_RETURN(connect_to, SplitUrl(proxy.find("://") == std::string::npos ? "http://" + proxy : proxy));
+  }
+  // libcurl's default proxy port is 1080 (443 for an https proxy).
+  const uint16_t port = PortOf(connect_to, proxy.empty() || connect_to.scheme == "https" ? 0 : 1080);
+  transfer.connect_host = HostOf(connect_to);
+  BANGER_ASSIGN_OR_RETURN(std::vector<IpAddress> addresses, transfer.gateway->Resolve(transfer.connect_host));
+  std::unique_ptr<curl_slist, SlistDeleter> resolve;
+  if (!LiteralHostAddress(transfer.connect_host)) {
+    std::string entry = transfer.connect_host + ":" + std::to_string(port) + ":";
+    for (size_t i = 0; i < addresses.size(); ++i) {
+      const std::string text = addresses[i].String();
+      entry += (i == 0 ? "" : ",") + (addresses[i].family == AF_INET6 ? "[" + text + "]" : text);
+    }
+    resolve.reset(curl_slist_append(nullptr, entry.c_str()));
+    curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve.get());
+  }
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OpenThroughGateway);
+  curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &transfer);
+  curl_easy_setopt(curl, CURLOPT_SOCKOPTFUNCTION, AlreadyConnected);
+  return resolve;
+}
+
+static Result<HttpResponse> Perform(void* handle, NetworkGateway* gateway, const HttpRequest& request,
+                                    Transfer& transfer, TransportError* transport) {
   CURL* curl = static_cast<CURL*>(handle);
   if (curl == nullptr) return Error{ErrorCode::kIo, "libcurl could not create a handle"};
   curl_easy_reset(curl);
@@ -141,14 +186,10 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   const std::string proxy = ProxyFor(request.url);
   curl_easy_setopt(curl, CURLOPT_PROXY, proxy.c_str());  // "": none, whatever libcurl would read
   curl_easy_setopt(curl, CURLOPT_NOPROXY, "");            // ProxyFor applied no_proxy already
-  transfer.request = &request;
-  if (request.check_address && proxy.empty()) {
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, OpenCheckedSocket);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &transfer);
-  } else if (request.check_address) {
-    // The proxy resolves names; a literal address is checked here.
-    BANGER_ASSIGN_OR_RETURN(UrlParts target, SplitUrl(request.url));
-    if (auto literal = LiteralAddressOf(target)) BANGER_TRY(request.check_address(*literal));
+  transfer.gateway = gateway;
+  std::unique_ptr<curl_slist, SlistDeleter> resolve;
+  if (gateway != nullptr) {
+    BANGER_ASSIGN_OR_RETURN(resolve, RouteThroughGateway(curl, request.url, proxy, transfer));
   }
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -164,6 +205,7 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
   if (transfer.sink_refused) return Error{ErrorCode::kIo, "transfer stopped by its consumer"};
   if (rc != CURLE_OK) {
     Error e{ErrorCode::kIo, std::string(curl_easy_strerror(rc)) + " (" + request.url + ")"};
+    if (rc == CURLE_COULDNT_CONNECT && transfer.connect_failure) e.message = transfer.connect_failure->message;
     if (transport != nullptr) {
       *transport = {e, Retryable(rc), static_cast<int>(rc), rc == CURLE_PEER_FAILED_VERIFICATION};
     }
@@ -178,13 +220,13 @@ static Result<HttpResponse> Perform(void* handle, const HttpRequest& request, Tr
 Result<HttpResponse> HttpClient::Fetch(const HttpRequest& request, size_t max_body, TransportError* transport) {
   HttpResponse response;
   Transfer transfer{&response, max_body, nullptr};
-  return Perform(curl_, request, transfer, transport);
+  return Perform(curl_, gateway_, request, transfer, transport);
 }
 
 Result<HttpResponse> HttpClient::Stream(const HttpRequest& request, const Sink& sink, TransportError* transport) {
   HttpResponse response;
   Transfer transfer{&response, kMaxErrorBody, &sink};
-  return Perform(curl_, request, transfer, transport);
+  return Perform(curl_, gateway_, request, transfer, transport);
 }
 
 namespace {
@@ -221,15 +263,17 @@ bool Exempt(std::string host, const std::string& no_proxy) {
 
 }  // namespace
 
-std::string HostOf(const UrlParts& parts) {
-  const std::string& h = parts.host_and_port;
-  if (!h.empty() && h.front() == '[') return h.substr(1, h.find(']') - 1);
-  return h.substr(0, h.rfind(':'));
-}
+std::string HostOf(const UrlParts& parts) { return std::string(HostWithoutPort(parts.host_and_port)); }
 
-std::optional<IpAddress> LiteralAddressOf(const UrlParts& parts) {
-  const std::string host = HostOf(parts);
-  return ParseIpAddress(host == "localhost" ? "127.0.0.1" : host);
+uint16_t PortOf(const UrlParts& parts, uint16_t otherwise) {
+  const std::string& h = parts.host_and_port;
+  const size_t colon = h.rfind(':');
+  const size_t bracket = h.rfind(']');
+  if (colon != std::string::npos && (bracket == std::string::npos || colon > bracket)) {
+    return static_cast<uint16_t>(std::atoi(h.c_str() + colon + 1));
+  }
+  if (otherwise != 0) return otherwise;
+  return parts.scheme == "http" ? 80 : 443;
 }
 
 std::string ProxyFor(const std::string& url) {

@@ -23,10 +23,6 @@ struct HttpRequest {
   std::string ca_pem;                // trusted CAs (PEM) replacing the default bundle when set
   long connect_timeout_s = 30;
   long low_speed_time_s = 60;        // abort when under 1 byte/s for this long
-  // Asked for every address the request would connect to, after DNS (a literal address
-  // of the URL's host when it goes through a proxy, which resolves names itself); an
-  // error refuses that address. Unset: any address.
-  std::function<Result<void>(const IpAddress&)> check_address;
 };
 
 struct HttpResponse {
@@ -46,9 +42,13 @@ struct TransportError {
   bool tls_verification_failed = false;  // the peer spoke TLS, but with a certificate we do not trust
 };
 
+class NetworkGateway;
+
 class HttpClient {
  public:
-  HttpClient();
+  // Names are resolved and connections made through `gateway` (the broker's, which
+  // applies the egress rule); null lets libcurl do both, for code outside the sandbox.
+  explicit HttpClient(NetworkGateway* gateway);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -64,6 +64,7 @@ class HttpClient {
 
  private:
   void* curl_;
+  NetworkGateway* gateway_;
 };
 
 // The proxy the environment names for `url` (http_proxy, https_proxy/HTTPS_PROXY,
@@ -82,8 +83,8 @@ struct UrlParts {
 Result<UrlParts> SplitUrl(const std::string& url);
 // The host of a URL without its port or an IPv6 address's brackets.
 std::string HostOf(const UrlParts& parts);
-// The address a URL's host names literally (`localhost` is 127.0.0.1); nullopt for a name.
-std::optional<IpAddress> LiteralAddressOf(const UrlParts& parts);
+// The port a URL names; else `otherwise`, or with 0 its scheme's (443, 80).
+uint16_t PortOf(const UrlParts& parts, uint16_t otherwise = 0);
 
 // The system CA bundle libcurl uses by default, followed by `extra_pem`: what a registry
 // with a private CA needs (docker's certs.d adds to the system pool the same way).

@@ -88,7 +88,7 @@ Result<std::string> RegistryClient::RepositoryUrl() {
     if (options_.allow_plain_http) {
       // Docker's rule for insecure registries: HTTPS when it answers, else plain HTTP.
       // A TLS server whose certificate we do not trust stays HTTPS, so the error says so.
-      HttpClient probe;
+      HttpClient probe(options_.gateway);
       HttpRequest ping{.url = "https://" + host + "/v2/", .ca_pem = ca_bundle_, .connect_timeout_s = 5};
       TransportError transport{Error{ErrorCode::kIo, ""}};
       if (!probe.Fetch(ping, 64 * 1024, &transport) && !transport.tls_verification_failed) scheme = "http";
@@ -119,33 +119,6 @@ bool RegistryClient::CredentialsMayGoTo(const std::string& url) {
   return parts->scheme == "https" || (parts->scheme == "http" && options_.allow_plain_http);
 }
 
-AddressClass RegistryClient::RegistryAddressClass() const {
-  auto parts = SplitUrl("https://" + reference_.ApiHost() + "/");
-  auto literal = parts ? LiteralAddressOf(*parts) : std::nullopt;
-  return literal ? ClassifyAddress(*literal) : AddressClass::kPublic;
-}
-
-std::function<Result<void>(const IpAddress&)> RegistryClient::EgressCheckFor(const std::string& url) {
-  auto parts = SplitUrl(url);
-  if (parts && IsRegistryHost(*parts)) return nullptr;  // the user named it
-  const std::string host = parts ? parts->host_and_port : url.substr(0, 200);
-  return [this, host](const IpAddress& address) -> Result<void> {
-    const AddressClass kind = ClassifyAddress(address);
-    if (kind == AddressClass::kPublic) return {};
-    for (const Cidr& allowed : options_.egress_allow) {
-      if (allowed.Contains(address)) return {};
-    }
-    const AddressClass registry_kind_value = RegistryAddressClass();
-    if (registry_kind_value == kind) return {};
-    const std::string registry_kind(AddressClassName(registry_kind_value));
-    return Error{ErrorCode::kInvalidArgument,
-                 "refusing to connect to " + host + " at " + address.String() + " (" +
-                     std::string(AddressClassName(kind)) + "), where " + reference_.registry +
-                     " (at a " + registry_kind + " address) sent a redirect or a token request; add the range to "
-                     "the config's egress_allow if that is intended"};
-  };
-}
-
 Result<void> RegistryClient::FetchToken(HttpClient& http, const std::string& realm, const std::string& service,
                                         const std::string& scope) {
   BANGER_ASSIGN_OR_RETURN(UrlParts where, SplitUrl(realm));
@@ -169,7 +142,6 @@ Result<void> RegistryClient::FetchToken(HttpClient& http, const std::string& rea
     }
   }
   request.ca_pem = ca_bundle_;
-  request.check_address = EgressCheckFor(request.url);
   BANGER_ASSIGN_OR_RETURN(HttpResponse response, http.Fetch(request, kMaxTokenResponse));
   if (response.status == 401 || response.status == 403) {
     return Error{ErrorCode::kInvalidArgument, "unauthorized: " + reference_.registry +
@@ -236,8 +208,7 @@ Result<HttpResponse> RegistryClient::Exchange(HttpClient& http, HttpRequest requ
     const bool to_registry = CredentialsMayGoTo(request.url);
     if (to_registry && !authorization.empty()) request.headers.push_back("Authorization: " + authorization);
     request.ca_pem = ca_bundle_;
-    request.check_address = EgressCheckFor(request.url);
-    if (prepare) prepare(request);
+      if (prepare) prepare(request);
 
     TransportError transport{Error{ErrorCode::kIo, ""}, false};
     auto result = sink != nullptr ? http.Stream(request, *sink, &transport) : http.Fetch(request, max_body);
@@ -281,7 +252,7 @@ Result<HttpResponse> RegistryClient::Exchange(HttpClient& http, HttpRequest requ
 Result<RegistryClient::Fetched> RegistryClient::FetchManifest(const std::string& selector) {
   BANGER_ASSIGN_OR_RETURN(std::string base, RepositoryUrl());
   const std::string where = reference_.registry + "/" + reference_.repository + (selector.starts_with("sha256:") ? "@" : ":") + selector;
-  HttpClient http;
+  HttpClient http(options_.gateway);
   HttpRequest request{.url = base + "/manifests/" + selector, .headers = {"Accept: " + std::string(media::kAccept)}};
   BANGER_ASSIGN_OR_RETURN(HttpResponse response,
                           Exchange(http, request, options_.limits.max_bytes, nullptr, nullptr, "manifest of " + where));
@@ -341,7 +312,7 @@ Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, co
   BANGER_TRY(CheckDigest(blob.digest, "blob request"));
   BANGER_ASSIGN_OR_RETURN(std::string base, RepositoryUrl());
   const std::string what = "layer " + blob.digest;
-  HttpClient http;
+  HttpClient http(options_.gateway);
   uint64_t written = 0;  // bytes already in the pipe: never sent twice
   uint64_t asked_from = 0;
   uint64_t to_skip = 0;  // of a response that starts again from byte 0

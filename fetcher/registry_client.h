@@ -43,7 +43,8 @@ struct RegistryOptions {
   int max_attempts = 6;                      // per request, retries included
   std::chrono::seconds max_retry_time{300};  // per request
   std::chrono::milliseconds initial_backoff{250};
-  std::vector<Cidr> egress_allow;  // see EgressCheckFor
+  // The broker's network gate: how names are resolved and connections made (http.h).
+  NetworkGateway* gateway = nullptr;
 };
 
 // The documents a reference resolved through, as the registry sent them.
@@ -87,14 +88,6 @@ class RegistryClient {
   std::string CurrentAuthorization();
   bool CredentialsMayGoTo(const std::string& url);
   bool IsRegistryHost(const UrlParts& parts);
-  // The egress rule for a request to `url` (docs/fetcher.md): the registry's own host may
-  // be at any address (the user named it). Any other host, named by a redirect or a token
-  // realm, may be at a loopback, link-local, private or reserved address only when the
-  // registry's reference names an address of the same kind (RegistryAddressClass) or
-  // options_.egress_allow lists it: a registry cannot make the fetcher a way into the host
-  // or its network.
-  AddressClass RegistryAddressClass() const;
-  std::function<Result<void>(const IpAddress&)> EgressCheckFor(const std::string& url);
 
   Reference reference_;
   RegistryOptions options_;

@@ -25,11 +25,11 @@ Result<void> CheckScheme(const std::string& url) {
 
 }  // namespace
 
-Result<uint64_t> DownloadUrl(const std::string& url, uint64_t max_bytes, int fd,
+Result<uint64_t> DownloadUrl(NetworkGateway* gateway, const std::string& url, uint64_t max_bytes, int fd,
                              const std::function<void(uint64_t bytes)>& progress) {
   std::string current = url;
   BANGER_TRY(CheckScheme(current));
-  HttpClient http;
+  HttpClient http(gateway);
   int redirects = 0;
   uint64_t written = 0;  // bytes already in the pipe: a retry skips them
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {

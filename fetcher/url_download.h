@@ -11,9 +11,11 @@
 
 namespace banger::fetcher {
 
-// Writes the body into `fd`, a pipe the broker drains, each byte once (a retry skips what
+class NetworkGateway;
+
+// Through `gateway` (http.h), writes the body into `fd`, a pipe the broker drains, each byte once (a retry skips what
 // was sent); refuses more than `max_bytes`.
-Result<uint64_t> DownloadUrl(const std::string& url, uint64_t max_bytes, int fd,
+Result<uint64_t> DownloadUrl(NetworkGateway* gateway, const std::string& url, uint64_t max_bytes, int fd,
                              const std::function<void(uint64_t bytes)>& progress);
 
 }  // namespace banger::fetcher

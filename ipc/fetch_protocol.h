@@ -48,7 +48,6 @@ struct ResolveRequest {
   std::string ca_pem;                              // extra CAs for this registry (certs.d)
   uint64_t max_document_bytes = 4 << 20;
   uint64_t max_layers = 128;
-  std::vector<std::string> egress_allow;  // CIDR ranges (docs/fetcher.md, egress)
   bool operator==(const ResolveRequest&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
@@ -56,7 +55,7 @@ struct ResolveRequest {
     v.Bool("allow_plain_http", s.allow_plain_http).String("username", s.username, kMaxCredentialBytes);
     v.String("password", s.password, kMaxCredentialBytes).String("identity_token", s.identity_token, kMaxCredentialBytes);
     v.String("ca_pem", s.ca_pem, kMaxCaPemBytes).Uint("max_document_bytes", s.max_document_bytes);
-    v.Uint("max_layers", s.max_layers, kMaxPlanLayers).Strings("egress_allow", s.egress_allow, 64, 64);
+    v.Uint("max_layers", s.max_layers, kMaxPlanLayers);
   }
 };
 

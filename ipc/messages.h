@@ -27,6 +27,13 @@ enum class MessageType : uint32_t {
   kBlobDone = 24,      // fetcher -> broker: {id, bytes}; every byte is in the pipe, which it closed
   kFetchUrl = 25,      // broker -> fetcher: {id, url, max_bytes}; fd: the write end of a pipe for the bytes
 
+  // The fetcher's way out, on a channel of its own (net_protocol.h): it asks, the broker answers.
+  kNetResolve = 26,    // fetcher -> broker: {host}; the broker resolves it, once per fetcher
+  kNetAddresses = 27,  // broker -> fetcher: {addresses}; the answer to kNetResolve and kNetPermit
+  kNetConnect = 28,    // fetcher -> broker: {host, address, port}; the broker applies the egress rule
+  kNetConnected = 29,  // broker -> fetcher: fd: a TCP socket the broker connected
+  kNetPermit = 30,     // fetcher -> broker: {host, port} a proxy is to be asked for; no socket
+
   // Unpacker (issue 4).
   kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, spool (rw), tree stream out
   kUnpackLayer = 41,   // broker -> unpacker: {index, grows_to?}; fd: the layer blob (read-only), still

@@ -34,12 +34,10 @@ SandboxSpec DefaultSpec(ProcessKind kind) {
   spec.kind = kind;
   switch (kind) {
     case ProcessKind::kFetcher:
-      // The only child with a network; it needs CA certificates and resolver files.
-      spec.new_network_namespace = false;
-      for (const char* path : {"/etc/ssl/certs", "/usr/share/ca-certificates", "/etc/resolv.conf", "/etc/hosts",
-                               "/etc/nsswitch.conf", "/etc/gai.conf", "/etc/host.conf"}) {
-        spec.BindReadOnly(path);
-      }
+      // A network namespace of its own, empty, like every helper's: the broker resolves
+      // its names and connects its sockets (broker/registry/network_gate.h). It needs CA
+      // certificates.
+      for (const char* path : {"/etc/ssl/certs", "/usr/share/ca-certificates"}) spec.BindReadOnly(path);
       // It writes no file but the manifest (a memfd, a few MiB at most): every blob goes
       // through a pipe the broker drains (docs/architecture.md, I8).
       spec.limits = {.address_space_bytes = 2 * kGiB, .open_files = 256, .file_size_bytes = 256 * kMiB,

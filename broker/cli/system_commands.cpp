@@ -108,7 +108,10 @@ void PrintHelpers(const CliContext& context, const SystemStatus& status, std::os
     }
     const security::ProcStatus& s = *helper.status;
     out << "confined  uid " << s.uids[1] << "  NoNewPrivs " << s.no_new_privs << "  Seccomp " << s.seccomp_mode
-        << "  CapEff " << s.cap_eff << "  CapBnd " << s.cap_bnd << "  network " << (helper.network ? "host" : "none")
+        << "  CapEff " << s.cap_eff << "  CapBnd " << s.cap_bnd << "  network "
+        << (helper.network                                    ? "host"
+            : helper.kind == security::ProcessKind::kFetcher ? "none (the broker connects for it)"
+                                                              : "none")
         << "  root " << (helper.readonly_binds ? "empty + read-only binds" : "empty") << "\n";
   }
 }

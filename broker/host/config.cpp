@@ -156,6 +156,10 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
       }
       config.egress_allow.push_back(range);
     }
+    if (config.egress_allow.size() > kMaxEgressRanges) {
+      return Error{ErrorCode::kInvalidArgument, "egress_allow lists more than " + std::to_string(kMaxEgressRanges) +
+                                                    " ranges; use wider ones"};
+    }
   } else if (key == "helper_uids") {
     BANGER_ASSIGN_OR_RETURN(config.helper_uids, ParseHelperUidRange(value));
   } else if (key == "catalog") {

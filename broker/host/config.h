@@ -16,6 +16,8 @@
 
 namespace banger::broker {
 
+inline constexpr size_t kMaxEgressRanges = 64;
+
 inline constexpr const char* kDefaultConfigPath = "/etc/banger/config";
 inline constexpr const char* kDefaultSandboxUser = "banger";
 
@@ -34,7 +36,8 @@ struct Config {
   std::vector<std::string> insecure_registries;
   std::vector<RegistryMirror> mirrors;  // asked before their registry (pull/fetch.h)
   // Loopback, link-local and private ranges a registry's redirects and token realm may
-  // lead the fetcher to even when the registry is not on that kind of address.
+  // lead the fetcher to even when the registry is not on that kind of address (at most
+  // kMaxEgressRanges).
   std::vector<std::string> egress_allow;
   // A uid range reserved for banger: root's pulls each run their helpers as a uid of
   // their own from it (helper_uids.h). Unset: every pull's helpers run as `user`.

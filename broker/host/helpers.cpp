@@ -32,7 +32,7 @@ Result<std::string> HelperLauncher::Locate(security::ProcessKind kind) const {
   return LocateHelperFrom(settings_.banger_dir, kind);
 }
 
-Result<security::SandboxedChild> HelperLauncher::Start(security::ProcessKind kind) const {
+Result<security::SandboxedChild> HelperLauncher::Start(security::ProcessKind kind, std::vector<UniqueFd> passed) const {
   security::SpawnOptions spawn;
   BANGER_ASSIGN_OR_RETURN(spawn.executable, Locate(kind));
   spawn.name = security::HelperExecutableName(kind);
@@ -42,10 +42,8 @@ Result<security::SandboxedChild> HelperLauncher::Start(security::ProcessKind kin
     spawn.spec.gid = static_cast<gid_t>(settings_.helper_uid->uid());
   }
   spawn.stop_fd = settings_.stop_fd;
-  if (kind == security::ProcessKind::kFetcher) {
-    spawn.spec.BindReadOnly(settings_.resolv_conf, "/etc/resolv.conf");
-    spawn.environment = settings_.fetcher_environment;
-  }
+  if (kind == security::ProcessKind::kFetcher) spawn.environment = settings_.fetcher_environment;
+  spawn.passed_fds = std::move(passed);
   return security::SandboxedChild::Spawn(std::move(spawn));
 }
 

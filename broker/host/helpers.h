@@ -34,13 +34,13 @@ class HelperLauncher {
     std::shared_ptr<const HelperUidClaim> helper_uid;
     int stop_fd = -1;            // readable when the pull must stop (security::SpawnOptions)
     std::vector<std::string> fetcher_environment;  // proxy settings, for the fetcher only
-    std::string resolv_conf = "/etc/resolv.conf";  // what the fetcher sees as /etc/resolv.conf
   };
   explicit HelperLauncher(Settings settings) : settings_(std::move(settings)) {}
 
   Result<std::string> Locate(security::ProcessKind kind) const;
-  // Started, locked down and checked from /proc (security::SandboxedChild::Spawn).
-  Result<security::SandboxedChild> Start(security::ProcessKind kind) const;
+  // Started, locked down and checked from /proc (security::SandboxedChild::Spawn), with
+  // `passed` at fds 4, 5, ... (the fetcher's network gate).
+  Result<security::SandboxedChild> Start(security::ProcessKind kind, std::vector<UniqueFd> passed = {}) const;
   // What identifies the executable of `kind` as built: a rebuilt or reinstalled helper
   // differs (device, inode, size, mtime), whatever its version says.
   std::string Identity(security::ProcessKind kind) const;

@@ -6,6 +6,7 @@
 
 #include "base/sha256.h"
 #include "broker/pull/blob_downloads.h"
+#include "broker/pull/helper_start.h"
 #include "broker/store/plan_records.h"
 #include "ipc/fetch_protocol.h"
 
@@ -87,6 +88,20 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
   return image;
 }
 
+// Where the fetcher may connect for `ref`: its registry (or mirror), the host's proxies,
+// and other hosts at public addresses, at the registry's kind of address, or in the
+// config's egress_allow (network_gate.h).
+Result<EgressPolicy> EgressPolicyFor(const Reference& ref, const FetchOptions& options) {
+  EgressPolicy policy;
+  policy.registry_host = std::string(HostWithoutPort(ref.ApiHost()));
+  for (char& c : policy.registry_host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const std::string& range : options.egress_allow) {
+    BANGER_ASSIGN_OR_RETURN(Cidr cidr, ParseCidr(range));
+    policy.allow.push_back(cidr);
+  }
+  return policy;
+}
+
 // The fetcher's resolve request for `ref`, credentials and CAs included.
 Result<ipc::ResolveRequest> ResolveRequestFor(const Reference& ref, const FetchOptions& options) {
   ipc::ResolveRequest resolve;
@@ -96,7 +111,6 @@ Result<ipc::ResolveRequest> ResolveRequestFor(const Reference& ref, const FetchO
   for (const std::string& host : options.insecure_registries) resolve.allow_plain_http |= host == ref.registry;
   resolve.max_document_bytes = options.max_document_bytes;
   resolve.max_layers = options.max_layers;
-  resolve.egress_allow = options.egress_allow;
   if (options.credentials) {
     BANGER_ASSIGN_OR_RETURN(RegistryCredentials credentials, options.credentials(ref.registry));
     resolve.username = credentials.username;
@@ -219,8 +233,9 @@ Result<void> DownloadBlobs(const BlobCache& cache, security::SandboxedChild& fet
 Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOptions& options,
                                        const std::shared_ptr<CacheLease>& lease) {
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
-  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher,
-                          HelperLauncher(options.helpers).Start(security::ProcessKind::kFetcher));
+  BANGER_ASSIGN_OR_RETURN(EgressPolicy egress, EgressPolicyFor(ref, options));
+  BANGER_ASSIGN_OR_RETURN(GatedFetcher gated, StartGatedFetcher(HelperLauncher(options.helpers), std::move(egress)));
+  security::SandboxedChild& fetcher = gated.child;
   std::string manifest;
   BANGER_ASSIGN_OR_RETURN(FetchedImage image, Resolve(fetcher, ref, options, manifest));
   image.lease = lease;

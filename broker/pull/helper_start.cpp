@@ -36,4 +36,15 @@ Result<security::SandboxedChild*> HelperStart::Get() {
   return &**started_;
 }
 
+Result<GatedFetcher> StartGatedFetcher(const HelperLauncher& launcher, EgressPolicy policy) {
+  policy.proxy_hosts = ProxyHostsOf(launcher.settings().fetcher_environment);
+  UniqueFd fetcher_end;
+  BANGER_ASSIGN_OR_RETURN(std::unique_ptr<NetworkGate> gate, NetworkGate::Open(std::move(policy), fetcher_end));
+  std::vector<UniqueFd> passed;
+  passed.push_back(std::move(fetcher_end));
+  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild child,
+                          launcher.Start(security::ProcessKind::kFetcher, std::move(passed)));
+  return GatedFetcher{std::move(gate), std::move(child)};
+}
+
 }  // namespace banger::broker

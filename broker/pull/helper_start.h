@@ -11,6 +11,7 @@
 
 #include "base/result.h"
 #include "broker/host/helpers.h"
+#include "broker/registry/network_gate.h"
 #include "security/spawn.h"
 
 namespace banger::broker {
@@ -32,5 +33,13 @@ class HelperStart {
   bool released_ = false;
   std::thread thread_;
 };
+
+// The fetcher with its network gate (network_gate.h): the fetcher goes first, then the
+// gate that served it.
+struct GatedFetcher {
+  std::unique_ptr<NetworkGate> gate;
+  security::SandboxedChild child;
+};
+Result<GatedFetcher> StartGatedFetcher(const HelperLauncher& launcher, EgressPolicy policy);
 
 }  // namespace banger::broker

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include "base/fd.h"
+#include "broker/pull/helper_start.h"
 #include "ipc/fetch_protocol.h"
 
 namespace banger::broker {
@@ -14,7 +15,9 @@ constexpr int kSilenceTimeoutMs = 15 * 60 * 1000;
 
 Result<uint64_t> DownloadUrl(const HelperLauncher& launcher, const std::string& url, uint64_t max_bytes,
                              const PipeReceiver& receive, const std::function<void(uint64_t bytes)>& progress) {
-  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild fetcher, launcher.Start(security::ProcessKind::kFetcher));
+  // The operator's own URL (the catalog's): any address it or its redirects lead to.
+  BANGER_ASSIGN_OR_RETURN(GatedFetcher gated, StartGatedFetcher(launcher, EgressPolicy{.any_address = true}));
+  security::SandboxedChild& fetcher = gated.child;
   BANGER_ASSIGN_OR_RETURN(PipeDownload download, PipeDownload::Create(receive, max_bytes, url));
   ipc::Message request = ipc::Message::Make(ipc::MessageType::kFetchUrl, ipc::Encode(ipc::UrlRequest{1, url, max_bytes}));
   request.fds.push_back(download.TakeWriteEnd());

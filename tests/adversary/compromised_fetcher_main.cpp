@@ -9,18 +9,29 @@
 //                   report that manifest, honestly hashed;
 //   plan CHANGE     resolve honestly, hand over the honest documents, and report a plan
 //                   with one CHANGE: drop-layer, reorder-layers, duplicate-layer,
-//                   platform (claims linux/arm64), layer-size (one byte more).
+//                   platform (claims linux/arm64), layer-size (one byte more);
+//   reach-host PORT asked to resolve, try to reach the host's 127.0.0.1:PORT: with a
+//                   socket of its own, through the broker's gate as itself, and through
+//                   the gate claiming the registry's name; fail the pull with what each
+//                   attempt got ("direct: ...; as itself: ...; as the registry: ...").
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "base/address.h"
 #include "base/fd.h"
 #include "fetcher/fetcher_process.h"
+#include "fetcher/network_gateway.h"
+#include "security/spawn.h"
 #include "ipc/fetch_protocol.h"
 
 namespace {
@@ -48,6 +59,7 @@ class Attacker {
       }
     }
     if (g_attack.rfind("plan ", 0) == 0 && message.type == ipc::MessageType::kResolve) return LieAboutThePlan(message);
+    if (g_attack.rfind("reach-host ", 0) == 0 && message.type == ipc::MessageType::kResolve) return ReachTheHost(message);
     if (g_attack.rfind("resolve ", 0) == 0 && message.type == ipc::MessageType::kResolve) {
       BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
       request.reference = request.reference.substr(0, request.reference.find('@')) + ":" + g_attack.substr(8);
@@ -60,7 +72,7 @@ class Attacker {
   Result<bool> LieAboutThePlan(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
     BANGER_ASSIGN_OR_RETURN(ipc::ResolvedPlan plan,
-                            banger::fetcher::ResolveForBroker(request, message.fds[0].get(), client_));
+                            banger::fetcher::ResolveForBroker(request, message.fds[0].get(), &Gateway(), client_));
     const std::string change = g_attack.substr(5);
     if (change == "drop-layer") plan.layers.pop_back();
     if (change == "reorder-layers") std::swap(plan.layers.front(), plan.layers.back());
@@ -68,6 +80,29 @@ class Attacker {
     if (change == "platform") plan.platform = "linux/arm64";
     if (change == "layer-size") plan.layers.front().size += 1;
     BANGER_TRY(channel_.Send(ipc::Message::Make(ipc::MessageType::kResolved, ipc::Encode(plan))));
+    return true;
+  }
+
+  Result<bool> ReachTheHost(ipc::Message& message) {
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
+    const auto port = static_cast<uint16_t>(std::stoi(g_attack.substr(11)));
+    const auto loopback = *banger::ParseIpAddress("127.0.0.1");
+    std::string direct = "connected";
+    UniqueFd own(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!own || ::connect(own.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) direct = std::strerror(errno);
+    BANGER_ASSIGN_OR_RETURN(UniqueFd gate_fd, banger::DupCloexec(security::kFirstPassedFd));
+    banger::fetcher::NetworkGateway gate(ipc::Channel(std::move(gate_fd), "gate"));
+    auto as_itself = gate.Connect("127.0.0.1", loopback, port);
+    const std::string registry(banger::HostWithoutPort(request.reference.substr(0, request.reference.find('/'))));
+    auto as_registry = gate.Connect(registry, loopback, port);
+    const std::string report = "direct: " + direct + "; as itself: " +
+                               (as_itself ? "connected" : as_itself.error().message) + "; as the registry: " +
+                               (as_registry ? "connected" : as_registry.error().message);
+    BANGER_TRY(channel_.Send(ipc::MakeErrorMessage(banger::Error{banger::ErrorCode::kIo, report})));
     return true;
   }
 
@@ -82,7 +117,17 @@ class Attacker {
     }
   }
 
+  // The real service owns the gate's fd; the lie resolves through a duplicate of it.
+  banger::fetcher::NetworkGateway& Gateway() {
+    if (!gateway_) {
+      auto fd = banger::DupCloexec(security::kFirstPassedFd);
+      gateway_ = std::make_unique<banger::fetcher::NetworkGateway>(ipc::Channel(fd ? std::move(*fd) : UniqueFd(), "gate"));
+    }
+    return *gateway_;
+  }
+
   ipc::Channel& channel_;
+  std::unique_ptr<banger::fetcher::NetworkGateway> gateway_;
   security::MessageHandler real_;
   std::unique_ptr<banger::fetcher::RegistryClient> client_;  // for the plan it lies about
   std::vector<UniqueFd> kept_;

@@ -108,6 +108,31 @@ TEST_F(Egress, TheConfigMayAllowARange) {
   EXPECT_TRUE(Published());
 }
 
+// A fetcher compromised after lockdown (a libcurl bug, say) cannot skip the rule: it
+// has no network of its own, so its own socket reaches nothing, and the broker's gate
+// refuses the host's loopback whether the fetcher asks as itself or claims the
+// registry's name for the address. Before, the fetcher ran in the host's network
+// namespace and applied the rule to itself: its own connect reached the victim.
+TEST_F(Egress, ACompromisedFetcherReachesNothingOfTheHost) {
+  StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+  const std::string port = victim_->host().substr(victim_->host().rfind(':') + 1);
+  std::ofstream(compromised.helper_path("banger-fetcher") + ".attack") << "reach-host " << port << "\n";
+  CommandResult pull = BangerIn(compromised.dir(), state_.path(), cache_.path(),
+                                "image pull -q --insecure-registry " + registry_->host() + " " + registry_->host() +
+                                    "/demo/app:v1");
+  EXPECT_NE(pull.exit_status, 0) << pull.output;
+  EXPECT_NE(pull.output.find("direct: Network is unreachable;"), std::string::npos) << pull.output;
+  EXPECT_NE(pull.output.find("as itself: refusing to connect to 127.0.0.1:" + port + " at 127.0.0.1 (loopback)"),
+            std::string::npos)
+      << pull.output;
+  EXPECT_NE(pull.output.find("as the registry: refusing to connect to " + netns_.inside() + ":" + port +
+                             " at 127.0.0.1: not an address the name resolved to"),
+            std::string::npos)
+      << pull.output;
+  EXPECT_TRUE(victim_->Log().empty()) << "the host's loopback service was reached";
+  EXPECT_FALSE(Published());
+}
+
 // The token realm is held to the same rule: a registry on a private address whose realm
 // is the host's loopback gets no token request.
 TEST(EgressRealm, ATokenRealmOnTheHostsLoopbackIsRefused) {

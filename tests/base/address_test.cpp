@@ -32,6 +32,31 @@ TEST(Address, EachKindOfNetworkIsNamed) {
   EXPECT_EQ(Kind("fec0::1"), AddressClass::kPublic);
 }
 
+// An IPv6 address that carries an IPv4 one reaches that IPv4 host: it is classed as it.
+TEST(Address, IPv6ThatCarriesIPv4IsClassedAsThatAddress) {
+  EXPECT_EQ(Kind("64:ff9b::7f00:1"), AddressClass::kLoopback) << "NAT64 of 127.0.0.1";
+  EXPECT_EQ(Kind("64:ff9b::a9fe:a9fe"), AddressClass::kLinkLocal) << "NAT64 of 169.254.169.254";
+  EXPECT_EQ(Kind("64:ff9b::808:808"), AddressClass::kPublic);
+  EXPECT_EQ(Kind("64:ff9b:1::1"), AddressClass::kPrivate) << "local-use NAT64";
+  EXPECT_EQ(Kind("2002:7f00:1::1"), AddressClass::kLoopback) << "6to4 of 127.0.0.1";
+  EXPECT_EQ(Kind("2002:a00:1::"), AddressClass::kPrivate) << "6to4 of 10.0.0.1";
+  EXPECT_EQ(Kind("::127.0.0.1"), AddressClass::kLoopback) << "IPv4-compatible";
+  EXPECT_EQ(Kind("::10.1.1.1"), AddressClass::kPrivate) << "IPv4-compatible";
+  EXPECT_EQ(Kind("198.18.0.1"), AddressClass::kPrivate) << "benchmarking";
+  EXPECT_EQ(Kind("198.19.255.255"), AddressClass::kPrivate);
+  EXPECT_EQ(Kind("198.20.0.1"), AddressClass::kPublic);
+}
+
+TEST(Address, HostsLoseTheirPortAndBrackets) {
+  EXPECT_EQ(HostWithoutPort("registry.example:5000"), "registry.example");
+  EXPECT_EQ(HostWithoutPort("registry.example"), "registry.example");
+  EXPECT_EQ(HostWithoutPort("[::1]:5000"), "::1");
+  EXPECT_EQ(HostWithoutPort("[fe80::1]"), "fe80::1");
+  EXPECT_EQ(LiteralHostAddress("localhost")->String(), "127.0.0.1");
+  EXPECT_EQ(LiteralHostAddress("::1")->String(), "::1");
+  EXPECT_FALSE(LiteralHostAddress("registry.example"));
+}
+
 TEST(Address, OnlyLiteralsParse) {
   EXPECT_EQ(ParseIpAddress("[::1]")->String(), "::1");
   EXPECT_EQ(ParseIpAddress("10.0.0.1")->String(), "10.0.0.1");

@@ -1,4 +1,5 @@
-// libFuzzer target for every decoder of ipc/fetch_protocol.h and ipc/image_documents.h;
+// libFuzzer target for every decoder of ipc/fetch_protocol.h, ipc/net_protocol.h and
+// ipc/image_documents.h;
 // the first byte picks one. Message bodies round-trip (protocol_fuzz.h); registry
 // documents are refused with an error or give a plan that round-trips and names the
 // manifest's own digest.
@@ -7,6 +8,7 @@
 
 #include "base/sha256.h"
 #include "ipc/fetch_protocol.h"
+#include "ipc/net_protocol.h"
 #include "tests/ipc/protocol_fuzz.h"
 
 namespace {
@@ -47,7 +49,7 @@ void CheckChain(std::string_view body) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 7) {
+  switch (data[0] % 11) {
     case 0: fuzz::Check<ResolveRequest>(body); break;
     case 1: fuzz::Check<ResolvedPlan>(body); break;
     case 2: fuzz::Check<BlobRequest>(body); break;
@@ -55,6 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4: fuzz::Check<BlobDone>(body); break;
     case 5: CheckDocument(body); break;
     case 6: CheckChain(body); break;
+    case 7: fuzz::Check<NetResolve>(body); break;
+    case 8: fuzz::Check<NetAddresses>(body); break;
+    case 9: fuzz::Check<NetConnect>(body); break;
+    case 10: fuzz::Check<NetPermit>(body); break;
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ipc/fetch_protocol.h"
+#include "ipc/net_protocol.h"
 #include "ipc/image_protocol.h"
 #include "ipc/unpack_protocol.h"
 
@@ -155,6 +156,19 @@ TEST(FetchProtocol, RoundTripsAndRefusesWhatItShould) {
   ExpectMalformed(DecodeResolvedPlan(body.dump(), 128), "config: 'digest' is not a sha256 digest");
   ExpectMalformed(Decode<BlobDone>(R"({"id": 1})"), "'bytes' is missing");
   ExpectMalformed(Decode<BlobDone>(R"({"id": 1, "bytes": 2, "digest": "x"})"), "unknown key 'digest'");
+}
+
+TEST(NetProtocol, RoundTripsAndRefusesWhatItShould) {
+  EXPECT_EQ(*Decode<NetResolve>(Encode(NetResolve{"registry.example"})), NetResolve{"registry.example"});
+  const NetAddresses addresses{{"10.0.0.1", "2001:db8::1"}};
+  EXPECT_EQ(*Decode<NetAddresses>(Encode(addresses)), addresses);
+  const NetConnect connect{"registry.example", "10.0.0.1", 443};
+  EXPECT_EQ(*Decode<NetConnect>(Encode(connect)), connect);
+  EXPECT_EQ(*Decode<NetPermit>(Encode(NetPermit{"127.0.0.1", 80})), (NetPermit{"127.0.0.1", 80}));
+  ExpectMalformed(Decode<NetConnect>(R"({"host": "a", "address": "10.0.0.1", "port": 65536})"), "'port'");
+  ExpectMalformed(Decode<NetResolve>("{\"host\": \"" + std::string(254, 'a') + "\"}"), "'host'");
+  ExpectMalformed(Decode<NetAddresses>(Encode(NetAddresses{std::vector<std::string>(17, "10.0.0.1")})),
+                  "'addresses' has more than 16 items");
 }
 
 TEST(Fields, AnUnknownKeyIsShownPrintably) {

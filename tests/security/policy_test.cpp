@@ -97,7 +97,7 @@ TEST(SandboxSpec, RoundTripsThroughJson) {
   EXPECT_EQ(back->kind, ProcessKind::kFetcher);
   EXPECT_EQ(back->uid, 1234u);
   EXPECT_TRUE(back->use_user_namespace);
-  EXPECT_FALSE(back->new_network_namespace);
+  EXPECT_TRUE(back->new_network_namespace);
   EXPECT_EQ(back->readonly_binds, spec.readonly_binds);
   EXPECT_EQ(back->limits.cpu_seconds, 17u);
 }
@@ -116,8 +116,13 @@ TEST(SandboxSpec, RefusesRelativeOrTraversingBinds) {
   EXPECT_FALSE(SpecFromJson(unknown));
 }
 
-TEST(SandboxSpec, OnlyTheFetcherKeepsTheNetwork) {
-  EXPECT_FALSE(DefaultSpec(ProcessKind::kFetcher).new_network_namespace);
+// The fetcher too: the broker's gate resolves and connects for it, so it sees no
+// resolver file either, only the CA certificates.
+TEST(SandboxSpec, NoHelperKeepsTheHostsNetwork) {
+  EXPECT_TRUE(DefaultSpec(ProcessKind::kFetcher).new_network_namespace);
+  for (const auto& bind : DefaultSpec(ProcessKind::kFetcher).readonly_binds) {
+    EXPECT_TRUE(bind.source == "/etc/ssl/certs" || bind.source == "/usr/share/ca-certificates") << bind.source;
+  }
   EXPECT_TRUE(DefaultSpec(ProcessKind::kUnpacker).new_network_namespace);
   EXPECT_TRUE(DefaultSpec(ProcessKind::kImager).new_network_namespace);
   EXPECT_TRUE(DefaultSpec(ProcessKind::kUnpacker).readonly_binds.empty());

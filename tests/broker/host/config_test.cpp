@@ -93,6 +93,8 @@ TEST(Config, EmptyTextGivesTheDefaults) {
 }
 
 TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
+  std::string too_many_ranges = "egress_allow = 10.0.0.0/24";
+  for (int i = 1; i <= 64; ++i) too_many_ranges += ", 10.0." + std::to_string(i) + ".0/24";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"frob = 1", "unknown config key 'frob'"},
       {"just some words", "malformed config line"},
@@ -113,6 +115,7 @@ TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
       {"insecure_registries = http://x", "insecure_registries wants host[:port] names"},
       {"egress_allow = 10.0.0.1/8", "egress_allow wants addresses or CIDR ranges: '10.0.0.1/8' has host bits set"},
       {"egress_allow = intranet", "egress_allow wants addresses or CIDR ranges"},
+      {too_many_ranges, "egress_allow lists more than 64 ranges; use wider ones"},
       {"max_unpack_seconds = 1.5", "max_unpack_seconds wants a whole number from 1 to 604800"},
       {"max_unpack_seconds = 604801", "max_unpack_seconds wants a whole number from 1 to 604800"},
       {"max_unpack_seconds = 10K", "max_unpack_seconds"},

@@ -2,7 +2,10 @@
 // proxy.py in front of the real registry: dropped connections resume with Range, 429 is
 // retried after Retry-After, redirects to another host get no credentials, and hostile
 // manifests are named errors that never crash the broker.
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fstream>
 
@@ -222,37 +225,63 @@ TEST_F(RegistryTransport, ProxySettingsReachTheFetcher) {
 }
 
 
-// Name resolution inside the fetcher's sandbox: glibc's resolver, reading the bound
-// resolv.conf, asking a loopback DNS server.
-TEST_F(RegistryTransport, RegistryNameResolvesThroughDnsInsideTheSandbox) {
-  BANGER_REQUIRE_ROOT();  // the DNS fixture listens on port 53
+// Name resolution for the fetcher, which has no network of its own: the broker's gate
+// resolves with the host's resolver (here a resolv.conf that names a loopback DNS server,
+// shown at /etc/resolv.conf in a mount namespace of the test's child) and hands the
+// fetcher a connected socket. The name is resolved once per fetcher: the DNS server
+// answers 127.0.0.1 once and 127.0.0.2 (where nothing listens) after that, as a
+// rebinding attacker would, and the pull still works. Before, the fetcher resolved the
+// name for each of its HTTP clients.
+TEST_F(RegistryTransport, RegistryNameResolvesThroughTheHostsDnsOncePerFetcher) {
+  BANGER_REQUIRE_ROOT();  // the DNS fixture listens on port 53; the bind mount
   auto registry = TestRegistry::Start();
   ASSERT_TRUE(registry);
   ASSERT_FALSE(registry->Push("app", "v1").is_null());
   ScratchDir dns_dir("banger-dns");
   testing::FixtureProcess dns;
   ASSERT_TRUE(dns.Start({"/usr/bin/python3", testing::FixturesDir() + "/dns.py", "--address", "127.0.0.77", "--log",
-                         dns_dir.path() + "/queries"}));
+                         dns_dir.path() + "/queries", "--rebind"}));
   const std::string resolv = dns_dir.path() + "/resolv.conf";
   std::ofstream(resolv) << "nameserver 127.0.0.77\noptions timeout:2 attempts:2\n";
   const std::string name = "registry.banger.test:" + registry->host().substr(registry->host().rfind(':') + 1);
 
-  FetchOptions options = OptionsFor(name + "/app:v1");
-  options.insecure_registries = {name};
-  options.helpers.resolv_conf = resolv;
-  auto image = FetchImage(*cache_, options);
-  ASSERT_TRUE(image) << image.error().message;
+  // Fetches `insecure` or not in a child whose /etc/resolv.conf is `resolv_conf`: 0 when it worked.
+  auto fetch_in_child = [&](bool insecure, const testing::ScratchDir& cache_dir, const std::string& resolv_conf) {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+          ::mount(resolv_conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
+        ::_exit(2);
+      }
+      auto cache = NewCache(cache_dir);
+      FetchOptions options = OptionsFor(name + "/app:v1");
+      if (insecure) options.insecure_registries = {name};
+      auto image = FetchImage(*cache, options);
+      if (!image) std::fprintf(stderr, "%s\n", image.error().message.c_str());
+      ::_exit(image ? 0 : 1);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  };
+  ScratchDir first("banger-cache-dns");
+  ASSERT_EQ(fetch_in_child(true, first, resolv), 0);
   std::ifstream queries(dns_dir.path() + "/queries");
-  std::string first;
-  std::getline(queries, first);
-  EXPECT_EQ(first, "registry.banger.test") << "the name was resolved through DNS";
+  std::string query;
+  int asked = 0;
+  while (std::getline(queries, query)) asked += query == "registry.banger.test";
+  EXPECT_GE(asked, 1) << "the name was resolved through DNS";
+  EXPECT_LE(asked, 2) << "one lookup (an A and an AAAA query) per fetcher";
 
   // Without --insecure-registry a non-loopback name must use HTTPS, which this registry lacks.
+  // (A server of its own: the first one's answers have moved on.)
+  testing::FixtureProcess honest_dns;
+  ASSERT_TRUE(honest_dns.Start({"/usr/bin/python3", testing::FixturesDir() + "/dns.py", "--address", "127.0.0.78",
+                                "--log", dns_dir.path() + "/honest-queries"}));
+  const std::string honest_resolv = dns_dir.path() + "/honest-resolv.conf";
+  std::ofstream(honest_resolv) << "nameserver 127.0.0.78\noptions timeout:2 attempts:2\n";
   ScratchDir other("banger-cache-secure");
-  auto other_cache = NewCache(other);
-  options.insecure_registries = {};
-  auto refused = FetchImage(*other_cache, options);
-  ASSERT_FALSE(refused) << "plain HTTP was used for a registry nobody marked insecure";
+  EXPECT_EQ(fetch_in_child(false, other, honest_resolv), 1) << "plain HTTP was used for a registry nobody marked insecure";
 }
 
 

@@ -1,0 +1,210 @@
+#include "broker/registry/network_gate.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "base/text.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr int kConnectTimeoutMs = 20000;
+
+std::string HostAndPort(const std::string& host, uint64_t port) {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// A DNS name as a URL carries it: letters, digits, '-' and '.'; or a literal address.
+bool IsHostName(const std::string& host) {
+  if (host.empty() || LiteralHostAddress(host)) return !host.empty();
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
+// The fetcher's proxy settings name a URL or host[:port]; the host alone.
+std::string ProxyHost(std::string value) {
+  if (size_t scheme = value.find("://"); scheme != std::string::npos) value.erase(0, scheme + 3);
+  value = value.substr(0, value.find('/'));
+  if (size_t at = value.rfind('@'); at != std::string::npos) value.erase(0, at + 1);
+  std::string host(HostWithoutPort(value));
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return host;
+}
+
+sockaddr_storage SocketAddressOf(const IpAddress& address, uint16_t port, socklen_t& length) {
+  sockaddr_storage storage{};
+  if (address.family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    std::memcpy(&in->sin_addr, address.bytes.data(), 4);
+    length = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    std::memcpy(&in6->sin6_addr, address.bytes.data(), 16);
+    length = sizeof(sockaddr_in6);
+  }
+  return storage;
+}
+
+// connect(2) with a deadline: non-blocking, then poll for the outcome.
+Result<void> ConnectWithin(int fd, const sockaddr_storage& to, socklen_t length, const std::string& what) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), length) == 0) return {};
+  if (errno != EINPROGRESS) return Error::FromErrno("connect to " + what);
+  pollfd pfd{fd, POLLOUT, 0};
+  int ready;
+  do {
+    ready = ::poll(&pfd, 1, kConnectTimeoutMs);
+  } while (ready < 0 && errno == EINTR);
+  if (ready < 0) return Error::FromErrno("poll for connect to " + what);
+  if (ready == 0) return Error{ErrorCode::kIo, "connect to " + what + ": timed out"};
+  int failure = 0;
+  socklen_t size = sizeof failure;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) != 0) return Error::FromErrno("getsockopt(SO_ERROR)");
+  if (failure != 0) return Error{ErrorCode::kIo, "connect to " + what + ": " + std::strerror(failure)};
+  return {};
+}
+
+}  // namespace
+
+Result<void> EgressPolicy::Check(const std::string& host, uint64_t port, const IpAddress& address) const {
+  if (any_address || host == registry_host) return {};
+  if (std::find(proxy_hosts.begin(), proxy_hosts.end(), host) != proxy_hosts.end()) return {};
+  const AddressClass kind = ClassifyAddress(address);
+  if (kind == AddressClass::kPublic) return {};
+  for (const Cidr& range : allow) {
+    if (range.Contains(address)) return {};
+  }
+  const auto literal = LiteralHostAddress(registry_host);
+  const AddressClass registry_kind = literal ? ClassifyAddress(*literal) : AddressClass::kPublic;
+  if (registry_kind == kind) return {};
+  return Error{ErrorCode::kInvalidArgument,
+               "refusing to connect to " + HostAndPort(host, port) + " at " + address.String() + " (" +
+                   std::string(AddressClassName(kind)) + "), where " + registry_host + " (at a " +
+                   std::string(AddressClassName(registry_kind)) +
+                   " address) sent a redirect or a token request; add the range to the config's egress_allow if "
+                   "that is intended"};
+}
+
+std::vector<std::string> ProxyHostsOf(const std::vector<std::string>& environment) {
+  std::vector<std::string> hosts;
+  for (const std::string& setting : environment) {
+    const size_t equals = setting.find('=');
+    if (equals == std::string::npos) continue;
+    std::string key = setting.substr(0, equals);
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (key != "http_proxy" && key != "https_proxy" && key != "all_proxy") continue;
+    if (std::string host = ProxyHost(setting.substr(equals + 1)); !host.empty()) hosts.push_back(host);
+  }
+  return hosts;
+}
+
+NetworkGate::NetworkGate(EgressPolicy policy, ipc::Channel channel)
+    : policy_(std::move(policy)), channel_(std::move(channel)) {}
+
+Result<std::unique_ptr<NetworkGate>> NetworkGate::Open(EgressPolicy policy, UniqueFd& fetcher_end) {
+  BANGER_ASSIGN_OR_RETURN(auto pair, ipc::Channel::CreatePair());
+  fetcher_end = pair.second.ReleaseSocket();
+  std::unique_ptr<NetworkGate> gate(new NetworkGate(std::move(policy), std::move(pair.first)));
+  gate->channel_.set_peer_name("banger-fetcher (network)");
+  gate->thread_ = std::thread([raw = gate.get()] { raw->Serve(); });
+  return gate;
+}
+
+NetworkGate::~NetworkGate() {
+  ::shutdown(channel_.fd(), SHUT_RDWR);  // ends the wait for the next request
+  if (thread_.joinable()) thread_.join();
+}
+
+// One request at a time, each answered before the next is read; the first frame that
+// is not a request ends the service, and the fetcher sees its end (it then fails its
+// own pull).
+void NetworkGate::Serve() {
+  for (;;) {
+    auto request = channel_.ReceiveExpecting(
+        {ipc::MessageType::kNetResolve, ipc::MessageType::kNetConnect, ipc::MessageType::kNetPermit});
+    if (!request) break;
+    auto answer = Answer(*request);
+    if (!(answer ? channel_.Send(*answer) : channel_.Send(ipc::MakeErrorMessage(answer.error())))) break;
+  }
+  ::shutdown(channel_.fd(), SHUT_RDWR);
+}
+
+Result<ipc::Message> NetworkGate::Answer(const ipc::Message& request) {
+  if (request.type == ipc::MessageType::kNetResolve) {
+    BANGER_ASSIGN_OR_RETURN(ipc::NetResolve asked, ipc::Decode<ipc::NetResolve>(request.body));
+    BANGER_ASSIGN_OR_RETURN(std::vector<IpAddress> addresses, Resolve(asked.host));
+    ipc::NetAddresses answer;
+    for (const IpAddress& address : addresses) answer.addresses.push_back(address.String());
+    return ipc::Message::Make(ipc::MessageType::kNetAddresses, ipc::Encode(answer));
+  }
+  if (request.type == ipc::MessageType::kNetPermit) {
+    // Through a proxy the proxy resolves names; a literal target is checked here.
+    BANGER_ASSIGN_OR_RETURN(ipc::NetPermit asked, ipc::Decode<ipc::NetPermit>(request.body));
+    if (auto literal = LiteralHostAddress(asked.host)) BANGER_TRY(policy_.Check(asked.host, asked.port, *literal));
+    return ipc::Message::Make(ipc::MessageType::kNetAddresses, ipc::Encode(ipc::NetAddresses{}));
+  }
+  BANGER_ASSIGN_OR_RETURN(ipc::NetConnect asked, ipc::Decode<ipc::NetConnect>(request.body));
+  BANGER_ASSIGN_OR_RETURN(UniqueFd socket, Connect(asked));
+  ipc::Message answer = ipc::Message::Make(ipc::MessageType::kNetConnected);
+  answer.fds.push_back(std::move(socket));
+  return answer;
+}
+
+Result<std::vector<IpAddress>> NetworkGate::Resolve(const std::string& host) {
+  if (auto known = resolved_.find(host); known != resolved_.end()) return known->second;
+  if (!IsHostName(host)) return Error{ErrorCode::kInvalidArgument, "'" + TerminalSafe(host, 100) + "' is not a host name"};
+  std::vector<IpAddress> addresses;
+  if (auto literal = LiteralHostAddress(host)) {
+    addresses.push_back(*literal);
+  } else {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0) {
+      return Error{ErrorCode::kIo, "could not resolve host " + host + ": " + ::gai_strerror(rc)};
+    }
+    for (addrinfo* a = found; a != nullptr && addresses.size() < ipc::kMaxResolvedAddresses; a = a->ai_next) {
+      auto address = IpAddressOf(a->ai_addr);
+      if (address && std::find(addresses.begin(), addresses.end(), *address) == addresses.end()) {
+        addresses.push_back(*address);
+      }
+    }
+    ::freeaddrinfo(found);
+  }
+  if (addresses.empty()) return Error{ErrorCode::kIo, "could not resolve host " + host + ": no address"};
+  resolved_[host] = addresses;
+  return addresses;
+}
+
+Result<UniqueFd> NetworkGate::Connect(const ipc::NetConnect& request) {
+  auto address = ParseIpAddress(request.address);
+  if (!address || request.port == 0) {
+    return Error{ErrorCode::kInvalidArgument, "asked to connect to an address that is not one"};
+  }
+  BANGER_ASSIGN_OR_RETURN(std::vector<IpAddress> addresses, Resolve(request.host));
+  const std::string what = HostAndPort(request.host, request.port) + " at " + address->String();
+  if (std::find(addresses.begin(), addresses.end(), *address) == addresses.end()) {
+    return Error{ErrorCode::kInvalidArgument, "refusing to connect to " + what + ": not an address the name resolved to"};
+  }
+  BANGER_TRY(policy_.Check(request.host, request.port, *address));
+  UniqueFd socket(::socket(address->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP));
+  if (!socket) return Error::FromErrno("socket for " + what);
+  socklen_t length = 0;
+  const sockaddr_storage to = SocketAddressOf(*address, static_cast<uint16_t>(request.port), length);
+  BANGER_TRY(ConnectWithin(socket.get(), to, length, what));
+  return socket;
+}
+
+}  // namespace banger::broker

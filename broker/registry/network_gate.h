@@ -1,0 +1,64 @@
+// The fetcher's only way out. It runs in a network namespace with nothing in it, so it
+// can reach no socket of the host by itself; for each name it asks this gate to resolve
+// it, and for each connection to connect one of those addresses (ipc/net_protocol.h).
+// The gate resolves each name once per fetcher (so a registry's name cannot change its
+// address mid-pull), applies the egress rule to the address it connects itself, and
+// hands back the connected socket: a fetcher compromised through libcurl cannot ignore
+// the rule, as it could when it checked itself (docs/fetcher.md, "Where a registry may
+// send the fetcher").
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/address.h"
+#include "base/fd.h"
+#include "base/result.h"
+#include "ipc/channel.h"
+#include "ipc/net_protocol.h"
+
+namespace banger::broker {
+
+struct EgressPolicy {
+  // The registry the user named (its API host, without port); empty when there is none.
+  std::string registry_host;
+  std::vector<std::string> proxy_hosts;  // the proxies the host configured for the fetcher
+  std::vector<Cidr> allow;               // the config's egress_allow
+  bool any_address = false;              // the operator's own URL (a catalog's bundle)
+
+  // Whether the fetcher may connect to `address`, one that `host` resolved to: always for
+  // the registry and the proxies; for other hosts (redirect targets, token realms) when it
+  // is public, in `allow`, or of the registry's own kind (a loopback registry may send the
+  // fetcher to loopback).
+  Result<void> Check(const std::string& host, uint64_t port, const IpAddress& address) const;
+};
+
+// The hosts the proxy settings (KEY=VALUE, as passed to the fetcher) name.
+std::vector<std::string> ProxyHostsOf(const std::vector<std::string>& environment);
+
+class NetworkGate {
+ public:
+  // Starts serving on a thread; `fetcher_end` becomes the socket for the fetcher.
+  static Result<std::unique_ptr<NetworkGate>> Open(EgressPolicy policy, UniqueFd& fetcher_end);
+  // Stops serving and joins (a connect or a lookup under way finishes first).
+  ~NetworkGate();
+  NetworkGate(const NetworkGate&) = delete;
+  NetworkGate& operator=(const NetworkGate&) = delete;
+
+ private:
+  NetworkGate(EgressPolicy policy, ipc::Channel channel);
+  void Serve();
+  Result<ipc::Message> Answer(const ipc::Message& request);
+  Result<std::vector<IpAddress>> Resolve(const std::string& host);
+  Result<UniqueFd> Connect(const ipc::NetConnect& request);
+
+  EgressPolicy policy_;
+  ipc::Channel channel_;
+  std::map<std::string, std::vector<IpAddress>> resolved_;  // each name once
+  std::thread thread_;
+};
+
+}  // namespace banger::broker
