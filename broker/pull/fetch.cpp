@@ -93,8 +93,7 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
 // config's egress_allow (network_gate.h).
 Result<EgressPolicy> EgressPolicyFor(const Reference& ref, const FetchOptions& options) {
   EgressPolicy policy;
-  policy.registry_host = std::string(HostWithoutPort(ref.ApiHost()));
-  for (char& c : policy.registry_host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  policy.registry = EndpointOf(ref.ApiHost(), {443, 80});
   for (const std::string& range : options.egress_allow) {
     BANGER_ASSIGN_OR_RETURN(Cidr cidr, ParseCidr(range));
     policy.allow.push_back(cidr);

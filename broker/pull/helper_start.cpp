@@ -37,7 +37,7 @@ Result<security::SandboxedChild*> HelperStart::Get() {
 }
 
 Result<GatedFetcher> StartGatedFetcher(const HelperLauncher& launcher, EgressPolicy policy) {
-  policy.proxy_hosts = ProxyHostsOf(launcher.settings().fetcher_environment);
+  policy.proxies = ProxiesOf(launcher.settings().fetcher_environment);
   UniqueFd fetcher_end;
   BANGER_ASSIGN_OR_RETURN(std::unique_ptr<NetworkGate> gate, NetworkGate::Open(std::move(policy), fetcher_end));
   std::vector<UniqueFd> passed;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "base/text.h"
@@ -27,16 +28,6 @@ bool IsHostName(const std::string& host) {
   return std::all_of(host.begin(), host.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
   });
-}
-
-// The fetcher's proxy settings name a URL or host[:port]; the host alone.
-std::string ProxyHost(std::string value) {
-  if (size_t scheme = value.find("://"); scheme != std::string::npos) value.erase(0, scheme + 3);
-  value = value.substr(0, value.find('/'));
-  if (size_t at = value.rfind('@'); at != std::string::npos) value.erase(0, at + 1);
-  std::string host(HostWithoutPort(value));
-  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return host;
 }
 
 sockaddr_storage SocketAddressOf(const IpAddress& address, uint16_t port, socklen_t& length) {
@@ -77,36 +68,72 @@ Result<void> ConnectWithin(int fd, const sockaddr_storage& to, socklen_t length,
 
 }  // namespace
 
-Result<void> EgressPolicy::Check(const std::string& host, uint64_t port, const IpAddress& address) const {
-  if (any_address || host == registry_host) return {};
-  if (std::find(proxy_hosts.begin(), proxy_hosts.end(), host) != proxy_hosts.end()) return {};
+bool Endpoint::Matches(const std::string& other_host, uint64_t port) const {
+  return !host.empty() && other_host == host && std::find(ports.begin(), ports.end(), port) != ports.end();
+}
+
+Endpoint EndpointOf(std::string_view host_and_port, std::vector<uint16_t> default_ports) {
+  Endpoint endpoint{std::string(HostWithoutPort(host_and_port)), std::move(default_ports)};
+  for (char& c : endpoint.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const size_t colon = host_and_port.rfind(':');
+  const size_t bracket = host_and_port.rfind(']');
+  const bool bare_v6 = bracket == std::string_view::npos && host_and_port.find(':') != colon;
+  if (colon != std::string_view::npos && !bare_v6 && (bracket == std::string_view::npos || colon > bracket)) {
+    const std::string digits(host_and_port.substr(colon + 1));
+    const long port = digits.empty() || digits.size() > 5 ? 0 : std::strtol(digits.c_str(), nullptr, 10);
+    endpoint.ports = {static_cast<uint16_t>(port > 0 && port <= 65535 ? port : 0)};
+  }
+  return endpoint;
+}
+
+Result<void> EgressPolicy::CheckConnection(const std::string& host, uint64_t port, const IpAddress& address) const {
+  if (any_address || registry.Matches(host, port)) return {};
+  for (const Endpoint& proxy : proxies) {
+    if (proxy.Matches(host, port)) return {};
+  }
+  return CheckKind(host, port, address);
+}
+
+Result<void> EgressPolicy::CheckProxyTarget(const std::string& host, uint64_t port, const IpAddress& address) const {
+  if (any_address || registry.Matches(host, port)) return {};
+  return CheckKind(host, port, address);
+}
+
+Result<void> EgressPolicy::CheckKind(const std::string& host, uint64_t port, const IpAddress& address) const {
   const AddressClass kind = ClassifyAddress(address);
   if (kind == AddressClass::kPublic) return {};
   for (const Cidr& range : allow) {
     if (range.Contains(address)) return {};
   }
-  const auto literal = LiteralHostAddress(registry_host);
+  const auto literal = LiteralHostAddress(registry.host);
   const AddressClass registry_kind = literal ? ClassifyAddress(*literal) : AddressClass::kPublic;
   if (registry_kind == kind) return {};
   return Error{ErrorCode::kInvalidArgument,
                "refusing to connect to " + HostAndPort(host, port) + " at " + address.String() + " (" +
-                   std::string(AddressClassName(kind)) + "), where " + registry_host + " (at a " +
+                   std::string(AddressClassName(kind)) + "), where " + registry.host + " (at a " +
                    std::string(AddressClassName(registry_kind)) +
                    " address) sent a redirect or a token request; add the range to the config's egress_allow if "
                    "that is intended"};
 }
 
-std::vector<std::string> ProxyHostsOf(const std::vector<std::string>& environment) {
-  std::vector<std::string> hosts;
+std::vector<Endpoint> ProxiesOf(const std::vector<std::string>& environment) {
+  std::vector<Endpoint> proxies;
   for (const std::string& setting : environment) {
     const size_t equals = setting.find('=');
     if (equals == std::string::npos) continue;
     std::string key = setting.substr(0, equals);
     for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (key != "http_proxy" && key != "https_proxy" && key != "all_proxy") continue;
-    if (std::string host = ProxyHost(setting.substr(equals + 1)); !host.empty()) hosts.push_back(host);
+    std::string value = setting.substr(equals + 1);
+    const bool https = value.rfind("https://", 0) == 0;
+    if (size_t scheme = value.find("://"); scheme != std::string::npos) value.erase(0, scheme + 3);
+    value = value.substr(0, value.find('/'));
+    if (size_t at = value.rfind('@'); at != std::string::npos) value.erase(0, at + 1);
+    if (Endpoint proxy = EndpointOf(value, {static_cast<uint16_t>(https ? 443 : 1080)}); !proxy.host.empty()) {
+      proxies.push_back(std::move(proxy));
+    }
   }
-  return hosts;
+  return proxies;
 }
 
 NetworkGate::NetworkGate(EgressPolicy policy, ipc::Channel channel)
@@ -151,7 +178,9 @@ Result<ipc::Message> NetworkGate::Answer(const ipc::Message& request) {
   if (request.type == ipc::MessageType::kNetPermit) {
     // Through a proxy the proxy resolves names; a literal target is checked here.
     BANGER_ASSIGN_OR_RETURN(ipc::NetPermit asked, ipc::Decode<ipc::NetPermit>(request.body));
-    if (auto literal = LiteralHostAddress(asked.host)) BANGER_TRY(policy_.Check(asked.host, asked.port, *literal));
+    if (auto literal = LiteralHostAddress(asked.host)) {
+      BANGER_TRY(policy_.CheckProxyTarget(asked.host, asked.port, *literal));
+    }
     return ipc::Message::Make(ipc::MessageType::kNetAddresses, ipc::Encode(ipc::NetAddresses{}));
   }
   BANGER_ASSIGN_OR_RETURN(ipc::NetConnect asked, ipc::Decode<ipc::NetConnect>(request.body));
@@ -198,7 +227,7 @@ Result<UniqueFd> NetworkGate::Connect(const ipc::NetConnect& request) {
   if (std::find(addresses.begin(), addresses.end(), *address) == addresses.end()) {
     return Error{ErrorCode::kInvalidArgument, "refusing to connect to " + what + ": not an address the name resolved to"};
   }
-  BANGER_TRY(policy_.Check(request.host, request.port, *address));
+  BANGER_TRY(policy_.CheckConnection(request.host, request.port, *address));
   UniqueFd socket(::socket(address->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP));
   if (!socket) return Error::FromErrno("socket for " + what);
   socklen_t length = 0;

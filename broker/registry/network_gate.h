@@ -22,22 +22,39 @@
 
 namespace banger::broker {
 
-struct EgressPolicy {
-  // The registry the user named (its API host, without port); empty when there is none.
-  std::string registry_host;
-  std::vector<std::string> proxy_hosts;  // the proxies the host configured for the fetcher
-  std::vector<Cidr> allow;               // the config's egress_allow
-  bool any_address = false;              // the operator's own URL (a catalog's bundle)
+// A host (lowercase, without port or brackets) and the ports the rule grants it.
+struct Endpoint {
+  std::string host;
+  std::vector<uint16_t> ports;
+  bool Matches(const std::string& other_host, uint64_t port) const;
+};
+// "host[:port]", "[v6]:port": the port given, else `default_ports`.
+Endpoint EndpointOf(std::string_view host_and_port, std::vector<uint16_t> default_ports);
 
-  // Whether the fetcher may connect to `address`, one that `host` resolved to: always for
-  // the registry and the proxies; for other hosts (redirect targets, token realms) when it
-  // is public, in `allow`, or of the registry's own kind (a loopback registry may send the
-  // fetcher to loopback).
-  Result<void> Check(const std::string& host, uint64_t port, const IpAddress& address) const;
+struct EgressPolicy {
+  // The registry the user named (its API host; 443 and 80 when it names no port): any
+  // address its name resolves to, at its port. Empty host: none.
+  Endpoint registry;
+  std::vector<Endpoint> proxies;  // the proxies the host configured for the fetcher
+  std::vector<Cidr> allow;        // the config's egress_allow
+  bool any_address = false;       // the operator's own URL (a catalog's bundle)
+
+  // Whether the gate may connect to `address`, one that `host` resolved to: always for
+  // the registry and the proxies at their ports; for anything else (redirect targets,
+  // token realms) when the address is public, in `allow`, or of the registry's own kind
+  // (a loopback registry may send the fetcher to loopback).
+  Result<void> CheckConnection(const std::string& host, uint64_t port, const IpAddress& address) const;
+  // Whether a proxy may be asked for a target whose host is the literal `address`: as
+  // a connection, but being a proxy's address grants nothing.
+  Result<void> CheckProxyTarget(const std::string& host, uint64_t port, const IpAddress& address) const;
+
+ private:
+  Result<void> CheckKind(const std::string& host, uint64_t port, const IpAddress& address) const;
 };
 
-// The hosts the proxy settings (KEY=VALUE, as passed to the fetcher) name.
-std::vector<std::string> ProxyHostsOf(const std::vector<std::string>& environment);
+// The proxies the proxy settings (KEY=VALUE, as passed to the fetcher) name, each at its
+// port (libcurl's default 1080, 443 for an https:// proxy).
+std::vector<Endpoint> ProxiesOf(const std::vector<std::string>& environment);
 
 class NetworkGate {
  public:

@@ -108,6 +108,26 @@ TEST_F(Egress, TheConfigMayAllowARange) {
   EXPECT_TRUE(Published());
 }
 
+// Through a proxy the host configured, the gate connects the fetcher to the proxy, and a
+// literal target is still held to the rule before the proxy is asked for it.
+TEST_F(Egress, ThroughTheHostsProxyALoopbackTargetIsStillRefused) {
+  front_ = TestProxy::Start(registry_->host(), {"--redirect-blobs-to", "http://" + victim_->host()}, netns_.name(),
+                            netns_.inside());
+  ASSERT_TRUE(front_);
+  auto host_proxy = TestProxy::Start(front_->host(), {});
+  ASSERT_TRUE(host_proxy);
+  CommandResult pull = RunCommand("env http_proxy=http://" + host_proxy->host() + " BANGER_STATE_DIR=" + state_.path() +
+                                  " BANGER_CACHE_DIR=" + cache_.path() + " DOCKER_CONFIG=" + cache_.path() + " " +
+                                  BANGER_BIN_DIR + "/banger image pull -q --insecure-registry " + front_->host() + " " +
+                                  front_->host() + "/demo/app:v1 2>&1");
+  EXPECT_NE(pull.exit_status, 0) << pull.output;
+  EXPECT_NE(pull.output.find("refusing to connect to " + victim_->host() + " at 127.0.0.1 (loopback)"),
+            std::string::npos)
+      << pull.output;
+  EXPECT_FALSE(host_proxy->Log().empty()) << "the pull did not go through the proxy";
+  EXPECT_FALSE(Published());
+}
+
 // A fetcher compromised after lockdown (a libcurl bug, say) cannot skip the rule: it
 // has no network of its own, so its own socket reaches nothing, and the broker's gate
 // refuses the host's loopback whether the fetcher asks as itself or claims the

@@ -60,7 +60,7 @@ class Gate : public ::testing::Test {
 };
 
 TEST_F(Gate, ResolvesAndConnectsForTheRegistry) {
-  Open({.registry_host = "127.0.0.1"});
+  Open({.registry = EndpointOf("127.0.0.1", {443, 80})});
   auto resolved = Ask(ipc::MessageType::kNetResolve, ipc::Encode(ipc::NetResolve{"127.0.0.1"}));
   ASSERT_TRUE(resolved) << resolved.error().message;
   ASSERT_EQ(resolved->type, ipc::MessageType::kNetAddresses);
@@ -73,7 +73,7 @@ TEST_F(Gate, ResolvesAndConnectsForTheRegistry) {
 }
 
 TEST_F(Gate, RefusesTheHostsLoopbackToAnyoneButALoopbackRegistry) {
-  Open({.registry_host = "10.20.0.1"});
+  Open({.registry = EndpointOf("10.20.0.1", {443, 80})});
   EXPECT_EQ(ErrorText(Connect("127.0.0.1", listener_.port)),
             "refusing to connect to 127.0.0.1:" + std::to_string(listener_.port) +
                 " at 127.0.0.1 (loopback), where 10.20.0.1 (at a private address) sent a redirect or a token request; "
@@ -86,7 +86,7 @@ TEST_F(Gate, RefusesTheHostsLoopbackToAnyoneButALoopbackRegistry) {
 }
 
 TEST_F(Gate, AMalformedRequestIsRefusedAndAStrangeOneEndsTheService) {
-  Open({.registry_host = "127.0.0.1"});
+  Open({.registry = EndpointOf("127.0.0.1", {443, 80})});
   EXPECT_NE(ErrorText(Ask(ipc::MessageType::kNetConnect, "[]")), "not an error");
   EXPECT_NE(ErrorText(Ask(ipc::MessageType::kNetConnect, R"({"host":"127.0.0.1","address":"127.0.0.1","port":-1})")),
             "not an error");
@@ -99,25 +99,48 @@ TEST_F(Gate, AMalformedRequestIsRefusedAndAStrangeOneEndsTheService) {
 TEST(EgressPolicy, TheRuleForEachKindOfHost) {
   const IpAddress loopback = *ParseIpAddress("127.0.0.1"), metadata = *ParseIpAddress("169.254.169.254"),
                   intranet = *ParseIpAddress("10.1.2.3"), public_address = *ParseIpAddress("8.8.8.8");
-  EgressPolicy policy{.registry_host = "registry.example", .proxy_hosts = {"proxy.internal"}};
-  EXPECT_TRUE(policy.Check("registry.example", 443, loopback)) << "the user named it";
-  EXPECT_TRUE(policy.Check("proxy.internal", 3128, intranet)) << "the host configured it";
-  EXPECT_TRUE(policy.Check("cdn.example", 443, public_address));
-  EXPECT_FALSE(policy.Check("cdn.example", 443, loopback));
-  EXPECT_FALSE(policy.Check("cdn.example", 80, metadata));
-  EXPECT_FALSE(policy.Check("cdn.example", 443, *ParseIpAddress("64:ff9b::7f00:1"))) << "NAT64 of loopback";
-  EXPECT_FALSE(policy.Check("cdn.example", 443, intranet));
+  EgressPolicy policy{.registry = EndpointOf("registry.example", {443, 80}),
+                      .proxies = {EndpointOf("proxy.internal:3128", {1080})}};
+  EXPECT_TRUE(policy.CheckConnection("registry.example", 443, loopback)) << "the user named it";
+  EXPECT_FALSE(policy.CheckConnection("registry.example", 22, loopback)) << "at its own port only";
+  EXPECT_TRUE(policy.CheckConnection("proxy.internal", 3128, intranet)) << "the host configured it";
+  EXPECT_FALSE(policy.CheckConnection("proxy.internal", 6379, intranet)) << "at its own port only";
+  EXPECT_TRUE(policy.CheckConnection("cdn.example", 443, public_address));
+  EXPECT_FALSE(policy.CheckConnection("cdn.example", 443, loopback));
+  EXPECT_FALSE(policy.CheckConnection("cdn.example", 80, metadata));
+  EXPECT_FALSE(policy.CheckConnection("cdn.example", 443, *ParseIpAddress("64:ff9b::7f00:1"))) << "NAT64 of loopback";
+  EXPECT_FALSE(policy.CheckConnection("cdn.example", 443, intranet));
   policy.allow.push_back(*ParseCidr("10.0.0.0/8"));
-  EXPECT_TRUE(policy.Check("cdn.example", 443, intranet));
-  EXPECT_TRUE(EgressPolicy{.registry_host = "localhost"}.Check("realm.local", 443, loopback)) << "a loopback registry";
-  EXPECT_FALSE(EgressPolicy{.registry_host = "localhost"}.Check("realm.local", 443, intranet));
-  EXPECT_TRUE(EgressPolicy{.any_address = true}.Check("bundles.internal", 80, metadata)) << "the operator's URL";
+  EXPECT_TRUE(policy.CheckConnection("cdn.example", 443, intranet));
+  const EgressPolicy on_loopback{.registry = EndpointOf("localhost:5000", {443, 80})};
+  EXPECT_TRUE(on_loopback.CheckConnection("realm.local", 443, loopback)) << "a loopback registry";
+  EXPECT_FALSE(on_loopback.CheckConnection("realm.local", 443, intranet));
+  EXPECT_TRUE(EgressPolicy{.any_address = true}.CheckConnection("bundles.internal", 80, metadata)) << "the operator's URL";
 }
 
-TEST(EgressPolicy, ProxiesAreTheHostsOfTheProxySettings) {
-  EXPECT_EQ(ProxyHostsOf({"https_proxy=http://user:pw@Proxy.Example:3128/", "HTTP_PROXY=[::1]:8080",
-                          "no_proxy=skip.example", "ALL_PROXY=socks5://socks.internal"}),
-            (std::vector<std::string>{"proxy.example", "::1", "socks.internal"}));
+// Being the proxy's address lets the gate connect to the proxy, never lets the proxy be
+// asked for the same host as a target (a proxy on the host's loopback would otherwise
+// open every loopback port to a redirect).
+TEST(EgressPolicy, AProxyTargetGainsNothingFromBeingTheProxysHost) {
+  const IpAddress loopback = *ParseIpAddress("127.0.0.1");
+  const EgressPolicy policy{.registry = EndpointOf("10.20.0.1:5000", {443, 80}),
+                            .proxies = {EndpointOf("127.0.0.1:3128", {1080})}};
+  EXPECT_TRUE(policy.CheckConnection("127.0.0.1", 3128, loopback));
+  EXPECT_FALSE(policy.CheckProxyTarget("127.0.0.1", 3128, loopback));
+  EXPECT_FALSE(policy.CheckProxyTarget("127.0.0.1", 8080, loopback));
+  EXPECT_FALSE(policy.CheckConnection("127.0.0.1", 8080, loopback));
+}
+
+TEST(EgressPolicy, ProxiesAreTheEndpointsOfTheProxySettings) {
+  const auto proxies = ProxiesOf({"https_proxy=http://user:pw@Proxy.Example:3128/", "HTTP_PROXY=[::1]:8080",
+                                  "no_proxy=skip.example", "ALL_PROXY=socks5://socks.internal",
+                                  "https_proxy=https://tls.proxy"});
+  ASSERT_EQ(proxies.size(), 4u);
+  EXPECT_TRUE(proxies[0].Matches("proxy.example", 3128));
+  EXPECT_TRUE(proxies[1].Matches("::1", 8080));
+  EXPECT_TRUE(proxies[2].Matches("socks.internal", 1080)) << "libcurl's default port";
+  EXPECT_TRUE(proxies[3].Matches("tls.proxy", 443));
+  EXPECT_FALSE(proxies[0].Matches("proxy.example", 1080));
 }
 
 }  // namespace
