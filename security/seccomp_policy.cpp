@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <linux/netlink.h>
+#include <linux/falloc.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -108,22 +109,32 @@ std::vector<SyscallRule> WithoutRule(std::vector<SyscallRule> rules, std::string
   return rules;
 }
 
-// The network calls libcurl, its resolver and TLS make; files only read-only.
+// What libcurl and TLS need on sockets the broker connected (docs/fetcher.md); files
+// only read-only. Those sockets belong to the host's network, so none may be pointed
+// elsewhere: connect returns 0 and does nothing (libcurl 7.88 calls it once on each
+// socket it was told is connected, where the kernel would answer 0; an AF_UNSPEC
+// connect would otherwise disconnect one for a connect elsewhere); bind, listen, accept
+// and a send with MSG_FASTOPEN (a connect in disguise) are named violations. Its own
+// sockets reach nothing.
 std::vector<SyscallRule> FetcherRules() {
-  std::vector<SyscallRule> rules = WithoutRule(BaseRules(), "openat");
+  std::vector<SyscallRule> rules = WithoutRule(WithoutRule(BaseRules(), "openat"), "sendmsg");
   rules.push_back(Allow("openat", {{2, ArgCondition::kMaskedEqual, O_RDONLY, O_ACCMODE | O_CREAT | O_TRUNC}}));
-  for (const char* name : {"connect", "sendto", "recvfrom", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
-                           "getsockname", "getpeername", "shutdown", "bind", "epoll_create1", "epoll_ctl",
-                           "epoll_wait", "epoll_pwait", "pipe2", "eventfd2", "getdents64", "uname", "dup2",
-                           "dup3", "fdatasync", "fsync", "ftruncate", "socketpair"}) {
+  for (const char* name : {"recvfrom", "recvmmsg", "getsockopt", "setsockopt", "getsockname", "getpeername",
+                           "shutdown", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "pipe2", "eventfd2",
+                           "getdents64", "uname", "dup2", "dup3", "fdatasync", "fsync", "ftruncate", "socketpair"}) {
     rules.push_back(Allow(name));
   }
-  // glibc's resolver asks how many bytes a UDP answer holds.
+  rules.push_back(Fail("connect", 0));
+  for (const char* name : {"bind", "listen", "accept", "accept4"}) rules.push_back(Report(name));
+  // The flags argument of sendto and sendmmsg is the fourth, of sendmsg the third.
+  for (const auto& [name, flags] : {std::pair{"sendto", 3u}, std::pair{"sendmmsg", 3u}, std::pair{"sendmsg", 2u}}) {
+    rules.push_back(Allow(name, {{flags, ArgCondition::kMaskedEqual, 0, MSG_FASTOPEN}}));
+    rules.push_back(Report(name, {{flags, ArgCondition::kMaskedEqual, MSG_FASTOPEN, MSG_FASTOPEN}}));
+  }
   rules.push_back(Allow("ioctl", {{1, ArgCondition::kEqual, FIONREAD}}));
-  // Sockets: the internet, and the routing netlink glibc's resolver asks which address
-  // families the host has (AI_ADDRCONFIG). No sock_diag or other netlink, which would list
-  // the host's sockets; AF_UNIX fails (glibc probes nscd and goes on without it), so no
-  // abstract or filesystem socket of the host can be reached.
+  // Sockets: the internet (libcurl probes for IPv6 with one) and the routing netlink, both
+  // of its own empty network namespace. No sock_diag or other netlink; AF_UNIX fails, so
+  // no abstract or filesystem socket of the host can be reached.
   rules = WithoutRule(std::move(rules), "socket");
   for (int family : {AF_INET, AF_INET6}) {
     rules.push_back(Allow("socket", {{0, ArgCondition::kEqual, static_cast<uint64_t>(family)}}));
@@ -155,10 +166,19 @@ std::vector<SyscallRule> ImagerRules() {
   // sysinfo: libext2fs sizes its caches from the memory it sees.
   // copy_file_range: file bytes go from the spool to the image inside the kernel;
   // sync_file_range: their writeback starts before the final fsync.
-  for (const char* name : {"ftruncate", "fallocate", "fsync", "fdatasync", "preadv", "pwritev", "sysinfo",
-                           "copy_file_range", "sync_file_range"}) {
+  for (const char* name : {"ftruncate", "fsync", "fdatasync", "preadv", "pwritev", "sysinfo", "copy_file_range",
+                           "sync_file_range"}) {
     rules.push_back(Allow(name));
   }
+  // fallocate only in the modes libext2fs's unix_io uses, none of which allocates past the
+  // end of the file without growing it (RLIMIT_FSIZE is checked only when the size
+  // changes): 0, ZERO_RANGE, and PUNCH_HOLE|KEEP_SIZE. KEEP_SIZE without PUNCH_HOLE is
+  // named; any other mode meets the default kill.
+  for (uint64_t mode : {uint64_t{0}, uint64_t{FALLOC_FL_ZERO_RANGE}, uint64_t{FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE}}) {
+    rules.push_back(Allow("fallocate", {{1, ArgCondition::kEqual, mode}}));
+  }
+  rules.push_back(Report("fallocate", {{1, ArgCondition::kMaskedEqual, FALLOC_FL_KEEP_SIZE,
+                                        FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE}}));
   return rules;
 }
 

@@ -139,10 +139,19 @@ std::vector<std::string> LayerTree::MakeRootOnly(const std::string& path) {
   for (NodeId node = *dir; node != kNone; node = nodes_[node].parent) {
     Inode& inode = inodes_[nodes_[node].inode];
     if (inode.kind != ipc::EntryKind::kDirectory) break;
-    if (inode.uid == 0 && inode.gid == 0 && (inode.mode & 022) == 0) continue;
-    char was[64];
-    std::snprintf(was, sizeof was, " (was %04o %u:%u)", static_cast<unsigned>(inode.mode & 07777), inode.uid, inode.gid);
+    // A POSIX ACL may name users; the default one is what new entries below inherit.
+    std::vector<ipc::Xattr> none;
+    std::vector<ipc::Xattr>& xattrs = inode.extras ? inode.extras->xattrs : none;
+    const auto acl = std::remove_if(xattrs.begin(), xattrs.end(), [](const ipc::Xattr& x) {
+      return x.name == "system.posix_acl_access" || x.name == "system.posix_acl_default";
+    });
+    const bool had_acl = acl != xattrs.end();
+    if (inode.uid == 0 && inode.gid == 0 && (inode.mode & 022) == 0 && !had_acl) continue;
+    char was[80];
+    std::snprintf(was, sizeof was, " (was %04o %u:%u%s)", static_cast<unsigned>(inode.mode & 07777), inode.uid,
+                  inode.gid, had_acl ? " with a POSIX ACL" : "");
     changed.push_back((node == kRoot ? std::string("/") : PathOf(node)) + was);
+    xattrs.erase(acl, xattrs.end());
     inode.uid = inode.gid = 0;
     inode.mode = static_cast<uint16_t>(inode.mode & ~022);
   }

@@ -44,8 +44,8 @@ class LayerTree {
   std::optional<ipc::EntryKind> KindAt(const std::string& path, bool follow_final);
 
   // The directory `path` names (symlinks followed inside the image) and every directory
-  // above it made root-owned and not group- or world-writable, for files that run as root
-  // to sit under. One line per directory changed: "/usr/local/libexec (was 0777 1000:1000)".
+  // above it made root-owned and not group- or world-writable, without a POSIX ACL, for
+  // files that run as root to sit under. One line per directory changed: "/usr/local/libexec (was 0777 1000:1000)".
   std::vector<std::string> MakeRootOnly(const std::string& path);
 
   // Entries after this belong to no layer any more: aufs's hardlink directory of the

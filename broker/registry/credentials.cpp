@@ -1,5 +1,7 @@
 #include "broker/registry/credentials.h"
 
+#include "broker/host/trusted_paths.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -135,10 +137,32 @@ Result<RegistryCredentials> LookupCredentialsIn(const std::string& config_path, 
 }
 
 
+std::vector<std::string> CredentialHelperEnvironment(const HostEnvironment& env) {
+  if (!env.root) return env.variables;
+  std::vector<std::string> variables;
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";  // as sudo's secure_path
+  for (const std::string& variable : env.variables) {
+    if (variable.rfind("PATH=", 0) == 0) {
+      path = variable.substr(5);
+    } else {
+      variables.push_back(variable);
+    }
+  }
+  std::string trusted;
+  for (size_t start = 0; start <= path.size();) {
+    const size_t colon = std::min(path.find(':', start), path.size());
+    const std::string dir = path.substr(start, colon - start);
+    if (!dir.empty() && dir.front() == '/' && CheckTrustedPath(dir, "PATH")) trusted += (trusted.empty() ? "" : ":") + dir;
+    start = colon + 1;
+  }
+  variables.push_back("PATH=" + trusted);
+  return variables;
+}
+
 Result<RegistryCredentials> LookupCredentials(const HostEnvironment& env, const std::string& registry) {
   const std::string path = DockerConfigPath(env);
   if (path.empty()) return RegistryCredentials{};
-  return LookupCredentialsIn(path, registry, env.variables);
+  return LookupCredentialsIn(path, registry, CredentialHelperEnvironment(env));
 }
 
 }  // namespace banger::broker

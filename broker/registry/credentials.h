@@ -18,6 +18,12 @@ struct RegistryCredentials {
   std::string identity_token;
 };
 
+// What a credential helper runs with: the user's environment, as docker runs it; as root,
+// its PATH keeps only directories no one but root could have changed (trusted_paths.h),
+// so that a PATH entry another user can write does not choose the program root runs
+// with registry secrets (no PATH: sudo's secure_path).
+std::vector<std::string> CredentialHelperEnvironment(const HostEnvironment& env);
+
 // Empty credentials (anonymous) when nothing is configured for the registry.
 Result<RegistryCredentials> LookupCredentials(const HostEnvironment& env, const std::string& registry);
 // The same from an explicit config file path; a credential helper runs with

@@ -16,10 +16,19 @@ namespace banger::broker {
 namespace {
 
 constexpr int kConnectTimeoutMs = 20000;
+// Names one fetcher may have looked up (a registry, its token realm, a few redirect
+// hosts are what a pull needs): each lookup is DNS traffic from the host and a cached
+// answer in the broker.
+constexpr size_t kMaxLookups = 64;
 
 std::string HostAndPort(const std::string& host, uint64_t port) {
   const bool v6 = host.find(':') != std::string::npos;
   return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// Names compare in lower case, as DNS compares them and as the policy holds them.
+void Lowercase(std::string& host) {
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
 }
 
 // A DNS name as a URL carries it: letters, digits, '-' and '.'; or a literal address.
@@ -63,6 +72,11 @@ Result<void> ConnectWithin(int fd, const sockaddr_storage& to, socklen_t length,
   socklen_t size = sizeof failure;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size) != 0) return Error::FromErrno("getsockopt(SO_ERROR)");
   if (failure != 0) return Error{ErrorCode::kIo, "connect to " + what + ": " + std::strerror(failure)};
+  // A second connect completes the socket's own state (as a blocking connect would have):
+  // the fetcher may not call connect (seccomp_policy.cpp).
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), length) != 0 && errno != EISCONN) {
+    return Error::FromErrno("connect to " + what);
+  }
   return {};
 }
 
@@ -74,7 +88,7 @@ bool Endpoint::Matches(const std::string& other_host, uint64_t port) const {
 
 Endpoint EndpointOf(std::string_view host_and_port, std::vector<uint16_t> default_ports) {
   Endpoint endpoint{std::string(HostWithoutPort(host_and_port)), std::move(default_ports)};
-  for (char& c : endpoint.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  Lowercase(endpoint.host);
   const size_t colon = host_and_port.rfind(':');
   const size_t bracket = host_and_port.rfind(']');
   const bool bare_v6 = bracket == std::string_view::npos && host_and_port.find(':') != colon;
@@ -122,7 +136,7 @@ std::vector<Endpoint> ProxiesOf(const std::vector<std::string>& environment) {
     const size_t equals = setting.find('=');
     if (equals == std::string::npos) continue;
     std::string key = setting.substr(0, equals);
-    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    Lowercase(key);
     if (key != "http_proxy" && key != "https_proxy" && key != "all_proxy") continue;
     std::string value = setting.substr(equals + 1);
     const bool https = value.rfind("https://", 0) == 0;
@@ -170,6 +184,7 @@ void NetworkGate::Serve() {
 Result<ipc::Message> NetworkGate::Answer(const ipc::Message& request) {
   if (request.type == ipc::MessageType::kNetResolve) {
     BANGER_ASSIGN_OR_RETURN(ipc::NetResolve asked, ipc::Decode<ipc::NetResolve>(request.body));
+    Lowercase(asked.host);
     BANGER_ASSIGN_OR_RETURN(std::vector<IpAddress> addresses, Resolve(asked.host));
     ipc::NetAddresses answer;
     for (const IpAddress& address : addresses) answer.addresses.push_back(address.String());
@@ -178,12 +193,14 @@ Result<ipc::Message> NetworkGate::Answer(const ipc::Message& request) {
   if (request.type == ipc::MessageType::kNetPermit) {
     // Through a proxy the proxy resolves names; a literal target is checked here.
     BANGER_ASSIGN_OR_RETURN(ipc::NetPermit asked, ipc::Decode<ipc::NetPermit>(request.body));
+    Lowercase(asked.host);
     if (auto literal = LiteralHostAddress(asked.host)) {
       BANGER_TRY(policy_.CheckProxyTarget(asked.host, asked.port, *literal));
     }
     return ipc::Message::Make(ipc::MessageType::kNetAddresses, ipc::Encode(ipc::NetAddresses{}));
   }
   BANGER_ASSIGN_OR_RETURN(ipc::NetConnect asked, ipc::Decode<ipc::NetConnect>(request.body));
+  Lowercase(asked.host);
   BANGER_ASSIGN_OR_RETURN(UniqueFd socket, Connect(asked));
   ipc::Message answer = ipc::Message::Make(ipc::MessageType::kNetConnected);
   answer.fds.push_back(std::move(socket));
@@ -191,12 +208,16 @@ Result<ipc::Message> NetworkGate::Answer(const ipc::Message& request) {
 }
 
 Result<std::vector<IpAddress>> NetworkGate::Resolve(const std::string& host) {
+  if (auto literal = LiteralHostAddress(host)) return std::vector<IpAddress>{*literal};
   if (auto known = resolved_.find(host); known != resolved_.end()) return known->second;
   if (!IsHostName(host)) return Error{ErrorCode::kInvalidArgument, "'" + TerminalSafe(host, 100) + "' is not a host name"};
+  if (lookups_ >= kMaxLookups) {
+    return Error{ErrorCode::kInvalidArgument, "refusing to look up " + host + ": this pull looked up " +
+                                                  std::to_string(kMaxLookups) + " names already"};
+  }
+  ++lookups_;
   std::vector<IpAddress> addresses;
-  if (auto literal = LiteralHostAddress(host)) {
-    addresses.push_back(*literal);
-  } else {
+  {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -75,6 +75,7 @@ class NetworkGate {
   EgressPolicy policy_;
   ipc::Channel channel_;
   std::map<std::string, std::vector<IpAddress>> resolved_;  // each name once
+  size_t lookups_ = 0;                                       // at most kMaxLookups
   std::thread thread_;
 };
 

@@ -11,9 +11,11 @@
 //                   with one CHANGE: drop-layer, reorder-layers, duplicate-layer,
 //                   platform (claims linux/arm64), layer-size (one byte more);
 //   reach-host PORT asked to resolve, try to reach the host's 127.0.0.1:PORT: with a
-//                   socket of its own, through the broker's gate as itself, and through
-//                   the gate claiming the registry's name; fail the pull with what each
-//                   attempt got ("direct: ...; as itself: ...; as the registry: ...").
+//                   socket of its own, through the broker's gate as itself, through the
+//                   gate claiming the registry's name, and by disconnecting a socket the
+//                   gate connected to the registry and connecting it again; fail the pull
+//                   with what each got ("direct: ...; as itself: ...; as the registry:
+//                   ...; reconnected: ...").
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -83,25 +85,51 @@ class Attacker {
     return true;
   }
 
-  Result<bool> ReachTheHost(ipc::Message& message) {
-    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
-    const auto port = static_cast<uint16_t>(std::stoi(g_attack.substr(11)));
-    const auto loopback = *banger::ParseIpAddress("127.0.0.1");
-    std::string direct = "connected";
-    UniqueFd own(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  // What a request on `fd` got: "sent", or why not.
+  static std::string Send(int fd) {
+    static constexpr char kRequest[] = "GET /v2/ HTTP/1.0\r\n\r\n";
+    return ::send(fd, kRequest, sizeof kRequest - 1, MSG_NOSIGNAL) < 0 ? std::strerror(errno) : "sent";
+  }
+  static sockaddr_in Loopback(uint16_t port) {
     sockaddr_in to{};
     to.sin_family = AF_INET;
     to.sin_port = htons(port);
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (!own || ::connect(own.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) direct = std::strerror(errno);
+    return to;
+  }
+
+  Result<bool> ReachTheHost(ipc::Message& message) {
+    BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
+    const auto port = static_cast<uint16_t>(std::stoi(g_attack.substr(11)));
+    const auto loopback = *banger::ParseIpAddress("127.0.0.1");
+    sockaddr_in victim = Loopback(port);
+    // A socket of its own.
+    UniqueFd own(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    (void)::connect(own.get(), reinterpret_cast<sockaddr*>(&victim), sizeof victim);
+    const std::string direct = Send(own.get());
+    // The gate, as itself and claiming the registry's name for the address.
     BANGER_ASSIGN_OR_RETURN(UniqueFd gate_fd, banger::DupCloexec(security::kFirstPassedFd));
     banger::fetcher::NetworkGateway gate(ipc::Channel(std::move(gate_fd), "gate"));
     auto as_itself = gate.Connect("127.0.0.1", loopback, port);
-    const std::string registry(banger::HostWithoutPort(request.reference.substr(0, request.reference.find('/'))));
+    const std::string registry_host_port = request.reference.substr(0, request.reference.find('/'));
+    const std::string registry(banger::HostWithoutPort(registry_host_port));
     auto as_registry = gate.Connect(registry, loopback, port);
+    // A socket the gate connected to the registry, disconnected and pointed at the victim.
+    std::string moved = "no socket";
+    const auto registry_port = static_cast<uint16_t>(std::stoi(registry_host_port.substr(registry_host_port.rfind(':') + 1)));
+    if (auto socket = gate.Connect(registry, *banger::ParseIpAddress(registry), registry_port)) {
+      const sockaddr unspecified{AF_UNSPEC, {}};
+      (void)::connect(socket->get(), &unspecified, sizeof unspecified);
+      (void)::connect(socket->get(), reinterpret_cast<sockaddr*>(&victim), sizeof victim);
+      sockaddr_in peer{};
+      socklen_t size = sizeof peer;
+      const bool still = ::getpeername(socket->get(), reinterpret_cast<sockaddr*>(&peer), &size) == 0 &&
+                         ntohs(peer.sin_port) == registry_port;
+      moved = still ? "still the registry" : "moved";
+    }
     const std::string report = "direct: " + direct + "; as itself: " +
                                (as_itself ? "connected" : as_itself.error().message) + "; as the registry: " +
-                               (as_registry ? "connected" : as_registry.error().message);
+                               (as_registry ? "connected" : as_registry.error().message) + "; reconnected: " + moved;
     BANGER_TRY(channel_.Send(ipc::MakeErrorMessage(banger::Error{banger::ErrorCode::kIo, report})));
     return true;
   }

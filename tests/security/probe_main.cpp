@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <linux/falloc.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
@@ -36,6 +38,29 @@ int Perform(const std::string& action) {
   if (action == "socket_sock_diag") return ::socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG) < 0 ? errno : 0;
   if (action == "socket_route") return ::socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) < 0 ? errno : 0;
   // What would have the kernel signal another process of the helper's uid.
+  // The fetcher's sockets come from the broker, connected: it may connect or bind none.
+  if (action == "connect" || action == "disconnect" || action == "bind" || action == "sendto_fastopen") {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(1);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const auto* address = reinterpret_cast<const sockaddr*>(&to);
+    if (action == "connect") {  // 0 from connect, but still nothing at the other end
+      if (::connect(fd, address, sizeof to) != 0) return errno;
+      sockaddr_in peer{};
+      socklen_t size = sizeof peer;
+      return ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &size) < 0 ? errno : 0;
+    }
+    if (action == "disconnect") {
+      const sockaddr unspecified{AF_UNSPEC, {}};
+      return ::connect(fd, &unspecified, sizeof unspecified) < 0 ? errno : 0;
+    }
+    if (action == "bind") return ::bind(fd, address, sizeof to) < 0 ? errno : 0;
+    return ::sendto(fd, "x", 1, MSG_FASTOPEN, address, sizeof to) < 0 ? errno : 0;
+  }
+  // Room allocated past the end of a file without growing it escapes RLIMIT_FSIZE.
+  if (action == "fallocate_keep_size") return ::fallocate(0, FALLOC_FL_KEEP_SIZE, 0, 1 << 20) < 0 ? errno : 0;
   if (action == "fcntl_setown") return ::fcntl(banger::security::kChannelFd, F_SETOWN, 1) < 0 ? errno : 0;
   if (action == "fcntl_setsig") return ::fcntl(banger::security::kChannelFd, F_SETSIG, SIGKILL) < 0 ? errno : 0;
   if (action == "fcntl_async") return ::fcntl(banger::security::kChannelFd, F_SETFL, O_ASYNC) < 0 ? errno : 0;

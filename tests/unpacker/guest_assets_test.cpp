@@ -177,6 +177,32 @@ TEST_F(GuestAssets, ParentsOfRootRunFilesBecomeRootOwnedAndClosed) {
 
 // A directory that holds only a symlink on the way is on the way too: uid 1000 could swap
 // /usr/local/bin -> /opt/bin for a link to its own agent.
+// An ACL can grant a user what the mode does not show (its default entries are what new
+// entries below inherit): the directories above root-run files lose theirs.
+TEST_F(GuestAssets, ParentsOfRootRunFilesLoseTheirPosixAcls) {
+  // user::rwx, user:1000:rwx, group::r-x, mask::rwx, other::r-x (the kernel's xattr form)
+  const std::string acl("\x02\0\0\0\x01\0\x07\0\xff\xff\xff\xff\x02\0\x07\0\xe8\x03\0\0"
+                        "\x04\0\x05\0\xff\xff\xff\xff\x10\0\x07\0\xff\xff\xff\xff\x20\0\x05\0\xff\xff\xff\xff",
+                        44);
+  auto image = SystemdImage();
+  image.push_back(LayerEntry::Dir("usr/local").Mode(0755).Xattr("system.posix_acl_default", acl));
+  image.push_back(LayerEntry::Dir("usr/local/libexec").Mode(0755).Xattr("system.posix_acl_access", acl)
+                      .Xattr("user.note", "kept"));
+  image.push_back(LayerEntry::Dir("srv").Mode(0755).Xattr("system.posix_acl_access", acl));
+  auto tree = Run({image});
+  ASSERT_TRUE(tree) << tree.error().message;
+  for (const char* path : {"/usr/local", "/usr/local/libexec"}) {
+    const ipc::TreeEntry* e = tree->Find(path);
+    ASSERT_NE(e, nullptr) << path;
+    for (const ipc::Xattr& x : e->xattrs) EXPECT_EQ(x.name.rfind("system.posix_acl", 0), std::string::npos) << path;
+  }
+  ASSERT_EQ(tree->Find("/usr/local/libexec")->xattrs.size(), 1u) << "other attributes stay";
+  EXPECT_EQ(tree->Find("/srv")->xattrs.size(), 1u) << "nothing banger runs is below it";
+  const std::string warnings = tree->done["warnings"].dump();
+  EXPECT_NE(warnings.find("/usr/local/libexec (was 0755 0:0 with a POSIX ACL) root-owned"), std::string::npos)
+      << warnings;
+}
+
 TEST_F(GuestAssets, ADirectoryHoldingASymlinkOnTheWayIsClosedToo) {
   auto image = SystemdImage();
   image.push_back(LayerEntry::Dir("usr/local").Mode(0775).Uid(1000).Gid(1000));

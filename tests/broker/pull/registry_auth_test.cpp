@@ -123,6 +123,38 @@ TEST_F(RegistryAuth, CredentialHelperOnPath) {
   EXPECT_EQ(server, registry->host()) << "the helper was asked for this registry";
 }
 
+// As root, a credential helper is looked up only in PATH directories no one but root
+// could have changed: a helper planted in a world-writable PATH entry ahead of the
+// trusted one is not run, and with only that entry none is found.
+TEST(Credentials, RootRunsHelpersOnlyFromDirectoriesOnlyRootControls) {
+  BANGER_REQUIRE_ROOT();
+  ScratchDir trusted("banger-helper-bin"), scratch("banger-helper-planted"), config("banger-docker-config");
+  const std::string planted = scratch.path() + "/open";
+  ASSERT_EQ(::mkdir(planted.c_str(), 0777), 0);
+  ASSERT_EQ(::chmod(planted.c_str(), 0777), 0);
+  for (const auto& [dir, user] : {std::pair{trusted.path(), "trusted"}, std::pair{planted, "planted"}}) {
+    const std::string helper = dir + "/docker-credential-bangerpath";
+    std::ofstream(helper) << "#!/bin/sh\nprintf '{\"Username\":\"" << user << "\",\"Secret\":\"s\"}'\n";
+    ::chmod(helper.c_str(), 0755);
+  }
+  std::ofstream(config.path() + "/config.json") << R"({"credsStore": "bangerpath"})";
+  HostEnvironment env;
+  env.root = true;
+  env.docker_config = config.path();
+  env.variables = {"PATH=" + planted + ":" + trusted.path() + ":/usr/bin:/bin"};
+  auto found = LookupCredentials(env, "registry.example");
+  ASSERT_TRUE(found) << found.error().message;
+  EXPECT_EQ(found->username, "trusted") << "the helper planted in a world-writable directory ran as root";
+  env.variables = {"PATH=" + planted + ":/usr/bin:/bin"};
+  auto none = LookupCredentials(env, "registry.example");
+  ASSERT_FALSE(none) << "found " << none->username;
+  // Not as root: the user's PATH is the user's.
+  env.root = false;
+  auto users = LookupCredentials(env, "registry.example");
+  ASSERT_TRUE(users) << users.error().message;
+  EXPECT_EQ(users->username, "planted");
+}
+
 TEST(Credentials, DockerHubAliasesAndPrecedence) {
   ScratchDir dir("banger-docker-config");
   const std::string path = dir.path() + "/config.json";
