@@ -59,19 +59,23 @@ Result<std::array<T, 4>> ParseIds(std::string_view text, std::string_view key) {
   return ids;
 }
 
-// "NSpid:\t4242\t1": every number on the line; none when the kernel has no such line.
-Result<std::vector<pid_t>> ParseNamespacePids(std::string_view text) {
+// "NSpid:\t4242\t1", "Groups:\t4 27 ": every number on the line (at most 64); none when
+// the kernel has no such line.
+template <class T>
+Result<std::vector<T>> ParseNumberList(std::string_view text, const char* field) {
   bool found = false;
-  std::string_view value = FieldValue(text, "NSpid", &found);
-  std::vector<pid_t> pids;
+  std::string_view value = FieldValue(text, field, &found);
+  std::vector<T> pids;
   const char* p = value.data();
   const char* end = value.data() + value.size();
   while (found && p < end && pids.size() < 64) {
     while (p < end && (*p == ' ' || *p == '\t')) ++p;
     if (p == end) break;
-    pid_t pid = 0;
+    T pid = 0;
     auto [next, ec] = std::from_chars(p, end, pid);
-    if (ec != std::errc()) return Error{ErrorCode::kMalformed, "/proc status has an unreadable 'NSpid' field"};
+    if (ec != std::errc()) {
+      return Error{ErrorCode::kMalformed, std::string("/proc status has an unreadable '") + field + "' field"};
+    }
     pids.push_back(pid);
     p = next;
   }
@@ -98,7 +102,8 @@ Result<ProcStatus> ParseProcStatus(std::string_view text) {
   BANGER_ASSIGN_OR_RETURN(s.cap_amb, ParseNumber<uint64_t>(text, "CapAmb", 16));
   BANGER_ASSIGN_OR_RETURN(s.uids, ParseIds<uid_t>(text, "Uid"));
   BANGER_ASSIGN_OR_RETURN(s.gids, ParseIds<gid_t>(text, "Gid"));
-  BANGER_ASSIGN_OR_RETURN(s.namespace_pids, ParseNamespacePids(text));
+  BANGER_ASSIGN_OR_RETURN(s.namespace_pids, ParseNumberList<pid_t>(text, "NSpid"));
+  BANGER_ASSIGN_OR_RETURN(s.groups, ParseNumberList<gid_t>(text, "Groups"));
   if (auto peak = ParseNumber<uint64_t>(text, "VmHWM")) s.peak_rss_kib = *peak;
   return s;
 }

@@ -20,6 +20,7 @@ struct ProcStatus {
   uint64_t cap_inh = 0, cap_prm = 0, cap_eff = 0, cap_bnd = 0, cap_amb = 0;
   std::array<uid_t, 4> uids{};  // real, effective, saved, filesystem
   std::array<gid_t, 4> gids{};
+  std::vector<gid_t> groups;  // supplementary
   uint64_t peak_rss_kib = 0;  // VmHWM, when the process still has its memory
   // NSpid: the process's pid in each PID namespace from the reader's down to its own.
   std::vector<pid_t> namespace_pids;

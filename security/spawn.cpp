@@ -119,6 +119,9 @@ Result<void> VerifyIdentity(const ProcStatus& status, const SandboxSpec& spec, c
                                             std::to_string(spec.gid) + " it was given"};
     }
   }
+  if (!status.groups.empty()) {
+    return Error{ErrorCode::kSandbox, name + " keeps supplementary group " + std::to_string(status.groups.front())};
+  }
   return {};
 }
 

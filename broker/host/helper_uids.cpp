@@ -1,6 +1,8 @@
 #include "broker/host/helper_uids.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/file.h>
 
 #include <charconv>
@@ -47,6 +49,8 @@ Result<HelperUidClaim> ClaimHelperUid(const std::string& lock_dir, const HelperU
   UniqueFd dir(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir) return Error::FromErrno("open " + lock_dir);
   for (uint64_t uid = range.first; uid <= range.last; ++uid) {
+    // A uid or gid that names a user or group has files and rights of its own somewhere.
+    if (::getpwuid(static_cast<uid_t>(uid)) != nullptr || ::getgrgid(static_cast<gid_t>(uid)) != nullptr) continue;
     const std::string name = std::to_string(uid);
     UniqueFd lock(::openat(dir.get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!lock) return Error::FromErrno("open " + lock_dir + "/" + name);
@@ -54,7 +58,8 @@ Result<HelperUidClaim> ClaimHelperUid(const std::string& lock_dir, const HelperU
     if (errno != EWOULDBLOCK) return Error::FromErrno("flock " + lock_dir + "/" + name);
   }
   return Error{ErrorCode::kSandbox, "every uid in helper_uids (" + FormatHelperUidRange(range) +
-                                            ") is held by another pull; widen the range in the config"};
+                                            ") is held by another pull or names a user or group; widen the range in "
+                                            "the config"};
 }
 
 }  // namespace banger::broker

@@ -12,7 +12,7 @@ namespace banger::security {
 namespace {
 
 constexpr const char* kConfinedStatus =
-    "Name:\tbanger-unpacker\nUid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\n"
+    "Name:\tbanger-unpacker\nUid:\t65534\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\nGroups:\t\n"
     "CapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
     "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n"
     "Seccomp_filters:\t1\nNSpid:\t4242\t1\n";
@@ -24,7 +24,11 @@ TEST(ProcStatus, ParsesAndAcceptsAConfinedChild) {
   EXPECT_EQ(status->seccomp_mode, 2);
   EXPECT_EQ(status->uids[3], 65534u);
   EXPECT_EQ(status->namespace_pids, (std::vector<pid_t>{4242, 1}));
+  EXPECT_TRUE(status->groups.empty());
   EXPECT_TRUE(VerifyConfined(*status, "child"));
+  std::string with_groups = kConfinedStatus;
+  with_groups.replace(with_groups.find("Groups:\t"), 8, "Groups:\t4 24 27 ");
+  EXPECT_EQ(ParseProcStatus(with_groups)->groups, (std::vector<gid_t>{4, 24, 27}));
 }
 
 TEST(ProcStatus, NamesEveryMissingConfinement) {

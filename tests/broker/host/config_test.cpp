@@ -1,6 +1,7 @@
 // The config file (broker/host/config.h): every key parsed, every mistake one error
 // naming file:line, $BANGER_CONFIG, the state and cache dirs' precedence, the helpers'
 // user, and the banger CLI reading it.
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -293,7 +294,8 @@ TEST(HelperUids, EachClaimHoldsAUidNoOtherClaimHolds) {
   auto none = broker::ClaimHelperUid(locks, range);
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().message,
-            "every uid in helper_uids (400000-400001) is held by another pull; widen the range in the config");
+            "every uid in helper_uids (400000-400001) is held by another pull or names a user or group; widen the "
+            "range in the config");
   { auto released = std::move(*first); }
   first = broker::ClaimHelperUid(locks, range);
   ASSERT_TRUE(first) << first.error().message;
@@ -301,6 +303,9 @@ TEST(HelperUids, EachClaimHoldsAUidNoOtherClaimHolds) {
   struct stat st {};
   ASSERT_EQ(::stat(locks.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
+  // uid 1 and gid 1 are Debian's daemon: a range over them yields nothing.
+  ASSERT_NE(::getpwuid(1), nullptr);
+  EXPECT_FALSE(broker::ClaimHelperUid(locks, broker::HelperUidRange{1, 1})) << "a user's uid was handed out";
   std::filesystem::remove_all(dir_template);
 }
 
