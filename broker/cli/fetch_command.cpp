@@ -61,6 +61,8 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   options.egress_allow = config.egress_allow;
   for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
+  options.min_download_rate = config.min_download_rate;
+  options.download_grace_seconds = config.download_grace_seconds;
   if (auto ref = ParseReference(options.reference)) {
     for (const RegistryMirror& m : config.mirrors) {
       if (m.registry == ref->registry) options.mirrors.push_back(m.mirror);

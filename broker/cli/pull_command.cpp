@@ -93,6 +93,8 @@ Result<PullOptions> OptionsFrom(const CliContext& context, const ParsedFlags& fl
   options.egress_allow = config.egress_allow;
   for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
+  options.min_download_rate = config.min_download_rate;
+  options.download_grace_seconds = config.download_grace_seconds;
   if (auto parallel = flags.Value("--parallel")) {
     BANGER_ASSIGN_OR_RETURN(long n, ParseIntFlag("--parallel", *parallel, 1, 16));
     options.parallel_downloads = static_cast<int>(n);

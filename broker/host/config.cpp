@@ -174,6 +174,20 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
       return Error{ErrorCode::kInvalidArgument, "parallel_downloads wants a whole number from 1 to 16, not '" + value + "'"};
     }
     config.parallel_downloads = static_cast<int>(*n);
+  } else if (key == "min_download_rate") {
+    auto n = ParseWhole(value);
+    if (!n || *n < 1 || *n > (uint64_t{1} << 30)) {
+      return Error{ErrorCode::kInvalidArgument, "min_download_rate wants bytes per second from 1 to 1073741824, not '" +
+                                                    value + "'"};
+    }
+    config.min_download_rate = *n;
+  } else if (key == "download_grace_seconds") {
+    auto n = ParseWhole(value);
+    if (!n || *n > 7 * 24 * 3600) {
+      return Error{ErrorCode::kInvalidArgument, "download_grace_seconds wants a whole number from 0 to 604800, not '" +
+                                                    value + "'"};
+    }
+    config.download_grace_seconds = *n;
   } else {
     for (const BoundKey& bound : kBounds) {
       if (key != bound.name) continue;
@@ -190,7 +204,8 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
 const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {"user", "helper_uids", "state_dir", "cache_dir", "insecure_registries",
-                                  "mirrors", "egress_allow", "parallel_downloads", "catalog"};
+                                  "mirrors", "egress_allow", "parallel_downloads", "min_download_rate",
+                                  "download_grace_seconds", "catalog"};
     for (const BoundKey& bound : kBounds) k.push_back(bound.name);
     return k;
   }();
@@ -302,6 +317,11 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
        "\n"
        "# Blobs downloaded at once, 1 to 16 (`image pull --parallel` overrides it).\n"
        "# parallel_downloads = 3\n"
+       "\n"
+       "# The slowest a blob may arrive: after the grace time, at this many bytes per second\n"
+       "# on average, or the pull stops (a registry that trickles cannot hold it forever).\n"
+       "# min_download_rate = 16384\n"
+       "# download_grace_seconds = 300\n"
        "\n"
        "# The image catalog (a path or an https URL) `image pull NAME` consults first\n"
        "# (`--catalog` and $BANGER_CATALOG override it; default /etc/banger/catalog.json,\n"

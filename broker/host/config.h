@@ -43,6 +43,8 @@ struct Config {
   // their own from it (helper_uids.h). Unset: every pull's helpers run as `user`.
   std::optional<HelperUidRange> helper_uids;
   int parallel_downloads = 3;
+  uint64_t min_download_rate = 16 * 1024;  // bytes/s a blob must average after the grace time
+  uint64_t download_grace_seconds = 300;
   std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
   // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.
   std::map<std::string, uint64_t> unpack_limits;

@@ -42,9 +42,11 @@ Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
     for (const auto& [id, download] : in_flight_) {
       if (download.pipe.watch_fd() >= 0) pipes.push_back(download.pipe.watch_fd());
     }
-    auto heard = fetcher_.Await(pipes, pending.empty() ? kBlobSilenceTimeoutMs : kWaitPollMs);
-    // While blobs wait for other pulls, the fetcher is asked often; silence is bounded overall.
-    if (!heard && heard.error().code == ErrorCode::kTimeout && !pending.empty() &&
+    auto heard = fetcher_.Await(pipes, WaitMs(pending.empty() ? kBlobSilenceTimeoutMs : kWaitPollMs));
+    BANGER_TRY(CheckDeadlines());
+    // The fetcher is asked often (blobs wait for other pulls, a deadline comes); silence
+    // is bounded overall.
+    if (!heard && heard.error().code == ErrorCode::kTimeout &&
         Clock::now() - last_heard < std::chrono::milliseconds(kBlobSilenceTimeoutMs)) {
       continue;
     }
@@ -62,6 +64,30 @@ Result<uint64_t> BlobDownloads::Run(const std::vector<FetchedBlob*>& wanted) {
     downloaded += bytes;
   }
   return downloaded;
+}
+
+int BlobDownloads::WaitMs(int longest_ms) const {
+  const auto now = Clock::now();
+  int64_t wait = longest_ms;
+  for (const auto& [id, download] : in_flight_) {
+    const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(download.deadline - now).count() + 1;
+    wait = std::min<int64_t>(wait, std::max<int64_t>(until, 1));
+  }
+  return static_cast<int>(wait);
+}
+
+Result<void> BlobDownloads::CheckDeadlines() const {
+  const auto now = Clock::now();
+  for (const auto& [id, download] : in_flight_) {
+    if (now <= download.deadline) continue;
+    const FetchedBlob& blob = *download.blob;
+    return Error{ErrorCode::kIo, blob.digest + ": " + std::to_string(download.incoming->received()) + " of " +
+                                     std::to_string(blob.size) + " bytes arrived in the time the slowest allowed rate (" +
+                                     std::to_string(options_.min_download_rate) + " bytes/s after " +
+                                     std::to_string(options_.download_grace_seconds) +
+                                     " s) gives it; the registry is too slow or stalling"};
+  }
+  return {};
 }
 
 Error BlobDownloads::PipeFailed(Error error) {
@@ -111,7 +137,11 @@ Result<void> BlobDownloads::Start(FetchedBlob& blob, UniqueFd claim) {
   BANGER_TRY(fetcher_.Send(message));
   Emit(FetchEvent::kStarted, blob, 0);
   if (options_.on_download_started) options_.on_download_started(blob.digest, incoming->fd());
-  in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(pipe), std::move(claim)});
+  const uint64_t rate = std::max<uint64_t>(options_.min_download_rate, 1);
+  const uint64_t ms = std::min<uint64_t>(options_.download_grace_seconds, uint64_t{1} << 28) * 1000 +
+                      std::min<uint64_t>(blob.size / rate, uint64_t{1} << 28) * 1000 + blob.size % rate * 1000 / rate;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(ms);  // at most ~17 years ahead
+  in_flight_.emplace(next_id_++, InFlight{&blob, std::move(incoming), std::move(pipe), std::move(claim), deadline});
   return {};
 }
 

@@ -5,6 +5,8 @@
 // I8). A blob another banger is downloading waits for that one.
 #pragma once
 
+#include <chrono>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,9 +35,14 @@ class BlobDownloads {
     std::unique_ptr<IncomingBlob> incoming;  // where `pipe` puts the bytes: its address stays put
     PipeDownload pipe;
     UniqueFd claim;  // the download lock; released when the download ends
+    std::chrono::steady_clock::time_point deadline;  // FetchOptions::min_download_rate
   };
 
   Result<void> StartWhatMay(std::vector<FetchedBlob*>& pending);
+  // How long the next wait may be: until the nearest deadline, at most `longest_ms`.
+  int WaitMs(int longest_ms) const;
+  // An error naming the first download past its deadline.
+  Result<void> CheckDeadlines() const;
   Result<void> Start(FetchedBlob& blob, UniqueFd claim);
   // Moves what the fetcher wrote into the blob's pipe into its cache file.
   Result<void> Drain(InFlight& download);

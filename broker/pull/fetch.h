@@ -32,6 +32,11 @@ struct FetchOptions {
   std::vector<std::string> insecure_registries;  // hosts that may use plain HTTP
   std::vector<std::string> egress_allow;         // CIDR ranges redirects may reach (config key)
   int parallel_downloads = 3;
+  // The slowest a blob may arrive: after `download_grace_seconds`, at
+  // `min_download_rate` bytes per second on average over the whole blob, or the pull
+  // stops, so a registry (or a fetcher) that trickles cannot hold a pull forever.
+  uint64_t min_download_rate = 16 * 1024;
+  uint64_t download_grace_seconds = 300;
   uint64_t max_document_bytes = 4 << 20;
   uint64_t max_layers = 128;
   // Credentials for a registry; unset means anonymous.

@@ -33,6 +33,8 @@ struct PullOptions {
   std::vector<std::string> egress_allow;  // the config's (fetch.h)
   std::map<std::string, std::vector<std::string>> mirrors;  // registry -> pull-through mirrors
   int parallel_downloads = 3;
+  uint64_t min_download_rate = 16 * 1024;  // fetch.h
+  uint64_t download_grace_seconds = 300;
   bool force = false;
   bool guest_assets = true;  // inject banger's agent, scripts and units (docs/guest.md)
   CatalogSources catalog;

@@ -124,6 +124,8 @@ Result<void> OciPull::Fetch() {
   fetch.egress_allow = options_.egress_allow;
   if (auto it = options_.mirrors.find(ref_.registry); it != options_.mirrors.end()) fetch.mirrors = it->second;
   fetch.parallel_downloads = options_.parallel_downloads;
+  fetch.min_download_rate = options_.min_download_rate;
+  fetch.download_grace_seconds = options_.download_grace_seconds;
   fetch.credentials = options_.credentials;
   fetch.certs_dirs = options_.certs_dirs;
   fetch.helpers = options_.helpers;

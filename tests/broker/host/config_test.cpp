@@ -104,6 +104,8 @@ TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
       {"parallel_downloads = 17", "parallel_downloads wants a whole number from 1 to 16, not '17'"},
       {"parallel_downloads = 0", "parallel_downloads"},
       {"parallel_downloads = two", "parallel_downloads"},
+      {"min_download_rate = 0", "min_download_rate wants bytes per second from 1 to 1073741824, not '0'"},
+      {"download_grace_seconds = -1", "download_grace_seconds wants a whole number from 0 to 604800"},
       {"user = Root", "user wants a system user name"},
       {"cache_dir = /tmp//x", "cache_dir wants an absolute path"},
       {"mirrors = =m", "mirrors wants registry=mirror-host pairs"},

@@ -285,6 +285,24 @@ TEST_F(RegistryTransport, RegistryNameResolvesThroughTheHostsDnsOncePerFetcher) 
 }
 
 
+// A registry that trickles (or a fetcher that does) cannot hold a pull forever: past its
+// grace time a blob must arrive at the slowest allowed rate on average, or the pull
+// stops naming it. Before, any byte within 15 minutes kept the download alive.
+TEST_F(RegistryTransport, ABlobThatTricklesIsStopped) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("app", "v1").is_null());
+  auto proxy = TestProxy::Start(registry->host(), {"--slow-blobs", "2000"});
+  ASSERT_TRUE(proxy);
+  FetchOptions options = OptionsFor(proxy->host() + "/app:v1");
+  options.min_download_rate = 1 << 20;
+  options.download_grace_seconds = 0;
+  auto image = FetchImage(*cache_, options);
+  ASSERT_FALSE(image) << "a blob at 2000 bytes/s passed a 1 MiB/s bound";
+  EXPECT_NE(image.error().message.find("the registry is too slow or stalling"), std::string::npos)
+      << image.error().message;
+}
+
 TEST_F(RegistryTransport, ServerErrorsAreRetried) {
   auto registry = TestRegistry::Start();
   ASSERT_TRUE(registry);
