@@ -4,7 +4,8 @@
 // itself (read before lockdown): what an attacker owning the process might send. The
 // reply "grow-file N" instead tries to write far past the end of the file it was given
 // as fd N of its request (the imager's image is 0, the unpacker's spool 1), and reports
-// how that went as its error.
+// how that went as its error. The reply "silent" is no reply at all: the helper holds its
+// request until it is killed.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@ struct Scenario {
   ipc::MessageType reply_type = ipc::MessageType::kUnpackDone;
   std::string body;
   int grow_fd = -1;  // which of the request's fds to grow, or none
+  bool silent = false;
 };
 
 // 64 GiB into the image file: past any image the test pulls, well inside the 1 TiB the
@@ -52,6 +54,7 @@ Result<Scenario> ReadScenario(const std::string& self) {
   if (type == "bundle-extracted") scenario.reply_type = ipc::MessageType::kBundleExtracted;
   if (type == "error") scenario.reply_type = ipc::MessageType::kError;
   if (type.starts_with("grow-file ")) scenario.grow_fd = std::stoi(type.substr(10));
+  scenario.silent = type == "silent";
   return scenario;
 }
 
@@ -72,7 +75,9 @@ int main(int, char** argv) {
                            message.type == ipc::MessageType::kImageBegin ||
                            message.type == ipc::MessageType::kExtractBundle;
       if (request && scenario.grow_fd >= 0) BANGER_TRY(channel.Send(GrowAFile(message, scenario.grow_fd)));
-      if (request && scenario.grow_fd < 0) BANGER_TRY(channel.Send(ipc::Message::Make(scenario.reply_type, scenario.body)));
+      if (request && scenario.grow_fd < 0 && !scenario.silent) {
+        BANGER_TRY(channel.Send(ipc::Message::Make(scenario.reply_type, scenario.body)));
+      }
       return true;  // layers and everything else: taken and ignored
     };
   };

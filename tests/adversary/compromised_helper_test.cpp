@@ -125,5 +125,29 @@ INSTANTIATE_TEST_SUITE_P(CompromisedHelper, FileGrowth,
                                            Growth{"banger-unpacker", "grow-file 1", "--limit max_spool_bytes=1073741824 "}),
                          [](const auto& info) { return std::string(info.param.helper == std::string("banger-imager") ? "Imager" : "Unpacker"); });
 
+// A helper that takes its request and says nothing more is stopped at the broker's own
+// bound (max_unpack_seconds, here 1, plus the broker's 60 s of grace), whatever bound
+// the helper was meant to keep itself; nothing is published.
+class Silence : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Silence, IsStoppedAtTheBrokersTimeBound) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("demo/app", "v1", {"--layers", "1"}).is_null());
+  StandInInstall install{GetParam(), BANGER_COMPROMISED_HELPER};
+  std::ofstream(install.helper_path(GetParam()) + ".reply") << "silent\n";
+  ScratchDir state{"banger-state"}, cache{"banger-cache"};
+  CommandResult pull = BangerIn(install.dir(), state.path(), cache.path(),
+                                "image pull -q --limit max_unpack_seconds=1 " + registry->host() + "/demo/app:v1");
+  EXPECT_NE(pull.exit_status, 0) << pull.output;
+  EXPECT_NE(pull.output.find(GetParam() + " went past its time bound (max_unpack_seconds) and was stopped"),
+            std::string::npos)
+      << pull.output;
+  EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << "no staging, no image";
+}
+
+INSTANTIATE_TEST_SUITE_P(CompromisedHelper, Silence, ::testing::Values("banger-unpacker", "banger-imager"),
+                         [](const auto& info) { return std::string(info.param == "banger-imager" ? "Imager" : "Unpacker"); });
+
 }  // namespace
 }  // namespace banger::testing
