@@ -17,7 +17,15 @@ if [ -n "${BANGER_ALLOW_SKIPS:-}" ] && [ "${BANGER_ALLOW_SKIPS}" != "1" ]; then
   exit 1
 fi
 
+# How long each phase took, on stderr, so a slow CI run says where its time went.
+phase_start=$SECONDS
+phase_done() {
+  echo "scripts/test.sh: $1 took $((SECONDS - phase_start)) s" >&2
+  phase_start=$SECONDS
+}
+
 bash scripts/install-deps.sh all
+phase_done "installing dependencies"
 jobs=$(nproc)
 
 # Fails the run on a skipped test unless skips were asked for; ctest's summary stays last.
@@ -38,10 +46,13 @@ run_ctest() {
 # First pass: AddressSanitizer + UndefinedBehaviorSanitizer, every test not labelled slow.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBANGER_SANITIZE=ON -DBANGER_FUZZ=OFF -DBANGER_BUILD_TESTS=ON
 cmake --build build-asan -j"$jobs"
+phase_done "the sanitizer build"
 (cd build-asan && run_ctest --output-on-failure -j"$jobs" --timeout 600 -LE slow)
+phase_done "the sanitizer tests"
 
 # Second pass, whose summary closes the run: the Release build, every test, fuzzers included.
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBANGER_FUZZ=ON -DBANGER_BUILD_TESTS=ON
 cmake --build build -j"$jobs"
+phase_done "the Release build"
 cd build
 run_ctest --output-on-failure -j"$jobs" --timeout 600
