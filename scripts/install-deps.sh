@@ -10,6 +10,8 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev clang libclang-rt-14-dev
+  # The test script links with mold: two builds' worth of test binaries link in seconds.
+  mold
   docker-registry skopeo umoci mmdebstrap qemu-system-x86 linux-image-amd64 e2fsprogs python3 python3-cryptography apache2-utils iproute2 util-linux shellcheck file zstd
   # The shells first-boot.sh is tested under (busybox-static gives busybox ash; it
   # conflicts with busybox, which serves as well where it is installed).

@@ -43,15 +43,20 @@ run_ctest() {
   return "$status"
 }
 
+# Both builds link with mold (GNU ld takes seconds per test binary), and the sanitizer build
+# keeps line tables only (-g1): all a sanitizer's report needs, for a tenth less compile time.
+link_with_mold=-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=mold
+
 # First pass: AddressSanitizer + UndefinedBehaviorSanitizer, every test not labelled slow.
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DBANGER_SANITIZE=ON -DBANGER_FUZZ=OFF -DBANGER_BUILD_TESTS=ON
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 "$link_with_mold" \
+  -DBANGER_SANITIZE=ON -DBANGER_FUZZ=OFF -DBANGER_BUILD_TESTS=ON
 cmake --build build-asan -j"$jobs"
 phase_done "the sanitizer build"
 (cd build-asan && run_ctest --output-on-failure -j"$jobs" --timeout 600 -LE slow)
 phase_done "the sanitizer tests"
 
 # Second pass, whose summary closes the run: the Release build, every test, fuzzers included.
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBANGER_FUZZ=ON -DBANGER_BUILD_TESTS=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$link_with_mold" -DBANGER_FUZZ=ON -DBANGER_BUILD_TESTS=ON
 cmake --build build -j"$jobs"
 phase_done "the Release build"
 cd build

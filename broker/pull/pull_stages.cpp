@@ -20,9 +20,14 @@ namespace {
 
 using nlohmann::json;
 
-// The unpacker keeps its own time bound (max_unpack_seconds); this one holds if it does not.
-constexpr auto kUnpackGrace = std::chrono::seconds(60);
+// The unpacker keeps its own time bound (max_unpack_seconds); the broker's holds if it does
+// not. The grace past the bound leaves time for the helper's own error to arrive: as long as
+// the bound itself, at least 5 s and at most 60 s.
 constexpr uint64_t kDefaultUnpackSeconds = 3600;
+std::chrono::milliseconds BrokerTimeBound(uint64_t bound_seconds) {
+  const auto grace = std::chrono::seconds(std::clamp<uint64_t>(bound_seconds, 5, 60));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(grace + std::chrono::seconds(bound_seconds));
+}
 constexpr int kUnpackerLastWordsMs = 2000;
 constexpr int kShutdownTimeoutMs = 10000;
 
@@ -202,7 +207,7 @@ Result<void> OciPull::Unpack() {
 // unpacker's failure (invariant I9).
 Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
   const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);
-  const auto deadline = std::chrono::steady_clock::now() + kUnpackGrace + std::chrono::seconds(bound);
+  const auto deadline = std::chrono::steady_clock::now() + BrokerTimeBound(bound);
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     auto reply = unpacker_->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone},
@@ -255,7 +260,7 @@ Result<void> OciPull::Image() {
   BANGER_TRY(imager_->Send(message));
   // The imager's work is bounded like the unpacker's: the same time, and then it is stopped.
   const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);
-  const auto timeout = std::chrono::milliseconds(kUnpackGrace + std::chrono::seconds(bound));
+  const auto timeout = BrokerTimeBound(bound);
   auto imaged = imager_->ReceiveExpecting({ipc::MessageType::kImageDone},
                                           static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX)));
   if (!imaged && imaged.error().code == ErrorCode::kTimeout) {

@@ -16,6 +16,8 @@
 //                   gate connected to the registry and connecting it again; fail the pull
 //                   with what each got ("direct: ...; as itself: ...; as the registry:
 //                   ...; reconnected: ...").
+//   stall-blobs     resolve honestly, then take every blob request and its pipe and never
+//                   write a byte or answer: only the broker's own deadline ends the pull.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -59,6 +61,10 @@ class Attacker {
       for (const UniqueFd& fd : message.fds) {
         if (auto copy = banger::DupCloexec(fd.get())) kept_.push_back(std::move(*copy));
       }
+    }
+    if (g_attack == "stall-blobs" && message.type == ipc::MessageType::kFetchBlob) {
+      for (UniqueFd& fd : message.fds) kept_.push_back(std::move(fd));  // held open, never written
+      return true;
     }
     if (g_attack.rfind("plan ", 0) == 0 && message.type == ipc::MessageType::kResolve) return LieAboutThePlan(message);
     if (g_attack.rfind("reach-host ", 0) == 0 && message.type == ipc::MessageType::kResolve) return ReachTheHost(message);

@@ -57,6 +57,26 @@ TEST(CompromisedFetcher, RewritingEveryFdItHadLeavesTheCacheVerified) {
   EXPECT_EQ(compared.exit_status, 0) << compared.output;
 }
 
+// A fetcher that takes each blob's pipe and then says nothing holds the pull only until
+// the broker's own deadline for that blob (download_grace_seconds, then min_download_rate
+// on average): the fetcher's silence is not the broker's to wait out.
+TEST(CompromisedFetcher, StallingEveryBlobIsStoppedAtTheBrokersDeadline) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ASSERT_FALSE(registry->Push("demo/app", "v1", {"--layers", "2"}).is_null());
+  StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+  std::ofstream(compromised.helper_path("banger-fetcher") + ".attack") << "stall-blobs\n";
+  ScratchDir cache("banger-cache"), state("banger-state"), config("banger-config");
+  std::ofstream(config.path() + "/config") << "download_grace_seconds = 1\nmin_download_rate = 1048576\n";
+  CommandResult pull = BangerIn(compromised.dir(), state.path(), cache.path(),
+                                "image pull -q " + registry->host() + "/demo/app:v1", "BANGER_CONFIG=" + config.path() + "/config");
+  EXPECT_NE(pull.exit_status, 0) << pull.output;
+  // The blob's deadline spoke, not the 15 minutes of silence (past the test's timeout).
+  EXPECT_NE(pull.output.find("bytes arrived in the time the slowest allowed rate"), std::string::npos) << pull.output;
+  EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << "nothing published";
+  EXPECT_EQ(BlobsThatDoNotMatchTheirNames(cache.path()), "") << "the cache holds only what the broker verified";
+}
+
 // A digest reference pins the manifest: the broker hashes the bytes the fetcher hands over
 // and refuses any other manifest, however honestly the fetcher hashed it. Before, only the
 // fetcher compared them.

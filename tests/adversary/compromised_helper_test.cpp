@@ -126,7 +126,7 @@ INSTANTIATE_TEST_SUITE_P(CompromisedHelper, FileGrowth,
                          [](const auto& info) { return std::string(info.param.helper == std::string("banger-imager") ? "Imager" : "Unpacker"); });
 
 // A helper that takes its request and says nothing more is stopped at the broker's own
-// bound (max_unpack_seconds, here 1, plus the broker's 60 s of grace), whatever bound
+// bound (max_unpack_seconds, here 1, plus the broker's grace: 5 s at such a bound), whatever bound
 // the helper was meant to keep itself; nothing is published.
 class Silence : public ::testing::TestWithParam<std::string> {};
 

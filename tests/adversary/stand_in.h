@@ -33,11 +33,11 @@ class StandInInstall {
 };
 
 // `banger ARGS` from `bin_dir` with its own state and cache directories, stdout and
-// stderr together.
+// stderr together; `env` adds VAR=value words to its environment.
 inline CommandResult BangerIn(const std::string& bin_dir, const std::string& state, const std::string& cache,
-                              const std::string& args) {
+                              const std::string& args, const std::string& env = "") {
   return RunCommand("env BANGER_STATE_DIR=" + state + " BANGER_CACHE_DIR=" + cache + " DOCKER_CONFIG=" + cache + " " +
-                    bin_dir + "/banger " + args + " 2>&1");
+                    env + " " + bin_dir + "/banger " + args + " 2>&1");
 }
 
 }  // namespace banger::testing
