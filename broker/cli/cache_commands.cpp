@@ -28,6 +28,7 @@ int Prune(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   const bool dry_run = flags.Has("--dry-run");
   auto report = PruneCache(*cache, dry_run);
   if (!report) return ReportError(err, report.error(), cache->oci_dir());
+  context.Note({{"dry_run", dry_run}, {"freed_bytes", report->bytes}, {"blobs", report->blobs}});
   out << (dry_run ? "would free " : "freed ") << HumanBytes(report->bytes) << " across " << report->blobs
       << " blob(s) in " << cache->oci_dir();
   if (report->unpacked > 0) out << ", " << report->unpacked << " unpacked image(s) included";
@@ -39,7 +40,7 @@ int Prune(const CliContext& context, const ParsedFlags& flags, std::ostream& out
 }  // namespace
 
 const Command& ImageCachePruneCommand() {
-  static const Command command{{"image cache prune", kPruneUsage, {.booleans = {"--dry-run"}}}, true, Prune};
+  static const Command command{{"image cache prune", kPruneUsage, {.booleans = {"--dry-run"}}}, true, Prune, /*audited=*/true};
   return command;
 }
 

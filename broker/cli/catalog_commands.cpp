@@ -79,6 +79,7 @@ int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
   auto store = ImageStore::Open(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
   const std::string name = flags.positional[0];
+  context.Note({{"image", name}, {"out", *out_path}});
   auto image = store->FindByName(name);
   if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
   const json& record = image->record;
@@ -86,6 +87,7 @@ int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
                                      ArchOf(record.value("platform", "")), record.value("kernel_ref", "")};
   auto written = WriteBundle(image->rootfs(), manifest, *out_path);
   if (!written) return ReportError(err, written.error(), *out_path);
+  context.Note({{"image_id", record.value("id", "")}, {"sha256", written->sha256}, {"size", written->size}});
   json entry = {{"name", manifest.name}, {"distro", manifest.distro}, {"arch", manifest.arch},
                 {"kernel_ref", manifest.kernel_ref}};
   entry["url"] = flags.Value("--url").value_or("https://example.invalid/" + name + ".tar.zst");
@@ -105,7 +107,8 @@ const Command& ImageCatalogCommand() {
 
 const Command& ImageBundleCommand() {
   static const Command command{
-      {"image bundle", kBundleUsage, {{"--out", "--url", "--distro", "--description"}}, kOneImageName}, true, Bundle};
+      {"image bundle", kBundleUsage, {{"--out", "--url", "--distro", "--description"}}, kOneImageName}, true, Bundle,
+      /*audited=*/true};
   return command;
 }
 

@@ -5,6 +5,7 @@
 
 #include "banger_version.h"
 #include "base/text.h"
+#include "broker/cli/audit_trail.h"
 #include "broker/cli/commands.h"
 #include "broker/cli/context.h"
 #include "broker/cli/exit_codes.h"
@@ -38,6 +39,8 @@ constexpr const char* kUsage =
     "                   cache dirs and /etc/banger/config (root; idempotent)\n"
     "  system uninstall [--purge]\n"
     "                   remove what system install made (images kept unless --purge)\n"
+    "  system audit verify [--head HASH] [FILE...]\n"
+    "                   check the audit log's hash chain; exit 1 naming the first broken link\n"
     "\n"
     "configuration: /etc/banger/config, or the file $BANGER_CONFIG names (docs/install.md);\n"
     "$BANGER_STATE_DIR and $BANGER_CACHE_DIR override its state_dir and cache_dir.\n"
@@ -72,9 +75,35 @@ int UnknownCommand(const Args& args, std::ostream& out, std::ostream& err) {
   }
   if (args[0] == "image") return ReportUsage(err, "unknown 'image' command; try 'banger image pull --help'", "");
   if (args[0] == "system") {
-    return ReportUsage(err, "unknown 'system' command; try 'banger system status', 'install' or 'uninstall'", "");
+    return ReportUsage(err, "unknown 'system' command; try 'banger system status', 'install', 'uninstall' or 'audit verify'", "");
   }
   return ReportUsage(err, "unknown command '" + args[0] + "'", "");
+}
+
+// A command root runs that acts: its start in the audit log before it runs (or it is
+// refused), its end after, with the error line it printed.
+int RunAudited(const Command& command, CliContext& context, const ParsedFlags& flags, const Args& args, std::ostream& out,
+               std::ostream& err) {
+  Args argv{"banger"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto trail = AuditTrail::Begin(context.config, context.config_path, command.spec.name, argv);
+  if (!trail) {
+    err << "banger: error: "
+        << TerminalSafe("the audit log cannot record this request, so it is refused: " + trail.error().message) << "\n";
+    return kExitError;
+  }
+  context.audit = &*trail;
+  ErrorLineTap tap(err);
+  const int status = command.run(context, flags, out, tap.stream());
+  tap.stream().flush();
+  auto ended = trail->End(status, tap.last_error());
+  for (const std::string& warning : trail->warnings()) err << "banger: warning: " << TerminalSafe(warning) << "\n";
+  if (!ended) {
+    err << "banger: error: " << TerminalSafe("the audit log could not record how this request ended: " + ended.error().message)
+        << "\n";
+    return status == kExitOk ? kExitError : status;
+  }
+  return status;
 }
 
 }  // namespace
@@ -83,7 +112,7 @@ const std::vector<const Command*>& AllCommands() {
   static const std::vector<const Command*> commands = {
       &ImagePullCommand(),      &ImageListCommand(),      &ImageInspectCommand(),     &ImageRemoveCommand(),
       &ImageFetchCommand(),     &ImageCatalogCommand(),   &ImageBundleCommand(),      &ImageCachePruneCommand(),
-      &SystemStatusCommand(),   &SystemInstallCommand(),  &SystemUninstallCommand()};
+      &SystemStatusCommand(),   &SystemInstallCommand(),  &SystemUninstallCommand(), &SystemAuditVerifyCommand()};
   return commands;
 }
 
@@ -114,7 +143,8 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
   }
   auto parsed = ParseCommand(command->spec, rest, out, err);
   if (const int* status = std::get_if<int>(&parsed)) return *status;
-  return command->run(*context, std::get<ParsedFlags>(parsed), out, err);
+  if (!command->audited || !context->env.root) return command->run(*context, std::get<ParsedFlags>(parsed), out, err);
+  return RunAudited(*command, *context, std::get<ParsedFlags>(parsed), args, out, err);
 }
 
 }  // namespace banger::broker

@@ -20,6 +20,8 @@ struct Command {
   // (they get a context without it).
   bool reads_config = true;
   int (*run)(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err);
+  // Run as root, the command leaves its start and end in the audit log (audit_trail.h).
+  bool audited = false;
 };
 
 // One each, defined beside the command's code.
@@ -34,6 +36,7 @@ const Command& ImageBundleCommand();   // catalog_commands.cpp
 const Command& SystemStatusCommand();     // system_commands.cpp: exit 3 when a helper is not confined
 const Command& SystemInstallCommand();    // system_commands.cpp
 const Command& SystemUninstallCommand();  // system_commands.cpp
+const Command& SystemAuditVerifyCommand();  // audit_commands.cpp: exit 1 at a broken link
 
 // Every command, in the order --help lists them.
 const std::vector<const Command*>& AllCommands();

@@ -1,5 +1,7 @@
 #include "broker/cli/context.h"
 
+#include "broker/cli/audit_trail.h"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -57,6 +59,10 @@ Result<HelperLauncher::Settings> CliContext::Helpers() const {
   settings.stop_fd = security::StopFd();
   settings.fetcher_environment = env.proxy_settings;
   return settings;
+}
+
+void CliContext::Note(const nlohmann::json& fields) const {
+  if (audit != nullptr) audit->Note(fields);
 }
 
 namespace {

@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "base/result.h"
 #include "broker/host/config.h"
 #include "broker/host/environment.h"
@@ -17,10 +19,18 @@ namespace banger::broker {
 // The environment of this process.
 HostEnvironment CaptureEnvironment();
 
+class AuditTrail;
+
 struct CliContext {
   HostEnvironment env;
   std::string config_path;  // the config file in use (it may not exist)
   Config config;
+  // The audit trail of this request when it has one (root, a command that acts): a
+  // command notes what its end record should say (the reference, digests, the image).
+  AuditTrail* audit = nullptr;
+
+  // Adds `fields` to this request's end record, when it has an audit trail.
+  void Note(const nlohmann::json& fields) const;
 
   std::string StateRoot() const;
   std::string CacheRoot() const;

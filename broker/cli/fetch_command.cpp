@@ -50,6 +50,7 @@ void PrintEvent(std::ostream& out, const FetchEvent& e) {
 int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   FetchOptions options;
   options.reference = flags.positional[0];
+  context.Note({{"reference", options.reference}});
   options.platform = flags.Value("--platform").value_or("");
   if (!options.platform.empty()) {
     if (auto platform = ParsePlatform(options.platform); !platform) {
@@ -87,6 +88,11 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   options.helpers = std::move(*helpers);
   auto image = FetchImage(*cache, options);
   if (!image) return ReportError(err, image.error(), options.reference);
+  context.Note({{"manifest_digest", image->manifest_digest},
+                {"config_digest", image->config.digest},
+                {"platform", image->platform},
+                {"downloaded_bytes", image->downloaded_bytes},
+                {"registry", image->reference.registry}});
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (json) {
@@ -120,7 +126,7 @@ const Command& ImageFetchCommand() {
   static const Command command{{"image fetch", kImageFetchUsage,
                                 {{"--platform", "--insecure-registry", "--parallel"}, {"--json", "-q"}, {"--insecure-registry"}},
                                 kOneReference},
-                               true, Fetch};
+                               true, Fetch, /*audited=*/true};
   return command;
 }
 

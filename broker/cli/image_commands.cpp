@@ -36,6 +36,7 @@ int Remove(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
   auto store = ImageStore::Open(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
   int status = kExitOk;
+  nlohmann::json removed_images = nlohmann::json::array();
   for (const std::string& name : flags.positional) {
     auto image = store->FindByName(name);
     if (!image) {
@@ -46,8 +47,10 @@ int Remove(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
       status = ReportError(err, removed.error(), "");
       continue;
     }
+    removed_images.push_back({{"image", name}, {"image_id", image->record.value("id", "")}});
     if (!flags.Has("-q")) out << "removed " << name << "\n";
   }
+  context.Note({{"removed", removed_images}});
   return status;
 }
 
@@ -78,7 +81,8 @@ const Command& ImageInspectCommand() {
 
 const Command& ImageRemoveCommand() {
   static const Command command{
-      {"image rm", kRemoveUsage, {.booleans = {"-q"}}, {1, SIZE_MAX, "takes at least one image name"}}, true, Remove};
+      {"image rm", kRemoveUsage, {.booleans = {"-q"}}, {1, SIZE_MAX, "takes at least one image name"}}, true, Remove,
+      /*audited=*/true};
   return command;
 }
 

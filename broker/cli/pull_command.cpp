@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "base/platform.h"
+#include "base/reference.h"
 #include "base/text.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/flags.h"
@@ -123,6 +124,7 @@ PullProgress::Mode ModeOf(const ParsedFlags& flags) {
 
 
 int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+  context.Note({{"reference", flags.positional[0]}});
   auto options = OptionsFrom(context, flags);
   if (!options) return ReportUsage(err, options.error().message, "image pull");
   PullProgress progress(ModeOf(flags), out);
@@ -135,6 +137,17 @@ int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   if (!pulled) return ReportError(err, pulled.error(), options->reference);
   for (const auto& w : pulled->warnings) progress.Warning(w);
   nlohmann::json record = pulled->image.record;
+  context.Note({{"image", record.value("name", "")},
+                {"image_id", record.value("id", "")},
+                {"source", record.value("source", "")},
+                {"manifest_digest", record.value("manifest_digest", "")},
+                {"config_digest", record.value("config_digest", "")},
+                {"platform", record.value("platform", "")},
+                {"filesystem_bytes", pulled->filesystem_bytes},
+                {"content_bytes", pulled->content_bytes}});
+  if (auto ref = ParseReference(record.value("ref", "")); ref && record.value("source", "") == "oci") {
+    context.Note({{"registry", ref->registry}});
+  }
   record["rootfs"] = pulled->image.rootfs();
   record["peak_rss_kib"] = pulled->peak_rss_kib;
   progress.Result(record, "pulled " + pulled->image.record.value("name", "") + ": " + pulled->image.rootfs() + " (" +
@@ -153,7 +166,7 @@ const Command& ImagePullCommand() {
         {"--force", "--no-guest-assets", "--json", "-q"},
         {"--insecure-registry", "--limit"}},
        kOneReference},
-      true, Pull};
+      true, Pull, /*audited=*/true};
   return command;
 }
 

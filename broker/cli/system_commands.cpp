@@ -1,5 +1,6 @@
 #include "broker/cli/commands.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <iomanip>
@@ -56,7 +57,8 @@ constexpr const char* kStatusUsage =
     "Shows the config file in use, whether banger is installed (CONFIG_DIR/installed.json)\n"
     "and where, where images and cached blobs go, and whether the kernel offers seccomp\n"
     "and user namespaces; then starts each helper in its sandbox and reports what /proc\n"
-    "says about it, with the user it runs as. Exit 3 when a helper is not confined.\n";
+    "says about it, with the user it runs as; and where the audit log is and whether each\n"
+    "record's hash also goes to syslog. Exit 3 when a helper is not confined.\n";
 
 void PrintLines(std::ostream& out, const SystemReport& report) {
   for (const std::string& line : report.lines) out << line << "\n";
@@ -116,6 +118,19 @@ void PrintHelpers(const CliContext& context, const SystemStatus& status, std::os
   }
 }
 
+// Where requests are recorded, and whether the chain has its anchor outside the file.
+void PrintAudit(const Config& config, std::ostream& out) {
+  out << "audit log: " << config.audit_log;
+  struct stat st {};
+  if (config.audit_syslog.empty()) {
+    out << " (record hashes go nowhere else: audit_syslog = none)\n";
+  } else if (::stat(config.audit_syslog.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    out << " (no syslog socket at " << config.audit_syslog << ": record hashes stay in the file)\n";
+  } else {
+    out << " (record hashes to syslog at " << config.audit_syslog << ")\n";
+  }
+}
+
 int Status(const CliContext& context, const ParsedFlags&, std::ostream& out, std::ostream& err) {
   auto helpers = context.Helpers();
   if (!helpers) return ReportError(err, helpers.error(), "");
@@ -123,6 +138,7 @@ int Status(const CliContext& context, const ParsedFlags&, std::ostream& out, std
   PrintInstall(context, status, out, err);
   PrintKernel(status.kernel, out);
   PrintHelpers(context, status, out, err);
+  PrintAudit(context.config, out);
   const bool ok = status.AllConfined();
   out << (ok ? "sandbox: ok\n" : "sandbox: NOT working on this system\n");
   return ok ? kExitOk : kExitSandbox;
@@ -164,7 +180,8 @@ int Uninstall(const CliContext&, const ParsedFlags& flags, std::ostream& out, st
 }  // namespace
 
 const Command& SystemStatusCommand() {
-  static const Command command{{"system status", kStatusUsage, {}}, /*reads_config=*/true, Status};
+  static const Command command{{"system status", kStatusUsage, {}}, /*reads_config=*/true, Status,
+                               /*audited=*/true};
   return command;
 }
 
@@ -172,14 +189,14 @@ const Command& SystemInstallCommand() {
   static const Command command{{"system install", kInstallUsage,
                                 {{"--prefix", "--user", "--config-dir", "--state-dir", "--cache-dir"}}, {},
                                 /*needs_root=*/true},
-                               /*reads_config=*/false, Install};
+                               /*reads_config=*/false, Install, /*audited=*/true};
   return command;
 }
 
 const Command& SystemUninstallCommand() {
   static const Command command{{"system uninstall", kUninstallUsage, {{"--config-dir"}, {"--purge"}}, {},
                                 /*needs_root=*/true},
-                               /*reads_config=*/false, Uninstall};
+                               /*reads_config=*/false, Uninstall, /*audited=*/true};
   return command;
 }
 

@@ -168,6 +168,16 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
       return Error{ErrorCode::kInvalidArgument, "catalog wants an absolute path or an http(s) URL, not '" + value + "'"};
     }
     config.catalog = value;
+  } else if (key == "audit_log") {
+    if (!IsCleanAbsolutePath(value)) {
+      return Error{ErrorCode::kInvalidArgument, "audit_log wants an absolute path, not '" + value + "'"};
+    }
+    config.audit_log = value;
+  } else if (key == "audit_syslog") {
+    if (value != "none" && !IsCleanAbsolutePath(value)) {
+      return Error{ErrorCode::kInvalidArgument, "audit_syslog wants the path of a syslog socket or none, not '" + value + "'"};
+    }
+    config.audit_syslog = value == "none" ? "" : value;
   } else if (key == "parallel_downloads") {
     auto n = ParseWhole(value);
     if (!n || *n < 1 || *n > 16) {
@@ -205,7 +215,7 @@ const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {"user", "helper_uids", "state_dir", "cache_dir", "insecure_registries",
                                   "mirrors", "egress_allow", "parallel_downloads", "min_download_rate",
-                                  "download_grace_seconds", "catalog"};
+                                  "download_grace_seconds", "catalog", "audit_log", "audit_syslog"};
     for (const BoundKey& bound : kBounds) k.push_back(bound.name);
     return k;
   }();
@@ -327,6 +337,14 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
        "# (`--catalog` and $BANGER_CATALOG override it; default /etc/banger/catalog.json,\n"
        "# else the catalog built into banger). docs/catalog.md.\n"
        "# catalog = https://images.example.com/catalog.json\n"
+       "\n"
+       "# The audit log: one hash-chained JSON line per record (0600, in a 0700 directory);\n"
+       "# `banger system audit verify` checks the chain.\n"
+       "# audit_log = /var/log/banger/audit.log\n"
+       "# Each record's hash also goes to syslog (facility authpriv) through this socket,\n"
+       "# which anchors the chain outside the file; none sends nothing. A socket that does\n"
+       "# not exist is skipped, and `system status` says so.\n"
+       "# audit_syslog = /dev/log\n"
        "\n"
        "# Bounds on what the unpacker accepts from a layer (`image pull --limit NAME=VALUE`\n"
        "# overrides one). Byte sizes take a unit (K, M, G, T, powers of 1024: 64GiB); a bare\n"

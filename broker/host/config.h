@@ -20,6 +20,8 @@ inline constexpr size_t kMaxEgressRanges = 64;
 
 inline constexpr const char* kDefaultConfigPath = "/etc/banger/config";
 inline constexpr const char* kDefaultSandboxUser = "banger";
+inline constexpr const char* kDefaultAuditLog = "/var/log/banger/audit.log";
+inline constexpr const char* kDefaultAuditSyslog = "/dev/log";
 
 struct RegistryMirror {
   std::string registry;  // "docker.io"
@@ -46,6 +48,8 @@ struct Config {
   uint64_t min_download_rate = 16 * 1024;  // bytes/s a blob must average after the grace time
   uint64_t download_grace_seconds = 300;
   std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
+  std::string audit_log = kDefaultAuditLog;  // the hash-chained record of every request (broker/store/audit_log.h)
+  std::string audit_syslog = kDefaultAuditSyslog;  // where each record's hash goes too; empty: nowhere
   // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.
   std::map<std::string, uint64_t> unpack_limits;
 };

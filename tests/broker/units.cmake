@@ -1,9 +1,10 @@
 # Unit tests of the broker's rooms, one folder per room (tests/CMakeLists.txt includes this).
 
-# cache leases, prune, the image store (store); the layer feed (pull), driving the real
+# cache leases, prune, the image store, the audit log (store); the layer feed (pull), driving the real
 # sandboxed unpacker and the sandbox probe; progress rendering (cli); catalog parsing (registry).
 banger_add_test_binary(broker_unit_tests
   broker/store/cache_lease_test.cpp broker/store/prune_test.cpp broker/store/incoming_blob_test.cpp broker/store/image_store_test.cpp
+  broker/store/audit_log_test.cpp
   broker/pull/layer_feed_test.cpp unpacker/unpack_harness.cpp security/sandbox_fixture.cpp
   broker/cli/progress_test.cpp
   broker/registry/catalog_test.cpp broker/registry/network_gate_test.cpp)

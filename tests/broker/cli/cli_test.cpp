@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/cli/flags.h"
+#include "broker/store/audit_log.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -128,6 +129,35 @@ TEST(CliImageFetch, ErrorsAreOneLineWithTheReference) {
   EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --parallel 0").exit_status, 2);
   EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --bogus").exit_status, 2);
   EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch").exit_status, 2);
+}
+
+// `system audit verify` on a log AuditLog wrote: the untouched chain passes with its
+// head; an edited record is exit 1 naming the file and line; a head the log lacks too.
+TEST(CliAudit, VerifyPassesTheUntouchedLogAndNamesABrokenLink) {
+  ScratchDir dir("banger-audit");
+  const std::string log_path = dir.path() + "/audit.log";
+  auto log = broker::AuditLog::Open(log_path);
+  ASSERT_TRUE(log) << log.error().message;
+  std::string head;
+  for (const char* request : {"pull", "rm", "prune"}) {
+    auto written = log->Append(nlohmann::json{{"request", request}});
+    ASSERT_TRUE(written) << written.error().message;
+    head = written->hash;
+  }
+  CommandResult ok = RunCommand(kBin + "/banger system audit verify --head " + head + " " + log_path);
+  EXPECT_EQ(ok.exit_status, 0) << ok.output;
+  EXPECT_NE(ok.output.find("audit log verified: 3 record(s), 1 to 3, head " + head), std::string::npos) << ok.output;
+  CommandResult json = RunCommand(kBin + "/banger system audit verify --json " + log_path + " 2>/dev/null");
+  EXPECT_EQ(nlohmann::json::parse(json.output, nullptr, false).value("records", 0), 3) << json.output;
+
+  ASSERT_EQ(RunCommand("sed -i 's/\"rm\"/\"ls\"/' " + log_path).exit_status, 0);
+  CommandResult edited = RunCommand(kBin + "/banger system audit verify " + log_path);
+  EXPECT_EQ(edited.exit_status, 1) << edited.output;
+  EXPECT_NE(edited.output.find("banger: error: " + log_path + " line 3: its prev is not the hash of the record before"),
+            std::string::npos)
+      << edited.output;
+  CommandResult bad_head = RunCommand(kBin + "/banger system audit verify --head nothex " + log_path);
+  EXPECT_EQ(bad_head.exit_status, 2) << bad_head.output;
 }
 
 TEST(Flags, ParsesValuesBooleansAndRepeats) {

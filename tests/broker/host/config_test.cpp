@@ -53,6 +53,8 @@ TEST(Config, ParsesEveryKey) {
       "insecure_registries = registry.internal:5000, 10.0.0.7:5000 ,[::1]:5000\n"
       "mirrors = docker.io=mirror.internal:5000, ghcr.io = ghcr-mirror.internal\n"
       "parallel_downloads = 8\n"
+      "audit_log = /srv/log/audit.log\n"
+      "audit_syslog = none\n"
       "max_layer_bytes = 2GiB\n"
       "max_total_bytes = 4096\n"
       "max_spool_bytes = 8G\n"
@@ -73,6 +75,8 @@ TEST(Config, ParsesEveryKey) {
   EXPECT_EQ(config->mirrors, (std::vector<broker::RegistryMirror>{{"docker.io", "mirror.internal:5000"},
                                                                   {"ghcr.io", "ghcr-mirror.internal"}}));
   EXPECT_EQ(config->parallel_downloads, 8);
+  EXPECT_EQ(config->audit_log, "/srv/log/audit.log");
+  EXPECT_EQ(config->audit_syslog, "") << "none: no syslog";
   const std::map<std::string, uint64_t> limits = {
       {"max_layer_bytes", 2ull << 30}, {"max_total_bytes", 4096},   {"max_spool_bytes", 8ull << 30},
       {"max_unpack_seconds", 120},
@@ -90,6 +94,8 @@ TEST(Config, EmptyTextGivesTheDefaults) {
   EXPECT_TRUE(config->insecure_registries.empty());
   EXPECT_TRUE(config->mirrors.empty());
   EXPECT_EQ(config->parallel_downloads, 3);
+  EXPECT_EQ(config->audit_log, "/var/log/banger/audit.log");
+  EXPECT_EQ(config->audit_syslog, "/dev/log");
   EXPECT_TRUE(config->unpack_limits.empty());
 }
 
@@ -118,6 +124,8 @@ TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
       {"insecure_registries = http://x", "insecure_registries wants host[:port] names"},
       {"egress_allow = 10.0.0.1/8", "egress_allow wants addresses or CIDR ranges: '10.0.0.1/8' has host bits set"},
       {"egress_allow = intranet", "egress_allow wants addresses or CIDR ranges"},
+      {"audit_log = var/log/audit.log", "audit_log wants an absolute path, not 'var/log/audit.log'"},
+      {"audit_syslog = syslog", "audit_syslog wants the path of a syslog socket or none, not 'syslog'"},
       {too_many_ranges, "egress_allow lists more than 64 ranges; use wider ones"},
       {"max_unpack_seconds = 1.5", "max_unpack_seconds wants a whole number from 1 to 604800"},
       {"max_unpack_seconds = 604801", "max_unpack_seconds wants a whole number from 1 to 604800"},

@@ -1,0 +1,96 @@
+#include "broker/cli/audit_trail.h"
+
+#include <pwd.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <array>
+#include <ostream>
+
+#include "base/digest.h"
+#include "broker/host/syslog.h"
+#include "broker/host/trusted_paths.h"
+#include "broker/pull/pull.h"
+
+namespace banger::broker {
+namespace {
+
+using nlohmann::json;
+
+Result<std::string> NewRequestId() {
+  std::array<unsigned char, 16> bytes{};
+  if (::getrandom(bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
+    return Error::FromErrno("getrandom for a request id");
+  }
+  return HexEncode(bytes.data(), bytes.size());
+}
+
+std::string UserName(uid_t uid) {
+  passwd entry{}, *found = nullptr;
+  std::array<char, 4096> buffer{};
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) return "";
+  return entry.pw_name;
+}
+
+}  // namespace
+
+Result<AuditTrail> AuditTrail::Begin(const Config& config, const std::string& config_path, const std::string& request,
+                                     const std::vector<std::string>& argv) {
+  const std::string& path = config.audit_log;
+  const std::string dir = path.substr(0, path.rfind('/'));
+  BANGER_TRY(CheckTrustedPath(dir.empty() ? "/" : dir, config_path + ": audit_log"));
+  BANGER_ASSIGN_OR_RETURN(AuditLog log, AuditLog::Open(path));
+  BANGER_ASSIGN_OR_RETURN(std::string id, NewRequestId());
+  const uid_t uid = ::getuid();
+  json fields = {{"id", id},   {"uid", uid},          {"user", UserName(uid)},
+                 {"pid", ::getpid()}, {"request", request}, {"argv", argv}};
+  AuditTrail trail(std::move(log), config.audit_syslog, std::move(fields));
+  BANGER_TRY(trail.Write({{"event", "start"}}));
+  return trail;
+}
+
+void AuditTrail::Note(const json& fields) {
+  for (const auto& [key, value] : fields.items()) notes_[key] = value;
+}
+
+Result<void> AuditTrail::End(int exit_status, const std::string& error) {
+  json record = notes_;
+  record["event"] = "end";
+  record["exit_status"] = exit_status;
+  record["result"] = exit_status == 0 ? "ok" : "error";
+  if (!error.empty()) record["error"] = error;
+  return Write(std::move(record));
+}
+
+Result<void> AuditTrail::Write(json record) {
+  for (const auto& [key, value] : request_.items()) record[key] = value;
+  record["time"] = UtcNow();
+  BANGER_ASSIGN_OR_RETURN(AuditRecordWritten written, log_.Append(std::move(record)));
+  if (syslog_.empty()) return {};
+  auto sent = SendToSyslog(syslog_, "banger-audit",
+                           "seq=" + std::to_string(written.seq) + " sha256=" + written.hash + " log=" + log_.path());
+  // No socket at all is a host without syslog (system status says so); one that refuses
+  // is worth a word.
+  if (!sent && sent.error().code != ErrorCode::kNotFound) {
+    warnings_.push_back("the audit record " + std::to_string(written.seq) + " is in " + log_.path() +
+                        " but its hash did not reach syslog: " + sent.error().message);
+  }
+  return {};
+}
+
+ErrorLineTap::ErrorLineTap(std::ostream& err) : err_(err), stream_(std::make_unique<std::ostream>(this)) {}
+
+int ErrorLineTap::overflow(int c) {
+  if (c == traits_type::eof()) return traits_type::not_eof(c);
+  err_.put(static_cast<char>(c));
+  if (c != '\n') {
+    if (line_.size() < 4096) line_.push_back(static_cast<char>(c));
+    return c;
+  }
+  static const std::string kPrefix = "banger: error: ";
+  if (line_.rfind(kPrefix, 0) == 0) last_error_ = line_.substr(kPrefix.size());
+  line_.clear();
+  return c;
+}
+
+}  // namespace banger::broker
