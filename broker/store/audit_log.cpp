@@ -16,7 +16,9 @@ namespace banger::broker {
 namespace {
 
 Result<UniqueFd> OpenForAppend(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  // Read-write: the last record is read back through the same open file it was appended
+  // to, whatever the path names by then.
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) return Error::FromErrno("opening the audit log " + path);
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Error::FromErrno("fstat " + path);
@@ -72,9 +74,7 @@ Result<void> AuditLog::ReopenIfMoved() {
 Result<AuditLog::Head> AuditLog::LastRecordOfFile(uint64_t size) const {
   const uint64_t window = std::min<uint64_t>(size, kMaxAuditRecordBytes + 1);
   std::string tail(window, '\0');
-  UniqueFd reader(::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!reader) return Error::FromErrno("reading the audit log " + path_);
-  if (::pread(reader.get(), tail.data(), window, static_cast<off_t>(size - window)) != static_cast<ssize_t>(window)) {
+  if (::pread(file_.get(), tail.data(), window, static_cast<off_t>(size - window)) != static_cast<ssize_t>(window)) {
     return Error::FromErrno("reading the end of the audit log " + path_);
   }
   if (tail.back() != '\n') {

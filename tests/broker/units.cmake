@@ -5,8 +5,8 @@
 banger_add_test_binary(broker_unit_tests
   broker/store/cache_lease_test.cpp broker/store/prune_test.cpp broker/store/incoming_blob_test.cpp broker/store/image_store_test.cpp
   broker/store/audit_log_test.cpp
-  broker/pull/layer_feed_test.cpp unpacker/unpack_harness.cpp security/sandbox_fixture.cpp
+  broker/pull/layer_feed_test.cpp
   broker/cli/progress_test.cpp
   broker/registry/catalog_test.cpp broker/registry/network_gate_test.cpp)
-target_link_libraries(broker_unit_tests PRIVATE banger_cli)
+target_link_libraries(broker_unit_tests PRIVATE banger_cli banger_test_harnesses)
 add_dependencies(broker_unit_tests banger-unpacker banger-sandbox-probe)
