@@ -209,10 +209,11 @@ Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
   const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);
   const auto deadline = std::chrono::steady_clock::now() + BrokerTimeBound(bound);
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     auto reply = unpacker_->ReceiveExpecting({ipc::MessageType::kUnpackProgress, ipc::MessageType::kUnpackDone},
                                              static_cast<int>(std::clamp<int64_t>(left.count(), 1, INT32_MAX)));
-    if (!reply && reply.error().code == ErrorCode::kTimeout && std::chrono::steady_clock::now() >= deadline) {
+    if (!reply && reply.error().code == ErrorCode::kTimeout) {
+      if (std::chrono::steady_clock::now() < deadline) continue;  // woke a moment before it
       unpacker_->Kill();
       return Error{ErrorCode::kTimeout, "banger-unpacker went past its time bound (max_unpack_seconds) and was stopped"};
     }
