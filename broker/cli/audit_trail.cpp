@@ -11,6 +11,7 @@
 #include "broker/host/syslog.h"
 #include "broker/host/trusted_paths.h"
 #include "broker/pull/pull.h"
+#include "broker/store/files.h"
 
 namespace banger::broker {
 namespace {
@@ -37,8 +38,7 @@ std::string UserName(uid_t uid) {
 Result<AuditTrail> AuditTrail::Begin(const Config& config, const std::string& config_path, const std::string& request,
                                      const std::vector<std::string>& argv) {
   const std::string& path = config.audit_log;
-  const std::string dir = path.substr(0, path.rfind('/'));
-  BANGER_TRY(CheckTrustedPath(dir.empty() ? "/" : dir, config_path + ": audit_log"));
+  BANGER_TRY(CheckTrustedPath(DirectoryOf(path), config_path + ": audit_log"));
   BANGER_ASSIGN_OR_RETURN(AuditLog log, AuditLog::Open(path));
   BANGER_ASSIGN_OR_RETURN(std::string id, NewRequestId());
   const uid_t uid = ::getuid();

@@ -53,8 +53,8 @@ std::string AuditLineHash(std::string_view line) {
 
 Result<AuditLog> AuditLog::Open(const std::string& path) {
   if (path.empty() || path[0] != '/') return Error{ErrorCode::kInvalidArgument, "the audit log wants an absolute path, not '" + path + "'"};
-  const size_t slash = path.rfind('/');
-  if (slash > 0) BANGER_TRY(MakePrivateDirs(path.substr(0, slash)));
+  // The root directory is never made private.
+  if (const std::string dir = DirectoryOf(path); dir != "/") BANGER_TRY(MakePrivateDirs(dir));
   BANGER_ASSIGN_OR_RETURN(UniqueFd file, OpenForAppend(path));
   return AuditLog(path, std::move(file));
 }

@@ -14,6 +14,9 @@
 
 namespace banger::broker {
 
+// The directory `path` is in: "/" for "/name", "." for a bare name.
+std::string DirectoryOf(const std::string& path);
+
 // Creates `path` and its missing parents with `mode` (existing ones are left as they are).
 Result<void> MakeDirs(const std::string& path, mode_t mode);
 // MakeDirs with 0700, then, when `path` is ours and group or others may enter it (a
