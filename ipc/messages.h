@@ -46,6 +46,13 @@ enum class MessageType : uint32_t {
   // Imager (issue 5).
   kImageBegin = 60,    // broker -> imager: size, identity; fds: image (rw), spool (ro), tree stream
   kImageDone = 61,     // imager -> broker: filesystem and content sizes
+
+  // The daemon's socket (daemon_protocol.h): a client asks, bangerd runs the command.
+  kDaemonRequest = 80,  // client -> daemon: {args, terminal, columns}
+  kDaemonStdout = 81,   // daemon -> client: raw bytes for the client's stdout
+  kDaemonStderr = 82,   // daemon -> client: raw bytes for the client's stderr
+  kDaemonExit = 83,     // daemon -> client: {status}; the last message
+  kDaemonCancel = 84,   // client -> daemon: {}; stop the request (Ctrl-C)
 };
 
 struct MessageSpec {

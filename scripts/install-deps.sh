@@ -13,6 +13,8 @@ TEST_PACKAGES=(
   # The test script links with mold: two builds' worth of test binaries link in seconds.
   mold
   docker-registry skopeo umoci mmdebstrap qemu-system-x86 linux-image-amd64 e2fsprogs python3 python3-cryptography apache2-utils iproute2 util-linux shellcheck file zstd
+  # systemd-analyze checks the guest units and bangerd's (verify, security --offline).
+  systemd
   # The shells first-boot.sh is tested under (busybox-static gives busybox ash; it
   # conflicts with busybox, which serves as well where it is installed).
   dash bash busybox-static

@@ -1,6 +1,5 @@
 #include "broker/cli/audit_trail.h"
 
-#include <pwd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 
 #include "base/digest.h"
 #include "broker/host/syslog.h"
+#include "broker/cli/context.h"
 #include "broker/host/trusted_paths.h"
 #include "broker/pull/pull.h"
 #include "broker/store/files.h"
@@ -26,27 +26,37 @@ Result<std::string> NewRequestId() {
   return HexEncode(bytes.data(), bytes.size());
 }
 
-std::string UserName(uid_t uid) {
-  passwd entry{}, *found = nullptr;
-  std::array<char, 4096> buffer{};
-  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) return "";
-  return entry.pw_name;
-}
-
 }  // namespace
 
-Result<AuditTrail> AuditTrail::Begin(const Config& config, const std::string& config_path, const std::string& request,
-                                     const std::vector<std::string>& argv) {
+Result<AuditTrail> AuditTrail::Open(const Config& config, const std::string& config_path, const std::string& request,
+                                    const std::vector<std::string>& argv, const Requester& requester) {
   const std::string& path = config.audit_log;
   BANGER_TRY(CheckTrustedPath(DirectoryOf(path), config_path + ": audit_log"));
   BANGER_ASSIGN_OR_RETURN(AuditLog log, AuditLog::Open(path));
   BANGER_ASSIGN_OR_RETURN(std::string id, NewRequestId());
-  const uid_t uid = ::getuid();
-  json fields = {{"id", id},   {"uid", uid},          {"user", UserName(uid)},
-                 {"pid", ::getpid()}, {"request", request}, {"argv", argv}};
-  AuditTrail trail(std::move(log), config.audit_syslog, std::move(fields));
+  json fields = {{"id", id},           {"uid", requester.uid},  {"user", requester.user}, {"pid", requester.pid},
+                 {"request", request}, {"argv", argv}};
+  if (requester.through_daemon) {
+    fields["via"] = "bangerd";
+    fields["peer_command"] = requester.command;
+    fields["admin"] = requester.admin;
+  }
+  return AuditTrail(std::move(log), config.audit_syslog, std::move(fields));
+}
+
+Result<AuditTrail> AuditTrail::Begin(const Config& config, const std::string& config_path, const std::string& request,
+                                     const std::vector<std::string>& argv, const Requester& requester) {
+  BANGER_ASSIGN_OR_RETURN(AuditTrail trail, Open(config, config_path, request, argv, requester));
   BANGER_TRY(trail.Write({{"event", "start"}}));
   return trail;
+}
+
+Result<void> AuditTrail::Refuse(const Config& config, const std::string& config_path, const std::string& request,
+                                const std::vector<std::string>& argv, const Requester& requester,
+                                const std::string& reason) {
+  auto trail = Open(config, config_path, request, argv, requester);
+  if (!trail) return trail.error();
+  return trail->Write({{"event", "refused"}, {"result", "refused"}, {"exit_status", 1}, {"error", reason}});
 }
 
 void AuditTrail::Note(const json& fields) {

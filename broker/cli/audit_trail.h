@@ -20,12 +20,19 @@
 
 namespace banger::broker {
 
+struct Requester;
+
 class AuditTrail {
  public:
   // Opens the config's log (its directory held to the trusted-path rule) and writes the
-  // start record of `request` ("image pull") run as `argv`.
+  // start record of `request` ("image pull") run as `argv` for `requester`.
   static Result<AuditTrail> Begin(const Config& config, const std::string& config_path, const std::string& request,
-                                  const std::vector<std::string>& argv);
+                                  const std::vector<std::string>& argv, const Requester& requester);
+
+  // A request refused before it started (the daemon's policy said no): one record, its
+  // event "refused", with the reason.
+  static Result<void> Refuse(const Config& config, const std::string& config_path, const std::string& request,
+                             const std::vector<std::string>& argv, const Requester& requester, const std::string& reason);
 
   // Fields the end record carries; a later note of a key replaces an earlier one.
   void Note(const nlohmann::json& fields);
@@ -35,6 +42,8 @@ class AuditTrail {
   const std::vector<std::string>& warnings() const { return warnings_; }
 
  private:
+  static Result<AuditTrail> Open(const Config& config, const std::string& config_path, const std::string& request,
+                                 const std::vector<std::string>& argv, const Requester& requester);
   AuditTrail(AuditLog log, std::string syslog, nlohmann::json request)
       : log_(std::move(log)), syslog_(std::move(syslog)), request_(std::move(request)) {}
   Result<void> Write(nlohmann::json record);

@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <ostream>
+#include <set>
+#include <sstream>
+#include <variant>
 
 #include "banger_version.h"
 #include "base/text.h"
 #include "broker/cli/audit_trail.h"
 #include "broker/cli/commands.h"
 #include "broker/cli/context.h"
+#include "broker/cli/daemon_client.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/output.h"
 
@@ -44,6 +48,9 @@ constexpr const char* kUsage =
     "\n"
     "configuration: /etc/banger/config, or the file $BANGER_CONFIG names (docs/install.md);\n"
     "$BANGER_STATE_DIR and $BANGER_CACHE_DIR override its state_dir and cache_dir.\n"
+    "When bangerd's socket (the config's socket) is there, or $BANGER_HOST names one\n"
+    "(unix:///path), every command but system install, uninstall and audit verify runs in\n"
+    "the daemon, for the user the kernel says is asking (docs/multi-tenant.md).\n"
     "\n"
     "exit status: 0 ok, 1 error, 2 usage, 3 sandbox violation or crashed helper,\n"
     "             130/143 stopped by SIGINT/SIGTERM (nothing is published)\n";
@@ -80,13 +87,45 @@ int UnknownCommand(const Args& args, std::ostream& out, std::ostream& err) {
   return ReportUsage(err, "unknown command '" + args[0] + "'", "");
 }
 
+// What a user who is not an admin may ask bangerd for; the rest needs an admin.
+bool TenantsMay(const Command& command) {
+  static const std::set<std::string> names = {"image pull", "image list",  "image inspect",
+                                              "image rm",   "image fetch", "image catalog"};
+  return names.count(command.spec.name) != 0;
+}
+
+// Commands the client always runs itself: they install or remove the daemon, or read
+// files its user can open.
+bool RunsLocally(const Command& command) {
+  static const std::set<std::string> names = {"system install", "system uninstall", "system audit verify"};
+  return names.count(command.spec.name) != 0;
+}
+
+// A tenant's flags never make root open a path or weaken the host's policy.
+Result<void> CheckTenantFlags(const Config& config, const ParsedFlags& flags) {
+  if (flags.Value("--catalog")) {
+    return Error{ErrorCode::kInvalidArgument, "--catalog is for admins: the daemon reads the host's catalog only"};
+  }
+  if (!flags.All("--limit").empty()) {
+    return Error{ErrorCode::kInvalidArgument, "--limit is for admins: a tenant's pull keeps the host's unpack bounds"};
+  }
+  for (const std::string& registry : flags.All("--insecure-registry")) {
+    if (std::find(config.insecure_registries.begin(), config.insecure_registries.end(), registry) ==
+        config.insecure_registries.end()) {
+      return Error{ErrorCode::kInvalidArgument, "--insecure-registry " + registry +
+                                                     " is for admins unless the host's insecure_registries lists it"};
+    }
+  }
+  return {};
+}
+
 // A command root runs that acts: its start in the audit log before it runs (or it is
 // refused), its end after, with the error line it printed.
 int RunAudited(const Command& command, CliContext& context, const ParsedFlags& flags, const Args& args, std::ostream& out,
                std::ostream& err) {
   Args argv{"banger"};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto trail = AuditTrail::Begin(context.config, context.config_path, command.spec.name, argv);
+  auto trail = AuditTrail::Begin(context.config, context.config_path, command.spec.name, argv, context.requester);
   if (!trail) {
     err << "banger: error: "
         << TerminalSafe("the audit log cannot record this request, so it is refused: " + trail.error().message) << "\n";
@@ -116,7 +155,11 @@ const std::vector<const Command*>& AllCommands() {
   return commands;
 }
 
-int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
+namespace {
+
+// The command `args` names, or the exit status of having answered already (help, the
+// version, an unknown command).
+std::variant<std::pair<const Command*, size_t>, int> Resolve(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
     err << kUsage;
     return kExitUsage;
@@ -130,21 +173,92 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
     out << "banger " << BANGER_VERSION << "\n";
     return kExitOk;
   }
-  const auto [command, words] = Find(args);
-  if (command == nullptr) return UnknownCommand(args, out, err);
+  const auto found = Find(args);
+  if (found.first == nullptr) return UnknownCommand(args, out, err);
+  return found;
+}
+
+// Parses the command's flags and runs it in `context`, audited when root runs it.
+int Dispatch(const Command& command, size_t words, CliContext& context, const Args& args, std::ostream& out,
+             std::ostream& err) {
   const Args rest(args.begin() + static_cast<ptrdiff_t>(words), args.end());
+  auto parsed = ParseCommand(command.spec, rest, out, err);
+  if (const int* status = std::get_if<int>(&parsed)) return *status;
+  const ParsedFlags& flags = std::get<ParsedFlags>(parsed);
+  if (!command.audited || !context.env.root) return command.run(context, flags, out, err);
+  return RunAudited(command, context, flags, args, out, err);
+}
+
+bool WantsHelp(const Args& args) {
+  return std::find(args.begin(), args.end(), "--help") != args.end() ||
+         std::find(args.begin(), args.end(), "-h") != args.end();
+}
+
+}  // namespace
+
+int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
+  auto resolved = Resolve(args, out, err);
+  if (const int* status = std::get_if<int>(&resolved)) return *status;
+  const auto [command, words] = std::get<std::pair<const Command*, size_t>>(resolved);
   // Help needs no config, and must work when the config is broken.
-  const bool wants_help = std::find(rest.begin(), rest.end(), "--help") != rest.end() ||
-                          std::find(rest.begin(), rest.end(), "-h") != rest.end();
+  const bool wants_help = WantsHelp(args);
   auto context = LoadContext(/*read_config=*/command->reads_config && !wants_help);
   if (!context) {
     err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
     return kExitError;
   }
-  auto parsed = ParseCommand(command->spec, rest, out, err);
-  if (const int* status = std::get_if<int>(&parsed)) return *status;
-  if (!command->audited || !context->env.root) return command->run(*context, std::get<ParsedFlags>(parsed), out, err);
-  return RunAudited(*command, *context, std::get<ParsedFlags>(parsed), args, out, err);
+  if (!wants_help && !RunsLocally(*command)) {
+    auto daemon = DaemonSocketFor(context->env, context->config);
+    if (!daemon) {
+      err << "banger: error: " << TerminalSafe(daemon.error().message) << "\n";
+      return kExitUsage;
+    }
+    if (*daemon) return RunThroughDaemon(**daemon, args, context->env, out, err);
+  }
+  return Dispatch(*command, words, *context, args, out, err);
+}
+
+int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal, const Args& args,
+              std::ostream& out, std::ostream& err) {
+  auto resolved = Resolve(args, out, err);
+  if (const int* status = std::get_if<int>(&resolved)) return *status;
+  const auto [command, words] = std::get<std::pair<const Command*, size_t>>(resolved);
+  auto context = LoadDaemonContext(config_path, requester, terminal);
+  if (!context) {
+    err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
+    return kExitError;
+  }
+  const bool allowed = !RunsLocally(*command) && (requester.admin || TenantsMay(*command));
+  if (!allowed && !WantsHelp(args)) {
+    const std::string reason = RunsLocally(*command)
+                                   ? "'" + command->spec.name + "' runs where it is typed, not through bangerd"
+                                   : "'" + command->spec.name + "' is for admins (the config's admin_group)";
+    Args argv{"banger"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    if (auto refused = AuditTrail::Refuse(context->config, config_path, command->spec.name, argv, requester, reason); !refused) {
+      err << "banger: error: " << TerminalSafe("the audit log cannot record this request: " + refused.error().message)
+          << "\n";
+      return kExitError;
+    }
+    err << "banger: error: " << TerminalSafe(reason) << "\n";
+    return kExitError;
+  }
+  if (context->tenant() && !WantsHelp(args)) {
+    const Args rest(args.begin() + static_cast<ptrdiff_t>(words), args.end());
+    std::ostringstream ignored;
+    auto parsed = ParseCommand(command->spec, rest, ignored, ignored);
+    if (const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed)) {
+      if (auto checked = CheckTenantFlags(context->config, *flags); !checked) {
+        Args argv{"banger"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        (void)AuditTrail::Refuse(context->config, config_path, command->spec.name, argv, requester,
+                                 checked.error().message);
+        err << "banger: error: " << TerminalSafe(checked.error().message) << "\n";
+        return kExitError;
+      }
+    }
+  }
+  return Dispatch(*command, words, *context, args, out, err);
 }
 
 }  // namespace banger::broker

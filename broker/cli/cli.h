@@ -7,6 +7,15 @@
 
 namespace banger::broker {
 
+struct Requester;
+
+// Runs `args` (argv after "banger") in this process, or through bangerd when one is
+// configured and there (daemon_client.h).
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// In bangerd: runs `args` for `requester` under the daemon's config, as a tenant unless
+// the requester is an admin; `terminal` says whether the client's stdout is one.
+int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal,
+              const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace banger::broker

@@ -8,6 +8,7 @@
 
 extern char** environ;
 
+#include "broker/host/accounts.h"
 #include "broker/host/trusted_paths.h"
 #include "broker/host/user_dirs.h"
 #include "security/stop_signal.h"
@@ -25,6 +26,8 @@ std::string Variable(const char* name) {
 HostEnvironment CaptureEnvironment() {
   HostEnvironment env;
   env.root = ::geteuid() == 0;
+  env.stdout_terminal = ::isatty(STDOUT_FILENO) == 1;
+  env.daemon_host = Variable("BANGER_HOST");
   for (char** variable = environ; *variable != nullptr; ++variable) env.variables.emplace_back(*variable);
   env.home = Variable("HOME");
   env.xdg_cache_home = Variable("XDG_CACHE_HOME");
@@ -44,7 +47,12 @@ HostEnvironment CaptureEnvironment() {
   return env;
 }
 
-std::string CliContext::StateRoot() const { return broker::StateRoot(env, config); }
+std::string CliContext::StateRoot() const {
+  const std::string root = broker::StateRoot(env, config);
+  // Names are per tenant: each user the daemon serves has images of their own.
+  if (requester.through_daemon && requester.uid != 0) return root + "/tenants/" + std::to_string(requester.uid);
+  return root;
+}
 
 std::string CliContext::CacheRoot() const { return broker::CacheRoot(env, config); }
 
@@ -88,6 +96,8 @@ Result<CatalogSources> CliContext::Catalog(const std::string& flag) const {
 }
 
 std::function<Result<RegistryCredentials>(const std::string&)> CliContext::Credentials() const {
+  // Root's docker config is root's: a request through the daemon is anonymous.
+  if (requester.through_daemon) return [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
   return [env = env](const std::string& registry) { return LookupCredentials(env, registry); };
 }
 
@@ -100,7 +110,38 @@ Result<CliContext> LoadContext(bool read_config) {
     BANGER_ASSIGN_OR_RETURN(context.config, LoadConfigFrom(context.config_path));
     BANGER_TRY(CheckConfigPaths(context.env, context.config_path, context.config));
   }
+  context.requester = LocalRequester({});
   return context;
+}
+
+Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal) {
+  CliContext context;
+  context.env = CaptureEnvironment();
+  context.env.stdout_terminal = terminal;
+  // The daemon's environment is the service manager's; what it would take from a
+  // user's (paths, the catalog, a docker config) comes from the config alone.
+  context.env.daemon_host.clear();
+  context.env.state_dir.clear();
+  context.env.cache_dir.clear();
+  context.env.catalog.clear();
+  context.env.docker_config.clear();
+  context.env.config_path = config_path;
+  context.config_path = config_path;
+  BANGER_ASSIGN_OR_RETURN(context.config, LoadConfigFrom(config_path));
+  BANGER_TRY(CheckConfigPaths(context.env, context.config_path, context.config));
+  context.requester = requester;
+  return context;
+}
+
+Requester LocalRequester(const std::vector<std::string>& argv) {
+  Requester requester;
+  requester.uid = ::getuid();
+  requester.gid = ::getgid();
+  requester.pid = ::getpid();
+  requester.user = UserName(requester.uid);
+  for (const std::string& arg : argv) requester.command += (requester.command.empty() ? "" : " ") + arg;
+  requester.admin = requester.uid == 0;
+  return requester;
 }
 
 }  // namespace banger::broker

@@ -21,6 +21,21 @@ HostEnvironment CaptureEnvironment();
 
 class AuditTrail;
 
+// Who asked for a command: this process's own user, or, in bangerd, the peer the kernel
+// named on the daemon's socket (SO_PEERCRED; never anything the request says).
+struct Requester {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int pid = 0;
+  std::string user;     // the uid's name, "" when it has none
+  std::string command;  // the peer's command line as /proc showed it (for the audit log)
+  bool admin = false;   // root, or a member of the config's admin_group
+  bool through_daemon = false;
+};
+
+// This process's own requester (getuid, getpid).
+Requester LocalRequester(const std::vector<std::string>& argv);
+
 struct CliContext {
   HostEnvironment env;
   std::string config_path;  // the config file in use (it may not exist)
@@ -28,6 +43,11 @@ struct CliContext {
   // The audit trail of this request when it has one (root, a command that acts): a
   // command notes what its end record should say (the reference, digests, the image).
   AuditTrail* audit = nullptr;
+  Requester requester;
+
+  // A request bangerd serves for someone who is not an admin: it acts on their own
+  // images only, with no credentials of root's, within the host's bounds.
+  bool tenant() const { return requester.through_daemon && !requester.admin; }
 
   // Adds `fields` to this request's end record, when it has an audit trail.
   void Note(const nlohmann::json& fields) const;
@@ -48,5 +68,8 @@ struct CliContext {
 // The environment, then the config file it names (a broken config is an error); without
 // `read_config`, the defaults.
 Result<CliContext> LoadContext(bool read_config = true);
+// In bangerd: its own config (`config_path`), and nothing of the environment a client
+// could have chosen; images under the requester's own state root unless it is root's.
+Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal);
 
 }  // namespace banger::broker

@@ -60,6 +60,7 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   const Config& config = context.config;
   options.insecure_registries = config.insecure_registries;
   options.egress_allow = config.egress_allow;
+  options.tenant = context.tenant();
   for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
   options.min_download_rate = config.min_download_rate;

@@ -92,6 +92,7 @@ Result<PullOptions> OptionsFrom(const CliContext& context, const ParsedFlags& fl
   }
   options.insecure_registries = config.insecure_registries;
   options.egress_allow = config.egress_allow;
+  options.tenant = context.tenant();
   for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
   options.parallel_downloads = config.parallel_downloads;
   options.min_download_rate = config.min_download_rate;
@@ -116,10 +117,10 @@ Result<PullOptions> OptionsFrom(const CliContext& context, const ParsedFlags& fl
   return options;
 }
 
-PullProgress::Mode ModeOf(const ParsedFlags& flags) {
+PullProgress::Mode ModeOf(const CliContext& context, const ParsedFlags& flags) {
   if (flags.Has("--json")) return PullProgress::Mode::kJson;
   if (flags.Has("-q")) return PullProgress::Mode::kQuiet;
-  return ::isatty(STDOUT_FILENO) ? PullProgress::Mode::kTerminal : PullProgress::Mode::kPlain;
+  return context.env.stdout_terminal ? PullProgress::Mode::kTerminal : PullProgress::Mode::kPlain;
 }
 
 
@@ -127,7 +128,7 @@ int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   context.Note({{"reference", flags.positional[0]}});
   auto options = OptionsFrom(context, flags);
   if (!options) return ReportUsage(err, options.error().message, "image pull");
-  PullProgress progress(ModeOf(flags), out);
+  PullProgress progress(ModeOf(context, flags), out);
   options->observer = &progress;
   security::InstallStopSignals();
   auto helpers = context.Helpers();  // after the signals: their fd stops the helpers

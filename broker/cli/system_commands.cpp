@@ -19,16 +19,18 @@ namespace {
 
 constexpr const char* kInstallUsage =
     "usage: banger system install [--prefix DIR] [--user NAME] [--config-dir DIR]\n"
-    "                             [--state-dir DIR] [--cache-dir DIR]\n"
+    "                             [--state-dir DIR] [--cache-dir DIR] [--init-root DIR]\n"
     "\n"
-    "Installs this banger as PREFIX/bin/banger and its helpers in PREFIX/libexec/banger/\n"
+    "Installs this banger and bangerd in PREFIX/bin/ and its helpers in PREFIX/libexec/banger/\n"
     "(root:root 0755, each through a temporary file and a rename); creates the system user\n"
     "the sandboxed helpers run as (no home, no login shell) unless it exists; creates the\n"
-    "state dir (0700) with images/ and the cache dir (0755) with oci/, both root's; writes\n"
+    "state dir (0700) with images/ and the cache dir (0700) with oci/, both root's; writes\n"
     "CONFIG_DIR/config (a documented template; an existing config is kept, never\n"
     "overwritten); and records what it made in CONFIG_DIR/installed.json, which\n"
-    "`banger system uninstall` follows. Running it again changes nothing that is already\n"
-    "so. Needs root. See docs/install.md.\n"
+    "`banger system uninstall` follows. It also writes bangerd's systemd units\n"
+    "(banger.socket, banger.service) and OpenRC script (banger) from the config, and when\n"
+    "systemd runs the host, enables and starts banger.socket. Running it again changes\n"
+    "nothing that is already so. Needs root. See docs/install.md and docs/multi-tenant.md.\n"
     "\n"
     "  --prefix DIR      where bin/ and libexec/banger/ go (/usr/local)\n"
     "  --user NAME       the helpers' system user (banger)\n"
@@ -36,6 +38,8 @@ constexpr const char* kInstallUsage =
     "                    /etc/banger/config unless $BANGER_CONFIG names another file\n"
     "  --state-dir DIR   pulled images, DIR/images (/var/lib/banger)\n"
     "  --cache-dir DIR   cached registry blobs, DIR/oci (/var/cache/banger)\n"
+    "  --init-root DIR   where etc/systemd/system and etc/init.d are (/); another root only\n"
+    "                    gets the files (a package's staging tree)\n"
     "\n"
     "Without a flag, a value comes from an earlier install's installed.json, else from an\n"
     "existing CONFIG_DIR/config, else the default shown.\n";
@@ -153,6 +157,7 @@ int Install(const CliContext&, const ParsedFlags& flags, std::ostream& out, std:
   request.user = flags.Value("--user");
   request.state_dir = flags.Value("--state-dir");
   request.cache_dir = flags.Value("--cache-dir");
+  request.init_root = flags.Value("--init-root");
   SystemReport report;
   auto installed = InstallSystem(request, *self, report);
   PrintLines(out, report);
@@ -187,7 +192,7 @@ const Command& SystemStatusCommand() {
 
 const Command& SystemInstallCommand() {
   static const Command command{{"system install", kInstallUsage,
-                                {{"--prefix", "--user", "--config-dir", "--state-dir", "--cache-dir"}}, {},
+                                {{"--prefix", "--user", "--config-dir", "--state-dir", "--cache-dir", "--init-root"}}, {},
                                 /*needs_root=*/true},
                                /*reads_config=*/false, Install, /*audited=*/true};
   return command;

@@ -74,6 +74,13 @@ bool IsValidSystemUserName(const std::string& name) {
   return true;
 }
 
+bool IsValidAccountName(const std::string& name) {
+  if (name.empty() || name.size() > 32 || name[0] == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
 bool IsCleanAbsolutePath(const std::string& path) {
   if (path.empty() || path[0] != '/' || path.find("//") != std::string::npos) return false;
   for (const char* bad : {"/../", "/./"}) {
@@ -115,6 +122,46 @@ Result<uint64_t> ParseBound(const BoundKey& key, const std::string& value) {
                      (key.size ? " (bytes, or with a unit K, M, G or T, e.g. 64GiB)" : "") + ", not '" + value + "'"};
   }
   return *parsed;
+}
+
+// The daemon's keys; false when `key` is not one of them.
+Result<bool> SetDaemonKey(Config& config, const std::string& key, const std::string& value) {
+  auto names = [&](std::vector<std::string>& out) -> Result<bool> {
+    for (const std::string& name : CommaList(value)) {
+      if (!IsValidAccountName(name)) {
+        return Error{ErrorCode::kInvalidArgument, key + " wants comma-separated user or group names, not '" + name + "'"};
+      }
+      out.push_back(name);
+    }
+    if (out.size() > kMaxPolicyNames) {
+      return Error{ErrorCode::kInvalidArgument, key + " lists more than " + std::to_string(kMaxPolicyNames) + " names"};
+    }
+    return true;
+  };
+  if (key == "socket") {
+    if (!IsCleanAbsolutePath(value) || value.size() > 100) {
+      return Error{ErrorCode::kInvalidArgument, "socket wants an absolute path of at most 100 bytes, not '" + value + "'"};
+    }
+    config.socket = value;
+  } else if (key == "socket_group" || key == "admin_group") {
+    if (!IsValidAccountName(value)) {
+      return Error{ErrorCode::kInvalidArgument, key + " wants a group name, not '" + value + "'"};
+    }
+    (key == "socket_group" ? config.socket_group : config.admin_group) = value;
+  } else if (key == "allow_users") {
+    return names(config.allow_users);
+  } else if (key == "allow_groups") {
+    return names(config.allow_groups);
+  } else if (key == "max_requests" || key == "tenant_max_requests") {
+    auto n = ParseWhole(value);
+    if (!n || *n < 1 || *n > 1024) {
+      return Error{ErrorCode::kInvalidArgument, key + " wants a whole number from 1 to 1024, not '" + value + "'"};
+    }
+    (key == "max_requests" ? config.max_requests : config.tenant_max_requests) = *n;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 // One key's value into `config`; the error says what is wrong (without the location).
@@ -199,6 +246,8 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
     }
     config.download_grace_seconds = *n;
   } else {
+    BANGER_ASSIGN_OR_RETURN(const bool daemon_key, SetDaemonKey(config, key, value));
+    if (daemon_key) return {};
     for (const BoundKey& bound : kBounds) {
       if (key != bound.name) continue;
       BANGER_ASSIGN_OR_RETURN(config.unpack_limits[key], ParseBound(bound, value));
@@ -215,7 +264,9 @@ const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {"user", "helper_uids", "state_dir", "cache_dir", "insecure_registries",
                                   "mirrors", "egress_allow", "parallel_downloads", "min_download_rate",
-                                  "download_grace_seconds", "catalog", "audit_log", "audit_syslog"};
+                                  "download_grace_seconds", "catalog", "audit_log", "audit_syslog",
+                                  "socket", "socket_group", "allow_users", "allow_groups", "admin_group",
+                                  "max_requests", "tenant_max_requests"};
     for (const BoundKey& bound : kBounds) k.push_back(bound.name);
     return k;
   }();
@@ -345,6 +396,18 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
        "# which anchors the chain outside the file; none sends nothing. A socket that does\n"
        "# not exist is skipped, and `system status` says so.\n"
        "# audit_syslog = /dev/log\n"
+       "\n"
+       "# bangerd, the daemon that serves other users (docs/multi-tenant.md): its socket\n"
+       "# (mode 0660, group socket_group), who may use it (users, and members of groups;\n"
+       "# nobody but root when both are empty), who may do everything root may through it\n"
+       "# (admin_group), and how many requests it runs at once, in all and per user.\n"
+       "# socket = /run/banger/banger.sock\n"
+       "# socket_group = banger-users\n"
+       "# allow_users = alice, bob\n"
+       "# allow_groups = banger-users\n"
+       "# admin_group = banger-admins\n"
+       "# max_requests = 16\n"
+       "# tenant_max_requests = 4\n"
        "\n"
        "# Bounds on what the unpacker accepts from a layer (`image pull --limit NAME=VALUE`\n"
        "# overrides one). Byte sizes take a unit (K, M, G, T, powers of 1024: 64GiB); a bare\n"

@@ -22,6 +22,8 @@ inline constexpr const char* kDefaultConfigPath = "/etc/banger/config";
 inline constexpr const char* kDefaultSandboxUser = "banger";
 inline constexpr const char* kDefaultAuditLog = "/var/log/banger/audit.log";
 inline constexpr const char* kDefaultAuditSyslog = "/dev/log";
+inline constexpr const char* kDefaultDaemonSocket = "/run/banger/banger.sock";
+inline constexpr size_t kMaxPolicyNames = 256;
 
 struct RegistryMirror {
   std::string registry;  // "docker.io"
@@ -50,6 +52,16 @@ struct Config {
   std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
   std::string audit_log = kDefaultAuditLog;  // the hash-chained record of every request (broker/store/audit_log.h)
   std::string audit_syslog = kDefaultAuditSyslog;  // where each record's hash goes too; empty: nowhere
+  // bangerd (docs/multi-tenant.md): its socket, the group that may connect to it (mode
+  // 0660; empty: root's group only), who may ask it for anything, who may ask for
+  // everything, and how many requests it runs at once, in all and per tenant.
+  std::string socket = kDefaultDaemonSocket;
+  std::string socket_group;
+  std::vector<std::string> allow_users;
+  std::vector<std::string> allow_groups;
+  std::string admin_group;
+  uint64_t max_requests = 16;
+  uint64_t tenant_max_requests = 4;
   // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.
   std::map<std::string, uint64_t> unpack_limits;
 };
@@ -73,6 +85,9 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
 
 // A name `user` (and `system install --user`) accepts: [a-z_][a-z0-9_-]*, at most 32.
 bool IsValidSystemUserName(const std::string& name);
+// A user or group name the daemon's policy accepts: [A-Za-z0-9._-], not starting with
+// '-', at most 32.
+bool IsValidAccountName(const std::string& name);
 // Absolute, without "..", "." or "//" components.
 bool IsCleanAbsolutePath(const std::string& path);
 

@@ -10,6 +10,8 @@ namespace banger::broker {
 
 struct HostEnvironment {
   bool root = false;             // the effective uid is 0
+  bool stdout_terminal = false;  // stdout is a terminal (live progress)
+  std::string daemon_host;       // $BANGER_HOST: "unix:///path" of a bangerd to ask
   std::string home;              // $HOME
   std::string xdg_cache_home;    // $XDG_CACHE_HOME
   std::string xdg_state_home;    // $XDG_STATE_HOME

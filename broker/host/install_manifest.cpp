@@ -65,7 +65,10 @@ json ManifestToJson(const InstallManifest& m) {
           {"created_dirs", m.created_dirs},
           {"user", {{"name", m.user}, {"created", m.user_created}, {"group_created", m.group_created}}},
           {"state_dir", m.state_dir},
-          {"cache_dir", m.cache_dir}};
+          {"cache_dir", m.cache_dir},
+          {"init_root", m.init_root},
+          {"service_files", m.service_files},
+          {"service_enabled", m.service_enabled}};
 }
 
 std::string ManifestText(const InstallManifest& manifest) { return DumpJson(ManifestToJson(manifest), 2) + "\n"; }
@@ -92,6 +95,10 @@ Result<std::optional<InstallManifest>> LoadManifest(const std::string& config_di
     m.group_created = j.at("user").at("group_created").get<bool>();
     m.state_dir = j.at("state_dir").get<std::string>();
     m.cache_dir = j.at("cache_dir").get<std::string>();
+    // An install from before bangerd has none of these.
+    m.init_root = j.value("init_root", std::string("/"));
+    m.service_files = j.value("service_files", std::vector<std::string>{});
+    m.service_enabled = j.value("service_enabled", false);
   } catch (const json::exception& e) {
     return invalid(e.what());
   }
@@ -100,6 +107,12 @@ Result<std::optional<InstallManifest>> LoadManifest(const std::string& config_di
   }
   for (const std::string& file : m.files) {
     if (!IsCleanAbsolute(file) || !file.starts_with(m.prefix + "/")) return invalid("file '" + file + "' outside the prefix");
+  }
+  if (!IsCleanAbsolute(m.init_root)) return invalid("init_root '" + m.init_root + "' is not a clean absolute path");
+  for (const std::string& file : m.service_files) {
+    const bool known = file == m.systemd_dir() + "/banger.socket" || file == m.systemd_dir() + "/banger.service" ||
+                       file == m.openrc_dir() + "/banger";
+    if (!known) return invalid("'" + file + "' is not one of bangerd's service files");
   }
   for (const std::string& dir : m.created_dirs) {
     if (!IsCleanAbsolute(dir)) return invalid("'" + dir + "' is not a clean absolute path");

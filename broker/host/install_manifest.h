@@ -26,9 +26,16 @@ struct InstallManifest {
   bool group_created = false;             // the user's group came with it (useradd --user-group)
   std::string state_dir;
   std::string cache_dir;
+  // bangerd's service files (service_files.h): under init_root's etc/systemd/system and
+  // etc/init.d, and whether install enabled the socket in a running systemd.
+  std::string init_root = "/";
+  std::vector<std::string> service_files;
+  bool service_enabled = false;
 
   std::string config_file() const { return config_dir + "/config"; }
   std::string path() const { return config_dir + "/installed.json"; }
+  std::string systemd_dir() const { return (init_root == "/" ? "" : init_root) + "/etc/systemd/system"; }
+  std::string openrc_dir() const { return (init_root == "/" ? "" : init_root) + "/etc/init.d"; }
   bool Created(const std::string& dir) const;
 };
 

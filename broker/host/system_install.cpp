@@ -11,6 +11,8 @@
 #include "broker/host/config.h"
 #include "broker/host/helpers.h"
 #include "broker/host/install_manifest.h"
+#include "broker/host/service_files.h"
+#include "broker/host/subprocess.h"
 #include "broker/store/files.h"
 
 namespace banger::broker {
@@ -51,6 +53,7 @@ Result<InstallManifest> Plan(const InstallRequest& request) {
     std::string* slot;
   };
   for (Choice choice : {Choice{"--prefix", request.prefix, &m.prefix}, Choice{"--state-dir", request.state_dir, &m.state_dir},
+                        Choice{"--init-root", request.init_root, &m.init_root},
                         Choice{"--cache-dir", request.cache_dir, &m.cache_dir}, Choice{"--user", request.user, &m.user}}) {
     if (!choice.wanted) continue;
     std::string value = *choice.wanted;
@@ -76,8 +79,12 @@ Result<InstallManifest> Plan(const InstallRequest& request) {
 
 // banger and its helpers, found like a running banger finds them.
 Result<void> InstallExecutables(InstallManifest& m, const std::string& self, SystemReport& report) {
-  std::vector<std::pair<std::string, std::string>> copies = {{self, m.prefix + "/bin/banger"}};
   const std::string self_dir = self.substr(0, self.rfind('/'));
+  std::vector<std::pair<std::string, std::string>> copies = {{self, m.prefix + "/bin/banger"},
+                                                             {self_dir + "/bangerd", m.prefix + "/bin/bangerd"}};
+  if (::access(copies[1].first.c_str(), X_OK) != 0) {
+    return Error{ErrorCode::kNotFound, "bangerd is not beside banger (" + copies[1].first + ")"};
+  }
   for (auto kind : {security::ProcessKind::kFetcher, security::ProcessKind::kUnpacker, security::ProcessKind::kImager}) {
     auto helper = LocateHelperFrom(self_dir, kind);
     if (!helper) return helper.error().Wrap(self);
@@ -127,6 +134,44 @@ Result<void> EnsureDirectories(InstallManifest& m, SystemReport& report) {
   return {};
 }
 
+// bangerd's systemd units and OpenRC script, rewritten from the config at each install;
+// the socket enabled when systemd runs the host (a test's or a package's root is only
+// written).
+Result<void> InstallServiceFiles(InstallManifest& m, SystemReport& report) {
+  BANGER_ASSIGN_OR_RETURN(Config config, LoadConfigFrom(m.config_file()));
+  const ServiceSettings settings{m.prefix + "/bin/bangerd", m.config_file(), config.socket, config.socket_group,
+                                 m.state_dir,               m.cache_dir,     DirectoryOf(config.audit_log)};
+  const struct {
+    std::string dir, name, text;
+    mode_t mode;
+  } files[] = {{m.systemd_dir(), kSocketUnitName, SystemdSocketUnit(settings), 0644},
+               {m.systemd_dir(), kServiceUnitName, SystemdServiceUnit(settings), 0644},
+               {m.openrc_dir(), kOpenRcScriptName, OpenRcScript(settings), 0755}};
+  for (const auto& file : files) {
+    if (auto made = EnsureDir(file.dir, 0755, m.created_dirs); !made) return made.error().Wrap(file.dir);
+    const std::string path = file.dir + "/" + file.name;
+    auto wrote = InstallContent(file.text, path, file.mode);
+    if (!wrote) return wrote.error().Wrap(path);
+    Remember(m.service_files, path);
+    if (*wrote) report.Changed("wrote " + path);
+  }
+  const bool systemd_runs = m.init_root == "/" && ::access("/run/systemd/system", F_OK) == 0;
+  if (!systemd_runs) {
+    report.Note("bangerd: start it with 'systemctl enable --now banger.socket' (systemd), 'rc-update add banger "
+                "default && rc-service banger start' (OpenRC), or '" + settings.bangerd + " --config " +
+                m.config_file() + " --foreground'");
+    return {};
+  }
+  for (const std::vector<std::string>& argv : {std::vector<std::string>{"systemctl", "daemon-reload"},
+                                               std::vector<std::string>{"systemctl", "enable", "--now", kSocketUnitName}}) {
+    BANGER_ASSIGN_OR_RETURN(ProcessOutput ran, RunProgram(argv, "", 60000, kSystemProgramEnvironment));
+    if (ran.exit_status != 0) return Error{ErrorCode::kIo, argv[0] + " " + argv[1] + " failed: " + ran.err};
+  }
+  if (!m.service_enabled) report.Changed("enabled and started " + std::string(kSocketUnitName));
+  m.service_enabled = true;
+  return {};
+}
+
 // The config: written once, never overwritten.
 Result<void> EnsureConfig(InstallManifest& m, SystemReport& report) {
   struct stat st {};
@@ -160,6 +205,7 @@ Result<void> InstallSystem(const InstallRequest& request, const std::string& ban
   BANGER_TRY(EnsureUser(m, report));
   BANGER_TRY(EnsureDirectories(m, report));
   BANGER_TRY(EnsureConfig(m, report));
+  BANGER_TRY(InstallServiceFiles(m, report));
   auto recorded = InstallContent(ManifestText(m), m.path(), 0644);
   if (!recorded) return recorded.error().Wrap(m.path());
   if (*recorded) report.Note("recorded the install in " + m.path());
@@ -231,6 +277,16 @@ Result<std::vector<UninstallFailure>> UninstallSystem(const std::string& config_
   }
   const InstallManifest& m = *loaded;
   Remover remove(report);
+  if (m.service_enabled) {
+    auto stopped = RunProgram({"systemctl", "disable", "--now", kSocketUnitName, kServiceUnitName}, "", 90000,
+                              kSystemProgramEnvironment);
+    if (!stopped || stopped->exit_status != 0) {
+      remove.Failed(stopped ? Error{ErrorCode::kIo, "systemctl disable failed: " + stopped->err} : stopped.error(), "");
+    } else {
+      report.Changed("stopped and disabled bangerd");
+    }
+  }
+  for (const std::string& file : m.service_files) remove.File(file);
   for (const std::string& file : m.files) remove.File(file);
   if (m.config_created) {
     remove.File(m.config_file());

@@ -17,6 +17,9 @@ namespace banger::broker {
 struct InstallRequest {
   std::string config_dir = "/etc/banger";
   std::optional<std::string> prefix, user, state_dir, cache_dir;
+  // Where etc/systemd/system and etc/init.d are for bangerd's service files: "/", or
+  // another root (a package's staging tree, a test's).
+  std::optional<std::string> init_root;
 };
 
 // What install or uninstall did, a line each, in order; `changes` counts the lines that

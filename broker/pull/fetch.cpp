@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <map>
 
 #include "base/sha256.h"
@@ -94,6 +95,10 @@ std::optional<FetchedImage> OfflineImage(const BlobCache& cache, const Reference
 Result<EgressPolicy> EgressPolicyFor(const Reference& ref, const FetchOptions& options) {
   EgressPolicy policy;
   policy.registry = EndpointOf(ref.ApiHost(), {443, 80});
+  const auto named = [&](const std::vector<std::string>& hosts) {
+    return std::find(hosts.begin(), hosts.end(), ref.registry) != hosts.end();
+  };
+  policy.tenant = options.tenant && !named(options.insecure_registries) && !named(options.mirrors);
   for (const std::string& range : options.egress_allow) {
     BANGER_ASSIGN_OR_RETURN(Cidr cidr, ParseCidr(range));
     policy.allow.push_back(cidr);

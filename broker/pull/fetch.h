@@ -31,6 +31,9 @@ struct FetchOptions {
   std::string platform;
   std::vector<std::string> insecure_registries;  // hosts that may use plain HTTP
   std::vector<std::string> egress_allow;         // CIDR ranges redirects may reach (config key)
+  // A tenant's request through bangerd: the registry's own address is held to the egress
+  // rule too, unless insecure_registries or mirrors (the host's config) name it.
+  bool tenant = false;
   int parallel_downloads = 3;
   // The slowest a blob may arrive: after `download_grace_seconds`, at
   // `min_download_rate` bytes per second on average over the whole blob, or the pull

@@ -31,6 +31,7 @@ struct PullOptions {
   uint64_t size_bytes = 0;  // 0: content x 1.5, at least 1 GiB
   std::vector<std::string> insecure_registries;
   std::vector<std::string> egress_allow;  // the config's (fetch.h)
+  bool tenant = false;                     // a tenant's request through bangerd (fetch.h)
   std::map<std::string, std::vector<std::string>> mirrors;  // registry -> pull-through mirrors
   int parallel_downloads = 3;
   uint64_t min_download_rate = 16 * 1024;  // fetch.h

@@ -127,6 +127,7 @@ Result<void> OciPull::Fetch() {
   fetch.platform = options_.platform;
   fetch.insecure_registries = options_.insecure_registries;
   fetch.egress_allow = options_.egress_allow;
+  fetch.tenant = options_.tenant;
   if (auto it = options_.mirrors.find(ref_.registry); it != options_.mirrors.end()) fetch.mirrors = it->second;
   fetch.parallel_downloads = options_.parallel_downloads;
   fetch.min_download_rate = options_.min_download_rate;

@@ -101,7 +101,7 @@ Endpoint EndpointOf(std::string_view host_and_port, std::vector<uint16_t> defaul
 }
 
 Result<void> EgressPolicy::CheckConnection(const std::string& host, uint64_t port, const IpAddress& address) const {
-  if (any_address || registry.Matches(host, port)) return {};
+  if (any_address || (!tenant && registry.Matches(host, port))) return {};
   for (const Endpoint& proxy : proxies) {
     if (proxy.Matches(host, port)) return {};
   }
@@ -109,7 +109,7 @@ Result<void> EgressPolicy::CheckConnection(const std::string& host, uint64_t por
 }
 
 Result<void> EgressPolicy::CheckProxyTarget(const std::string& host, uint64_t port, const IpAddress& address) const {
-  if (any_address || registry.Matches(host, port)) return {};
+  if (any_address || (!tenant && registry.Matches(host, port))) return {};
   return CheckKind(host, port, address);
 }
 
@@ -118,6 +118,13 @@ Result<void> EgressPolicy::CheckKind(const std::string& host, uint64_t port, con
   if (kind == AddressClass::kPublic) return {};
   for (const Cidr& range : allow) {
     if (range.Contains(address)) return {};
+  }
+  if (tenant) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "refusing to connect to " + HostAndPort(host, port) + " at " + address.String() + " (" +
+                     std::string(AddressClassName(kind)) +
+                     "): a tenant's pull reaches a loopback, link-local or private address only when the host's "
+                     "config names the registry (insecure_registries, mirrors) or lists the range in egress_allow"};
   }
   const auto literal = LiteralHostAddress(registry.host);
   const AddressClass registry_kind = literal ? ClassifyAddress(*literal) : AddressClass::kPublic;

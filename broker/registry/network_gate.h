@@ -38,9 +38,13 @@ struct EgressPolicy {
   std::vector<Endpoint> proxies;  // the proxies the host configured for the fetcher
   std::vector<Cidr> allow;        // the config's egress_allow
   bool any_address = false;       // the operator's own URL (a catalog's bundle)
+  // A tenant's request (through bangerd) for a registry the host's config does not name:
+  // being the registry, or of its kind, grants nothing, so a tenant cannot aim root's
+  // fetcher at a service on the host or its networks; such an address needs `allow`.
+  bool tenant = false;
 
   // Whether the gate may connect to `address`, one that `host` resolved to: always for
-  // the registry and the proxies at their ports; for anything else (redirect targets,
+  // the proxies, and the registry (unless `tenant`) at their ports; for anything else (redirect targets,
   // token realms) when the address is public, in `allow`, or of the registry's own kind
   // (a loopback registry may send the fetcher to loopback).
   Result<void> CheckConnection(const std::string& host, uint64_t port, const IpAddress& address) const;

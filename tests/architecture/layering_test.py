@@ -30,6 +30,8 @@ ALLOWED = {
     "broker/registry": {"base", "ipc", "security", "broker/store", "broker/host"},
     "broker/pull": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry"},
     "broker/cli": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry", "broker/pull"},
+    "broker/daemon": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry", "broker/pull",
+                      "broker/cli"},
     "broker": {"broker/cli"},  # main.cpp
 }
 BELOW_THE_COMMAND_LINE = ("broker/store", "broker/host", "broker/registry", "broker/pull")

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <sstream>
 
@@ -60,7 +61,7 @@ class SystemInstall : public ::testing::Test {
 
   std::string Flags() const {
     return " --prefix " + prefix_ + " --user " + user_ + " --config-dir " + config_dir_ + " --state-dir " + state_ +
-           " --cache-dir " + cache_;
+           " --cache-dir " + cache_ + " --init-root " + init_root_;
   }
   CommandResult Build(const std::string& args) { return RunCommand(kBin + "/banger " + args); }
   // The installed banger with the installed config.
@@ -80,7 +81,11 @@ class SystemInstall : public ::testing::Test {
   const std::string config_dir_ = root_.path() + "/etc/banger";
   const std::string state_ = root_.path() + "/state";
   const std::string cache_ = root_.path() + "/cache";
-  const std::vector<std::string> files_ = {prefix_ + "/bin/banger", prefix_ + "/libexec/banger/banger-fetcher",
+  const std::string init_root_ = root_.path() + "/init";
+  const std::string units_ = init_root_ + "/etc/systemd/system";
+  const std::string openrc_ = init_root_ + "/etc/init.d";
+  const std::vector<std::string> files_ = {prefix_ + "/bin/banger", prefix_ + "/bin/bangerd",
+                                           prefix_ + "/libexec/banger/banger-fetcher",
                                            prefix_ + "/libexec/banger/banger-unpacker",
                                            prefix_ + "/libexec/banger/banger-imager"};
 };
@@ -112,6 +117,10 @@ TEST_F(SystemInstall, InstallsPullsAsItsUserAndUninstallsLeavingOnlyTheImages) {
   EXPECT_EQ(manifest["user"]["name"], user_);
   EXPECT_TRUE(manifest["user"]["created"].get<bool>());
   EXPECT_TRUE(manifest["config_created"].get<bool>());
+  EXPECT_EQ(manifest["service_files"],
+            json({units_ + "/banger.socket", units_ + "/banger.service", openrc_ + "/banger"}));
+  EXPECT_EQ(ModeOwner(units_ + "/banger.socket"), "0644 0:0");
+  EXPECT_EQ(ModeOwner(openrc_ + "/banger"), "0755 0:0");
 
   // A second run changes nothing and says so (the same inodes: nothing was rewritten).
   struct stat before;
@@ -187,12 +196,53 @@ TEST_F(SystemInstall, InstallsPullsAsItsUserAndUninstallsLeavingOnlyTheImages) {
   EXPECT_EQ(::getpwnam(user_.c_str()), nullptr) << "the user is gone";
   EXPECT_EQ(::getgrnam(user_.c_str()), nullptr) << "its group too";
   EXPECT_EQ(RunCommand("ls " + state_ + "/images/*/rootfs.ext4").output, kept) << "the image is kept";
+  EXPECT_FALSE(Exists(init_root_)) << "the service files and the directories made for them are gone";
   EXPECT_EQ(RunCommand("ls -A " + root_.path()).output, "prefix\nstate\n");
 
   CommandResult twice = Build("system uninstall --config-dir " + config_dir_);
   EXPECT_EQ(twice.exit_status, 1);
   EXPECT_EQ(twice.output, "banger: error: banger is not installed here: no install manifest (" + config_dir_ +
                               "/installed.json)\n");
+}
+
+// bangerd's service files as install writes them: systemd accepts the socket and service
+// units (socket activation on a SOCK_SEQPACKET socket, ExecStart the installed bangerd),
+// its offline security review rates the service's hardening at most MEDIUM exposure,
+// and shellcheck passes the OpenRC script.
+TEST_F(SystemInstall, WritesBangerdsUnitsAndOpenRcScriptAsTheirToolsAccept) {
+  CommandResult install = Build("system install" + Flags());
+  ASSERT_EQ(install.exit_status, 0) << install.output;
+  EXPECT_NE(install.output.find("wrote " + units_ + "/banger.socket"), std::string::npos) << install.output;
+  const std::string socket_unit = ReadFile(units_ + "/banger.socket");
+  EXPECT_NE(socket_unit.find("\nListenSequentialPacket=/run/banger/banger.sock\n"), std::string::npos) << socket_unit;
+  EXPECT_NE(socket_unit.find("\nSocketMode=0660\n"), std::string::npos) << socket_unit;
+  const std::string service = ReadFile(units_ + "/banger.service");
+  EXPECT_NE(service.find("\nExecStart=" + prefix_ + "/bin/bangerd --config " + config_dir_ + "/config --foreground\n"),
+            std::string::npos)
+      << service;
+  EXPECT_NE(service.find("\nReadWritePaths=-" + state_ + " -" + cache_ + " -/var/log/banger\n"), std::string::npos)
+      << service;
+
+  CommandResult verify = RunCommand("cd " + units_ + " && systemd-analyze verify ./banger.socket ./banger.service 2>&1");
+  EXPECT_EQ(verify.exit_status, 0) << verify.output;
+  EXPECT_EQ(verify.output, "") << "no warning";
+  CommandResult security = RunCommand("cd " + units_ + " && systemd-analyze security --offline=true ./banger.service 2>&1");
+  EXPECT_EQ(security.exit_status, 0) << security.output;
+  const size_t level = security.output.find("Overall exposure level for banger.service: ");
+  ASSERT_NE(level, std::string::npos) << security.output;
+  const std::string verdict = security.output.substr(level, security.output.find('\n', level) - level);
+  std::cout << "systemd-analyze security: " << verdict << "\n";
+  EXPECT_TRUE(verdict.find(" MEDIUM") != std::string::npos || verdict.find(" OK") != std::string::npos) << verdict;
+  CommandResult shellcheck = RunCommand("shellcheck " + openrc_ + "/banger 2>&1");
+  EXPECT_EQ(shellcheck.exit_status, 0) << shellcheck.output;
+  const std::string script = ReadFile(openrc_ + "/banger");
+  EXPECT_EQ(script.rfind("#!/sbin/openrc-run\n", 0), 0u) << script;
+  EXPECT_NE(script.find("command=\"" + prefix_ + "/bin/bangerd\""), std::string::npos) << script;
+
+  CommandResult uninstall = Build("system uninstall --config-dir " + config_dir_);
+  EXPECT_EQ(uninstall.exit_status, 0) << uninstall.output;
+  EXPECT_FALSE(Exists(units_ + "/banger.socket"));
+  EXPECT_FALSE(Exists(openrc_ + "/banger"));
 }
 
 TEST_F(SystemInstall, KeepsWhatExistedBeforeAndPurgeRemovesTheData) {

@@ -118,6 +118,30 @@ TEST(EgressPolicy, TheRuleForEachKindOfHost) {
   EXPECT_TRUE(EgressPolicy{.any_address = true}.CheckConnection("bundles.internal", 80, metadata)) << "the operator's URL";
 }
 
+// A tenant's pull through bangerd: naming a registry on the host's loopback or its
+// networks grants nothing; only the host's egress_allow opens such a range (fetch.cpp
+// leaves `tenant` unset for a registry the host's config names). The proxies are the
+// host's own.
+TEST(EgressPolicy, ATenantsRegistryGainsNothingFromItsOwnAddress) {
+  const IpAddress loopback = *ParseIpAddress("127.0.0.1"), metadata = *ParseIpAddress("169.254.169.254"),
+                  intranet = *ParseIpAddress("10.1.2.3"), public_address = *ParseIpAddress("8.8.8.8");
+  EgressPolicy policy{.registry = EndpointOf("127.0.0.1:6379", {443, 80}),
+                      .proxies = {EndpointOf("proxy.internal:3128", {1080})},
+                      .tenant = true};
+  EXPECT_FALSE(policy.CheckConnection("127.0.0.1", 6379, loopback)) << "the host's redis";
+  EXPECT_FALSE(policy.CheckConnection("realm.local", 443, loopback)) << "nor redirects at its kind";
+  EXPECT_FALSE(policy.CheckProxyTarget("127.0.0.1", 6379, loopback));
+  policy.registry = EndpointOf("metadata.example", {443, 80});
+  EXPECT_FALSE(policy.CheckConnection("metadata.example", 80, metadata)) << "a name that resolves to the metadata service";
+  EXPECT_TRUE(policy.CheckConnection("metadata.example", 443, public_address));
+  EXPECT_TRUE(policy.CheckConnection("proxy.internal", 3128, intranet)) << "the host configured it";
+  auto refused = policy.CheckConnection("metadata.example", 443, intranet);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("egress_allow"), std::string::npos) << refused.error().message;
+  policy.allow.push_back(*ParseCidr("10.0.0.0/8"));
+  EXPECT_TRUE(policy.CheckConnection("metadata.example", 443, intranet));
+}
+
 // Being the proxy's address lets the gate connect to the proxy, never lets the proxy be
 // asked for the same host as a target (a proxy on the host's loopback would otherwise
 // open every loopback port to a redirect).

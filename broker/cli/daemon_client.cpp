@@ -1,0 +1,109 @@
+#include "broker/cli/daemon_client.h"
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ostream>
+
+#include "base/text.h"
+#include "broker/cli/exit_codes.h"
+#include "ipc/channel.h"
+#include "ipc/daemon_protocol.h"
+#include "security/stop_signal.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr const char* kUnixScheme = "unix://";
+
+Result<UniqueFd> Connect(const std::string& path) {
+  sockaddr_un address{};
+  if (path.size() >= sizeof(address.sun_path)) {
+    return Error{ErrorCode::kInvalidArgument, "the daemon's socket path is too long: " + path};
+  }
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) return Error::FromErrno("socket for bangerd");
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    return Error::FromErrno("cannot reach bangerd at " + path + ": connect");
+  }
+  return fd;
+}
+
+uint64_t TerminalColumns() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0) return 0;
+  return std::min<uint64_t>(size.ws_col, ipc::kMaxTerminalColumns);
+}
+
+int Fail(std::ostream& err, const std::string& message) {
+  err << "banger: error: " << TerminalSafe(message) << "\n";
+  return kExitError;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, const Config& config) {
+  if (!env.daemon_host.empty()) {
+    if (env.daemon_host.rfind(kUnixScheme, 0) != 0 || env.daemon_host.size() <= std::strlen(kUnixScheme) ||
+        env.daemon_host[std::strlen(kUnixScheme)] != '/') {
+      return Error{ErrorCode::kInvalidArgument,
+                   "BANGER_HOST wants unix:///path/to/banger.sock, not '" + env.daemon_host + "'"};
+    }
+    return std::optional<std::string>(env.daemon_host.substr(std::strlen(kUnixScheme)));
+  }
+  struct stat st;
+  if (config.socket.empty() || ::stat(config.socket.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(config.socket);
+}
+
+int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
+                     std::ostream& out, std::ostream& err) {
+  auto connected = Connect(socket);
+  if (!connected) return Fail(err, connected.error().message);
+  ipc::Channel daemon(std::move(*connected), "bangerd");
+  ipc::DaemonRequest request{args, env.stdout_terminal, env.stdout_terminal ? TerminalColumns() : 0};
+  if (auto sent = daemon.Send(ipc::Message::Make(ipc::MessageType::kDaemonRequest, ipc::Encode(request))); !sent) {
+    return Fail(err, "sending the request to bangerd at " + socket + ": " + sent.error().message);
+  }
+  security::InstallStopSignals();
+  bool cancelled = false;
+  for (;;) {
+    pollfd waits[2] = {{daemon.fd(), POLLIN, 0}, {security::StopFd(), POLLIN, 0}};
+    if (::poll(waits, cancelled ? 1 : 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return Fail(err, Error::FromErrno("poll on bangerd's socket").message);
+    }
+    if (!cancelled && (waits[1].revents & POLLIN) != 0) {
+      // The daemon stops the request and still says how it ended.
+      cancelled = true;
+      (void)daemon.Send(ipc::Message::Make(ipc::MessageType::kDaemonCancel, ipc::Encode(ipc::DaemonCancel{})));
+      continue;
+    }
+    if (waits[0].revents == 0) continue;
+    auto message = daemon.ReceiveExpecting(
+        {ipc::MessageType::kDaemonStdout, ipc::MessageType::kDaemonStderr, ipc::MessageType::kDaemonExit});
+    if (!message) {
+      return Fail(err, "bangerd at " + socket + " ended the request without an exit status: " + message.error().message);
+    }
+    if (message->type == ipc::MessageType::kDaemonExit) {
+      auto exit = ipc::Decode<ipc::DaemonExit>(message->body);
+      if (!exit) return Fail(err, "bangerd at " + socket + ": " + exit.error().message);
+      return static_cast<int>(exit->status);
+    }
+    std::ostream& stream = message->type == ipc::MessageType::kDaemonStdout ? out : err;
+    stream.write(message->body.data(), static_cast<std::streamsize>(message->body.size()));
+    stream.flush();
+  }
+}
+
+}  // namespace banger::broker

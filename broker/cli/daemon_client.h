@@ -1,0 +1,26 @@
+// The command line as bangerd's client (docs/multi-tenant.md, "The daemon"): when a daemon
+// is configured and there, a command goes to it whole, and the client prints what the
+// daemon's run of it prints and exits with its status; Ctrl-C cancels it in the daemon.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "broker/host/config.h"
+#include "broker/host/environment.h"
+
+namespace banger::broker {
+
+// The daemon's socket this command should go through: $BANGER_HOST ("unix:///path";
+// anything else is an error), else the config's socket when a socket is at that path;
+// nullopt: run the command in this process.
+Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, const Config& config);
+
+// Sends `args` to bangerd at `socket` and relays its answer; the request's exit status.
+int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
+                     std::ostream& out, std::ostream& err);
+
+}  // namespace banger::broker

@@ -1,0 +1,188 @@
+#include "broker/daemon/server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <deque>
+#include <map>
+
+#include "broker/daemon/peer.h"
+#include "broker/daemon/session.h"
+#include "ipc/channel.h"
+#include "ipc/daemon_protocol.h"
+
+namespace banger::broker {
+namespace {
+
+constexpr size_t kMaxWaiting = 1024;       // connections waiting for a slot, in all
+constexpr size_t kMaxWaitingPerUid = 64;   // and per uid, so no one user fills the queue
+
+struct Waiting {
+  UniqueFd connection;
+  PeerCredentials peer;
+};
+
+// The signals the loop reads from a signalfd instead of having handlers.
+sigset_t LoopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signo : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, signo);
+  return set;
+}
+
+void Refuse(UniqueFd connection, const std::string& line) {
+  ipc::Channel client(std::move(connection), "client", {ipc::kMaxBodyBytes, 0});
+  (void)client.Send(ipc::Message::Make(ipc::MessageType::kDaemonStderr, "banger: error: " + line + "\n"));
+  (void)client.Send(ipc::Message::Make(ipc::MessageType::kDaemonExit, ipc::Encode(ipc::DaemonExit{1})));
+}
+
+class Loop {
+ public:
+  Loop(UniqueFd listener, UniqueFd signals, const ServerSettings& settings, ServerLimits limits)
+      : listener_(std::move(listener)), signals_(std::move(signals)), settings_(settings), limits_(limits) {}
+
+  Result<void> Run() {
+    while (!stopping_ || !running_.empty()) {
+      pollfd waits[2] = {{signals_.get(), POLLIN, 0}, {stopping_ ? -1 : listener_.get(), POLLIN, 0}};
+      if (::poll(waits, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return Error::FromErrno("poll in bangerd's loop");
+      }
+      if (waits[0].revents != 0) ReadSignals();
+      if (waits[1].revents != 0) Accept();
+      StartWaiting();
+    }
+    return {};
+  }
+
+ private:
+  void ReadSignals() {
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof(info)) == sizeof(info)) {
+      if (info.ssi_signo == SIGCHLD) {
+        Reap();
+      } else if (info.ssi_signo == SIGHUP) {
+        Reload();
+      } else if (!stopping_) {
+        stopping_ = true;
+        settings_.log("stopping (signal " + std::to_string(info.ssi_signo) + "): " + std::to_string(running_.size()) +
+                      " requests in progress are stopped");
+        for (const auto& [pid, uid] : running_) ::kill(pid, SIGTERM);
+        while (!waiting_.empty()) {
+          Refuse(std::move(waiting_.front().connection), "bangerd is stopping; the request was not started");
+          waiting_.pop_front();
+        }
+      }
+    }
+  }
+
+  void Reap() {
+    for (;;) {
+      const pid_t pid = ::waitpid(-1, nullptr, WNOHANG);
+      if (pid <= 0) return;
+      if (auto found = running_.find(pid); found != running_.end()) {
+        if (--per_uid_[found->second] == 0) per_uid_.erase(found->second);
+        running_.erase(found);
+      }
+    }
+  }
+
+  void Reload() {
+    auto limits = settings_.load_limits();
+    if (!limits) return settings_.log("SIGHUP: the config was not reloaded: " + limits.error().message);
+    limits_ = *limits;
+    settings_.log("SIGHUP: reloaded the limits (max_requests " + std::to_string(limits_.max_requests) +
+                  ", tenant_max_requests " + std::to_string(limits_.tenant_max_requests) + ")");
+  }
+
+  void Accept() {
+    UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!connection) {
+      if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+        settings_.log(Error::FromErrno("accept").message);
+      }
+      return;
+    }
+    // The request frames are read blocking, in the client's own process.
+    auto peer = ReadPeerCredentials(connection.get());
+    if (!peer) return settings_.log(peer.error().message);
+    size_t mine = 0;
+    for (const Waiting& w : waiting_) mine += w.peer.uid == peer->uid ? 1 : 0;
+    if (waiting_.size() >= kMaxWaiting || mine >= kMaxWaitingPerUid) {
+      return Refuse(std::move(connection), "bangerd is busy: too many requests are waiting; try again later");
+    }
+    waiting_.push_back({std::move(connection), *peer});
+  }
+
+  // Starts every waiting client that has a slot, oldest first.
+  void StartWaiting() {
+    for (auto it = waiting_.begin(); it != waiting_.end() && running_.size() < limits_.max_requests;) {
+      const uid_t uid = it->peer.uid;
+      if (per_uid_[uid] >= limits_.tenant_max_requests) {
+        ++it;
+        continue;
+      }
+      const pid_t pid = StartClient(std::move(*it));
+      if (pid > 0) {
+        running_[pid] = uid;
+        ++per_uid_[uid];
+      }
+      it = waiting_.erase(it);
+    }
+  }
+
+  pid_t StartClient(Waiting client) {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      settings_.log(Error::FromErrno("fork for a client").message);
+      Refuse(std::move(client.connection), "bangerd could not start the request (fork failed)");
+      return -1;
+    }
+    if (pid > 0) return pid;
+    // The client's process: the loop's fds closed, SIGTERM from the loop read as a stop.
+    listener_.reset();
+    waiting_.clear();
+    const int flags = ::fcntl(client.connection.get(), F_GETFL);
+    ::fcntl(client.connection.get(), F_SETFL, flags & ~O_NONBLOCK);
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    UniqueFd stop_fd(::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
+    signals_.reset();
+    ServeClient(std::move(client.connection), client.peer, settings_.config_path, stop_fd.get());
+    ::_exit(0);
+  }
+
+  UniqueFd listener_;
+  UniqueFd signals_;
+  const ServerSettings& settings_;
+  ServerLimits limits_;
+  std::deque<Waiting> waiting_;
+  std::map<pid_t, uid_t> running_;
+  std::map<uid_t, uint64_t> per_uid_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+Result<void> Serve(UniqueFd listener, const ServerSettings& settings) {
+  BANGER_ASSIGN_OR_RETURN(ServerLimits limits, settings.load_limits());
+  const sigset_t signals = LoopSignals();
+  if (::sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) return Error::FromErrno("sigprocmask");
+  UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signal_fd) return Error::FromErrno("signalfd");
+  if (::fcntl(listener.get(), F_SETFL, ::fcntl(listener.get(), F_GETFL) | O_NONBLOCK) != 0) {
+    return Error::FromErrno("fcntl O_NONBLOCK on the listening socket");
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  return Loop(std::move(listener), std::move(signal_fd), settings, limits).Run();
+}
+
+}  // namespace banger::broker

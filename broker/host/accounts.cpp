@@ -1,0 +1,31 @@
+#include "broker/host/accounts.h"
+
+#include <grp.h>
+#include <pwd.h>
+
+#include <vector>
+
+namespace banger::broker {
+namespace {
+
+constexpr size_t kEntryBuffer = 64 * 1024;  // a group with many members needs room
+
+}  // namespace
+
+std::string UserName(uid_t uid) {
+  passwd entry{}, *found = nullptr;
+  std::vector<char> buffer(kEntryBuffer);
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) return "";
+  return entry.pw_name;
+}
+
+std::optional<gid_t> GroupId(const std::string& name) {
+  group entry{}, *found = nullptr;
+  std::vector<char> buffer(kEntryBuffer);
+  if (::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  return entry.gr_gid;
+}
+
+}  // namespace banger::broker

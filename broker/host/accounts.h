@@ -1,0 +1,17 @@
+// The host's user and group database, read with the reentrant calls (bangerd serves
+// requests in forked children; nothing here keeps state).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+namespace banger::broker {
+
+// The name of `uid`, "" when the database has none.
+std::string UserName(uid_t uid);
+// The gid of group `name`, nullopt when there is no such group.
+std::optional<gid_t> GroupId(const std::string& name);
+
+}  // namespace banger::broker

@@ -1,0 +1,304 @@
+// bangerd with real tenants (docs/multi-tenant.md): the fixture starts the real daemon
+// with a config and socket of its own, makes users and groups, and runs the CLI as each
+// user against the real registry. Identity comes from the kernel; the policy admits,
+// refuses and limits by user and group; each tenant has images of their own; every
+// request is in the audit log under the caller's uid; Ctrl-C in a client cancels its pull
+// in the daemon, and a client killed mid-pull leaves the daemon serving.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "base/fd.h"
+#include "broker/host/service_files.h"
+#include "tests/support/registry_fixture.h"
+#include "tests/support/test_accounts.h"
+
+namespace banger::testing {
+namespace {
+
+using nlohmann::json;
+
+// setpriv's --bounding-set for the capabilities the service unit keeps.
+std::string BoundingSet() {
+  std::string set = "-all";
+  for (const char* capability : broker::kDaemonCapabilities) {
+    std::string name = std::string(capability).substr(4);  // without CAP_
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    set += ",+" + name;
+  }
+  return set;
+}
+
+// The real bangerd in the foreground, with the capabilities its service unit leaves it
+// (so the pulls below show that bounding set is enough), stopped with SIGTERM when the
+// object goes.
+class TestDaemon {
+ public:
+  TestDaemon(const std::string& config, const std::string& socket, const std::string& log, const std::string& env = "")
+      : socket_(socket),
+        process_("setpriv --bounding-set=" + BoundingSet() + " env " + env + " " BANGER_BIN_DIR "/bangerd --config " +
+                     config + " --foreground",
+                 log) {}
+  ~TestDaemon() {
+    ::kill(process_.pid(), SIGTERM);
+    process_.Wait(60000);
+  }
+  // Once a connection to its socket succeeds.
+  bool Ready() {
+    return WaitFor([&] {
+      UniqueFd probe(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+      sockaddr_un address{};
+      address.sun_family = AF_UNIX;
+      socket_.copy(address.sun_path, sizeof address.sun_path - 1);
+      return ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    }, 20000);
+  }
+  std::string Output() const { return process_.Output(); }
+
+ private:
+  std::string socket_;
+  BackgroundCommand process_;
+};
+
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line, nullptr, false));
+  return out;
+}
+
+class Daemon : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    BANGER_REQUIRE_ROOT();
+    registry_ = TestRegistry::Start();
+    ASSERT_TRUE(registry_);
+    pushed_ = registry_->Push("demo/app", "v1", {"--layers", "2"});
+    ASSERT_FALSE(pushed_.is_null());
+    const std::string socket_group = accounts_.Group("sock");
+    const std::string tenants = accounts_.Group("tenants");
+    const std::string admins = accounts_.Group("admins");
+    alice_ = accounts_.User("alice", {socket_group});
+    bob_ = accounts_.User("bob", {socket_group, tenants});
+    carol_ = accounts_.User("carol", {socket_group});
+    dave_ = accounts_.User("dave", {socket_group, admins});
+    ASSERT_FALSE(HasFailure());
+    // The socket's directory and the client's copy are where every user may reach them.
+    ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((dir_.path() + "/bin").c_str(), 0755), 0);
+    client_ = CopyExecutable(BANGER_BIN_DIR "/banger", dir_.path() + "/bin");
+    base_config_ = "state_dir = " + state_.path() + "\ncache_dir = " + cache_.path() + "\nsocket = " + socket_ +
+                   "\nsocket_group = " + socket_group + "\nallow_users = " + alice_ + "\nallow_groups = " + tenants +
+                   "\nadmin_group = " + admins + "\naudit_log = " + log_ + "\naudit_syslog = none\n";
+    // The loopback registry is one the host names: tenants may reach it.
+    WriteConfig("insecure_registries = " + registry_->host() + "\n");
+    StartDaemon();
+  }
+  // The daemon reads its config anew for each request.
+  void WriteConfig(const std::string& extra) { std::ofstream(config_, std::ios::trunc) << base_config_ << extra; }
+
+  void StartDaemon(const std::string& env = "") {
+    daemon_.reset();
+    daemon_ = std::make_unique<TestDaemon>(config_, socket_, dir_.path() + "/bangerd.log", env);
+    ASSERT_TRUE(daemon_->Ready()) << daemon_->Output();
+  }
+
+  std::string ClientCommand(const std::string& user, const std::string& args) {
+    return TestAccounts::As(user, client_ + " " + args, "BANGER_HOST=unix://" + socket_);
+  }
+  CommandResult As(const std::string& user, const std::string& args) {
+    return RunCommand(ClientCommand(user, args) + " 2>&1");
+  }
+  std::string Ref() const { return registry_->host() + "/demo/app:v1"; }
+  std::vector<json> Records() { return JsonLines(ReadFile(log_)); }
+  // The records of `request` by `uid`, in order.
+  std::vector<json> RecordsOf(uid_t uid, const std::string& request) {
+    std::vector<json> out;
+    for (const json& record : Records()) {
+      if (record.value("uid", -1) == static_cast<int>(uid) && record.value("request", "") == request) out.push_back(record);
+    }
+    return out;
+  }
+
+  std::unique_ptr<TestRegistry> registry_;
+  json pushed_;
+  TestAccounts accounts_;
+  std::string alice_, bob_, carol_, dave_;
+  ScratchDir dir_{"banger-daemon"}, state_{"banger-state"}, cache_{"banger-cache"};
+  std::string config_ = dir_.path() + "/config";
+  std::string socket_ = dir_.path() + "/banger.sock";
+  std::string log_ = dir_.path() + "/log/audit.log";
+  std::string client_;
+  std::string base_config_;
+  std::unique_ptr<TestDaemon> daemon_;
+};
+
+TEST_F(Daemon, TenantsPullImagesOfTheirOwnAndEachRequestIsAuditedUnderTheirUid) {
+  CommandResult alice = As(alice_, "image pull -q " + Ref());
+  ASSERT_EQ(alice.exit_status, 0) << alice.output << daemon_->Output();
+  // The same default name for bob: names are per tenant.
+  CommandResult bob = As(bob_, "image pull " + Ref());
+  ASSERT_EQ(bob.exit_status, 0) << bob.output;
+  EXPECT_NE(bob.output.find("pulled app-v1"), std::string::npos) << bob.output;
+
+  EXPECT_EQ(RunCommand("stat -c %a " + state_.path() + "/tenants/" + std::to_string(TestAccounts::Uid(alice_))).output,
+            "700\n");
+  CommandResult removed = As(bob_, "image rm app-v1");
+  EXPECT_EQ(removed.exit_status, 0) << removed.output;
+  EXPECT_EQ(As(bob_, "image list").output.find("app-v1"), std::string::npos) << "bob's image is gone";
+  CommandResult listed = As(alice_, "image list --json");
+  EXPECT_NE(listed.output.find("app-v1"), std::string::npos) << "alice's is not: " << listed.output;
+
+  // Each request: one start and one end under the caller's uid, with what it resolved.
+  const std::string digest = pushed_["images"]["linux/amd64"]["manifest_digest"];
+  for (const auto& [user, request] : {std::pair{alice_, "image pull"}, {bob_, "image pull"}, {bob_, "image rm"}}) {
+    const std::vector<json> records = RecordsOf(TestAccounts::Uid(user), request);
+    ASSERT_EQ(records.size(), 2u) << user << " " << request << "\n" << ReadFile(log_);
+    EXPECT_EQ(records[0]["event"], "start");
+    EXPECT_EQ(records[1]["event"], "end");
+    EXPECT_EQ(records[0]["id"], records[1]["id"]);
+    EXPECT_EQ(records[1]["result"], "ok");
+    EXPECT_EQ(records[0]["user"], user);
+    EXPECT_EQ(records[0]["via"], "bangerd");
+    EXPECT_EQ(records[0]["admin"], false);
+    EXPECT_NE(records[0].value("peer_command", "").find("banger"), std::string::npos) << records[0].dump();
+    if (std::string(request) == "image pull") {
+      EXPECT_EQ(records[1]["manifest_digest"], digest);
+    }
+  }
+  CommandResult verified = RunCommand(BANGER_BIN_DIR "/banger system audit verify " + log_ + " 2>&1");
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+}
+
+TEST_F(Daemon, ServesOnlyThoseThePolicyAdmitsAndKeepsTenantsWithinTheHostsPolicy) {
+  // In the socket's group but admitted by neither list: refused, by name, and recorded.
+  CommandResult carol = As(carol_, "image list");
+  EXPECT_EQ(carol.exit_status, 1) << carol.output;
+  EXPECT_NE(carol.output.find("banger: error: user '" + carol_ + "' (uid " +
+                              std::to_string(TestAccounts::Uid(carol_)) + ") may not use bangerd"),
+            std::string::npos)
+      << carol.output;
+  const std::vector<json> refused = RecordsOf(TestAccounts::Uid(carol_), "connect");
+  ASSERT_EQ(refused.size(), 1u) << ReadFile(log_);
+  EXPECT_EQ(refused[0]["event"], "refused");
+  EXPECT_EQ(refused[0]["argv"], (json{"banger", "image", "list"}));
+  // Outside the socket's group, the kernel refuses the connection.
+  CommandResult outsider = As(accounts_.User("outsider"), "image list");
+  EXPECT_EQ(outsider.exit_status, 1);
+  EXPECT_NE(outsider.output.find("cannot reach bangerd at " + socket_ + ": connect: Permission denied"),
+            std::string::npos)
+      << outsider.output;
+
+  // What would make root open a tenant's path or widen the host's bounds is refused.
+  const struct {
+    std::string args, says;
+  } widening[] = {
+      {"image pull --catalog /etc/shadow " + Ref(), "--catalog is for admins"},
+      {"image pull --limit max_entries=99999999999 " + Ref(), "--limit is for admins"},
+      {"image pull --insecure-registry evil.example:5000 evil.example:5000/x:1", "--insecure-registry evil.example:5000 is for admins"},
+      {"image cache prune", "'image cache prune' is for admins"},
+      // Never through the daemon: it runs where it is typed, as its user.
+      {"system install", "system install needs root"},
+  };
+  for (const auto& w : widening) {
+    CommandResult result = As(alice_, w.args);
+    EXPECT_EQ(result.exit_status, 1) << w.args << ": " << result.output;
+    EXPECT_NE(result.output.find("banger: error: " + w.says), std::string::npos) << w.args << ": " << result.output;
+  }
+  EXPECT_EQ(RecordsOf(TestAccounts::Uid(alice_), "image pull").size(), 3u) << "each refusal is recorded";
+  EXPECT_EQ(As(alice_, "image list").output.find("app-v1"), std::string::npos) << "nothing was pulled";
+  // An admin may.
+  CommandResult pruned = As(dave_, "image cache prune");
+  EXPECT_EQ(pruned.exit_status, 0) << pruned.output;
+  CommandResult limited = As(dave_, "image pull -q --limit max_entries=100000 " + Ref());
+  EXPECT_EQ(limited.exit_status, 0) << limited.output;
+  const std::vector<json> admin = RecordsOf(TestAccounts::Uid(dave_), "image pull");
+  ASSERT_EQ(admin.size(), 2u);
+  EXPECT_EQ(admin[0]["admin"], true);
+}
+
+// A tenant cannot aim root's fetcher at the host's loopback or its networks by naming a
+// registry there: only a registry the host's config names, or a range its egress_allow
+// lists, is reachable. An admin may, as root's banger may.
+TEST_F(Daemon, ATenantReachesAHostAddressOnlyWhenTheConfigNamesIt) {
+  WriteConfig("");
+  CommandResult refused = As(alice_, "image pull -q " + Ref());
+  EXPECT_EQ(refused.exit_status, 1) << refused.output;
+  EXPECT_NE(refused.output.find("refusing to connect to " + registry_->host() + " at 127.0.0.1 (loopback): a tenant's pull"),
+            std::string::npos)
+      << refused.output;
+  EXPECT_EQ(As(alice_, "image list").output.find("app-v1"), std::string::npos) << "nothing was published";
+  CommandResult admin = As(dave_, "image pull -q " + Ref());
+  EXPECT_EQ(admin.exit_status, 0) << admin.output;
+  WriteConfig("egress_allow = 127.0.0.0/8\n");
+  CommandResult allowed = As(alice_, "image pull -q " + Ref());
+  EXPECT_EQ(allowed.exit_status, 0) << allowed.output;
+}
+
+TEST_F(Daemon, CtrlCInAClientCancelsItsPullAndAKilledClientLeavesTheDaemonServing) {
+  const std::string stall = dir_.path() + "/stall";
+  StartDaemon("BANGER_TEST_STALL=" + stall);
+  const uid_t alice = TestAccounts::Uid(alice_);
+  auto held_pull = [&](const std::string& name) {
+    auto pull = std::make_unique<BackgroundCommand>(ClientCommand(alice_, "image pull -q --name " + name + " " + Ref()),
+                                                    dir_.path() + "/" + name + ".out");
+    EXPECT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 60000)) << pull->Output();
+    return pull;
+  };
+  auto helpers_gone = [&](const std::map<std::string, pid_t>& helpers) {
+    return WaitFor([&] {
+      for (const auto& [name, pid] : helpers) {
+        if (::kill(pid, 0) == 0) return false;
+      }
+      return true;
+    }, 30000);
+  };
+
+  // Ctrl-C: the client asks the daemon to cancel, and exits as an interrupted pull does.
+  auto interrupted = held_pull("interrupted");
+  auto helpers = StalledHelpers(stall);
+  ASSERT_FALSE(helpers.empty());
+  ASSERT_EQ(::kill(interrupted->pid(), SIGINT), 0);
+  EXPECT_EQ(interrupted->Wait(60000), 130) << interrupted->Output();
+  EXPECT_NE(interrupted->Output().find("interrupted by SIGINT"), std::string::npos) << interrupted->Output();
+  EXPECT_TRUE(helpers_gone(helpers));
+  ::unlink(stall.c_str());
+
+  // A client killed outright: the daemon stops its request the same way.
+  auto killed = held_pull("killed");
+  helpers = StalledHelpers(stall);
+  ASSERT_EQ(::kill(killed->pid(), SIGKILL), 0);
+  EXPECT_TRUE(helpers_gone(helpers));
+  ::unlink(stall.c_str());
+  ASSERT_TRUE(WaitFor([&] { return RecordsOf(alice, "image pull").size() == 4; }, 30000)) << ReadFile(log_);
+  const std::vector<json> records = RecordsOf(alice, "image pull");
+  EXPECT_EQ(records[1]["exit_status"], 130) << records[1].dump();
+  EXPECT_EQ(records[3]["exit_status"], 130) << records[3].dump();
+
+  // Nothing was published, and the daemon still serves.
+  CommandResult listed = As(alice_, "image list");
+  EXPECT_EQ(listed.exit_status, 0) << listed.output << daemon_->Output();
+  EXPECT_EQ(listed.output.find("interrupted"), std::string::npos) << listed.output;
+  EXPECT_EQ(listed.output.find("killed"), std::string::npos) << listed.output;
+  auto pulled = std::make_unique<BackgroundCommand>(ClientCommand(alice_, "image pull -q --name after " + Ref()),
+                                                    dir_.path() + "/after.out");
+  ASSERT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 60000)) << pulled->Output();
+  ::unlink(stall.c_str());
+  EXPECT_EQ(pulled->Wait(60000), 0) << pulled->Output();
+}
+
+}  // namespace
+}  // namespace banger::testing
