@@ -14,6 +14,7 @@
 #include "broker/cli/daemon_client.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/output.h"
+#include "broker/cli/tenant_rules.h"
 
 namespace banger::broker {
 namespace {
@@ -99,24 +100,6 @@ bool TenantsMay(const Command& command) {
 bool RunsLocally(const Command& command) {
   static const std::set<std::string> names = {"system install", "system uninstall", "system audit verify"};
   return names.count(command.spec.name) != 0;
-}
-
-// A tenant's flags never make root open a path or weaken the host's policy.
-Result<void> CheckTenantFlags(const Config& config, const ParsedFlags& flags) {
-  if (flags.Value("--catalog")) {
-    return Error{ErrorCode::kInvalidArgument, "--catalog is for admins: the daemon reads the host's catalog only"};
-  }
-  if (!flags.All("--limit").empty()) {
-    return Error{ErrorCode::kInvalidArgument, "--limit is for admins: a tenant's pull keeps the host's unpack bounds"};
-  }
-  for (const std::string& registry : flags.All("--insecure-registry")) {
-    if (std::find(config.insecure_registries.begin(), config.insecure_registries.end(), registry) ==
-        config.insecure_registries.end()) {
-      return Error{ErrorCode::kInvalidArgument, "--insecure-registry " + registry +
-                                                     " is for admins unless the host's insecure_registries lists it"};
-    }
-  }
-  return {};
 }
 
 // A command root runs that acts: its start in the audit log before it runs (or it is
@@ -248,7 +231,7 @@ int RunCliFor(const Requester& requester, const std::string& config_path, bool t
     std::ostringstream ignored;
     auto parsed = ParseCommand(command->spec, rest, ignored, ignored);
     if (const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed)) {
-      if (auto checked = CheckTenantFlags(context->config, *flags); !checked) {
+      if (auto checked = CheckTenantRequest(*context, command->spec.name, *flags); !checked) {
         Args argv{"banger"};
         argv.insert(argv.end(), args.begin(), args.end());
         (void)AuditTrail::Refuse(context->config, config_path, command->spec.name, argv, requester,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,7 @@ struct Requester {
   uint32_t gid = 0;
   int pid = 0;
   std::string user;     // the uid's name, "" when it has none
+  std::vector<uint32_t> gids;  // its primary and supplementary groups
   std::string command;  // the peer's command line as /proc showed it (for the audit log)
   bool admin = false;   // root, or a member of the config's admin_group
   bool through_daemon = false;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <deque>
 #include <map>
 
@@ -128,12 +129,25 @@ class Loop {
         ++it;
         continue;
       }
+      NoteStart(uid);
       const pid_t pid = StartClient(std::move(*it));
       if (pid > 0) {
         running_[pid] = uid;
         ++per_uid_[uid];
       }
       it = waiting_.erase(it);
+    }
+  }
+
+  // This uid's requests started in the last minute, this one included.
+  void NoteStart(uid_t uid) {
+    const auto now = std::chrono::steady_clock::now();
+    std::deque<std::chrono::steady_clock::time_point>& starts = started_[uid];
+    while (!starts.empty() && now - starts.front() > std::chrono::minutes(1)) starts.pop_front();
+    starts.push_back(now);
+    // Users with no start in the last minute are forgotten.
+    for (auto it = started_.begin(); it != started_.end();) {
+      it = !it->second.empty() && now - it->second.back() > std::chrono::minutes(1) ? started_.erase(it) : std::next(it);
     }
   }
 
@@ -156,7 +170,8 @@ class Loop {
     sigaddset(&stop, SIGINT);
     UniqueFd stop_fd(::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
     signals_.reset();
-    ServeClient(std::move(client.connection), client.peer, settings_.config_path, stop_fd.get());
+    ServeClient(std::move(client.connection), client.peer, settings_.config_path, stop_fd.get(),
+                started_[client.peer.uid].size());
     ::_exit(0);
   }
 
@@ -167,6 +182,7 @@ class Loop {
   std::deque<Waiting> waiting_;
   std::map<pid_t, uid_t> running_;
   std::map<uid_t, uint64_t> per_uid_;
+  std::map<uid_t, std::deque<std::chrono::steady_clock::time_point>> started_;
   bool stopping_ = false;
 };
 

@@ -10,6 +10,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -245,6 +246,18 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
                                                     value + "'"};
     }
     config.download_grace_seconds = *n;
+  } else if (key.rfind("tenant_", 0) == 0 && key != "tenant_max_requests") {
+    return SetTenantLimit(config.tenant_defaults, key.substr(std::strlen("tenant_")), value, ParseSize);
+  } else if (key.rfind("tenant.", 0) == 0) {
+    const size_t last = key.rfind('.');
+    const std::string name = key.substr(std::strlen("tenant."), last - std::strlen("tenant."));
+    if (last <= std::strlen("tenant.") || !IsValidTenantName(name)) {
+      return Error{ErrorCode::kInvalidArgument, "tenant keys are tenant.USER.FIELD or tenant.@GROUP.FIELD, not '" + key + "'"};
+    }
+    auto found = std::find_if(config.tenant_overrides.begin(), config.tenant_overrides.end(),
+                              [&](const auto& entry) { return entry.first == name; });
+    if (found == config.tenant_overrides.end()) found = config.tenant_overrides.insert(found, {name, TenantLimits{}});
+    return SetTenantLimit(found->second, key.substr(last + 1), value, ParseSize);
   } else {
     BANGER_ASSIGN_OR_RETURN(const bool daemon_key, SetDaemonKey(config, key, value));
     if (daemon_key) return {};
@@ -266,7 +279,8 @@ const std::vector<std::string>& ConfigKeys() {
                                   "mirrors", "egress_allow", "parallel_downloads", "min_download_rate",
                                   "download_grace_seconds", "catalog", "audit_log", "audit_syslog",
                                   "socket", "socket_group", "allow_users", "allow_groups", "admin_group",
-                                  "max_requests", "tenant_max_requests"};
+                                  "max_requests", "tenant_max_requests", "tenant_registries", "tenant_max_images",
+                                  "tenant_max_bytes", "tenant_requests_per_minute"};
     for (const BoundKey& bound : kBounds) k.push_back(bound.name);
     return k;
   }();
@@ -299,7 +313,11 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path) {
     if (line.empty()) continue;
     const size_t eq = line.find('=');
     const std::string key = eq == std::string::npos ? "" : Trim(line.substr(0, eq));
-    if (key.empty() || key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos) {
+    // tenant.NAME.FIELD keys name a user or @group, which may hold more than [a-z_].
+    const bool tenant_key = key.rfind("tenant.", 0) == 0 &&
+                            key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-") ==
+                                std::string::npos;
+    if (key.empty() || (!tenant_key && key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_") != std::string::npos)) {
       return Error{ErrorCode::kInvalidArgument, "malformed config line, want 'key = value': '" + line + "'" + where};
     }
     if (!seen.insert(key).second) {
@@ -408,6 +426,15 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
        "# admin_group = banger-admins\n"
        "# max_requests = 16\n"
        "# tenant_max_requests = 4\n"
+       "# What tenants may pull and keep: REGISTRY/REPOSITORY glob patterns ('*' stays within\n"
+       "# one path segment), images and bytes held (checked before each pull), and requests a\n"
+       "# minute. tenant.USER.FIELD and tenant.@GROUP.FIELD override them for one user or\n"
+       "# group (a user's own wins over its groups', a later group's over an earlier one's).\n"
+       "# tenant_registries = docker.io/library/*, ghcr.io/acme/*\n"
+       "# tenant_max_images = 20\n"
+       "# tenant_max_bytes = 100GiB\n"
+       "# tenant_requests_per_minute = 120\n"
+       "# tenant.@builders.max_images = 100\n"
        "\n"
        "# Bounds on what the unpacker accepts from a layer (`image pull --limit NAME=VALUE`\n"
        "# overrides one). Byte sizes take a unit (K, M, G, T, powers of 1024: 64GiB); a bare\n"

@@ -13,6 +13,7 @@
 #include "base/result.h"
 #include "broker/host/environment.h"
 #include "broker/host/helper_uids.h"
+#include "broker/host/tenant_limits.h"
 
 namespace banger::broker {
 
@@ -62,9 +63,18 @@ struct Config {
   std::string admin_group;
   uint64_t max_requests = 16;
   uint64_t tenant_max_requests = 4;
+  // What tenants may pull and keep: every tenant's (tenant_registries, tenant_max_images,
+  // tenant_max_bytes, tenant_requests_per_minute), then one user's or group's
+  // (tenant.NAME.FIELD, NAME a user or @group), in the file's order.
+  TenantLimits tenant_defaults{.requests_per_minute = 120};
+  std::vector<std::pair<std::string, TenantLimits>> tenant_overrides;
   // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.
   std::map<std::string, uint64_t> unpack_limits;
 };
+
+// The limits of a tenant who is `user` with the groups `gids`: every tenant's, then each
+// matching group's override, then the user's own (tenant_limits.cpp).
+TenantLimits LimitsFor(const Config& config, const std::string& user, const std::vector<uint32_t>& gids);
 
 // $BANGER_CONFIG when set (and not empty), else /etc/banger/config.
 std::string ConfigPath(const HostEnvironment& env);

@@ -12,6 +12,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -67,6 +68,7 @@ class TestDaemon {
     }, 20000);
   }
   std::string Output() const { return process_.Output(); }
+  pid_t pid() const { return process_.pid(); }
 
  private:
   std::string socket_;
@@ -93,6 +95,7 @@ class Daemon : public ::testing::Test {
     const std::string admins = accounts_.Group("admins");
     alice_ = accounts_.User("alice", {socket_group});
     bob_ = accounts_.User("bob", {socket_group, tenants});
+    erin_ = accounts_.User("erin", {socket_group, tenants});
     carol_ = accounts_.User("carol", {socket_group});
     dave_ = accounts_.User("dave", {socket_group, admins});
     ASSERT_FALSE(HasFailure());
@@ -136,7 +139,7 @@ class Daemon : public ::testing::Test {
   std::unique_ptr<TestRegistry> registry_;
   json pushed_;
   TestAccounts accounts_;
-  std::string alice_, bob_, carol_, dave_;
+  std::string alice_, bob_, carol_, dave_, erin_;
   ScratchDir dir_{"banger-daemon"}, state_{"banger-state"}, cache_{"banger-cache"};
   std::string config_ = dir_.path() + "/config";
   std::string socket_ = dir_.path() + "/banger.sock";
@@ -246,6 +249,108 @@ TEST_F(Daemon, ATenantReachesAHostAddressOnlyWhenTheConfigNamesIt) {
   WriteConfig("egress_allow = 127.0.0.0/8\n");
   CommandResult allowed = As(alice_, "image pull -q " + Ref());
   EXPECT_EQ(allowed.exit_status, 0) << allowed.output;
+}
+
+// Each tenant's limits from the config: the registries and repositories it may pull from,
+// the images it may hold, and the requests it may make a minute; each refusal is one line
+// and one audit record.
+TEST_F(Daemon, TenantLimitsHoldRegistriesImagesAndRequestRate) {
+  const std::string host = registry_->host();
+  ASSERT_FALSE(registry_->Push("other/app", "v1", {"--layers", "1"}).is_null());
+  WriteConfig("insecure_registries = " + host + "\ntenant_registries = " + host + "/demo/*\n" +
+              "tenant." + alice_ + ".max_images = 1\ntenant.@" + accounts_.GroupName("tenants") +
+              ".requests_per_minute = 4\n");
+  ASSERT_EQ(As(alice_, "image pull -q " + Ref()).exit_status, 0);
+  CommandResult second = As(alice_, "image pull -q --name second " + Ref());
+  EXPECT_EQ(second.exit_status, 1) << second.output;
+  EXPECT_NE(second.output.find("banger: error: " + alice_ + " holds 1 image(s), the most tenant_max_images allows"),
+            std::string::npos)
+      << second.output;
+  CommandResult elsewhere = As(alice_, "image fetch " + host + "/other/app:v1");
+  EXPECT_EQ(elsewhere.exit_status, 1) << elsewhere.output;
+  EXPECT_NE(elsewhere.output.find("banger: error: " + alice_ + " may pull only from " + host + "/demo/*, not " + host +
+                                  "/other/app"),
+            std::string::npos)
+      << elsewhere.output;
+  // bob's group may make four requests a minute; the fifth is refused, and recorded.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(As(bob_, "image list").exit_status, 0) << i;
+  CommandResult fifth = As(bob_, "image list");
+  EXPECT_EQ(fifth.exit_status, 1) << fifth.output;
+  EXPECT_NE(fifth.output.find("banger: error: " + bob_ + " made more than 4 requests in the last minute"),
+            std::string::npos)
+      << fifth.output;
+  EXPECT_EQ(As(alice_, "image list").exit_status, 0) << "alice is not in bob's group";
+  EXPECT_EQ(RecordsOf(TestAccounts::Uid(bob_), "connect").size(), 1u) << ReadFile(log_);
+  size_t refused = 0;
+  for (const json& record : RecordsOf(TestAccounts::Uid(alice_), "image pull")) refused += record["event"] == "refused";
+  EXPECT_EQ(refused, 1u) << ReadFile(log_);
+}
+
+// Twenty clients of three tenants at once, with an admin pruning the cache in a loop:
+// the daemon runs at most max_requests at a time and tenant_max_requests per tenant, the
+// rest wait their turn, and every pull succeeds with one start and one end record.
+TEST_F(Daemon, TwentyConcurrentClientsOfThreeTenantsAllSucceedWhileTheCacheIsPruned) {
+  WriteConfig("insecure_registries = " + registry_->host() + "\nmax_requests = 4\ntenant_max_requests = 2\n");
+  ASSERT_EQ(::kill(daemon_->pid(), SIGHUP), 0);  // the bounds are read at start and at SIGHUP
+  ASSERT_TRUE(WaitFor([&] { return daemon_->Output().find("SIGHUP: reloaded") != std::string::npos; }, 10000))
+      << daemon_->Output();
+  const std::vector<std::string> tenants = {alice_, bob_, erin_};
+  std::vector<std::unique_ptr<BackgroundCommand>> clients;
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "c" + std::to_string(i);
+    clients.push_back(std::make_unique<BackgroundCommand>(
+        ClientCommand(tenants[i % 3], "image pull -q --name " + name + " " + Ref()), dir_.path() + "/" + name + ".out"));
+  }
+  BackgroundCommand pruner("sh -c 'for i in $(seq 30); do " + ClientCommand(dave_, "image cache prune") +
+                               " || exit 1; done'",
+                           dir_.path() + "/prune.out");
+  for (size_t i = 0; i < clients.size(); ++i) {
+    EXPECT_EQ(clients[i]->Wait(240000), 0) << "client " << i << ": " << clients[i]->Output();
+  }
+  EXPECT_EQ(pruner.Wait(240000), 0) << pruner.Output();
+  const std::string digest = pushed_["images"]["linux/amd64"]["manifest_digest"];
+  for (size_t t = 0; t < tenants.size(); ++t) {
+    const std::vector<json> records = RecordsOf(TestAccounts::Uid(tenants[t]), "image pull");
+    const size_t pulls = t == 0 ? 7 : (t == 1 ? 7 : 6);
+    ASSERT_EQ(records.size(), 2 * pulls) << tenants[t];
+    std::map<std::string, int> events;
+    for (const json& record : records) {
+      events[record["id"].get<std::string>()] += record["event"] == "start" ? 1 : 10;
+      if (record["event"] == "end") {
+        EXPECT_EQ(record["result"], "ok") << record.dump();
+        EXPECT_EQ(record["manifest_digest"], digest);
+      }
+    }
+    for (const auto& [id, count] : events) EXPECT_EQ(count, 11) << "one start and one end for " << id;
+    CommandResult listed = As(tenants[t], "image list");
+    for (size_t i = t; i < 20; i += 3) {
+      EXPECT_NE(listed.output.find("c" + std::to_string(i) + " "), std::string::npos) << listed.output;
+    }
+  }
+  EXPECT_EQ(RecordsOf(TestAccounts::Uid(dave_), "image cache prune").size(), 60u);
+}
+
+// logrotate moves the log away and sends SIGHUP: the next request starts the new file,
+// and the chain runs on across both.
+TEST_F(Daemon, TheAuditChainRunsOnAcrossARotationAndSighup) {
+  ASSERT_EQ(As(alice_, "image pull -q " + Ref()).exit_status, 0);
+  ASSERT_EQ(::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
+  ASSERT_EQ(::kill(daemon_->pid(), SIGHUP), 0);
+  CommandResult removed = As(alice_, "image rm app-v1");
+  ASSERT_EQ(removed.exit_status, 0) << removed.output;
+  const std::vector<json> rotated = JsonLines(ReadFile(log_ + ".1")), fresh = Records();
+  ASSERT_EQ(rotated.size(), 2u);
+  ASSERT_EQ(fresh.size(), 2u);
+  EXPECT_EQ(fresh[0]["seq"], 3);
+  CommandResult verified = RunCommand(BANGER_BIN_DIR "/banger system audit verify " + log_ + ".1 " + log_ + " 2>&1");
+  EXPECT_EQ(verified.exit_status, 0) << verified.output;
+  EXPECT_NE(verified.output.find("4 record(s), 1 to 4"), std::string::npos) << verified.output;
+  // The rotated file's last record deleted: verify names the new file's first line.
+  const std::string first_line = ReadFile(log_ + ".1").substr(0, ReadFile(log_ + ".1").find('\n') + 1);
+  std::ofstream(log_ + ".1", std::ios::trunc) << first_line;
+  CommandResult broken = RunCommand(BANGER_BIN_DIR "/banger system audit verify " + log_ + ".1 " + log_ + " 2>&1");
+  EXPECT_EQ(broken.exit_status, 1) << broken.output;
+  EXPECT_NE(broken.output.find(log_ + " line 1: record 3 follows record 1"), std::string::npos) << broken.output;
 }
 
 TEST_F(Daemon, CtrlCInAClientCancelsItsPullAndAKilledClientLeavesTheDaemonServing) {

@@ -22,6 +22,8 @@ class TestAccounts {
 
   // A new group; its full name. "" (and a test failure) when groupadd fails.
   std::string Group(const std::string& short_name);
+  // The full name Group(short_name) made (or would make).
+  std::string GroupName(const std::string& short_name) const { return prefix_ + "-" + short_name; }
   // A new user, member of `groups` (full names); its full name.
   std::string User(const std::string& short_name, const std::vector<std::string>& groups = {});
   // The user's uid (-1 when there is no such user).

@@ -187,6 +187,50 @@ TEST(Config, TheTemplateParsesAndDocumentsEveryKeyWithTheRealDefaults) {
   EXPECT_EQ(all->parallel_downloads, 3);
 }
 
+// bangerd's keys and the tenants' limits: every tenant's, then a group's, then a user's
+// own; each malformed value is one error naming the line.
+TEST(Config, DaemonKeysAndTenantLimits) {
+  auto config = ParseConfig(
+      "socket = /run/b/b.sock\nsocket_group = users\nallow_users = alice, bob.smith\nallow_groups = devs\n"
+      "admin_group = wheel\nmax_requests = 8\ntenant_max_requests = 2\n"
+      "tenant_registries = docker.io/library/*, ghcr.io/acme/*\ntenant_max_images = 5\ntenant_max_bytes = 10GiB\n"
+      "tenant.@root.max_images = 7\ntenant.bob.smith.registries = quay.io/*/*\ntenant.bob.smith.requests_per_minute = 3\n",
+      "/t");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->socket, "/run/b/b.sock");
+  EXPECT_EQ(config->allow_users, (std::vector<std::string>{"alice", "bob.smith"}));
+  EXPECT_EQ(config->max_requests, 8u);
+  EXPECT_EQ(config->tenant_max_requests, 2u);
+  const broker::TenantLimits alice = broker::LimitsFor(*config, "alice", {1000});
+  EXPECT_EQ(*alice.registries, (std::vector<std::string>{"docker.io/library/*", "ghcr.io/acme/*"}));
+  EXPECT_EQ(*alice.max_images, 5u);
+  EXPECT_EQ(*alice.max_bytes, 10ull << 30);
+  EXPECT_EQ(*alice.requests_per_minute, 120u) << "the default";
+  EXPECT_EQ(*broker::LimitsFor(*config, "alice", {1000, 0}).max_images, 7u) << "a member of group root";
+  const broker::TenantLimits bob = broker::LimitsFor(*config, "bob.smith", {0});
+  EXPECT_EQ(*bob.registries, (std::vector<std::string>{"quay.io/*/*"}));
+  EXPECT_EQ(*bob.requests_per_minute, 3u);
+  EXPECT_EQ(*bob.max_images, 7u);
+  EXPECT_TRUE(broker::RegistryAllowed(*alice.registries, "docker.io/library/alpine"));
+  EXPECT_FALSE(broker::RegistryAllowed(*alice.registries, "docker.io/evil/alpine"));
+  EXPECT_FALSE(broker::RegistryAllowed(*alice.registries, "docker.io/library/a/b")) << "'*' stays in one segment";
+  EXPECT_FALSE(broker::RegistryAllowed(*alice.registries, "ghcr.io/acme")) << "the namespace alone is not a repository";
+  for (const auto& [line, says] : std::vector<std::pair<std::string, std::string>>{
+           {"socket = run/b.sock", "socket wants an absolute path"},
+           {"allow_users = alice, -x", "allow_users wants comma-separated user or group names, not '-x'"},
+           {"max_requests = 0", "max_requests wants a whole number from 1 to 1024"},
+           {"tenant_registries = docker.io", "registries wants REGISTRY/REPOSITORY glob patterns"},
+           {"tenant.al ice.max_images = 1", "malformed config line"},
+           {"tenant.alice.colour = red", "unknown tenant limit 'colour'"},
+           {"tenant..max_images = 1", "tenant keys are tenant.USER.FIELD"},
+           {"tenant_max_bytes = lots", "invalid size 'lots'"}}) {
+    auto bad = ParseConfig(line + "\n", "/t");
+    ASSERT_FALSE(bad) << line;
+    EXPECT_NE(bad.error().message.find(says), std::string::npos) << line << ": " << bad.error().message;
+    EXPECT_NE(bad.error().message.find("(/t:1)"), std::string::npos) << bad.error().message;
+  }
+}
+
 TEST_F(ConfigEnvironment, BangerConfigNamesTheFileAndAMissingFileMeansDefaults) {
   ScratchDir dir("banger-config");
   ::unsetenv("BANGER_CONFIG");
