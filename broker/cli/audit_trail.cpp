@@ -26,6 +26,17 @@ Result<std::string> NewRequestId() {
   return HexEncode(bytes.data(), bytes.size());
 }
 
+// The argv a record carries, bounded: a record stays small whatever a client sends.
+json BoundedArgv(const std::vector<std::string>& argv) {
+  constexpr size_t kMaxArgs = 64, kMaxArgBytes = 1024;
+  json out = json::array();
+  for (size_t i = 0; i < argv.size() && i < kMaxArgs; ++i) {
+    out.push_back(argv[i].size() > kMaxArgBytes ? argv[i].substr(0, kMaxArgBytes) + "...(cut)" : argv[i]);
+  }
+  if (argv.size() > kMaxArgs) out.push_back("...(" + std::to_string(argv.size() - kMaxArgs) + " more arguments)");
+  return out;
+}
+
 }  // namespace
 
 Result<AuditTrail> AuditTrail::Open(const Config& config, const std::string& config_path, const std::string& request,
@@ -35,7 +46,7 @@ Result<AuditTrail> AuditTrail::Open(const Config& config, const std::string& con
   BANGER_ASSIGN_OR_RETURN(AuditLog log, AuditLog::Open(path));
   BANGER_ASSIGN_OR_RETURN(std::string id, NewRequestId());
   json fields = {{"id", id},           {"uid", requester.uid},  {"user", requester.user}, {"pid", requester.pid},
-                 {"request", request}, {"argv", argv}};
+                 {"request", request}, {"argv", BoundedArgv(argv)}};
   if (requester.through_daemon) {
     fields["via"] = "bangerd";
     fields["peer_command"] = requester.command;

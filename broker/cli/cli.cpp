@@ -190,7 +190,8 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
     err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
     return kExitError;
   }
-  if (!wants_help && !RunsLocally(*command)) {
+  // Root without $BANGER_HOST runs here: its own credentials and directories apply.
+  if (!RunsLocally(*command) && (!context->env.root || !context->env.daemon_host.empty())) {
     auto daemon = DaemonSocketFor(context->env, context->config);
     if (!daemon) {
       err << "banger: error: " << TerminalSafe(daemon.error().message) << "\n";
@@ -211,35 +212,34 @@ int RunCliFor(const Requester& requester, const std::string& config_path, bool t
     err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
     return kExitError;
   }
+  // No exception for --help: a flag that takes a value may swallow "-h" (Dispatch parses
+  // the same way), so the policy always runs on the flags as they will be read.
   const bool allowed = !RunsLocally(*command) && (requester.admin || TenantsMay(*command));
-  if (!allowed && !WantsHelp(args)) {
-    const std::string reason = RunsLocally(*command)
-                                   ? "'" + command->spec.name + "' runs where it is typed, not through bangerd"
-                                   : "'" + command->spec.name + "' is for admins (the config's admin_group)";
-    Args argv{"banger"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    if (auto refused = AuditTrail::Refuse(context->config, config_path, command->spec.name, argv, requester, reason); !refused) {
-      err << "banger: error: " << TerminalSafe("the audit log cannot record this request: " + refused.error().message)
-          << "\n";
-      return kExitError;
-    }
-    err << "banger: error: " << TerminalSafe(reason) << "\n";
-    return kExitError;
-  }
-  if (context->tenant() && !WantsHelp(args)) {
+  std::string refusal;
+  if (!allowed) {
+    refusal = RunsLocally(*command) ? "'" + command->spec.name + "' runs where it is typed, not through bangerd"
+                                    : "'" + command->spec.name + "' is for admins (the config's admin_group)";
+  } else if (context->tenant()) {
     const Args rest(args.begin() + static_cast<ptrdiff_t>(words), args.end());
     std::ostringstream ignored;
     auto parsed = ParseCommand(command->spec, rest, ignored, ignored);
     if (const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed)) {
       if (auto checked = CheckTenantRequest(*context, command->spec.name, *flags); !checked) {
-        Args argv{"banger"};
-        argv.insert(argv.end(), args.begin(), args.end());
-        (void)AuditTrail::Refuse(context->config, config_path, command->spec.name, argv, requester,
-                                 checked.error().message);
-        err << "banger: error: " << TerminalSafe(checked.error().message) << "\n";
-        return kExitError;
+        refusal = checked.error().message;
       }
     }
+  }
+  if (!refusal.empty()) {
+    Args argv{"banger"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    if (auto recorded = AuditTrail::Refuse(context->config, config_path, command->spec.name, argv, requester, refusal);
+        !recorded) {
+      err << "banger: error: " << TerminalSafe("the audit log cannot record this request: " + recorded.error().message)
+          << "\n";
+      return kExitError;
+    }
+    err << "banger: error: " << TerminalSafe(refusal) << "\n";
+    return kExitError;
   }
   return Dispatch(*command, words, *context, args, out, err);
 }

@@ -48,10 +48,13 @@ HostEnvironment CaptureEnvironment() {
 }
 
 std::string CliContext::StateRoot() const {
-  const std::string root = broker::StateRoot(env, config);
   // Names are per tenant: each user the daemon serves has images of their own.
-  if (requester.through_daemon && requester.uid != 0) return root + "/tenants/" + std::to_string(requester.uid);
-  return root;
+  if (requester.through_daemon && requester.uid != 0) return TenantStateRoot(requester.uid);
+  return broker::StateRoot(env, config);
+}
+
+std::string CliContext::TenantStateRoot(uint32_t uid) const {
+  return broker::StateRoot(env, config) + "/tenants/" + std::to_string(uid);
 }
 
 std::string CliContext::CacheRoot() const { return broker::CacheRoot(env, config); }

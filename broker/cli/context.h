@@ -54,7 +54,11 @@ struct CliContext {
   // Adds `fields` to this request's end record, when it has an audit trail.
   void Note(const nlohmann::json& fields) const;
 
+  // The requester's images: root's state dir, or through the daemon a user's own
+  // <state>/tenants/<uid>.
   std::string StateRoot() const;
+  // Where a tenant's images are (an admin reaches them as OWNER/NAME).
+  std::string TenantStateRoot(uint32_t uid) const;
   std::string CacheRoot() const;
   // How helpers start for this banger: beside it, as the config's user (as root with
   // helper_uids, as a uid this command claims from the range and holds while the

@@ -72,9 +72,9 @@ int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& 
   if (!connected) return Fail(err, connected.error().message);
   ipc::Channel daemon(std::move(*connected), "bangerd");
   ipc::DaemonRequest request{args, env.stdout_terminal, env.stdout_terminal ? TerminalColumns() : 0};
-  if (auto sent = daemon.Send(ipc::Message::Make(ipc::MessageType::kDaemonRequest, ipc::Encode(request))); !sent) {
-    return Fail(err, "sending the request to bangerd at " + socket + ": " + sent.error().message);
-  }
+  // A daemon that refuses a client does not wait for its request: when the send fails,
+  // its answer may be here already.
+  auto sent = daemon.Send(ipc::Message::Make(ipc::MessageType::kDaemonRequest, ipc::Encode(request)));
   security::InstallStopSignals();
   bool cancelled = false;
   for (;;) {
@@ -93,6 +93,7 @@ int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& 
     auto message = daemon.ReceiveExpecting(
         {ipc::MessageType::kDaemonStdout, ipc::MessageType::kDaemonStderr, ipc::MessageType::kDaemonExit});
     if (!message) {
+      if (!sent) return Fail(err, "sending the request to bangerd at " + socket + ": " + sent.error().message);
       return Fail(err, "bangerd at " + socket + " ended the request without an exit status: " + message.error().message);
     }
     if (message->type == ipc::MessageType::kDaemonExit) {

@@ -57,6 +57,12 @@ Result<void> Detach() {
   }
   ::close(ready[0]);
   if (::setsid() < 0) return Error::FromErrno("setsid");
+  if (::chdir("/") != 0) return Error::FromErrno("chdir /");
+  // Nothing of the terminal that started it: requests are not to read or write it.
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0) return Error::FromErrno("open /dev/null");
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) ::dup2(null, fd);
+  ::close(null);
   const char byte = 1;
   (void)!::write(ready[1], &byte, 1);
   ::close(ready[1]);
@@ -130,7 +136,7 @@ int Run(const std::vector<std::string>& args) {
   settings.log = Log;
   settings.load_limits = [config_path]() -> Result<ServerLimits> {
     BANGER_ASSIGN_OR_RETURN(Config now, LoadConfigFrom(config_path));
-    return ServerLimits{now.max_requests, now.tenant_max_requests};
+    return ServerLimits{now.max_requests, now.tenant_max_requests, now};
   };
   if (auto served = Serve(std::move(listener), settings); !served) {
     Log("error: " + served.error().message);

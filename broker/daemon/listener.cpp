@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "broker/host/accounts.h"
+#include "broker/host/trusted_paths.h"
 #include "broker/store/files.h"
 
 namespace banger::broker {
@@ -82,6 +83,9 @@ Result<UniqueFd> BindListener(const std::string& path, const std::string& group)
   }
   const std::string dir = DirectoryOf(path);
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return Error::FromErrno("mkdir " + dir);
+  // Nobody but root may change the directory, so the path cannot be swapped between the
+  // bind and the chown and chmod below.
+  BANGER_TRY(CheckTrustedPath(dir, "the socket's directory"));
   BANGER_TRY(RemoveStaleSocket(path, address));
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!fd) return Error::FromErrno("socket for bangerd");
@@ -92,7 +96,7 @@ Result<UniqueFd> BindListener(const std::string& path, const std::string& group)
   const int bind_errno = errno;
   ::umask(old_mask);
   if (bound != 0) return Error::FromErrno("bind " + path, bind_errno);
-  if (::chown(path.c_str(), 0, gid) != 0) return Error::FromErrno("chown " + path);
+  if (::lchown(path.c_str(), 0, gid) != 0) return Error::FromErrno("lchown " + path);
   if (::chmod(path.c_str(), 0660) != 0) return Error::FromErrno("chmod 0660 " + path);
   if (::listen(fd.get(), kBacklog) != 0) return Error::FromErrno("listen on " + path);
   return fd;

@@ -35,6 +35,7 @@ Result<PeerCredentials> ReadPeerCredentials(int socket) {
     groups.resize(bytes / sizeof(gid_t));
   }
   peer.groups = std::move(groups);
+  peer.command = PeerCommandLine(peer.pid);
   return peer;
 }
 

@@ -16,6 +16,7 @@ struct PeerCredentials {
   gid_t gid = 0;
   pid_t pid = 0;
   std::vector<gid_t> groups;  // supplementary, as the peer had them when it connected
+  std::string command;        // PeerCommandLine(pid), read when it connected
 };
 
 // The credentials the peer of `socket` had when it connected.

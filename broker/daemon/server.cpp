@@ -12,17 +12,23 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 
+#include "broker/cli/audit_trail.h"
+#include "broker/cli/context.h"
 #include "broker/daemon/peer.h"
 #include "broker/daemon/session.h"
+#include "broker/daemon/tenant_policy.h"
+#include "broker/host/accounts.h"
 #include "ipc/channel.h"
 #include "ipc/daemon_protocol.h"
 
 namespace banger::broker {
 namespace {
 
-constexpr size_t kMaxWaiting = 1024;       // connections waiting for a slot, in all
-constexpr size_t kMaxWaitingPerUid = 64;   // and per uid, so no one user fills the queue
+constexpr size_t kMaxWaiting = 256;        // connections waiting for a slot, in all
+constexpr size_t kMaxWaitingPerUid = 32;   // and per uid, so no one user fills the queue
+constexpr auto kRefusalRecordEvery = std::chrono::seconds(10);  // per uid the policy refuses
 
 struct Waiting {
   UniqueFd connection;
@@ -37,7 +43,12 @@ sigset_t LoopSignals() {
   return set;
 }
 
+// Answers a client the loop will not serve, without waiting for it. What it already sent
+// is read first: closing a unix socket with unread data resets it, and the client would
+// lose the answer.
 void Refuse(UniqueFd connection, const std::string& line) {
+  char discard[512];
+  while (::recv(connection.get(), discard, sizeof discard, MSG_DONTWAIT | MSG_TRUNC) > 0) {}
   ipc::Channel client(std::move(connection), "client", {ipc::kMaxBodyBytes, 0});
   (void)client.Send(ipc::Message::Make(ipc::MessageType::kDaemonStderr, "banger: error: " + line + "\n"));
   (void)client.Send(ipc::Message::Make(ipc::MessageType::kDaemonExit, ipc::Encode(ipc::DaemonExit{1})));
@@ -50,8 +61,10 @@ class Loop {
 
   Result<void> Run() {
     while (!stopping_ || !running_.empty()) {
-      pollfd waits[2] = {{signals_.get(), POLLIN, 0}, {stopping_ ? -1 : listener_.get(), POLLIN, 0}};
-      if (::poll(waits, 2, -1) < 0) {
+      // Out of fds, accept waits a moment rather than spinning on a readable listener.
+      const bool accepting = !stopping_ && std::chrono::steady_clock::now() >= accept_again_;
+      pollfd waits[2] = {{signals_.get(), POLLIN, 0}, {accepting ? listener_.get() : -1, POLLIN, 0}};
+      if (::poll(waits, 2, accepting || stopping_ ? -1 : 100) < 0) {
         if (errno == EINTR) continue;
         return Error::FromErrno("poll in bangerd's loop");
       }
@@ -105,6 +118,7 @@ class Loop {
   void Accept() {
     UniqueFd connection(::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!connection) {
+      if (errno == EMFILE || errno == ENFILE) accept_again_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
       if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
         settings_.log(Error::FromErrno("accept").message);
       }
@@ -113,12 +127,41 @@ class Loop {
     // The request frames are read blocking, in the client's own process.
     auto peer = ReadPeerCredentials(connection.get());
     if (!peer) return settings_.log(peer.error().message);
+    if (const Admission admission = Admit(limits_.config, *peer, UserName(peer->uid)); !admission.allowed) {
+      RecordRefusal(*peer, admission.reason);
+      return Refuse(std::move(connection), admission.reason);
+    }
     size_t mine = 0;
     for (const Waiting& w : waiting_) mine += w.peer.uid == peer->uid ? 1 : 0;
     if (waiting_.size() >= kMaxWaiting || mine >= kMaxWaitingPerUid) {
       return Refuse(std::move(connection), "bangerd is busy: too many requests are waiting; try again later");
     }
     waiting_.push_back({std::move(connection), *peer});
+  }
+
+  // A peer the policy refuses, in the audit log: its first refusal, then at most one
+  // record per kRefusalRecordEvery with how many were refused since, so a refused user
+  // cannot flood the log.
+  void RecordRefusal(const PeerCredentials& peer, const std::string& reason) {
+    const auto now = std::chrono::steady_clock::now();
+    RefusalCount& count = refusals_[peer.uid];
+    ++count.unrecorded;
+    if (count.recorded && now - *count.recorded < kRefusalRecordEvery) return;
+    Requester requester;
+    requester.uid = peer.uid;
+    requester.gid = peer.gid;
+    requester.pid = peer.pid;
+    requester.user = UserName(peer.uid);
+    requester.command = peer.command;
+    requester.through_daemon = true;
+    const std::string counted =
+        count.unrecorded > 1 ? " (" + std::to_string(count.unrecorded) + " connections refused since the last record)" : "";
+    if (auto recorded = AuditTrail::Refuse(limits_.config, settings_.config_path, "connect", {}, requester, reason + counted);
+        !recorded) {
+      settings_.log("the audit log could not record a refusal: " + recorded.error().message);
+      return;
+    }
+    count = {now, 0};
   }
 
   // Starts every waiting client that has a slot, oldest first.
@@ -183,6 +226,12 @@ class Loop {
   std::map<pid_t, uid_t> running_;
   std::map<uid_t, uint64_t> per_uid_;
   std::map<uid_t, std::deque<std::chrono::steady_clock::time_point>> started_;
+  struct RefusalCount {
+    std::optional<std::chrono::steady_clock::time_point> recorded;
+    uint64_t unrecorded = 0;
+  };
+  std::map<uid_t, RefusalCount> refusals_;
+  std::chrono::steady_clock::time_point accept_again_{};
   bool stopping_ = false;
 };
 

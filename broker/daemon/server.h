@@ -11,17 +11,21 @@
 
 #include "base/fd.h"
 #include "base/result.h"
+#include "broker/host/config.h"
 
 namespace banger::broker {
 
 struct ServerLimits {
   uint64_t max_requests = 16;
   uint64_t tenant_max_requests = 4;
+  // The config as the loop last read it: a peer the policy does not admit is refused at
+  // once, without a slot (each request's own process checks again with the config then).
+  Config config;
 };
 
 struct ServerSettings {
   std::string config_path;
-  // The limits now: read at the start and again at each SIGHUP.
+  // The limits and policy now: read at the start and again at each SIGHUP.
   std::function<Result<ServerLimits>()> load_limits;
   // One line for the daemon's log (stderr: the journal under systemd).
   std::function<void(const std::string&)> log;

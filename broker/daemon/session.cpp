@@ -1,6 +1,8 @@
 #include "broker/daemon/session.h"
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@ namespace {
 
 constexpr int kRequestTimeoutMs = 30'000;  // a client that connects and says nothing
 constexpr int kStopGraceMs = 60'000;       // after SIGINT, before SIGKILL
+constexpr int kSendTimeoutSeconds = 30;    // a client that reads nothing for this long is gone
 
 // The command's process: root, the daemon's config, stdout and stderr into pipes.
 class RequestProcess {
@@ -187,6 +190,10 @@ std::string Refusal(const Config& config, const Admission& admission, const Requ
 
 void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::string& config_path, int stop_fd,
                  uint64_t requests_last_minute) {
+  // A client that stops reading is gone after kSendTimeout: its request is stopped
+  // rather than holding its slot.
+  const timeval send_timeout{kSendTimeoutSeconds, 0};
+  ::setsockopt(connection.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
   ipc::Channel client(std::move(connection), "client uid " + std::to_string(peer.uid), {ipc::kMaxBodyBytes, 0});
   auto message = client.ReceiveExpecting({ipc::MessageType::kDaemonRequest}, kRequestTimeoutMs);
   if (!message) return;  // nothing to answer: it went away, or sent what no client sends
@@ -200,7 +207,7 @@ void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::st
   requester.gids.push_back(peer.gid);
   requester.pid = peer.pid;
   requester.user = UserName(peer.uid);
-  requester.command = PeerCommandLine(peer.pid);
+  requester.command = peer.command;
   requester.through_daemon = true;
   auto config = LoadConfigFrom(config_path);
   if (!config) return Answer(client, "bangerd's config: " + config.error().message, 1);

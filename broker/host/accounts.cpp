@@ -19,6 +19,15 @@ std::string UserName(uid_t uid) {
   return entry.pw_name;
 }
 
+std::optional<uid_t> UserId(const std::string& name) {
+  passwd entry{}, *found = nullptr;
+  std::vector<char> buffer(kEntryBuffer);
+  if (::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  return entry.pw_uid;
+}
+
 std::optional<gid_t> GroupId(const std::string& name) {
   group entry{}, *found = nullptr;
   std::vector<char> buffer(kEntryBuffer);

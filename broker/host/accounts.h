@@ -11,6 +11,8 @@ namespace banger::broker {
 
 // The name of `uid`, "" when the database has none.
 std::string UserName(uid_t uid);
+// The uid of user `name`, nullopt when there is no such user.
+std::optional<uid_t> UserId(const std::string& name);
 // The gid of group `name`, nullopt when there is no such group.
 std::optional<gid_t> GroupId(const std::string& name);
 

@@ -66,7 +66,7 @@ struct Config {
   // What tenants may pull and keep: every tenant's (tenant_registries, tenant_max_images,
   // tenant_max_bytes, tenant_requests_per_minute), then one user's or group's
   // (tenant.NAME.FIELD, NAME a user or @group), in the file's order.
-  TenantLimits tenant_defaults{.requests_per_minute = 120};
+  TenantLimits tenant_defaults{.max_images = 100, .max_bytes = uint64_t{256} << 30, .requests_per_minute = 120};
   std::vector<std::pair<std::string, TenantLimits>> tenant_overrides;
   // Unpack bounds by name (ipc::UnpackLimits::Names()); only those set here.
   std::map<std::string, uint64_t> unpack_limits;

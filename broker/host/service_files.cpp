@@ -66,6 +66,8 @@ std::string SystemdServiceUnit(const ServiceSettings& s) {
        "MemoryDenyWriteExecute=yes\n"
        "SystemCallArchitectures=native\n"
        "UMask=0077\n"
+       "# Room for bangerd's waiting clients (at most 256) and its requests' pipes.\n"
+       "LimitNOFILE=8192\n"
        "\n"
        "[Install]\n"
        "Also=" << kSocketUnitName << "\n";

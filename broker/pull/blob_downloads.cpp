@@ -114,7 +114,8 @@ Result<void> BlobDownloads::StartWhatMay(std::vector<FetchedBlob*>& pending) {
       queue.push_back(blob);
       continue;
     }
-    if (cache_.Contains(blob->digest, blob->size)) {  // the other banger's download finished
+    // The other banger's download finished (a tenant still downloads a credentialed one).
+    if (cache_.Contains(blob->digest, blob->size) && !(options_.tenant && cache_.Credentialed(blob->digest))) {
       blob->from_cache = true;
       Emit(FetchEvent::kCached, *blob, blob->size);
       continue;

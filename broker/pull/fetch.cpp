@@ -200,7 +200,15 @@ Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference&
                                             std::to_string(plan->config.size) + " bytes, over the limit of " +
                                             std::to_string(options.max_document_bytes)};
   }
-  return ImageOf(ref, *plan, false);
+  FetchedImage image = ImageOf(ref, *plan, false);
+  image.credentialed = !resolve.username.empty() || !resolve.password.empty() || !resolve.identity_token.empty();
+  return image;
+}
+
+// Whether a cached blob may serve this fetch: for a tenant, not one a credentialed pull
+// brought in (the registry must send it to the tenant first).
+bool Servable(const BlobCache& cache, const FetchOptions& options, const std::string& digest) {
+  return !options.tenant || !cache.Credentialed(digest);
 }
 
 // The blobs of `blobs` the cache lacks, each once, announcing the cached ones.
@@ -208,7 +216,7 @@ std::vector<FetchedBlob*> NotCached(const BlobCache& cache, const FetchOptions& 
                                     std::map<std::string, bool>& queued) {
   std::vector<FetchedBlob*> wanted;
   for (FetchedBlob* blob : blobs) {
-    if (cache.Contains(blob->digest, blob->size)) {
+    if (cache.Contains(blob->digest, blob->size) && Servable(cache, options, blob->digest)) {
       blob->from_cache = true;
       Emit(options, FetchEvent::kCached, blob->digest, blob->size, blob->size);
     } else if (!queued[blob->digest]) {
@@ -244,6 +252,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   BANGER_ASSIGN_OR_RETURN(FetchedImage image, Resolve(fetcher, ref, options, manifest));
   image.lease = lease;
   BANGER_TRY(lease->Hold(image.Digests()));  // before the cache is consulted: see cache_lease.h
+  if (image.credentialed) BANGER_TRY(cache.MarkCredentialed(image.Digests()));
   Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
   if (options.on_plan) options.on_plan(image);
   // The manifest itself is content too: keep it, verified, beside the blobs.
@@ -276,7 +285,9 @@ std::vector<std::string> FetchedImage::Digests() const {
 Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& options) {
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
   BANGER_ASSIGN_OR_RETURN(std::shared_ptr<CacheLease> lease, CacheLease::Take(cache.layout()));
-  if (auto offline = OfflineImage(cache, ref, options)) {
+  // A tenant's request always asks the registry first: a plan cached from someone else's
+  // credentialed pull is served only once the registry has answered this tenant.
+  if (auto offline = options.tenant ? std::nullopt : OfflineImage(cache, ref, options)) {
     BANGER_TRY(lease->Hold(offline->Digests()));
     if (AllCached(cache, *offline)) {
       BANGER_TRY(SettlePlatform(cache, *offline, options));

@@ -66,6 +66,12 @@ class BlobCache {
   std::optional<UniqueFd> OpenBlob(const std::string& digest, uint64_t size) const;
   bool Contains(const std::string& digest, uint64_t size) const;
 
+  // Blobs (and manifests) a pull with credentials brought in, or would have: a tenant of
+  // bangerd is served one from the cache only after the registry sent it to that tenant
+  // (docs/multi-tenant.md, "Credentials"). Marked before a byte of them is downloaded.
+  Result<void> MarkCredentialed(const std::vector<std::string>& digests) const;
+  bool Credentialed(const std::string& digest) const;
+
   // A new unnamed file in the blobs directory, to become `digest` (`size` bytes, `what`
   // names it in errors: layer, config, manifest) once IncomingBlob::Commit verifies it.
   Result<IncomingBlob> Begin(const std::string& digest, uint64_t size, const std::string& what) const;
