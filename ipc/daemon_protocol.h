@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,17 +22,41 @@ inline constexpr uint64_t kMaxExitStatus = 255;
 // many per frame.
 inline constexpr size_t kMaxOutputChunkBytes = 32 * 1024;
 
+inline constexpr size_t kMaxForwardedCredentialBytes = 16 * 1024;
+inline constexpr size_t kMaxRegistryNameBytes = 255;
+
+// The client's own credentials for the one registry its request names, as its docker
+// config and credential helpers gave them to the client (the daemon reads no user's
+// files); the daemon uses them for that registry in that request only, and keeps them
+// nowhere.
+struct ForwardedCredentials {
+  static constexpr const char* kName = "credentials";
+  std::string registry;
+  std::string username;
+  std::string password;
+  std::string identity_token;
+  bool operator==(const ForwardedCredentials&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.String("registry", s.registry, kMaxRegistryNameBytes);
+    v.String("username", s.username, kMaxForwardedCredentialBytes);
+    v.String("password", s.password, kMaxForwardedCredentialBytes);
+    v.String("identity_token", s.identity_token, kMaxForwardedCredentialBytes);
+  }
+};
+
 // kDaemonRequest: the command line after "banger", and how the client's stdout looks.
 struct DaemonRequest {
   static constexpr const char* kName = "daemon-request";
   std::vector<std::string> args;
   bool terminal = false;  // the client's stdout is a terminal (live progress)
   uint64_t columns = 0;   // its width, 0 when unknown
+  std::optional<ForwardedCredentials> credentials;
   bool operator==(const DaemonRequest&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
     v.Strings("args", s.args, kMaxRequestArgs, kMaxRequestArgBytes).Bool("terminal", s.terminal);
-    v.Uint("columns", s.columns, kMaxTerminalColumns);
+    v.Uint("columns", s.columns, kMaxTerminalColumns).OptionalObject("credentials", s.credentials);
   }
 };
 

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "banger_version.h"
+#include "base/reference.h"
 #include "base/text.h"
 #include "broker/cli/audit_trail.h"
 #include "broker/cli/commands.h"
@@ -172,6 +173,25 @@ int Dispatch(const Command& command, size_t words, CliContext& context, const Ar
   return RunAudited(command, context, flags, args, out, err);
 }
 
+// The caller's own credentials for the registry a pull or fetch names, looked up here, as
+// the caller (the daemon reads no user's files): nullopt when it names none or there are
+// none.
+Result<std::optional<ipc::ForwardedCredentials>> ForwardedCredentialsFor(const Command& command, size_t words,
+                                                                          const CliContext& context, const Args& args) {
+  using Forwarded = std::optional<ipc::ForwardedCredentials>;
+  const auto None = [] { return Result<Forwarded>(Forwarded()); };
+  if (command.spec.name != "image pull" && command.spec.name != "image fetch") return None();
+  std::ostringstream ignored;
+  auto parsed = ParseCommand(command.spec, Args(args.begin() + static_cast<ptrdiff_t>(words), args.end()), ignored, ignored);
+  const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed);
+  if (flags == nullptr || flags->positional.empty()) return None();
+  auto ref = ParseReference(flags->positional[0]);
+  if (!ref) return None();  // a catalog name, or the daemon names the bad reference
+  BANGER_ASSIGN_OR_RETURN(RegistryCredentials found, LookupCredentials(context.env, ref->registry));
+  if (found.username.empty() && found.password.empty() && found.identity_token.empty()) return None();
+  return Forwarded(ipc::ForwardedCredentials{ref->registry, found.username, found.password, found.identity_token});
+}
+
 bool WantsHelp(const Args& args) {
   return std::find(args.begin(), args.end(), "--help") != args.end() ||
          std::find(args.begin(), args.end(), "-h") != args.end();
@@ -197,7 +217,14 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
       err << "banger: error: " << TerminalSafe(daemon.error().message) << "\n";
       return kExitUsage;
     }
-    if (*daemon) return RunThroughDaemon(**daemon, args, context->env, out, err);
+    if (*daemon) {
+      auto credentials = ForwardedCredentialsFor(*command, words, *context, args);
+      if (!credentials) {
+        err << "banger: error: " << TerminalSafe(credentials.error().message) << "\n";
+        return kExitError;
+      }
+      return RunThroughDaemon(**daemon, args, context->env, std::move(*credentials), out, err);
+    }
   }
   return Dispatch(*command, words, *context, args, out, err);
 }

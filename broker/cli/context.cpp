@@ -99,8 +99,14 @@ Result<CatalogSources> CliContext::Catalog(const std::string& flag) const {
 }
 
 std::function<Result<RegistryCredentials>(const std::string&)> CliContext::Credentials() const {
-  // Root's docker config is root's: a request through the daemon is anonymous.
-  if (requester.through_daemon) return [](const std::string&) -> Result<RegistryCredentials> { return RegistryCredentials{}; };
+  // Root's docker config is root's: a request through the daemon has the client's own
+  // credentials for the registry it names, or none.
+  if (requester.through_daemon) {
+    return [registry = requester.credentials_registry,
+            credentials = requester.credentials](const std::string& asked) -> Result<RegistryCredentials> {
+      return asked == registry ? credentials : RegistryCredentials{};
+    };
+  }
   return [env = env](const std::string& registry) { return LookupCredentials(env, registry); };
 }
 

@@ -33,6 +33,10 @@ struct Requester {
   std::string command;  // the peer's command line as /proc showed it (for the audit log)
   bool admin = false;   // root, or a member of the config's admin_group
   bool through_daemon = false;
+  // Through the daemon: the credentials the client sent for one registry, used for that
+  // registry in this request only (never logged, never stored).
+  std::string credentials_registry;
+  RegistryCredentials credentials;
 };
 
 // This process's own requester (getuid, getpid).

@@ -67,11 +67,12 @@ Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, c
 }
 
 int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
-                     std::ostream& out, std::ostream& err) {
+                     std::optional<ipc::ForwardedCredentials> credentials, std::ostream& out, std::ostream& err) {
   auto connected = Connect(socket);
   if (!connected) return Fail(err, connected.error().message);
   ipc::Channel daemon(std::move(*connected), "bangerd");
-  ipc::DaemonRequest request{args, env.stdout_terminal, env.stdout_terminal ? TerminalColumns() : 0};
+  ipc::DaemonRequest request{args, env.stdout_terminal, env.stdout_terminal ? TerminalColumns() : 0,
+                             std::move(credentials)};
   // A daemon that refuses a client does not wait for its request: when the send fails,
   // its answer may be here already.
   auto sent = daemon.Send(ipc::Message::Make(ipc::MessageType::kDaemonRequest, ipc::Encode(request)));

@@ -11,6 +11,7 @@
 #include "base/result.h"
 #include "broker/host/config.h"
 #include "broker/host/environment.h"
+#include "ipc/daemon_protocol.h"
 
 namespace banger::broker {
 
@@ -19,8 +20,9 @@ namespace banger::broker {
 // nullopt: run the command in this process.
 Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, const Config& config);
 
-// Sends `args` to bangerd at `socket` and relays its answer; the request's exit status.
+// Sends `args` (with the client's own credentials for the registry they name, if any) to
+// bangerd at `socket` and relays its answer; the request's exit status.
 int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
-                     std::ostream& out, std::ostream& err);
+                     std::optional<ipc::ForwardedCredentials> credentials, std::ostream& out, std::ostream& err);
 
 }  // namespace banger::broker

@@ -209,6 +209,11 @@ void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::st
   requester.user = UserName(peer.uid);
   requester.command = peer.command;
   requester.through_daemon = true;
+  if (request->credentials) {
+    requester.credentials_registry = request->credentials->registry;
+    requester.credentials = {request->credentials->username, request->credentials->password,
+                             request->credentials->identity_token};
+  }
   auto config = LoadConfigFrom(config_path);
   if (!config) return Answer(client, "bangerd's config: " + config.error().message, 1);
   const Admission admission = Admit(*config, peer, requester.user);

@@ -339,6 +339,82 @@ TEST_F(Daemon, WhatACredentialedPullCachedReachesATenantOnlyThroughTheRegistry) 
   EXPECT_EQ(fetches[3].value("downloaded_bytes", uint64_t{1}), 0u) << "the anonymous ones are shared: " << fetches[3].dump();
 }
 
+// Each tenant's credentials are the tenant's: the client reads its own docker config and
+// sends only what the request's registry needs; the daemon uses them for that request and
+// never keeps or logs them; one tenant's access serves no other, though the blobs it
+// brought are in the shared cache.
+TEST_F(Daemon, ATenantsOwnCredentialsServeThatTenantOnly) {
+  auto secret = TestRegistry::Start({.htpasswd = "alice:Op3n-Sesame"});
+  ASSERT_TRUE(secret);
+  ASSERT_FALSE(secret->Push("private/app", "v1", {}, "alice:Op3n-Sesame").is_null());
+  WriteConfig("insecure_registries = " + registry_->host() + ", " + secret->host() + "\n");
+  auto docker_config = [&](const std::string& user, const std::string& user_pass) {
+    const std::string dir = dir_.path() + "/docker-" + user;
+    EXPECT_EQ(::mkdir(dir.c_str(), 0700), 0);
+    std::ofstream(dir + "/config.json") << R"({"auths": {")" << secret->host() << R"(": {"auth": ")"
+                                         << RunCommand("printf %s '" + user_pass + "' | base64 -w0").output << R"("}}})";
+    EXPECT_EQ(RunCommand("chown -R " + user + " " + dir + " && chmod 0600 " + dir + "/config.json").exit_status, 0);
+    return dir;
+  };
+  const std::string ref = secret->host() + "/private/app:v1";
+  const std::string alices = docker_config(alice_, "alice:Op3n-Sesame");
+  CommandResult alice = RunCommand(TestAccounts::As(alice_, client_ + " image pull -q " + ref,
+                                                    "BANGER_HOST=unix://" + socket_ + " DOCKER_CONFIG=" + alices) +
+                                   " 2>&1");
+  EXPECT_EQ(alice.exit_status, 0) << alice.output;
+  // bob, with no credentials or with wrong ones, gets nothing of what alice's pull cached.
+  CommandResult anonymous = As(bob_, "image pull -q " + ref);
+  EXPECT_NE(anonymous.exit_status, 0) << anonymous.output;
+  EXPECT_NE(anonymous.output.find("unauthorized"), std::string::npos) << anonymous.output;
+  const std::string bobs = docker_config(bob_, "alice:guessed");
+  CommandResult guessed = RunCommand(TestAccounts::As(bob_, client_ + " image pull -q " + ref,
+                                                      "BANGER_HOST=unix://" + socket_ + " DOCKER_CONFIG=" + bobs) +
+                                     " 2>&1");
+  EXPECT_NE(guessed.exit_status, 0) << guessed.output;
+  EXPECT_NE(guessed.output.find("unauthorized"), std::string::npos) << guessed.output;
+  EXPECT_EQ(As(bob_, "image list").output.find("app-v1"), std::string::npos);
+  // Nothing the daemon wrote holds the password.
+  for (const std::string& file : {log_, dir_.path() + "/bangerd.log"}) {
+    EXPECT_EQ(ReadFile(file).find("Op3n-Sesame"), std::string::npos) << file;
+  }
+  EXPECT_EQ(RunCommand("grep -rl Op3n-Sesame " + state_.path() + " " + cache_.path()).output, "");
+}
+
+// An admin sees every tenant's images with their owners and reaches one as OWNER/NAME;
+// a tenant cannot.
+TEST_F(Daemon, AnAdminSeesEveryTenantsImagesWithTheirOwners) {
+  ASSERT_EQ(As(alice_, "image pull -q " + Ref()).exit_status, 0);
+  ASSERT_EQ(As(bob_, "image pull -q " + Ref()).exit_status, 0);
+  CommandResult listed = As(dave_, "image list");
+  ASSERT_EQ(listed.exit_status, 0) << listed.output;
+  EXPECT_EQ(listed.output.rfind("OWNER", 0), 0u) << listed.output;
+  for (const std::string& owner : {alice_, bob_}) {
+    EXPECT_NE(listed.output.find("\n" + owner + " "), std::string::npos) << listed.output;
+  }
+  const json all = json::parse(As(dave_, "image list --json").output, nullptr, false);
+  ASSERT_TRUE(all.is_array());
+  std::multiset<std::string> owners;
+  for (const json& image : all) owners.insert(image.value("owner", ""));
+  EXPECT_EQ(owners, (std::multiset<std::string>{alice_, bob_}));
+  CommandResult root = RunCommand("env BANGER_CONFIG=" + config_ + " " BANGER_BIN_DIR "/banger image list 2>&1");
+  EXPECT_NE(root.output.find("\n" + alice_ + " "), std::string::npos) << "root's own banger: " << root.output;
+
+  CommandResult inspected = As(dave_, "image inspect " + alice_ + "/app-v1");
+  EXPECT_EQ(inspected.exit_status, 0) << inspected.output;
+  EXPECT_NE(inspected.output.find("/tenants/" + std::to_string(TestAccounts::Uid(alice_)) + "/"), std::string::npos)
+      << inspected.output;
+  CommandResult reached = As(alice_, "image rm " + bob_ + "/app-v1");
+  EXPECT_EQ(reached.exit_status, 1) << reached.output;
+  EXPECT_NE(reached.output.find("OWNER/NAME is for admins"), std::string::npos) << reached.output;
+  CommandResult removed = As(dave_, "image rm " + bob_ + "/app-v1");
+  EXPECT_EQ(removed.exit_status, 0) << removed.output;
+  EXPECT_EQ(As(bob_, "image list").output.find("app-v1"), std::string::npos);
+  EXPECT_NE(As(alice_, "image list").output.find("app-v1"), std::string::npos);
+  const std::vector<json> records = RecordsOf(TestAccounts::Uid(dave_), "image rm");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0]["argv"], (json{"banger", "image", "rm", bob_ + "/app-v1"}));
+}
+
 // Twenty clients of three tenants at once, with an admin pruning the cache in a loop:
 // the daemon runs at most max_requests at a time and tenant_max_requests per tenant, the
 // rest wait their turn, and every pull succeeds with one start and one end record.
