@@ -32,7 +32,7 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kBundleExtracted, "bundle-extracted", 0, 0},
     MessageSpec{MessageType::kImageBegin, "image-begin", 3, 3},
     MessageSpec{MessageType::kImageDone, "image-done", 0, 0},
-    MessageSpec{MessageType::kDaemonRequest, "daemon-request", 0, 0},
+    MessageSpec{MessageType::kDaemonRequest, "daemon-request", 0, 1},
     MessageSpec{MessageType::kDaemonStdout, "daemon-stdout", 0, 0},
     MessageSpec{MessageType::kDaemonStderr, "daemon-stderr", 0, 0},
     MessageSpec{MessageType::kDaemonExit, "daemon-exit", 0, 0},

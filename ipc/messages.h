@@ -48,7 +48,7 @@ enum class MessageType : uint32_t {
   kImageDone = 61,     // imager -> broker: filesystem and content sizes
 
   // The daemon's socket (daemon_protocol.h): a client asks, bangerd runs the command.
-  kDaemonRequest = 80,  // client -> daemon: {args, terminal, columns}
+  kDaemonRequest = 80,  // client -> daemon: {args, terminal, columns, credentials?}; fd: image bundle's --out
   kDaemonStdout = 81,   // daemon -> client: raw bytes for the client's stdout
   kDaemonStderr = 82,   // daemon -> client: raw bytes for the client's stderr
   kDaemonExit = 83,     // daemon -> client: {status}; the last message

@@ -85,7 +85,13 @@ int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
   const json& record = image->record;
   const ipc::BundleManifest manifest{name, flags.Value("--distro").value_or(record.value("distro", "")),
                                      ArchOf(record.value("platform", "")), record.value("kernel_ref", "")};
-  auto written = WriteBundle(image->rootfs(), manifest, *out_path);
+  // Through bangerd, --out is a file the client created and passed, and publishes itself:
+  // root opens no path a client names.
+  auto written = context.client_file >= 0 ? WriteBundleTo(image->rootfs(), manifest, context.client_file)
+                 : context.requester.through_daemon
+                     ? Result<WrittenBundle>(Error{ErrorCode::kInvalidArgument,
+                                                   "through bangerd, --out is a file the client creates and passes"})
+                     : WriteBundle(image->rootfs(), manifest, *out_path);
   if (!written) return ReportError(err, written.error(), *out_path);
   context.Note({{"image_id", record.value("id", "")}, {"sha256", written->sha256}, {"size", written->size}});
   json entry = {{"name", manifest.name}, {"distro", manifest.distro}, {"arch", manifest.arch},

@@ -91,8 +91,8 @@ int UnknownCommand(const Args& args, std::ostream& out, std::ostream& err) {
 
 // What a user who is not an admin may ask bangerd for; the rest needs an admin.
 bool TenantsMay(const Command& command) {
-  static const std::set<std::string> names = {"image pull", "image list",  "image inspect",
-                                              "image rm",   "image fetch", "image catalog"};
+  static const std::set<std::string> names = {"image pull", "image list",    "image inspect", "image rm",
+                                              "image fetch", "image catalog", "image bundle"};
   return names.count(command.spec.name) != 0;
 }
 
@@ -192,6 +192,15 @@ Result<std::optional<ipc::ForwardedCredentials>> ForwardedCredentialsFor(const C
   return Forwarded(ipc::ForwardedCredentials{ref->registry, found.username, found.password, found.identity_token});
 }
 
+// The file `image bundle --out` names, which the client creates and passes to the daemon.
+std::string OutFileOf(const Command& command, size_t words, const Args& args) {
+  if (command.spec.name != "image bundle") return "";
+  std::ostringstream ignored;
+  auto parsed = ParseCommand(command.spec, Args(args.begin() + static_cast<ptrdiff_t>(words), args.end()), ignored, ignored);
+  const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed);
+  return flags == nullptr ? "" : flags->Value("--out").value_or("");
+}
+
 bool WantsHelp(const Args& args) {
   return std::find(args.begin(), args.end(), "--help") != args.end() ||
          std::find(args.begin(), args.end(), "-h") != args.end();
@@ -223,18 +232,19 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
         err << "banger: error: " << TerminalSafe(credentials.error().message) << "\n";
         return kExitError;
       }
-      return RunThroughDaemon(**daemon, args, context->env, std::move(*credentials), out, err);
+      return RunThroughDaemon(**daemon, args, context->env, {std::move(*credentials), OutFileOf(*command, words, args)},
+                              out, err);
     }
   }
   return Dispatch(*command, words, *context, args, out, err);
 }
 
-int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal, const Args& args,
-              std::ostream& out, std::ostream& err) {
+int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal, int client_file,
+              const Args& args, std::ostream& out, std::ostream& err) {
   auto resolved = Resolve(args, out, err);
   if (const int* status = std::get_if<int>(&resolved)) return *status;
   const auto [command, words] = std::get<std::pair<const Command*, size_t>>(resolved);
-  auto context = LoadDaemonContext(config_path, requester, terminal);
+  auto context = LoadDaemonContext(config_path, requester, terminal, client_file);
   if (!context) {
     err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
     return kExitError;

@@ -15,7 +15,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
 
 // In bangerd: runs `args` for `requester` under the daemon's config, as a tenant unless
 // the requester is an admin; `terminal` says whether the client's stdout is one.
-int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal,
+// `client_file` is a file the client passed (image bundle --out), or -1.
+int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal, int client_file,
               const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace banger::broker

@@ -123,7 +123,8 @@ Result<CliContext> LoadContext(bool read_config) {
   return context;
 }
 
-Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal) {
+Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal,
+                                     int client_file) {
   CliContext context;
   context.env = CaptureEnvironment();
   context.env.stdout_terminal = terminal;
@@ -139,6 +140,7 @@ Result<CliContext> LoadDaemonContext(const std::string& config_path, const Reque
   BANGER_ASSIGN_OR_RETURN(context.config, LoadConfigFrom(config_path));
   BANGER_TRY(CheckConfigPaths(context.env, context.config_path, context.config));
   context.requester = requester;
+  context.client_file = client_file;
   return context;
 }
 

@@ -50,6 +50,9 @@ struct CliContext {
   // command notes what its end record should say (the reference, digests, the image).
   AuditTrail* audit = nullptr;
   Requester requester;
+  // Through bangerd: the file the client created for `image bundle --out` and passed
+  // (the client publishes it); -1 when there is none.
+  int client_file = -1;
 
   // A request bangerd serves for someone who is not an admin: it acts on their own
   // images only, with no credentials of root's, within the host's bounds.
@@ -80,6 +83,7 @@ struct CliContext {
 Result<CliContext> LoadContext(bool read_config = true);
 // In bangerd: its own config (`config_path`), and nothing of the environment a client
 // could have chosen; images under the requester's own state root unless it is root's.
-Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal);
+Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal,
+                                     int client_file);
 
 }  // namespace banger::broker

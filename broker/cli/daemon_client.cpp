@@ -7,6 +7,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <ostream>
@@ -48,6 +51,38 @@ int Fail(std::ostream& err, const std::string& message) {
   return kExitError;
 }
 
+// The file the daemon writes into: created by the client, as the client, beside its final
+// path; renamed there once the request succeeded, removed otherwise.
+class ClientFile {
+ public:
+  static Result<ClientFile> Create(const std::string& path) {
+    std::string staged = path + ".banger-XXXXXX";
+    UniqueFd fd(::mkostemp(staged.data(), O_CLOEXEC));
+    if (!fd) return Error::FromErrno("creating " + path);
+    const mode_t mask = ::umask(0);
+    ::umask(mask);
+    if (::fchmod(fd.get(), 0666 & ~mask) != 0) return Error::FromErrno("chmod " + staged);
+    return ClientFile(path, std::move(staged), std::move(fd));
+  }
+  ClientFile(ClientFile&& other) noexcept
+      : path_(std::move(other.path_)), staged_(std::exchange(other.staged_, "")), fd_(std::move(other.fd_)) {}
+  ~ClientFile() {
+    if (!staged_.empty()) ::unlink(staged_.c_str());
+  }
+  int fd() const { return fd_.get(); }
+  Result<void> Publish() {
+    if (::rename(staged_.c_str(), path_.c_str()) != 0) return Error::FromErrno("rename to " + path_);
+    staged_.clear();
+    return {};
+  }
+
+ private:
+  ClientFile(std::string path, std::string staged, UniqueFd fd)
+      : path_(std::move(path)), staged_(std::move(staged)), fd_(std::move(fd)) {}
+  std::string path_, staged_;
+  UniqueFd fd_;
+};
+
 }  // namespace
 
 Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, const Config& config) {
@@ -67,15 +102,27 @@ Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, c
 }
 
 int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
-                     std::optional<ipc::ForwardedCredentials> credentials, std::ostream& out, std::ostream& err) {
+                     ClientRequestExtras extras, std::ostream& out, std::ostream& err) {
+  std::optional<ClientFile> file;
+  if (!extras.out_file.empty()) {
+    auto created = ClientFile::Create(extras.out_file);
+    if (!created) return Fail(err, created.error().message);
+    file.emplace(std::move(*created));
+  }
   auto connected = Connect(socket);
   if (!connected) return Fail(err, connected.error().message);
   ipc::Channel daemon(std::move(*connected), "bangerd");
   ipc::DaemonRequest request{args, env.stdout_terminal, env.stdout_terminal ? TerminalColumns() : 0,
-                             std::move(credentials)};
+                             std::move(extras.credentials)};
+  ipc::Message message = ipc::Message::Make(ipc::MessageType::kDaemonRequest, ipc::Encode(request));
+  if (file) {
+    auto passed = DupCloexec(file->fd());
+    if (!passed) return Fail(err, passed.error().message);
+    message.fds.push_back(std::move(*passed));
+  }
   // A daemon that refuses a client does not wait for its request: when the send fails,
   // its answer may be here already.
-  auto sent = daemon.Send(ipc::Message::Make(ipc::MessageType::kDaemonRequest, ipc::Encode(request)));
+  auto sent = daemon.Send(message);
   security::InstallStopSignals();
   bool cancelled = false;
   for (;;) {
@@ -100,6 +147,9 @@ int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& 
     if (message->type == ipc::MessageType::kDaemonExit) {
       auto exit = ipc::Decode<ipc::DaemonExit>(message->body);
       if (!exit) return Fail(err, "bangerd at " + socket + ": " + exit.error().message);
+      if (exit->status == 0 && file) {
+        if (auto published = file->Publish(); !published) return Fail(err, published.error().message);
+      }
       return static_cast<int>(exit->status);
     }
     std::ostream& stream = message->type == ipc::MessageType::kDaemonStdout ? out : err;

@@ -20,9 +20,16 @@ namespace banger::broker {
 // nullopt: run the command in this process.
 Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, const Config& config);
 
-// Sends `args` (with the client's own credentials for the registry they name, if any) to
-// bangerd at `socket` and relays its answer; the request's exit status.
+// What a request carries besides its arguments: the caller's own credentials for the
+// registry it names, and the path of a file it writes (image bundle --out), which the
+// client creates, passes as an fd, and publishes (rename) once the request succeeded.
+struct ClientRequestExtras {
+  std::optional<ipc::ForwardedCredentials> credentials;
+  std::string out_file;
+};
+
+// Sends `args` to bangerd at `socket` and relays its answer; the request's exit status.
 int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
-                     std::optional<ipc::ForwardedCredentials> credentials, std::ostream& out, std::ostream& err);
+                     ClientRequestExtras extras, std::ostream& out, std::ostream& err);
 
 }  // namespace banger::broker

@@ -34,7 +34,7 @@ constexpr int kSendTimeoutSeconds = 30;    // a client that reads nothing for th
 class RequestProcess {
  public:
   static Result<RequestProcess> Start(const Requester& requester, const std::string& config_path,
-                                      const ipc::DaemonRequest& request);
+                                      const ipc::DaemonRequest& request, int client_file);
   RequestProcess(RequestProcess&& other) noexcept
       : pid_(std::exchange(other.pid_, -1)), out_(std::move(other.out_)), err_(std::move(other.err_)) {}
   ~RequestProcess() {
@@ -61,10 +61,10 @@ class RequestProcess {
 };
 
 [[noreturn]] void RunRequest(const Requester& requester, const std::string& config_path,
-                             const ipc::DaemonRequest& request) {
+                             const ipc::DaemonRequest& request, int client_file) {
   int status = 1;
   try {
-    status = RunCliFor(requester, config_path, request.terminal, request.args, std::cout, std::cerr);
+    status = RunCliFor(requester, config_path, request.terminal, client_file, request.args, std::cout, std::cerr);
   } catch (const std::exception& e) {
     status = ReportInternalError(std::cerr, e.what());
   } catch (...) {
@@ -76,7 +76,7 @@ class RequestProcess {
 }
 
 Result<RequestProcess> RequestProcess::Start(const Requester& requester, const std::string& config_path,
-                                             const ipc::DaemonRequest& request) {
+                                             const ipc::DaemonRequest& request, int client_file) {
   BANGER_ASSIGN_OR_RETURN(Pipe out, CreatePipe());
   BANGER_ASSIGN_OR_RETURN(Pipe err, CreatePipe());
   const pid_t pid = ::fork();
@@ -89,7 +89,7 @@ Result<RequestProcess> RequestProcess::Start(const Requester& requester, const s
     sigfillset(&all);
     ::sigprocmask(SIG_UNBLOCK, &all, nullptr);
     for (int signo : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGCHLD}) ::signal(signo, SIG_DFL);
-    RunRequest(requester, config_path, request);
+    RunRequest(requester, config_path, request, client_file);
   }
   return RequestProcess(pid, std::move(out.read), std::move(err.read));
 }
@@ -194,7 +194,7 @@ void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::st
   // rather than holding its slot.
   const timeval send_timeout{kSendTimeoutSeconds, 0};
   ::setsockopt(connection.get(), SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-  ipc::Channel client(std::move(connection), "client uid " + std::to_string(peer.uid), {ipc::kMaxBodyBytes, 0});
+  ipc::Channel client(std::move(connection), "client uid " + std::to_string(peer.uid), {ipc::kMaxBodyBytes, 1});
   auto message = client.ReceiveExpecting({ipc::MessageType::kDaemonRequest}, kRequestTimeoutMs);
   if (!message) return;  // nothing to answer: it went away, or sent what no client sends
   auto request = ipc::Decode<ipc::DaemonRequest>(message->body);
@@ -226,7 +226,8 @@ void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::st
     }
     return Answer(client, refusal, 1);
   }
-  auto process = RequestProcess::Start(requester, config_path, *request);
+  const int client_file = message->fds.empty() ? -1 : message->fds[0].get();
+  auto process = RequestProcess::Start(requester, config_path, *request, client_file);
   if (!process) return Answer(client, process.error().message, 1);
   Relay(client, *process, stop_fd).Run();
 }

@@ -115,8 +115,10 @@ Result<void> AddFile(ZstdFileWriter& out, const std::string& name, int fd, uint6
 
 }  // namespace
 
-Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const ipc::BundleManifest& manifest,
-                                  const std::string& out_path) {
+namespace {
+
+// The bundle's bytes into `out`.
+Result<WrittenBundle> WriteInto(const std::string& rootfs_path, const ipc::BundleManifest& manifest, int out) {
   UniqueFd rootfs(::open(rootfs_path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (!rootfs || ::fstat(rootfs.get(), &st) != 0) return Error::FromErrno("reading " + rootfs_path);
@@ -126,17 +128,36 @@ Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const ipc::Bun
                                               {"kernel_ref", manifest.kernel_ref}},
                                              2) +
                                     "\n";
+  ZstdFileWriter writer(out);
+  BANGER_TRY(AddBytes(writer, "manifest.json", manifest_text));
+  BANGER_TRY(AddFile(writer, "rootfs.ext4", rootfs.get(), static_cast<uint64_t>(st.st_size)));
+  static const char kEnd[2 * kTarBlock] = {};
+  BANGER_TRY(writer.Write(kEnd, sizeof kEnd));
+  return writer.Finish();
+}
+
+}  // namespace
+
+Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const ipc::BundleManifest& manifest,
+                                  const std::string& out_path) {
   std::optional<WrittenBundle> bundle;
   BANGER_TRY(ReplaceFileAtomically(out_path, {.mode = 0644}, [&](int out) -> Result<void> {
-    ZstdFileWriter writer(out);
-    BANGER_TRY(AddBytes(writer, "manifest.json", manifest_text));
-    BANGER_TRY(AddFile(writer, "rootfs.ext4", rootfs.get(), static_cast<uint64_t>(st.st_size)));
-    static const char kEnd[2 * kTarBlock] = {};
-    BANGER_TRY(writer.Write(kEnd, sizeof kEnd));
-    BANGER_ASSIGN_OR_RETURN(bundle, writer.Finish());
+    BANGER_ASSIGN_OR_RETURN(bundle, WriteInto(rootfs_path, manifest, out));
     return {};
   }));
   return *bundle;
+}
+
+Result<WrittenBundle> WriteBundleTo(const std::string& rootfs_path, const ipc::BundleManifest& manifest, int out) {
+  struct stat st {};
+  const int mode = ::fcntl(out, F_GETFL);
+  if (::fstat(out, &st) != 0 || mode < 0) return Error::FromErrno("the bundle's output file");
+  if (!S_ISREG(st.st_mode) || st.st_size != 0 || (mode & O_ACCMODE) == O_RDONLY || (mode & O_APPEND) != 0) {
+    return Error{ErrorCode::kInvalidArgument, "the bundle's output must be an empty regular file opened for writing"};
+  }
+  BANGER_ASSIGN_OR_RETURN(WrittenBundle bundle, WriteInto(rootfs_path, manifest, out));
+  if (::fsync(out) != 0) return Error::FromErrno("fsync of the bundle");
+  return bundle;
 }
 
 }  // namespace banger::broker

@@ -19,5 +19,8 @@ struct WrittenBundle {
 // Stages next to `out_path`, fsyncs and renames: a failure leaves no partial bundle.
 Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const ipc::BundleManifest& manifest,
                                   const std::string& out_path);
+// Into `out`, an empty regular file opened for writing (one bangerd's client created and
+// passed, which publishes it itself), then fsync'd.
+Result<WrittenBundle> WriteBundleTo(const std::string& rootfs_path, const ipc::BundleManifest& manifest, int out);
 
 }  // namespace banger::broker

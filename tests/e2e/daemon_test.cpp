@@ -218,7 +218,8 @@ TEST_F(Daemon, ServesOnlyThoseThePolicyAdmitsAndKeepsTenantsWithinTheHostsPolicy
       {"image cache prune", "'image cache prune' is for admins"},
       // "-h" as a flag's value is no request for help: the policy still holds.
       {"image pull --catalog /etc/shadow --platform -h " + Ref(), "--catalog is for admins"},
-      {"image bundle app-v1 --out " + dir_.path() + "/x --url -h", "'image bundle' is for admins"},
+      // The client creates --out as the tenant: root opens no path a tenant names.
+      {"image bundle app-v1 --out " + dir_.path() + "/x --url -h", "creating " + dir_.path() + "/x"},
       // Never through the daemon: it runs where it is typed, as its user.
       {"system install", "system install needs root"},
   };
@@ -413,6 +414,33 @@ TEST_F(Daemon, AnAdminSeesEveryTenantsImagesWithTheirOwners) {
   const std::vector<json> records = RecordsOf(TestAccounts::Uid(dave_), "image rm");
   ASSERT_EQ(records.size(), 2u);
   EXPECT_EQ(records[0]["argv"], (json{"banger", "image", "rm", bob_ + "/app-v1"}));
+}
+
+// A file a tenant receives travels as an fd the client opened: the bundle is written into
+// a file the client created as the tenant, and published by the client; a path the
+// tenant cannot write is never opened by root.
+TEST_F(Daemon, ATenantsBundleGoesIntoAFileTheClientOpened) {
+  ASSERT_EQ(As(alice_, "image pull -q " + Ref()).exit_status, 0);
+  const std::string mine = dir_.path() + "/alices";
+  ASSERT_EQ(RunCommand("mkdir " + mine + " && chown " + alice_ + " " + mine).exit_status, 0);
+  CommandResult bundled = As(alice_, "image bundle app-v1 --out " + mine + "/app.tar.zst");
+  ASSERT_EQ(bundled.exit_status, 0) << bundled.output;
+  const json entry = json::parse(bundled.output, nullptr, false);
+  ASSERT_TRUE(entry.is_object()) << bundled.output;
+  EXPECT_EQ(RunCommand("stat -c %U " + mine + "/app.tar.zst").output, alice_ + "\n") << "the client made it";
+  EXPECT_EQ(RunCommand("sha256sum " + mine + "/app.tar.zst | cut -d' ' -f1").output, entry["sha256"].get<std::string>() + "\n");
+  EXPECT_EQ(RunCommand("zstd -dc " + mine + "/app.tar.zst | tar -t").output, "manifest.json\nrootfs.ext4\n");
+  EXPECT_EQ(RunCommand("ls -A " + mine).output, "app.tar.zst\n") << "nothing staged is left";
+
+  // Where alice cannot write, nothing is written, by her client or by root.
+  CommandResult refused = As(alice_, "image bundle app-v1 --out " + dir_.path() + "/rootowned.tar.zst");
+  EXPECT_EQ(refused.exit_status, 1) << refused.output;
+  EXPECT_NE(refused.output.find("creating " + dir_.path() + "/rootowned.tar.zst"), std::string::npos) << refused.output;
+  EXPECT_FALSE(::access((dir_.path() + "/rootowned.tar.zst").c_str(), F_OK) == 0);
+  // A failed bundle leaves no staged file.
+  CommandResult missing = As(alice_, "image bundle nosuch --out " + mine + "/none.tar.zst");
+  EXPECT_EQ(missing.exit_status, 1) << missing.output;
+  EXPECT_EQ(RunCommand("ls -A " + mine).output, "app.tar.zst\n");
 }
 
 // Twenty clients of three tenants at once, with an admin pruning the cache in a loop:
