@@ -219,8 +219,7 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
     err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
     return kExitError;
   }
-  // Root without $BANGER_HOST runs here: its own credentials and directories apply.
-  if (!RunsLocally(*command) && (!context->env.root || !context->env.daemon_host.empty())) {
+  if (!RunsLocally(*command)) {
     auto daemon = DaemonSocketFor(context->env, context->config);
     if (!daemon) {
       err << "banger: error: " << TerminalSafe(daemon.error().message) << "\n";
@@ -231,6 +230,12 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
       if (!credentials) {
         err << "banger: error: " << TerminalSafe(credentials.error().message) << "\n";
         return kExitError;
+      }
+      // The daemon's config decides where images and blobs go, for root's requests too.
+      for (const auto& [variable, value] : {std::pair{"BANGER_STATE_DIR", context->env.state_dir},
+                                            {"BANGER_CACHE_DIR", context->env.cache_dir},
+                                            {"BANGER_CATALOG", context->env.catalog}}) {
+        if (!value.empty()) err << "banger: warning: $" << variable << " is not used through bangerd (" << **daemon << ")\n";
       }
       return RunThroughDaemon(**daemon, args, context->env, {std::move(*credentials), OutFileOf(*command, words, args)},
                               out, err);

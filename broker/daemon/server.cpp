@@ -33,6 +33,7 @@ constexpr auto kRefusalRecordEvery = std::chrono::seconds(10);  // per uid the p
 struct Waiting {
   UniqueFd connection;
   PeerCredentials peer;
+  uint64_t max_at_once = 0;  // this peer's requests at once (admins: the global bound)
 };
 
 // The signals the loop reads from a signalfd instead of having handlers.
@@ -136,7 +137,17 @@ class Loop {
     if (waiting_.size() >= kMaxWaiting || mine >= kMaxWaitingPerUid) {
       return Refuse(std::move(connection), "bangerd is busy: too many requests are waiting; try again later");
     }
-    waiting_.push_back({std::move(connection), *peer});
+    waiting_.push_back({std::move(connection), *peer, MaxAtOnce(*peer)});
+  }
+
+  // How many requests of this peer run at once: its own or its group's max_requests,
+  // else tenant_max_requests; an admin's are bounded by max_requests alone.
+  uint64_t MaxAtOnce(const PeerCredentials& peer) const {
+    const std::string user = UserName(peer.uid);
+    if (Admit(limits_.config, peer, user).admin) return limits_.max_requests;
+    std::vector<uint32_t> gids(peer.groups.begin(), peer.groups.end());
+    gids.push_back(peer.gid);
+    return LimitsFor(limits_.config, user, gids).max_requests.value_or(limits_.tenant_max_requests);
   }
 
   // A peer the policy refuses, in the audit log: its first refusal, then at most one
@@ -168,7 +179,7 @@ class Loop {
   void StartWaiting() {
     for (auto it = waiting_.begin(); it != waiting_.end() && running_.size() < limits_.max_requests;) {
       const uid_t uid = it->peer.uid;
-      if (per_uid_[uid] >= limits_.tenant_max_requests) {
+      if (per_uid_[uid] >= it->max_at_once) {
         ++it;
         continue;
       }

@@ -36,10 +36,12 @@ void TenantLimits::Overlay(const TenantLimits& other) {
   if (other.max_images) max_images = other.max_images;
   if (other.max_bytes) max_bytes = other.max_bytes;
   if (other.requests_per_minute) requests_per_minute = other.requests_per_minute;
+  if (other.max_requests) max_requests = other.max_requests;
 }
 
 const std::vector<std::string>& TenantLimitFields() {
-  static const std::vector<std::string> fields = {"registries", "max_images", "max_bytes", "requests_per_minute"};
+  static const std::vector<std::string> fields = {"registries", "max_images", "max_bytes", "requests_per_minute",
+                                                  "max_requests"};
   return fields;
 }
 
@@ -63,9 +65,9 @@ Result<void> SetTenantLimit(TenantLimits& limits, const std::string& field, cons
     limits.registries = std::move(patterns);
     return {};
   }
-  if (field != "max_bytes" && field != "max_images" && field != "requests_per_minute") {
+  if (field != "max_bytes" && field != "max_images" && field != "requests_per_minute" && field != "max_requests") {
     return Error{ErrorCode::kInvalidArgument, "unknown tenant limit '" + field + "' (registries, max_images, max_bytes, "
-                                              "requests_per_minute)"};
+                                              "requests_per_minute, max_requests)"};
   }
   if (field == "max_bytes") {
     BANGER_ASSIGN_OR_RETURN(limits.max_bytes, parse_size(value));
@@ -76,7 +78,11 @@ Result<void> SetTenantLimit(TenantLimits& limits, const std::string& field, cons
   if (value.empty() || ec != std::errc() || end != value.data() + value.size() || number > 1'000'000) {
     return Error{ErrorCode::kInvalidArgument, field + " wants a whole number from 0 to 1000000, not '" + value + "'"};
   }
-  (field == "max_images" ? limits.max_images : limits.requests_per_minute) = number;
+  if (field == "max_requests" && (number < 1 || number > 1024)) {
+    return Error{ErrorCode::kInvalidArgument, "max_requests wants a whole number from 1 to 1024, not '" + value + "'"};
+  }
+  (field == "max_images" ? limits.max_images
+                         : field == "max_requests" ? limits.max_requests : limits.requests_per_minute) = number;
   return {};
 }
 

@@ -22,13 +22,15 @@ struct TenantLimits {
   std::optional<uint64_t> max_images;
   std::optional<uint64_t> max_bytes;
   std::optional<uint64_t> requests_per_minute;
+  std::optional<uint64_t> max_requests;  // at once; unset: the config's tenant_max_requests
 
   // Each field `other` sets replaces this one's.
   void Overlay(const TenantLimits& other);
 };
 
 // The fields a config key may set: "registries", "max_images", "max_bytes",
-// "requests_per_minute".
+// "requests_per_minute", "max_requests" (the last for one user or group only: every
+// tenant's is tenant_max_requests).
 const std::vector<std::string>& TenantLimitFields();
 // Sets `field` from its config text; `parse_size` reads byte sizes ("50GiB").
 Result<void> SetTenantLimit(TenantLimits& limits, const std::string& field, const std::string& value,

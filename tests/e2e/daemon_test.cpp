@@ -340,6 +340,56 @@ TEST_F(Daemon, WhatACredentialedPullCachedReachesATenantOnlyThroughTheRegistry) 
   EXPECT_EQ(fetches[3].value("downloaded_bytes", uint64_t{1}), 0u) << "the anonymous ones are shared: " << fetches[3].dump();
 }
 
+// The same command gives the same output and exit status through the daemon as run
+// directly by the same config (here root's, both ways), and a helper killed mid-pull
+// fails that request alone (exit 3, naming it) while the daemon keeps serving.
+TEST_F(Daemon, OutputAndExitStatusAreTheCommandsAndAHelperThatDiesEndsItsRequestOnly) {
+  ASSERT_EQ(RunCommand("env BANGER_CONFIG=" + config_ + " " BANGER_BIN_DIR "/banger image pull -q " + Ref()).exit_status, 0);
+  const std::string direct = "env BANGER_CONFIG=" + config_ + " " BANGER_BIN_DIR "/banger ";
+  const std::string through = "env BANGER_CONFIG=" + config_ + " BANGER_HOST=unix://" + socket_ + " " BANGER_BIN_DIR "/banger ";
+  for (const std::string& args : {std::string("image list --json"), std::string("image inspect app-v1"),
+                                  std::string("image inspect nosuch"), std::string("image pull --nosuchflag x"),
+                                  std::string("image list --help")}) {
+    CommandResult a = RunCommand(direct + args + " 2>&1"), b = RunCommand(through + args + " 2>&1");
+    EXPECT_EQ(a.exit_status, b.exit_status) << args;
+    EXPECT_EQ(a.output, b.output) << args;
+  }
+  CommandResult pulled = RunCommand(through + "image pull --json --name j " + Ref() + " 2>/dev/null");
+  EXPECT_EQ(pulled.exit_status, 0) << pulled.output;
+  EXPECT_EQ(LastJsonLine(pulled.output).value("name", ""), "j") << pulled.output;
+
+  const std::string stall = dir_.path() + "/stall";
+  StartDaemon("BANGER_TEST_STALL=" + stall);
+  BackgroundCommand held(ClientCommand(alice_, "image pull -q --name held " + Ref()), dir_.path() + "/held.out");
+  ASSERT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 60000)) << held.Output();
+  const auto helpers = StalledHelpers(stall);
+  ASSERT_TRUE(helpers.count("banger-unpacker")) << ReadFile(stall);
+  ASSERT_EQ(::kill(helpers.at("banger-unpacker"), SIGKILL), 0);
+  ::unlink(stall.c_str());
+  EXPECT_EQ(held.Wait(60000), 3) << held.Output();
+  EXPECT_NE(held.Output().find("banger-unpacker"), std::string::npos) << held.Output();
+  CommandResult after = As(alice_, "image list");
+  EXPECT_EQ(after.exit_status, 0) << after.output << daemon_->Output();
+  EXPECT_EQ(after.output.find("held"), std::string::npos) << "nothing was published";
+}
+
+// A tenant's requests beyond its max_requests wait for its running ones; other tenants'
+// do not wait for them.
+TEST_F(Daemon, ATenantsRequestsBeyondItsMaxRequestsWaitTheirTurn) {
+  WriteConfig("insecure_registries = " + registry_->host() + "\ntenant." + bob_ + ".max_requests = 1\n");
+  const std::string stall = dir_.path() + "/stall";
+  StartDaemon("BANGER_TEST_STALL=" + stall);  // the loop reads the bounds when it starts
+  BackgroundCommand held(ClientCommand(bob_, "image pull -q " + Ref()), dir_.path() + "/held.out");
+  ASSERT_TRUE(WaitFor([&] { return ::access(stall.c_str(), F_OK) == 0; }, 60000)) << held.Output();
+  BackgroundCommand second(ClientCommand(bob_, "image list"), dir_.path() + "/second.out");
+  EXPECT_EQ(As(alice_, "image list").exit_status, 0) << "alice's request runs";
+  EXPECT_EQ(second.Wait(2000), -1) << "bob's second waits: " << second.Output();
+  ::unlink(stall.c_str());
+  EXPECT_EQ(held.Wait(60000), 0) << held.Output();
+  EXPECT_EQ(second.Wait(60000), 0) << second.Output();
+  EXPECT_NE(second.Output().find("app-v1"), std::string::npos) << "it ran after the pull: " << second.Output();
+}
+
 // Each tenant's credentials are the tenant's: the client reads its own docker config and
 // sends only what the request's registry needs; the daemon uses them for that request and
 // never keeps or logs them; one tenant's access serves no other, though the blobs it

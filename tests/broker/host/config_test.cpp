@@ -194,7 +194,8 @@ TEST(Config, DaemonKeysAndTenantLimits) {
       "socket = /run/b/b.sock\nsocket_group = users\nallow_users = alice, bob.smith\nallow_groups = devs\n"
       "admin_group = wheel\nmax_requests = 8\ntenant_max_requests = 2\n"
       "tenant_registries = docker.io/library/*, ghcr.io/acme/*\ntenant_max_images = 5\ntenant_max_bytes = 10GiB\n"
-      "tenant.@root.max_images = 7\ntenant.bob.smith.registries = quay.io/*/*\ntenant.bob.smith.requests_per_minute = 3\n",
+      "tenant.@root.max_images = 7\ntenant.bob.smith.registries = quay.io/*/*\ntenant.bob.smith.requests_per_minute = 3\n"
+      "tenant.bob.smith.max_requests = 9\n",
       "/t");
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->socket, "/run/b/b.sock");
@@ -211,6 +212,8 @@ TEST(Config, DaemonKeysAndTenantLimits) {
   EXPECT_EQ(*bob.registries, (std::vector<std::string>{"quay.io/*/*"}));
   EXPECT_EQ(*bob.requests_per_minute, 3u);
   EXPECT_EQ(*bob.max_images, 7u);
+  EXPECT_EQ(*bob.max_requests, 9u);
+  EXPECT_FALSE(alice.max_requests) << "tenant_max_requests then";
   EXPECT_TRUE(broker::RegistryAllowed(*alice.registries, "docker.io/library/alpine"));
   EXPECT_FALSE(broker::RegistryAllowed(*alice.registries, "docker.io/evil/alpine"));
   EXPECT_FALSE(broker::RegistryAllowed(*alice.registries, "docker.io/library/a/b")) << "'*' stays in one segment";
@@ -223,7 +226,8 @@ TEST(Config, DaemonKeysAndTenantLimits) {
            {"tenant.al ice.max_images = 1", "malformed config line"},
            {"tenant.alice.colour = red", "unknown tenant limit 'colour'"},
            {"tenant..max_images = 1", "tenant keys are tenant.USER.FIELD"},
-           {"tenant_max_bytes = lots", "invalid size 'lots'"}}) {
+           {"tenant_max_bytes = lots", "invalid size 'lots'"},
+           {"tenant.bob.max_requests = 0", "max_requests wants a whole number from 1 to 1024"}}) {
     auto bad = ParseConfig(line + "\n", "/t");
     ASSERT_FALSE(bad) << line;
     EXPECT_NE(bad.error().message.find(says), std::string::npos) << line << ": " << bad.error().message;
