@@ -26,14 +26,23 @@ Result<std::string> NewRequestId() {
   return HexEncode(bytes.data(), bytes.size());
 }
 
-// The argv a record carries, bounded: a record stays small whatever a client sends.
+constexpr size_t kMaxFieldBytes = 1024;  // a string a record carries from a request
+
+std::string Bounded(const std::string& text) {
+  return text.size() > kMaxFieldBytes ? text.substr(0, kMaxFieldBytes) + "...(cut)" : text;
+}
+
+// The argv a record carries, bounded (64 arguments, 4 KiB in all): a record stays small
+// whatever a client sends.
 json BoundedArgv(const std::vector<std::string>& argv) {
-  constexpr size_t kMaxArgs = 64, kMaxArgBytes = 1024;
+  constexpr size_t kMaxArgs = 64, kMaxArgvBytes = 4096;
   json out = json::array();
-  for (size_t i = 0; i < argv.size() && i < kMaxArgs; ++i) {
-    out.push_back(argv[i].size() > kMaxArgBytes ? argv[i].substr(0, kMaxArgBytes) + "...(cut)" : argv[i]);
+  size_t bytes = 0, i = 0;
+  for (; i < argv.size() && i < kMaxArgs && bytes < kMaxArgvBytes; ++i) {
+    out.push_back(Bounded(argv[i]));
+    bytes += out.back().get_ref<const std::string&>().size();
   }
-  if (argv.size() > kMaxArgs) out.push_back("...(" + std::to_string(argv.size() - kMaxArgs) + " more arguments)");
+  if (i < argv.size()) out.push_back("...(" + std::to_string(argv.size() - i) + " more arguments)");
   return out;
 }
 
@@ -45,11 +54,11 @@ Result<AuditTrail> AuditTrail::Open(const Config& config, const std::string& con
   BANGER_TRY(CheckTrustedPath(DirectoryOf(path), config_path + ": audit_log"));
   BANGER_ASSIGN_OR_RETURN(AuditLog log, AuditLog::Open(path));
   BANGER_ASSIGN_OR_RETURN(std::string id, NewRequestId());
-  json fields = {{"id", id},           {"uid", requester.uid},  {"user", requester.user}, {"pid", requester.pid},
+  json fields = {{"id", id},           {"uid", requester.uid},  {"user", Bounded(requester.user)}, {"pid", requester.pid},
                  {"request", request}, {"argv", BoundedArgv(argv)}};
   if (requester.through_daemon) {
     fields["via"] = "bangerd";
-    fields["peer_command"] = requester.command;
+    fields["peer_command"] = Bounded(requester.command);
     fields["admin"] = requester.admin;
   }
   return AuditTrail(std::move(log), config.audit_syslog, std::move(fields));
@@ -67,11 +76,11 @@ Result<void> AuditTrail::Refuse(const Config& config, const std::string& config_
                                 const std::string& reason) {
   auto trail = Open(config, config_path, request, argv, requester);
   if (!trail) return trail.error();
-  return trail->Write({{"event", "refused"}, {"result", "refused"}, {"exit_status", 1}, {"error", reason}});
+  return trail->Write({{"event", "refused"}, {"result", "refused"}, {"exit_status", 1}, {"error", Bounded(reason)}});
 }
 
 void AuditTrail::Note(const json& fields) {
-  for (const auto& [key, value] : fields.items()) notes_[key] = value;
+  for (const auto& [key, value] : fields.items()) notes_[key] = value.is_string() ? json(Bounded(value)) : value;
 }
 
 Result<void> AuditTrail::End(int exit_status, const std::string& error) {
@@ -79,8 +88,12 @@ Result<void> AuditTrail::End(int exit_status, const std::string& error) {
   record["event"] = "end";
   record["exit_status"] = exit_status;
   record["result"] = exit_status == 0 ? "ok" : "error";
-  if (!error.empty()) record["error"] = error;
-  return Write(std::move(record));
+  if (!error.empty()) record["error"] = Bounded(error);
+  auto written = Write(record);
+  if (written || written.error().code != ErrorCode::kOversized) return written;
+  // Too large with its notes (a long list of removed images): the end, without them.
+  return Write({{"event", "end"}, {"exit_status", exit_status}, {"result", record["result"]},
+                {"notes", "dropped: the record would have been over the audit log's bound"}});
 }
 
 Result<void> AuditTrail::Write(json record) {

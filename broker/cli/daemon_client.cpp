@@ -37,6 +37,16 @@ Result<UniqueFd> Connect(const std::string& path) {
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
     return Error::FromErrno("cannot reach bangerd at " + path + ": connect");
   }
+  // Credentials and files go only to root's daemon, whoever bound the path.
+  ucred peer{};
+  socklen_t length = sizeof(peer);
+  if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0) {
+    return Error::FromErrno("getsockopt SO_PEERCRED on bangerd's socket " + path);
+  }
+  if (peer.uid != 0) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "the socket at " + path + " is not root's bangerd (its listener is uid " + std::to_string(peer.uid) + ")"};
+  }
   return fd;
 }
 

@@ -1,6 +1,7 @@
 #include "broker/cli/commands.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -58,8 +59,9 @@ std::vector<std::pair<uint32_t, std::string>> Tenants(const CliContext& context)
   auto names = ListDirectory(DirectoryOf(context.TenantStateRoot(0)));
   if (!names) return tenants;  // no tenant has pulled yet
   for (const std::string& name : *names) {
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos || name.size() > 10) continue;
-    const uint32_t uid = static_cast<uint32_t>(std::stoul(name));
+    uint32_t uid = 0;
+    const auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), uid);
+    if (name.empty() || ec != std::errc() || end != name.data() + name.size()) continue;
     if (uid == 0 || (context.requester.through_daemon && uid == context.requester.uid)) continue;
     const std::string user = UserName(uid);
     tenants.emplace_back(uid, user.empty() ? name : user);

@@ -33,7 +33,8 @@ constexpr const char* kUsage =
     "                  bangerd detaches once its socket listens\n"
     "\n"
     "The socket the service manager passes (socket activation) is used when there is one.\n"
-    "SIGHUP re-reads the request limits; every request reads the rest of the config anew.\n"
+    "SIGHUP re-reads the config for the accept loop (who is admitted, requests at once\n"
+    "and a minute); every request reads the config anew for the rest.\n"
     "SIGTERM stops the requests in progress (nothing is published) and ends.\n";
 
 std::string Getenv(const char* name) {
@@ -135,6 +136,7 @@ int Run(const std::vector<std::string>& args) {
   settings.config_path = config_path;
   settings.log = Log;
   settings.load_limits = [config_path]() -> Result<ServerLimits> {
+    // The same root-only file every request reads.
     BANGER_ASSIGN_OR_RETURN(Config now, LoadConfigFrom(config_path));
     return ServerLimits{now.max_requests, now.tenant_max_requests, now};
   };

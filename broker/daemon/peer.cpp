@@ -35,7 +35,10 @@ Result<PeerCredentials> ReadPeerCredentials(int socket) {
     groups.resize(bytes / sizeof(gid_t));
   }
   peer.groups = std::move(groups);
-  peer.command = PeerCommandLine(peer.pid);
+  // comm is the kernel's copy, read without touching the peer's memory.
+  if (auto comm = ReadSmallFile("/proc/" + std::to_string(peer.pid) + "/comm", 64)) {
+    peer.name = comm->substr(0, comm->find('\n'));
+  }
   return peer;
 }
 

@@ -16,14 +16,16 @@ struct PeerCredentials {
   gid_t gid = 0;
   pid_t pid = 0;
   std::vector<gid_t> groups;  // supplementary, as the peer had them when it connected
-  std::string command;        // PeerCommandLine(pid), read when it connected
+  std::string name;           // the kernel's name of the process (/proc/PID/comm), at accept
 };
 
 // The credentials the peer of `socket` had when it connected.
 Result<PeerCredentials> ReadPeerCredentials(int socket);
 
 // The peer's command line from /proc, NULs as spaces, at most 1024 bytes, "" when it is
-// gone. It is what the process says of itself (for the audit log, never for a decision).
+// gone. It is what the process says of itself, and its pid may be another's by then (for
+// the audit log, never for a decision). Reading it may wait on the peer's own memory (a
+// FUSE mapping), so only a client's own process reads it, never the accept loop.
 std::string PeerCommandLine(pid_t pid);
 
 }  // namespace banger::broker

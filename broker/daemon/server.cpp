@@ -34,6 +34,7 @@ struct Waiting {
   UniqueFd connection;
   PeerCredentials peer;
   uint64_t max_at_once = 0;  // this peer's requests at once (admins: the global bound)
+  std::optional<uint64_t> per_minute;  // its requests a minute (admins: none)
 };
 
 // The signals the loop reads from a signalfd instead of having handlers.
@@ -112,7 +113,7 @@ class Loop {
     auto limits = settings_.load_limits();
     if (!limits) return settings_.log("SIGHUP: the config was not reloaded: " + limits.error().message);
     limits_ = *limits;
-    settings_.log("SIGHUP: reloaded the limits (max_requests " + std::to_string(limits_.max_requests) +
+    settings_.log("SIGHUP: reloaded the config (max_requests " + std::to_string(limits_.max_requests) +
                   ", tenant_max_requests " + std::to_string(limits_.tenant_max_requests) + ")");
   }
 
@@ -137,7 +138,16 @@ class Loop {
     if (waiting_.size() >= kMaxWaiting || mine >= kMaxWaitingPerUid) {
       return Refuse(std::move(connection), "bangerd is busy: too many requests are waiting; try again later");
     }
-    waiting_.push_back({std::move(connection), *peer, MaxAtOnce(*peer)});
+    waiting_.push_back({std::move(connection), *peer, MaxAtOnce(*peer), PerMinute(*peer)});
+  }
+
+  // The tenant's tenant_requests_per_minute; none for an admin.
+  std::optional<uint64_t> PerMinute(const PeerCredentials& peer) const {
+    const std::string user = UserName(peer.uid);
+    if (Admit(limits_.config, peer, user).admin) return std::nullopt;
+    std::vector<uint32_t> gids(peer.groups.begin(), peer.groups.end());
+    gids.push_back(peer.gid);
+    return LimitsFor(limits_.config, user, gids).requests_per_minute;
   }
 
   // How many requests of this peer run at once: its own or its group's max_requests,
@@ -150,9 +160,9 @@ class Loop {
     return LimitsFor(limits_.config, user, gids).max_requests.value_or(limits_.tenant_max_requests);
   }
 
-  // A peer the policy refuses, in the audit log: its first refusal, then at most one
-  // record per kRefusalRecordEvery with how many were refused since, so a refused user
-  // cannot flood the log.
+  // A request the loop refuses (a peer the policy does not admit, a tenant over its rate),
+  // in the audit log: the uid's first refusal, then at most one record per
+  // kRefusalRecordEvery with how many were refused since, so that no one floods the log.
   void RecordRefusal(const PeerCredentials& peer, const std::string& reason) {
     const auto now = std::chrono::steady_clock::now();
     RefusalCount& count = refusals_[peer.uid];
@@ -163,7 +173,7 @@ class Loop {
     requester.gid = peer.gid;
     requester.pid = peer.pid;
     requester.user = UserName(peer.uid);
-    requester.command = peer.command;
+    requester.command = peer.name;  // the kernel's name: the loop reads nothing of the peer's memory
     requester.through_daemon = true;
     const std::string counted =
         count.unrecorded > 1 ? " (" + std::to_string(count.unrecorded) + " connections refused since the last record)" : "";
@@ -183,6 +193,16 @@ class Loop {
         ++it;
         continue;
       }
+      if (it->per_minute && RecentStarts(uid) >= *it->per_minute) {
+        const std::string user = UserName(uid);
+        const std::string reason = (user.empty() ? "uid " + std::to_string(uid) : user) + " made more than " +
+                                   std::to_string(*it->per_minute) +
+                                   " requests in the last minute (tenant_requests_per_minute); try again shortly";
+        RecordRefusal(it->peer, reason);
+        Refuse(std::move(it->connection), reason);
+        it = waiting_.erase(it);
+        continue;
+      }
       NoteStart(uid);
       const pid_t pid = StartClient(std::move(*it));
       if (pid > 0) {
@@ -193,7 +213,16 @@ class Loop {
     }
   }
 
-  // This uid's requests started in the last minute, this one included.
+  // This uid's requests started in the last minute.
+  size_t RecentStarts(uid_t uid) {
+    auto found = started_.find(uid);
+    if (found == started_.end()) return 0;
+    const auto now = std::chrono::steady_clock::now();
+    while (!found->second.empty() && now - found->second.front() > std::chrono::minutes(1)) found->second.pop_front();
+    return found->second.size();
+  }
+
+  // Counts a request this uid starts now.
   void NoteStart(uid_t uid) {
     const auto now = std::chrono::steady_clock::now();
     std::deque<std::chrono::steady_clock::time_point>& starts = started_[uid];
@@ -224,8 +253,7 @@ class Loop {
     sigaddset(&stop, SIGINT);
     UniqueFd stop_fd(::signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK));
     signals_.reset();
-    ServeClient(std::move(client.connection), client.peer, settings_.config_path, stop_fd.get(),
-                started_[client.peer.uid].size());
+    ServeClient(std::move(client.connection), client.peer, settings_.config_path, stop_fd.get());
     ::_exit(0);
   }
 

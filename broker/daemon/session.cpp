@@ -172,24 +172,9 @@ void Answer(ipc::Channel& client, const std::string& error_line, int status) {
       ipc::Message::Make(ipc::MessageType::kDaemonExit, ipc::Encode(ipc::DaemonExit{static_cast<uint64_t>(status)})));
 }
 
-// The policy's answer for `requester`: "" when the request may go on.
-std::string Refusal(const Config& config, const Admission& admission, const Requester& requester,
-                    uint64_t requests_last_minute) {
-  if (!admission.allowed) return admission.reason;
-  if (admission.admin) return "";
-  const TenantLimits limits = LimitsFor(config, requester.user, requester.gids);
-  if (limits.requests_per_minute && requests_last_minute > *limits.requests_per_minute) {
-    return (requester.user.empty() ? "uid " + std::to_string(requester.uid) : requester.user) + " made more than " +
-           std::to_string(*limits.requests_per_minute) +
-           " requests in the last minute (tenant_requests_per_minute); try again shortly";
-  }
-  return "";
-}
-
 }  // namespace
 
-void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::string& config_path, int stop_fd,
-                 uint64_t requests_last_minute) {
+void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::string& config_path, int stop_fd) {
   // A client that stops reading is gone after kSendTimeout: its request is stopped
   // rather than holding its slot.
   const timeval send_timeout{kSendTimeoutSeconds, 0};
@@ -207,7 +192,7 @@ void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::st
   requester.gids.push_back(peer.gid);
   requester.pid = peer.pid;
   requester.user = UserName(peer.uid);
-  requester.command = peer.command;
+  requester.command = PeerCommandLine(peer.pid);
   requester.through_daemon = true;
   if (request->credentials) {
     requester.credentials_registry = request->credentials->registry;
@@ -218,13 +203,14 @@ void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::st
   if (!config) return Answer(client, "bangerd's config: " + config.error().message, 1);
   const Admission admission = Admit(*config, peer, requester.user);
   requester.admin = admission.admin;
-  if (const std::string refusal = Refusal(*config, admission, requester, requests_last_minute); !refusal.empty()) {
+  if (!admission.allowed) {  // the config changed since the loop admitted it
     std::vector<std::string> argv{"banger"};
     argv.insert(argv.end(), request->args.begin(), request->args.end());
-    if (auto recorded = AuditTrail::Refuse(*config, config_path, "connect", argv, requester, refusal); !recorded) {
+    if (auto recorded = AuditTrail::Refuse(*config, config_path, "connect", argv, requester, admission.reason);
+        !recorded) {
       return Answer(client, "the audit log cannot record this request: " + recorded.error().message, 1);
     }
-    return Answer(client, refusal, 1);
+    return Answer(client, admission.reason, 1);
   }
   const int client_file = message->fds.empty() ? -1 : message->fds[0].get();
   auto process = RequestProcess::Start(requester, config_path, *request, client_file);

@@ -14,9 +14,6 @@ namespace banger::broker {
 
 // Serves the client on `connection` to its end; `stop_fd` is readable when the daemon
 // is told to stop (then the request is stopped as SIGTERM stops a pull).
-// `requests_last_minute` counts this uid's requests the daemon started in the last 60 s,
-// this one included (a tenant over its tenant_requests_per_minute is refused).
-void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::string& config_path, int stop_fd,
-                 uint64_t requests_last_minute);
+void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::string& config_path, int stop_fd);
 
 }  // namespace banger::broker

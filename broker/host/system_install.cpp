@@ -137,7 +137,7 @@ Result<void> EnsureDirectories(InstallManifest& m, SystemReport& report) {
 // bangerd's systemd units and OpenRC script, rewritten from the config at each install;
 // the socket enabled when systemd runs the host (a test's or a package's root is only
 // written).
-Result<void> InstallServiceFiles(InstallManifest& m, SystemReport& report) {
+Result<void> InstallServiceFiles(InstallManifest& m, const InstallRequest& request, SystemReport& report) {
   BANGER_ASSIGN_OR_RETURN(Config config, LoadConfigFrom(m.config_file()));
   const ServiceSettings settings{m.prefix + "/bin/bangerd", m.config_file(), config.socket, config.socket_group,
                                  m.state_dir,               m.cache_dir,     DirectoryOf(config.audit_log)};
@@ -155,15 +155,17 @@ Result<void> InstallServiceFiles(InstallManifest& m, SystemReport& report) {
     Remember(m.service_files, path);
     if (*wrote) report.Changed("wrote " + path);
   }
-  const bool systemd_runs = m.init_root == "/" && ::access("/run/systemd/system", F_OK) == 0;
+  const bool systemd_runs =
+      request.systemd_running.value_or(m.init_root == "/" && ::access("/run/systemd/system", F_OK) == 0);
   if (!systemd_runs) {
     report.Note("bangerd: start it with 'systemctl enable --now banger.socket' (systemd), 'rc-update add banger "
                 "default && rc-service banger start' (OpenRC), or '" + settings.bangerd + " --config " +
                 m.config_file() + " --foreground'");
     return {};
   }
-  for (const std::vector<std::string>& argv : {std::vector<std::string>{"systemctl", "daemon-reload"},
-                                               std::vector<std::string>{"systemctl", "enable", "--now", kSocketUnitName}}) {
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{request.systemctl, "daemon-reload"},
+        std::vector<std::string>{request.systemctl, "enable", "--now", kSocketUnitName}}) {
     BANGER_ASSIGN_OR_RETURN(ProcessOutput ran, RunProgram(argv, "", 60000, kSystemProgramEnvironment));
     if (ran.exit_status != 0) return Error{ErrorCode::kIo, argv[0] + " " + argv[1] + " failed: " + ran.err};
   }
@@ -205,7 +207,7 @@ Result<void> InstallSystem(const InstallRequest& request, const std::string& ban
   BANGER_TRY(EnsureUser(m, report));
   BANGER_TRY(EnsureDirectories(m, report));
   BANGER_TRY(EnsureConfig(m, report));
-  BANGER_TRY(InstallServiceFiles(m, report));
+  BANGER_TRY(InstallServiceFiles(m, request, report));
   auto recorded = InstallContent(ManifestText(m), m.path(), 0644);
   if (!recorded) return recorded.error().Wrap(m.path());
   if (*recorded) report.Note("recorded the install in " + m.path());
@@ -269,7 +271,7 @@ void RemoveUser(const InstallManifest& m, Remover& remove, SystemReport& report)
 }  // namespace
 
 Result<std::vector<UninstallFailure>> UninstallSystem(const std::string& config_dir_flag, bool purge,
-                                                      SystemReport& report) {
+                                                      SystemReport& report, const std::string& systemctl) {
   BANGER_ASSIGN_OR_RETURN(std::string config_dir, CleanPathFlag("--config-dir", config_dir_flag));
   BANGER_ASSIGN_OR_RETURN(std::optional<InstallManifest> loaded, LoadManifest(config_dir));
   if (!loaded) {
@@ -278,7 +280,7 @@ Result<std::vector<UninstallFailure>> UninstallSystem(const std::string& config_
   const InstallManifest& m = *loaded;
   Remover remove(report);
   if (m.service_enabled) {
-    auto stopped = RunProgram({"systemctl", "disable", "--now", kSocketUnitName, kServiceUnitName}, "", 90000,
+    auto stopped = RunProgram({systemctl, "disable", "--now", kSocketUnitName, kServiceUnitName}, "", 90000,
                               kSystemProgramEnvironment);
     if (!stopped || stopped->exit_status != 0) {
       remove.Failed(stopped ? Error{ErrorCode::kIo, "systemctl disable failed: " + stopped->err} : stopped.error(), "");

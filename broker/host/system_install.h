@@ -20,6 +20,10 @@ struct InstallRequest {
   // Where etc/systemd/system and etc/init.d are for bangerd's service files: "/", or
   // another root (a package's staging tree, a test's).
   std::optional<std::string> init_root;
+  // How install reaches systemd: whether it runs the host (unset: /run/systemd/system
+  // exists and init_root is "/"), and the program that enables the socket.
+  std::optional<bool> systemd_running;
+  std::string systemctl = "systemctl";
 };
 
 // What install or uninstall did, a line each, in order; `changes` counts the lines that
@@ -42,7 +46,9 @@ struct UninstallFailure {
   Error error;
   std::string path;
 };
-Result<std::vector<UninstallFailure>> UninstallSystem(const std::string& config_dir, bool purge, SystemReport& report);
+// `systemctl` stops and disables bangerd's units when install enabled them.
+Result<std::vector<UninstallFailure>> UninstallSystem(const std::string& config_dir, bool purge, SystemReport& report,
+                                                      const std::string& systemctl = "systemctl");
 
 // A path flag's value as install takes it: trailing slashes dropped, and clean and absolute.
 Result<std::string> CleanPathFlag(const std::string& flag, std::string path);

@@ -114,8 +114,8 @@ Result<void> BlobDownloads::StartWhatMay(std::vector<FetchedBlob*>& pending) {
       queue.push_back(blob);
       continue;
     }
-    // The other banger's download finished (a tenant still downloads a credentialed one).
-    if (cache_.Contains(blob->digest, blob->size) && !(options_.tenant && cache_.Credentialed(blob->digest))) {
+    // The other banger's download finished (a tenant takes only a shared one).
+    if (cache_.Contains(blob->digest, blob->size) && (!options_.tenant || cache_.Shared(blob->digest))) {
       blob->from_cache = true;
       Emit(FetchEvent::kCached, *blob, blob->size);
       continue;

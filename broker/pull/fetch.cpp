@@ -205,10 +205,10 @@ Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference&
   return image;
 }
 
-// Whether a cached blob may serve this fetch: for a tenant, not one a credentialed pull
-// brought in (the registry must send it to the tenant first).
+// Whether a cached blob may serve this fetch: for a tenant, only one a tenant's anonymous
+// fetch brought in (anything else the registry must send to this tenant first).
 bool Servable(const BlobCache& cache, const FetchOptions& options, const std::string& digest) {
-  return !options.tenant || !cache.Credentialed(digest);
+  return !options.tenant || cache.Shared(digest);
 }
 
 // The blobs of `blobs` the cache lacks, each once, announcing the cached ones.
@@ -252,7 +252,6 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   BANGER_ASSIGN_OR_RETURN(FetchedImage image, Resolve(fetcher, ref, options, manifest));
   image.lease = lease;
   BANGER_TRY(lease->Hold(image.Digests()));  // before the cache is consulted: see cache_lease.h
-  if (image.credentialed) BANGER_TRY(cache.MarkCredentialed(image.Digests()));
   Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
   if (options.on_plan) options.on_plan(image);
   // The manifest itself is content too: keep it, verified, beside the blobs.
@@ -262,6 +261,15 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
     BANGER_TRY(incoming.Commit());
   }
   BANGER_TRY(DownloadBlobs(cache, fetcher, options, image));
+  // What the registry sent a tenant without credentials, any tenant may be served.
+  if (options.tenant && !image.credentialed) {
+    std::vector<std::string> downloaded;
+    if (!image.config.from_cache) downloaded.push_back(image.config.digest);
+    for (const auto& l : image.layers) {
+      if (!l.from_cache) downloaded.push_back(l.digest);
+    }
+    BANGER_TRY(cache.MarkShared(downloaded));
+  }
   if (auto status = security::ReadProcStatus(fetcher.pid())) image.fetcher_peak_rss_kib = status->peak_rss_kib;
   BANGER_TRY(fetcher.Shutdown(kShutdownTimeoutMs));
   return image;

@@ -80,7 +80,7 @@ struct FetchedImage {
   std::vector<FetchedBlob> layers;  // oldest first
   uint64_t downloaded_bytes = 0;
   bool used_network = true;
-  bool credentialed = false;  // resolved with credentials (BlobCache::MarkCredentialed)
+  bool credentialed = false;  // resolved with credentials: shares nothing (BlobCache::MarkShared)
   uint64_t fetcher_peak_rss_kib = 0;  // 0 when no fetcher ran
   std::string mirror;                 // the mirror that served it, empty for the registry
   // Keeps this image's blobs from `image cache prune` while the image is in use.

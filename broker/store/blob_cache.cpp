@@ -38,21 +38,21 @@ std::optional<UniqueFd> BlobCache::OpenBlob(const std::string& digest, uint64_t 
 
 bool BlobCache::Contains(const std::string& digest, uint64_t size) const { return OpenBlob(digest, size).has_value(); }
 
-Result<void> BlobCache::MarkCredentialed(const std::vector<std::string>& digests) const {
-  const std::string dir = layout_.credentialed_dir();
+Result<void> BlobCache::MarkShared(const std::vector<std::string>& digests) const {
+  const std::string dir = layout_.shared_dir();
   BANGER_TRY(MakeDirs(dir, 0700));
   for (const std::string& digest : digests) {
     BANGER_TRY(CheckDigest(digest, "blob"));
     const std::string path = dir + "/" + std::string(DigestHex(digest));
     UniqueFd marker(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!marker) return Error::FromErrno("marking " + digest + " as credentialed (" + path + ")");
+    if (!marker) return Error::FromErrno("marking " + digest + " as shared (" + path + ")");
   }
   return {};
 }
 
-bool BlobCache::Credentialed(const std::string& digest) const {
-  if (!CheckDigest(digest, "blob")) return true;
-  const std::string path = layout_.credentialed_dir() + "/" + std::string(DigestHex(digest));
+bool BlobCache::Shared(const std::string& digest) const {
+  if (!CheckDigest(digest, "blob")) return false;
+  const std::string path = layout_.shared_dir() + "/" + std::string(DigestHex(digest));
   return ::access(path.c_str(), F_OK) == 0;
 }
 

@@ -66,11 +66,12 @@ class BlobCache {
   std::optional<UniqueFd> OpenBlob(const std::string& digest, uint64_t size) const;
   bool Contains(const std::string& digest, uint64_t size) const;
 
-  // Blobs (and manifests) a pull with credentials brought in, or would have: a tenant of
-  // bangerd is served one from the cache only after the registry sent it to that tenant
-  // (docs/multi-tenant.md, "Credentials"). Marked before a byte of them is downloaded.
-  Result<void> MarkCredentialed(const std::vector<std::string>& digests) const;
-  bool Credentialed(const std::string& digest) const;
+  // Blobs a tenant of bangerd may be served from the cache: those a tenant's anonymous
+  // fetch downloaded (under the tenant's egress rule), marked once verified and linked.
+  // Anything else (root's, a credentialed fetch's, an older banger's) a tenant downloads
+  // again, so the registry answers that tenant first (docs/multi-tenant.md, "Credentials").
+  Result<void> MarkShared(const std::vector<std::string>& digests) const;
+  bool Shared(const std::string& digest) const;
 
   // A new unnamed file in the blobs directory, to become `digest` (`size` bytes, `what`
   // names it in errors: layer, config, manifest) once IncomingBlob::Commit verifies it.

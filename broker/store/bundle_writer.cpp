@@ -1,7 +1,9 @@
 #include "broker/store/bundle_writer.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -154,6 +156,16 @@ Result<WrittenBundle> WriteBundleTo(const std::string& rootfs_path, const ipc::B
   if (::fstat(out, &st) != 0 || mode < 0) return Error::FromErrno("the bundle's output file");
   if (!S_ISREG(st.st_mode) || st.st_size != 0 || (mode & O_ACCMODE) == O_RDONLY || (mode & O_APPEND) != 0) {
     return Error{ErrorCode::kInvalidArgument, "the bundle's output must be an empty regular file opened for writing"};
+  }
+  // Not one in memory (a memfd, tmpfs: the daemon's memory would pay) nor on FUSE (its
+  // owner could stall the daemon's writes).
+  struct statfs fs {};
+  if (::fstatfs(out, &fs) != 0) return Error::FromErrno("fstatfs on the bundle's output file");
+  const unsigned long kinds[] = {TMPFS_MAGIC, RAMFS_MAGIC, HUGETLBFS_MAGIC, FUSE_SUPER_MAGIC};
+  for (const unsigned long kind : kinds) {
+    if (static_cast<unsigned long>(fs.f_type) == kind) {
+      return Error{ErrorCode::kInvalidArgument, "the bundle's output must be a file on a disk (not tmpfs, ramfs or FUSE)"};
+    }
   }
   BANGER_ASSIGN_OR_RETURN(WrittenBundle bundle, WriteInto(rootfs_path, manifest, out));
   if (::fsync(out) != 0) return Error::FromErrno("fsync of the bundle");

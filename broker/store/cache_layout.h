@@ -34,8 +34,8 @@ class CacheLayout {
   // `key` is made of [a-z0-9_-] by PlanRecords.
   std::string PlanPath(const std::string& key) const { return plans_dir() + "/" + key + ".json"; }
   std::string unpacked_dir() const { return oci_ + "/unpacked"; }
-  // Empty files named by digest hex: blobs a pull with credentials brought in (blob_cache.h).
-  std::string credentialed_dir() const { return oci_ + "/credentialed"; }
+  // Empty files named by digest hex: blobs a tenant may be served from the cache (blob_cache.h).
+  std::string shared_dir() const { return oci_ + "/shared"; }
 
  private:
   explicit CacheLayout(std::string oci) : oci_(std::move(oci)) {}

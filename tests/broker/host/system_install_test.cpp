@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "broker/host/system_install.h"
 #include "tests/support/registry_fixture.h"
 #include "tests/support/test_support.h"
 
@@ -243,6 +244,42 @@ TEST_F(SystemInstall, WritesBangerdsUnitsAndOpenRcScriptAsTheirToolsAccept) {
   EXPECT_EQ(uninstall.exit_status, 0) << uninstall.output;
   EXPECT_FALSE(Exists(units_ + "/banger.socket"));
   EXPECT_FALSE(Exists(openrc_ + "/banger"));
+}
+
+// Where systemd runs the host, install enables and starts banger.socket and uninstall
+// stops and disables both units; a systemctl that fails fails the install, naming it.
+// (This machine's PID 1 is not systemd: a stand-in systemctl records what it is asked.)
+TEST_F(SystemInstall, EnablesTheSocketWhereSystemdRunsAndDisablesItAtUninstall) {
+  const std::string asked = work_.path() + "/systemctl.log";
+  const std::string systemctl = work_.path() + "/systemctl";
+  std::ofstream(systemctl) << "#!/bin/sh\necho \"$@\" >> " << asked << "\n";
+  ASSERT_EQ(::chmod(systemctl.c_str(), 0755), 0);
+  broker::InstallRequest request{.config_dir = config_dir_, .prefix = prefix_, .user = user_, .state_dir = state_,
+                                 .cache_dir = cache_, .init_root = init_root_, .systemd_running = true,
+                                 .systemctl = systemctl};
+  broker::SystemReport report;
+  auto installed = broker::InstallSystem(request, kBin + "/banger", report);
+  ASSERT_TRUE(installed) << installed.error().message;
+  EXPECT_EQ(ReadFile(asked), "daemon-reload\nenable --now banger.socket\n");
+  EXPECT_TRUE(Manifest()["service_enabled"].get<bool>());
+  bool said = false;
+  for (const std::string& line : report.lines) said |= line == "enabled and started banger.socket";
+  EXPECT_TRUE(said);
+  broker::SystemReport removal;
+  auto uninstalled = broker::UninstallSystem(config_dir_, false, removal, systemctl);
+  ASSERT_TRUE(uninstalled) << uninstalled.error().message;
+  EXPECT_TRUE(uninstalled->empty());
+  EXPECT_EQ(ReadFile(asked), "daemon-reload\nenable --now banger.socket\ndisable --now banger.socket banger.service\n");
+  EXPECT_FALSE(Exists(units_ + "/banger.socket"));
+
+  std::ofstream(systemctl, std::ios::trunc) << "#!/bin/sh\necho 'Failed to connect to bus' >&2\nexit 1\n";
+  broker::SystemReport failing;
+  auto failed = broker::InstallSystem(request, kBin + "/banger", failing);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message.find(systemctl + " daemon-reload failed: Failed to connect to bus"), std::string::npos)
+      << failed.error().message;
+  broker::SystemReport cleanup;
+  (void)broker::UninstallSystem(config_dir_, false, cleanup, systemctl);
 }
 
 TEST_F(SystemInstall, KeepsWhatExistedBeforeAndPurgeRemovesTheData) {
