@@ -2,10 +2,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 namespace banger {
@@ -145,6 +147,16 @@ uint64_t AllocatedBytes(const std::string& path, int max_depth) {
   if (!names) return total;
   for (const std::string& name : *names) total += AllocatedBytes(path + "/" + name, max_depth - 1);
   return total;
+}
+
+Result<sockaddr_un> UnixSocketAddress(const std::string& path, const std::string& what) {
+  sockaddr_un address{};
+  if (path.empty() || path.size() >= sizeof address.sun_path) {
+    return Error{ErrorCode::kInvalidArgument, what + " path '" + path + "' is empty or too long"};
+  }
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
 }
 
 }  // namespace banger

@@ -2,6 +2,8 @@
 // the one place each descriptor job (write all, dup, reopen, read a small file) is done.
 #pragma once
 
+#include <sys/un.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -80,6 +82,10 @@ Result<UniqueFd> ReopenReadOnly(int fd);
 // closed on every path. A name removed while it reads is simply absent: nothing here
 // throws, as std::filesystem's iterators do when a directory changes under them.
 Result<std::vector<std::string>> ListDirectory(const std::string& path);
+
+// The address of the unix socket at `path`; `what` names it in the error when the path is
+// empty or longer than sun_path holds.
+Result<sockaddr_un> UnixSocketAddress(const std::string& path, const std::string& what);
 
 // Bytes allocated (st_blocks) under `path`, itself included, symlinks not followed;
 // what vanishes while it walks counts nothing.

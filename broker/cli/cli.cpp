@@ -103,13 +103,18 @@ bool RunsLocally(const Command& command) {
   return names.count(command.spec.name) != 0;
 }
 
+// "banger" and the arguments: what a request's audit records carry as its argv.
+Args FullArgv(const Args& args) {
+  Args argv{"banger"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 // A command root runs that acts: its start in the audit log before it runs (or it is
 // refused), its end after, with the error line it printed.
 int RunAudited(const Command& command, CliContext& context, const ParsedFlags& flags, const Args& args, std::ostream& out,
                std::ostream& err) {
-  Args argv{"banger"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto trail = AuditTrail::Begin(context.config, context.config_path, command.spec.name, argv, context.requester);
+  auto trail = AuditTrail::Begin(context.config, context.config_path, command.spec.name, FullArgv(args), context.requester);
   if (!trail) {
     err << "banger: error: "
         << TerminalSafe("the audit log cannot record this request, so it is refused: " + trail.error().message) << "\n";
@@ -173,18 +178,25 @@ int Dispatch(const Command& command, size_t words, CliContext& context, const Ar
   return RunAudited(command, context, flags, args, out, err);
 }
 
+// The command's flags as Dispatch will read them, printing nothing: nullopt for a usage
+// error or --help (Dispatch then says so itself).
+std::optional<ParsedFlags> QuietlyParsed(const Command& command, size_t words, const Args& args) {
+  std::ostringstream ignored;
+  auto parsed = ParseCommand(command.spec, Args(args.begin() + static_cast<ptrdiff_t>(words), args.end()), ignored, ignored);
+  if (ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed)) return std::move(*flags);
+  return std::nullopt;
+}
+
 // The caller's own credentials for the registry a pull or fetch names, looked up here, as
 // the caller (the daemon reads no user's files): nullopt when it names none or there are
 // none.
-Result<std::optional<ipc::ForwardedCredentials>> ForwardedCredentialsFor(const Command& command, size_t words,
-                                                                          const CliContext& context, const Args& args) {
+Result<std::optional<ipc::ForwardedCredentials>> ForwardedCredentialsFor(const Command& command,
+                                                                          const std::optional<ParsedFlags>& flags,
+                                                                          const CliContext& context) {
   using Forwarded = std::optional<ipc::ForwardedCredentials>;
   const auto None = [] { return Result<Forwarded>(Forwarded()); };
   if (command.spec.name != "image pull" && command.spec.name != "image fetch") return None();
-  std::ostringstream ignored;
-  auto parsed = ParseCommand(command.spec, Args(args.begin() + static_cast<ptrdiff_t>(words), args.end()), ignored, ignored);
-  const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed);
-  if (flags == nullptr || flags->positional.empty()) return None();
+  if (!flags || flags->positional.empty()) return None();
   auto ref = ParseReference(flags->positional[0]);
   if (!ref) return None();  // a catalog name, or the daemon names the bad reference
   BANGER_ASSIGN_OR_RETURN(RegistryCredentials found, LookupCredentials(context.env, ref->registry));
@@ -193,12 +205,9 @@ Result<std::optional<ipc::ForwardedCredentials>> ForwardedCredentialsFor(const C
 }
 
 // The file `image bundle --out` names, which the client creates and passes to the daemon.
-std::string OutFileOf(const Command& command, size_t words, const Args& args) {
-  if (command.spec.name != "image bundle") return "";
-  std::ostringstream ignored;
-  auto parsed = ParseCommand(command.spec, Args(args.begin() + static_cast<ptrdiff_t>(words), args.end()), ignored, ignored);
-  const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed);
-  return flags == nullptr ? "" : flags->Value("--out").value_or("");
+std::string OutFileOf(const Command& command, const std::optional<ParsedFlags>& flags) {
+  if (command.spec.name != "image bundle" || !flags) return "";
+  return flags->Value("--out").value_or("");
 }
 
 bool WantsHelp(const Args& args) {
@@ -226,7 +235,8 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
       return kExitUsage;
     }
     if (*daemon) {
-      auto credentials = ForwardedCredentialsFor(*command, words, *context, args);
+      const std::optional<ParsedFlags> flags = QuietlyParsed(*command, words, args);
+      auto credentials = ForwardedCredentialsFor(*command, flags, *context);
       if (!credentials) {
         err << "banger: error: " << TerminalSafe(credentials.error().message) << "\n";
         return kExitError;
@@ -237,8 +247,8 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
                                             {"BANGER_CATALOG", context->env.catalog}}) {
         if (!value.empty()) err << "banger: warning: $" << variable << " is not used through bangerd (" << **daemon << ")\n";
       }
-      return RunThroughDaemon(**daemon, args, context->env, {std::move(*credentials), OutFileOf(*command, words, args)},
-                              out, err);
+      return RunThroughDaemon(**daemon, args, context->env, {std::move(*credentials), OutFileOf(*command, flags)}, out,
+                              err);
     }
   }
   return Dispatch(*command, words, *context, args, out, err);
@@ -262,19 +272,15 @@ int RunCliFor(const Requester& requester, const std::string& config_path, bool t
     refusal = RunsLocally(*command) ? "'" + command->spec.name + "' runs where it is typed, not through bangerd"
                                     : "'" + command->spec.name + "' is for admins (the config's admin_group)";
   } else if (context->tenant()) {
-    const Args rest(args.begin() + static_cast<ptrdiff_t>(words), args.end());
-    std::ostringstream ignored;
-    auto parsed = ParseCommand(command->spec, rest, ignored, ignored);
-    if (const ParsedFlags* flags = std::get_if<ParsedFlags>(&parsed)) {
+    if (const std::optional<ParsedFlags> flags = QuietlyParsed(*command, words, args)) {
       if (auto checked = CheckTenantRequest(*context, command->spec.name, *flags); !checked) {
         refusal = checked.error().message;
       }
     }
   }
   if (!refusal.empty()) {
-    Args argv{"banger"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    if (auto recorded = AuditTrail::Refuse(context->config, config_path, command->spec.name, argv, requester, refusal);
+    if (auto recorded =
+            AuditTrail::Refuse(context->config, config_path, command->spec.name, FullArgv(args), requester, refusal);
         !recorded) {
       err << "banger: error: " << TerminalSafe("the audit log cannot record this request: " + recorded.error().message)
           << "\n";

@@ -26,12 +26,7 @@ namespace {
 constexpr const char* kUnixScheme = "unix://";
 
 Result<UniqueFd> Connect(const std::string& path) {
-  sockaddr_un address{};
-  if (path.size() >= sizeof(address.sun_path)) {
-    return Error{ErrorCode::kInvalidArgument, "the daemon's socket path is too long: " + path};
-  }
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  BANGER_ASSIGN_OR_RETURN(const sockaddr_un address, UnixSocketAddress(path, "bangerd's socket"));
   UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!fd) return Error::FromErrno("socket for bangerd");
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {

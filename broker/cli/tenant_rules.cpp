@@ -1,9 +1,8 @@
 #include "broker/cli/tenant_rules.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 
+#include "base/fd.h"
 #include "base/reference.h"
 #include "base/text.h"
 #include "broker/store/image_store.h"
@@ -56,10 +55,7 @@ Result<void> CheckQuota(const CliContext& context, const TenantLimits& limits, c
   }
   if (!limits.max_bytes) return {};
   uint64_t used = 0;
-  for (const StoredImage& image : images) {
-    struct stat st;
-    if (::stat(image.rootfs().c_str(), &st) == 0) used += static_cast<uint64_t>(st.st_blocks) * 512;
-  }
+  for (const StoredImage& image : images) used += AllocatedBytes(image.rootfs());
   uint64_t asked = 0;
   if (auto size = flags.Value("--size")) {
     if (auto bytes = ParseSize(*size)) asked = *bytes;

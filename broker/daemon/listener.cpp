@@ -19,14 +19,6 @@ namespace {
 constexpr int kFirstInheritedFd = 3;  // SD_LISTEN_FDS_START
 constexpr int kBacklog = 128;
 
-Result<sockaddr_un> AddressOf(const std::string& path) {
-  sockaddr_un address{};
-  if (path.size() >= sizeof(address.sun_path)) return Error{ErrorCode::kInvalidArgument, "socket path too long: " + path};
-  address.sun_family = AF_UNIX;
-  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  return address;
-}
-
 // A socket at `path` that nothing listens on is left over from a daemon that ended.
 Result<void> RemoveStaleSocket(const std::string& path, const sockaddr_un& address) {
   struct stat st;
@@ -74,7 +66,7 @@ Result<std::optional<UniqueFd>> InheritedListener(const std::string& listen_pid,
 }
 
 Result<UniqueFd> BindListener(const std::string& path, const std::string& group) {
-  BANGER_ASSIGN_OR_RETURN(sockaddr_un address, AddressOf(path));
+  BANGER_ASSIGN_OR_RETURN(const sockaddr_un address, UnixSocketAddress(path, "bangerd's socket"));
   gid_t gid = 0;
   if (!group.empty()) {
     const std::optional<gid_t> found = GroupId(group);

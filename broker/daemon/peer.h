@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ struct PeerCredentials {
   pid_t pid = 0;
   std::vector<gid_t> groups;  // supplementary, as the peer had them when it connected
   std::string name;           // the kernel's name of the process (/proc/PID/comm), at accept
+
+  // The primary group and the supplementary ones.
+  std::vector<uint32_t> AllGroups() const {
+    std::vector<uint32_t> gids(groups.begin(), groups.end());
+    gids.push_back(gid);
+    return gids;
+  }
 };
 
 // The credentials the peer of `socket` had when it connected.

@@ -52,8 +52,7 @@ void Refuse(UniqueFd connection, const std::string& line) {
   char discard[512];
   while (::recv(connection.get(), discard, sizeof discard, MSG_DONTWAIT | MSG_TRUNC) > 0) {}
   ipc::Channel client(std::move(connection), "client", {ipc::kMaxBodyBytes, 0});
-  (void)client.Send(ipc::Message::Make(ipc::MessageType::kDaemonStderr, "banger: error: " + line + "\n"));
-  (void)client.Send(ipc::Message::Make(ipc::MessageType::kDaemonExit, ipc::Encode(ipc::DaemonExit{1})));
+  Answer(client, line, 1);
 }
 
 class Loop {
@@ -129,7 +128,9 @@ class Loop {
     // The request frames are read blocking, in the client's own process.
     auto peer = ReadPeerCredentials(connection.get());
     if (!peer) return settings_.log(peer.error().message);
-    if (const Admission admission = Admit(limits_.config, *peer, UserName(peer->uid)); !admission.allowed) {
+    const std::string user = UserName(peer->uid);
+    const Admission admission = Admit(limits_.config, *peer, user);
+    if (!admission.allowed) {
       RecordRefusal(*peer, admission.reason);
       return Refuse(std::move(connection), admission.reason);
     }
@@ -138,26 +139,21 @@ class Loop {
     if (waiting_.size() >= kMaxWaiting || mine >= kMaxWaitingPerUid) {
       return Refuse(std::move(connection), "bangerd is busy: too many requests are waiting; try again later");
     }
-    waiting_.push_back({std::move(connection), *peer, MaxAtOnce(*peer), PerMinute(*peer)});
+    Waiting& waiting = waiting_.emplace_back(Waiting{std::move(connection), *peer});
+    Bound(waiting, admission, user);
   }
 
-  // The tenant's tenant_requests_per_minute; none for an admin.
-  std::optional<uint64_t> PerMinute(const PeerCredentials& peer) const {
-    const std::string user = UserName(peer.uid);
-    if (Admit(limits_.config, peer, user).admin) return std::nullopt;
-    std::vector<uint32_t> gids(peer.groups.begin(), peer.groups.end());
-    gids.push_back(peer.gid);
-    return LimitsFor(limits_.config, user, gids).requests_per_minute;
-  }
-
-  // How many requests of this peer run at once: its own or its group's max_requests,
-  // else tenant_max_requests; an admin's are bounded by max_requests alone.
-  uint64_t MaxAtOnce(const PeerCredentials& peer) const {
-    const std::string user = UserName(peer.uid);
-    if (Admit(limits_.config, peer, user).admin) return limits_.max_requests;
-    std::vector<uint32_t> gids(peer.groups.begin(), peer.groups.end());
-    gids.push_back(peer.gid);
-    return LimitsFor(limits_.config, user, gids).max_requests.value_or(limits_.tenant_max_requests);
+  // The peer's bounds, from the policy's answer: an admin's requests are bounded by
+  // max_requests alone; a tenant's by its own or its groups' max_requests (else
+  // tenant_max_requests) and its requests_per_minute.
+  void Bound(Waiting& waiting, const Admission& admission, const std::string& user) const {
+    if (admission.admin) {
+      waiting.max_at_once = limits_.max_requests;
+      return;
+    }
+    const TenantLimits limits = LimitsFor(limits_.config, user, waiting.peer.AllGroups());
+    waiting.max_at_once = limits.max_requests.value_or(limits_.tenant_max_requests);
+    waiting.per_minute = limits.requests_per_minute;
   }
 
   // A request the loop refuses (a peer the policy does not admit, a tenant over its rate),
@@ -168,13 +164,8 @@ class Loop {
     RefusalCount& count = refusals_[peer.uid];
     ++count.unrecorded;
     if (count.recorded && now - *count.recorded < kRefusalRecordEvery) return;
-    Requester requester;
-    requester.uid = peer.uid;
-    requester.gid = peer.gid;
-    requester.pid = peer.pid;
-    requester.user = UserName(peer.uid);
-    requester.command = peer.name;  // the kernel's name: the loop reads nothing of the peer's memory
-    requester.through_daemon = true;
+    // The kernel's name of the process: the loop reads nothing of the peer's memory.
+    const Requester requester = RequesterOf(peer, peer.name);
     const std::string counted =
         count.unrecorded > 1 ? " (" + std::to_string(count.unrecorded) + " connections refused since the last record)" : "";
     if (auto recorded = AuditTrail::Refuse(limits_.config, settings_.config_path, "connect", {}, requester, reason + counted);

@@ -166,13 +166,13 @@ class Relay {
   std::optional<std::chrono::steady_clock::time_point> stopping_since_;
 };
 
+}  // namespace
+
 void Answer(ipc::Channel& client, const std::string& error_line, int status) {
   (void)client.Send(ipc::Message::Make(ipc::MessageType::kDaemonStderr, "banger: error: " + TerminalSafe(error_line) + "\n"));
   (void)client.Send(
       ipc::Message::Make(ipc::MessageType::kDaemonExit, ipc::Encode(ipc::DaemonExit{static_cast<uint64_t>(status)})));
 }
-
-}  // namespace
 
 void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::string& config_path, int stop_fd) {
   // A client that stops reading is gone after kSendTimeout: its request is stopped
@@ -185,15 +185,7 @@ void ServeClient(UniqueFd connection, const PeerCredentials& peer, const std::st
   auto request = ipc::Decode<ipc::DaemonRequest>(message->body);
   if (!request) return Answer(client, "bangerd could not read the request: " + request.error().message, 2);
 
-  Requester requester;
-  requester.uid = peer.uid;
-  requester.gid = peer.gid;
-  requester.gids = peer.groups;
-  requester.gids.push_back(peer.gid);
-  requester.pid = peer.pid;
-  requester.user = UserName(peer.uid);
-  requester.command = PeerCommandLine(peer.pid);
-  requester.through_daemon = true;
+  Requester requester = RequesterOf(peer, PeerCommandLine(peer.pid));
   if (request->credentials) {
     requester.credentials_registry = request->credentials->registry;
     requester.credentials = {request->credentials->username, request->credentials->password,

@@ -9,8 +9,13 @@
 
 #include "base/fd.h"
 #include "broker/daemon/peer.h"
+#include "ipc/channel.h"
 
 namespace banger::broker {
+
+// Ends a request the daemon does not run: one error line for the client's stderr, then
+// the exit status. The client may be gone: nothing is reported.
+void Answer(ipc::Channel& client, const std::string& error_line, int status);
 
 // Serves the client on `connection` to its end; `stop_fd` is readable when the daemon
 // is told to stop (then the request is stopped as SIGTERM stops a pull).

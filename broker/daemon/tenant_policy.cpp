@@ -29,4 +29,16 @@ Admission Admit(const Config& config, const PeerCredentials& peer, const std::st
           who + " may not use bangerd: neither allow_users nor allow_groups in " + config.path + " admits it"};
 }
 
+Requester RequesterOf(const PeerCredentials& peer, std::string command) {
+  Requester requester;
+  requester.uid = peer.uid;
+  requester.gid = peer.gid;
+  requester.gids = peer.AllGroups();
+  requester.pid = peer.pid;
+  requester.user = UserName(peer.uid);
+  requester.command = std::move(command);
+  requester.through_daemon = true;
+  return requester;
+}
+
 }  // namespace banger::broker

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "broker/cli/context.h"
 #include "broker/daemon/peer.h"
 #include "broker/host/config.h"
 
@@ -19,5 +20,9 @@ struct Admission {
 
 // `user` is the peer's user name ("" when its uid has none).
 Admission Admit(const Config& config, const PeerCredentials& peer, const std::string& user);
+
+// The requester a command runs for: the peer as the kernel named it, `command` for the
+// audit log (see PeerCommandLine), not yet an admin.
+Requester RequesterOf(const PeerCredentials& peer, std::string command);
 
 }  // namespace banger::broker

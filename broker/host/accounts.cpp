@@ -3,6 +3,8 @@
 #include <grp.h>
 #include <pwd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <vector>
 
 namespace banger::broker {
@@ -11,6 +13,13 @@ namespace {
 constexpr size_t kEntryBuffer = 64 * 1024;  // a group with many members needs room
 
 }  // namespace
+
+bool IsValidAccountName(const std::string& name) {
+  if (name.empty() || name.size() > 32 || name[0] == '-') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
 
 std::string UserName(uid_t uid) {
   passwd entry{}, *found = nullptr;

@@ -9,6 +9,10 @@
 
 namespace banger::broker {
 
+// A user or group name the daemon's policy accepts: [A-Za-z0-9._-], not starting with
+// '-', at most 32.
+bool IsValidAccountName(const std::string& name);
+
 // The name of `uid`, "" when the database has none.
 std::string UserName(uid_t uid);
 // The uid of user `name`, nullopt when there is no such user.

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "base/fd.h"
+#include "broker/host/accounts.h"
 
 namespace banger::broker {
 namespace {
@@ -52,6 +53,8 @@ std::string Trim(const std::string& text) {
   return text.substr(begin, text.find_last_not_of(" \t\r") - begin + 1);
 }
 
+}  // namespace
+
 std::vector<std::string> CommaList(const std::string& value) {
   std::vector<std::string> items;
   std::stringstream stream(value);
@@ -59,8 +62,6 @@ std::vector<std::string> CommaList(const std::string& value) {
   if (items.size() == 1 && items[0].empty()) items.clear();
   return items;
 }
-
-}  // namespace
 
 bool IsValidSystemUserName(const std::string& name) {
   if (name.empty() || name.size() > 32 || !(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_')) {
@@ -73,13 +74,6 @@ bool IsValidSystemUserName(const std::string& name) {
     }
   }
   return true;
-}
-
-bool IsValidAccountName(const std::string& name) {
-  if (name.empty() || name.size() > 32 || name[0] == '-') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-  });
 }
 
 bool IsCleanAbsolutePath(const std::string& path) {

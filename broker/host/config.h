@@ -95,9 +95,8 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
 
 // A name `user` (and `system install --user`) accepts: [a-z_][a-z0-9_-]*, at most 32.
 bool IsValidSystemUserName(const std::string& name);
-// A user or group name the daemon's policy accepts: [A-Za-z0-9._-], not starting with
-// '-', at most 32.
-bool IsValidAccountName(const std::string& name);
+// "a, b ,c" -> {"a", "b", "c"}; "" -> {}.
+std::vector<std::string> CommaList(const std::string& value);
 // Absolute, without "..", "." or "//" components.
 bool IsCleanAbsolutePath(const std::string& path);
 

@@ -13,12 +13,7 @@
 namespace banger::broker {
 
 Result<void> SendToSyslog(const std::string& socket_path, const std::string& ident, const std::string& message) {
-  sockaddr_un to{};
-  to.sun_family = AF_UNIX;
-  if (socket_path.empty() || socket_path.size() >= sizeof to.sun_path) {
-    return Error{ErrorCode::kInvalidArgument, "the syslog socket path '" + socket_path + "' is empty or too long"};
-  }
-  std::memcpy(to.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  BANGER_ASSIGN_OR_RETURN(const sockaddr_un to, UnixSocketAddress(socket_path, "the syslog socket"));
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd) return Error::FromErrno("socket(AF_UNIX) for syslog");
   char stamp[32];

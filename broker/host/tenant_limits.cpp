@@ -8,16 +8,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <sstream>
 
 namespace banger::broker {
 namespace {
-
-std::string Trim(const std::string& text) {
-  const size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
-}
 
 bool IsPattern(const std::string& pattern) {
   if (pattern.empty() || pattern.size() > 255 || pattern.find('/') == std::string::npos) return false;
@@ -49,9 +42,7 @@ Result<void> SetTenantLimit(TenantLimits& limits, const std::string& field, cons
                             Result<uint64_t> (*parse_size)(const std::string&)) {
   if (field == "registries") {
     std::vector<std::string> patterns;
-    std::stringstream stream(value);
-    for (std::string item; std::getline(stream, item, ',');) {
-      item = Trim(item);
+    for (const std::string& item : CommaList(value)) {
       if (!IsPattern(item)) {
         return Error{ErrorCode::kInvalidArgument,
                      "registries wants REGISTRY/REPOSITORY glob patterns (docker.io/library/*), not '" + item + "'"};
@@ -94,12 +85,7 @@ bool RegistryAllowed(const std::vector<std::string>& patterns, const std::string
 }
 
 bool IsValidTenantName(const std::string& name) {
-  const std::string bare = !name.empty() && name[0] == '@' ? name.substr(1) : name;
-  if (bare.empty() || bare.size() > 32 || bare[0] == '-') return false;
-  for (char c : bare) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
-  }
-  return true;
+  return IsValidAccountName(!name.empty() && name[0] == '@' ? name.substr(1) : name);
 }
 
 TenantLimits LimitsFor(const Config& config, const std::string& user, const std::vector<uint32_t>& gids) {
