@@ -28,7 +28,6 @@ namespace {
 
 constexpr size_t kMaxWaiting = 256;        // connections waiting for a slot, in all
 constexpr size_t kMaxWaitingPerUid = 32;   // and per uid, so no one user fills the queue
-constexpr auto kRefusalRecordEvery = std::chrono::seconds(10);  // per uid the policy refuses
 
 struct Waiting {
   UniqueFd connection;
@@ -137,7 +136,13 @@ class Loop {
     size_t mine = 0;
     for (const Waiting& w : waiting_) mine += w.peer.uid == peer->uid ? 1 : 0;
     if (waiting_.size() >= kMaxWaiting || mine >= kMaxWaitingPerUid) {
-      return Refuse(std::move(connection), "bangerd is busy: too many requests are waiting; try again later");
+      const std::string reason = mine >= kMaxWaitingPerUid
+                                     ? "bangerd is busy: " + std::to_string(mine) + " requests of " + Named(*peer, user) +
+                                           " are waiting already; try again when one ends"
+                                     : "bangerd is busy: " + std::to_string(waiting_.size()) +
+                                           " requests are waiting; try again later";
+      RecordRefusal(*peer, reason);
+      return Refuse(std::move(connection), reason);
     }
     Waiting& waiting = waiting_.emplace_back(Waiting{std::move(connection), *peer});
     Bound(waiting, admission, user);
@@ -156,24 +161,21 @@ class Loop {
     waiting.per_minute = limits.requests_per_minute;
   }
 
-  // A request the loop refuses (a peer the policy does not admit, a tenant over its rate),
-  // in the audit log: the uid's first refusal, then at most one record per
-  // kRefusalRecordEvery with how many were refused since, so that no one floods the log.
+  // A request the loop refuses (a peer the policy does not admit, a tenant over its rate,
+  // a full queue), in the audit log: one record each, as every other request. A flood of
+  // refused connections is a flood of records naming its uid, pid and process: the record
+  // is what holds the flooder to account (docs/multi-tenant.md, "Refusals").
   void RecordRefusal(const PeerCredentials& peer, const std::string& reason) {
-    const auto now = std::chrono::steady_clock::now();
-    RefusalCount& count = refusals_[peer.uid];
-    ++count.unrecorded;
-    if (count.recorded && now - *count.recorded < kRefusalRecordEvery) return;
     // The kernel's name of the process: the loop reads nothing of the peer's memory.
     const Requester requester = RequesterOf(peer, peer.name);
-    const std::string counted =
-        count.unrecorded > 1 ? " (" + std::to_string(count.unrecorded) + " connections refused since the last record)" : "";
-    if (auto recorded = AuditTrail::Refuse(limits_.config, settings_.config_path, "connect", {}, requester, reason + counted);
+    if (auto recorded = AuditTrail::Refuse(limits_.config, settings_.config_path, "connect", {}, requester, reason);
         !recorded) {
       settings_.log("the audit log could not record a refusal: " + recorded.error().message);
-      return;
     }
-    count = {now, 0};
+  }
+
+  static std::string Named(const PeerCredentials& peer, const std::string& user) {
+    return user.empty() ? "uid " + std::to_string(peer.uid) : user;
   }
 
   // Starts every waiting client that has a slot, oldest first.
@@ -185,8 +187,7 @@ class Loop {
         continue;
       }
       if (it->per_minute && RecentStarts(uid) >= *it->per_minute) {
-        const std::string user = UserName(uid);
-        const std::string reason = (user.empty() ? "uid " + std::to_string(uid) : user) + " made more than " +
+        const std::string reason = Named(it->peer, UserName(uid)) + " made more than " +
                                    std::to_string(*it->per_minute) +
                                    " requests in the last minute (tenant_requests_per_minute); try again shortly";
         RecordRefusal(it->peer, reason);
@@ -256,11 +257,6 @@ class Loop {
   std::map<pid_t, uid_t> running_;
   std::map<uid_t, uint64_t> per_uid_;
   std::map<uid_t, std::deque<std::chrono::steady_clock::time_point>> started_;
-  struct RefusalCount {
-    std::optional<std::chrono::steady_clock::time_point> recorded;
-    uint64_t unrecorded = 0;
-  };
-  std::map<uid_t, RefusalCount> refusals_;
   std::chrono::steady_clock::time_point accept_again_{};
   bool stopping_ = false;
 };

@@ -130,6 +130,21 @@ class Daemon : public ::testing::Test {
     return out;
   }
 
+  // The daemon's side of the connections it holds (running or waiting): /proc/net/unix
+  // names the socket's path on each, and only the listener is unconnected (state 01).
+  size_t ServedConnections() const {
+    std::ifstream table("/proc/net/unix");
+    size_t count = 0;
+    for (std::string line; std::getline(table, line);) {
+      std::istringstream fields(line);
+      std::string num, refs, protocol, flags, type, state, inode, path;
+      if (fields >> num >> refs >> protocol >> flags >> type >> state >> inode >> path && path == socket_) {
+        count += state == "03";
+      }
+    }
+    return count;
+  }
+
   std::unique_ptr<TestRegistry> registry_;
   nlohmann::json pushed_;
   TestAccounts accounts_;
