@@ -12,6 +12,7 @@
 #include "broker/cli/flags.h"
 #include "broker/cli/output.h"
 #include "broker/cli/progress.h"
+#include "broker/host/config.h"
 #include "broker/pull/pull.h"
 #include "security/stop_signal.h"
 
@@ -111,6 +112,11 @@ Result<PullOptions> OptionsFrom(const CliContext& context, const ParsedFlags& fl
   BANGER_ASSIGN_OR_RETURN(options.catalog, context.Catalog(flags.Value("--catalog").value_or("")));
   options.cache_root = context.CacheRoot();
   options.state_root = context.StateRoot();
+  if (context.tenant()) {
+    const TenantLimits limits = LimitsFor(config, context.requester.user, context.requester.gids);
+    options.quota = {limits.max_images, limits.max_bytes,
+                     context.requester.user.empty() ? "uid " + std::to_string(context.requester.uid) : context.requester.user};
+  }
   options.scratch_root = context.env.tmpdir;
   options.credentials = context.Credentials();
   options.test_stall_file = context.env.test_stall_file;

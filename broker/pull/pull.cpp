@@ -32,6 +32,7 @@ Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& op
     return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "': letters, digits, '.', '_' and '-'"};
   }
   BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::Open(options.state_root));
+  store.HoldTo(options.quota);
   store.RemoveStaleStaging();
   // Checked again when the image is published, under the store's lock.
   if (!options.force && store.FindByName(name)) {

@@ -41,6 +41,7 @@ struct PullOptions {
   CatalogSources catalog;
   std::string cache_root;    // the blob cache's root (CacheLayout)
   std::string state_root;    // the image store's root
+  StoreQuota quota;          // a tenant's, held when the image is published
   std::string scratch_root = "/tmp";  // where a pull's scratch directory goes ($TMPDIR)
   // Credentials for a registry; unset means anonymous.
   std::function<Result<RegistryCredentials>(const std::string& registry)> credentials;

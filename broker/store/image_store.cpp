@@ -11,6 +11,7 @@
 
 #include "base/digest.h"
 #include "base/json.h"
+#include "base/text.h"
 #include "broker/store/files.h"
 
 namespace banger::broker {
@@ -158,6 +159,7 @@ Result<Published> ImageStore::Publish(Staging&& consumed, nlohmann::json record,
     if (holder && !replace) {
       return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
     }
+    BANGER_TRY(CheckQuotaLocked(staging, holder));
     // The staging lock goes only once the directory is no longer a staging one: without
     // it, another pull's RemoveStaleStaging would take the directory for stale.
     if (::rename(staging.dir().c_str(), final_dir.c_str()) != 0) return Error::FromErrno("publishing " + final_dir);
@@ -177,6 +179,28 @@ Result<Published> ImageStore::Publish(Staging&& consumed, nlohmann::json record,
   // crash lost its replacement: a crash must not lose both.
   if (!doomed.empty() && !published.warning) RemoveTree(doomed);
   return published;
+}
+
+Result<void> ImageStore::CheckQuotaLocked(const Staging& staging, const std::optional<StoredImage>& replaced) const {
+  if (!quota_.max_images && !quota_.max_bytes) return {};
+  uint64_t images = 1, bytes = AllocatedBytes(staging.dir() + "/rootfs.ext4");
+  for (const StoredImage& image : ListLocked()) {
+    if (replaced && image.id == replaced->id) continue;
+    ++images;
+    bytes += AllocatedBytes(image.rootfs());
+  }
+  if (quota_.max_images && images > *quota_.max_images) {
+    return Error{ErrorCode::kInvalidArgument, quota_.owner + " would hold " + std::to_string(images) +
+                                                   " images with this one, more than the " +
+                                                   std::to_string(*quota_.max_images) +
+                                                   " tenant_max_images allows; remove one first"};
+  }
+  if (quota_.max_bytes && bytes > *quota_.max_bytes) {
+    return Error{ErrorCode::kInvalidArgument, quota_.owner + "'s images would hold " + HumanBytes(bytes) +
+                                                   " with this one, more than the " + HumanBytes(*quota_.max_bytes) +
+                                                   " tenant_max_bytes allows; remove an image first"};
+  }
+  return {};
 }
 
 Result<std::string> ImageStore::Unpublish(const StoredImage& image, const char* suffix) const {

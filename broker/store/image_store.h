@@ -52,6 +52,14 @@ struct Published {
   std::optional<std::string> warning;
 };
 
+// What a tenant's store may hold, checked when an image is published, under the store's
+// lock, so concurrent pulls cannot each pass and together go over. Unset: no bound.
+struct StoreQuota {
+  std::optional<uint64_t> max_images;
+  std::optional<uint64_t> max_bytes;  // of the images' files on disk
+  std::string owner;                  // who holds the store, for the message
+};
+
 class ImageStore {
  public:
   // How a directory is made durable; tests replace it to make that fail.
@@ -76,6 +84,7 @@ class ImageStore {
   void RemoveStaleStaging() const;
 
   const std::string& images_dir() const { return images_dir_; }
+  void HoldTo(StoreQuota quota) { quota_ = std::move(quota); }
 
  private:
   ImageStore(std::string images_dir, SyncDirectory sync) : images_dir_(std::move(images_dir)), sync_(std::move(sync)) {}
@@ -88,9 +97,12 @@ class ImageStore {
   // and `suffix`; the directory it now has, to delete.
   Result<std::string> Unpublish(const StoredImage& image, const char* suffix) const;
   void SettleReplaced(const std::string& name) const;
+  // The quota, with `staging` published and `replaced` (if any) gone.
+  Result<void> CheckQuotaLocked(const Staging& staging, const std::optional<StoredImage>& replaced) const;
 
   std::string images_dir_;
   SyncDirectory sync_;
+  StoreQuota quota_;
 };
 
 bool IsValidImageName(const std::string& name);

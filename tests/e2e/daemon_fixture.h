@@ -11,6 +11,7 @@
 
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -140,6 +141,44 @@ class Daemon : public ::testing::Test {
       std::string num, refs, protocol, flags, type, state, inode, path;
       if (fields >> num >> refs >> protocol >> flags >> type >> state >> inode >> path && path == socket_) {
         count += state == "03";
+      }
+    }
+    return count;
+  }
+
+  // How many staging directories a tenant's pulls left ("N\n"; an error if it has no store).
+  std::string StagingLeftBy(const std::string& user) {
+    const std::string images = state_.path() + "/tenants/" + std::to_string(TestAccounts::Uid(user)) + "/images";
+    return RunCommand("test -d " + images + " && find " + images + " -name '*.staging' | wc -l 2>&1").output;
+  }
+
+  // Processes named `comm` whose ancestors include the daemon.
+  size_t DaemonDescendantsNamed(const std::string& comm) const {
+    std::map<pid_t, pid_t> parent;
+    std::map<pid_t, std::string> name;
+    auto entries = ListDirectory("/proc");
+    if (!entries) return 0;
+    for (const std::string& entry : *entries) {
+      if (entry.empty() || !std::isdigit(static_cast<unsigned char>(entry[0]))) continue;
+      const std::string stat = ReadFile("/proc/" + entry + "/stat");
+      const size_t open = stat.find('('), close = stat.rfind(')');
+      if (open == std::string::npos || close == std::string::npos) continue;
+      std::istringstream rest(stat.substr(close + 1));
+      std::string state;
+      pid_t ppid = 0;
+      if (!(rest >> state >> ppid)) continue;
+      const pid_t pid = std::stoi(entry);
+      parent[pid] = ppid;
+      name[pid] = stat.substr(open + 1, close - open - 1);
+    }
+    size_t count = 0;
+    for (const auto& [pid, process] : name) {
+      if (process != comm) continue;
+      for (pid_t up = parent[pid]; up > 1; up = parent.count(up) ? parent[up] : 0) {
+        if (up == daemon_->pid()) {
+          ++count;
+          break;
+        }
       }
     }
     return count;

@@ -123,15 +123,19 @@ TEST_F(Daemon, TenantLimitsHoldRegistriesImagesAndRequestRate) {
                                   "/other/app"),
             std::string::npos)
       << elsewhere.output;
-  // erin may hold 1 MiB: --size beyond it is refused, and once an image holds it, any pull.
+  // erin may hold 1 MiB: --size beyond it is refused before the pull, and an image whose
+  // files would take erin beyond it when it is published, then, and nothing is kept.
   CommandResult sized = As(erin_, "image pull -q --size 2M " + Ref());
   EXPECT_EQ(sized.exit_status, 1) << sized.output;
   EXPECT_NE(sized.output.find("of the 1.0 MiB tenant_max_bytes allows, and --size asks for 2.0 MiB"), std::string::npos)
       << sized.output;
-  ASSERT_EQ(As(erin_, "image pull -q " + Ref()).exit_status, 0);
-  CommandResult full = As(erin_, "image pull -q --name again " + Ref());
-  EXPECT_EQ(full.exit_status, 1) << full.output;
-  EXPECT_NE(full.output.find("banger: error: " + erin_ + "'s images hold "), std::string::npos) << full.output;
+  CommandResult over = As(erin_, "image pull -q " + Ref());
+  EXPECT_EQ(over.exit_status, 1) << over.output;
+  EXPECT_NE(over.output.find("banger: error: " + erin_ + "'s images would hold "), std::string::npos) << over.output;
+  EXPECT_NE(over.output.find("with this one, more than the 1.0 MiB tenant_max_bytes allows"), std::string::npos)
+      << over.output;
+  EXPECT_EQ(As(erin_, "image list --json").output, "[]\n") << "nothing published";
+  EXPECT_EQ(StagingLeftBy(erin_), "0\n");
   // bob's group may make four requests a minute; the fifth is refused, and recorded.
   for (int i = 0; i < 4; ++i) EXPECT_EQ(As(bob_, "image list").exit_status, 0) << i;
   CommandResult fifth = As(bob_, "image list");
@@ -210,6 +214,36 @@ TEST_F(Daemon, ATenantsRequestsBeyondItsMaxRequestsWaitTheirTurn) {
   EXPECT_EQ(second.Wait(60000), 0) << second.Output();
   EXPECT_NE(second.Output().find("app-v1"), std::string::npos) << "it ran after the pull: " << second.Output();
   for (auto& waited : queued) EXPECT_EQ(waited->Wait(60000), 0) << waited->Output();
+}
+
+// A tenant's quota holds when its pulls run at once: each passes the check made before it
+// starts, and the store checks again as it publishes, under its lock.
+TEST_F(Daemon, ATenantsConcurrentPullsCannotTogetherGoBeyondItsQuota) {
+  WriteConfig("insecure_registries = " + registry_->host() + "\ntenant." + erin_ + ".max_images = 1\n");
+  const std::string stall = dir_.path() + "/stall";
+  StartDaemon("BANGER_TEST_STALL=" + stall);
+  BackgroundCommand first(ClientCommand(erin_, "image pull -q --name first " + Ref()), dir_.path() + "/first.out");
+  BackgroundCommand second(ClientCommand(erin_, "image pull -q --name second " + Ref()), dir_.path() + "/second.out");
+  // Both have passed the check before the pull and hold their helpers; neither can have
+  // published, since each writes the stall file and waits for it to go before it does.
+  ASSERT_TRUE(WaitFor([&] { return DaemonDescendantsNamed("banger-imager") == 2; }, 60000))
+      << first.Output() << second.Output();
+  // Both go on (the later one to stall may write the file again).
+  ASSERT_TRUE(WaitFor([&] {
+    ::unlink(stall.c_str());
+    return first.Wait(0) >= 0 && second.Wait(0) >= 0;
+  }, 60000)) << first.Output() << second.Output();
+  const int first_status = first.Wait(0), second_status = second.Wait(0);
+  EXPECT_EQ((first_status == 0) + (second_status == 0), 1) << first.Output() << second.Output();
+  const std::string refused = first_status == 0 ? second.Output() : first.Output();
+  EXPECT_NE(refused.find("banger: error: " + erin_ + " would hold 2 images with this one, more than the 1 "
+                         "tenant_max_images allows"),
+            std::string::npos)
+      << refused;
+  const json listed = json::parse(As(erin_, "image list --json").output, nullptr, false);
+  ASSERT_TRUE(listed.is_array()) << listed.dump();
+  EXPECT_EQ(listed.size(), 1u) << listed.dump();
+  EXPECT_EQ(StagingLeftBy(erin_), "0\n");
 }
 
 // Twenty clients of three tenants at once, with an admin pruning the cache in a loop:

@@ -165,6 +165,30 @@ TEST_F(ImageStoreTest, ReplaceUnpublishesTheOldImageAndDeletesIt) {
   EXPECT_TRUE(Leftovers(store()).empty()) << "the replaced image's .removing.staging stayed";
 }
 
+TEST_F(ImageStoreTest, AQuotaIsHeldWhenPublishingAndAReplacedImageDoesNotCount) {
+  store_->HoldTo({.max_images = 1, .max_bytes = std::nullopt, .owner = "alice"});
+  ASSERT_TRUE(PublishAs("one"));
+  auto second = PublishAs("two");
+  ASSERT_FALSE(second) << "two images under a quota of one";
+  EXPECT_EQ(second.error().message,
+            "alice would hold 2 images with this one, more than the 1 tenant_max_images allows; remove one first");
+  EXPECT_TRUE(Leftovers(store()).empty()) << "the refused pull's staging stayed";
+  EXPECT_TRUE(PublishAs("one", /*replace=*/true)) << "a replacement holds as many images as before";
+
+  // Bytes: the files' blocks on disk, this image's included.
+  const uint64_t one_image = AllocatedBytes(store().List().at(0).rootfs());
+  ASSERT_GT(one_image, 0u);
+  store_->HoldTo({.max_images = std::nullopt, .max_bytes = 2 * one_image - 1, .owner = "alice"});
+  auto over = PublishAs("three");
+  ASSERT_FALSE(over);
+  EXPECT_NE(over.error().message.find("alice's images would hold "), std::string::npos) << over.error().message;
+  EXPECT_NE(over.error().message.find("tenant_max_bytes allows; remove an image first"), std::string::npos)
+      << over.error().message;
+  store_->HoldTo({.max_images = std::nullopt, .max_bytes = 2 * one_image, .owner = "alice"});
+  EXPECT_TRUE(PublishAs("three"));
+  EXPECT_EQ(store().List().size(), 2u);
+}
+
 TEST_F(ImageStoreTest, RemoveUnpublishesAndDeletes) {
   auto kept = PublishAs("kept");
   auto doomed = PublishAs("doomed");
