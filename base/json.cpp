@@ -1,5 +1,10 @@
 #include "base/json.h"
 
+#include <set>
+#include <vector>
+
+#include "base/text.h"
+
 namespace banger {
 namespace {
 
@@ -30,7 +35,50 @@ bool DeeperThan(std::string_view text, int max_depth) {
   return false;
 }
 
+// A SAX pass that only looks for a key named twice in one object, linear in the text.
+class DuplicateKeyFinder : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  const std::string& duplicate() const { return duplicate_; }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    open_.emplace_back();
+    return true;
+  }
+  bool key(string_t& name) override {
+    if (open_.back().insert(name).second) return true;
+    duplicate_ = name;
+    return false;
+  }
+  bool end_object() override {
+    open_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  std::vector<std::set<std::string>> open_;
+  std::string duplicate_;
+};
+
 }  // namespace
+
+Result<nlohmann::json> ParseJsonStrict(std::string_view text, int max_depth) {
+  BANGER_ASSIGN_OR_RETURN(nlohmann::json parsed, ParseJsonBounded(text, max_depth));
+  DuplicateKeyFinder finder;
+  (void)nlohmann::json::sax_parse(text.begin(), text.end(), &finder);
+  if (!finder.duplicate().empty()) {
+    return Error{ErrorCode::kMalformed, "invalid JSON: the key \"" + Printable(finder.duplicate(), 64) + "\" appears twice in one object"};
+  }
+  return parsed;
+}
 
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth) {
   if (DeeperThan(text, max_depth)) {

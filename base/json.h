@@ -14,6 +14,10 @@ namespace banger {
 
 // Parses JSON text with a nesting bound; errors are kMalformed.
 Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 32);
+// ParseJsonBounded, and also refuses an object that names a key twice (which the DOM
+// would keep silently, last one winning): for documents whose every field is checked,
+// such as a signature's payload or a trust policy.
+Result<nlohmann::json> ParseJsonStrict(std::string_view text, int max_depth = 32);
 // JSON text of `value`, with bytes that are not UTF-8 replaced by U+FFFD.
 std::string DumpJson(const nlohmann::json& value, int indent = -1);
 

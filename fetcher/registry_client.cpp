@@ -1,6 +1,5 @@
 #include "fetcher/registry_client.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "base/base64.h"
 #include "base/digest.h"
 #include "base/json.h"
 #include "base/sha256.h"
@@ -24,14 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kMaxTokenResponse = 1 << 20;
-
-std::string Base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 std::string UrlEscape(const std::string& s) {
   char* escaped = curl_easy_escape(nullptr, s.c_str(), static_cast<int>(s.size()));
@@ -138,7 +130,7 @@ Result<void> RegistryClient::FetchToken(HttpClient& http, const std::string& rea
   } else {
     request.url = realm + (realm.find('?') == std::string::npos ? "?" : "&") + query;
     if (!creds.username.empty()) {
-      request.headers.push_back("Authorization: Basic " + Base64(creds.username + ":" + creds.password));
+      request.headers.push_back("Authorization: Basic " + EncodeBase64(creds.username + ":" + creds.password));
     }
   }
   request.ca_pem = ca_bundle_;
@@ -181,7 +173,7 @@ Result<void> RegistryClient::Negotiate(HttpClient& http, const HttpResponse& cha
     if (c.scheme != "basic") continue;
     const Credentials& creds = options_.credentials;
     if (creds.username.empty()) break;
-    std::string basic = "Basic " + Base64(creds.username + ":" + creds.password);
+    std::string basic = "Basic " + EncodeBase64(creds.username + ":" + creds.password);
     if (basic == failed_authorization) break;  // already refused
     std::lock_guard lock(mutex_);
     authorization_ = basic;

@@ -8,9 +8,9 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 #include <sstream>
 
+#include "base/base64.h"
 #include "base/json.h"
 #include "broker/host/subprocess.h"
 
@@ -33,17 +33,6 @@ std::string NormalizeKey(std::string key) {
 // What docker passes to helpers for each registry.
 std::string HelperServerUrl(const std::string& registry) {
   return registry == "docker.io" ? "https://index.docker.io/v1/" : registry;
-}
-
-Result<std::string> DecodeBase64(const std::string& text) {
-  std::string out(text.size(), '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return Error{ErrorCode::kMalformed, "invalid base64"};
-  size_t padding = 0;
-  for (size_t i = text.size(); i > 0 && text[i - 1] == '='; --i) ++padding;
-  out.resize(static_cast<size_t>(n) - std::min<size_t>(padding, static_cast<size_t>(n)));
-  return out;
 }
 
 Result<RegistryCredentials> FromHelper(const std::string& helper, const std::string& registry,

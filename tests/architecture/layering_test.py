@@ -28,13 +28,15 @@ ALLOWED = {
     "broker/store": {"base", "ipc"},
     "broker/host": {"base", "ipc", "security", "broker/store"},
     "broker/registry": {"base", "ipc", "security", "broker/store", "broker/host"},
-    "broker/pull": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry"},
-    "broker/cli": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry", "broker/pull"},
-    "broker/daemon": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry", "broker/pull",
-                      "broker/cli"},
+    "broker/trust": {"base"},  # the policy and the verdict: bytes in, a verdict out
+    "broker/pull": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry", "broker/trust"},
+    "broker/cli": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry", "broker/trust",
+                   "broker/pull"},
+    "broker/daemon": {"base", "ipc", "security", "broker/store", "broker/host", "broker/registry", "broker/trust",
+                      "broker/pull", "broker/cli"},
     "broker": {"broker/cli"},  # main.cpp
 }
-BELOW_THE_COMMAND_LINE = ("broker/store", "broker/host", "broker/registry", "broker/pull")
+BELOW_THE_COMMAND_LINE = ("broker/store", "broker/host", "broker/registry", "broker/trust", "broker/pull")
 # What only the command line may do in the broker: read the environment, print.
 FORBIDDEN_BELOW = [
     (re.compile(r"\b(std::)?(secure_)?getenv\s*\(|\benviron\b"), "reads the process environment"),

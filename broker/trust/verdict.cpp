@@ -1,0 +1,119 @@
+#include "broker/trust/verdict.h"
+
+#include <optional>
+
+#include "base/text.h"
+#include "broker/trust/signed_identity.h"
+#include "broker/trust/simple_signing.h"
+
+namespace banger::broker {
+namespace {
+
+// How far one signature got, for the message when none is accepted: the furthest wins.
+enum class Reached { kNothing, kUnverified, kVerified };
+
+struct Attempt {
+  Reached reached = Reached::kNothing;
+  std::string reason;
+};
+
+// The first signature that satisfies `requirement`, into `verdict`; else why none did.
+std::optional<std::string> Satisfy(const Requirement& requirement, const Reference& image, const std::string& digest,
+                                   const std::vector<SignatureCandidate>& signatures, TrustVerdict& verdict) {
+  if (signatures.empty()) return "the image has no signature, and sigstoreSigned needs one";
+  Attempt best;
+  for (const SignatureCandidate& candidate : signatures) {
+    const PublicKey* verified_by = nullptr;
+    for (const auto& key : requirement.keys) {
+      if (key->Verifies(candidate.payload, candidate.signature)) {
+        verified_by = key.get();
+        break;
+      }
+    }
+    if (verified_by == nullptr) {
+      if (best.reached == Reached::kNothing) {
+        std::string fingerprints;
+        for (const auto& key : requirement.keys) fingerprints += (fingerprints.empty() ? "" : ", ") + key->fingerprint();
+        best = {Reached::kUnverified, "no signature verifies with the policy's key (" + fingerprints + ")"};
+      }
+      continue;
+    }
+    // Only now is the payload read, and only as strictly as containers/image reads it.
+    auto payload = ParseSimpleSigning(candidate.payload);
+    Result<void> matched = payload ? Result<void>() : Result<void>(payload.error());
+    if (payload && payload->manifest_digest != digest) {
+      matched = Error{ErrorCode::kInvalidArgument, candidate.where + " signs " + payload->manifest_digest +
+                                                       ", not this image's " + digest};
+    } else if (payload) {
+      matched = MatchSignedIdentity(requirement.identity, image, payload->docker_reference);
+    }
+    if (matched) {
+      verdict.key_fingerprint = verified_by->fingerprint();
+      verdict.key_source = verified_by->source();
+      verdict.signed_identity = payload->docker_reference;
+      return std::nullopt;
+    }
+    if (best.reached != Reached::kVerified) best = {Reached::kVerified, matched.error().message};
+  }
+  return best.reason;
+}
+
+}  // namespace
+
+nlohmann::json TrustVerdict::ToJson() const {
+  nlohmann::json out = {{"accepted", accepted}, {"policy", policy}, {"scope", scope}, {"requirements", requirements}};
+  if (!key_fingerprint.empty()) out["key_fingerprint"] = key_fingerprint;
+  if (!key_source.empty()) out["key"] = key_source;
+  if (!signed_identity.empty()) out["signed_identity"] = signed_identity;
+  if (!reason.empty()) out["reason"] = reason;
+  return out;
+}
+
+bool ScopeNeedsSignatures(const PolicyScope& scope) {
+  bool needs = false;
+  for (const Requirement& requirement : *scope.requirements) {
+    if (requirement.kind == Requirement::Kind::kReject || requirement.kind == Requirement::Kind::kUnsupported) return false;
+    needs = needs || requirement.kind == Requirement::Kind::kSigstoreSigned;
+  }
+  return needs;
+}
+
+TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, const std::string& manifest_digest,
+                           const std::vector<SignatureCandidate>& signatures) {
+  const PolicyScope scope = policy.ScopeFor(image);
+  TrustVerdict verdict;
+  verdict.policy = policy.source();
+  verdict.scope = scope.name;
+  for (const Requirement& requirement : *scope.requirements) {
+    verdict.requirements += (verdict.requirements.empty() ? "" : ", ") + requirement.Describe();
+  }
+  auto refuse = [&](const std::string& why) {
+    verdict.accepted = false;
+    verdict.key_fingerprint.clear();
+    verdict.key_source.clear();
+    verdict.signed_identity.clear();
+    verdict.reason = why;
+    return verdict;
+  };
+  if (signatures.size() > kMaxSignatures) {
+    return refuse("the image has " + std::to_string(signatures.size()) + " signatures, more than the " +
+                  std::to_string(kMaxSignatures) + " banger reads");
+  }
+  for (const Requirement& requirement : *scope.requirements) {
+    switch (requirement.kind) {
+      case Requirement::Kind::kInsecureAcceptAnything:
+        break;
+      case Requirement::Kind::kReject:
+        return refuse("the policy rejects every image in this scope");
+      case Requirement::Kind::kUnsupported:
+        return refuse(requirement.unsupported);
+      case Requirement::Kind::kSigstoreSigned:
+        if (auto why = Satisfy(requirement, image, manifest_digest, signatures, verdict)) return refuse(*why);
+        break;
+    }
+  }
+  verdict.accepted = true;
+  return verdict;
+}
+
+}  // namespace banger::broker

@@ -1,0 +1,69 @@
+// Keys a policy names: the kinds cosign signs with load and verify, others are refused
+// when the policy is read, and a signature verifies only over the exact bytes signed.
+#include "broker/trust/public_key.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/broker/trust/test_keys.h"
+
+namespace banger::broker {
+namespace {
+
+using testing::TestKey;
+
+class CosignKeyKinds : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CosignKeyKinds, VerifyTheirOwnSignatureOverTheExactBytesOnly) {
+  const TestKey signer(GetParam()), other(GetParam());
+  auto key = PublicKey::FromPem(signer.PublicPem(), "cosign.pub");
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(key->kind(), GetParam());
+  const std::string payload = testing::SimpleSigningPayload("example.com/app:1", "sha256:" + std::string(64, 'a'));
+  const std::string signature = signer.Sign(payload);
+  EXPECT_TRUE(key->Verifies(payload, signature));
+  std::string changed = payload;
+  changed[changed.size() / 2] ^= 1;
+  EXPECT_FALSE(key->Verifies(changed, signature)) << "one bit of the payload changed";
+  EXPECT_FALSE(key->Verifies(payload + " ", signature)) << "a byte appended";
+  EXPECT_FALSE(key->Verifies(payload, other.Sign(payload))) << "another key's signature";
+  std::string bad_signature = signature;
+  bad_signature.back() ^= 1;
+  EXPECT_FALSE(key->Verifies(payload, bad_signature));
+  EXPECT_FALSE(key->Verifies(payload, "")) << "an empty signature";
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, CosignKeyKinds,
+                         ::testing::Values("ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048", "rsa-3072", "ed25519"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = c == '-' ? '_' : c;
+                           return name;
+                         });
+
+TEST(PublicKey, KeysCosignDoesNotSignWithAreRefusedByName) {
+  for (const char* kind : {"rsa-1024", "ecdsa-p224", "ed448"}) {
+    auto key = PublicKey::FromPem(TestKey(kind).PublicPem(), "/etc/banger/weak.pub");
+    ASSERT_FALSE(key) << kind;
+    EXPECT_EQ(key.error().message.find("public key /etc/banger/weak.pub: not a key cosign signs with"), 0u)
+        << key.error().message;
+  }
+  auto garbage = PublicKey::FromPem("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n", "keyData");
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().message, "public key keyData: not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+  EXPECT_FALSE(PublicKey::FromPem(std::string(70000, 'A'), "big"));
+}
+
+TEST(PublicKey, TheFingerprintIsTheSha256OfTheKeysDerAndStable) {
+  const TestKey signer("ecdsa-p256");
+  auto first = PublicKey::FromPem(signer.PublicPem(), "a");
+  auto again = PublicKey::FromPem(signer.PublicPem(), "b");
+  auto other = PublicKey::FromPem(TestKey("ecdsa-p256").PublicPem(), "c");
+  ASSERT_TRUE(first && again && other);
+  EXPECT_EQ(first->fingerprint().size(), 7u + 64u);
+  EXPECT_EQ(first->fingerprint().rfind("SHA256:", 0), 0u);
+  EXPECT_EQ(first->fingerprint(), again->fingerprint());
+  EXPECT_NE(first->fingerprint(), other->fingerprint());
+}
+
+}  // namespace
+}  // namespace banger::broker
