@@ -84,6 +84,8 @@ Error Invalid(std::string_view text, const std::string& why) {
 
 }  // namespace
 
+bool IsValidTag(std::string_view tag) { return IsTag(tag); }
+
 bool IsLoopbackHost(std::string_view host_and_port) {
   std::string_view host = host_and_port;
   if (!host.empty() && host.front() == '[') {

@@ -31,6 +31,9 @@ struct Reference {
 // A malformed reference is a kInvalidArgument error naming what is wrong.
 Result<Reference> ParseReference(std::string_view text);
 
+// [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}: what docker accepts as a tag.
+bool IsValidTag(std::string_view tag);
+
 // Whether a "host[:port]" names the loopback interface.
 bool IsLoopbackHost(std::string_view host_and_port);
 

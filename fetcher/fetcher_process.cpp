@@ -51,6 +51,20 @@ class FetcherService {
     return {};
   }
 
+  // A signature's document, after the resolve and before any blob (one at a time).
+  Result<void> FetchDocument(ipc::Message& message) {
+    if (!client_) return Error{ErrorCode::kUnexpected, "document requested before the image was resolved"};
+    BANGER_ASSIGN_OR_RETURN(ipc::DocumentRequest request, ipc::Decode<ipc::DocumentRequest>(message.body));
+    BANGER_ASSIGN_OR_RETURN(std::optional<RegistryClient::FetchedDocument> document,
+                            client_->FetchDocument(request.selector, request.referrers));
+    ipc::DocumentFetched fetched;
+    if (document) {
+      BANGER_TRY(PwriteAll(message.fds[0].get(), document->body, 0, "writing a document for the broker"));
+      fetched = {true, document->media_type.substr(0, ipc::kMaxBlobMediaTypeBytes), document->body.size()};
+    }
+    return channel_.Send(ipc::Message::Make(ipc::MessageType::kDocumentFetched, ipc::Encode(fetched)));
+  }
+
   // A catalog document or a bundle: no registry, no credentials (url_download.h).
   Result<void> StartUrl(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::UrlRequest request, ipc::Decode<ipc::UrlRequest>(message.body));
@@ -78,7 +92,8 @@ class FetcherService {
 const security::DispatchTable<FetcherService> kFetcherServes = {
     {ipc::MessageType::kResolve, &FetcherService::Resolve},
     {ipc::MessageType::kFetchBlob, &FetcherService::StartBlob},
-    {ipc::MessageType::kFetchUrl, &FetcherService::StartUrl}};
+    {ipc::MessageType::kFetchUrl, &FetcherService::StartUrl},
+    {ipc::MessageType::kFetchDocument, &FetcherService::FetchDocument}};
 
 }  // namespace
 

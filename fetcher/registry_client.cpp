@@ -300,6 +300,29 @@ Result<ResolvedDocuments> RegistryClient::Resolve(const Platform& want) {
   return Error{ErrorCode::kMalformed, where + ": indexes nested deeper than " + std::to_string(ipc::kMaxIndexDepth)};
 }
 
+Result<std::optional<RegistryClient::FetchedDocument>> RegistryClient::FetchDocument(const std::string& selector, bool referrers) {
+  const bool digest = IsValidDigest(selector);
+  if (referrers ? !digest : !(digest || IsValidTag(selector))) {
+    return Error{ErrorCode::kInvalidArgument, "'" + selector.substr(0, 80) + "' is not a " + (referrers ? "digest" : "tag or digest")};
+  }
+  if (!referrers) {
+    auto fetched = FetchManifest(selector);
+    if (!fetched && fetched.error().code == ErrorCode::kNotFound) return std::optional<FetchedDocument>();
+    if (!fetched) return fetched.error();
+    return std::optional<FetchedDocument>(FetchedDocument{std::move(fetched->response.body), fetched->response.Header("content-type")});
+  }
+  BANGER_ASSIGN_OR_RETURN(std::string base, RepositoryUrl());
+  const std::string where = "referrers of " + reference_.registry + "/" + reference_.repository + "@" + selector;
+  HttpClient http(options_.gateway);
+  HttpRequest request{.url = base + "/referrers/" + selector, .headers = {"Accept: " + std::string(media::kOciIndex)}};
+  BANGER_ASSIGN_OR_RETURN(HttpResponse response, Exchange(http, request, options_.limits.max_bytes, nullptr, nullptr, where));
+  if (response.status == 404) return std::optional<FetchedDocument>();
+  if (response.status != 200) {
+    return Error{ErrorCode::kIo, where + ": registry answered " + std::to_string(response.status)};
+  }
+  return std::optional<FetchedDocument>(FetchedDocument{std::move(response.body), response.Header("content-type")});
+}
+
 Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, const Progress& progress) {
   BANGER_TRY(CheckDigest(blob.digest, "blob request"));
   BANGER_ASSIGN_OR_RETURN(std::string base, RepositoryUrl());

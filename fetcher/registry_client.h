@@ -68,6 +68,15 @@ class RegistryClient {
   using Progress = std::function<void(uint64_t bytes_so_far)>;
   Result<uint64_t> DownloadBlob(const Descriptor& blob, int fd, const Progress& progress);
 
+  // Another document of the repository, for its signatures: the manifest `selector` (a
+  // tag or digest) names, or with `referrers` the referrers index of a digest. Nothing
+  // when the registry answers 404 (no such tag, or no referrers API).
+  struct FetchedDocument {
+    std::string body;
+    std::string media_type;  // the Content-Type
+  };
+  Result<std::optional<FetchedDocument>> FetchDocument(const std::string& selector, bool referrers);
+
  private:
   struct Fetched {
     HttpResponse response;

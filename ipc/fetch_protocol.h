@@ -1,4 +1,4 @@
-// The fetcher's messages (messages.h kResolve..kFetchUrl), one struct per body, shared
+// The fetcher's messages (messages.h kResolve..kFetchUrl, kFetchDocument, kDocumentFetched), one struct per body, shared
 // by the fetcher and the broker, each listing its fields once (fields.h): strict decoding
 // like unpack_protocol.h's. The broker trusts nothing of a plan: it hashes the documents
 // the fetcher handed over, derives the plan from them itself (DerivePlan) and requires
@@ -122,6 +122,35 @@ struct UrlRequest {
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
     v.Uint("id", s.id).String("url", s.url, kMaxUrlBytes).Uint("max_bytes", s.max_bytes);
+  }
+};
+
+// kFetchDocument: another document of the resolved repository, for the signatures
+// (docs/signatures.md): the manifest a tag or digest names, or with `referrers` the
+// index of the manifests that name `selector` (a digest) as their subject. fd: where the
+// document goes.
+struct DocumentRequest {
+  static constexpr const char* kName = "fetch-document";
+  std::string selector;  // a tag, or "sha256:<hex>"
+  bool referrers = false;
+  bool operator==(const DocumentRequest&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.String("selector", s.selector, 128 + 7).Bool("referrers", s.referrers);
+  }
+};
+
+// kDocumentFetched: whether the registry has it (a 404 is `found` false, not an error),
+// what its Content-Type said, and how many bytes went into the fd.
+struct DocumentFetched {
+  static constexpr const char* kName = "document-fetched";
+  bool found = false;
+  std::string media_type;
+  uint64_t size = 0;
+  bool operator==(const DocumentFetched&) const = default;
+  template <class Self, class V>
+  static void Fields(Self& s, V& v) {
+    v.Bool("found", s.found).String("media_type", s.media_type, kMaxBlobMediaTypeBytes).Uint("size", s.size, kMaxBlobBytes);
   }
 };
 

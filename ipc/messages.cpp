@@ -19,6 +19,8 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kFetchBlob, "fetch-blob", 1, 1},
     MessageSpec{MessageType::kBlobDone, "blob-done", 0, 0},
     MessageSpec{MessageType::kFetchUrl, "fetch-url", 1, 1},
+    MessageSpec{MessageType::kFetchDocument, "fetch-document", 1, 1},
+    MessageSpec{MessageType::kDocumentFetched, "document-fetched", 0, 0},
     MessageSpec{MessageType::kNetResolve, "net-resolve", 0, 0},
     MessageSpec{MessageType::kNetAddresses, "net-addresses", 0, 0},
     MessageSpec{MessageType::kNetConnect, "net-connect", 0, 0},

@@ -26,6 +26,8 @@ enum class MessageType : uint32_t {
   // 23 was blob-progress: the broker counts the bytes in the pipe itself.
   kBlobDone = 24,      // fetcher -> broker: {id, bytes}; every byte is in the pipe, which it closed
   kFetchUrl = 25,      // broker -> fetcher: {id, url, max_bytes}; fd: the write end of a pipe for the bytes
+  kFetchDocument = 31,    // broker -> fetcher: {selector, referrers}; fd: where the document goes
+  kDocumentFetched = 32,  // fetcher -> broker: {found, media_type, size}
 
   // The fetcher's way out, on a channel of its own (net_protocol.h): it asks, the broker answers.
   kNetResolve = 26,    // fetcher -> broker: {host}; the broker resolves it, once per fetcher

@@ -2,12 +2,17 @@
 
 #include "broker/cli/audit_trail.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 
 extern char** environ;
 
+#include "base/fd.h"
 #include "broker/host/accounts.h"
 #include "broker/host/trusted_paths.h"
 #include "broker/host/user_dirs.h"
@@ -96,6 +101,29 @@ Result<void> CheckConfigPaths(const HostEnvironment& env, const std::string& con
 Result<CatalogSources> CliContext::Catalog(const std::string& flag) const {
   if (env.root && !flag.empty() && !IsUrl(flag)) BANGER_TRY(CheckTrustedPath(flag, "--catalog"));
   return CatalogSources{flag, env.catalog, config.catalog};
+}
+
+Result<std::optional<TrustPolicy>> CliContext::SignaturePolicy(const std::string& flag) const {
+  const bool named = !flag.empty() || !config.signature_policy.empty();
+  const std::string path = !flag.empty() ? flag : named ? config.signature_policy : kDefaultSignaturePolicy;
+  const std::string named_by = !flag.empty() ? "--signature-policy" : "signature_policy";
+  if (path.empty() || path[0] != '/') return Error{ErrorCode::kInvalidArgument, named_by + " wants an absolute path, not '" + path + "'"};
+  const bool root = env.root;
+  // What a file may hold: a policy is small, a key smaller.
+  auto read = [root](const std::string& file, const std::string& by, uint64_t limit) -> Result<std::string> {
+    if (root) BANGER_TRY(CheckTrustedPath(file, by));
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return Error::FromErrno("open " + file);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return Error{ErrorCode::kInvalidArgument, file + " is not a regular file"};
+    return ReadWholeFd(fd.get(), limit, file);
+  };
+  auto text = read(path, named_by, 1 << 20);
+  if (!text && !named && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return std::optional<TrustPolicy>();
+  if (!text) return Error{text.error().code, "signature policy: " + text.error().message};
+  BANGER_ASSIGN_OR_RETURN(TrustPolicy policy,
+                          TrustPolicy::Parse(*text, path, [&](const std::string& key) { return read(key, "keyPath in " + path, 64 * 1024); }));
+  return std::optional<TrustPolicy>(std::move(policy));
 }
 
 std::function<Result<RegistryCredentials>(const std::string&)> CliContext::Credentials() const {

@@ -3,6 +3,7 @@
 // need of it as arguments (docs/architecture.md, "The broker's rooms").
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "broker/host/helpers.h"
 #include "broker/registry/catalog.h"
 #include "broker/registry/credentials.h"
+#include "broker/trust/trust_policy.h"
 
 namespace banger::broker {
 
@@ -74,6 +76,10 @@ struct CliContext {
   // The catalog sources; as root, a --catalog path must be one only root can change
   // (host/trusted_paths.h).
   Result<CatalogSources> Catalog(const std::string& flag) const;
+  // The signature policy: `flag` (--signature-policy), else the config's
+  // signature_policy, else kDefaultSignaturePolicy when it exists; none without one. As
+  // root the policy and every key file it names must be paths only root can change.
+  Result<std::optional<TrustPolicy>> SignaturePolicy(const std::string& flag) const;
   // The registry credentials of the docker config this environment names.
   std::function<Result<RegistryCredentials>(const std::string& registry)> Credentials() const;
 };

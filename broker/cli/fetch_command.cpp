@@ -19,7 +19,7 @@ namespace {
 
 constexpr const char* kImageFetchUsage =
     "usage: banger image fetch REF [--platform OS/ARCH[/VARIANT]] [--insecure-registry HOST]...\n"
-    "                              [--parallel N] [--json] [-q]\n"
+    "                              [--parallel N] [--signature-policy FILE] [--json] [-q]\n"
     "\n"
     "Resolves REF (Docker's rules: 'alpine' is docker.io/library/alpine:latest) to one\n"
     "platform's image and downloads every blob the cache lacks, verified by sha256, into\n"
@@ -31,6 +31,8 @@ constexpr const char* kImageFetchUsage =
     "                           a single-platform image must be P\n"
     "  --insecure-registry H    allow plain HTTP to registry H (loopback is always allowed)\n"
     "  --parallel N             blobs downloaded at once (1-16; default: the config's parallel_downloads, 3)\n"
+    "  --signature-policy FILE  the signature policy instead of the config's signature_policy:\n"
+    "                           a refused image fetches no blob (docs/signatures.md)\n"
     "  --json                   print the result as one JSON object\n"
     "  -q                       print only errors\n";
 
@@ -79,6 +81,9 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   const bool quiet = flags.Has("-q");
   if (!json && !quiet) options.on_event = [&out](const FetchEvent& e) { PrintEvent(out, e); };
   options.credentials = context.Credentials();
+  auto policy = context.SignaturePolicy(flags.Value("--signature-policy").value_or(""));
+  if (!policy) return ReportError(err, policy.error(), options.reference);
+  if (*policy) options.trust = &**policy;
 
   const auto started = std::chrono::steady_clock::now();
   auto cache = BlobCache::Open(context.CacheRoot());
@@ -94,6 +99,7 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
                 {"platform", image->platform},
                 {"downloaded_bytes", image->downloaded_bytes},
                 {"registry", image->reference.registry}});
+  if (image->trust) context.Note({{"signature", image->trust->ToJson()}});
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (json) {
@@ -108,6 +114,7 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
                           {"config_digest", image->config.digest},
                           {"layers", layers},
                           {"downloaded_bytes", image->downloaded_bytes},
+                          {"signature", image->trust ? image->trust->ToJson() : nlohmann::json()},
                           {"cache_dir", cache->layout().blobs_dir()}},
                     2)
         << "\n";
@@ -125,7 +132,7 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
 
 const Command& ImageFetchCommand() {
   static const Command command{{"image fetch", kImageFetchUsage,
-                                {{"--platform", "--insecure-registry", "--parallel"}, {"--json", "-q"}, {"--insecure-registry"}},
+                                {{"--platform", "--insecure-registry", "--parallel", "--signature-policy"}, {"--json", "-q"}, {"--insecure-registry"}},
                                 kOneReference},
                                true, Fetch, /*audited=*/true};
   return command;

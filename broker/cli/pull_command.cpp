@@ -23,6 +23,7 @@ constexpr const char* kPullUsage =
     "usage: banger image pull REF [--name N] [--kernel-ref K] [--size S] [--platform P]\n"
     "                             [--insecure-registry H]... [--parallel N] [--force] [--json] [-q]\n"
     "                             [--catalog SRC] [--no-guest-assets] [--limit NAME=VALUE]...\n"
+    "                             [--signature-policy FILE]\n"
     "\n"
     "Pulls REF from its registry and writes a bootable rootfs.ext4 for it, through the\n"
     "sandboxed fetcher, unpacker and imager, into $BANGER_STATE_DIR/images/<id>/\n"
@@ -41,6 +42,10 @@ constexpr const char* kPullUsage =
     "  --insecure-registry H  allow plain HTTP to registry H (loopback always may)\n"
     "  --parallel N           blobs downloaded at once (default: the config's parallel_downloads, 3)\n"
     "  --force                replace an image of the same name\n"
+    "  --signature-policy FILE  the signature policy (containers-policy.json format) instead of\n"
+    "                         the config's signature_policy (default /etc/banger/policy.json;\n"
+    "                         none: every image is accepted). Signatures are checked before any\n"
+    "                         layer is fetched; image.json records the verdict (docs/signatures.md)\n"
     "  --catalog SRC          the catalog to consult (path or URL; default $BANGER_CATALOG,\n"
     "                         /etc/banger/catalog.json, else the built-in one). A name in it\n"
     "                         takes the bundle fast path instead of a registry\n"
@@ -134,6 +139,9 @@ int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   context.Note({{"reference", flags.positional[0]}});
   auto options = OptionsFrom(context, flags);
   if (!options) return ReportUsage(err, options.error().message, "image pull");
+  auto policy = context.SignaturePolicy(flags.Value("--signature-policy").value_or(""));
+  if (!policy) return ReportError(err, policy.error(), options->reference);
+  if (*policy) options->trust = &**policy;
   PullProgress progress(ModeOf(context, flags), out);
   options->observer = &progress;
   security::InstallStopSignals();
@@ -152,6 +160,7 @@ int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
                 {"platform", record.value("platform", "")},
                 {"filesystem_bytes", pulled->filesystem_bytes},
                 {"content_bytes", pulled->content_bytes}});
+  if (record.contains("signature")) context.Note({{"signature", record["signature"]}});
   if (auto ref = ParseReference(record.value("ref", "")); ref && record.value("source", "") == "oci") {
     context.Note({{"registry", ref->registry}});
   }
@@ -169,7 +178,8 @@ int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
 const Command& ImagePullCommand() {
   static const Command command{
       {"image pull", kPullUsage,
-       {{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit", "--catalog"},
+       {{"--name", "--kernel-ref", "--size", "--platform", "--insecure-registry", "--parallel", "--limit", "--catalog",
+         "--signature-policy"},
         {"--force", "--no-guest-assets", "--json", "-q"},
         {"--insecure-registry", "--limit"}},
        kOneReference},

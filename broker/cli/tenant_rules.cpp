@@ -14,6 +14,9 @@ Error Refused(const std::string& message) { return Error{ErrorCode::kInvalidArgu
 
 Result<void> CheckFlags(const Config& config, const ParsedFlags& flags) {
   if (flags.Value("--catalog")) return Refused("--catalog is for admins: the daemon reads the host's catalog only");
+  if (flags.Value("--signature-policy")) {
+    return Refused("--signature-policy is for admins: a tenant's pull is held to the host's signature policy");
+  }
   if (!flags.All("--limit").empty()) {
     return Refused("--limit is for admins: a tenant's pull keeps the host's unpack bounds");
   }

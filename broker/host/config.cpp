@@ -210,6 +210,11 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
       return Error{ErrorCode::kInvalidArgument, "catalog wants an absolute path or an http(s) URL, not '" + value + "'"};
     }
     config.catalog = value;
+  } else if (key == "signature_policy") {
+    if (!IsCleanAbsolutePath(value)) {
+      return Error{ErrorCode::kInvalidArgument, "signature_policy wants an absolute path, not '" + value + "'"};
+    }
+    config.signature_policy = value;
   } else if (key == "audit_log") {
     if (!IsCleanAbsolutePath(value)) {
       return Error{ErrorCode::kInvalidArgument, "audit_log wants an absolute path, not '" + value + "'"};
@@ -271,7 +276,7 @@ const std::vector<std::string>& ConfigKeys() {
   static const std::vector<std::string> keys = [] {
     std::vector<std::string> k = {"user", "helper_uids", "state_dir", "cache_dir", "insecure_registries",
                                   "mirrors", "egress_allow", "parallel_downloads", "min_download_rate",
-                                  "download_grace_seconds", "catalog", "audit_log", "audit_syslog",
+                                  "download_grace_seconds", "catalog", "signature_policy", "audit_log", "audit_syslog",
                                   "socket", "socket_group", "allow_users", "allow_groups", "admin_group",
                                   "max_requests", "tenant_max_requests", "tenant_registries", "tenant_max_images",
                                   "tenant_max_bytes", "tenant_requests_per_minute"};
@@ -400,6 +405,11 @@ std::string ConfigTemplate(const std::string& user, const std::string& state_dir
        "# (`--catalog` and $BANGER_CATALOG override it; default /etc/banger/catalog.json,\n"
        "# else the catalog built into banger). docs/catalog.md.\n"
        "# catalog = https://images.example.com/catalog.json\n"
+       "\n"
+       "# The signature policy, in containers-policy.json's format (docs/signatures.md):\n"
+       "# which registries' images must carry a cosign signature by which keys. Without\n"
+       "# one (the default path absent), every image is accepted.\n"
+       "# signature_policy = /etc/banger/policy.json\n"
        "\n"
        "# The audit log: one hash-chained JSON line per record (0600, in a 0700 directory);\n"
        "# `banger system audit verify` checks the chain.\n"

@@ -17,6 +17,9 @@
 
 namespace banger::broker {
 
+// Where the signature policy is when the config names none; absent, every image is accepted.
+inline constexpr const char* kDefaultSignaturePolicy = "/etc/banger/policy.json";
+
 inline constexpr size_t kMaxEgressRanges = 64;
 
 inline constexpr const char* kDefaultConfigPath = "/etc/banger/config";
@@ -51,6 +54,8 @@ struct Config {
   uint64_t min_download_rate = 16 * 1024;  // bytes/s a blob must average after the grace time
   uint64_t download_grace_seconds = 300;
   std::string catalog;       // path or URL of the image catalog; empty: /etc/banger/catalog.json or built in
+  // The signature policy (docs/signatures.md); empty: kDefaultSignaturePolicy if it exists.
+  std::string signature_policy;
   std::string audit_log = kDefaultAuditLog;  // the hash-chained record of every request (broker/store/audit_log.h)
   std::string audit_syslog = kDefaultAuditSyslog;  // where each record's hash goes too; empty: nowhere
   // bangerd (docs/multi-tenant.md): its socket, the group that may connect to it (mode

@@ -8,6 +8,7 @@
 #include "base/sha256.h"
 #include "broker/pull/blob_downloads.h"
 #include "broker/pull/helper_start.h"
+#include "broker/pull/signatures.h"
 #include "broker/store/plan_records.h"
 #include "ipc/fetch_protocol.h"
 
@@ -33,6 +34,7 @@ FetchedImage ImageOf(const Reference& ref, const ipc::ResolvedPlan& plan, bool c
   FetchedImage image;
   image.reference = ref;
   image.manifest_digest = plan.manifest_digest;
+  image.resolved_digest = plan.indexes.empty() ? plan.manifest_digest : plan.indexes.front().digest;
   image.manifest_media_type = plan.manifest_media_type;
   image.index_platform = plan.platform;
   image.config = {plan.config.digest, plan.config.size, plan.config.media_type, cached};
@@ -242,8 +244,9 @@ Result<void> DownloadBlobs(const BlobCache& cache, security::SandboxedChild& fet
 }
 
 // One registry, `options.reference`'s: resolve, keep the manifest, download what is missing.
+// The signature policy applies to `named`, the reference the user wrote.
 Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOptions& options,
-                                       const std::shared_ptr<CacheLease>& lease) {
+                                       const std::shared_ptr<CacheLease>& lease, const Reference& named) {
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
   BANGER_ASSIGN_OR_RETURN(EgressPolicy egress, EgressPolicyFor(ref, options));
   BANGER_ASSIGN_OR_RETURN(GatedFetcher gated, StartGatedFetcher(HelperLauncher(options.helpers), std::move(egress)));
@@ -252,6 +255,8 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   BANGER_ASSIGN_OR_RETURN(FetchedImage image, Resolve(fetcher, ref, options, manifest));
   image.lease = lease;
   BANGER_TRY(lease->Hold(image.Digests()));  // before the cache is consulted: see cache_lease.h
+  // Before the plan goes to the unpacker and before any blob: the signatures.
+  BANGER_ASSIGN_OR_RETURN(image.trust, CheckTrust(&fetcher, cache, options, named, image));
   Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
   if (options.on_plan) options.on_plan(image);
   // The manifest itself is content too: keep it, verified, beside the blobs.
@@ -295,9 +300,12 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   BANGER_ASSIGN_OR_RETURN(std::shared_ptr<CacheLease> lease, CacheLease::Take(cache.layout()));
   // A tenant's request always asks the registry first: a plan cached from someone else's
   // credentialed pull is served only once the registry has answered this tenant.
-  if (auto offline = options.tenant ? std::nullopt : OfflineImage(cache, ref, options)) {
+  // Nor is an image whose policy scope needs signatures, which the registry holds.
+  const bool needs_signatures = options.trust != nullptr && ScopeNeedsSignatures(options.trust->ScopeFor(ref));
+  if (auto offline = options.tenant || needs_signatures ? std::nullopt : OfflineImage(cache, ref, options)) {
     BANGER_TRY(lease->Hold(offline->Digests()));
     if (AllCached(cache, *offline)) {
+      BANGER_ASSIGN_OR_RETURN(offline->trust, CheckTrust(nullptr, cache, options, ref, *offline));
       BANGER_TRY(SettlePlatform(cache, *offline, options));
       offline->lease = lease;
       Emit(options, FetchEvent::kResolved, offline->manifest_digest, 0, 0);
@@ -314,7 +322,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
     via.credentials = nullptr;
     via.on_plan = nullptr;
     via.on_download_started = nullptr;
-    auto fetched = FetchFromRegistry(cache, via, lease);
+    auto fetched = FetchFromRegistry(cache, via, lease, ref);
     if (fetched) {
       fetched->reference = ref;
       fetched->mirror = mirror;
@@ -323,7 +331,7 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
     }
     if (fetched.error().code == ErrorCode::kStopped) return fetched.error();
   }
-  BANGER_ASSIGN_OR_RETURN(FetchedImage fetched, FetchFromRegistry(cache, options, lease));
+  BANGER_ASSIGN_OR_RETURN(FetchedImage fetched, FetchFromRegistry(cache, options, lease, ref));
   RecordPlan(cache, ref, options, fetched);
   return fetched;
 }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@
 #include "broker/registry/credentials.h"
 #include "broker/store/blob_cache.h"
 #include "broker/store/cache_lease.h"
+#include "broker/trust/trust_policy.h"
+#include "broker/trust/verdict.h"
 
 namespace banger::broker {
 
@@ -51,6 +54,9 @@ struct FetchOptions {
   std::vector<std::string> mirrors;
   // Where the fetcher is and how it starts (its user, resolver, proxies, stop fd).
   HelperLauncher::Settings helpers;
+  // The signature policy (docs/signatures.md), applied after the resolve and before any
+  // blob, to the reference as written even when a mirror serves it; null: none.
+  const TrustPolicy* trust = nullptr;
 
   std::function<void(const FetchEvent&)> on_event;
   // For unpacking while layers download: the plan once the manifest is verified, and
@@ -73,6 +79,7 @@ struct FetchedBlob {
 struct FetchedImage {
   Reference reference;
   std::string manifest_digest;
+  std::string resolved_digest;  // what the reference named: the outermost index, or the manifest
   std::string manifest_media_type;
   std::string platform;        // from the image config: os/architecture[/variant]
   std::string index_platform;  // what the index entry it was chosen from said; empty for none
@@ -83,6 +90,7 @@ struct FetchedImage {
   bool credentialed = false;  // resolved with credentials: shares nothing (BlobCache::MarkShared)
   uint64_t fetcher_peak_rss_kib = 0;  // 0 when no fetcher ran
   std::string mirror;                 // the mirror that served it, empty for the registry
+  std::optional<TrustVerdict> trust;  // the signature policy's verdict; none without a policy
   // Keeps this image's blobs from `image cache prune` while the image is in use.
   std::shared_ptr<CacheLease> lease;
 

@@ -19,6 +19,7 @@
 #include "broker/registry/credentials.h"
 #include "broker/store/blob_cache.h"
 #include "broker/store/image_store.h"
+#include "broker/trust/trust_policy.h"
 #include "ipc/unpack_protocol.h"
 
 namespace banger::broker {
@@ -47,6 +48,7 @@ struct PullOptions {
   std::function<Result<RegistryCredentials>(const std::string& registry)> credentials;
   std::vector<std::string> certs_dirs = kDefaultCertsDirs;
   HelperLauncher::Settings helpers;   // where the helpers are, their user, the stop fd
+  const TrustPolicy* trust = nullptr;  // the signature policy (fetch.h); null: none
   PullObserver* observer = nullptr;   // what the user sees while it runs (may be null)
   ipc::UnpackLimits unpack_limits;    // unset bounds keep the unpacker's defaults
   // A test hook, honoured only by builds configured for the test suite

@@ -135,6 +135,7 @@ Result<void> OciPull::Fetch() {
   fetch.credentials = options_.credentials;
   fetch.certs_dirs = options_.certs_dirs;
   fetch.helpers = options_.helpers;
+  fetch.trust = options_.trust;
   fetch.on_event = [&](const FetchEvent& e) {
     if (options_.observer != nullptr) options_.observer->Fetch(e);
     if (!cached_) feed_->OnEvent(e);
@@ -311,6 +312,7 @@ Result<PullResult> OciPull::Publish() {
     record["guest"] = {{"init", guest->init}, {"injected", guest->injected}, {"replaced", guest->replaced}};
   }
   if (!image_.mirror.empty()) record["mirror"] = image_.mirror;
+  if (image_.trust) record["signature"] = image_.trust->ToJson();
   auto published = target_.store.Publish(std::move(*staging_), record, options_.force);
   staging_.reset();
   if (!published) return WhereFull(published.error(), target_.store.images_dir(), "image.json");

@@ -1,5 +1,6 @@
 #include "broker/trust/verdict.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "base/text.h"
@@ -18,7 +19,8 @@ struct Attempt {
 };
 
 // The first signature that satisfies `requirement`, into `verdict`; else why none did.
-std::optional<std::string> Satisfy(const Requirement& requirement, const Reference& image, const std::string& digest,
+std::optional<std::string> Satisfy(const Requirement& requirement, const Reference& image,
+                                   const std::vector<std::string>& digests,
                                    const std::vector<SignatureCandidate>& signatures, TrustVerdict& verdict) {
   if (signatures.empty()) return "the image has no signature, and sigstoreSigned needs one";
   Attempt best;
@@ -41,9 +43,11 @@ std::optional<std::string> Satisfy(const Requirement& requirement, const Referen
     // Only now is the payload read, and only as strictly as containers/image reads it.
     auto payload = ParseSimpleSigning(candidate.payload);
     Result<void> matched = payload ? Result<void>() : Result<void>(payload.error());
-    if (payload && payload->manifest_digest != digest) {
+    if (payload && std::find(digests.begin(), digests.end(), payload->manifest_digest) == digests.end()) {
+      std::string ours;
+      for (const std::string& digest : digests) ours += (ours.empty() ? "" : " or ") + digest;
       matched = Error{ErrorCode::kInvalidArgument, candidate.where + " signs " + payload->manifest_digest +
-                                                       ", not this image's " + digest};
+                                                       ", not this image's " + ours};
     } else if (payload) {
       matched = MatchSignedIdentity(requirement.identity, image, payload->docker_reference);
     }
@@ -51,6 +55,7 @@ std::optional<std::string> Satisfy(const Requirement& requirement, const Referen
       verdict.key_fingerprint = verified_by->fingerprint();
       verdict.key_source = verified_by->source();
       verdict.signed_identity = payload->docker_reference;
+      verdict.signed_digest = payload->manifest_digest;
       return std::nullopt;
     }
     if (best.reached != Reached::kVerified) best = {Reached::kVerified, matched.error().message};
@@ -65,6 +70,7 @@ nlohmann::json TrustVerdict::ToJson() const {
   if (!key_fingerprint.empty()) out["key_fingerprint"] = key_fingerprint;
   if (!key_source.empty()) out["key"] = key_source;
   if (!signed_identity.empty()) out["signed_identity"] = signed_identity;
+  if (!signed_digest.empty()) out["signed_digest"] = signed_digest;
   if (!reason.empty()) out["reason"] = reason;
   return out;
 }
@@ -78,7 +84,7 @@ bool ScopeNeedsSignatures(const PolicyScope& scope) {
   return needs;
 }
 
-TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, const std::string& manifest_digest,
+TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, const std::vector<std::string>& digests,
                            const std::vector<SignatureCandidate>& signatures) {
   const PolicyScope scope = policy.ScopeFor(image);
   TrustVerdict verdict;
@@ -92,6 +98,7 @@ TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, co
     verdict.key_fingerprint.clear();
     verdict.key_source.clear();
     verdict.signed_identity.clear();
+    verdict.signed_digest.clear();
     verdict.reason = why;
     return verdict;
   };
@@ -108,7 +115,7 @@ TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, co
       case Requirement::Kind::kUnsupported:
         return refuse(requirement.unsupported);
       case Requirement::Kind::kSigstoreSigned:
-        if (auto why = Satisfy(requirement, image, manifest_digest, signatures, verdict)) return refuse(*why);
+        if (auto why = Satisfy(requirement, image, digests, signatures, verdict)) return refuse(*why);
         break;
     }
   }

@@ -32,6 +32,7 @@ struct TrustVerdict {
   std::string key_fingerprint;  // the key that verified (sigstoreSigned)
   std::string key_source;       // its keyPath, or keyData
   std::string signed_identity;  // the docker-reference the accepted signature names
+  std::string signed_digest;    // the digest it signs (the manifest's, or its index's)
   std::string reason;           // when refused: why, in one line
   // For image.json and the audit log.
   nlohmann::json ToJson() const;
@@ -40,7 +41,9 @@ struct TrustVerdict {
 // Whether the scope's requirements look at signatures at all (else none need fetching).
 bool ScopeNeedsSignatures(const PolicyScope& scope);
 
-TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, const std::string& manifest_digest,
+// `digests`: what a signature may sign, all computed by the broker from the bytes it
+// verified: the manifest pulled, and the index it was chosen from when there is one.
+TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, const std::vector<std::string>& digests,
                            const std::vector<SignatureCandidate>& signatures);
 
 }  // namespace banger::broker

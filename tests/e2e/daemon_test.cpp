@@ -53,6 +53,8 @@ TEST_F(Daemon, ServesOnlyThoseThePolicyAdmitsAndKeepsTenantsWithinTheHostsPolicy
   } widening[] = {
       {"image pull --catalog /etc/shadow " + Ref(), "--catalog is for admins"},
       {"image pull --limit max_entries=99999999999 " + Ref(), "--limit is for admins"},
+      {"image pull --signature-policy /etc/banger/lax.json " + Ref(), "--signature-policy is for admins"},
+      {"image fetch --signature-policy /etc/banger/lax.json " + Ref(), "--signature-policy is for admins"},
       {"image pull --insecure-registry evil.example:5000 evil.example:5000/x:1", "--insecure-registry evil.example:5000 is for admins"},
       {"image cache prune", "'image cache prune' is for admins"},
       // "-h" as a flag's value is no request for help: the policy still holds.
@@ -67,7 +69,8 @@ TEST_F(Daemon, ServesOnlyThoseThePolicyAdmitsAndKeepsTenantsWithinTheHostsPolicy
     EXPECT_EQ(result.exit_status, 1) << w.args << ": " << result.output;
     EXPECT_NE(result.output.find("banger: error: " + w.says), std::string::npos) << w.args << ": " << result.output;
   }
-  EXPECT_EQ(RecordsOf(TestAccounts::Uid(alice_), "image pull").size(), 4u) << "each refusal is recorded";
+  EXPECT_EQ(RecordsOf(TestAccounts::Uid(alice_), "image pull").size(), 5u) << "each refusal is recorded";
+  EXPECT_EQ(RecordsOf(TestAccounts::Uid(alice_), "image fetch").size(), 1u) << "each refusal is recorded";
   EXPECT_FALSE(::access((dir_.path() + "/x").c_str(), F_OK) == 0);
   EXPECT_EQ(As(alice_, "image list").output.find("app-v1"), std::string::npos) << "nothing was pulled";
   // An admin may.

@@ -1,8 +1,7 @@
-// libFuzzer target for every decoder of ipc/fetch_protocol.h, ipc/net_protocol.h and
-// ipc/image_documents.h;
-// the first byte picks one. Message bodies round-trip (protocol_fuzz.h); registry
-// documents are refused with an error or give a plan that round-trips and names the
-// manifest's own digest.
+// libFuzzer target for every decoder of ipc/fetch_protocol.h (the signature documents'
+// requests too), ipc/net_protocol.h and ipc/image_documents.h; the first byte picks one.
+// Message bodies round-trip (protocol_fuzz.h); registry documents are refused with an
+// error or give a plan that round-trips and names the manifest's own digest.
 #include <cstdlib>
 #include <string_view>
 
@@ -49,7 +48,7 @@ void CheckChain(std::string_view body) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 11) {
+  switch (data[0] % 13) {
     case 0: fuzz::Check<ResolveRequest>(body); break;
     case 1: fuzz::Check<ResolvedPlan>(body); break;
     case 2: fuzz::Check<BlobRequest>(body); break;
@@ -61,6 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 8: fuzz::Check<NetAddresses>(body); break;
     case 9: fuzz::Check<NetConnect>(body); break;
     case 10: fuzz::Check<NetPermit>(body); break;
+    case 11: fuzz::Check<DocumentRequest>(body); break;
+    case 12: fuzz::Check<DocumentFetched>(body); break;
   }
   return 0;
 }

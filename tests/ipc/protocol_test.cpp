@@ -145,6 +145,12 @@ TEST(FetchProtocol, RoundTripsAndRefusesWhatItShould) {
   EXPECT_EQ(*Decode<BlobRequest>(Encode(BlobRequest{7, plan.config})), (BlobRequest{7, plan.config}));
   EXPECT_EQ(*Decode<UrlRequest>(Encode(UrlRequest{1, "https://x/y", 5})), (UrlRequest{1, "https://x/y", 5}));
   EXPECT_EQ(*Decode<BlobDone>(Encode(BlobDone{7, 50})), (BlobDone{7, 50}));
+  EXPECT_EQ(*Decode<DocumentRequest>(Encode(DocumentRequest{"sha256-ab.sig", false})), (DocumentRequest{"sha256-ab.sig", false}));
+  EXPECT_EQ(*Decode<DocumentFetched>(Encode(DocumentFetched{true, "application/json", 9})),
+            (DocumentFetched{true, "application/json", 9}));
+  ExpectMalformed(Decode<DocumentRequest>(R"({"selector": ")" + std::string(200, 'a') + R"(", "referrers": false})"),
+                  "selector");
+  ExpectMalformed(Decode<DocumentFetched>(R"({"found": true, "media_type": "x"})"), "'size' is missing");
 
   plan.layers.resize(3, plan.layers[0]);
   ExpectMalformed(DecodeResolvedPlan(Encode(plan), 2), "'layers' has more than 2 items");

@@ -55,6 +55,7 @@ TEST(Config, ParsesEveryKey) {
       "parallel_downloads = 8\n"
       "audit_log = /srv/log/audit.log\n"
       "audit_syslog = none\n"
+      "signature_policy = /srv/banger/policy.json\n"
       "max_layer_bytes = 2GiB\n"
       "max_total_bytes = 4096\n"
       "max_spool_bytes = 8G\n"
@@ -77,6 +78,7 @@ TEST(Config, ParsesEveryKey) {
   EXPECT_EQ(config->parallel_downloads, 8);
   EXPECT_EQ(config->audit_log, "/srv/log/audit.log");
   EXPECT_EQ(config->audit_syslog, "") << "none: no syslog";
+  EXPECT_EQ(config->signature_policy, "/srv/banger/policy.json");
   const std::map<std::string, uint64_t> limits = {
       {"max_layer_bytes", 2ull << 30}, {"max_total_bytes", 4096},   {"max_spool_bytes", 8ull << 30},
       {"max_unpack_seconds", 120},
@@ -96,6 +98,7 @@ TEST(Config, EmptyTextGivesTheDefaults) {
   EXPECT_EQ(config->parallel_downloads, 3);
   EXPECT_EQ(config->audit_log, "/var/log/banger/audit.log");
   EXPECT_EQ(config->audit_syslog, "/dev/log");
+  EXPECT_EQ(config->signature_policy, "") << "kDefaultSignaturePolicy, if it exists";
   EXPECT_TRUE(config->unpack_limits.empty());
 }
 
@@ -125,6 +128,7 @@ TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
       {"egress_allow = 10.0.0.1/8", "egress_allow wants addresses or CIDR ranges: '10.0.0.1/8' has host bits set"},
       {"egress_allow = intranet", "egress_allow wants addresses or CIDR ranges"},
       {"audit_log = var/log/audit.log", "audit_log wants an absolute path, not 'var/log/audit.log'"},
+      {"signature_policy = policy.json", "signature_policy wants an absolute path, not 'policy.json'"},
       {"audit_syslog = syslog", "audit_syslog wants the path of a syslog socket or none, not 'syslog'"},
       {too_many_ranges, "egress_allow lists more than 64 ranges; use wider ones"},
       {"max_unpack_seconds = 1.5", "max_unpack_seconds wants a whole number from 1 to 604800"},

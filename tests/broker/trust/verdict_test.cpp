@@ -35,7 +35,7 @@ class VerdictTest : public ::testing::Test {
   }
   TrustVerdict Evaluate(const TrustPolicy& policy, const std::vector<SignatureCandidate>& signatures,
                         const std::string& reference = "registry.example.com/app:v1") {
-    return EvaluateTrust(policy, *ParseReference(reference), kDigest, signatures);
+    return EvaluateTrust(policy, *ParseReference(reference), {kDigest}, signatures);
   }
 
   TestKey key_{"ecdsa-p256"};
@@ -51,6 +51,21 @@ TEST_F(VerdictTest, AcceptsASignatureByThePolicysKeyForThisDigestAndIdentity) {
   EXPECT_EQ(verdict.signed_identity, "registry.example.com/app:v1");
   EXPECT_EQ(verdict.key_fingerprint, PublicKey::FromPem(key_.PublicPem(), "")->fingerprint());
   EXPECT_EQ(verdict.ToJson()["key_fingerprint"], verdict.key_fingerprint);
+  EXPECT_EQ(verdict.signed_digest, kDigest);
+}
+
+TEST_F(VerdictTest, ASignatureOfTheIndexOrOfThePlatformsManifestServes) {
+  const std::string index = "sha256:" + std::string(64, 'e');
+  const TrustPolicy policy = SignedPolicy();
+  const auto ref = *ParseReference("registry.example.com/app:v1");
+  const TrustVerdict by_index =
+      EvaluateTrust(policy, ref, {kDigest, index}, {Signed(SimpleSigningPayload("registry.example.com/app:v1", index), key_)});
+  EXPECT_TRUE(by_index.accepted) << by_index.reason;
+  EXPECT_EQ(by_index.signed_digest, index);
+  const TrustVerdict neither = EvaluateTrust(
+      policy, ref, {kDigest, index}, {Signed(SimpleSigningPayload("registry.example.com/app:v1", kOtherDigest), key_)});
+  EXPECT_FALSE(neither.accepted);
+  EXPECT_NE(neither.reason.find("not this image's " + kDigest + " or " + index), std::string::npos) << neither.reason;
 }
 
 TEST_F(VerdictTest, RefusesEachWayASignatureCanFailByName) {

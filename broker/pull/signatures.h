@@ -1,0 +1,44 @@
+// The signature check of a pull (docs/signatures.md), between the resolve and the first
+// blob: the scope of the policy the reference falls in, the image's cosign signatures
+// when that scope needs them, fetched through the pull's own fetcher, and the verdict
+// (broker/trust/verdict.h), which verifies each over its exact bytes. Nothing a
+// signature's documents say is trusted before then, and a refusal ends the pull before
+// the unpacker has a byte.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/reference.h"
+#include "base/result.h"
+#include "broker/pull/fetch.h"
+#include "broker/trust/verdict.h"
+#include "security/spawn.h"
+
+namespace banger::broker {
+
+inline constexpr std::string_view kSimpleSigningMediaType = "application/vnd.dev.cosign.simplesigning.v1+json";
+inline constexpr std::string_view kCosignSignatureAnnotation = "dev.cosignproject.cosign/signature";
+inline constexpr size_t kMaxSignatureTextBytes = 16 * 1024;  // a base64 signature, RSA-4096's included
+
+// The tag cosign's tag scheme stores the signatures of `digest` under: sha256-<hex>.sig.
+std::string SignatureTag(const std::string& digest);
+
+// The signatures of `digests` in the tag scheme: each digest's signature manifest, and
+// its simple-signing layers, downloaded into the cache and verified like any blob. More
+// than kMaxSignatures, or a layer larger than a signature payload may be, refuses the pull.
+// `lease` holds the layers from `image cache prune` from before the cache is consulted.
+Result<std::vector<SignatureCandidate>> FetchSignatures(security::SandboxedChild& fetcher, const BlobCache& cache,
+                                                        const FetchOptions& options, const std::vector<std::string>& digests,
+                                                        CacheLease& lease);
+
+// The verdict on `image` (resolved for `named`, the reference as the user wrote it, even
+// when a mirror serves it): nothing without a policy; an error naming the reference, the
+// policy's scope and the reason when the policy refuses it. `fetcher` is null when the
+// image came from the cache alone (then only a scope that needs no signature can pass).
+Result<std::optional<TrustVerdict>> CheckTrust(security::SandboxedChild* fetcher, const BlobCache& cache,
+                                               const FetchOptions& options, const Reference& named,
+                                               const FetchedImage& image);
+
+}  // namespace banger::broker
