@@ -32,6 +32,7 @@ constexpr const char* kUsage =
     "  image inspect N  print an image's record and rootfs path\n"
     "  image rm N...    remove pulled images\n"
     "  image fetch REF  download an image's blobs into the verified cache\n"
+    "  image verify REF check REF against the signature policy without pulling it\n"
     "  image catalog    list the image catalog (names pulled from pre-built bundles)\n"
     "  image bundle N --out F\n"
     "                   write pulled image N as a catalog bundle and print its entry\n"
@@ -92,7 +93,7 @@ int UnknownCommand(const Args& args, std::ostream& out, std::ostream& err) {
 // What a user who is not an admin may ask bangerd for; the rest needs an admin.
 bool TenantsMay(const Command& command) {
   static const std::set<std::string> names = {"image pull", "image list",    "image inspect", "image rm",
-                                              "image fetch", "image catalog", "image bundle"};
+                                              "image fetch", "image catalog", "image bundle", "image verify"};
   return names.count(command.spec.name) != 0;
 }
 
@@ -139,7 +140,7 @@ int RunAudited(const Command& command, CliContext& context, const ParsedFlags& f
 const std::vector<const Command*>& AllCommands() {
   static const std::vector<const Command*> commands = {
       &ImagePullCommand(),      &ImageListCommand(),      &ImageInspectCommand(),     &ImageRemoveCommand(),
-      &ImageFetchCommand(),     &ImageCatalogCommand(),   &ImageBundleCommand(),      &ImageCachePruneCommand(),
+      &ImageFetchCommand(),     &ImageVerifyCommand(),    &ImageCatalogCommand(),   &ImageBundleCommand(),      &ImageCachePruneCommand(),
       &SystemStatusCommand(),   &SystemInstallCommand(),  &SystemUninstallCommand(), &SystemAuditVerifyCommand()};
   return commands;
 }
@@ -195,7 +196,9 @@ Result<std::optional<ipc::ForwardedCredentials>> ForwardedCredentialsFor(const C
                                                                           const CliContext& context) {
   using Forwarded = std::optional<ipc::ForwardedCredentials>;
   const auto None = [] { return Result<Forwarded>(Forwarded()); };
-  if (command.spec.name != "image pull" && command.spec.name != "image fetch") return None();
+  if (command.spec.name != "image pull" && command.spec.name != "image fetch" && command.spec.name != "image verify") {
+    return None();
+  }
   if (!flags || flags->positional.empty()) return None();
   auto ref = ParseReference(flags->positional[0]);
   if (!ref) return None();  // a catalog name, or the daemon names the bad reference

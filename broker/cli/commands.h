@@ -30,6 +30,7 @@ const Command& ImageListCommand();     // image_commands.cpp
 const Command& ImageInspectCommand();  // image_commands.cpp
 const Command& ImageRemoveCommand();   // image_commands.cpp
 const Command& ImageFetchCommand();    // fetch_command.cpp: blobs into the cache, no filesystem
+const Command& ImageVerifyCommand();   // fetch_command.cpp: the signature policy's verdict, no blob
 const Command& ImageCachePruneCommand();  // cache_commands.cpp
 const Command& ImageCatalogCommand();  // catalog_commands.cpp
 const Command& ImageBundleCommand();   // catalog_commands.cpp

@@ -12,6 +12,7 @@
 #include "broker/cli/flags.h"
 #include "broker/cli/output.h"
 #include "broker/pull/fetch.h"
+#include "broker/pull/signatures.h"
 #include "security/stop_signal.h"
 
 namespace banger::broker {
@@ -37,6 +38,21 @@ constexpr const char* kImageFetchUsage =
     "  -q                       print only errors\n";
 
 
+constexpr const char* kImageVerifyUsage =
+    "usage: banger image verify REF [--platform OS/ARCH[/VARIANT]] [--insecure-registry HOST]...\n"
+    "                               [--signature-policy FILE] [--json]\n"
+    "\n"
+    "Checks REF against the signature policy as `image pull` would, without pulling it:\n"
+    "resolves it, fetches its cosign signatures when the policy's scope for it needs them,\n"
+    "and prints the verdict (docs/signatures.md). No layer is fetched. Exit status 0 when\n"
+    "the policy accepts REF, 1 when it refuses it or REF cannot be resolved.\n"
+    "\n"
+    "  --platform P             image to pick from a multi-platform index (default linux/amd64)\n"
+    "  --insecure-registry H    allow plain HTTP to registry H (loopback is always allowed)\n"
+    "  --signature-policy FILE  the policy instead of the config's signature_policy\n"
+    "                           (default /etc/banger/policy.json)\n"
+    "  --json                   print the verdict as one JSON object (also when refused)\n";
+
 // Prints each blob's fate as it is known.
 void PrintEvent(std::ostream& out, const FetchEvent& e) {
   switch (e.kind) {
@@ -49,16 +65,14 @@ void PrintEvent(std::ostream& out, const FetchEvent& e) {
 }
 
 
-int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+// What `image fetch` and `image verify` share: the reference, the platform, the host's
+// registries and bounds, the caller's credentials. A bad flag is a usage error.
+Result<FetchOptions> FetchOptionsFrom(const CliContext& context, const ParsedFlags& flags) {
   FetchOptions options;
   options.reference = flags.positional[0];
   context.Note({{"reference", options.reference}});
   options.platform = flags.Value("--platform").value_or("");
-  if (!options.platform.empty()) {
-    if (auto platform = ParsePlatform(options.platform); !platform) {
-      return ReportUsage(err, platform.error().message, "image fetch");
-    }
-  }
+  if (!options.platform.empty()) BANGER_TRY(ParsePlatform(options.platform));
   const Config& config = context.config;
   options.insecure_registries = config.insecure_registries;
   options.egress_allow = config.egress_allow;
@@ -73,27 +87,40 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
     }
   }
   if (auto parallel = flags.Value("--parallel")) {
-    auto n = ParseIntFlag("--parallel", *parallel, 1, 16);
-    if (!n) return ReportUsage(err, n.error().message, "image fetch");
-    options.parallel_downloads = static_cast<int>(*n);
+    BANGER_ASSIGN_OR_RETURN(long n, ParseIntFlag("--parallel", *parallel, 1, 16));
+    options.parallel_downloads = static_cast<int>(n);
   }
+  options.credentials = context.Credentials();
+  return options;
+}
+
+struct Fetched {
+  FetchedImage image;
+  std::string blobs_dir;
+};
+
+// Fetches as `options` says, under the signature policy the flags or the config name.
+Result<Fetched> FetchWithPolicy(const CliContext& context, const ParsedFlags& flags, FetchOptions options) {
+  BANGER_ASSIGN_OR_RETURN(std::optional<TrustPolicy> policy,
+                          context.SignaturePolicy(flags.Value("--signature-policy").value_or("")));
+  if (policy) options.trust = &*policy;
+  BANGER_ASSIGN_OR_RETURN(BlobCache cache, BlobCache::Open(context.CacheRoot()));
+  security::InstallStopSignals();
+  BANGER_ASSIGN_OR_RETURN(options.helpers, context.Helpers());  // after the signals: their fd stops the fetcher
+  BANGER_ASSIGN_OR_RETURN(FetchedImage image, FetchImage(cache, options));
+  return Fetched{std::move(image), cache.layout().blobs_dir()};
+}
+
+int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+  auto options = FetchOptionsFrom(context, flags);
+  if (!options) return ReportUsage(err, options.error().message, "image fetch");
   const bool json = flags.Has("--json");
   const bool quiet = flags.Has("-q");
-  if (!json && !quiet) options.on_event = [&out](const FetchEvent& e) { PrintEvent(out, e); };
-  options.credentials = context.Credentials();
-  auto policy = context.SignaturePolicy(flags.Value("--signature-policy").value_or(""));
-  if (!policy) return ReportError(err, policy.error(), options.reference);
-  if (*policy) options.trust = &**policy;
-
+  if (!json && !quiet) options->on_event = [&out](const FetchEvent& e) { PrintEvent(out, e); };
   const auto started = std::chrono::steady_clock::now();
-  auto cache = BlobCache::Open(context.CacheRoot());
-  if (!cache) return ReportError(err, cache.error(), "");
-  security::InstallStopSignals();
-  auto helpers = context.Helpers();  // after the signals: their fd stops the fetcher
-  if (!helpers) return ReportError(err, helpers.error(), options.reference);
-  options.helpers = std::move(*helpers);
-  auto image = FetchImage(*cache, options);
-  if (!image) return ReportError(err, image.error(), options.reference);
+  auto fetched = FetchWithPolicy(context, flags, *options);
+  if (!fetched) return ReportError(err, fetched.error(), options->reference);
+  const FetchedImage* image = &fetched->image;
   context.Note({{"manifest_digest", image->manifest_digest},
                 {"config_digest", image->config.digest},
                 {"platform", image->platform},
@@ -115,7 +142,7 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
                           {"layers", layers},
                           {"downloaded_bytes", image->downloaded_bytes},
                           {"signature", image->trust ? image->trust->ToJson() : nlohmann::json()},
-                          {"cache_dir", cache->layout().blobs_dir()}},
+                          {"cache_dir", fetched->blobs_dir}},
                     2)
         << "\n";
   } else if (!quiet) {
@@ -128,7 +155,55 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   return kExitOk;
 }
 
+int Verify(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+  auto options = FetchOptionsFrom(context, flags);
+  if (!options) return ReportUsage(err, options.error().message, "image verify");
+  options->verdict_only = true;
+  auto fetched = FetchWithPolicy(context, flags, *options);
+  if (!fetched) return ReportError(err, fetched.error(), options->reference);
+  const FetchedImage& image = fetched->image;
+  context.Note({{"manifest_digest", image.manifest_digest}, {"registry", image.reference.registry}});
+  if (!image.trust) {
+    const std::string none = "no signature policy (--signature-policy, the config's signature_policy, or " +
+                             std::string(kDefaultSignaturePolicy) + "): banger accepts every image";
+    if (flags.Has("--json")) {
+      out << DumpJson({{"reference", image.reference.String()}, {"manifest_digest", image.manifest_digest},
+                       {"signature", nullptr}, {"message", none}})
+          << "\n";
+    } else {
+      out << image.reference.String() << ": " << none << "\n";
+    }
+    return kExitOk;
+  }
+  const TrustVerdict& verdict = *image.trust;
+  context.Note({{"signature", verdict.ToJson()}});
+  if (flags.Has("--json")) {
+    out << DumpJson({{"reference", image.reference.String()}, {"manifest_digest", image.manifest_digest},
+                     {"signature", verdict.ToJson()}})
+        << "\n";
+  }
+  if (!verdict.accepted) return ReportError(err, RefusalOf(image.reference, verdict), "");
+  if (!flags.Has("--json")) {
+    out << "accepted " << image.reference.String() << "@" << image.manifest_digest << ": " << verdict.requirements
+        << " in " << verdict.scope << " of " << verdict.policy;
+    if (!verdict.key_fingerprint.empty()) {
+      out << " (key " << verdict.key_fingerprint << ", signed identity " << TerminalSafe(verdict.signed_identity)
+          << ", signs " << verdict.signed_digest << ")";
+    }
+    out << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
+
+const Command& ImageVerifyCommand() {
+  static const Command command{{"image verify", kImageVerifyUsage,
+                                {{"--platform", "--insecure-registry", "--signature-policy"}, {"--json"}, {"--insecure-registry"}},
+                                kOneReference},
+                               true, Verify, /*audited=*/true};
+  return command;
+}
 
 const Command& ImageFetchCommand() {
   static const Command command{{"image fetch", kImageFetchUsage,

@@ -75,7 +75,7 @@ Result<void> CheckQuota(const CliContext& context, const TenantLimits& limits, c
 
 Result<void> CheckTenantRequest(const CliContext& context, const std::string& command, const ParsedFlags& flags) {
   BANGER_TRY(CheckFlags(context.config, flags));
-  if (command != "image pull" && command != "image fetch") return {};
+  if (command != "image pull" && command != "image fetch" && command != "image verify") return {};
   const TenantLimits limits = LimitsFor(context.config, context.requester.user, context.requester.gids);
   BANGER_TRY(CheckRegistry(context.requester, limits, flags.positional.empty() ? "" : flags.positional[0]));
   if (command == "image pull") BANGER_TRY(CheckQuota(context, limits, flags));

@@ -256,6 +256,11 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   image.lease = lease;
   BANGER_TRY(lease->Hold(image.Digests()));  // before the cache is consulted: see cache_lease.h
   // Before the plan goes to the unpacker and before any blob: the signatures.
+  if (options.verdict_only) {
+    BANGER_ASSIGN_OR_RETURN(image.trust, JudgeTrust(&fetcher, cache, options, named, image));
+    BANGER_TRY(fetcher.Shutdown(kShutdownTimeoutMs));
+    return image;
+  }
   BANGER_ASSIGN_OR_RETURN(image.trust, CheckTrust(&fetcher, cache, options, named, image));
   Emit(options, FetchEvent::kResolved, image.manifest_digest, 0, 0);
   if (options.on_plan) options.on_plan(image);
@@ -283,7 +288,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
 // Best effort: without the record, the next pull of this digest asks the registry again.
 // Keyed by the reference as the user wrote it, whether a mirror served it or not.
 void RecordPlan(const BlobCache& cache, const Reference& ref, const FetchOptions& options, const FetchedImage& image) {
-  if (ref.digest.empty()) return;
+  if (ref.digest.empty() || options.verdict_only) return;  // a verdict alone fetched no blob
   (void)PlanRecords(cache.layout()).Save({ref.registry, ref.repository, ref.digest, options.platform}, PlanOf(image));
 }
 
@@ -302,7 +307,8 @@ Result<FetchedImage> FetchImage(const BlobCache& cache, const FetchOptions& opti
   // credentialed pull is served only once the registry has answered this tenant.
   // Nor is an image whose policy scope needs signatures, which the registry holds.
   const bool needs_signatures = options.trust != nullptr && ScopeNeedsSignatures(options.trust->ScopeFor(ref));
-  if (auto offline = options.tenant || needs_signatures ? std::nullopt : OfflineImage(cache, ref, options)) {
+  const bool online = options.tenant || needs_signatures || options.verdict_only;
+  if (auto offline = online ? std::nullopt : OfflineImage(cache, ref, options)) {
     BANGER_TRY(lease->Hold(offline->Digests()));
     if (AllCached(cache, *offline)) {
       BANGER_ASSIGN_OR_RETURN(offline->trust, CheckTrust(nullptr, cache, options, ref, *offline));

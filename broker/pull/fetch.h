@@ -57,6 +57,9 @@ struct FetchOptions {
   // The signature policy (docs/signatures.md), applied after the resolve and before any
   // blob, to the reference as written even when a mirror serves it; null: none.
   const TrustPolicy* trust = nullptr;
+  // `image verify`: stop once the verdict is made, accepted or not (FetchedImage::trust
+  // holds it); no plan goes out and no blob moves.
+  bool verdict_only = false;
 
   std::function<void(const FetchEvent&)> on_event;
   // For unpacking while layers download: the plan once the manifest is verified, and

@@ -146,7 +146,7 @@ Result<std::vector<SignatureCandidate>> FetchSignatures(security::SandboxedChild
   return candidates;
 }
 
-Result<std::optional<TrustVerdict>> CheckTrust(security::SandboxedChild* fetcher, const BlobCache& cache,
+Result<std::optional<TrustVerdict>> JudgeTrust(security::SandboxedChild* fetcher, const BlobCache& cache,
                                                const FetchOptions& options, const Reference& named,
                                                const FetchedImage& image) {
   if (options.trust == nullptr) return std::optional<TrustVerdict>();
@@ -154,25 +154,38 @@ Result<std::optional<TrustVerdict>> CheckTrust(security::SandboxedChild* fetcher
   if (!image.resolved_digest.empty() && image.resolved_digest != image.manifest_digest) {
     digests.push_back(image.resolved_digest);
   }
-  const PolicyScope scope = options.trust->ScopeFor(named);
-  auto refused = [&](const std::string& reason) {
-    return Error{ErrorCode::kInvalidArgument, "the signature policy refuses " + named.String() + ": " + reason + " (" +
-                                                  options.trust->source() + ", " + scope.name + ")"};
-  };
   std::vector<SignatureCandidate> signatures;
-  if (fetcher != nullptr && image.lease && ScopeNeedsSignatures(scope)) {
+  if (fetcher != nullptr && image.lease && ScopeNeedsSignatures(options.trust->ScopeFor(named))) {
     auto fetched = FetchSignatures(*fetcher, cache, options, digests, *image.lease);
     // Signature documents past their bounds, or not what they claim, refuse the image;
     // a registry that cannot be reached is that error, not a verdict.
     if (!fetched && (fetched.error().code == ErrorCode::kOversized || fetched.error().code == ErrorCode::kMalformed)) {
-      return refused(fetched.error().message);
+      TrustVerdict refused = EvaluateTrust(*options.trust, named, digests, {});
+      refused.accepted = false;
+      refused.reason = fetched.error().message;
+      refused.key_fingerprint.clear();
+      refused.key_source.clear();
+      refused.signed_identity.clear();
+      refused.signed_digest.clear();
+      return std::optional<TrustVerdict>(std::move(refused));
     }
     if (!fetched) return fetched.error();
     signatures = std::move(*fetched);
   }
-  TrustVerdict verdict = EvaluateTrust(*options.trust, named, digests, signatures);
-  if (!verdict.accepted) return refused(verdict.reason);
-  return std::optional<TrustVerdict>(std::move(verdict));
+  return std::optional<TrustVerdict>(EvaluateTrust(*options.trust, named, digests, signatures));
+}
+
+Error RefusalOf(const Reference& named, const TrustVerdict& verdict) {
+  return Error{ErrorCode::kInvalidArgument, "the signature policy refuses " + named.String() + ": " + verdict.reason +
+                                                " (" + verdict.policy + ", " + verdict.scope + ")"};
+}
+
+Result<std::optional<TrustVerdict>> CheckTrust(security::SandboxedChild* fetcher, const BlobCache& cache,
+                                               const FetchOptions& options, const Reference& named,
+                                               const FetchedImage& image) {
+  BANGER_ASSIGN_OR_RETURN(std::optional<TrustVerdict> verdict, JudgeTrust(fetcher, cache, options, named, image));
+  if (verdict && !verdict->accepted) return RefusalOf(named, *verdict);
+  return verdict;
 }
 
 }  // namespace banger::broker

@@ -34,9 +34,19 @@ Result<std::vector<SignatureCandidate>> FetchSignatures(security::SandboxedChild
                                                         CacheLease& lease);
 
 // The verdict on `image` (resolved for `named`, the reference as the user wrote it, even
-// when a mirror serves it): nothing without a policy; an error naming the reference, the
-// policy's scope and the reason when the policy refuses it. `fetcher` is null when the
-// image came from the cache alone (then only a scope that needs no signature can pass).
+// when a mirror serves it), accepted or not: nothing without a policy. Signature documents
+// past their bounds or malformed are a refusal; a registry that cannot be reached is an
+// error. `fetcher` is null when the image came from the cache alone (then only a scope
+// that needs no signature can pass).
+Result<std::optional<TrustVerdict>> JudgeTrust(security::SandboxedChild* fetcher, const BlobCache& cache,
+                                               const FetchOptions& options, const Reference& named,
+                                               const FetchedImage& image);
+
+// The refusal of a verdict that did not accept: the reference, the reason, the policy and
+// its scope, in one line.
+Error RefusalOf(const Reference& named, const TrustVerdict& verdict);
+
+// JudgeTrust, and an error (RefusalOf) when the verdict refuses.
 Result<std::optional<TrustVerdict>> CheckTrust(security::SandboxedChild* fetcher, const BlobCache& cache,
                                                const FetchOptions& options, const Reference& named,
                                                const FetchedImage& image);

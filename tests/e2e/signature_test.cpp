@@ -181,6 +181,40 @@ TEST_F(Signatures, EachWayASignatureCanFailIsRefusedByNameBeforeAnyLayer) {
   ExpectRefused(rejected, "the policy rejects every image in this scope", "default");
 }
 
+TEST_F(Signatures, ImageVerifyGivesTheVerdictWithoutFetchingALayer) {
+  const Pushed good = Push("signed/verified", 50);
+  Sign("signed/verified", good.digest, "trusted", "--identity " + good.ref);
+  CommandResult accepted = Banger("image verify " + good.ref);
+  EXPECT_EQ(accepted.exit_status, 0) << accepted.output;
+  EXPECT_EQ(accepted.output.find("accepted " + good.ref + "@" + good.digest + ": sigstoreSigned in " + Scope("signed") +
+                                 " of " + policy_ + " (key " + Fingerprint("trusted") + ", signed identity " + good.ref +
+                                 ", signs " + good.digest + ")"),
+            0u)
+      << accepted.output;
+
+  const Pushed bad = Push("signed/unverified", 51);
+  Sign("signed/unverified", bad.digest, "stranger", "--identity " + bad.ref);
+  CommandResult refused = Banger("image verify --json " + bad.ref);
+  EXPECT_EQ(refused.exit_status, 1) << refused.output;
+  const size_t newline = refused.output.find('\n');
+  const json verdict = json::parse(refused.output.substr(0, newline), nullptr, false);
+  EXPECT_EQ(verdict["signature"]["accepted"], false) << refused.output;
+  EXPECT_NE(verdict["signature"].value("reason", "").find("no signature verifies with the policy's key"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("banger: error: the signature policy refuses " + bad.ref), std::string::npos)
+      << refused.output;
+  for (const Pushed* image : {&good, &bad}) {
+    for (const std::string& layer : image->layers) EXPECT_FALSE(InCache(layer)) << "verify fetched layer " << layer;
+  }
+  EXPECT_EQ(Listed(), json::array()) << "verify publishes nothing";
+
+  // Without a policy there is nothing to refuse, and verify says so.
+  std::ofstream(config_, std::ios::trunc) << "audit_log = " << dir_.path() << "/audit.log\naudit_syslog = none\n";
+  CommandResult none = Banger("image verify " + bad.ref);
+  EXPECT_EQ(none.exit_status, 0) << none.output;
+  EXPECT_NE(none.output.find(bad.ref + ": no signature policy"), std::string::npos) << none.output;
+}
+
 TEST_F(Signatures, AMultiPlatformImageIsAcceptedBySignaturesOfItsIndexOrOfThePlatformsManifest) {
   const std::vector<std::string> platforms = {"--platforms", "linux/amd64,linux/arm64"};
   const Pushed by_index = Push("signed/multi", 30, platforms);
