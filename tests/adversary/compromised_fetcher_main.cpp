@@ -18,6 +18,11 @@
 //                   ...; reconnected: ...").
 //   stall-blobs     resolve honestly, then take every blob request and its pipe and never
 //                   write a byte or answer: only the broker's own deadline ends the pull.
+//   forge-signature resolve honestly; asked for a signature manifest, hand over one of its
+//                   own making whose one layer is a simple-signing payload for exactly
+//                   the digest asked about, signed by no key (it has none), and serve
+//                   that payload when the broker asks for its blob.
+//   document-size   asked for a signature manifest, write a few bytes and report more.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -32,7 +37,9 @@
 #include <vector>
 
 #include "base/address.h"
+#include "base/digest.h"
 #include "base/fd.h"
+#include "base/sha256.h"
 #include "fetcher/fetcher_process.h"
 #include "fetcher/network_gateway.h"
 #include "security/spawn.h"
@@ -67,6 +74,19 @@ class Attacker {
       return true;
     }
     if (g_attack.rfind("plan ", 0) == 0 && message.type == ipc::MessageType::kResolve) return LieAboutThePlan(message);
+    if (message.type == ipc::MessageType::kFetchDocument && (g_attack == "forge-signature" || g_attack == "document-size")) {
+      return ForgeDocument(message);
+    }
+    if (g_attack == "forge-signature" && message.type == ipc::MessageType::kFetchBlob) {
+      BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::Decode<ipc::BlobRequest>(message.body));
+      if (request.blob.digest == banger::Sha256DigestOf(payload_)) {
+        BANGER_TRY(banger::WriteAll(message.fds[0].get(), payload_, "the forged payload"));
+        message.fds[0].reset();
+        BANGER_TRY(channel_.Send(ipc::Message::Make(ipc::MessageType::kBlobDone,
+                                                    ipc::Encode(ipc::BlobDone{request.id, payload_.size()}))));
+        return true;
+      }
+    }
     if (g_attack.rfind("reach-host ", 0) == 0 && message.type == ipc::MessageType::kResolve) return ReachTheHost(message);
     if (g_attack.rfind("resolve ", 0) == 0 && message.type == ipc::MessageType::kResolve) {
       BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest request, ipc::Decode<ipc::ResolveRequest>(message.body));
@@ -88,6 +108,23 @@ class Attacker {
     if (change == "platform") plan.platform = "linux/arm64";
     if (change == "layer-size") plan.layers.front().size += 1;
     BANGER_TRY(channel_.Send(ipc::Message::Make(ipc::MessageType::kResolved, ipc::Encode(plan))));
+    return true;
+  }
+
+  // A signature manifest of its own: one simple-signing layer for the digest asked about,
+  // with a signature no key made; or a document shorter than it says.
+  Result<bool> ForgeDocument(ipc::Message& message) {
+    BANGER_ASSIGN_OR_RETURN(ipc::DocumentRequest request, ipc::Decode<ipc::DocumentRequest>(message.body));
+    const std::string digest = "sha256:" + request.selector.substr(7, 64);
+    payload_ = R"({"critical":{"identity":{"docker-reference":"anything"},"image":{"docker-manifest-digest":")" + digest +
+               R"("},"type":"cosign container image signature"},"optional":null})";
+    const std::string manifest = R"({"schemaVersion":2,"layers":[{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","digest":")" +
+                                 banger::Sha256DigestOf(payload_) + R"(","size":)" + std::to_string(payload_.size()) +
+                                 R"(,"annotations":{"dev.cosignproject.cosign/signature":"MEUCIQD0000000000000000000000000000000000000000000000000000000000wIgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}]})";
+    BANGER_TRY(banger::PwriteAll(message.fds[0].get(), manifest, 0, "the forged manifest"));
+    const uint64_t claimed = g_attack == "document-size" ? manifest.size() + 1 : manifest.size();
+    BANGER_TRY(channel_.Send(ipc::Message::Make(ipc::MessageType::kDocumentFetched,
+                                                ipc::Encode(ipc::DocumentFetched{true, "application/json", claimed}))));
     return true;
   }
 
@@ -165,6 +202,7 @@ class Attacker {
   security::MessageHandler real_;
   std::unique_ptr<banger::fetcher::RegistryClient> client_;  // for the plan it lies about
   std::vector<UniqueFd> kept_;
+  std::string payload_;  // forge-signature's
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 // succeeds, every blob in the cache still hashes to its name, and a clean pull from that
 // cache is byte-identical to one from a fresh cache. Before the pipes, the fetcher held
 // the cache files themselves and rewrote blobs the broker had already linked in.
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <string>
@@ -146,6 +148,58 @@ INSTANTIATE_TEST_SUITE_P(CompromisedFetcher, PlanLie,
                            name.erase(std::remove(name.begin(), name.end(), '-'), name.end());
                            return name;
                          });
+
+}  // namespace
+}  // namespace banger::testing
+
+namespace banger::testing {
+namespace {
+
+// A fetcher cannot make an image pass a signature policy: a signature manifest and payload
+// of its own making, for exactly the digest asked about, still needs a key of the policy's
+// to have signed it; and a document it says is longer than what it wrote is its lie.
+TEST(CompromisedFetcher, AForgedSignatureIsRefusedAndALyingDocumentSizeIsAProtocolBreak) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  auto pushed = registry->Push("signed/app", "v1", {"--layers", "2"});
+  ASSERT_FALSE(pushed.is_null());
+  ScratchDir keys("banger-keys");
+  CommandResult made = RunCommand("/usr/bin/python3 " + FixturesDir() + "/cosign.py keygen --kind ecdsa-p256 --private " +
+                                  keys.path() + "/k.key --public " + keys.path() + "/k.pub 2>&1");
+  ASSERT_EQ(made.exit_status, 0) << made.output;
+  std::ofstream(keys.path() + "/policy.json")
+      << R"({"default": [{"type": "sigstoreSigned", "keyPath": ")" << keys.path()
+      << R"(/k.pub", "signedIdentity": {"type": "matchRepository"}}]})";
+  const std::string ref = registry->host() + "/signed/app:v1";
+  for (const std::string attack : {"forge-signature", "document-size"}) {
+    StandInInstall compromised("banger-fetcher", BANGER_COMPROMISED_FETCHER);
+    std::ofstream(compromised.helper_path("banger-fetcher") + ".attack") << attack << "\n";
+    ScratchDir cache("banger-cache"), state("banger-state");
+    CommandResult pull = BangerIn(compromised.dir(), state.path(), cache.path(),
+                                  "image pull -q --signature-policy " + keys.path() + "/policy.json " + ref);
+    if (attack == "forge-signature") {
+      EXPECT_EQ(pull.exit_status, 1) << pull.output;
+      EXPECT_NE(pull.output.find("banger: error: the signature policy refuses " + ref +
+                                 ": no signature verifies with the policy's key"),
+                std::string::npos)
+          << pull.output;
+    } else {
+      EXPECT_EQ(pull.exit_status, 3) << pull.output;
+      EXPECT_NE(pull.output.find("banger-fetcher broke protocol: the document it wrote is not the size it said"),
+                std::string::npos)
+          << pull.output;
+    }
+    EXPECT_EQ(RunCommand("ls -A " + state.path() + "/images").output, "") << attack << ": nothing published";
+    for (const auto& layer : pushed["images"]["linux/amd64"]["layers"]) {
+      const std::string digest = layer["digest"];
+      EXPECT_NE(::access((cache.path() + "/oci/blobs/sha256/" + digest.substr(7)).c_str(), F_OK), 0)
+          << attack << ": layer fetched before the verdict";
+    }
+    if (RunCommand("ls -A " + cache.path() + "/oci/blobs/sha256 2>/dev/null").output != "") {
+      EXPECT_EQ(BlobsThatDoNotMatchTheirNames(cache.path()), "") << attack;
+    }
+  }
+}
 
 }  // namespace
 }  // namespace banger::testing
