@@ -139,8 +139,10 @@ Result<std::vector<SignatureCandidate>> FetchSignatures(security::SandboxedChild
     BANGER_ASSIGN_OR_RETURN(auto payloads, Payloads(fetcher, cache, options, layers, lease));
     for (size_t i = 0; i < layers.size(); ++i) {
       auto signature = DecodeBase64(layers[i].signature);
-      candidates.push_back({tag + " layer " + std::to_string(i + 1) + " (" + layers[i].digest + ")",
-                            payloads[layers[i].digest], signature ? *signature : std::string()});
+      candidates.push_back({.format = SignatureCandidate::Format::kSimpleSigning,
+                            .where = tag + " layer " + std::to_string(i + 1) + " (" + layers[i].digest + ")",
+                            .payload = payloads[layers[i].digest],
+                            .signature = signature ? *signature : std::string()});
     }
   }
   return candidates;

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "base/text.h"
+#include "broker/trust/dsse.h"
 #include "broker/trust/signed_identity.h"
 #include "broker/trust/simple_signing.h"
 
@@ -18,6 +19,53 @@ struct Attempt {
   std::string reason;
 };
 
+// What a verified signature says it signs: a digest, and the reference it names.
+struct Claim {
+  std::string digest;
+  std::string identity;  // empty: a bundle whose statement names no subject
+};
+
+// The bytes `candidate`'s signature covers.
+std::string SignedBytes(const SignatureCandidate& candidate) {
+  return candidate.format == SignatureCandidate::Format::kDsse ? PreAuthEncoding(candidate.payload_type, candidate.payload)
+                                                               : candidate.payload;
+}
+
+// What a verified payload claims, read only now and only as strictly as the format says.
+Result<std::vector<Claim>> ClaimsOf(const SignatureCandidate& candidate) {
+  if (candidate.format == SignatureCandidate::Format::kSimpleSigning) {
+    BANGER_ASSIGN_OR_RETURN(SimpleSigning payload, ParseSimpleSigning(candidate.payload));
+    return std::vector<Claim>{{payload.manifest_digest, payload.docker_reference}};
+  }
+  if (candidate.payload_type != kInTotoPayloadType) {
+    return Error{ErrorCode::kMalformed, candidate.where + ": its payloadType is not " + std::string(kInTotoPayloadType)};
+  }
+  BANGER_ASSIGN_OR_RETURN(std::vector<StatementSubject> subjects, ParseCosignStatement(candidate.payload));
+  std::vector<Claim> claims;
+  for (StatementSubject& subject : subjects) claims.push_back({std::move(subject.digest), std::move(subject.name)});
+  return claims;
+}
+
+// The claim of `candidate` for one of `digests` that the identity rule accepts.
+Result<Claim> Match(const SignatureCandidate& candidate, const Requirement& requirement, const Reference& image,
+                    const std::vector<std::string>& digests) {
+  BANGER_ASSIGN_OR_RETURN(std::vector<Claim> claims, ClaimsOf(candidate));
+  auto ours = std::find_if(claims.begin(), claims.end(), [&](const Claim& claim) {
+    return std::find(digests.begin(), digests.end(), claim.digest) != digests.end();
+  });
+  if (ours == claims.end()) {
+    std::string mine;
+    for (const std::string& digest : digests) mine += (mine.empty() ? "" : " or ") + digest;
+    return Error{ErrorCode::kInvalidArgument, candidate.where + " signs " + claims.front().digest + ", not this image's " + mine};
+  }
+  if (ours->identity.empty()) {
+    return Error{ErrorCode::kInvalidArgument, candidate.where + " names no identity (its statement's subject has no "
+                                              "name), and " + requirement.identity.Describe() + " needs one"};
+  }
+  BANGER_TRY(MatchSignedIdentity(requirement.identity, image, ours->identity));
+  return *ours;
+}
+
 // The first signature that satisfies `requirement`, into `verdict`; else why none did.
 std::optional<std::string> Satisfy(const Requirement& requirement, const Reference& image,
                                    const std::vector<std::string>& digests,
@@ -26,8 +74,9 @@ std::optional<std::string> Satisfy(const Requirement& requirement, const Referen
   Attempt best;
   for (const SignatureCandidate& candidate : signatures) {
     const PublicKey* verified_by = nullptr;
+    const std::string signed_bytes = SignedBytes(candidate);
     for (const auto& key : requirement.keys) {
-      if (key->Verifies(candidate.payload, candidate.signature)) {
+      if (key->Verifies(signed_bytes, candidate.signature)) {
         verified_by = key.get();
         break;
       }
@@ -40,22 +89,13 @@ std::optional<std::string> Satisfy(const Requirement& requirement, const Referen
       }
       continue;
     }
-    // Only now is the payload read, and only as strictly as containers/image reads it.
-    auto payload = ParseSimpleSigning(candidate.payload);
-    Result<void> matched = payload ? Result<void>() : Result<void>(payload.error());
-    if (payload && std::find(digests.begin(), digests.end(), payload->manifest_digest) == digests.end()) {
-      std::string ours;
-      for (const std::string& digest : digests) ours += (ours.empty() ? "" : " or ") + digest;
-      matched = Error{ErrorCode::kInvalidArgument, candidate.where + " signs " + payload->manifest_digest +
-                                                       ", not this image's " + ours};
-    } else if (payload) {
-      matched = MatchSignedIdentity(requirement.identity, image, payload->docker_reference);
-    }
+    // Only now is the payload read.
+    auto matched = Match(candidate, requirement, image, digests);
     if (matched) {
       verdict.key_fingerprint = verified_by->fingerprint();
       verdict.key_source = verified_by->source();
-      verdict.signed_identity = payload->docker_reference;
-      verdict.signed_digest = payload->manifest_digest;
+      verdict.signed_identity = matched->identity;
+      verdict.signed_digest = matched->digest;
       return std::nullopt;
     }
     if (best.reached != Reached::kVerified) best = {Reached::kVerified, matched.error().message};

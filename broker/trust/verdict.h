@@ -19,9 +19,15 @@ inline constexpr size_t kMaxSignatures = 100;
 
 // One signature as it was fetched, not yet trusted.
 struct SignatureCandidate {
-  std::string where;      // "sha256-<hex>.sig layer 2", for messages
-  std::string payload;    // the exact bytes signed
-  std::string signature;  // the signature's bytes (decoded from base64)
+  enum class Format {
+    kSimpleSigning,  // the tag scheme: the signature is over the payload itself
+    kDsse,           // a bundle's envelope: over PreAuthEncoding(payload_type, payload)
+  };
+  Format format = Format::kSimpleSigning;
+  std::string where;         // "sha256-<hex>.sig layer 2", for messages
+  std::string payload;       // a simple-signing document, or a statement
+  std::string signature;     // the signature's bytes (decoded from base64)
+  std::string payload_type;  // kDsse: the envelope's, which the signature covers too
 };
 
 struct TrustVerdict {

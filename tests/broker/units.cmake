@@ -9,6 +9,6 @@ banger_add_test_binary(broker_unit_tests
   broker/pull/layer_feed_test.cpp
   broker/cli/progress_test.cpp
   broker/registry/catalog_test.cpp broker/registry/network_gate_test.cpp
-  broker/trust/public_key_test.cpp broker/trust/trust_policy_test.cpp broker/trust/verdict_test.cpp)
+  broker/trust/public_key_test.cpp broker/trust/trust_policy_test.cpp broker/trust/verdict_test.cpp broker/trust/dsse_test.cpp)
 target_link_libraries(broker_unit_tests PRIVATE banger_cli banger_trust banger_test_harnesses)
 add_dependencies(broker_unit_tests banger-unpacker banger-sandbox-probe)

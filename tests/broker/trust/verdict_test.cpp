@@ -31,7 +31,7 @@ class VerdictTest : public ::testing::Test {
                       R"(")" + (identity.empty() ? "" : R"(, "signedIdentity": )" + identity) + "}]");
   }
   SignatureCandidate Signed(const std::string& payload, const TestKey& key) {
-    return {"sha256-aaaa.sig layer " + std::to_string(++layer_), payload, key.Sign(payload)};
+    return {.where = "sha256-aaaa.sig layer " + std::to_string(++layer_), .payload = payload, .signature = key.Sign(payload)};
   }
   TrustVerdict Evaluate(const TrustPolicy& policy, const std::vector<SignatureCandidate>& signatures,
                         const std::string& reference = "registry.example.com/app:v1") {

@@ -1,0 +1,128 @@
+// Sigstore bundles in keyed mode: the envelope read without trusting it, the signature
+// checked over DSSE's pre-authentication encoding (the payload type included), and the
+// statement read only then, as cosign's signing statement and nothing else.
+#include "broker/trust/dsse.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "base/base64.h"
+#include "broker/trust/verdict.h"
+#include "tests/broker/trust/test_keys.h"
+
+namespace banger::broker {
+namespace {
+
+using nlohmann::json;
+using testing::TestKey;
+
+const std::string kDigest = "sha256:" + std::string(64, 'a');
+
+std::string Statement(const std::string& name, const std::string& digest,
+                      const std::string& predicate = std::string(kCosignSignPredicate)) {
+  json subject = {{"digest", {{"sha256", digest.substr(7)}}}};
+  if (!name.empty()) subject["name"] = name;
+  return json{{"_type", kInTotoStatementV1}, {"subject", {subject}}, {"predicateType", predicate}, {"predicate", json::object()}}
+      .dump();
+}
+
+SignatureCandidate Enveloped(const std::string& statement, const TestKey& key,
+                             const std::string& type = std::string(kInTotoPayloadType)) {
+  return {.format = SignatureCandidate::Format::kDsse,
+          .where = "referrer sha256:b... bundle",
+          .payload = statement,
+          .signature = key.Sign(PreAuthEncoding(type, statement)),
+          .payload_type = type};
+}
+
+TEST(Dsse, ThePreAuthenticationEncodingIsTheSpecsExample) {
+  EXPECT_EQ(PreAuthEncoding("http://example.com/HelloWorld", "hello world"),
+            "DSSEv1 29 http://example.com/HelloWorld 11 hello world");
+  EXPECT_EQ(PreAuthEncoding("", ""), "DSSEv1 0  0 ");
+}
+
+TEST(Dsse, ABundlesEnvelopeIsReadAndEveryOtherShapeRefused) {
+  const std::string statement = Statement("r.io/app", kDigest);
+  json bundle = {{"mediaType", kBundleMediaType},
+                 {"verificationMaterial", {{"publicKey", {{"hint", "abc"}}}}},
+                 {"dsseEnvelope",
+                  {{"payload", EncodeBase64(statement)}, {"payloadType", kInTotoPayloadType}, {"signatures", {{{"sig", EncodeBase64("sig")}}}}}}};
+  auto envelope = ParseBundleEnvelope(bundle.dump());
+  ASSERT_TRUE(envelope) << envelope.error().message;
+  EXPECT_EQ(envelope->payload, statement);
+  EXPECT_EQ(envelope->payload_type, kInTotoPayloadType);
+  EXPECT_EQ(envelope->signatures, std::vector<std::string>{"sig"});
+  auto refused = [](json changed, const std::string& why) {
+    auto parsed = ParseBundleEnvelope(changed.dump());
+    ASSERT_FALSE(parsed) << changed.dump();
+    EXPECT_NE(parsed.error().message.find(why), std::string::npos) << parsed.error().message;
+  };
+  json extra = bundle;
+  extra["padding"] = "x";
+  refused(extra, "unknown key \"padding\"");
+  json old_version = bundle;
+  old_version["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1";
+  refused(old_version, "not a v0.3 bundle's");
+  json blob = bundle;
+  blob.erase("dsseEnvelope");
+  blob["messageSignature"] = json::object();
+  refused(blob, "a messageSignature signs a blob, not an image");
+  json not_base64 = bundle;
+  not_base64["dsseEnvelope"]["payload"] = "not base64!";
+  refused(not_base64, "\"payload\" is not base64");
+  json no_signatures = bundle;
+  no_signatures["dsseEnvelope"]["signatures"] = json::array();
+  refused(no_signatures, "no signatures");
+  EXPECT_FALSE(ParseBundleEnvelope(std::string(kMaxBundleBytes + 1, ' ')));
+  EXPECT_FALSE(ParseBundleEnvelope(R"({"mediaType": "a", "mediaType": "b"})")) << "a key twice";
+}
+
+class DsseVerdict : public ::testing::Test {
+ protected:
+  TrustVerdict Evaluate(const std::vector<SignatureCandidate>& signatures, const std::string& identity = "") {
+    auto policy = TrustPolicy::Parse(R"({"default": [{"type": "sigstoreSigned", "keyData": ")" + key_.PublicPemBase64() +
+                                         R"(")" + (identity.empty() ? "" : R"(, "signedIdentity": )" + identity) + "}]}",
+                                     "policy.json", [](const std::string&) -> Result<std::string> { return std::string(); });
+    if (!policy) throw std::runtime_error(policy.error().message);
+    return EvaluateTrust(*policy, *ParseReference("r.io/app:1"), {kDigest}, signatures);
+  }
+  TestKey key_{"ecdsa-p256"};
+};
+
+TEST_F(DsseVerdict, AcceptsAStatementSignedOverItsEnvelopeAndNamingThisImage) {
+  const TrustVerdict verdict = Evaluate({Enveloped(Statement("r.io/app:1", kDigest), key_)});
+  EXPECT_TRUE(verdict.accepted) << verdict.reason;
+  EXPECT_EQ(verdict.signed_digest, kDigest);
+  EXPECT_EQ(verdict.signed_identity, "r.io/app:1");
+}
+
+TEST_F(DsseVerdict, RefusesEachWayABundleCanFail) {
+  const std::string good = Statement("r.io/app:1", kDigest);
+  SignatureCandidate over_the_statement_alone = Enveloped(good, key_);
+  over_the_statement_alone.signature = key_.Sign(good);
+  SignatureCandidate retyped = Enveloped(good, key_);
+  retyped.payload_type = "application/json";
+  const struct {
+    const char* what;
+    SignatureCandidate candidate;
+    std::string reason;
+  } cases[] = {
+      {"signed without the encoding", over_the_statement_alone, "no signature verifies with the policy's key"},
+      {"the payload type changed", retyped, "no signature verifies with the policy's key"},
+      {"signed, but another payload type", Enveloped(good, key_, "application/json"), "its payloadType is not application/vnd.in-toto+json"},
+      {"an attestation", Enveloped(Statement("r.io/app:1", kDigest, "https://slsa.dev/provenance/v1"), key_),
+       "an attestation is not a signature"},
+      {"another image", Enveloped(Statement("r.io/app:1", "sha256:" + std::string(64, 'b')), key_), "not this image's " + kDigest},
+      {"no name", Enveloped(Statement("", kDigest), key_), "names no identity (its statement's subject has no name)"},
+      {"another name", Enveloped(Statement("r.io/other:1", kDigest), key_), "the signature is for \"r.io/other:1\""},
+  };
+  for (const auto& c : cases) {
+    const TrustVerdict verdict = Evaluate({c.candidate});
+    EXPECT_FALSE(verdict.accepted) << c.what;
+    EXPECT_NE(verdict.reason.find(c.reason), std::string::npos) << c.what << ": " << verdict.reason;
+  }
+  EXPECT_TRUE(Evaluate({Enveloped(Statement("r.io/app", kDigest), key_)}, R"({"type": "matchRepository"})").accepted);
+}
+
+}  // namespace
+}  // namespace banger::broker
