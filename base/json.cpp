@@ -91,6 +91,13 @@ Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth) {
   }
 }
 
+const nlohmann::json& FieldOrNull(const nlohmann::json& object, std::string_view key) {
+  static const nlohmann::json kNull;
+  if (!object.is_object()) return kNull;
+  auto found = object.find(key);
+  return found == object.end() ? kNull : *found;
+}
+
 std::string DumpJson(const nlohmann::json& value, int indent) {
   // ASCII only: whatever a string holds (a helper's or a registry's words), the text
   // carries no byte a terminal could act on.

@@ -18,6 +18,9 @@ Result<nlohmann::json> ParseJsonBounded(std::string_view text, int max_depth = 3
 // would keep silently, last one winning): for documents whose every field is checked,
 // such as a signature's payload or a trust policy.
 Result<nlohmann::json> ParseJsonStrict(std::string_view text, int max_depth = 32);
+// `object`'s `key`, or null when `object` is no object or lacks it: for documents a peer
+// wrote, where operator[] on a const object would read past the end for a missing key.
+const nlohmann::json& FieldOrNull(const nlohmann::json& object, std::string_view key);
 // JSON text of `value`, with bytes that are not UTF-8 replaced by U+FFFD.
 std::string DumpJson(const nlohmann::json& value, int indent = -1);
 

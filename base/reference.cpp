@@ -136,7 +136,10 @@ Result<Reference> ParseReference(std::string_view text) {
     if (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
         first == "localhost" || (!first.empty() && first.front() == '[')) {
       if (!IsRegistryHost(first)) return Invalid(text, "registry host '" + std::string(first) + "' is not valid");
+      // Host names are not case-sensitive: one spelling, so that every rule keyed by the
+      // registry (a signature policy's scope, insecure_registries, mirrors) sees it.
       ref.registry = std::string(first);
+      for (char& c : ref.registry) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
       path = name.substr(first_slash + 1);
     }
   }

@@ -56,11 +56,12 @@ class FetcherService {
     if (!client_) return Error{ErrorCode::kUnexpected, "document requested before the image was resolved"};
     BANGER_ASSIGN_OR_RETURN(ipc::DocumentRequest request, ipc::Decode<ipc::DocumentRequest>(message.body));
     BANGER_ASSIGN_OR_RETURN(std::optional<RegistryClient::FetchedDocument> document,
-                            client_->FetchDocument(request.selector, request.referrers));
+                            client_->FetchDocument(request.selector, request.referrers, request.artifact_type, request.page));
     ipc::DocumentFetched fetched;
     if (document) {
       BANGER_TRY(PwriteAll(message.fds[0].get(), document->body, 0, "writing a document for the broker"));
-      fetched = {true, document->media_type.substr(0, ipc::kMaxBlobMediaTypeBytes), document->body.size()};
+      fetched = {true, document->media_type.substr(0, ipc::kMaxBlobMediaTypeBytes), document->body.size(),
+                 document->next.substr(0, ipc::kMaxUrlBytes)};
     }
     return channel_.Send(ipc::Message::Make(ipc::MessageType::kDocumentFetched, ipc::Encode(fetched)));
   }

@@ -300,7 +300,27 @@ Result<ResolvedDocuments> RegistryClient::Resolve(const Platform& want) {
   return Error{ErrorCode::kMalformed, where + ": indexes nested deeper than " + std::to_string(ipc::kMaxIndexDepth)};
 }
 
-Result<std::optional<RegistryClient::FetchedDocument>> RegistryClient::FetchDocument(const std::string& selector, bool referrers) {
+namespace {
+
+// The path of a Link header's rel="next" target (RFC 8288), when it is a path of this
+// registry's referrers of `digest` ("/v2/REPO/referrers/DIGEST?..."); else empty.
+std::string NextPage(const std::string& link, const std::string& repository_path, const std::string& digest) {
+  const size_t open = link.find('<'), close = link.find('>');
+  if (open != 0 || close == std::string::npos || link.find("rel=\"next\"", close) == std::string::npos) return "";
+  std::string target = link.substr(1, close - 1);
+  const std::string prefix = repository_path + "/referrers/" + digest;
+  if (target.rfind(prefix, 0) != 0 || (target.size() > prefix.size() && target[prefix.size()] != '?')) return "";
+  for (char c : target) {
+    if (c <= ' ' || c == '#' || c == '\\' || c > '~') return "";
+  }
+  return target;
+}
+
+}  // namespace
+
+Result<std::optional<RegistryClient::FetchedDocument>> RegistryClient::FetchDocument(const std::string& selector, bool referrers,
+                                                                                     const std::string& artifact_type,
+                                                                                     const std::string& page) {
   const bool digest = IsValidDigest(selector);
   if (referrers ? !digest : !(digest || IsValidTag(selector))) {
     return Error{ErrorCode::kInvalidArgument, "'" + selector.substr(0, 80) + "' is not a " + (referrers ? "digest" : "tag or digest")};
@@ -309,18 +329,31 @@ Result<std::optional<RegistryClient::FetchedDocument>> RegistryClient::FetchDocu
     auto fetched = FetchManifest(selector);
     if (!fetched && fetched.error().code == ErrorCode::kNotFound) return std::optional<FetchedDocument>();
     if (!fetched) return fetched.error();
-    return std::optional<FetchedDocument>(FetchedDocument{std::move(fetched->response.body), fetched->response.Header("content-type")});
+    return std::optional<FetchedDocument>(FetchedDocument{std::move(fetched->response.body), fetched->response.Header("content-type"), ""});
   }
   BANGER_ASSIGN_OR_RETURN(std::string base, RepositoryUrl());
+  // base is scheme://host/v2/REPO: the registry's origin, and the repository's path.
+  const size_t path_at = base.find("/v2/");
+  const std::string origin = base.substr(0, path_at), repository_path = base.substr(path_at);
+  std::string url = base + "/referrers/" + selector;
+  if (!page.empty()) {
+    if (NextPage("<" + page + ">; rel=\"next\"", repository_path, selector) != page) {
+      return Error{ErrorCode::kInvalidArgument, "a referrers page outside " + repository_path + "/referrers/" + selector};
+    }
+    url = origin + page;
+  } else if (!artifact_type.empty()) {
+    url += "?artifactType=" + UrlEscape(artifact_type);
+  }
   const std::string where = "referrers of " + reference_.registry + "/" + reference_.repository + "@" + selector;
   HttpClient http(options_.gateway);
-  HttpRequest request{.url = base + "/referrers/" + selector, .headers = {"Accept: " + std::string(media::kOciIndex)}};
+  HttpRequest request{.url = url, .headers = {"Accept: " + std::string(media::kOciIndex)}};
   BANGER_ASSIGN_OR_RETURN(HttpResponse response, Exchange(http, request, options_.limits.max_bytes, nullptr, nullptr, where));
   if (response.status == 404) return std::optional<FetchedDocument>();
   if (response.status != 200) {
     return Error{ErrorCode::kIo, where + ": registry answered " + std::to_string(response.status)};
   }
-  return std::optional<FetchedDocument>(FetchedDocument{std::move(response.body), response.Header("content-type")});
+  std::string next = NextPage(response.Header("link"), repository_path, selector);
+  return std::optional<FetchedDocument>(FetchedDocument{std::move(response.body), response.Header("content-type"), std::move(next)});
 }
 
 Result<uint64_t> RegistryClient::DownloadBlob(const Descriptor& blob, int fd, const Progress& progress) {

@@ -71,11 +71,15 @@ class RegistryClient {
   // Another document of the repository, for its signatures: the manifest `selector` (a
   // tag or digest) names, or with `referrers` the referrers index of a digest. Nothing
   // when the registry answers 404 (no such tag, or no referrers API).
+  // A referrers page is asked with `artifact_type` as the filter, and `page` (a previous
+  // page's `next`) after the first.
   struct FetchedDocument {
     std::string body;
     std::string media_type;  // the Content-Type
+    std::string next;        // referrers: the next page's path on the registry, if any
   };
-  Result<std::optional<FetchedDocument>> FetchDocument(const std::string& selector, bool referrers);
+  Result<std::optional<FetchedDocument>> FetchDocument(const std::string& selector, bool referrers,
+                                                       const std::string& artifact_type = "", const std::string& page = "");
 
  private:
   struct Fetched {

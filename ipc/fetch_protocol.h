@@ -126,31 +126,38 @@ struct UrlRequest {
 };
 
 // kFetchDocument: another document of the resolved repository, for the signatures
-// (docs/signatures.md): the manifest a tag or digest names, or with `referrers` the
-// index of the manifests that name `selector` (a digest) as their subject. fd: where the
-// document goes.
+// (docs/signatures.md): the manifest a tag or digest names, or with `referrers` a page of
+// the index of the manifests that name `selector` (a digest) as their subject, filtered
+// by `artifact_type` where the registry can; `page` is a previous page's `next` (empty:
+// the first). fd: where the document goes.
 struct DocumentRequest {
   static constexpr const char* kName = "fetch-document";
   std::string selector;  // a tag, or "sha256:<hex>"
   bool referrers = false;
+  std::string artifact_type;
+  std::string page;
   bool operator==(const DocumentRequest&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
     v.String("selector", s.selector, 128 + 7).Bool("referrers", s.referrers);
+    v.String("artifact_type", s.artifact_type, kMaxBlobMediaTypeBytes).String("page", s.page, kMaxUrlBytes);
   }
 };
 
 // kDocumentFetched: whether the registry has it (a 404 is `found` false, not an error),
-// what its Content-Type said, and how many bytes went into the fd.
+// what its Content-Type said, how many bytes went into the fd, and for referrers the
+// next page's path (the Link header's rel="next" on the registry's host; empty: none).
 struct DocumentFetched {
   static constexpr const char* kName = "document-fetched";
   bool found = false;
   std::string media_type;
   uint64_t size = 0;
+  std::string next;
   bool operator==(const DocumentFetched&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
     v.Bool("found", s.found).String("media_type", s.media_type, kMaxBlobMediaTypeBytes).Uint("size", s.size, kMaxBlobBytes);
+    v.String("next", s.next, kMaxUrlBytes);
   }
 };
 

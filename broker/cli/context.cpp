@@ -119,7 +119,10 @@ Result<std::optional<TrustPolicy>> CliContext::SignaturePolicy(const std::string
     return ReadWholeFd(fd.get(), limit, file);
   };
   auto text = read(path, named_by, 1 << 20);
-  if (!text && !named && ::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return std::optional<TrustPolicy>();
+  // Only nothing at all at the default path means no policy: a dangling symlink there is
+  // an error, not a policy turned off.
+  struct stat st {};
+  if (!text && !named && ::lstat(path.c_str(), &st) != 0 && errno == ENOENT) return std::optional<TrustPolicy>();
   if (!text) return Error{text.error().code, "signature policy: " + text.error().message};
   BANGER_ASSIGN_OR_RETURN(TrustPolicy policy,
                           TrustPolicy::Parse(*text, path, [&](const std::string& key) { return read(key, "keyPath in " + path, 64 * 1024); }));

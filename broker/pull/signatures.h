@@ -22,6 +22,20 @@ inline constexpr std::string_view kSimpleSigningMediaType = "application/vnd.dev
 inline constexpr std::string_view kCosignSignatureAnnotation = "dev.cosignproject.cosign/signature";
 inline constexpr size_t kMaxSignatureTextBytes = 16 * 1024;  // a base64 signature, RSA-4096's included
 
+// A signature's layer, as a signature manifest describes it: not trusted, only bounded.
+struct SignatureLayer {
+  std::string digest;
+  uint64_t size = 0;
+  std::string signature;  // base64, as the annotation holds it (the tag scheme's)
+  std::string media_type = std::string(kSimpleSigningMediaType);
+};
+
+// The simple-signing layers of a signature manifest (`where` names it), each bounded
+// before a byte of it is fetched; other layers are passed over. More than
+// kMaxSignatures, or one larger than a payload may be, is kOversized; a manifest that is
+// not one, kMalformed.
+Result<std::vector<SignatureLayer>> SignatureLayersOf(const std::string& text, const std::string& where);
+
 // The tag cosign's tag scheme stores the signatures of `digest` under: sha256-<hex>.sig.
 std::string SignatureTag(const std::string& digest);
 

@@ -6,6 +6,8 @@
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 
+#include <vector>
+
 #include "base/digest.h"
 #include "base/sha256.h"
 
@@ -50,7 +52,9 @@ KeyKind KindOf(EVP_PKEY* key) {
 
 struct PublicKey::Handle {
   EVP_PKEY* key = nullptr;
-  const EVP_MD* digest = nullptr;
+  // The digests a signature may have been made with: the curve's own, and for P-384 and
+  // P-521 also SHA-256, which containers/image and older cosign use with every key.
+  std::vector<const EVP_MD*> digests;
   ~Handle() { EVP_PKEY_free(key); }
 };
 
@@ -72,7 +76,15 @@ Result<PublicKey> PublicKey::FromPem(std::string_view pem, const std::string& so
   if (kind.name.empty()) {
     return refused("not a key cosign signs with (ECDSA P-256, P-384 or P-521, RSA of at least 2048 bits, Ed25519)");
   }
-  handle->digest = kind.digest;
+  handle->digests = {kind.digest};
+  if (kind.name == "ecdsa-p384" || kind.name == "ecdsa-p521") handle->digests.push_back(EVP_sha256());
+  // One key per file, and nothing after it.
+  char rest[64];
+  for (int got; (got = BIO_read(bio.get(), rest, sizeof rest)) > 0;) {
+    for (int i = 0; i < got; ++i) {
+      if (rest[i] != '\n' && rest[i] != '\r' && rest[i] != ' ' && rest[i] != '\t') return refused("more follows the key");
+    }
+  }
   unsigned char* der = nullptr;
   const int der_length = i2d_PUBKEY(handle->key, &der);
   if (der_length <= 0) return refused("cannot be encoded");
@@ -83,12 +95,17 @@ Result<PublicKey> PublicKey::FromPem(std::string_view pem, const std::string& so
 }
 
 bool PublicKey::Verifies(std::string_view payload, std::string_view signature) const {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!context) return false;
-  if (EVP_DigestVerifyInit(context.get(), nullptr, handle_->digest, nullptr, handle_->key) != 1) return false;
-  // One call: Ed25519 verifies only in one shot, and the others accept it too.
-  return EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
-                          reinterpret_cast<const unsigned char*>(payload.data()), payload.size()) == 1;
+  for (const EVP_MD* digest : handle_->digests) {
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!context) return false;
+    if (EVP_DigestVerifyInit(context.get(), nullptr, digest, nullptr, handle_->key) != 1) continue;
+    // One call: Ed25519 verifies only in one shot, and the others accept it too.
+    if (EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                         reinterpret_cast<const unsigned char*>(payload.data()), payload.size()) == 1) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace banger::broker

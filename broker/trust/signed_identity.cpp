@@ -33,11 +33,14 @@ Error Mismatch(const SignedIdentity& identity, std::string_view signed_text, con
                                                 identity.Describe() + " wants " + expected};
 }
 
+// As containers/image: a signature naming a repository alone matches nothing here; a
+// digest reference (without a tag) takes any signed reference of its repository; any
+// other reference, exactly itself.
 Result<void> RepoDigestOrExact(const SignedIdentity& identity, const Reference& image, const SignedName& signed_name,
                                std::string_view signed_text) {
-  if (!image.digest.empty()) {
-    if (NameOf(signed_name.ref) == NameOf(image)) return {};
-    return Mismatch(identity, signed_text, "repository " + NameOf(image));
+  if (!image.digest.empty() && image.tag.empty()) {
+    if (signed_name.versioned && NameOf(signed_name.ref) == NameOf(image)) return {};
+    return Mismatch(identity, signed_text, "a tag or digest in repository " + NameOf(image));
   }
   if (signed_name.versioned && Canonical(signed_name.ref) == Canonical(image)) return {};
   return Mismatch(identity, signed_text, Canonical(image));

@@ -1,5 +1,6 @@
 #include "broker/trust/trust_policy.h"
 
+#include <algorithm>
 #include <set>
 
 #include "base/base64.h"
@@ -12,6 +13,14 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kMaxPolicyBytes = 1 << 20;
+
+// The registry as a scope names it: docker's aliases of Docker Hub and a registry's
+// default port (443) spell the same registry, and a scope keyed by one holds for all.
+std::string ScopeRegistry(std::string registry) {
+  if (registry.size() > 4 && registry.ends_with(":443")) registry.resize(registry.size() - 4);
+  if (registry == "index.docker.io" || registry == "registry-1.docker.io") registry = "docker.io";
+  return registry;
+}
 constexpr size_t kMaxKeysPerRequirement = 64;
 
 // The policy's parse, with `where` ("transports.docker \"ghcr.io\" [0]") in every error.
@@ -212,16 +221,36 @@ Result<SignedIdentity> PolicyReader::Identity(const json& item, const std::strin
   return identity;
 }
 
-// A docker transport scope: "*.domain", or a reference naming a registry at least.
-bool IsDockerScope(const std::string& scope) {
+bool HasUpper(const std::string& text) {
+  return std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+// Why `scope` is no docker scope banger can match, or "" when it is one: "*.domain", or
+// a canonical reference that starts with its registry (lowercase, no default port, no
+// alias): a scope that could never match would be a rule that silently does nothing.
+std::string WhyNotADockerScope(const std::string& scope) {
+  if (HasUpper(scope)) return "scopes are lowercase (names are compared in canonical form)";
   if (scope.rfind("*.", 0) == 0) {
     const std::string domain = scope.substr(2);
-    return !domain.empty() && domain.find_first_of("/:@*") == std::string::npos && domain.front() != '.' &&
-           domain.back() != '.';
+    const bool valid = !domain.empty() && domain.find_first_of("/:@*") == std::string::npos && domain.front() != '.' &&
+                       domain.back() != '.';
+    return valid ? "" : "a wildcard is *.DOMAIN";
   }
-  if (scope.find("://") != std::string::npos || scope.back() == '/') return false;
+  const std::string host = scope.substr(0, scope.find('/'));
+  const bool registry_like = host.find_first_of(".:") != std::string::npos || host == "localhost" || host.front() == '[';
+  if (scope.find("://") != std::string::npos || scope.back() == '/' || !registry_like) {
+    return "not a docker scope: it must start with the registry (REGISTRY[/NAMESPACE...][:TAG|@DIGEST] or *.DOMAIN; "
+           "docker.io/library/alpine, not alpine)";
+  }
+  if (ScopeRegistry(host) != host) return "name the registry as " + ScopeRegistry(host) + " (the same registry, in canonical form)";
   const size_t slash = scope.find('/');
-  return ParseReference(slash == std::string::npos ? scope + "/x" : scope).ok();
+  auto ref = ParseReference(slash == std::string::npos ? scope + "/x" : scope);
+  if (!ref) return "not a docker scope: " + ref.error().message;
+  const std::string last = scope.substr(scope.rfind('/') + 1);
+  if (slash != std::string::npos && last.find_first_of(":@") != std::string::npos && ref->String() != scope) {
+    return "a scope with a tag or digest is a canonical reference (" + ref->String() + ")";
+  }
+  return "";
 }
 
 }  // namespace
@@ -272,7 +301,9 @@ Result<TrustPolicy> TrustPolicy::Parse(std::string_view text, const std::string&
       // Other transports (docker-daemon, oci, ...) are checked, never consulted: banger
       // pulls from registries only.
       if (transport != "docker") continue;
-      if (!scope.empty() && !IsDockerScope(scope)) return reader.Invalid(at, "not a docker scope (REGISTRY[/NAMESPACE...][:TAG|@DIGEST] or *.DOMAIN)");
+      if (!scope.empty()) {
+        if (const std::string why = WhyNotADockerScope(scope); !why.empty()) return reader.Invalid(at, why);
+      }
       out.docker_.emplace_back(scope, std::move(parsed_requirements));
     }
   }
@@ -287,7 +318,7 @@ TrustPolicy TrustPolicy::AcceptAnything() {
 }
 
 std::vector<std::string> PolicyScopesOf(const Reference& ref) {
-  std::string name = ref.registry + "/" + ref.repository;
+  std::string name = ScopeRegistry(ref.registry) + "/" + ref.repository;
   std::vector<std::string> scopes = {name + (ref.digest.empty() ? ":" + ref.tag : "@" + ref.digest)};
   for (;;) {
     scopes.push_back(name);
@@ -297,7 +328,7 @@ std::vector<std::string> PolicyScopesOf(const Reference& ref) {
   }
   // Wildcards take the registry's host without its port: a.b.example.com gives
   // *.b.example.com, *.example.com and *.com.
-  std::string host = ref.registry;
+  std::string host = ScopeRegistry(ref.registry);
   if (host.front() != '[') host = host.substr(0, host.find(':'));
   for (size_t dot = host.find('.'); dot != std::string::npos; dot = host.find('.', dot + 1)) {
     scopes.push_back("*." + host.substr(dot + 1));

@@ -1,3 +1,4 @@
+#include "base/base64.h"
 #include "base/json.h"
 
 #include <gtest/gtest.h>
@@ -39,6 +40,37 @@ TEST(Json, DumpReplacesBytesThatAreNotUtf8AndIsAscii) {
   // Nothing a terminal acts on: escape, DEL, a C1 control (U+009B, CSI) and a bidi override.
   const std::string hostile = DumpJson(nlohmann::json{{"m", std::string("\x1b[2J\x7f\xc2\x9b\xe2\x80\xae")}});
   EXPECT_EQ(hostile, "{\"m\":\"\\u001b[2J\\u007f\\u009b\\u202e\"}");
+}
+
+TEST(Json, StrictParsingRefusesAKeyTwiceInOneObjectOnly) {
+  EXPECT_TRUE(ParseJsonStrict(R"({"a": {"b": 1}, "c": {"b": 2}, "d": [{"b": 1}, {"b": 2}]})"));
+  auto twice = ParseJsonStrict(R"({"a": {"b": 1, "b": 2}})");
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().message, "invalid JSON: the key \"b\" appears twice in one object");
+  EXPECT_FALSE(ParseJsonStrict(R"({"a": 1, "\u0061": 2})")) << "the same key, escaped";
+  EXPECT_FALSE(ParseJsonStrict("{\"a\": 1,}")) << "still JSON first";
+}
+
+TEST(Json, FieldOrNullNeverReadsAMissingKey) {
+  const nlohmann::json object = {{"a", 1}};
+  EXPECT_EQ(FieldOrNull(object, "a"), 1);
+  EXPECT_TRUE(FieldOrNull(object, "missing").is_null());
+  EXPECT_TRUE(FieldOrNull(nlohmann::json::array(), "a").is_null());
+  EXPECT_TRUE(FieldOrNull(FieldOrNull(object, "missing"), "deeper").is_null());
+}
+
+TEST(Base64, DecodesOnlyStrictPaddedBase64) {
+  EXPECT_EQ(*DecodeBase64("QUJD"), "ABC");
+  EXPECT_EQ(*DecodeBase64("QUI="), "AB");
+  EXPECT_EQ(*DecodeBase64("QQ=="), "A");
+  EXPECT_EQ(*DecodeBase64(""), "");
+  for (const char* bad : {"QQ==QUJD", "A===", "====", "QUJD    ", "QQ==\n\n\n\n", "QUJ", "QU!D", "QU\nD"}) {
+    EXPECT_FALSE(DecodeBase64(bad)) << bad;
+  }
+  EXPECT_EQ(EncodeBase64("ABC"), "QUJD");
+  EXPECT_EQ(EncodeBase64("A"), "QQ==");
+  const std::string bytes("\x00\xff\x10 binary", 10);
+  EXPECT_EQ(*DecodeBase64(EncodeBase64(bytes)), bytes);
 }
 
 }  // namespace

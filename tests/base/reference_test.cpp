@@ -84,6 +84,14 @@ TEST(Reference, MalformedReferencesAreNamedErrors) {
   EXPECT_FALSE(ParseReference(std::string(300, 'a')));
 }
 
+TEST(Reference, TheRegistryHostIsLowercase) {
+  auto upper = ParseReference("GHCR.IO/team/app:1");
+  ASSERT_TRUE(upper);
+  EXPECT_EQ(upper->registry, "ghcr.io");
+  EXPECT_EQ(ParseReference("Index.Docker.IO/library/alpine")->registry, "docker.io");
+  EXPECT_EQ(ParseReference("Registry.Example.com:5000/a/B:1").ok(), false) << "repository names stay lowercase-only";
+}
+
 TEST(Reference, CanonicalStringAndApiHost) {
   auto ref = ParseReference("debian:bookworm");
   ASSERT_TRUE(ref);

@@ -6,7 +6,7 @@
 banger_add_test_binary(broker_unit_tests
   broker/store/cache_lease_test.cpp broker/store/prune_test.cpp broker/store/incoming_blob_test.cpp broker/store/image_store_test.cpp
   broker/store/audit_log_test.cpp
-  broker/pull/layer_feed_test.cpp
+  broker/pull/layer_feed_test.cpp broker/pull/signatures_test.cpp
   broker/cli/progress_test.cpp
   broker/registry/catalog_test.cpp broker/registry/network_gate_test.cpp
   broker/trust/public_key_test.cpp broker/trust/trust_policy_test.cpp broker/trust/verdict_test.cpp broker/trust/dsse_test.cpp)

@@ -181,6 +181,101 @@ TEST_F(Signatures, EachWayASignatureCanFailIsRefusedByNameBeforeAnyLayer) {
   ExpectRefused(rejected, "the policy rejects every image in this scope", "default");
 }
 
+// cosign's new bundle format: a sigstore bundle (DSSE over an in-toto statement) in a
+// referrer manifest. distribution 2.8 has no referrers API, so the fallback tag
+// sha256-<hex> lists the referrers, as the OCI distribution spec says.
+TEST_F(Signatures, ABundleFoundThroughTheReferrersFallbackTagIsVerified) {
+  const Pushed image = Push("signed/bundled", 60);
+  Sign("signed/bundled", image.digest, "trusted", "--scheme referrers --identity " + image.ref);
+  CommandResult pulled = Banger("image pull -q " + image.ref);
+  ASSERT_EQ(pulled.exit_status, 0) << pulled.output;
+  const json verdict = Listed()[0]["signature"];
+  EXPECT_EQ(verdict["key_fingerprint"], Fingerprint("trusted")) << verdict.dump();
+  EXPECT_EQ(verdict["signed_identity"], image.ref);
+  EXPECT_EQ(verdict["signed_digest"], image.digest);
+
+  // A bundle by another key, one for another image, and a tampered one: refused by name.
+  const Pushed stranger = Push("signed/bundled-stranger", 61);
+  Sign("signed/bundled-stranger", stranger.digest, "stranger", "--scheme referrers --identity " + stranger.ref);
+  ExpectRefused(stranger, "no signature verifies with the policy's key", Scope("signed"));
+  const Pushed a = Push("signed/bundled-a", 62), b = Push("signed/bundled-b", 63);
+  Sign("signed/bundled-b", b.digest, "trusted", "--scheme referrers --identity " + b.ref + " --signed-digest " + a.digest);
+  ExpectRefused(b, "signs " + a.digest + ", not this image's " + b.digest, Scope("signed"));
+  const Pushed tampered = Push("signed/bundled-tampered", 64);
+  Sign("signed/bundled-tampered", tampered.digest, "trusted", "--scheme referrers --tamper --identity " + tampered.ref);
+  ExpectRefused(tampered, "no signature verifies with the policy's key", Scope("signed"));
+  // cosign writes no subject name: the statement names no identity for the policy to check.
+  const Pushed nameless = Push("signed/bundled-nameless", 65);
+  Sign("signed/bundled-nameless", nameless.digest, "trusted",
+       "--scheme referrers --payload-json '{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"digest\":"
+       "{\"sha256\":\"" + nameless.digest.substr(7) + "\"}}],\"predicateType\":\"https://sigstore.dev/cosign/sign/v1\","
+       "\"predicate\":{}}'");
+  ExpectRefused(nameless, "names no identity (its statement's subject has no name)", Scope("signed"));
+}
+
+// The OCI 1.1 referrers API, which distribution 2.8 lacks, served by the fixture proxy in
+// front of the registry: the broker follows its pages (one referrer a page here), asks
+// for bundles only and filters again itself, and refuses by name a listed referrer that
+// is not there or is no signature of this image.
+TEST_F(Signatures, TheReferrersApiIsFollowedPageByPageAndWhatItListsIsChecked) {
+  auto paged = TestProxy::Start(registry_->host(), {"--referrers-api", "1"});
+  ASSERT_TRUE(paged);
+  const std::string via = paged->host();
+  // Whichever front the image comes through, its signatures name the first one.
+  std::ofstream(policy_, std::ios::trunc) << R"({"default": [{"type": "sigstoreSigned", "keyPath": ")" << dir_.path()
+                                           << R"(/trusted.pub", "signedIdentity": {"type": "exactRepository", "dockerRepository": ")"
+                                           << via << R"(/signed/paged"}}]})";
+  const Pushed image = Push("signed/paged", 70);
+  const std::string ref = via + "/signed/paged:v1";
+  // Two bundles by a stranger first, then the trusted one: on the third page.
+  Sign("signed/paged", image.digest, "stranger", "--scheme referrers --count 2 --identity " + ref);
+  Sign("signed/paged", image.digest, "trusted", "--scheme referrers --identity " + ref);
+  CommandResult pulled = Banger("image pull -q " + ref);
+  ASSERT_EQ(pulled.exit_status, 0) << pulled.output;
+  size_t pages = 0;
+  bool filtered = false;
+  for (const json& entry : paged->Log()) {
+    const std::string path = entry.value("path", "");
+    if (path.find("/referrers/" + image.digest) == std::string::npos) continue;
+    ++pages;
+    filtered |= path.find("artifactType=application%2Fvnd.dev.sigstore.bundle.v0.3%2Bjson") != std::string::npos;
+  }
+  EXPECT_EQ(pages, 3u) << "one referrer a page";
+  EXPECT_TRUE(filtered) << "the broker asks for bundles only";
+
+  const std::string missing = "sha256:" + std::string(64, '0');
+  const std::string bundle_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+  const struct {
+    std::string listed, reason;
+  } hostile[] = {
+      {R"({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": ")" + missing +
+           R"(", "size": 100, "artifactType": ")" + bundle_type + R"("})",
+       "the referrers of " + image.digest + " list " + missing + ", which the registry does not have"},
+      {R"({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": ")" + image.digest +
+           R"(", "size": 100, "artifactType": ")" + bundle_type + R"("})",
+       "referrer " + image.digest + " is listed among the referrers of " + image.digest + " but names another subject"},
+  };
+  for (const auto& h : hostile) {
+    auto proxy = TestProxy::Start(registry_->host(), {"--referrers-api", "5", "--referrers-unfiltered", "--referrers-also", h.listed});
+    ASSERT_TRUE(proxy);
+    Pushed through = image;
+    through.ref = proxy->host() + "/signed/paged:v1";
+    through.layers.clear();  // this cache has them from the pull above
+    CommandResult refused = Banger("image pull -q --name hostile " + through.ref);
+    EXPECT_EQ(refused.exit_status, 1) << refused.output;
+    EXPECT_NE(refused.output.find("banger: error: the signature policy refuses " + through.ref + ": " + h.reason),
+              std::string::npos)
+        << refused.output;
+  }
+  // A listed referrer that is no bundle, from a registry that does not filter: passed over.
+  auto unfiltered = TestProxy::Start(registry_->host(), {"--referrers-api", "5", "--referrers-unfiltered", "--referrers-also",
+                                                         R"({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": ")" +
+                                                             missing + R"(", "size": 100, "artifactType": "application/spdx+json"})"});
+  ASSERT_TRUE(unfiltered);
+  CommandResult passed = Banger("image pull -q --name sbom-listed " + unfiltered->host() + "/signed/paged:v1");
+  EXPECT_EQ(passed.exit_status, 0) << passed.output;
+}
+
 TEST_F(Signatures, ImageVerifyGivesTheVerdictWithoutFetchingALayer) {
   const Pushed good = Push("signed/verified", 50);
   Sign("signed/verified", good.digest, "trusted", "--identity " + good.ref);

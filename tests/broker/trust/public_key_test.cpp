@@ -51,6 +51,24 @@ TEST(PublicKey, KeysCosignDoesNotSignWithAreRefusedByName) {
   ASSERT_FALSE(garbage);
   EXPECT_EQ(garbage.error().message, "public key keyData: not a PEM public key (-----BEGIN PUBLIC KEY-----)");
   EXPECT_FALSE(PublicKey::FromPem(std::string(70000, 'A'), "big"));
+  const TestKey one("ecdsa-p256"), two("ecdsa-p256");
+  auto both = PublicKey::FromPem(one.PublicPem() + two.PublicPem(), "two.pub");
+  ASSERT_FALSE(both) << "one key per file";
+  EXPECT_EQ(both.error().message, "public key two.pub: more follows the key");
+  EXPECT_TRUE(PublicKey::FromPem(one.PublicPem() + "\n\n", "blank.pub")) << "blank lines after it are fine";
+}
+
+// containers/image verifies with SHA-256 whatever the curve; cosign signs P-384 and
+// P-521 keys with their own digests: both verify.
+TEST(PublicKey, P384AndP521SignaturesMadeWithSha256VerifyToo) {
+  for (const char* kind : {"ecdsa-p384", "ecdsa-p521"}) {
+    const TestKey signer(kind);
+    auto key = PublicKey::FromPem(signer.PublicPem(), kind);
+    ASSERT_TRUE(key);
+    const std::string payload = "payload";
+    EXPECT_TRUE(key->Verifies(payload, signer.SignWith(payload, EVP_sha256()))) << kind;
+    EXPECT_FALSE(key->Verifies(payload, signer.SignWith(payload, EVP_sha1()))) << kind << ": no weaker digest";
+  }
 }
 
 TEST(PublicKey, TheFingerprintIsTheSha256OfTheKeysDerAndStable) {

@@ -46,9 +46,11 @@ class TestKey {
   std::string PublicPemBase64() const { return EncodeBase64(PublicPem()); }
 
   // The signature's bytes over `payload`, made as cosign makes them.
-  std::string Sign(std::string_view payload) const {
+  std::string Sign(std::string_view payload) const { return SignWith(payload, digest_); }
+  // ... or with another digest.
+  std::string SignWith(std::string_view payload, const EVP_MD* digest) const {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (EVP_DigestSignInit(context.get(), nullptr, digest_, nullptr, key_.get()) != 1) throw std::runtime_error("sign init");
+    if (EVP_DigestSignInit(context.get(), nullptr, digest, nullptr, key_.get()) != 1) throw std::runtime_error("sign init");
     size_t length = 0;
     const auto* bytes = reinterpret_cast<const unsigned char*>(payload.data());
     if (EVP_DigestSign(context.get(), nullptr, &length, bytes, payload.size()) != 1) throw std::runtime_error("sign size");

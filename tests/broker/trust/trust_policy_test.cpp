@@ -58,6 +58,12 @@ TEST_F(TrustPolicyTest, TheMostSpecificScopeWins) {
       << "a wildcard takes the host without its port";
   EXPECT_EQ(ScopeOf(*policy, "quay.io/x/y"), R"(transports.docker "")");
   EXPECT_EQ(ScopeOf(*policy, "example.com/app"), R"(transports.docker "")") << "*.example.com is not example.com";
+  // Other spellings of the same registry find the same scope.
+  EXPECT_EQ(ScopeOf(*policy, "GHCR.IO/team/app:1"), R"(transports.docker "ghcr.io")");
+  EXPECT_EQ(ScopeOf(*policy, "ghcr.io:443/team/app:1"), R"(transports.docker "ghcr.io")");
+  EXPECT_EQ(ScopeOf(*policy, "registry-1.docker.io:443/library/busybox:1.36"),
+            R"(transports.docker "docker.io/library/busybox:1.36")");
+  EXPECT_EQ(ScopeOf(*policy, "Index.Docker.IO/library/alpine"), R"(transports.docker "docker.io/library")");
 
   auto bare = Parse(R"({"default": [{"type": "reject"}]})");
   ASSERT_TRUE(bare);
@@ -138,7 +144,20 @@ TEST_F(TrustPolicyTest, EveryMistakeIsRefusedNamingWhereItIs) {
        "is not host[:port], host[:port]/namespace or a repository"},
       {R"({"default": [{"type": "reject"}], "transports": {"docker": {"docker://alpine": [{"type": "reject"}]}}})",
        R"(transports.docker "docker://alpine": not a docker scope)"},
-      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"*.": [{"type": "reject"}]}}})", "not a docker scope"},
+      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"*.": [{"type": "reject"}]}}})", "a wildcard is *.DOMAIN"},
+      // Scopes that could never match: refused, not rules that silently do nothing.
+      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"alpine": [{"type": "reject"}]}}})",
+       "it must start with the registry"},
+      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"library/busybox": [{"type": "reject"}]}}})",
+       "it must start with the registry"},
+      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"GHCR.IO": [{"type": "reject"}]}}})",
+       "scopes are lowercase"},
+      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"index.docker.io/library": [{"type": "reject"}]}}})",
+       "name the registry as docker.io"},
+      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"ghcr.io:443/team": [{"type": "reject"}]}}})",
+       "name the registry as ghcr.io"},
+      {R"({"default": [{"type": "reject"}], "transports": {"docker": {"docker.io/busybox:1": [{"type": "reject"}]}}})",
+       "a scope with a tag or digest is a canonical reference (docker.io/library/busybox:1)"},
       {R"({"default": [{"type": "reject"}], "transports": {"docker": {"ghcr.io": [{"type": "reject"}], "ghcr.io": [{"type": "insecureAcceptAnything"}]}}})",
        R"(the key "ghcr.io" appears twice in one object)"},
       {R"({"default": [{"type": "reject"}], "transports": {"oci": {"": [{"type": "nope"}]}}})",

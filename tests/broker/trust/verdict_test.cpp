@@ -151,7 +151,10 @@ TEST(SignedIdentity, EachRuleAcceptsWhatContainersImageAccepts) {
   EXPECT_FALSE(check(rule, "quay.io/a/app:1", "quay.io/a/app:2"));
   EXPECT_FALSE(check(rule, "quay.io/a/app:latest", "quay.io/a/app")) << "no tag is not :latest";
   EXPECT_TRUE(check(rule, "quay.io/a/app" + digest, "quay.io/a/app:anything"));
+  EXPECT_FALSE(check(rule, "quay.io/a/app" + digest, "quay.io/a/app")) << "a repository alone matches nothing here";
   EXPECT_FALSE(check(rule, "quay.io/a/app" + digest, "quay.io/a/other:1"));
+  EXPECT_FALSE(check(rule, "quay.io/a/app:1" + digest, "quay.io/a/app:2")) << "tag and digest: exactly";
+  EXPECT_TRUE(check(rule, "quay.io/a/app:1" + digest, "quay.io/a/app:1" + digest));
   EXPECT_TRUE(check(rule, "busybox:1", "docker.io/library/busybox:1")) << "docker's normalization";
   EXPECT_FALSE(check(rule, "busybox:1", "not a reference!"));
   rule.rule = IdentityRule::kMatchExact;
@@ -159,6 +162,7 @@ TEST(SignedIdentity, EachRuleAcceptsWhatContainersImageAccepts) {
   EXPECT_FALSE(check(rule, "quay.io/a/app" + digest, "quay.io/a/app:1"));
   rule.rule = IdentityRule::kMatchRepository;
   EXPECT_TRUE(check(rule, "quay.io/a/app:1", "quay.io/a/app:2"));
+  EXPECT_TRUE(check(rule, "quay.io/a/app:1", "quay.io/a/app")) << "cosign's own identity";
   EXPECT_FALSE(check(rule, "quay.io/a/app:1", "quay.io/b/app:1"));
   rule = {IdentityRule::kExactReference, "quay.io/a/app:stable", "", "", ""};
   EXPECT_TRUE(check(rule, "mirror.local/anything:1", "quay.io/a/app:stable"));
