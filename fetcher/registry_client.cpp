@@ -348,10 +348,10 @@ Result<std::optional<RegistryClient::FetchedDocument>> RegistryClient::FetchDocu
   HttpClient http(options_.gateway);
   HttpRequest request{.url = url, .headers = {"Accept: " + std::string(media::kOciIndex)}};
   BANGER_ASSIGN_OR_RETURN(HttpResponse response, Exchange(http, request, options_.limits.max_bytes, nullptr, nullptr, where));
-  if (response.status == 404) return std::optional<FetchedDocument>();
-  if (response.status != 200) {
-    return Error{ErrorCode::kIo, where + ": registry answered " + std::to_string(response.status)};
-  }
+  // A registry without the API answers 404 (the spec), or 400, 405 or 501 (some do).
+  const int status = response.status;
+  if (status == 404 || status == 400 || status == 405 || status == 501) return std::optional<FetchedDocument>();
+  if (status != 200) return Error{ErrorCode::kIo, where + ": registry answered " + std::to_string(status)};
   std::string next = NextPage(response.Header("link"), repository_path, selector);
   return std::optional<FetchedDocument>(FetchedDocument{std::move(response.body), response.Header("content-type"), std::move(next)});
 }

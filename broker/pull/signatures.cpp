@@ -6,10 +6,10 @@
 #include <map>
 
 #include "base/base64.h"
-#include "base/sha256.h"
 #include "base/digest.h"
 #include "base/fd.h"
 #include "base/json.h"
+#include "base/sha256.h"
 #include "base/text.h"
 #include "broker/pull/blob_downloads.h"
 #include "broker/trust/dsse.h"
@@ -25,7 +25,6 @@ constexpr size_t kMaxReferrerPages = 16;
 constexpr size_t kMaxReferrersListed = 1000;
 
 const auto& At = FieldOrNull;  // never operator[] on a document a peer wrote
-
 
 struct Document {
   std::string body;

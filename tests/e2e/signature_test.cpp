@@ -176,9 +176,11 @@ TEST_F(Signatures, EachWayASignatureCanFailIsRefusedByNameBeforeAnyLayer) {
   Sign("signed/huge", huge.digest, "trusted", "--identity " + huge.ref + " --pad-bytes 70000");
   ExpectRefused(huge, "more than a signature's payload may be (65536)", Scope("signed"));
 
+  // Under `reject`, signed or not.
   const Pushed rejected = Push("other/app", 28);
   Sign("other/app", rejected.digest, "trusted", "--identity " + rejected.ref);
   ExpectRefused(rejected, "the policy rejects every image in this scope", "default");
+  ExpectRefused(Push("other/unsigned", 29), "the policy rejects every image in this scope", "default");
 }
 
 // cosign's new bundle format: a sigstore bundle (DSSE over an in-toto statement) in a
