@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   build-essential cmake pkg-config
   libseccomp-dev libcap-dev libcurl4-openssl-dev nlohmann-json3-dev libarchive-dev
-  libext2fs-dev comerr-dev libssl-dev libzstd-dev libisal-dev
+  libext2fs-dev comerr-dev libssl-dev libzstd-dev libisal-dev libsodium-dev
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev clang libclang-rt-14-dev

@@ -6,6 +6,8 @@
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 
+#include <sodium.h>
+
 #include <vector>
 
 #include "base/digest.h"
@@ -55,8 +57,23 @@ struct PublicKey::Handle {
   // The digests a signature may have been made with: the curve's own, and for P-384 and
   // P-521 also SHA-256, which containers/image and older cosign use with every key.
   std::vector<const EVP_MD*> digests;
+  // Ed25519: the raw key, for Ed25519ph (RFC 8032's pre-hashed variant, empty context),
+  // which cosign signs container images with and OpenSSL 3.0 cannot verify.
+  std::vector<unsigned char> ed25519;
   ~Handle() { EVP_PKEY_free(key); }
 };
+
+namespace {
+
+bool VerifiesEd25519ph(const std::vector<unsigned char>& key, std::string_view payload, std::string_view signature) {
+  if (key.size() != crypto_sign_PUBLICKEYBYTES || signature.size() != crypto_sign_BYTES || sodium_init() < 0) return false;
+  crypto_sign_state state;
+  crypto_sign_init(&state);
+  crypto_sign_update(&state, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+  return crypto_sign_final_verify(&state, reinterpret_cast<const unsigned char*>(signature.data()), key.data()) == 0;
+}
+
+}  // namespace
 
 PublicKey::PublicKey(std::unique_ptr<Handle> handle, std::string kind, std::string fingerprint, std::string source)
     : handle_(std::move(handle)), kind_(std::move(kind)), fingerprint_(std::move(fingerprint)), source_(std::move(source)) {}
@@ -77,6 +94,13 @@ Result<PublicKey> PublicKey::FromPem(std::string_view pem, const std::string& so
     return refused("not a key cosign signs with (ECDSA P-256, P-384 or P-521, RSA of at least 2048 bits, Ed25519)");
   }
   handle->digests = {kind.digest};
+  if (kind.name == "ed25519") {
+    size_t length = crypto_sign_PUBLICKEYBYTES;
+    handle->ed25519.resize(length);
+    if (EVP_PKEY_get_raw_public_key(handle->key, handle->ed25519.data(), &length) != 1 || length != crypto_sign_PUBLICKEYBYTES) {
+      return refused("its Ed25519 key cannot be read");
+    }
+  }
   if (kind.name == "ecdsa-p384" || kind.name == "ecdsa-p521") handle->digests.push_back(EVP_sha256());
   // One key per file, and nothing after it.
   char rest[64];
@@ -105,7 +129,7 @@ bool PublicKey::Verifies(std::string_view payload, std::string_view signature) c
       return true;
     }
   }
-  return false;
+  return !handle_->ed25519.empty() && VerifiesEd25519ph(handle_->ed25519, payload, signature);
 }
 
 }  // namespace banger::broker

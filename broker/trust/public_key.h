@@ -1,7 +1,8 @@
 // A public key a trust policy names, and the one check made with it: does this signature
 // over these exact bytes verify. The kinds are cosign's: ECDSA on P-256 (SHA-256), P-384
 // (SHA-384) or P-521 (SHA-512), RSA of 2048 bits or more (PKCS #1 v1.5, SHA-256), and
-// Ed25519. Keys come from the policy only, never from a signature (docs/signatures.md).
+// Ed25519 (pure, or Ed25519ph as cosign signs images). Keys come from the policy only,
+// never from a signature (docs/signatures.md).
 #pragma once
 
 #include <memory>

@@ -10,5 +10,5 @@ banger_add_test_binary(broker_unit_tests
   broker/cli/progress_test.cpp
   broker/registry/catalog_test.cpp broker/registry/network_gate_test.cpp
   broker/trust/public_key_test.cpp broker/trust/trust_policy_test.cpp broker/trust/verdict_test.cpp broker/trust/dsse_test.cpp)
-target_link_libraries(broker_unit_tests PRIVATE banger_cli banger_trust banger_test_harnesses)
+target_link_libraries(broker_unit_tests PRIVATE banger_cli banger_trust banger_test_harnesses PkgConfig::SODIUM)
 add_dependencies(broker_unit_tests banger-unpacker banger-sandbox-probe)

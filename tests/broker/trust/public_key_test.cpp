@@ -71,6 +71,35 @@ TEST(PublicKey, P384AndP521SignaturesMadeWithSha256VerifyToo) {
   }
 }
 
+// cosign signs container images with Ed25519ph when the key is Ed25519.
+TEST(PublicKey, Ed25519phSignaturesVerifyAsCosignMakesThem) {
+  const TestKey signer("ed25519"), other("ed25519");
+  auto key = PublicKey::FromPem(signer.PublicPem(), "ed.pub");
+  ASSERT_TRUE(key);
+  const std::string payload = testing::SimpleSigningPayload("example.com/app:1", "sha256:" + std::string(64, 'a'));
+  EXPECT_TRUE(key->Verifies(payload, signer.SignEd25519ph(payload)));
+  EXPECT_FALSE(key->Verifies(payload + " ", signer.SignEd25519ph(payload)));
+  EXPECT_FALSE(key->Verifies(payload, other.SignEd25519ph(payload)));
+  EXPECT_TRUE(key->Verifies(payload, signer.Sign(payload))) << "and pure Ed25519";
+}
+
+// RFC 8032, 7.3: the Ed25519ph test vector ("abc"), from the key's SubjectPublicKeyInfo.
+TEST(PublicKey, Ed25519phMatchesRfc8032sTestVector) {
+  auto bytes = [](const std::string& hex) {
+    std::string out;
+    for (size_t i = 0; i < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    return out;
+  };
+  const std::string spki = bytes("302a300506032b6570032100ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf");
+  const std::string pem = "-----BEGIN PUBLIC KEY-----\n" + EncodeBase64(spki) + "\n-----END PUBLIC KEY-----\n";
+  auto key = PublicKey::FromPem(pem, "rfc8032");
+  ASSERT_TRUE(key) << key.error().message;
+  const std::string signature = bytes(
+      "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae4131f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406");
+  EXPECT_TRUE(key->Verifies("abc", signature));
+  EXPECT_FALSE(key->Verifies("abd", signature));
+}
+
 TEST(PublicKey, TheFingerprintIsTheSha256OfTheKeysDerAndStable) {
   const TestKey signer("ecdsa-p256");
   auto first = PublicKey::FromPem(signer.PublicPem(), "a");

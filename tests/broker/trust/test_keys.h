@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sodium.h>
 
 #include <memory>
 #include <stdexcept>
@@ -60,6 +61,19 @@ class TestKey {
     }
     signature.resize(length);
     return signature;
+  }
+  // An Ed25519ph signature (RFC 8032, empty context), as cosign signs images with an
+  // Ed25519 key; made with libsodium from this key's seed.
+  std::string SignEd25519ph(std::string_view payload) const {
+    unsigned char seed[32], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES], sig[crypto_sign_BYTES];
+    size_t length = sizeof seed;
+    if (sodium_init() < 0 || EVP_PKEY_get_raw_private_key(key_.get(), seed, &length) != 1) throw std::runtime_error("seed");
+    crypto_sign_seed_keypair(pk, sk, seed);
+    crypto_sign_state state;
+    crypto_sign_init(&state);
+    crypto_sign_update(&state, reinterpret_cast<const unsigned char*>(payload.data()), payload.size());
+    crypto_sign_final_create(&state, sig, nullptr, sk);
+    return std::string(reinterpret_cast<char*>(sig), sizeof sig);
   }
   const std::string& kind() const { return kind_; }
 
