@@ -3,7 +3,7 @@
 through the referrers fallback tag) with the sigstore project's own verifier,
 @sigstore/verify (verify_bundle.js), on the same bundles from a real registry.
 
-    python3 bench/sigstore_crosscheck/run.py [--work DIR]
+    python3 bench/sigstore_crosscheck/run.py [--bin DIR] [--work DIR] [--node NODE]
 
 Needs the built banger (--bin, default /tmp/fresh/build/bin), Debian's docker-registry and
 python3-cryptography (for tests/fixtures), node, and npm once (`npm ci` when node_modules is
@@ -167,7 +167,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", default="/tmp/fresh/build/bin", help="the directory of the built banger")
     parser.add_argument("--work", help="scratch directory to keep (default: a temporary one, removed)")
+    parser.add_argument("--node", default="node", help="the node binary (default: node on PATH)")
     args = parser.parse_args()
+    if not os.access(os.path.join(args.bin, "banger"), os.X_OK):
+        sys.exit(f"run.py: no banger in {args.bin} (build it, or give --bin)")
     if not os.path.isdir(os.path.join(HERE, "node_modules")):
         print("node_modules is missing: running npm ci (needs the npm registry once)", flush=True)
         checked(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE)
@@ -216,7 +219,7 @@ def crosscheck(args, work, host):
         with open(bundle, "wb") as f:
             f.write(fetch_bundle(host, repo, digest))
         pub = keys[verifier_key][1]
-        out = json.loads(checked(["node", os.path.join(HERE, "verify_bundle.js"), bundle, pub, digest]))
+        out = json.loads(checked([args.node, os.path.join(HERE, "verify_bundle.js"), bundle, pub, digest]))
         node = {"verdict": "accept" if out["accepted"] else "refuse", "reason": out["reason"]}
         policy = os.path.join(work, f"policy-{verifier_key}.json")
         with open(policy, "w") as f:

@@ -144,9 +144,6 @@ Result<std::vector<SignatureLayer>> BundleLayersOf(security::SandboxedChild& fet
   if (!manifest) return Malformed("the referrers of " + digest + " list " + manifest_digest + ", which the registry does not have");
   auto parsed = ParseJsonBounded(manifest->body);
   if (!parsed || !At(*parsed, "layers").is_array()) return Malformed(where + " is not an image manifest");
-  if (At(At(*parsed, "subject"), "digest") != digest) {
-    return Malformed(where + " is listed among the referrers of " + digest + " but names another subject");
-  }
   std::vector<SignatureLayer> layers;
   for (const nlohmann::json& layer : At(*parsed, "layers")) {
     if (At(layer, "mediaType") != kBundleMediaType) continue;
@@ -162,6 +159,9 @@ Result<std::vector<SignatureLayer>> BundleLayersOf(security::SandboxedChild& fet
     layers.push_back({layer_digest.get<std::string>(), size.get<uint64_t>(), "", std::string(kBundleMediaType)});
   }
   if (layers.empty()) return Malformed(where + " is not a signature: it holds no sigstore bundle");
+  if (At(At(*parsed, "subject"), "digest") != digest) {
+    return Malformed(where + " is listed among the referrers of " + digest + " but names another subject");
+  }
   return layers;
 }
 

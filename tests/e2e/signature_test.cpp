@@ -247,6 +247,14 @@ TEST_F(Signatures, TheReferrersApiIsFollowedPageByPageAndWhatItListsIsChecked) {
 
   const std::string missing = "sha256:" + std::string(64, '0');
   const std::string bundle_type = "application/vnd.dev.sigstore.bundle.v0.3+json";
+  // A genuine bundle referrer, of another image.
+  const json other = registry_->Push("signed/paged", "other", {"--layers", "1", "--seed", "71"});
+  ASSERT_FALSE(other.is_null());
+  const std::string other_digest = other["images"]["linux/amd64"]["manifest_digest"];
+  CommandResult signed_other = Cosign("sign --registry " + registry_->host() + " --repo signed/paged --digest " + other_digest +
+                                      " --key " + dir_.path() + "/trusted.key --scheme referrers --identity " + ref);
+  ASSERT_EQ(signed_other.exit_status, 0) << signed_other.output;
+  const std::string others = json::parse(signed_other.output, nullptr, false)["referrers"][0];
   const struct {
     std::string listed, reason;
   } hostile[] = {
@@ -255,7 +263,10 @@ TEST_F(Signatures, TheReferrersApiIsFollowedPageByPageAndWhatItListsIsChecked) {
        "the referrers of " + image.digest + " list " + missing + ", which the registry does not have"},
       {R"({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": ")" + image.digest +
            R"(", "size": 100, "artifactType": ")" + bundle_type + R"("})",
-       "referrer " + image.digest + " is listed among the referrers of " + image.digest + " but names another subject"},
+       "referrer " + image.digest + " is not a signature: it holds no sigstore bundle"},
+      {R"({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": ")" + others +
+           R"(", "size": 100, "artifactType": ")" + bundle_type + R"("})",
+       "referrer " + others + " is listed among the referrers of " + image.digest + " but names another subject"},
   };
   for (const auto& h : hostile) {
     auto proxy = TestProxy::Start(registry_->host(), {"--referrers-api", "5", "--referrers-unfiltered", "--referrers-also", h.listed});
