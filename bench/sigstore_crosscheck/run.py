@@ -5,43 +5,42 @@ through the referrers fallback tag) with the sigstore project's own verifier,
 
     python3 bench/sigstore_crosscheck/run.py [--bin DIR] [--work DIR] [--node NODE]
 
-Needs the built banger (--bin, default /tmp/fresh/build/bin), Debian's docker-registry and
-python3-cryptography (for tests/fixtures), node, and npm once (`npm ci` when node_modules is
-missing). Runs as root, as banger's policy and key files must be root's.
+Needs the built banger (--bin, default build/bin of this checkout), Debian's docker-registry,
+python3-cryptography and libsodium (the fixtures, craft.py), node, and npm once (`npm ci`
+when node_modules is missing). Runs as root: banger wants its policy and keys root's.
 
 Each case pushes an image to its own repository, signs it with tests/fixtures/cosign.py
-(--scheme referrers, subject name = the image's repository), reads the bundle back from the
-registry (fallback tag sha256-<hex> -> referrer manifest -> bundle blob), and asks both:
+(--scheme referrers, subject name = the image's repository; craft.py for the alterations
+cosign.py has no option for), reads the bundle back from the registry (fallback tag
+sha256-<hex> -> referrer manifest -> bundle blob), and asks both:
   - verify_bundle.js BUNDLE KEY DIGEST: @sigstore/verify in keyed mode, then the in-toto
     statement must name DIGEST;
   - banger image verify REF --signature-policy P, P = sigstoreSigned with that key and
     signedIdentity matchRepository.
 
-Every case states the verdict it expects. A case's result is
-  agree                    both gave the expected verdict;
-  differs (documented: X)  @sigstore/verify accepts and banger refuses, for the reason the
-                           case names (its refusal must say so) and X documents: banger checks
-                           what the statement means, which @sigstore/verify leaves to its caller;
-  DISAGREE                 anything else: the other way round, another reason, or a verdict
-                           neither should give. Exit 1 when any case disagrees.
+Every case states the verdict it expects. Its result is
+  agree                    both gave it;
+  differs (documented: X)  they differ exactly as X documents, banger giving its expected
+                           verdict (and the reason the case names, for a refusal);
+  DISAGREE                 anything else. Exit 1 when any case disagrees.
 Decided case by case:
-  - nameless subject: documented in docs/signatures.md (a bundle's identity is its subject's
-    name; cosign writes none, and then no signedIdentity rule is satisfied);
-  - predicateType not cosign's signing predicate: banger takes only cosign's signature
-    statement (broker/trust/dsse.h: "an attestation is not a signature"); docs/signatures.md
-    does not say it;
-  - unknown bundle field (--pad-bytes): banger reads the bundle as strictly as protojson does
-    (sigstore-go, broker/trust/dsse.cpp), @sigstore/bundle drops unknown fields; not in
-    docs/signatures.md;
-  - payloadType other than in-toto: the statement is read only from an in-toto payload by
-    both (verify_bundle.js checks it as a consumer must, the library does not): agreement;
-  - two envelope signatures, a bogus one first: the bundle spec wants exactly one and
-    @sigstore/bundle refuses the bundle; banger tries each signature. Not documented, so
-    it counts as a disagreement if banger accepts.
-  - Ed25519ph is no case: cosign.py signs pure Ed25519 only, and @sigstore/verify 2.x
-    verifies Ed25519 as pure Ed25519 too, so both would refuse one.
+  - payloadType other than in-toto (signed so, or changed after signing): both refuse; the
+    library leaves the type to its caller, and verify_bundle.js reads a statement only from
+    an in-toto payload, as the bundle spec tells verifiers to: agreement, not a difference.
+  - nameless subject: banger refuses; docs/signatures.md says a bundle's identity is its
+    subject's name and that without one no signedIdentity rule is satisfied. Documented.
+  - predicateType not cosign's signing predicate: banger refuses, an attestation being no
+    signature (docs/signatures.md, "What is fetched"). Documented.
+  - unknown bundle field (--pad-bytes): banger reads the bundle as strictly as protojson
+    (sigstore-go) does, @sigstore/bundle drops unknown fields (docs/signatures.md). Documented.
+  - Ed25519ph: banger accepts it, as cosign signs images with it (docs/signatures.md);
+    @sigstore/verify 2.x verifies Ed25519 as pure Ed25519 only. Documented.
+  - two envelope signatures, a bogus one first: the bundle spec says a verifier MUST reject
+    an envelope without exactly one, and @sigstore/bundle does; so does banger (it did not
+    until this cross-check found it). Agreement.
 """
 import argparse
+import collections
 import hashlib
 import json
 import os
@@ -52,32 +51,13 @@ import tempfile
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "..", "tests", "fixtures")
+REPO = os.path.normpath(os.path.join(HERE, "..", ".."))
+FIXTURES = os.path.join(REPO, "tests", "fixtures")
 PYTHON = "/usr/bin/python3"
 BUNDLE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
-
-# cosign.py with its bundle altered: run as `python3 -c CRAFT FIXTURES CRAFT_NAME sign ...`.
-CRAFT = r'''
-import base64, json, sys
-sys.path.insert(0, sys.argv[1]); craft = sys.argv[2]; del sys.argv[1:3]
-import cosign
-if craft == "signed-type":  # signed over, and declared as, another payload type
-    cosign.INTOTO_PAYLOAD = "application/json"
-plain = cosign.make_bundle
-def make_bundle(*args):
-    bundle = json.loads(plain(*args))
-    if craft == "retyped":  # the payload type changed after signing
-        bundle["dsseEnvelope"]["payloadType"] = "application/json"
-    elif craft == "two-signatures":  # a bogus signature before the good one
-        bundle["dsseEnvelope"]["signatures"].insert(0, {"sig": base64.b64encode(bytes(64)).decode()})
-    return cosign.compact(bundle)
-cosign.make_bundle = make_bundle
-cosign.main()
-'''
-
 
 def statement(name, digest, predicate=SIGN_PREDICATE):
     subject = {"digest": {"sha256": digest.split(":", 1)[1]}}
@@ -87,27 +67,31 @@ def statement(name, digest, predicate=SIGN_PREDICATE):
                        "predicateType": predicate, "predicate": {}}, separators=(",", ":"))
 
 
-# name, signing key, policy key, expected verdict, cosign.py options (a function of the image's
-# name, digest and, for other-image, the other image's digest), craft, documented difference
-# (the phrase banger's refusal carries, where it is documented) or None.
+# A case: the key that signs, the key of the policy (and of verify_bundle.js), banger's expected
+# verdict, cosign.py's extra options (a function of the image's name, its digest, and another
+# image's digest), a craft.py alteration, and for a documented difference (where, the phrase
+# banger's refusal carries or None): @sigstore/verify is then expected to say the opposite.
+Case = collections.namedtuple("Case", "name signer key expect options craft documented",
+                              defaults=(lambda n, d, a: [], None, None))
 CASES = [
-    ("good-ecdsa-p256", "ecdsa-p256", "ecdsa-p256", "accept", lambda n, d, a: [], None, None),
-    ("good-rsa-2048", "rsa-2048", "rsa-2048", "accept", lambda n, d, a: [], None, None),
-    ("good-ed25519", "ed25519", "ed25519", "accept", lambda n, d, a: [], None, None),
-    ("wrong-key", "stranger", "ecdsa-p256", "refuse", lambda n, d, a: [], None, None),
-    ("tampered-payload", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: ["--tamper"], None, None),
-    ("other-image", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: ["--signed-digest", a], None, None),
-    ("payload-type-changed", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: [], "retyped", None),
-    ("payload-type-signed", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: [], "signed-type", None),
-    ("two-signatures", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: [], "two-signatures", None),
-    ("attestation-predicate", "ecdsa-p256", "ecdsa-p256", "refuse",
-     lambda n, d, a: ["--payload-json", statement(n, d, "https://slsa.dev/provenance/v1")], None,
-     ("an attestation is not a signature", "broker/trust/dsse.h, cosign's signing predicate only")),
-    ("nameless-subject", "ecdsa-p256", "ecdsa-p256", "refuse",
-     lambda n, d, a: ["--payload-json", statement(None, d)], None,
-     ("names no identity", "docs/signatures.md, a bundle's identity is its subject's name")),
-    ("unknown-bundle-field", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: ["--pad-bytes", "64"], None,
-     ('unknown key "padding"', "broker/trust/dsse.cpp, bundle read as strictly as protojson")),
+    Case("good-ecdsa-p256", "ecdsa-p256", "ecdsa-p256", "accept"),
+    Case("good-rsa-2048", "rsa-2048", "rsa-2048", "accept"),
+    Case("good-ed25519", "ed25519", "ed25519", "accept"),
+    Case("wrong-key", "stranger", "ecdsa-p256", "refuse"),
+    Case("tampered-payload", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: ["--tamper"]),
+    Case("other-image", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: ["--signed-digest", a]),
+    Case("payload-type-changed", "ecdsa-p256", "ecdsa-p256", "refuse", craft="retyped"),
+    Case("payload-type-signed", "ecdsa-p256", "ecdsa-p256", "refuse", craft="signed-type"),
+    Case("two-signatures", "ecdsa-p256", "ecdsa-p256", "refuse", craft="two-signatures"),
+    Case("attestation-predicate", "ecdsa-p256", "ecdsa-p256", "refuse",
+         lambda n, d, a: ["--payload-json", statement(n, d, "https://slsa.dev/provenance/v1")],
+         documented=("docs/signatures.md: cosign's signing predicate only", "an attestation is not a signature")),
+    Case("nameless-subject", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: ["--payload-json", statement(None, d)],
+         documented=("docs/signatures.md: the identity is the subject's name", "names no identity")),
+    Case("unknown-bundle-field", "ecdsa-p256", "ecdsa-p256", "refuse", lambda n, d, a: ["--pad-bytes", "64"],
+         documented=("docs/signatures.md: read as strictly as protojson", 'unknown key "padding"')),
+    Case("ed25519ph", "ed25519", "ed25519", "accept", craft="ed25519ph",
+         documented=("docs/signatures.md: Ed25519ph, as cosign signs images", None)),
 ]
 
 
@@ -153,19 +137,24 @@ def start_registry(root):
     return registry, "127.0.0.1:" + line.split()[1].split("=")[1]
 
 
+def expected(case):
+    """(@sigstore/verify's, banger's) expected verdicts."""
+    other = {"accept": "refuse", "refuse": "accept"}[case.expect]
+    return (other if case.documented else case.expect), case.expect
+
+
 def classify(case, node, banger):
-    _, _, _, expected, _, _, documented = case
-    verdicts = {node["verdict"], banger["verdict"]}
-    if verdicts == {expected}:
+    if node["verdict"] == banger["verdict"] == case.expect:
         return "agree"
-    if documented and node["verdict"] == "accept" and banger["verdict"] == "refuse" and documented[0] in banger["reason"]:
-        return f"differs (documented: {documented[1]})"
+    phrase = case.documented and case.documented[1]
+    if (node["verdict"], banger["verdict"]) == expected(case) and (phrase is None or phrase in banger["reason"]):
+        return f"differs (documented: {case.documented[0]})"
     return "DISAGREE"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bin", default="/tmp/fresh/build/bin", help="the directory of the built banger")
+    parser.add_argument("--bin", default=os.path.join(REPO, "build", "bin"), help="the directory of the built banger")
     parser.add_argument("--work", help="scratch directory to keep (default: a temporary one, removed)")
     parser.add_argument("--node", default="node", help="the node binary (default: node on PATH)")
     args = parser.parse_args()
@@ -206,22 +195,21 @@ def crosscheck(args, work, host):
                DOCKER_CONFIG=f"{work}/cache", BANGER_CONFIG=config)
     results = []
     for seed, case in enumerate(CASES, start=100):
-        name, signer, verifier_key, _, options, craft, _ = case
-        repo = f"crosscheck/{name}"
+        repo = f"crosscheck/{case.name}"
         digest = push(host, repo, seed)
-        other = push(host, repo + "-other", seed + 1000) if name == "other-image" else None
-        sign = [PYTHON, os.path.join(FIXTURES, "cosign.py")]
-        if craft:
-            sign = [PYTHON, "-c", CRAFT, FIXTURES, craft]
-        checked(sign + ["sign", "--registry", host, "--repo", repo, "--digest", digest, "--key", keys[signer][0],
-                        "--scheme", "referrers", "--identity", f"{host}/{repo}"] + options(f"{host}/{repo}", digest, other))
-        bundle = os.path.join(work, name + ".bundle.json")
+        other = push(host, repo + "-other", seed + 1000) if case.name == "other-image" else None
+        sign = [PYTHON, os.path.join(HERE, "craft.py"), case.craft] if case.craft else \
+            [PYTHON, os.path.join(FIXTURES, "cosign.py")]
+        checked(sign + ["sign", "--registry", host, "--repo", repo, "--digest", digest, "--key", keys[case.signer][0],
+                        "--scheme", "referrers", "--identity", f"{host}/{repo}"]
+                + case.options(f"{host}/{repo}", digest, other))
+        bundle = os.path.join(work, case.name + ".bundle.json")
         with open(bundle, "wb") as f:
             f.write(fetch_bundle(host, repo, digest))
-        pub = keys[verifier_key][1]
+        pub = keys[case.key][1]
         out = json.loads(checked([args.node, os.path.join(HERE, "verify_bundle.js"), bundle, pub, digest]))
         node = {"verdict": "accept" if out["accepted"] else "refuse", "reason": out["reason"]}
-        policy = os.path.join(work, f"policy-{verifier_key}.json")
+        policy = os.path.join(work, f"policy-{case.key}.json")
         with open(policy, "w") as f:
             json.dump({"default": [{"type": "sigstoreSigned", "keyPath": pub,
                                     "signedIdentity": {"type": "matchRepository"}}]}, f)
@@ -229,7 +217,7 @@ def crosscheck(args, work, host):
                     "--signature-policy", policy, "--json"], env=env)
         if done.returncode not in (0, 1):
             sys.exit(f"run.py: banger image verify exited {done.returncode}: {done.stderr.strip()}")
-        reason = done.stderr.strip() or "accepted"
+        reason = done.stderr.strip().removeprefix("banger: error: ") or "accepted"
         banger = {"verdict": "accept" if done.returncode == 0 else "refuse", "reason": reason}
         results.append((case, node, banger, classify(case, node, banger)))
     return results
@@ -243,15 +231,18 @@ def push(host, repo, seed):
 
 def report(results):
     rows = [("case", "expected", "@sigstore/verify", "banger", "result")]
-    rows += [(c[0], c[3], n["verdict"], b["verdict"], r) for c, n, b, r in results]
+    for case, node, banger, result in results:
+        want = expected(case)
+        rows.append((case.name, want[0] if want[0] == want[1] else "/".join(want), node["verdict"], banger["verdict"],
+                     result))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
-    print("\nreasons:")
+    print("(expected X/Y: @sigstore/verify X, banger Y, as documented)\n\nreasons:")
     for case, node, banger, _ in results:
-        print(f"  {case[0]}\n    @sigstore/verify: {node['reason']}\n    banger: {banger['reason']}")
-    disagree = [c[0] for c, _, _, r in results if r == "DISAGREE"]
-    differs = [c[0] for c, _, _, r in results if r.startswith("differs")]
+        print(f"  {case.name}\n    @sigstore/verify: {node['reason']}\n    banger: {banger['reason']}")
+    disagree = [c.name for c, _, _, r in results if r == "DISAGREE"]
+    differs = [c.name for c, _, _, r in results if r.startswith("differs")]
     n = len(results)
     if disagree:
         print(f"crosscheck: {n} cases, banger and @sigstore/verify disagree on {len(disagree)}: " + ", ".join(disagree))

@@ -12,7 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxEnvelopeSignatures = 16;
 constexpr size_t kMaxSubjects = 64;
 
 Error Invalid(const std::string& what, const std::string& why) {
@@ -55,9 +54,8 @@ Result<DsseEnvelope> ParseBundleEnvelope(std::string_view bundle) {
   if (!type.is_string()) return Invalid(what, "payloadType is not a string");
   out.payload_type = type.get<std::string>();
   const json& signatures = envelope.contains("signatures") ? envelope["signatures"] : json();
-  if (!signatures.is_array() || signatures.empty() || signatures.size() > kMaxEnvelopeSignatures) {
-    return Invalid(what, "the envelope holds no signatures, or more than 16");
-  }
+  // The bundle spec: a verifier MUST reject an envelope without exactly one signature.
+  if (!signatures.is_array() || signatures.size() != 1) return Invalid(what, "the envelope holds other than one signature");
   for (const json& signature : signatures) {
     BANGER_TRY(OnlyKeys(signature, {"sig", "keyid"}, what + "'s signature"));
     BANGER_ASSIGN_OR_RETURN(std::string sig, Base64Field(signature, "sig", what + "'s signature"));

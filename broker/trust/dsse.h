@@ -26,7 +26,9 @@ struct DsseEnvelope {
 };
 
 // The DSSE envelope of a bundle: its media type v0.3, a `dsseEnvelope` (a
-// `messageSignature` bundle signs a blob, not an image), every field base64 that should be.
+// `messageSignature` bundle signs a blob, not an image) with exactly one signature, as
+// the bundle spec says, every field base64 that should be, and no field protojson would
+// refuse.
 Result<DsseEnvelope> ParseBundleEnvelope(std::string_view bundle);
 
 // "DSSEv1 <len type> <type> <len body> <body>": the bytes a DSSE signature signs.

@@ -72,7 +72,10 @@ TEST(Dsse, ABundlesEnvelopeIsReadAndEveryOtherShapeRefused) {
   refused(not_base64, "\"payload\" is not base64");
   json no_signatures = bundle;
   no_signatures["dsseEnvelope"]["signatures"] = json::array();
-  refused(no_signatures, "no signatures");
+  refused(no_signatures, "other than one signature");
+  json two = bundle;
+  two["dsseEnvelope"]["signatures"].push_back({{"sig", EncodeBase64("another")}});
+  refused(two, "other than one signature");
   EXPECT_FALSE(ParseBundleEnvelope(std::string(kMaxBundleBytes + 1, ' ')));
   EXPECT_FALSE(ParseBundleEnvelope(R"({"mediaType": "a", "mediaType": "b"})")) << "a key twice";
 }
