@@ -86,6 +86,18 @@ Error Invalid(std::string_view text, const std::string& why) {
 
 bool IsValidTag(std::string_view tag) { return IsTag(tag); }
 
+Result<std::string> CanonicalRegistryHost(std::string_view text, const std::string& what) {
+  if (!IsRegistryHost(text)) {
+    std::string hint;
+    if (text.find("://") != std::string_view::npos) hint = " (without the scheme: " + std::string(text.substr(text.find("://") + 3)) + ")";
+    if (text.find('/') != std::string_view::npos && hint.empty()) hint = " (a registry is host[:port], not a path or a range)";
+    return Error{ErrorCode::kInvalidArgument, what + " wants a registry host[:port], not '" + std::string(text) + "'" + hint};
+  }
+  std::string host(text);
+  for (char& c : host) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return host;
+}
+
 bool IsLoopbackHost(std::string_view host_and_port) {
   std::string_view host = host_and_port;
   if (!host.empty() && host.front() == '[') {

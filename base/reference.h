@@ -31,6 +31,11 @@ struct Reference {
 // A malformed reference is a kInvalidArgument error naming what is wrong.
 Result<Reference> ParseReference(std::string_view text);
 
+// A registry as a flag or the config names one (`host[:port]`: a DNS name, localhost,
+// IPv4, or [IPv6]), lowercase as ParseReference spells it, so that it matches the
+// references it is meant for; a URL, a path or a range is an error naming `what`.
+Result<std::string> CanonicalRegistryHost(std::string_view text, const std::string& what);
+
 // [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}: what docker accepts as a tag.
 bool IsValidTag(std::string_view tag);
 

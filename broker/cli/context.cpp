@@ -144,6 +144,14 @@ std::function<Result<RegistryCredentials>(const std::string&)> CliContext::Crede
 Result<CliContext> LoadContext(bool read_config) {
   CliContext context;
   context.env = CaptureEnvironment();
+  // No silent fallback: a relative path is a mistake, not a reason to use the defaults.
+  for (const auto& [name, value] : {std::pair<const char*, const std::string&>{"BANGER_STATE_DIR", context.env.state_dir},
+                                    {"BANGER_CACHE_DIR", context.env.cache_dir},
+                                    {"BANGER_CONFIG", context.env.config_path}}) {
+    if (!value.empty() && value[0] != '/') {
+      return Error{ErrorCode::kInvalidArgument, std::string(name) + " must be an absolute path, not '" + value + "'"};
+    }
+  }
   BANGER_TRY(CheckEnvironmentPaths(context.env));
   context.config_path = ConfigPath(context.env);
   if (read_config) {

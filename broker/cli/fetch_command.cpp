@@ -77,7 +77,8 @@ Result<FetchOptions> FetchOptionsFrom(const CliContext& context, const ParsedFla
   options.insecure_registries = config.insecure_registries;
   options.egress_allow = config.egress_allow;
   options.tenant = context.tenant();
-  for (const std::string& host : flags.All("--insecure-registry")) options.insecure_registries.push_back(host);
+  BANGER_ASSIGN_OR_RETURN(std::vector<std::string> insecure, InsecureRegistryFlags(flags));
+  options.insecure_registries.insert(options.insecure_registries.end(), insecure.begin(), insecure.end());
   options.parallel_downloads = config.parallel_downloads;
   options.min_download_rate = config.min_download_rate;
   options.download_grace_seconds = config.download_grace_seconds;

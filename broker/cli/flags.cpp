@@ -1,5 +1,7 @@
 #include "broker/cli/flags.h"
 
+#include "base/reference.h"
+
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/output.h"
 
@@ -92,6 +94,15 @@ std::variant<ParsedFlags, int> ParseCommand(const CommandSpec& command, const st
     return ReportError(err, Error{ErrorCode::kInvalidArgument, command.name + " needs root"}, "");
   }
   return std::move(*flags);
+}
+
+Result<std::vector<std::string>> InsecureRegistryFlags(const ParsedFlags& flags) {
+  std::vector<std::string> hosts;
+  for (const std::string& host : flags.All("--insecure-registry")) {
+    BANGER_ASSIGN_OR_RETURN(std::string canonical, CanonicalRegistryHost(host, "--insecure-registry"));
+    hosts.push_back(std::move(canonical));
+  }
+  return hosts;
 }
 
 }  // namespace banger::broker

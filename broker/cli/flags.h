@@ -56,6 +56,10 @@ struct CommandSpec {
 std::variant<ParsedFlags, int> ParseCommand(const CommandSpec& command, const std::vector<std::string>& args,
                                             std::ostream& out, std::ostream& err);
 
+// Every --insecure-registry given, each a registry host[:port] in canonical (lowercase)
+// form; a URL or a range is an error saying what was meant.
+Result<std::vector<std::string>> InsecureRegistryFlags(const ParsedFlags& flags);
+
 // "3" -> 3 within [min, max], else an error naming the flag.
 Result<long> ParseIntFlag(const std::string& flag, const std::string& value, long min, long max);
 

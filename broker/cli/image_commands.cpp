@@ -39,7 +39,7 @@ struct NamedImage {
 Result<NamedImage> Locate(const CliContext& context, const std::string& argument) {
   const size_t slash = argument.find('/');
   if (slash == std::string::npos) {
-    BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::Open(context.StateRoot()));
+    BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::OpenForReading(context.StateRoot()));
     return NamedImage{std::move(store), argument};
   }
   const std::string owner = argument.substr(0, slash);
@@ -48,7 +48,7 @@ Result<NamedImage> Locate(const CliContext& context, const std::string& argument
   }
   const std::optional<uid_t> uid = UserId(owner);
   if (!uid) return Error{ErrorCode::kNotFound, "no user '" + owner + "' (in '" + argument + "')"};
-  BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::Open(context.TenantStateRoot(*uid)));
+  BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::OpenForReading(context.TenantStateRoot(*uid)));
   return NamedImage{std::move(store), argument.substr(slash + 1)};
 }
 
@@ -108,14 +108,14 @@ int Remove(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
 }
 
 int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
-  auto store = ImageStore::Open(context.StateRoot());
+  auto store = ImageStore::OpenForReading(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
   // The requester's own images, then (for an admin) each tenant's, with its owner.
   std::vector<std::pair<std::string, StoredImage>> images;
   for (auto& image : store->List()) images.emplace_back("", std::move(image));
   const auto tenants = Tenants(context);
   for (const auto& [uid, user] : tenants) {
-    auto theirs = ImageStore::Open(context.TenantStateRoot(uid));
+    auto theirs = ImageStore::OpenForReading(context.TenantStateRoot(uid));
     if (!theirs) return ReportError(err, theirs.error(), "");
     for (auto& image : theirs->List()) images.emplace_back(user, std::move(image));
   }

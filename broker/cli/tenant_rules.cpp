@@ -20,7 +20,8 @@ Result<void> CheckFlags(const Config& config, const ParsedFlags& flags) {
   if (!flags.All("--limit").empty()) {
     return Refused("--limit is for admins: a tenant's pull keeps the host's unpack bounds");
   }
-  for (const std::string& registry : flags.All("--insecure-registry")) {
+  BANGER_ASSIGN_OR_RETURN(std::vector<std::string> insecure, InsecureRegistryFlags(flags));
+  for (const std::string& registry : insecure) {
     if (std::find(config.insecure_registries.begin(), config.insecure_registries.end(), registry) ==
         config.insecure_registries.end()) {
       return Refused("--insecure-registry " + registry + " is for admins unless the host's insecure_registries lists it");

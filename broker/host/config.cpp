@@ -1,6 +1,7 @@
 #include "broker/host/config.h"
 
 #include "base/address.h"
+#include "base/reference.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -87,16 +88,6 @@ bool IsCleanAbsolutePath(const std::string& path) {
 namespace {
 
 // A registry host[:port]: no scheme, no path, no spaces.
-bool IsHost(const std::string& host) {
-  if (host.empty()) return false;
-  for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 Result<uint64_t> ParseWhole(const std::string& text) {
   uint64_t out = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -176,20 +167,20 @@ Result<void> SetKey(Config& config, const std::string& key, const std::string& v
     (key == "state_dir" ? config.state_dir : config.cache_dir) = dir;
   } else if (key == "insecure_registries") {
     for (const std::string& host : CommaList(value)) {
-      if (!IsHost(host)) {
-        return Error{ErrorCode::kInvalidArgument, "insecure_registries wants host[:port] names, not '" + host + "'"};
-      }
-      config.insecure_registries.push_back(host);
+      BANGER_ASSIGN_OR_RETURN(std::string canonical, CanonicalRegistryHost(host, "insecure_registries"));
+      config.insecure_registries.push_back(canonical);
     }
   } else if (key == "mirrors") {
     for (const std::string& pair : CommaList(value)) {
       const size_t eq = pair.find('=');
       const std::string registry = eq == std::string::npos ? "" : Trim(pair.substr(0, eq));
       const std::string mirror = eq == std::string::npos ? "" : Trim(pair.substr(eq + 1));
-      if (!IsHost(registry) || !IsHost(mirror)) {
+      auto canonical_registry = CanonicalRegistryHost(registry, "mirrors");
+      auto canonical_mirror = CanonicalRegistryHost(mirror, "mirrors");
+      if (!canonical_registry || !canonical_mirror) {
         return Error{ErrorCode::kInvalidArgument, "mirrors wants registry=mirror-host pairs, not '" + pair + "'"};
       }
-      config.mirrors.push_back({registry, mirror});
+      config.mirrors.push_back({*canonical_registry, *canonical_mirror});
     }
   } else if (key == "egress_allow") {
     for (const std::string& range : CommaList(value)) {

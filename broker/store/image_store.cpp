@@ -78,6 +78,13 @@ Result<ImageStore> ImageStore::Open(const std::string& state_root, SyncDirectory
   return ImageStore(state_root + "/images", std::move(sync));
 }
 
+Result<ImageStore> ImageStore::OpenForReading(const std::string& state_root) {
+  if (state_root.empty() || state_root[0] != '/') {
+    return Error{ErrorCode::kInvalidArgument, "state directory must be an absolute path: '" + state_root + "'"};
+  }
+  return ImageStore(state_root + "/images", FsyncPath);
+}
+
 // Beside the images directory, which then holds nothing but images and their staging.
 Result<UniqueFd> ImageStore::Lock(int operation) const { return LockFile(images_dir_ + ".lock", operation); }
 

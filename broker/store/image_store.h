@@ -66,6 +66,9 @@ class ImageStore {
   using SyncDirectory = std::function<Result<void>(const std::string& dir)>;
 
   static Result<ImageStore> Open(const std::string& state_root, SyncDirectory sync = nullptr);
+  // The same store for reading (list, inspect, rm): nothing is created, and a state
+  // directory that does not exist yet holds no image.
+  static Result<ImageStore> OpenForReading(const std::string& state_root);
 
   // Read under the store's shared lock, so a replacement is never seen half done.
   std::vector<StoredImage> List() const;

@@ -18,7 +18,7 @@
 //                   ...; reconnected: ...").
 //   stall-blobs     resolve honestly, then take every blob request and its pipe and never
 //                   write a byte or answer: only the broker's own deadline ends the pull.
-//   forge-signature resolve honestly; asked for a signature manifest, hand over one of its
+//   forge-signature resolve honestly; asked for a tag-scheme signature manifest, hand over one of its
 //                   own making whose one layer is a simple-signing payload for exactly
 //                   the digest asked about, signed by no key (it has none), and serve
 //                   that payload when the broker asks for its blob.
@@ -75,7 +75,8 @@ class Attacker {
     }
     if (g_attack.rfind("plan ", 0) == 0 && message.type == ipc::MessageType::kResolve) return LieAboutThePlan(message);
     if (message.type == ipc::MessageType::kFetchDocument && (g_attack == "forge-signature" || g_attack == "document-size")) {
-      return ForgeDocument(message);
+      BANGER_ASSIGN_OR_RETURN(ipc::DocumentRequest request, ipc::Decode<ipc::DocumentRequest>(message.body));
+      if (request.selector.ends_with(".sig")) return ForgeDocument(message);  // the referrers it asks honestly
     }
     if (g_attack == "forge-signature" && message.type == ipc::MessageType::kFetchBlob) {
       BANGER_ASSIGN_OR_RETURN(ipc::BlobRequest request, ipc::Decode<ipc::BlobRequest>(message.body));

@@ -38,6 +38,43 @@ TEST(Cli, UnknownCommandIsAUsageError) {
   EXPECT_EQ(RunCommand(kBin + "/banger").exit_status, 2);
 }
 
+// No silent fallbacks (#18): a relative state or cache dir or config is an error naming
+// it, never the defaults; listing creates nothing; a registry flag written as a URL or a
+// range says what it wants. Before, each was taken quietly.
+TEST(CliFallbacks, WhatWouldBeIgnoredIsAnErrorNamingIt) {
+  ScratchDir dir("banger-fallbacks");
+  const std::string banger = kBin + "/banger ";
+  const struct {
+    std::string env, says;
+  } cases[] = {
+      {"BANGER_STATE_DIR=relative/state", "banger: error: BANGER_STATE_DIR must be an absolute path, not 'relative/state'"},
+      {"BANGER_CACHE_DIR=cache", "banger: error: BANGER_CACHE_DIR must be an absolute path, not 'cache'"},
+      {"BANGER_CONFIG=config", "banger: error: BANGER_CONFIG must be an absolute path, not 'config'"},
+  };
+  for (const auto& c : cases) {
+    CommandResult r = RunCommand("env BANGER_STATE_DIR=" + dir.path() + "/s BANGER_CACHE_DIR=" + dir.path() + "/c " + c.env +
+                                 " " + banger + "image list 2>&1");
+    EXPECT_EQ(r.exit_status, 1) << c.env << ": " << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << c.env << ": " << r.output;
+  }
+  // Listing an empty store prints nothing and makes no directory.
+  CommandResult listed = RunCommand(BangerCommand(dir.path() + "/state", dir.path() + "/cache") + "image list --json 2>&1");
+  EXPECT_EQ(listed.exit_status, 0) << listed.output;
+  EXPECT_EQ(listed.output, "[]\n");
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/state")) << "image list created the state dir";
+  for (const std::string& flag : {std::string("http://registry.local:5000"), std::string("10.0.0.0/8")}) {
+    CommandResult pulled = RunCommand(BangerCommand(dir.path() + "/state", dir.path() + "/cache") +
+                                      "image pull --insecure-registry " + flag + " registry.local:5000/app:1 2>&1");
+    EXPECT_EQ(pulled.exit_status, 2) << pulled.output;
+    EXPECT_NE(pulled.output.find("banger: error: --insecure-registry wants a registry host[:port], not '" + flag + "'"),
+              std::string::npos)
+        << pulled.output;
+  }
+  CommandResult hinted = RunCommand(BangerCommand(dir.path() + "/state", dir.path() + "/cache") +
+                                    "image fetch --insecure-registry http://registry.local:5000 registry.local:5000/app:1 2>&1");
+  EXPECT_NE(hinted.output.find("(without the scheme: registry.local:5000)"), std::string::npos) << hinted.output;
+}
+
 void ExpectAllHelpersConfined(const CommandResult& r) {
   EXPECT_EQ(r.exit_status, 0) << r.output;
   EXPECT_NE(r.output.find("sandbox: ok"), std::string::npos) << r.output;

@@ -50,7 +50,7 @@ TEST(Config, ParsesEveryKey) {
       "  user = svc-banger   # inline comment\n"
       "state_dir=/srv/banger/state/\n"
       "cache_dir = /srv/banger/cache\n"
-      "insecure_registries = registry.internal:5000, 10.0.0.7:5000 ,[::1]:5000\n"
+      "insecure_registries = Registry.Internal:5000, 10.0.0.7:5000 ,[::1]:5000\n"
       "mirrors = docker.io=mirror.internal:5000, ghcr.io = ghcr-mirror.internal\n"
       "parallel_downloads = 8\n"
       "audit_log = /srv/log/audit.log\n"
@@ -72,7 +72,8 @@ TEST(Config, ParsesEveryKey) {
   EXPECT_EQ(config->user, "svc-banger");
   EXPECT_EQ(config->state_dir, "/srv/banger/state");
   EXPECT_EQ(config->cache_dir, "/srv/banger/cache");
-  EXPECT_EQ(config->insecure_registries, (std::vector<std::string>{"registry.internal:5000", "10.0.0.7:5000", "[::1]:5000"}));
+  EXPECT_EQ(config->insecure_registries, (std::vector<std::string>{"registry.internal:5000", "10.0.0.7:5000", "[::1]:5000"}))
+      << "lowercase, as references spell their registry";
   EXPECT_EQ(config->mirrors, (std::vector<broker::RegistryMirror>{{"docker.io", "mirror.internal:5000"},
                                                                   {"ghcr.io", "ghcr-mirror.internal"}}));
   EXPECT_EQ(config->parallel_downloads, 8);
@@ -124,7 +125,8 @@ TEST(Config, EveryMistakeIsOneErrorNamingFileAndLine) {
       {"cache_dir = /var/../etc", "cache_dir wants an absolute path"},
       {"mirrors = docker.io", "mirrors wants registry=mirror-host pairs, not 'docker.io'"},
       {"mirrors = docker.io=https://m/x", "mirrors wants registry=mirror-host pairs"},
-      {"insecure_registries = http://x", "insecure_registries wants host[:port] names"},
+      {"insecure_registries = http://x", "insecure_registries wants a registry host[:port], not 'http://x' (without the scheme: x)"},
+      {"insecure_registries = 10.0.0.0/8", "insecure_registries wants a registry host[:port], not '10.0.0.0/8' (a registry is host[:port], not a path or a range)"},
       {"egress_allow = 10.0.0.1/8", "egress_allow wants addresses or CIDR ranges: '10.0.0.1/8' has host bits set"},
       {"egress_allow = intranet", "egress_allow wants addresses or CIDR ranges"},
       {"audit_log = var/log/audit.log", "audit_log wants an absolute path, not 'var/log/audit.log'"},
@@ -405,8 +407,6 @@ TEST(ConfigCli, RootsBangerKeepsImagesInTheConfiguredStateDir) {
   const std::string env = "BANGER_CONFIG=" + dir.path() + "/config ";
   CommandResult list = RunCommand(env + kBin + "/banger image list --json");
   EXPECT_EQ(list.exit_status, 0) << list.output;
-  struct stat st;
-  EXPECT_EQ(::stat((dir.path() + "/state/images").c_str(), &st), 0) << "the image store opened in the config's dir";
   CommandResult status = RunCommand(env + kBin + "/banger system status");
   EXPECT_NE(status.output.find("config: " + dir.path() + "/config\n"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("images: " + dir.path() + "/state/images  cache: " + dir.path() + "/cache/oci"),
@@ -417,9 +417,9 @@ TEST(ConfigCli, RootsBangerKeepsImagesInTheConfiguredStateDir) {
       << status.output;
   EXPECT_EQ(status.exit_status, 0) << status.output;
   CommandResult env_wins =
-      RunCommand(env + "BANGER_STATE_DIR=" + dir.path() + "/env-state " + kBin + "/banger image list --json");
-  EXPECT_EQ(env_wins.exit_status, 0) << env_wins.output;
-  EXPECT_EQ(::stat((dir.path() + "/env-state/images").c_str(), &st), 0) << "BANGER_STATE_DIR wins over the config";
+      RunCommand(env + "BANGER_STATE_DIR=" + dir.path() + "/env-state " + kBin + "/banger system status");
+  EXPECT_NE(env_wins.output.find("images: " + dir.path() + "/env-state/images"), std::string::npos)
+      << "BANGER_STATE_DIR wins over the config: " << env_wins.output;
 }
 
 }  // namespace
