@@ -1,8 +1,9 @@
 #include "base/reference.h"
 
-#include "base/digest.h"
-
+#include <algorithm>
 #include <cctype>
+
+#include "base/digest.h"
 
 namespace banger {
 namespace {
@@ -118,6 +119,20 @@ bool IsLoopbackHost(std::string_view host_and_port) {
 }
 
 Result<Reference> ParseReference(std::string_view text) {
+  // skopeo's and crane's transport prefix for a registry is understood; their others are
+  // not banger's, and a URL is not a reference.
+  if (text.starts_with("docker://")) text.remove_prefix(9);
+  if (text.starts_with("http://") || text.starts_with("https://")) {
+    return Invalid(text, "a reference has no scheme: [registry/]repository[:tag|@digest]");
+  }
+  for (std::string_view transport : {"oci:", "oci-archive:", "docker-archive:", "docker-daemon:", "containers-storage:",
+                                     "dir:", "sif:"}) {
+    // "oci:5000/app" is a registry with a port.
+    const bool port = text.size() > transport.size() && std::isdigit(static_cast<unsigned char>(text[transport.size()]));
+    if (text.starts_with(transport) && !port) {
+      return Invalid(text, "'" + std::string(transport) + "' is a skopeo transport; banger pulls from registries only");
+    }
+  }
   if (text.empty()) return Invalid(text, "empty");
   for (char c : text) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return Invalid(text, "contains whitespace or control characters");
@@ -191,7 +206,10 @@ std::string Reference::ApiHost() const { return registry == "docker.io" ? "regis
 bool Reference::IsLoopback() const { return IsLoopbackHost(registry); }
 
 std::string Reference::DefaultImageName() const {
-  std::string base = repository.substr(repository.rfind('/') + 1);
+  // The repository's path keeps its namespace (demo/busybox is not other/busybox); only
+  // Docker Hub's "library/" goes, as docker drops it when it shows a name.
+  std::string base = registry == "docker.io" && repository.rfind("library/", 0) == 0 ? repository.substr(8) : repository;
+  std::replace(base.begin(), base.end(), '/', '-');
   if (!tag.empty()) return base + "-" + tag;
   return base + "-" + digest.substr(kSha256Prefix.size(), 12);
 }

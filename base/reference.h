@@ -24,7 +24,8 @@ struct Reference {
   // localhost, 127.0.0.0/8 or ::1: plain HTTP is allowed there, as docker allows it.
   bool IsLoopback() const;
   // The image name a pull gets by default: docker.io/library/debian:bookworm ->
-  // "debian-bookworm"; a digest-only reference uses the first 12 hex digits.
+  // "debian-bookworm", ghcr.io/org/app:1 -> "org-app-1" (the registry is not in it); a
+  // digest-only reference uses the first 12 hex digits.
   std::string DefaultImageName() const;
 };
 

@@ -19,6 +19,9 @@ std::string Printable(std::string_view raw, size_t max_bytes = 300);
 // are harmless there and would double up on text that went through Printable already.
 std::string TerminalSafe(std::string_view text, size_t max_bytes = 4096);
 
+// A-Z as a-z, every other byte as it is (host names, header names, schemes).
+std::string AsciiLower(std::string_view text);
+
 // "1.2 GiB", "512.0 KiB", "17 B".
 std::string HumanBytes(uint64_t bytes);
 

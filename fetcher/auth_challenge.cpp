@@ -1,19 +1,13 @@
 #include "fetcher/auth_challenge.h"
 
+#include "base/text.h"
+
 namespace banger::fetcher {
 namespace {
 
 bool IsTokenChar(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 class Cursor {
@@ -82,7 +76,7 @@ std::vector<AuthChallenge> ParseAuthChallenges(std::string_view header) {
     std::string_view scheme = cur.Token();
     if (scheme.empty()) break;
     AuthChallenge challenge;
-    challenge.scheme = Lower(scheme);
+    challenge.scheme = AsciiLower(scheme);
     cur.SkipSpace();
     if (!cur.done() && cur.peek() != ',' && !cur.AtParameter()) {
       cur.Token68();  // an opaque token68: nothing registries use, skipped
@@ -91,7 +85,7 @@ std::vector<AuthChallenge> ParseAuthChallenges(std::string_view header) {
     for (;;) {
       cur.SkipSpaceAndCommas();
       if (!cur.AtParameter()) break;
-      std::string name = Lower(cur.Token());
+      std::string name = AsciiLower(cur.Token());
       cur.SkipSpace();
       cur.Expect('=');
       cur.SkipSpace();

@@ -1,5 +1,6 @@
 #include "fetcher/http.h"
 
+#include "base/text.h"
 #include "fetcher/network_gateway.h"
 
 #include <curl/curl.h>
@@ -48,11 +49,6 @@ curl_socket_t OpenThroughGateway(void* user, curlsocktype, curl_sockaddr* addres
 // The gateway's sockets arrive connected.
 int AlreadyConnected(void*, curl_socket_t, curlsocktype) { return CURL_SOCKOPT_ALREADY_CONNECTED; }
 
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   std::string line(data, size * count);
@@ -66,7 +62,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon == std::string::npos) return size * count;
-  std::string name = Lower(line.substr(0, colon));
+  std::string name = AsciiLower(line.substr(0, colon));
   std::string value = line.substr(colon + 1);
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
@@ -109,6 +105,35 @@ bool Retryable(CURLcode rc) {
     default:
       return false;
   }
+}
+
+// What a failed transfer says: libcurl's words and detail, with the usual cause named
+// where there is one: a registry that speaks plain HTTP, a certificate no CA here
+// vouches for, a proxy that failed (named, rather than the registry behind it).
+std::string DescribeFailure(CURLcode rc, const std::string& detail, const std::string& url, const std::string& proxy,
+                            const std::optional<Error>& connect_failure) {
+  const auto parts = SplitUrl(url);
+  const std::string host = parts ? parts->host_and_port : url;
+  // libcurl's detail ("SSL certificate problem: ...") says more than its code's words.
+  std::string what = detail.empty() ? curl_easy_strerror(rc) : detail;
+  if (rc == CURLE_COULDNT_CONNECT && connect_failure) what = connect_failure->message;
+  const bool through_proxy = !proxy.empty() && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_RECV_ERROR ||
+                                                detail.find("CONNECT") != std::string::npos);
+  const bool proxy_failed = rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_PROXY || through_proxy;
+  if (proxy_failed) {
+    return "the proxy " + proxy + " failed: " + what + " (asked for " + url +
+           "; the proxy comes from https_proxy, http_proxy or all_proxy, and no_proxy exempts a host)";
+  }
+  if (rc == CURLE_SSL_CONNECT_ERROR && detail.find("wrong version number") != std::string::npos) {
+    return "server gave HTTP response to HTTPS client (" + url + "): " + host +
+           " speaks plain HTTP, which banger uses only for loopback registries and for those named by "
+           "--insecure-registry " + host + " or the config's insecure_registries";
+  }
+  if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+    return "the TLS certificate of " + host + " is not trusted: " + what + " (" + url +
+           "); put the CA that signed it in /etc/docker/certs.d/" + host + "/ca.crt";
+  }
+  return what + " (" + url + ")";
 }
 
 struct SlistDeleter {
@@ -197,15 +222,17 @@ static Result<HttpResponse> Perform(void* handle, NetworkGateway* gateway, const
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
   }
+  char detail[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
   CURLcode rc = curl_easy_perform(curl);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   if (transfer.refused_address && rc != CURLE_OK) return *transfer.refused_address;
   if (transfer.too_large) {
     return Error{ErrorCode::kOversized, request.url + ": response larger than " + std::to_string(transfer.max_body) + " bytes"};
   }
   if (transfer.sink_refused) return Error{ErrorCode::kIo, "transfer stopped by its consumer"};
   if (rc != CURLE_OK) {
-    Error e{ErrorCode::kIo, std::string(curl_easy_strerror(rc)) + " (" + request.url + ")"};
-    if (rc == CURLE_COULDNT_CONNECT && transfer.connect_failure) e.message = transfer.connect_failure->message;
+    Error e{ErrorCode::kIo, DescribeFailure(rc, detail, request.url, proxy, transfer.connect_failure)};
     if (transport != nullptr) {
       *transport = {e, Retryable(rc), static_cast<int>(rc), rc == CURLE_PEER_FAILED_VERIFICATION};
     }
@@ -252,7 +279,7 @@ bool Exempt(std::string host, const std::string& no_proxy) {
   while (start < all.size()) {
     size_t end = all.find_first_of(", \t", start);
     if (end == std::string::npos) end = all.size();
-    std::string entry = Lower(all.substr(start, end - start));
+    std::string entry = AsciiLower(all.substr(start, end - start));
     if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
     if (!entry.empty() && entry.back() == '.') entry.pop_back();
     if (!entry.empty() && (host == entry || (host.size() > entry.size() && host.ends_with("." + entry)))) return true;
@@ -326,13 +353,13 @@ Result<UrlParts> SplitUrl(const std::string& text) {
   UrlParts parts;
   char* value = nullptr;
   if (curl_url_get(url, CURLUPART_SCHEME, &value, 0) == CURLUE_OK) {
-    parts.scheme = Lower(value);
+    parts.scheme = AsciiLower(value);
     curl_free(value);
   }
   if (curl_url_get(url, CURLUPART_HOST, &value, 0) != CURLUE_OK) {
     return Error{ErrorCode::kMalformed, "URL without a host: '" + text.substr(0, 200) + "'"};
   }
-  parts.host_and_port = Lower(value);
+  parts.host_and_port = AsciiLower(value);
   curl_free(value);
   if (curl_url_get(url, CURLUPART_PORT, &value, 0) == CURLUE_OK) {
     parts.host_and_port += ":" + std::string(value);

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/text.h"
 #include "base/digest.h"
 #include "base/json.h"
 #include "ipc/channel.h"
@@ -41,9 +42,7 @@ std::string StripParameters(std::string_view content_type) {
   std::string_view v = content_type.substr(0, content_type.find(';'));
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  std::string out(v);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+  return AsciiLower(v);
 }
 
 bool IsManifestMediaType(std::string_view t) { return t == media::kOciManifest || t == media::kDockerManifest; }

@@ -40,7 +40,7 @@ enum class MessageType : uint32_t {
   kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, spool (rw), tree stream out
   kUnpackLayer = 41,   // broker -> unpacker: {index, grows_to?}; fd: the layer blob (read-only), still
                        // downloading when grows_to (its final size) is given
-  kUnpackProgress = 42,  // unpacker -> broker: {layer, bytes}
+  kUnpackProgress = 42,  // unpacker -> broker: {layer, bytes, entries}
   kUnpackDone = 43,    // unpacker -> broker: summary and warnings
   kExtractBundle = 44,  // broker -> unpacker: bounds; fds: the bundle (ro), rootfs.ext4 out (rw)
   kBundleExtracted = 45,  // unpacker -> broker: {manifest, rootfs_bytes}

@@ -92,11 +92,12 @@ struct LayerHandOff {
 struct UnpackProgress {
   static constexpr const char* kName = "unpack-progress";
   uint64_t layer = 0;
-  uint64_t bytes = 0;  // uncompressed bytes of that layer read so far
+  uint64_t bytes = 0;    // uncompressed bytes of that layer read so far
+  uint64_t entries = 0;  // entries of every layer read so far (for the display only)
   bool operator==(const UnpackProgress&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
-    v.Uint("layer", s.layer, kMaxUnpackLayers - 1).Uint("bytes", s.bytes);
+    v.Uint("layer", s.layer, kMaxUnpackLayers - 1).Uint("bytes", s.bytes).Uint("entries", s.entries);
   }
 };
 

@@ -18,6 +18,9 @@ TEST_PACKAGES=(
   # The shells first-boot.sh is tested under (busybox-static gives busybox ash; it
   # conflicts with busybox, which serves as well where it is installed).
   dash bash busybox-static
+  # The man page is rendered (groff, man, col) and the live progress display is read
+  # through a terminal (tmux) by the command-line tests.
+  groff-base man-db bsdextrautils tmux
 )
 
 case "${1:-all}" in

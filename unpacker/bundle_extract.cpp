@@ -10,18 +10,15 @@
 #include "base/text.h"
 #include "ipc/channel.h"
 #include "unpacker/layer_stream.h"
+#include "unpacker/spool_writer.h"
 #include "unpacker/tar_reader.h"
 
 namespace banger::unpacker {
 namespace {
 
-constexpr size_t kBlock = 4096;
+constexpr size_t kSparseBlock = 4096;
 constexpr const char* kRootfs = "rootfs.ext4";
 constexpr const char* kManifest = "manifest.json";
-
-bool AllZero(const char* data, size_t size) {
-  return size == 0 || (data[0] == 0 && std::memcmp(data, data + 1, size - 1) == 0);
-}
 
 // Writes the rootfs, leaving all-zero blocks as holes (the image is mostly holes).
 class SparseWriter {
@@ -29,9 +26,9 @@ class SparseWriter {
   explicit SparseWriter(int fd) : fd_(fd) {}
   Result<void> Write(uint64_t offset, const char* data, size_t size) {
     while (size > 0) {
-      const size_t in_block = static_cast<size_t>(kBlock - offset % kBlock);
+      const size_t in_block = static_cast<size_t>(kSparseBlock - offset % kSparseBlock);
       const size_t chunk = std::min(size, in_block);
-      if (!AllZero(data, chunk)) {
+      if (!IsAllZero(data, chunk)) {
         for (size_t done = 0; done < chunk;) {
           ssize_t n = ::pwrite(fd_, data + done, chunk - done, static_cast<off_t>(offset + done));
           if (n <= 0) return Error::FromErrno("writing rootfs.ext4");

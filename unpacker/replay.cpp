@@ -43,6 +43,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
   SpoolWriter spool(spool_fd);
   const auto started = std::chrono::steady_clock::now();
   std::chrono::nanoseconds waited_before{0};  // for downloads, in the layers done
+  uint64_t entries_read = 0;
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string name = "layer " + layers[i].digest;
     tree.BeginLayer(static_cast<uint32_t>(i), name);
@@ -67,7 +68,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
       }
       return {};
     };
-    uint64_t reported = 0;
+    uint64_t reported = 0, reported_entries = entries_read;
     for (;;) {
       BANGER_ASSIGN_OR_RETURN(std::optional<TarEntry> entry, reader->Next());
       if (!entry) break;
@@ -84,9 +85,11 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
         return spool.TakeExtents();
       };
       BANGER_TRY(tree.Apply(*entry, read_data));
-      if (progress && stream->uncompressed_bytes() - reported > (8u << 20)) {
+      ++entries_read;
+      if (progress && (stream->uncompressed_bytes() - reported > (8u << 20) || entries_read - reported_entries >= 4096)) {
         reported = stream->uncompressed_bytes();
-        progress(i, reported);
+        reported_entries = entries_read;
+        progress(i, reported, entries_read);
       }
     }
     tree.EndLayer();
@@ -98,7 +101,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
                                               ", but the image config says " + diff_ids[i] + " (diff_id)"};
     }
     outcome.uncompressed_bytes += stream->uncompressed_bytes();
-    if (progress) progress(i, stream->uncompressed_bytes());
+    if (progress) progress(i, stream->uncompressed_bytes(), entries_read);
   }
   if (after_layers) BANGER_TRY(after_layers(tree, spool, static_cast<uint32_t>(layers.size())));
   BANGER_TRY(spool.Flush());

@@ -47,7 +47,9 @@ struct ReplayOutcome {
 // rootfs.diff_ids of an image config (JSON), each checked for syntax.
 Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json);
 
-using ReplayProgress = std::function<void(size_t layer, uint64_t uncompressed_bytes)>;
+// Called every 8 MiB of a layer or 4096 entries, and at each layer's end; `entries` counts
+// every layer's so far.
+using ReplayProgress = std::function<void(size_t layer, uint64_t uncompressed_bytes, uint64_t entries)>;
 // Runs after the last layer, before the tree is emitted (the guest assets go in here).
 using AfterLayers = std::function<Result<void>(LayerTree& tree, SpoolWriter& spool, uint32_t next_layer)>;
 

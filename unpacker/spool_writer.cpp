@@ -10,18 +10,11 @@ namespace {
 constexpr uint64_t kBlock = 4096;
 constexpr size_t kFlushAt = 1 << 20;
 
-bool AllZero(const char* data, size_t size) {
-  static const char kZeros[kBlock] = {};
-  while (size > 0) {
-    size_t n = size < kBlock ? size : kBlock;
-    if (std::memcmp(data, kZeros, n) != 0) return false;
-    data += n;
-    size -= n;
-  }
-  return true;
-}
-
 }  // namespace
+
+bool IsAllZero(const char* data, size_t size) {
+  return size == 0 || (data[0] == 0 && std::memcmp(data, data + 1, size - 1) == 0);
+}
 
 void SpoolWriter::AddExtent(uint64_t file_offset, uint64_t length) {
   const uint64_t spool_offset = end_ - length;
@@ -41,7 +34,7 @@ Result<void> SpoolWriter::Append(uint64_t file_offset, const char* data, size_t 
   while (size > 0) {
     uint64_t piece = kBlock - (file_offset % kBlock);
     if (piece > size) piece = size;
-    if (!AllZero(data, piece)) {
+    if (!IsAllZero(data, piece)) {
       buffer_.append(data, piece);
       end_ += piece;
       AddExtent(file_offset, piece);

@@ -12,6 +12,9 @@
 
 namespace banger::unpacker {
 
+// Whether `size` bytes at `data` are all zero (such blocks become holes).
+bool IsAllZero(const char* data, size_t size);
+
 class SpoolWriter {
  public:
   explicit SpoolWriter(int fd) : fd_(fd) {}

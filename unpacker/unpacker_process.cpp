@@ -97,9 +97,9 @@ class UnpackService {
     if (inject_guest_assets_) {
       BANGER_ASSIGN_OR_RETURN(platform, PlatformFromConfig(config));
     }
-    auto progress = [this](size_t layer, uint64_t bytes) {
-      (void)channel_.Send(
-          ipc::Message::Make(ipc::MessageType::kUnpackProgress, ipc::Encode(ipc::UnpackProgress{layer, bytes})));
+    auto progress = [this](size_t layer, uint64_t bytes, uint64_t entries) {
+      (void)channel_.Send(ipc::Message::Make(ipc::MessageType::kUnpackProgress,
+                                             ipc::Encode(ipc::UnpackProgress{layer, bytes, entries})));
     };
     std::optional<GuestInjection> guest;
     auto inject = [&guest, &platform](LayerTree& tree, SpoolWriter& spool, uint32_t next_layer) -> Result<void> {

@@ -22,7 +22,7 @@ std::optional<uint32_t> ParsePort(std::string_view text, uint32_t max) {
   return port;
 }
 
-ListenResult Fail(std::string error, bool retry = false) {
+ListenResult Failure(std::string error, bool retry = false) {
   ListenResult result;
   result.error = std::move(error);
   result.retry = retry;
@@ -33,9 +33,9 @@ ListenResult BindAndListen(UniqueFd fd, const sockaddr* addr, socklen_t length, 
   if (::bind(fd.get(), addr, length) != 0) {
     const int err = errno;
     // No transport or device yet: the address cannot be assigned until it appears.
-    return Fail("bind: " + ErrnoText(err), vsock && (err == EADDRNOTAVAIL || err == ENODEV));
+    return Failure("bind: " + ErrnoText(err), vsock && (err == EADDRNOTAVAIL || err == ENODEV));
   }
-  if (::listen(fd.get(), kBacklog) != 0) return Fail("listen: " + ErrnoText(errno));
+  if (::listen(fd.get(), kBacklog) != 0) return Failure("listen: " + ErrnoText(errno));
   ListenResult result;
   result.fd = std::move(fd);
   return result;
@@ -108,7 +108,7 @@ ListenResult OpenListener(const ListenAddress& address) {
       if (!fd.valid()) {
         const int err = errno;
         // The address family (vsock module) or the device is not there yet.
-        return Fail("socket(AF_VSOCK): " + ErrnoText(err), err == EAFNOSUPPORT || err == ENODEV);
+        return Failure("socket(AF_VSOCK): " + ErrnoText(err), err == EAFNOSUPPORT || err == ENODEV);
       }
       sockaddr_vm addr{};
       addr.svm_family = AF_VSOCK;
@@ -119,11 +119,11 @@ ListenResult OpenListener(const ListenAddress& address) {
     case ListenAddress::Kind::kUnix: {
       struct stat st {};
       if (::lstat(address.path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) return Fail(address.path + " exists and is not a socket");
-        if (::unlink(address.path.c_str()) != 0) return Fail("removing the stale socket " + address.path + ": " + ErrnoText(errno));
+        if (!S_ISSOCK(st.st_mode)) return Failure(address.path + " exists and is not a socket");
+        if (::unlink(address.path.c_str()) != 0) return Failure("removing the stale socket " + address.path + ": " + ErrnoText(errno));
       }
       UniqueFd fd(::socket(AF_UNIX, kType, 0));
-      if (!fd.valid()) return Fail("socket(AF_UNIX): " + ErrnoText(errno));
+      if (!fd.valid()) return Failure("socket(AF_UNIX): " + ErrnoText(errno));
       sockaddr_un addr{};
       addr.sun_family = AF_UNIX;
       std::memcpy(addr.sun_path, address.path.data(), address.path.size());
@@ -131,7 +131,7 @@ ListenResult OpenListener(const ListenAddress& address) {
     }
     case ListenAddress::Kind::kTcp: {
       UniqueFd fd(::socket(AF_INET, kType, 0));
-      if (!fd.valid()) return Fail("socket(AF_INET): " + ErrnoText(errno));
+      if (!fd.valid()) return Failure("socket(AF_INET): " + ErrnoText(errno));
       const int one = 1;
       ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
       sockaddr_in addr{};
@@ -141,7 +141,7 @@ ListenResult OpenListener(const ListenAddress& address) {
       return BindAndListen(std::move(fd), reinterpret_cast<const sockaddr*>(&addr), sizeof addr, false);
     }
   }
-  return Fail("unknown address kind");
+  return Failure("unknown address kind");
 }
 
 }  // namespace banger::agent

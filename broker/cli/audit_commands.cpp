@@ -23,13 +23,13 @@ constexpr const char* kVerifyUsage =
     "\n"
     "  --head HASH  a record hash from outside the file (banger sends each one to syslog):\n"
     "               the log must hold that record, else it was cut short or edited\n"
-    "  --json       the result as one JSON object\n";
+    "  --json       the result as one JSON event, and an error as an event (docs/cli.md)\n";
 
 bool IsSha256Hex(const std::string& text) {
   return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-int Verify(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+int VerifyAuditLog(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   const std::string head = flags.Value("--head").value_or("");
   if (!head.empty() && !IsSha256Hex(head)) {
     return ReportUsage(err, "--head wants a record's sha256 as 64 lowercase hex digits", "system audit verify");
@@ -38,17 +38,17 @@ int Verify(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
       flags.positional.empty() ? std::vector<std::string>{context.config.audit_log} : flags.positional;
   auto verified = VerifyAuditChain(files, head);
   if (!verified) {
-    if (flags.Has("--json")) out << DumpJson({{"verified", false}, {"error", verified.error().message}}) << "\n";
+    if (flags.Has("--json")) EmitJsonEvent(out, {{"event", "result"}, {"verified", false}});
     ReportError(err, verified.error(), "");
     return kExitError;
   }
   if (flags.Has("--json")) {
-    out << DumpJson({{"verified", true},
-                     {"records", verified->records},
-                     {"first_seq", verified->first_seq},
-                     {"last_seq", verified->last_seq},
-                     {"head", verified->head}})
-        << "\n";
+    EmitJsonEvent(out, {{"event", "result"},
+                        {"verified", true},
+                        {"records", verified->records},
+                        {"first_seq", verified->first_seq},
+                        {"last_seq", verified->last_seq},
+                        {"head", verified->head}});
     return kExitOk;
   }
   out << "audit log verified: " << verified->records << " record(s), " << verified->first_seq << " to "
@@ -64,7 +64,7 @@ int Verify(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
 const Command& SystemAuditVerifyCommand() {
   static const Command command{
       {"system audit verify", kVerifyUsage, {{"--head"}, {"--json"}}, {0, 64, "takes the log's files, oldest first"}},
-      /*reads_config=*/true, Verify};
+      /*reads_config=*/true, VerifyAuditLog};
   return command;
 }
 

@@ -112,19 +112,4 @@ Result<void> AuditTrail::Write(json record) {
   return {};
 }
 
-ErrorLineTap::ErrorLineTap(std::ostream& err) : err_(err), stream_(std::make_unique<std::ostream>(this)) {}
-
-int ErrorLineTap::overflow(int c) {
-  if (c == traits_type::eof()) return traits_type::not_eof(c);
-  err_.put(static_cast<char>(c));
-  if (c != '\n') {
-    if (line_.size() < 4096) line_.push_back(static_cast<char>(c));
-    return c;
-  }
-  static const std::string kPrefix = "banger: error: ";
-  if (line_.rfind(kPrefix, 0) == 0) last_error_ = line_.substr(kPrefix.size());
-  line_.clear();
-  return c;
-}
-
 }  // namespace banger::broker

@@ -55,23 +55,4 @@ class AuditTrail {
   std::vector<std::string> warnings_;
 };
 
-// Passes what is written to `err` through, and keeps the last "banger: error: " line for
-// the end record.
-class ErrorLineTap : public std::streambuf {
- public:
-  explicit ErrorLineTap(std::ostream& err);
-  std::ostream& stream() { return *stream_; }
-  // The last error line, without its prefix and newline; "" when there was none.
-  std::string last_error() const { return last_error_; }
-
- protected:
-  int overflow(int c) override;
-
- private:
-  std::ostream& err_;
-  std::unique_ptr<std::ostream> stream_;
-  std::string line_;
-  std::string last_error_;
-};
-
 }  // namespace banger::broker

@@ -1,5 +1,7 @@
 #include "broker/cli/commands.h"
 
+#include <sys/stat.h>
+
 #include <iomanip>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +13,7 @@
 #include "broker/pull/url_download.h"
 #include "broker/registry/catalog.h"
 #include "broker/store/bundle_writer.h"
+#include "broker/store/image_lookup.h"
 #include "broker/store/image_store.h"
 #include "security/stop_signal.h"
 
@@ -27,11 +30,14 @@ constexpr const char* kCatalogUsage =
     "is $BANGER_CATALOG, then /etc/banger/catalog.json, then the catalog built into banger.\n";
 
 constexpr const char* kBundleUsage =
-    "usage: banger image bundle NAME --out FILE.tar.zst [--url URL] [--distro D] [--description T]\n"
+    "usage: banger image bundle IMAGE --out FILE.tar.zst [--force] [--url URL] [--distro D]\n"
+    "                           [--description T] [--json]\n"
     "\n"
     "Writes a pulled image as a catalog bundle (manifest.json and rootfs.ext4 in a\n"
     "zstd-compressed tar) and prints its catalog entry; publish the file at URL and add the\n"
-    "entry to a catalog's \"entries\".\n";
+    "entry to a catalog's \"entries\". An existing FILE is kept unless --force is given.\n"
+    "IMAGE is the image's name, its ID or a unique prefix of it, or its reference. --json\n"
+    "prints the entry as one result event (docs/cli.md).\n";
 
 
 std::string ArchOf(const std::string& platform) {
@@ -76,13 +82,17 @@ int ListCatalog(const CliContext& context, const ParsedFlags& flags, std::ostrea
 int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   const auto out_path = flags.Value("--out");
   if (!out_path || out_path->empty()) return ReportUsage(err, "image bundle needs --out FILE.tar.zst", "image bundle");
-  auto store = ImageStore::Open(context.StateRoot());
+  auto store = ImageStore::OpenForReading(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
-  const std::string name = flags.positional[0];
-  context.Note({{"image", name}, {"out", *out_path}});
-  auto image = store->FindByName(name);
-  if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
+  context.Note({{"image", flags.positional[0]}, {"out", *out_path}});
+  struct stat existing {};
+  if (context.client_file < 0 && !flags.Has("--force") && ::lstat(out_path->c_str(), &existing) == 0) {
+    return ReportError(err, Error{ErrorCode::kInvalidArgument, *out_path + " exists (--force replaces it)"}, "");
+  }
+  auto image = FindImage(*store, flags.positional[0]);
+  if (!image) return ReportError(err, image.error(), "");
   const json& record = image->record;
+  const std::string name = record.value("name", "");
   const ipc::BundleManifest manifest{name, flags.Value("--distro").value_or(record.value("distro", "")),
                                      ArchOf(record.value("platform", "")), record.value("kernel_ref", "")};
   // Through bangerd, --out is a file the client created and passed, and publishes itself:
@@ -91,7 +101,7 @@ int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
                  : context.requester.through_daemon
                      ? Result<WrittenBundle>(Error{ErrorCode::kInvalidArgument,
                                                    "through bangerd, --out is a file the client creates and passes"})
-                     : WriteBundle(image->rootfs(), manifest, *out_path);
+                     : WriteBundle(image->rootfs(), manifest, *out_path, flags.Has("--force"));
   if (!written) return ReportError(err, written.error(), *out_path);
   context.Note({{"image_id", record.value("id", "")}, {"sha256", written->sha256}, {"size", written->size}});
   json entry = {{"name", manifest.name}, {"distro", manifest.distro}, {"arch", manifest.arch},
@@ -100,7 +110,12 @@ int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
   entry["sha256"] = written->sha256;
   entry["size"] = written->size;
   entry["description"] = flags.Value("--description").value_or(name + " (" + record.value("ref", "") + ")");
-  out << DumpJson(entry, 2) << "\n";
+  if (flags.Has("--json")) {
+    entry["event"] = "result";
+    EmitJsonEvent(out, entry);
+  } else {
+    out << DumpJson(entry, 2) << "\n";
+  }
   return kExitOk;
 }
 
@@ -113,7 +128,7 @@ const Command& ImageCatalogCommand() {
 
 const Command& ImageBundleCommand() {
   static const Command command{
-      {"image bundle", kBundleUsage, {{"--out", "--url", "--distro", "--description"}}, kOneImageName}, true, Bundle,
+      {"image bundle", kBundleUsage, {{"--out", "--url", "--distro", "--description"}, {"--force", "--json"}}, kOneImageName}, true, Bundle,
       /*audited=*/true};
   return command;
 }

@@ -14,50 +14,12 @@
 #include "broker/cli/context.h"
 #include "broker/cli/daemon_client.h"
 #include "broker/cli/exit_codes.h"
+#include "broker/cli/help.h"
 #include "broker/cli/output.h"
 #include "broker/cli/tenant_rules.h"
 
 namespace banger::broker {
 namespace {
-
-constexpr const char* kUsage =
-    "usage: banger [--version] [--help] <command> [<args>]\n"
-    "\n"
-    "banger turns container images into bootable ext4 root filesystems for microVMs,\n"
-    "through a privilege-separated, sandboxed pipeline.\n"
-    "\n"
-    "commands:\n"
-    "  image pull REF   pull an image and write a bootable rootfs.ext4 for it\n"
-    "  image list       list the pulled images\n"
-    "  image inspect N  print an image's record and rootfs path\n"
-    "  image rm N...    remove pulled images\n"
-    "  image fetch REF  download an image's blobs into the verified cache\n"
-    "  image verify REF check REF against the signature policy without pulling it\n"
-    "  image catalog    list the image catalog (names pulled from pre-built bundles)\n"
-    "  image bundle N --out F\n"
-    "                   write pulled image N as a catalog bundle and print its entry\n"
-    "  image cache prune [--dry-run]\n"
-    "                   remove cached blobs no running pull uses\n"
-    "  system status    show the config in use, the install, the kernel's sandbox support,\n"
-    "                   and start each sandboxed helper, lock it down and show what the\n"
-    "                   kernel reports about it (no_new_privs, seccomp, capabilities, uid)\n"
-    "  system install [--prefix DIR] [--user NAME] ...\n"
-    "                   install banger and its helpers, their system user, the state and\n"
-    "                   cache dirs and /etc/banger/config (root; idempotent)\n"
-    "  system uninstall [--purge]\n"
-    "                   remove what system install made (images kept unless --purge)\n"
-    "  system audit verify [--head HASH] [FILE...]\n"
-    "                   check the audit log's hash chain; exit 1 naming the first broken link\n"
-    "\n"
-    "configuration: /etc/banger/config, or the file $BANGER_CONFIG names (docs/install.md);\n"
-    "$BANGER_STATE_DIR and $BANGER_CACHE_DIR override its state_dir and cache_dir.\n"
-    "When bangerd's socket (the config's socket) is there, or $BANGER_HOST names one\n"
-    "(unix:///path), every command but system install, uninstall and audit verify runs in\n"
-    "the daemon, for the user the kernel says is asking (docs/multi-tenant.md).\n"
-    "\n"
-    "exit status: 0 ok, 1 error, 2 usage, 3 sandbox violation or crashed helper,\n"
-    "             130/143 stopped by SIGINT/SIGTERM (nothing is published)\n";
-
 
 // The command whose name's words `args` starts with, and how many words that took.
 std::pair<const Command*, size_t> Find(const Args& args) {
@@ -73,21 +35,63 @@ std::pair<const Command*, size_t> Find(const Args& args) {
   return {nullptr, 0};
 }
 
-// A command named only in part ("image", "image cache", "system"): what it may be.
-// "image cache --help" is the one command group with help of its own.
+// How many of `args`' first words name a command group ("image", "image cache"): the
+// longest such prefix, 0 when none.
+size_t GroupWords(const Args& args) {
+  size_t words = 0;
+  std::string group;
+  for (size_t i = 0; i < args.size(); ++i) {
+    group += (i == 0 ? "" : " ") + args[i];
+    if (IsCommandGroup(group)) words = i + 1;
+  }
+  return words;
+}
+
+std::string Joined(const Args& args, size_t from, size_t to) {
+  std::string out;
+  for (size_t i = from; i < to && i < args.size(); ++i) out += (i == from ? "" : " ") + args[i];
+  return out;
+}
+
+// Arguments that name no command. A group alone is its help on stderr (exit 2), a
+// group with --help its help on stdout; anything else is a usage error naming the word.
 int UnknownCommand(const Args& args, std::ostream& out, std::ostream& err) {
-  if (args[0] == "image" && args.size() >= 2 && args[1] == "cache") {
-    if (args.size() == 3 && (args[2] == "--help" || args[2] == "-h")) {
-      out << ImageCachePruneCommand().spec.usage;
+  const size_t words = GroupWords(args);
+  if (words == 0) return ReportUsage(err, "unknown command '" + args[0] + "'", "");
+  const std::string group = Joined(args, 0, words);
+  if (words == args.size()) {
+    err << GroupUsage(group);
+    return kExitUsage;
+  }
+  if (args.size() == words + 1 && (args[words] == "--help" || args[words] == "-h")) {
+    out << GroupUsage(group);
+    return kExitOk;
+  }
+  return ReportUsage(err, "unknown '" + group + "' command '" + args[words] + "'", group);
+}
+
+// `banger help [COMMAND...]`, `banger help --man`.
+int Help(const Args& topic, std::ostream& out, std::ostream& err) {
+  if (topic.empty()) {
+    out << GlobalUsage();
+    return kExitOk;
+  }
+  if (topic.size() == 1 && topic[0] == "--man") {
+    out << ManPage();
+    return kExitOk;
+  }
+  const std::string words = Joined(topic, 0, topic.size());
+  for (const Command* command : AllCommands()) {
+    if (command->spec.name == words) {
+      out << command->spec.usage;
       return kExitOk;
     }
-    return ReportUsage(err, "unknown 'image cache' command; the one there is: prune", "image cache prune");
   }
-  if (args[0] == "image") return ReportUsage(err, "unknown 'image' command; try 'banger image pull --help'", "");
-  if (args[0] == "system") {
-    return ReportUsage(err, "unknown 'system' command; try 'banger system status', 'install', 'uninstall' or 'audit verify'", "");
+  if (IsCommandGroup(words)) {
+    out << GroupUsage(words);
+    return kExitOk;
   }
-  return ReportUsage(err, "unknown command '" + args[0] + "'", "");
+  return ReportUsage(err, "no help for '" + words + "': it is not a banger command", "");
 }
 
 // What a user who is not an admin may ask bangerd for; the rest needs an admin.
@@ -100,7 +104,7 @@ bool TenantsMay(const Command& command) {
 // Commands the client always runs itself: they install or remove the daemon, or read
 // files its user can open.
 bool RunsLocally(const Command& command) {
-  static const std::set<std::string> names = {"system install", "system uninstall", "system audit verify"};
+  static const std::set<std::string> names = {"system install", "system uninstall", "system audit verify", "completion"};
   return names.count(command.spec.name) != 0;
 }
 
@@ -122,10 +126,14 @@ int RunAudited(const Command& command, CliContext& context, const ParsedFlags& f
     return kExitError;
   }
   context.audit = &*trail;
-  ErrorLineTap tap(err);
+  std::string last_error;  // for the end record
+  LineTap tap(err, [&last_error](const std::string& line) {
+    static const std::string kPrefix = "banger: error: ";
+    if (line.rfind(kPrefix, 0) == 0) last_error = line.substr(kPrefix.size());
+  });
   const int status = command.run(context, flags, out, tap.stream());
   tap.stream().flush();
-  auto ended = trail->End(status, tap.last_error());
+  auto ended = trail->End(status, last_error);
   for (const std::string& warning : trail->warnings()) err << "banger: warning: " << TerminalSafe(warning) << "\n";
   if (!ended) {
     err << "banger: error: " << TerminalSafe("the audit log could not record how this request ended: " + ended.error().message)
@@ -141,7 +149,8 @@ const std::vector<const Command*>& AllCommands() {
   static const std::vector<const Command*> commands = {
       &ImagePullCommand(),      &ImageListCommand(),      &ImageInspectCommand(),     &ImageRemoveCommand(),
       &ImageFetchCommand(),     &ImageVerifyCommand(),    &ImageCatalogCommand(),   &ImageBundleCommand(),      &ImageCachePruneCommand(),
-      &SystemStatusCommand(),   &SystemInstallCommand(),  &SystemUninstallCommand(), &SystemAuditVerifyCommand()};
+      &SystemStatusCommand(),   &SystemInstallCommand(),  &SystemUninstallCommand(), &SystemAuditVerifyCommand(),
+      &CompletionCommand()};
   return commands;
 }
 
@@ -151,14 +160,15 @@ namespace {
 // version, an unknown command).
 std::variant<std::pair<const Command*, size_t>, int> Resolve(const Args& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
-    err << kUsage;
+    err << GlobalUsage();
     return kExitUsage;
   }
   const std::string& first = args[0];
-  if (first == "--help" || first == "-h" || first == "help") {
-    out << kUsage;
+  if (first == "--help" || first == "-h") {
+    out << GlobalUsage();
     return kExitOk;
   }
+  if (first == "help") return Help(Args(args.begin() + 1, args.end()), out, err);
   if (first == "--version") {
     out << "banger " << BANGER_VERSION << "\n";
     return kExitOk;
@@ -218,9 +228,7 @@ bool WantsHelp(const Args& args) {
          std::find(args.begin(), args.end(), "-h") != args.end();
 }
 
-}  // namespace
-
-int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
+int RunCliHere(const Args& args, std::ostream& out, std::ostream& err, std::ostream& relayed_err) {
   auto resolved = Resolve(args, out, err);
   if (const int* status = std::get_if<int>(&resolved)) return *status;
   const auto [command, words] = std::get<std::pair<const Command*, size_t>>(resolved);
@@ -250,19 +258,20 @@ int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
                                             {"BANGER_CATALOG", context->env.catalog}}) {
         if (!value.empty()) err << "banger: warning: $" << variable << " is not used through bangerd (" << **daemon << ")\n";
       }
-      return RunThroughDaemon(**daemon, args, context->env, {std::move(*credentials), OutFileOf(*command, flags)}, out,
-                              err);
+      return RunThroughDaemon(**daemon, args, context->env,
+                              {std::move(*credentials), OutFileOf(*command, flags), flags && flags->Has("--force")}, out,
+                              err, relayed_err);
     }
   }
   return Dispatch(*command, words, *context, args, out, err);
 }
 
-int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal, int client_file,
-              const Args& args, std::ostream& out, std::ostream& err) {
+int RunCliForHere(const Requester& requester, const std::string& config_path, bool terminal, uint64_t columns,
+                  int client_file, const Args& args, std::ostream& out, std::ostream& err) {
   auto resolved = Resolve(args, out, err);
   if (const int* status = std::get_if<int>(&resolved)) return *status;
   const auto [command, words] = std::get<std::pair<const Command*, size_t>>(resolved);
-  auto context = LoadDaemonContext(config_path, requester, terminal, client_file);
+  auto context = LoadDaemonContext(config_path, requester, terminal, columns, client_file);
   if (!context) {
     err << "banger: error: " << TerminalSafe(context.error().message) << "\n";
     return kExitError;
@@ -293,6 +302,21 @@ int RunCliFor(const Requester& requester, const std::string& config_path, bool t
     return kExitError;
   }
   return Dispatch(*command, words, *context, args, out, err);
+}
+
+}  // namespace
+
+// With --json, errors and warnings are also events on stdout (output.h). Through bangerd
+// the daemon's run makes them, so what it sends for stderr is relayed untouched.
+int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
+  JsonDiagnostics json(WantsJson(args), out, err);
+  return json.Finish(RunCliHere(args, out, json.err(), err));
+}
+
+int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal, uint64_t columns, int client_file,
+              const Args& args, std::ostream& out, std::ostream& err) {
+  JsonDiagnostics json(WantsJson(args), out, err);
+  return json.Finish(RunCliForHere(requester, config_path, terminal, columns, client_file, args, out, json.err()));
 }
 
 }  // namespace banger::broker

@@ -38,6 +38,7 @@ const Command& SystemStatusCommand();     // system_commands.cpp: exit 3 when a 
 const Command& SystemInstallCommand();    // system_commands.cpp
 const Command& SystemUninstallCommand();  // system_commands.cpp
 const Command& SystemAuditVerifyCommand();  // audit_commands.cpp: exit 1 at a broken link
+const Command& CompletionCommand();         // help.cpp: the bash completion script
 
 // Every command, in the order --help lists them.
 const std::vector<const Command*>& AllCommands();

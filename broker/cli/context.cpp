@@ -3,9 +3,11 @@
 #include "broker/cli/audit_trail.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <cstdlib>
@@ -16,6 +18,7 @@ extern char** environ;
 #include "broker/host/accounts.h"
 #include "broker/host/trusted_paths.h"
 #include "broker/host/user_dirs.h"
+#include "ipc/daemon_protocol.h"
 #include "security/stop_signal.h"
 
 namespace banger::broker {
@@ -31,7 +34,12 @@ std::string Variable(const char* name) {
 HostEnvironment CaptureEnvironment() {
   HostEnvironment env;
   env.root = ::geteuid() == 0;
-  env.stdout_terminal = ::isatty(STDOUT_FILENO) == 1;
+  // A terminal without TERM, or TERM=dumb, gets plain lines: it may not take escapes.
+  const std::string term = Variable("TERM");
+  env.stdout_terminal = ::isatty(STDOUT_FILENO) == 1 && !term.empty() && term != "dumb";
+  if (winsize size{}; env.stdout_terminal && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0) {
+    env.terminal_columns = std::min<uint64_t>(size.ws_col, ipc::kMaxTerminalColumns);
+  }
   env.daemon_host = Variable("BANGER_HOST");
   for (char** variable = environ; *variable != nullptr; ++variable) env.variables.emplace_back(*variable);
   env.home = Variable("HOME");
@@ -156,6 +164,11 @@ Result<CliContext> LoadContext(bool read_config) {
   context.config_path = ConfigPath(context.env);
   if (read_config) {
     BANGER_ASSIGN_OR_RETURN(context.config, LoadConfigFrom(context.config_path));
+    // A file named on purpose and missing is a mistake; only the default may be absent.
+    if (!context.env.config_path.empty() && !context.config.from_file) {
+      return Error{ErrorCode::kNotFound, "BANGER_CONFIG names " + context.config_path +
+                                             ", which does not exist (unset it to use " + kDefaultConfigPath + ")"};
+    }
     BANGER_TRY(CheckConfigPaths(context.env, context.config_path, context.config));
   }
   context.requester = LocalRequester({});
@@ -163,10 +176,11 @@ Result<CliContext> LoadContext(bool read_config) {
 }
 
 Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal,
-                                     int client_file) {
+                                     uint64_t columns, int client_file) {
   CliContext context;
   context.env = CaptureEnvironment();
   context.env.stdout_terminal = terminal;
+  context.env.terminal_columns = std::min<uint64_t>(columns, ipc::kMaxTerminalColumns);
   // The daemon's environment is the service manager's; what it would take from a
   // user's (paths, the catalog, a docker config) comes from the config alone.
   context.env.daemon_host.clear();

@@ -90,6 +90,6 @@ Result<CliContext> LoadContext(bool read_config = true);
 // In bangerd: its own config (`config_path`), and nothing of the environment a client
 // could have chosen; images under the requester's own state root unless it is root's.
 Result<CliContext> LoadDaemonContext(const std::string& config_path, const Requester& requester, bool terminal,
-                                     int client_file);
+                                     uint64_t columns, int client_file);
 
 }  // namespace banger::broker

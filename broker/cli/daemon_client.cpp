@@ -1,7 +1,6 @@
 #include "broker/cli/daemon_client.h"
 
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ostream>
 
@@ -45,12 +45,6 @@ Result<UniqueFd> Connect(const std::string& path) {
   return fd;
 }
 
-uint64_t TerminalColumns() {
-  winsize size{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) != 0) return 0;
-  return std::min<uint64_t>(size.ws_col, ipc::kMaxTerminalColumns);
-}
-
 int Fail(std::ostream& err, const std::string& message) {
   err << "banger: error: " << TerminalSafe(message) << "\n";
   return kExitError;
@@ -75,8 +69,11 @@ class ClientFile {
     if (!staged_.empty()) ::unlink(staged_.c_str());
   }
   int fd() const { return fd_.get(); }
-  Result<void> Publish() {
-    if (::rename(staged_.c_str(), path_.c_str()) != 0) return Error::FromErrno("rename to " + path_);
+  Result<void> Publish(bool replace) {
+    if (::renameat2(AT_FDCWD, staged_.c_str(), AT_FDCWD, path_.c_str(), replace ? 0 : RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST) return Error{ErrorCode::kInvalidArgument, path_ + " exists (--force replaces it)"};
+      return Error::FromErrno("rename to " + path_);
+    }
     staged_.clear();
     return {};
   }
@@ -107,9 +104,13 @@ Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, c
 }
 
 int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
-                     ClientRequestExtras extras, std::ostream& out, std::ostream& err) {
+                     ClientRequestExtras extras, std::ostream& out, std::ostream& err, std::ostream& relayed_err) {
   std::optional<ClientFile> file;
   if (!extras.out_file.empty()) {
+    struct stat st {};
+    if (!extras.replace_out && ::lstat(extras.out_file.c_str(), &st) == 0) {
+      return Fail(err, extras.out_file + " exists (--force replaces it)");
+    }
     auto created = ClientFile::Create(extras.out_file);
     if (!created) return Fail(err, created.error().message);
     file.emplace(std::move(*created));
@@ -117,7 +118,7 @@ int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& 
   auto connected = Connect(socket);
   if (!connected) return Fail(err, connected.error().message);
   ipc::Channel daemon(std::move(*connected), "bangerd");
-  ipc::DaemonRequest request{args, env.stdout_terminal, env.stdout_terminal ? TerminalColumns() : 0,
+  ipc::DaemonRequest request{args, env.stdout_terminal, env.terminal_columns,
                              std::move(extras.credentials)};
   ipc::Message message = ipc::Message::Make(ipc::MessageType::kDaemonRequest, ipc::Encode(request));
   if (file) {
@@ -153,11 +154,11 @@ int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& 
       auto exit = ipc::Decode<ipc::DaemonExit>(message->body);
       if (!exit) return Fail(err, "bangerd at " + socket + ": " + exit.error().message);
       if (exit->status == 0 && file) {
-        if (auto published = file->Publish(); !published) return Fail(err, published.error().message);
+        if (auto published = file->Publish(extras.replace_out); !published) return Fail(err, published.error().message);
       }
       return static_cast<int>(exit->status);
     }
-    std::ostream& stream = message->type == ipc::MessageType::kDaemonStdout ? out : err;
+    std::ostream& stream = message->type == ipc::MessageType::kDaemonStdout ? out : relayed_err;
     stream.write(message->body.data(), static_cast<std::streamsize>(message->body.size()));
     stream.flush();
   }

@@ -23,13 +23,17 @@ Result<std::optional<std::string>> DaemonSocketFor(const HostEnvironment& env, c
 // What a request carries besides its arguments: the caller's own credentials for the
 // registry it names, and the path of a file it writes (image bundle --out), which the
 // client creates, passes as an fd, and publishes (rename) once the request succeeded.
+// Without `replace_out` an existing out_file is an error before the request is sent, and
+// is never replaced.
 struct ClientRequestExtras {
   std::optional<ipc::ForwardedCredentials> credentials;
   std::string out_file;
+  bool replace_out = false;
 };
 
-// Sends `args` to bangerd at `socket` and relays its answer; the request's exit status.
+// Sends `args` to bangerd at `socket` and relays its answer (what it sends for stderr to
+// `relayed_err`); the request's exit status. The client's own errors go to `err`.
 int RunThroughDaemon(const std::string& socket, const std::vector<std::string>& args, const HostEnvironment& env,
-                     ClientRequestExtras extras, std::ostream& out, std::ostream& err);
+                     ClientRequestExtras extras, std::ostream& out, std::ostream& err, std::ostream& relayed_err);
 
 }  // namespace banger::broker

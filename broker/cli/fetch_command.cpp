@@ -34,8 +34,9 @@ constexpr const char* kImageFetchUsage =
     "  --parallel N             blobs downloaded at once (1-16; default: the config's parallel_downloads, 3)\n"
     "  --signature-policy FILE  the signature policy instead of the config's signature_policy:\n"
     "                           a refused image fetches no blob (docs/signatures.md)\n"
-    "  --json                   print the result as one JSON object\n"
-    "  -q                       print only errors\n";
+    "  --json                   print the result as one JSON event, or an error event\n"
+    "                           (docs/cli.md)\n"
+    "  -q                       print only the reference fetched, and errors\n";
 
 
 constexpr const char* kImageVerifyUsage =
@@ -51,7 +52,8 @@ constexpr const char* kImageVerifyUsage =
     "  --insecure-registry H    allow plain HTTP to registry H (loopback is always allowed)\n"
     "  --signature-policy FILE  the policy instead of the config's signature_policy\n"
     "                           (default /etc/banger/policy.json)\n"
-    "  --json                   print the verdict as one JSON object (also when refused)\n";
+    "  --json                   print the verdict as one JSON result event (also when\n"
+    "                           refused, then followed by an error event: docs/cli.md)\n";
 
 // Prints each blob's fate as it is known.
 void PrintEvent(std::ostream& out, const FetchEvent& e) {
@@ -135,7 +137,8 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
     for (const auto& l : image->layers) {
       layers.push_back({{"digest", l.digest}, {"size", l.size}, {"media_type", l.media_type}, {"cached", l.from_cache}});
     }
-    out << DumpJson(nlohmann::json{{"reference", image->reference.String()},
+    EmitJsonEvent(out, nlohmann::json{{"event", "result"},
+                          {"ref", image->reference.String()},
                           {"manifest_digest", image->manifest_digest},
                           {"manifest_media_type", image->manifest_media_type},
                           {"platform", image->platform},
@@ -143,10 +146,10 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
                           {"layers", layers},
                           {"downloaded_bytes", image->downloaded_bytes},
                           {"signature", image->trust ? image->trust->ToJson() : nlohmann::json()},
-                          {"cache_dir", fetched->blobs_dir}},
-                    2)
-        << "\n";
-  } else if (!quiet) {
+                          {"cache_dir", fetched->blobs_dir}});
+  } else if (quiet) {
+    out << image->reference.String() << "\n";
+  } else {
     char timing[32];
     std::snprintf(timing, sizeof timing, "%.1f s", seconds);
     out << "fetched " << image->reference.String() << "@" << image->manifest_digest << " (" << image->platform
@@ -156,7 +159,7 @@ int Fetch(const CliContext& context, const ParsedFlags& flags, std::ostream& out
   return kExitOk;
 }
 
-int Verify(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
+int VerifyImage(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto options = FetchOptionsFrom(context, flags);
   if (!options) return ReportUsage(err, options.error().message, "image verify");
   options->verdict_only = true;
@@ -168,9 +171,8 @@ int Verify(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
     const std::string none = "no signature policy (--signature-policy, the config's signature_policy, or " +
                              std::string(kDefaultSignaturePolicy) + "): banger accepts every image";
     if (flags.Has("--json")) {
-      out << DumpJson({{"reference", image.reference.String()}, {"manifest_digest", image.manifest_digest},
-                       {"signature", nullptr}, {"message", none}})
-          << "\n";
+      EmitJsonEvent(out, {{"event", "result"}, {"ref", image.reference.String()}, {"manifest_digest", image.manifest_digest},
+                          {"signature", nullptr}, {"message", none}});
     } else {
       out << image.reference.String() << ": " << none << "\n";
     }
@@ -179,9 +181,8 @@ int Verify(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
   const TrustVerdict& verdict = *image.trust;
   context.Note({{"signature", verdict.ToJson()}});
   if (flags.Has("--json")) {
-    out << DumpJson({{"reference", image.reference.String()}, {"manifest_digest", image.manifest_digest},
-                     {"signature", verdict.ToJson()}})
-        << "\n";
+    EmitJsonEvent(out, {{"event", "result"}, {"ref", image.reference.String()}, {"manifest_digest", image.manifest_digest},
+                        {"signature", verdict.ToJson()}});
   }
   if (!verdict.accepted) return ReportError(err, RefusalOf(image.reference, verdict), "");
   if (!flags.Has("--json")) {
@@ -202,7 +203,7 @@ const Command& ImageVerifyCommand() {
   static const Command command{{"image verify", kImageVerifyUsage,
                                 {{"--platform", "--insecure-registry", "--signature-policy"}, {"--json"}, {"--insecure-registry"}},
                                 kOneReference},
-                               true, Verify, /*audited=*/true};
+                               true, VerifyImage, /*audited=*/true};
   return command;
 }
 

@@ -40,7 +40,7 @@ struct ArgumentRule {
   std::string says = "takes no arguments";  // "image pull <says>"
 };
 inline const ArgumentRule kOneReference{1, 1, "takes exactly one reference"};
-inline const ArgumentRule kOneImageName{1, 1, "takes one image name"};
+inline const ArgumentRule kOneImageName{1, 1, "takes one image (a name, an ID or a reference)"};
 
 // A command as its parser sees it: its name in messages ("image pull"), what --help prints,
 // its flags (--help and -h are always there), its arguments, and whether it needs root.

@@ -1,5 +1,7 @@
 #include "broker/cli/commands.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -15,41 +17,53 @@
 #include "broker/cli/output.h"
 #include "broker/host/accounts.h"
 #include "broker/store/files.h"
+#include "broker/store/image_lookup.h"
 #include "broker/store/image_store.h"
 
 namespace banger::broker {
 namespace {
 
 constexpr const char* kInspectUsage =
-    "usage: banger image inspect NAME\n\nPrints an image's record (image.json) with its rootfs path.\n"
-    "An admin reaches a tenant's image as OWNER/NAME (docs/multi-tenant.md).\n";
+    "usage: banger image inspect [--json] IMAGE\n\nPrints an image's record (image.json) with its rootfs path, as JSON\n"
+    "(--json also makes an error an event on stdout: docs/cli.md).\n"
+    "IMAGE is the image's name, its ID or a unique prefix of it, or the reference it was\n"
+    "pulled from (debian:bookworm is docker.io/library/debian:bookworm). An admin reaches a\n"
+    "tenant's image as OWNER/NAME (docs/multi-tenant.md).\n";
 constexpr const char* kRemoveUsage =
-    "usage: banger image rm NAME...\n\nRemoves pulled images (their rootfs.ext4 and record).\n"
-    "An admin reaches a tenant's image as OWNER/NAME (docs/multi-tenant.md).\n";
+    "usage: banger image rm [-q] [--json] IMAGE...\n\nRemoves pulled images (their rootfs.ext4 and record) and prints\n"
+    "each one's name and ID (nothing with -q; with --json, a \"removed\" event each).\n"
+    "IMAGE is the image's name, its ID or a unique prefix of it, or the reference it was\n"
+    "pulled from (debian:bookworm is docker.io/library/debian:bookworm). An admin reaches a\n"
+    "tenant's image as OWNER/NAME (docs/multi-tenant.md).\n";
 constexpr const char* kListUsage =
-    "usage: banger image list [--json]\n\nLists the pulled images; for an admin, every tenant's too, with its owner.\n";
+    "usage: banger image list [--json]\n\nLists the pulled images; for an admin, every tenant's too, with its owner.\n"
+    "SIZE is what the image's rootfs.ext4 takes on disk (the file is sparse: its apparent\n"
+    "size is the filesystem's, filesystem_bytes in the record). --json prints an array of\n"
+    "image records, each with its rootfs path and allocated_bytes (docs/cli.md).\n";
 
-// The store an image argument names and the name in it: NAME in the requester's own, or
-// for an admin OWNER/NAME in that tenant's.
-struct NamedImage {
+// The image an argument names (image_lookup.h) in the requester's own store, or, as
+// OWNER/NAME with OWNER a user and NAME an image name, in that tenant's (admins only);
+// with the store it is in.
+struct LocatedImage {
   ImageStore store;
-  std::string name;
+  StoredImage image;
 };
 
-Result<NamedImage> Locate(const CliContext& context, const std::string& argument) {
+Result<LocatedImage> Locate(const CliContext& context, const std::string& argument) {
   const size_t slash = argument.find('/');
-  if (slash == std::string::npos) {
+  const std::string owner = slash == std::string::npos ? "" : argument.substr(0, slash);
+  const std::optional<uid_t> uid = owner.empty() ? std::nullopt : UserId(owner);
+  if (!uid || !IsValidImageName(argument.substr(slash + 1))) {
     BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::OpenForReading(context.StateRoot()));
-    return NamedImage{std::move(store), argument};
+    BANGER_ASSIGN_OR_RETURN(StoredImage image, FindImage(store, argument));
+    return LocatedImage{std::move(store), std::move(image)};
   }
-  const std::string owner = argument.substr(0, slash);
   if (!context.requester.admin || !context.env.root) {
     return Error{ErrorCode::kInvalidArgument, "'" + argument + "': OWNER/NAME is for admins; your images are named NAME"};
   }
-  const std::optional<uid_t> uid = UserId(owner);
-  if (!uid) return Error{ErrorCode::kNotFound, "no user '" + owner + "' (in '" + argument + "')"};
   BANGER_ASSIGN_OR_RETURN(ImageStore store, ImageStore::OpenForReading(context.TenantStateRoot(*uid)));
-  return NamedImage{std::move(store), argument.substr(slash + 1)};
+  BANGER_ASSIGN_OR_RETURN(StoredImage image, FindImage(store, argument.substr(slash + 1)));
+  return LocatedImage{std::move(store), std::move(image)};
 }
 
 // The tenants whose images an admin sees beside its own: uid and user name, by uid.
@@ -71,13 +85,19 @@ std::vector<std::pair<uint32_t, std::string>> Tenants(const CliContext& context)
 }
 
 
+// What an image's rootfs.ext4 takes on disk: its blocks, not its apparent size (a sparse
+// 1 GiB filesystem holding 170 MB takes about 170 MB).
+uint64_t AllocatedBytes(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<uint64_t>(st.st_blocks) * 512;
+}
+
 int Inspect(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto located = Locate(context, flags.positional[0]);
   if (!located) return ReportError(err, located.error(), "");
-  auto image = located->store.FindByName(located->name);
-  if (!image) return ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + flags.positional[0] + "'"}, "");
-  nlohmann::json record = image->record;
-  record["rootfs"] = image->rootfs();
+  nlohmann::json record = located->image.record;
+  record["rootfs"] = located->image.rootfs();
   out << DumpJson(record, 2) << "\n";
   return kExitOk;
 }
@@ -91,17 +111,18 @@ int Remove(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
       status = ReportError(err, located.error(), "");
       continue;
     }
-    auto image = located->store.FindByName(located->name);
-    if (!image) {
-      status = ReportError(err, Error{ErrorCode::kNotFound, "no image named '" + name + "'"}, "");
-      continue;
-    }
-    if (auto removed = located->store.Remove(*image); !removed) {
+    const StoredImage& image = located->image;
+    if (auto removed = located->store.Remove(image); !removed) {
       status = ReportError(err, removed.error(), "");
       continue;
     }
-    removed_images.push_back({{"image", name}, {"image_id", image->record.value("id", "")}});
-    if (!flags.Has("-q")) out << "removed " << name << "\n";
+    const std::string removed_name = image.record.value("name", "");
+    removed_images.push_back({{"image", removed_name}, {"image_id", image.record.value("id", "")}});
+    if (flags.Has("--json")) {
+      EmitJsonEvent(out, {{"event", "removed"}, {"name", removed_name}, {"id", image.id}});
+    } else if (!flags.Has("-q")) {
+      out << "removed " << removed_name << " (" << image.id << ")\n";
+    }
   }
   context.Note({{"removed", removed_images}});
   return status;
@@ -125,6 +146,8 @@ int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [owner, image] : images) {
       list.push_back(image.record);
+      list.back()["rootfs"] = image.rootfs();
+      list.back()["allocated_bytes"] = AllocatedBytes(image.rootfs());
       if (owners) list.back()["owner"] = owner.empty() ? own : owner;
     }
     out << DumpJson(list, 2) << "\n";
@@ -136,7 +159,7 @@ int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   for (const auto& [owner, image] : images) {
     if (owners) out << std::setw(16) << TerminalSafe(owner.empty() ? own : owner);
     out << std::setw(24) << image.record.value("name", "") << std::setw(18) << image.id << std::setw(10)
-        << HumanBytes(image.record.value("filesystem_bytes", uint64_t{0})) << image.record.value("ref", "") << "\n";
+        << HumanBytes(AllocatedBytes(image.rootfs())) << TerminalSafe(image.record.value("ref", "")) << "\n";
   }
   return kExitOk;
 }
@@ -144,13 +167,13 @@ int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
 }  // namespace
 
 const Command& ImageInspectCommand() {
-  static const Command command{{"image inspect", kInspectUsage, {}, kOneImageName}, true, Inspect};
+  static const Command command{{"image inspect", kInspectUsage, {.booleans = {"--json"}}, kOneImageName}, true, Inspect};
   return command;
 }
 
 const Command& ImageRemoveCommand() {
   static const Command command{
-      {"image rm", kRemoveUsage, {.booleans = {"-q"}}, {1, SIZE_MAX, "takes at least one image name"}}, true, Remove,
+      {"image rm", kRemoveUsage, {.booleans = {"-q", "--json"}}, {1, SIZE_MAX, "takes at least one image"}}, true, Remove,
       /*audited=*/true};
   return command;
 }

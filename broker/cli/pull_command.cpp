@@ -30,8 +30,9 @@ constexpr const char* kPullUsage =
     "(root: /var/lib/banger; else ~/.local/state/banger). A name from the image catalog\n"
     "(banger image catalog) takes its pre-built bundle instead.\n"
     "\n"
-    "  --name N               image name (default from REF: docker.io/library/debian:bookworm\n"
-    "                         is debian-bookworm)\n"
+    "  --name N               image name (default from REF's repository and tag:\n"
+    "                         docker.io/library/debian:bookworm is debian-bookworm,\n"
+    "                         ghcr.io/org/app:1 is org-app-1)\n"
     "  --kernel-ref K         kernel to record with the image\n"
     "  --size S               filesystem size: 4GiB, 512M, or a bare number of MiB\n"
     "                         (default: content x 1.5, at least 1 GiB)\n"
@@ -58,9 +59,10 @@ constexpr const char* kPullUsage =
     "                         zstd_window_log_max (27), max_header_bytes (1 MiB: tar headers\n"
     "                         before one entry; libarchive refuses a PAX header over 1 MiB\n"
     "                         whatever this says)\n"
-    "  --json                 print one JSON object per line: progress events, then the\n"
-    "                         result (the image record with \"event\": \"result\")\n"
-    "  -q                     print only errors\n";
+    "  --json                 print one JSON event per line: progress, warnings, then the\n"
+    "                         result (the image record with \"event\": \"result\") or an\n"
+    "                         error event (docs/cli.md)\n"
+    "  -q                     print only the reference pulled, and errors and warnings\n";
 
 
 // The flags' unpack bounds on top of the config's; a usage error names a bad one.
@@ -143,7 +145,7 @@ int Pull(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   auto policy = context.SignaturePolicy(flags.Value("--signature-policy").value_or(""));
   if (!policy) return ReportError(err, policy.error(), options->reference);
   if (*policy) options->trust = &**policy;
-  PullProgress progress(ModeOf(context, flags), out);
+  PullProgress progress(ModeOf(context, flags), out, err, context.env.terminal_columns);
   options->observer = &progress;
   security::InstallStopSignals();
   auto helpers = context.Helpers();  // after the signals: their fd stops the helpers

@@ -6,9 +6,12 @@
 #include <iomanip>
 #include <ostream>
 
+#include <nlohmann/json.hpp>
+
 #include "base/text.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/flags.h"
+#include "broker/cli/help.h"
 #include "broker/cli/output.h"
 #include "broker/host/system_install.h"
 #include "broker/host/system_status.h"
@@ -22,7 +25,9 @@ constexpr const char* kInstallUsage =
     "                             [--state-dir DIR] [--cache-dir DIR] [--init-root DIR]\n"
     "\n"
     "Installs this banger and bangerd in PREFIX/bin/ and its helpers in PREFIX/libexec/banger/\n"
-    "(root:root 0755, each through a temporary file and a rename); creates the system user\n"
+    "(root:root 0755, each through a temporary file and a rename), with its bash completion\n"
+    "(PREFIX/share/bash-completion/completions/banger) and man page (PREFIX/share/man/man1/\n"
+    "banger.1); creates the system user\n"
     "the sandboxed helpers run as (no home, no login shell) unless it exists; creates the\n"
     "state dir (0700) with images/ and the cache dir (0700) with oci/, both root's; writes\n"
     "CONFIG_DIR/config (a documented template; an existing config is kept, never\n"
@@ -57,12 +62,13 @@ constexpr const char* kUninstallUsage =
     "  --purge           also remove the state dir with every pulled image, and the cache dir\n";
 
 constexpr const char* kStatusUsage =
-    "usage: banger system status\n\n"
+    "usage: banger system status [--json]\n\n"
     "Shows the config file in use, whether banger is installed (CONFIG_DIR/installed.json)\n"
     "and where, where images and cached blobs go, and whether the kernel offers seccomp\n"
     "and user namespaces; then starts each helper in its sandbox and reports what /proc\n"
     "says about it, with the user it runs as; and where the audit log is and whether each\n"
-    "record's hash also goes to syslog. Exit 3 when a helper is not confined.\n";
+    "record's hash also goes to syslog. Exit 3 when a helper is not confined. --json prints\n"
+    "the same as one result event (docs/cli.md).\n";
 
 void PrintLines(std::ostream& out, const SystemReport& report) {
   for (const std::string& line : report.lines) out << line << "\n";
@@ -135,10 +141,48 @@ void PrintAudit(const Config& config, std::ostream& out) {
   }
 }
 
-int Status(const CliContext& context, const ParsedFlags&, std::ostream& out, std::ostream& err) {
+// The same facts as one --json result event (docs/cli.md); a helper that failed, or an
+// install record that could not be read, is also an error line on `err`.
+nlohmann::json StatusJson(const CliContext& context, const SystemStatus& status, std::ostream& err) {
+  nlohmann::json install = nullptr;
+  if (!status.install) {
+    err << "banger: error: " << TerminalSafe(status.install.error().message) << "\n";
+  } else if (*status.install) {
+    install = {{"prefix", (*status.install)->prefix}, {"manifest", (*status.install)->path()}};
+  }
+  nlohmann::json helpers = nlohmann::json::array();
+  for (const HelperConfinement& helper : status.helpers) {
+    nlohmann::json h = {{"name", security::HelperExecutableName(helper.kind)}, {"confined", helper.status.ok()}};
+    if (!helper.status) {
+      err << "banger: error: " << TerminalSafe(helper.status.error().message) << "\n";
+    } else {
+      const security::ProcStatus& s = *helper.status;
+      h.update({{"uid", s.uids[1]}, {"no_new_privs", s.no_new_privs}, {"seccomp_mode", s.seccomp_mode},
+                {"cap_eff", s.cap_eff}, {"cap_bnd", s.cap_bnd}, {"host_network", helper.network}});
+    }
+    helpers.push_back(std::move(h));
+  }
+  return {{"event", "result"},
+          {"config", {{"path", context.config_path}, {"from_file", context.config.from_file}}},
+          {"installed", install},
+          {"banger", status.banger},
+          {"images_dir", context.StateRoot() + "/images"},
+          {"cache_dir", context.CacheRoot() + "/oci"},
+          {"kernel", {{"seccomp", status.kernel.seccomp}, {"user_namespaces", status.kernel.user_namespaces}}},
+          {"helpers_run_as", status.root ? status.helper_user.name : "a user namespace"},
+          {"helpers", helpers},
+          {"audit_log", context.config.audit_log},
+          {"sandbox_ok", status.AllConfined()}};
+}
+
+int Status(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto helpers = context.Helpers();
   if (!helpers) return ReportError(err, helpers.error(), "");
   const SystemStatus status = CheckSystem(context.config_path, context.config, HelperLauncher(std::move(*helpers)));
+  if (flags.Has("--json")) {
+    EmitJsonEvent(out, StatusJson(context, status, err));
+    return status.AllConfined() ? kExitOk : kExitSandbox;
+  }
   PrintInstall(context, status, out, err);
   PrintKernel(status.kernel, out);
   PrintHelpers(context, status, out, err);
@@ -158,6 +202,8 @@ int Install(const CliContext&, const ParsedFlags& flags, std::ostream& out, std:
   request.state_dir = flags.Value("--state-dir");
   request.cache_dir = flags.Value("--cache-dir");
   request.init_root = flags.Value("--init-root");
+  request.documents = {{"share/bash-completion/completions/banger", BashCompletion()},
+                       {"share/man/man1/banger.1", ManPage()}};
   SystemReport report;
   auto installed = InstallSystem(request, *self, report);
   PrintLines(out, report);
@@ -185,7 +231,7 @@ int Uninstall(const CliContext&, const ParsedFlags& flags, std::ostream& out, st
 }  // namespace
 
 const Command& SystemStatusCommand() {
-  static const Command command{{"system status", kStatusUsage, {}}, /*reads_config=*/true, Status,
+  static const Command command{{"system status", kStatusUsage, {.booleans = {"--json"}}}, /*reads_config=*/true, Status,
                                /*audited=*/true};
   return command;
 }

@@ -64,7 +64,8 @@ class RequestProcess {
                              const ipc::DaemonRequest& request, int client_file) {
   int status = 1;
   try {
-    status = RunCliFor(requester, config_path, request.terminal, client_file, request.args, std::cout, std::cerr);
+    status = RunCliFor(requester, config_path, request.terminal, request.columns, client_file, request.args, std::cout,
+                       std::cerr);
   } catch (const std::exception& e) {
     status = ReportInternalError(std::cerr, e.what());
   } catch (...) {

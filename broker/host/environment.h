@@ -3,6 +3,7 @@
 // values it needs as arguments, so a daemon can serve a request with the client's.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,7 +11,8 @@ namespace banger::broker {
 
 struct HostEnvironment {
   bool root = false;             // the effective uid is 0
-  bool stdout_terminal = false;  // stdout is a terminal (live progress)
+  bool stdout_terminal = false;  // stdout is a terminal that takes escapes (TERM is set, not "dumb")
+  uint64_t terminal_columns = 0; // its width, 0 when unknown
   std::string daemon_host;       // $BANGER_HOST: "unix:///path" of a bangerd to ask
   std::string home;              // $HOME
   std::string xdg_cache_home;    // $XDG_CACHE_HOME

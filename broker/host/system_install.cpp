@@ -102,6 +102,23 @@ Result<void> InstallExecutables(InstallManifest& m, const std::string& self, Sys
   return {};
 }
 
+// The completion script and the man page, 0644 under the prefix, each dir made as needed.
+Result<void> InstallDocuments(InstallManifest& m, const InstallRequest& request, SystemReport& report) {
+  for (const auto& [relative, text] : request.documents) {
+    const std::string target = m.prefix + "/" + relative;
+    std::string dir = m.prefix;
+    for (size_t slash = relative.find('/'); slash != std::string::npos; slash = relative.find('/', slash + 1)) {
+      dir = m.prefix + "/" + relative.substr(0, slash);
+      if (auto made = EnsureDir(dir, 0755, m.created_dirs); !made) return made.error().Wrap(dir);
+    }
+    auto wrote = InstallContent(text, target, 0644);
+    if (!wrote) return wrote.error().Wrap(target);
+    Remember(m.files, target);
+    if (*wrote) report.Changed("wrote " + target);
+  }
+  return {};
+}
+
 Result<void> EnsureUser(InstallManifest& m, SystemReport& report) {
   if (const passwd* pw = ::getpwnam(m.user.c_str()); pw != nullptr) {
     if (pw->pw_uid == 0) return Error{ErrorCode::kInvalidArgument, "user " + m.user + " has uid 0"};
@@ -204,6 +221,7 @@ Result<std::string> CleanPathFlag(const std::string& flag, std::string path) {
 Result<void> InstallSystem(const InstallRequest& request, const std::string& banger_executable, SystemReport& report) {
   BANGER_ASSIGN_OR_RETURN(InstallManifest m, Plan(request));
   BANGER_TRY(InstallExecutables(m, banger_executable, report));
+  BANGER_TRY(InstallDocuments(m, request, report));
   BANGER_TRY(EnsureUser(m, report));
   BANGER_TRY(EnsureDirectories(m, report));
   BANGER_TRY(EnsureConfig(m, report));

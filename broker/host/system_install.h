@@ -24,6 +24,9 @@ struct InstallRequest {
   // exists and init_root is "/"), and the program that enables the socket.
   std::optional<bool> systemd_running;
   std::string systemctl = "systemctl";
+  // Files the command line writes from its command table, under PREFIX: the bash
+  // completion and the man page (relative path, text).
+  std::vector<std::pair<std::string, std::string>> documents;
 };
 
 // What install or uninstall did, a line each, in order; `changes` counts the lines that

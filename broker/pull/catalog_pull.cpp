@@ -2,6 +2,7 @@
 
 #include "banger_version.h"
 #include "base/text.h"
+#include "broker/pull/helper_start.h"
 #include "broker/pull/url_download.h"
 #include "broker/store/cache_lease.h"
 #include "broker/store/files.h"
@@ -13,7 +14,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int kExtractTimeoutMs = 60 * 60 * 1000;
-constexpr int kShutdownTimeoutMs = 10000;
 
 void Report(const PullOptions& options, FetchEvent::Kind kind, const std::string& digest, uint64_t bytes, uint64_t total) {
   if (options.observer != nullptr) options.observer->Fetch({kind, digest, bytes, total});
@@ -53,7 +53,7 @@ Result<ipc::BundleExtracted> Extract(const PullOptions& options, const CatalogEn
   if (!reply) return reply.error().Wrap("bundle of catalog image " + entry.name);
   auto extracted = ipc::Decode<ipc::BundleExtracted>(reply->body);
   if (!extracted) return unpacker.BrokeProtocol(extracted.error().message);
-  BANGER_TRY(unpacker.Shutdown(kShutdownTimeoutMs));
+  BANGER_TRY(unpacker.Shutdown(kHelperShutdownTimeoutMs));
   return std::move(*extracted);
 }
 

@@ -25,7 +25,11 @@ class PullObserver {
   // a line for a person and details for --json.
   virtual void Phase(const std::string& phase, const std::string& text, const nlohmann::json& detail) = 0;
   virtual void Fetch(const FetchEvent& event) = 0;
-  virtual void Unpack(size_t layer, uint64_t uncompressed_bytes) = 0;
+  // What the unpacker says it has read: of `layer`, and entries of every layer so far.
+  virtual void Unpack(size_t layer, uint64_t uncompressed_bytes, uint64_t entries) = 0;
+  // What the imager has written so far: the blocks rootfs.ext4 holds (the broker's own
+  // look at the file, not the imager's word).
+  virtual void Write(uint64_t written_bytes) = 0;
 };
 
 }  // namespace banger::broker

@@ -16,7 +16,7 @@ namespace banger::broker {
 namespace {
 
 constexpr int kResolveTimeoutMs = 15 * 60 * 1000;
-constexpr int kShutdownTimeoutMs = 30000;
+constexpr int kFetcherShutdownTimeoutMs = 30000;
 constexpr const char* kIndexDefaultPlatform = "linux/amd64";
 
 void Emit(const FetchOptions& options, FetchEvent::Kind kind, const std::string& digest, uint64_t bytes, uint64_t total) {
@@ -258,7 +258,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
   // Before the plan goes to the unpacker and before any blob: the signatures.
   if (options.verdict_only) {
     BANGER_ASSIGN_OR_RETURN(image.trust, JudgeTrust(&fetcher, cache, options, named, image));
-    BANGER_TRY(fetcher.Shutdown(kShutdownTimeoutMs));
+    BANGER_TRY(fetcher.Shutdown(kFetcherShutdownTimeoutMs));
     return image;
   }
   BANGER_ASSIGN_OR_RETURN(image.trust, CheckTrust(&fetcher, cache, options, named, image));
@@ -281,7 +281,7 @@ Result<FetchedImage> FetchFromRegistry(const BlobCache& cache, const FetchOption
     BANGER_TRY(cache.MarkShared(downloaded));
   }
   if (auto status = security::ReadProcStatus(fetcher.pid())) image.fetcher_peak_rss_kib = status->peak_rss_kib;
-  BANGER_TRY(fetcher.Shutdown(kShutdownTimeoutMs));
+  BANGER_TRY(fetcher.Shutdown(kFetcherShutdownTimeoutMs));
   return image;
 }
 

@@ -16,6 +16,9 @@
 
 namespace banger::broker {
 
+// How long the unpacker and the imager get to exit once told their work is done.
+inline constexpr int kHelperShutdownTimeoutMs = 10000;
+
 class HelperStart {
  public:
   HelperStart(const HelperLauncher& launcher, security::ProcessKind kind);

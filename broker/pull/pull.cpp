@@ -27,6 +27,21 @@ void ReportPhase(const PullOptions& options, const std::string& phase, const std
   if (options.observer != nullptr) options.observer->Phase(phase, text, detail);
 }
 
+// A name another image holds. When it came from another reference, --force would
+// replace that image, so the hint is --name.
+Error NameTaken(const StoredImage& existing, const std::string& name, const std::string& reference) {
+  const std::string from = existing.record.value("ref", "");
+  const auto theirs = ParseReference(from);
+  const auto ours = ParseReference(reference);
+  if (theirs && ours && theirs->String() == ours->String()) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "an image named '" + name + "' was pulled from " + from + " already (--force pulls it again)"};
+  }
+  return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists, pulled from " +
+                                                (from.empty() ? "elsewhere" : from) + "; give " + reference +
+                                                " another name with --name (--force would replace that image)"};
+}
+
 Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& options) {
   if (!IsValidImageName(name)) {
     return Error{ErrorCode::kInvalidArgument, "invalid image name '" + name + "': letters, digits, '.', '_' and '-'"};
@@ -35,8 +50,8 @@ Result<PullTarget> OpenPullTarget(const std::string& name, const PullOptions& op
   store.HoldTo(options.quota);
   store.RemoveStaleStaging();
   // Checked again when the image is published, under the store's lock.
-  if (!options.force && store.FindByName(name)) {
-    return Error{ErrorCode::kInvalidArgument, "an image named '" + name + "' exists (--force replaces it)"};
+  if (std::optional<StoredImage> existing; !options.force && (existing = store.FindByName(name))) {
+    return NameTaken(*existing, name, options.reference);
   }
   BANGER_ASSIGN_OR_RETURN(BlobCache cache, BlobCache::Open(options.cache_root));
   return PullTarget{name, std::move(store), std::move(cache)};

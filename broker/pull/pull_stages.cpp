@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,7 +30,7 @@ std::chrono::milliseconds BrokerTimeBound(uint64_t bound_seconds) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(grace + std::chrono::seconds(bound_seconds));
 }
 constexpr int kUnpackerLastWordsMs = 2000;
-constexpr int kShutdownTimeoutMs = 10000;
+constexpr int kWriteProgressMs = 500;
 
 std::string Plural(size_t n, const std::string& what) { return std::to_string(n) + " " + what + "(s)"; }
 
@@ -232,7 +233,7 @@ Result<ipc::UnpackSummary> OciPull::AwaitUnpackDone() {
       return unpacker_->BrokeProtocol("unpack-progress names layer " + std::to_string(progress->layer) + " of " +
                                       std::to_string(image_.layers.size()));
     }
-    if (options_.observer != nullptr) options_.observer->Unpack(progress->layer, progress->bytes);
+    if (options_.observer != nullptr) options_.observer->Unpack(progress->layer, progress->bytes, progress->entries);
   }
 }
 
@@ -246,6 +247,25 @@ Result<void> OciPull::BoundTheImagersFile() {
   auto plan = ipc::PlanFilesystem(*summary, options_.size_bytes);
   if (!plan) return ImageFailed(plan.error());
   return imager_->LimitFileSize(plan->filesystem_bytes);
+}
+
+// The imager's image-done, within `bound`; every half second without it, what rootfs.ext4
+// holds so far goes to the display.
+Result<ipc::Message> OciPull::AwaitImageDone(std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    auto imaged = imager_->ReceiveExpecting({ipc::MessageType::kImageDone}, kWriteProgressMs);
+    if (imaged) return imaged;
+    if (imaged.error().code != ErrorCode::kTimeout) return ImageFailed(imaged.error());
+    if (std::chrono::steady_clock::now() >= deadline) {
+      imager_->Kill();
+      return Error{ErrorCode::kTimeout, "banger-imager went past its time bound (max_unpack_seconds) and was stopped"};
+    }
+    struct stat st {};
+    if (options_.observer != nullptr && ::fstat(rootfs_.get(), &st) == 0) {
+      options_.observer->Write(static_cast<uint64_t>(st.st_blocks) * 512);
+    }
+  }
 }
 
 // The imager gets the image file, and the spool and the tree stream read-only.
@@ -263,14 +283,8 @@ Result<void> OciPull::Image() {
   BANGER_TRY(imager_->Send(message));
   // The imager's work is bounded like the unpacker's: the same time, and then it is stopped.
   const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);
-  const auto timeout = BrokerTimeBound(bound);
-  auto imaged = imager_->ReceiveExpecting({ipc::MessageType::kImageDone},
-                                          static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX)));
-  if (!imaged && imaged.error().code == ErrorCode::kTimeout) {
-    imager_->Kill();
-    return Error{ErrorCode::kTimeout, "banger-imager went past its time bound (max_unpack_seconds) and was stopped"};
-  }
-  if (!imaged) return ImageFailed(imaged.error());
+  auto imaged = AwaitImageDone(BrokerTimeBound(bound));
+  if (!imaged) return imaged.error();
   auto written = ipc::Decode<ipc::ImageSummary>(imaged->body);
   if (!written) return imager_->BrokeProtocol(written.error().message);
   written_ = *written;
@@ -281,7 +295,7 @@ Result<void> OciPull::Shutdown() {
   if (image_.fetcher_peak_rss_kib != 0) peak_rss_["banger-fetcher"] = image_.fetcher_peak_rss_kib;
   for (security::SandboxedChild* child : {unpacker_, imager_}) {
     if (auto status = security::ReadProcStatus(child->pid())) peak_rss_[child->name()] = status->peak_rss_kib;
-    BANGER_TRY(child->Shutdown(kShutdownTimeoutMs));
+    BANGER_TRY(child->Shutdown(kHelperShutdownTimeoutMs));
   }
   ReportPhase(options_, "written", "wrote rootfs.ext4 (" + HumanBytes(written_.filesystem_bytes) + ")",
               {{"filesystem_bytes", written_.filesystem_bytes}});

@@ -52,6 +52,7 @@ class OciPull {
   Result<PullResult> Publish();
 
   Result<ipc::UnpackSummary> AwaitUnpackDone();
+  Result<ipc::Message> AwaitImageDone(std::chrono::milliseconds bound);
   Result<void> StallForTests();
   Error UnpackFailed(Error error) const;
   Error ImageFailed(Error error) const;

@@ -1,5 +1,6 @@
 #include "broker/registry/credentials.h"
 
+#include "base/text.h"
 #include "broker/host/trusted_paths.h"
 
 #include <fcntl.h>
@@ -25,7 +26,7 @@ constexpr size_t kMaxConfigBytes = 1 << 20;
 std::string NormalizeKey(std::string key) {
   if (size_t scheme = key.find("://"); scheme != std::string::npos) key = key.substr(scheme + 3);
   key = key.substr(0, key.find('/'));
-  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  key = AsciiLower(key);
   if (key == "index.docker.io" || key == "registry-1.docker.io" || key == "registry.hub.docker.com") key = "docker.io";
   return key;
 }

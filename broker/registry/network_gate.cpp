@@ -27,9 +27,7 @@ std::string HostAndPort(const std::string& host, uint64_t port) {
 }
 
 // Names compare in lower case, as DNS compares them and as the policy holds them.
-void Lowercase(std::string& host) {
-  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-}
+void Lowercase(std::string& host) { host = AsciiLower(host); }
 
 // A DNS name as a URL carries it: letters, digits, '-' and '.'; or a literal address.
 bool IsHostName(const std::string& host) {

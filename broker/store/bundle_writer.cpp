@@ -141,9 +141,9 @@ Result<WrittenBundle> WriteInto(const std::string& rootfs_path, const ipc::Bundl
 }  // namespace
 
 Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const ipc::BundleManifest& manifest,
-                                  const std::string& out_path) {
+                                  const std::string& out_path, bool replace) {
   std::optional<WrittenBundle> bundle;
-  BANGER_TRY(ReplaceFileAtomically(out_path, {.mode = 0644}, [&](int out) -> Result<void> {
+  BANGER_TRY(ReplaceFileAtomically(out_path, {.mode = 0644, .replace = replace}, [&](int out) -> Result<void> {
     BANGER_ASSIGN_OR_RETURN(bundle, WriteInto(rootfs_path, manifest, out));
     return {};
   }));

@@ -17,8 +17,9 @@ struct WrittenBundle {
 };
 
 // Stages next to `out_path`, fsyncs and renames: a failure leaves no partial bundle.
+// Without `replace`, an existing `out_path` is kept and the write fails.
 Result<WrittenBundle> WriteBundle(const std::string& rootfs_path, const ipc::BundleManifest& manifest,
-                                  const std::string& out_path);
+                                  const std::string& out_path, bool replace);
 // Into `out`, an empty regular file opened for writing (one bangerd's client created and
 // passed, which publishes it itself), then fsync'd.
 Result<WrittenBundle> WriteBundleTo(const std::string& rootfs_path, const ipc::BundleManifest& manifest, int out);

@@ -91,6 +91,11 @@ Result<void> ReplaceFileAtomically(const std::string& target, const AtomicFileOp
   if (options.root_owned && ::fchown(fd.get(), 0, 0) != 0) return Error::FromErrno("fchown " + target);
   if (::fchmod(fd.get(), options.mode) != 0) return Error::FromErrno("fchmod " + target);
   BANGER_TRY(FsyncFd(fd.get(), target));
+  if (!options.replace) {
+    BANGER_ASSIGN_OR_RETURN(bool linked, LinkFdUnlessTaken(fd.get(), target));
+    if (!linked) return Error{ErrorCode::kInvalidArgument, target + " exists"};
+    return FsyncPath(dir);
+  }
   // Linked in under a temporary name, then renamed over the target: never half a file.
   const std::string temp = target + ".banger-partial-" + std::to_string(::getpid());
   ::unlink(temp.c_str());

@@ -44,10 +44,12 @@ Result<std::optional<UniqueFd>> TryLockFile(const std::string& path, mode_t mode
 
 // Writes a file through `fill` into an unnamed file in the target's directory, sets its
 // mode (and owner root:root when `root_owned`), fsyncs it, and links it over `target`
-// with a rename, so `target` is either the old file or the whole new one.
+// with a rename, so `target` is either the old file or the whole new one. Without
+// `replace`, an existing `target` is kept and the write is a kInvalidArgument error.
 struct AtomicFileOptions {
   mode_t mode = 0644;
   bool root_owned = false;
+  bool replace = true;
 };
 Result<void> ReplaceFileAtomically(const std::string& target, const AtomicFileOptions& options,
                                    const std::function<Result<void>(int fd)>& fill);

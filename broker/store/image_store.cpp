@@ -23,7 +23,7 @@ constexpr const char* kStagingSuffix = ".staging";
 constexpr const char* kRemovingSuffix = ".removing.staging";
 constexpr const char* kReplacedSuffix = ".replaced.staging";
 constexpr const char* kClaimSuffix = ".claim";
-constexpr uint64_t kMaxRecordBytes = 1 << 20;
+constexpr uint64_t kMaxImageRecordBytes = 1 << 20;
 // A claim directory lives for microseconds before it is locked, unless its pull died.
 constexpr time_t kStaleClaimSeconds = 60;
 
@@ -36,7 +36,7 @@ Result<std::string> RandomId() {
 std::optional<nlohmann::json> ReadRecord(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
-  auto text = ReadWholeFd(fd.get(), kMaxRecordBytes, path);
+  auto text = ReadWholeFd(fd.get(), kMaxImageRecordBytes, path);
   if (!text) return std::nullopt;
   auto record = ParseJsonBounded(*text, 16);
   // A record without a string name is nobody's image.

@@ -11,7 +11,7 @@
 namespace banger::broker {
 namespace {
 
-constexpr uint64_t kMaxRecordBytes = 4 << 20;
+constexpr uint64_t kMaxPlanRecordBytes = 4 << 20;
 
 }  // namespace
 
@@ -35,7 +35,7 @@ std::optional<ipc::ResolvedPlan> PlanRecords::Load(const Key& key, uint64_t max_
   if (!IsValidDigest(key.digest)) return std::nullopt;
   UniqueFd fd(::open(PathFor(key).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
-  auto text = ReadWholeFd(fd.get(), kMaxRecordBytes, "a plan record");
+  auto text = ReadWholeFd(fd.get(), kMaxPlanRecordBytes, "a plan record");
   if (!text) return std::nullopt;
   // The record's own manifest is the platform's, which differs from the reference's digest
   // when that names an index: the key (the reference's digest) is what ties them.

@@ -17,17 +17,10 @@
 namespace banger::testing {
 namespace {
 
-const std::string kAgent = std::string(BANGER_BIN_DIR) + "/banger-vsock-agent";
+const std::string kNetworkAgent = std::string(BANGER_BIN_DIR) + "/banger-vsock-agent";
 const std::string kFullCmdline =
     "BOOT_IMAGE=/vmlinuz root=/dev/vda rw console=ttyS0 banger.ip=10.200.0.2/24 banger.gw=10.200.0.1 "
     "banger.dns=1.1.1.1,9.9.9.9 banger.hostname=guest1 quiet\n";
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void WriteFile(const std::string& path, const std::string& content) { std::ofstream(path, std::ios::binary) << content; }
 
@@ -66,7 +59,7 @@ class NetworkBootstrap : public ::testing::Test {
 
   // Runs `program` (the agent's "network" mode by default) in the namespace and in a UTS
   // namespace of its own, then prints the host name that namespace ended with.
-  CommandResult Bootstrap(const std::string& cmdline, const std::string& program = kAgent + " network") {
+  CommandResult Bootstrap(const std::string& cmdline, const std::string& program = kNetworkAgent + " network") {
     const std::string file = scratch_.path() + "/cmdline";
     WriteFile(file, cmdline);
     return RunCommand("unshare --uts sh -c 'ip netns exec " + ns_ + " " + program + " --cmdline " + file + " --etc " +
@@ -207,7 +200,7 @@ TEST_F(NetworkBootstrap, MalformedValuesAreNamedAndNothingIsApplied) {
     EXPECT_TRUE(EtcEntries().empty()) << c.cmdline;
   }
   // A missing command-line file is an error too.
-  const CommandResult missing = RunCommand("ip netns exec " + ns_ + " " + kAgent + " network --cmdline " +
+  const CommandResult missing = RunCommand("ip netns exec " + ns_ + " " + kNetworkAgent + " network --cmdline " +
                                            scratch_.path() + "/absent --etc " + etc_);
   EXPECT_EQ(missing.exit_status, 1);
   EXPECT_TRUE(Contains(missing.output, "banger-network-bootstrap: error: " + scratch_.path() + "/absent: No such file"))
@@ -250,7 +243,7 @@ TEST_F(NetworkBootstrap, BangerIfaceChoosesTheInterface) {
 // The guest runs it as /usr/local/libexec/banger-network-bootstrap, a link to the agent.
 TEST_F(NetworkBootstrap, RunsUnderItsOwnNameThroughALink) {
   const std::string link = scratch_.path() + "/banger-network-bootstrap";
-  std::filesystem::create_symlink(kAgent, link);
+  std::filesystem::create_symlink(kNetworkAgent, link);
   const CommandResult result = Bootstrap(kFullCmdline, link);
   ASSERT_EQ(result.exit_status, 0) << result.output;
   ExpectFullyConfigured();

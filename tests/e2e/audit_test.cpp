@@ -89,7 +89,7 @@ TEST_F(Audit, EachRequestLeavesAStartAndAnEndAnchoredInSyslog) {
   ASSERT_EQ(pull.exit_status, 0) << pull.output;
   CommandResult failed = Banger("image pull -q " + registry_->host() + "/demo/absent:v1");
   ASSERT_NE(failed.exit_status, 0);
-  CommandResult removed = Banger("image rm app-v1");
+  CommandResult removed = Banger("image rm demo-app-v1");
   ASSERT_EQ(removed.exit_status, 0) << removed.output;
   EXPECT_EQ(Banger("image list").exit_status, 0);  // reads are not requests that act
 
@@ -112,7 +112,7 @@ TEST_F(Audit, EachRequestLeavesAStartAndAnEndAnchoredInSyslog) {
   EXPECT_EQ(pulled["registry"], registry_->host());
   EXPECT_EQ(pulled["manifest_digest"], pushed_["images"]["linux/amd64"]["manifest_digest"]);
   EXPECT_EQ(pulled["config_digest"], pushed_["images"]["linux/amd64"]["config"]);
-  EXPECT_EQ(pulled["image"], "app-v1");
+  EXPECT_EQ(pulled["image"], "demo-app-v1");
   EXPECT_FALSE(pulled.value("image_id", "").empty());
   const json& refused = records[3];
   EXPECT_EQ(refused["result"], "error");

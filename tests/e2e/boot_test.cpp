@@ -32,7 +32,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kBin = BANGER_BIN_DIR;
 // The whole test stays under its ctest TIMEOUT of 480 s (tests/CMakeLists.txt), so that a
 // guest that does not come up fails with its console printed rather than being killed by
 // ctest. A TCG boot takes a few minutes on two cores; the margin is for a slow machine.

@@ -16,7 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kBin = BANGER_BIN_DIR;
 
 class Catalog : public ::testing::Test {
  protected:
@@ -57,13 +56,25 @@ TEST_F(Catalog, BundleServePullRoundTripsToTheSameRootfs) {
   WriteCatalog(json::array());
   auto pulled = LastJsonLine(Banger("image pull --json " + registry_->host() + "/demo/app:v1").output);
   ASSERT_EQ(pulled["event"], "result");
-  CommandResult bundle = Banger("image bundle app-v1 --out " + served_.path() + "/app.tar.zst --url " + base_ +
+  CommandResult bundle = Banger("image bundle demo-app-v1 --out " + served_.path() + "/app.tar.zst --url " + base_ +
                                 "/app.tar.zst --distro demo --description 'the test app'");
   ASSERT_EQ(bundle.exit_status, 0) << bundle.output;
   json entry = json::parse(bundle.output);
   EXPECT_EQ(entry["arch"], "amd64");
   EXPECT_EQ(entry["size"], RunCommand("stat -c %s " + served_.path() + "/app.tar.zst").output == "" ? 0 :
             std::stoull(RunCommand("stat -c %s " + served_.path() + "/app.tar.zst").output));
+  // An existing --out is kept unless --force (#18: it was overwritten silently).
+  const std::string before = RunCommand("sha256sum " + served_.path() + "/app.tar.zst").output;
+  CommandResult kept = Banger("image bundle " + pulled["id"].get<std::string>() + " --out " + served_.path() +
+                              "/app.tar.zst --distro other");
+  EXPECT_EQ(kept.exit_status, 1);
+  EXPECT_EQ(kept.output, "banger: error: " + served_.path() + "/app.tar.zst exists (--force replaces it)\n");
+  EXPECT_EQ(RunCommand("sha256sum " + served_.path() + "/app.tar.zst").output, before) << "the file was kept";
+  CommandResult forced = Banger("image bundle " + pulled["id"].get<std::string>() + " --force --out " + served_.path() +
+                                "/app.tar.zst --url " + base_ + "/app.tar.zst --distro demo --description 'the test app'");
+  ASSERT_EQ(forced.exit_status, 0) << forced.output;
+  EXPECT_EQ(json::parse(forced.output)["name"], "demo-app-v1") << "an ID names the image, and the bundle has its name";
+  EXPECT_EQ(RunCommand("sha256sum " + served_.path() + "/app.tar.zst").output, before) << "the same bytes again";
   entry["name"] = "app-cat";
   entry["kernel_ref"] = "generic-6.1";
   WriteCatalog(json::array({entry}));

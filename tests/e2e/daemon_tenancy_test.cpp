@@ -28,15 +28,15 @@ TEST_F(Daemon, TenantsPullImagesOfTheirOwnAndEachRequestIsAuditedUnderTheirUid) 
   // The same default name for bob: names are per tenant.
   CommandResult bob = As(bob_, "image pull " + Ref());
   ASSERT_EQ(bob.exit_status, 0) << bob.output;
-  EXPECT_NE(bob.output.find("pulled app-v1"), std::string::npos) << bob.output;
+  EXPECT_NE(bob.output.find("pulled demo-app-v1"), std::string::npos) << bob.output;
 
   EXPECT_EQ(RunCommand("stat -c %a " + state_.path() + "/tenants/" + std::to_string(TestAccounts::Uid(alice_))).output,
             "700\n");
-  CommandResult removed = As(bob_, "image rm app-v1");
+  CommandResult removed = As(bob_, "image rm demo-app-v1");
   EXPECT_EQ(removed.exit_status, 0) << removed.output;
-  EXPECT_EQ(As(bob_, "image list").output.find("app-v1"), std::string::npos) << "bob's image is gone";
+  EXPECT_EQ(As(bob_, "image list").output.find("demo-app-v1"), std::string::npos) << "bob's image is gone";
   CommandResult listed = As(alice_, "image list --json");
-  EXPECT_NE(listed.output.find("app-v1"), std::string::npos) << "alice's is not: " << listed.output;
+  EXPECT_NE(listed.output.find("demo-app-v1"), std::string::npos) << "alice's is not: " << listed.output;
 
   // Each request: one start and one end under the caller's uid, with what it resolved.
   const std::string digest = pushed_["images"]["linux/amd64"]["manifest_digest"];
@@ -142,7 +142,7 @@ TEST_F(Daemon, ATenantsOwnCredentialsServeThatTenantOnly) {
                                      " 2>&1");
   EXPECT_NE(guessed.exit_status, 0) << guessed.output;
   EXPECT_NE(guessed.output.find("unauthorized"), std::string::npos) << guessed.output;
-  EXPECT_EQ(As(bob_, "image list").output.find("app-v1"), std::string::npos);
+  EXPECT_EQ(As(bob_, "image list").output.find("demo-app-v1"), std::string::npos);
   // Nothing the daemon wrote holds the password.
   for (const std::string& file : {log_, dir_.path() + "/bangerd.log"}) {
     EXPECT_EQ(ReadFile(file).find("Op3n-Sesame"), std::string::npos) << file;
@@ -169,20 +169,20 @@ TEST_F(Daemon, AnAdminSeesEveryTenantsImagesWithTheirOwners) {
   CommandResult root = RunCommand("env BANGER_CONFIG=" + config_ + " " BANGER_BIN_DIR "/banger image list 2>&1");
   EXPECT_NE(root.output.find("\n" + alice_ + " "), std::string::npos) << "root's own banger: " << root.output;
 
-  CommandResult inspected = As(dave_, "image inspect " + alice_ + "/app-v1");
+  CommandResult inspected = As(dave_, "image inspect " + alice_ + "/demo-app-v1");
   EXPECT_EQ(inspected.exit_status, 0) << inspected.output;
   EXPECT_NE(inspected.output.find("/tenants/" + std::to_string(TestAccounts::Uid(alice_)) + "/"), std::string::npos)
       << inspected.output;
-  CommandResult reached = As(alice_, "image rm " + bob_ + "/app-v1");
+  CommandResult reached = As(alice_, "image rm " + bob_ + "/demo-app-v1");
   EXPECT_EQ(reached.exit_status, 1) << reached.output;
   EXPECT_NE(reached.output.find("OWNER/NAME is for admins"), std::string::npos) << reached.output;
-  CommandResult removed = As(dave_, "image rm " + bob_ + "/app-v1");
+  CommandResult removed = As(dave_, "image rm " + bob_ + "/demo-app-v1");
   EXPECT_EQ(removed.exit_status, 0) << removed.output;
-  EXPECT_EQ(As(bob_, "image list").output.find("app-v1"), std::string::npos);
-  EXPECT_NE(As(alice_, "image list").output.find("app-v1"), std::string::npos);
+  EXPECT_EQ(As(bob_, "image list").output.find("demo-app-v1"), std::string::npos);
+  EXPECT_NE(As(alice_, "image list").output.find("demo-app-v1"), std::string::npos);
   const std::vector<json> records = RecordsOf(TestAccounts::Uid(dave_), "image rm");
   ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0]["argv"], (json{"banger", "image", "rm", bob_ + "/app-v1"}));
+  EXPECT_EQ(records[0]["argv"], (json{"banger", "image", "rm", bob_ + "/demo-app-v1"}));
 }
 
 // A file a tenant receives travels as an fd the client opened: the bundle is written into
@@ -192,7 +192,7 @@ TEST_F(Daemon, ATenantsBundleGoesIntoAFileTheClientOpened) {
   ASSERT_EQ(As(alice_, "image pull -q " + Ref()).exit_status, 0);
   const std::string mine = dir_.path() + "/alices";
   ASSERT_EQ(RunCommand("mkdir " + mine + " && chown " + alice_ + " " + mine).exit_status, 0);
-  CommandResult bundled = As(alice_, "image bundle app-v1 --out " + mine + "/app.tar.zst");
+  CommandResult bundled = As(alice_, "image bundle demo-app-v1 --out " + mine + "/app.tar.zst");
   ASSERT_EQ(bundled.exit_status, 0) << bundled.output;
   const json entry = json::parse(bundled.output, nullptr, false);
   ASSERT_TRUE(entry.is_object()) << bundled.output;
@@ -202,12 +202,12 @@ TEST_F(Daemon, ATenantsBundleGoesIntoAFileTheClientOpened) {
   EXPECT_EQ(RunCommand("ls -A " + mine).output, "app.tar.zst\n") << "nothing staged is left";
 
   // Where alice cannot write, nothing is written, by her client or by root.
-  CommandResult refused = As(alice_, "image bundle app-v1 --out " + dir_.path() + "/rootowned.tar.zst");
+  CommandResult refused = As(alice_, "image bundle demo-app-v1 --out " + dir_.path() + "/rootowned.tar.zst");
   EXPECT_EQ(refused.exit_status, 1) << refused.output;
   EXPECT_NE(refused.output.find("creating " + dir_.path() + "/rootowned.tar.zst"), std::string::npos) << refused.output;
   EXPECT_FALSE(::access((dir_.path() + "/rootowned.tar.zst").c_str(), F_OK) == 0);
   // Nor into memory: a file on tmpfs (or a memfd) is refused, and the staged file goes.
-  CommandResult in_memory = As(alice_, "image bundle app-v1 --out /dev/shm/banger-test-" + alice_ + ".tar.zst");
+  CommandResult in_memory = As(alice_, "image bundle demo-app-v1 --out /dev/shm/banger-test-" + alice_ + ".tar.zst");
   EXPECT_EQ(in_memory.exit_status, 1) << in_memory.output;
   EXPECT_NE(in_memory.output.find("must be a file on a disk"), std::string::npos) << in_memory.output;
   EXPECT_EQ(RunCommand("ls /dev/shm | grep -c banger-test-" + alice_).output, "0\n");

@@ -60,7 +60,7 @@ TEST_F(Daemon, ServesOnlyThoseThePolicyAdmitsAndKeepsTenantsWithinTheHostsPolicy
       // "-h" as a flag's value is no request for help: the policy still holds.
       {"image pull --catalog /etc/shadow --platform -h " + Ref(), "--catalog is for admins"},
       // The client creates --out as the tenant: root opens no path a tenant names.
-      {"image bundle app-v1 --out " + dir_.path() + "/x --url -h", "creating " + dir_.path() + "/x"},
+      {"image bundle demo-app-v1 --out " + dir_.path() + "/x --url -h", "creating " + dir_.path() + "/x"},
       // Never through the daemon: it runs where it is typed, as its user.
       {"system install", "system install needs root"},
   };
@@ -72,7 +72,7 @@ TEST_F(Daemon, ServesOnlyThoseThePolicyAdmitsAndKeepsTenantsWithinTheHostsPolicy
   EXPECT_EQ(RecordsOf(TestAccounts::Uid(alice_), "image pull").size(), 5u) << "each refusal is recorded";
   EXPECT_EQ(RecordsOf(TestAccounts::Uid(alice_), "image fetch").size(), 1u) << "each refusal is recorded";
   EXPECT_FALSE(::access((dir_.path() + "/x").c_str(), F_OK) == 0);
-  EXPECT_EQ(As(alice_, "image list").output.find("app-v1"), std::string::npos) << "nothing was pulled";
+  EXPECT_EQ(As(alice_, "image list").output.find("demo-app-v1"), std::string::npos) << "nothing was pulled";
   // An admin may.
   CommandResult pruned = As(dave_, "image cache prune");
   EXPECT_EQ(pruned.exit_status, 0) << pruned.output;
@@ -93,7 +93,7 @@ TEST_F(Daemon, ATenantReachesAHostAddressOnlyWhenTheConfigNamesIt) {
   EXPECT_NE(refused.output.find("refusing to connect to " + registry_->host() + " at 127.0.0.1 (loopback): a tenant's pull"),
             std::string::npos)
       << refused.output;
-  EXPECT_EQ(As(alice_, "image list").output.find("app-v1"), std::string::npos) << "nothing was published";
+  EXPECT_EQ(As(alice_, "image list").output.find("demo-app-v1"), std::string::npos) << "nothing was published";
   CommandResult admin = As(dave_, "image pull -q " + Ref());
   EXPECT_EQ(admin.exit_status, 0) << admin.output;
   WriteConfig("egress_allow = 127.0.0.0/8\n");
@@ -160,12 +160,17 @@ TEST_F(Daemon, OutputAndExitStatusAreTheCommandsAndAHelperThatDiesEndsItsRequest
   ASSERT_EQ(RunCommand("env BANGER_CONFIG=" + config_ + " " BANGER_BIN_DIR "/banger image pull -q " + Ref()).exit_status, 0);
   const std::string direct = "env BANGER_CONFIG=" + config_ + " " BANGER_BIN_DIR "/banger ";
   const std::string through = "env BANGER_CONFIG=" + config_ + " BANGER_HOST=unix://" + socket_ + " " BANGER_BIN_DIR "/banger ";
-  for (const std::string& args : {std::string("image list --json"), std::string("image inspect app-v1"),
+  for (const std::string& args : {std::string("image list --json"), std::string("image inspect demo-app-v1"),
                                   std::string("image inspect nosuch"), std::string("image pull --nosuchflag x"),
-                                  std::string("image list --help")}) {
-    CommandResult a = RunCommand(direct + args + " 2>&1"), b = RunCommand(through + args + " 2>&1");
-    EXPECT_EQ(a.exit_status, b.exit_status) << args;
-    EXPECT_EQ(a.output, b.output) << args;
+                                  std::string("image list --help"), std::string("image inspect nosuch --json"),
+                                  std::string("image rm nosuch demo-app-v1x --json"), std::string("image frob --json")}) {
+    // stdout and stderr apart: through the daemon they are two streams whose order
+    // between them is not kept (braced: RunCommand sends the group's stderr to stdout).
+    for (const char* keep : {" 2>/dev/null; }", " 2>&1 >/dev/null; }"}) {
+      CommandResult a = RunCommand("{ " + direct + args + keep), b = RunCommand("{ " + through + args + keep);
+      EXPECT_EQ(a.exit_status, b.exit_status) << args;
+      EXPECT_EQ(a.output, b.output) << args << keep;
+    }
   }
   CommandResult pulled = RunCommand(through + "image pull --json --name j " + Ref() + " 2>/dev/null");
   EXPECT_EQ(pulled.exit_status, 0) << pulled.output;
@@ -215,7 +220,7 @@ TEST_F(Daemon, ATenantsRequestsBeyondItsMaxRequestsWaitTheirTurn) {
   ::unlink(stall.c_str());
   EXPECT_EQ(held.Wait(60000), 0) << held.Output();
   EXPECT_EQ(second.Wait(60000), 0) << second.Output();
-  EXPECT_NE(second.Output().find("app-v1"), std::string::npos) << "it ran after the pull: " << second.Output();
+  EXPECT_NE(second.Output().find("demo-app-v1"), std::string::npos) << "it ran after the pull: " << second.Output();
   for (auto& waited : queued) EXPECT_EQ(waited->Wait(60000), 0) << waited->Output();
 }
 
@@ -299,7 +304,7 @@ TEST_F(Daemon, TheAuditChainRunsOnAcrossARotationAndSighup) {
   ASSERT_EQ(As(alice_, "image pull -q " + Ref()).exit_status, 0);
   ASSERT_EQ(::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
   ASSERT_EQ(::kill(daemon_->pid(), SIGHUP), 0);
-  CommandResult removed = As(alice_, "image rm app-v1");
+  CommandResult removed = As(alice_, "image rm demo-app-v1");
   ASSERT_EQ(removed.exit_status, 0) << removed.output;
   const std::vector<json> rotated = JsonLines(ReadFile(log_ + ".1")), fresh = Records();
   ASSERT_EQ(rotated.size(), 2u);

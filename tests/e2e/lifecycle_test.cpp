@@ -20,7 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kBin = BANGER_BIN_DIR;
 
 bool Alive(pid_t pid) { return ::kill(pid, 0) == 0 && ProcStatusField(pid, "State").rfind("Z", 0) != 0; }
 

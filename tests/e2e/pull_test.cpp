@@ -15,7 +15,6 @@
 namespace banger::testing {
 namespace {
 
-const std::string kBin = BANGER_BIN_DIR;
 
 class Pull : public ::testing::Test {
  protected:
@@ -27,6 +26,11 @@ class Pull : public ::testing::Test {
   }
   CommandResult Banger(const std::string& args, const std::string& state = "") {
     return RunCommand(BangerCommand(state.empty() ? state_.path() : state, cache_.path()) + args);
+  }
+  // What a command prints on stdout alone (braced: RunCommand sends the group's stderr to
+  // stdout, not the command's).
+  CommandResult Stdout(const std::string& args) {
+    return RunCommand("{ " + BangerCommand(state_.path(), cache_.path()) + args + " 2>/dev/null; }");
   }
   std::string Ref() const { return registry_->host() + "/demo/app:v1"; }
   std::unique_ptr<TestRegistry> registry_;
@@ -41,7 +45,7 @@ TEST_F(Pull, PublishesAListedCheckedRootfs) {
   auto record = LastJsonLine(pull.output);
   EXPECT_EQ(record["event"], "result");
   EXPECT_NE(pull.output.find("{\"event\":\"phase\","), std::string::npos) << "progress events come first";
-  EXPECT_EQ(record["name"], "app-v1") << "the default name comes from the reference";
+  EXPECT_EQ(record["name"], "demo-app-v1") << "the default name comes from the reference";
   EXPECT_EQ(record["manifest_digest"], pushed_["images"]["linux/amd64"]["manifest_digest"]);
   EXPECT_EQ(record["kernel_ref"], "generic-6.12");
   EXPECT_EQ(record["filesystem_bytes"], 1ull << 30);
@@ -49,7 +53,7 @@ TEST_F(Pull, PublishesAListedCheckedRootfs) {
   EXPECT_EQ(rootfs, state_.path() + "/images/" + record["id"].get<std::string>() + "/rootfs.ext4");
   EXPECT_EQ(RunCommand("e2fsck -fn " + rootfs).exit_status, 0);
   CommandResult list = Banger("image list");
-  EXPECT_NE(list.output.find("app-v1"), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("demo-app-v1"), std::string::npos) << list.output;
   auto listed = nlohmann::json::parse(Banger("image list --json").output);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["ref"], Ref());
@@ -57,16 +61,33 @@ TEST_F(Pull, PublishesAListedCheckedRootfs) {
   EXPECT_EQ(leftovers.output, "0\n") << "no staging directory is left behind";
 }
 
-TEST_F(Pull, DuplicateNamesNeedForce) {
-  ASSERT_EQ(Banger("image pull -q " + Ref()).exit_status, 0);
+// A name says where an image came from (#18): the namespace is in it, so demo/app and
+// other/app do not collide; when a name is taken, the error says by what, and hints
+// --force only when that is this reference again (else --force would clobber the other).
+TEST_F(Pull, DuplicateNamesNeedForceAndNamespacesDoNotCollide) {
+  CommandResult first = Stdout("image pull -q " + Ref());
+  ASSERT_EQ(first.exit_status, 0) << first.output;
+  EXPECT_EQ(first.output, Ref() + "\n") << "-q prints the reference, as docker pull -q does";
   CommandResult again = Banger("image pull -q " + Ref());
   EXPECT_EQ(again.exit_status, 1);
-  EXPECT_EQ(again.output, "banger: error: an image named 'app-v1' exists (--force replaces it) (" + Ref() + ")\n");
+  EXPECT_EQ(again.output, "banger: error: an image named 'demo-app-v1' was pulled from " + Ref() +
+                              " already (--force pulls it again)\n");
   CommandResult forced = Banger("image pull -q --force " + Ref());
   EXPECT_EQ(forced.exit_status, 0) << forced.output;
   EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 1u) << "replaced, not added";
-  EXPECT_EQ(Banger("image pull -q --name other " + Ref()).exit_status, 0);
-  EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 2u);
+  ASSERT_FALSE(registry_->Push("other/app", "v1", {"--layers", "1"}).is_null());
+  const std::string other = registry_->host() + "/other/app:v1";
+  EXPECT_EQ(Banger("image pull -q " + other).exit_status, 0) << "other/app:v1 is other-app-v1";
+  CommandResult clash = Banger("image pull -q --name demo-app-v1 " + other);
+  EXPECT_EQ(clash.exit_status, 1);
+  EXPECT_EQ(clash.output, "banger: error: an image named 'demo-app-v1' exists, pulled from " + Ref() + "; give " + other +
+                              " another name with --name (--force would replace that image)\n");
+  EXPECT_EQ(Banger("image pull -q --name mine " + Ref()).exit_status, 0);
+  const auto names = nlohmann::json::parse(Banger("image list --json").output);
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[0]["name"], "demo-app-v1");
+  EXPECT_EQ(names[1]["name"], "mine");
+  EXPECT_EQ(names[2]["name"], "other-app-v1");
 }
 
 TEST_F(Pull, RepullFromCacheMakesNoBlobRequestAndGivesTheSameRootfs) {
@@ -86,20 +107,30 @@ TEST_F(Pull, ProgressOnATerminalAndOffIt) {
   ASSERT_EQ(plain.exit_status, 0) << plain.output;
   EXPECT_EQ(plain.output.find('\x1b'), std::string::npos) << plain.output;
   for (const char* line : {"resolving ", "fetched 3 layer(s)", "unpacking 3 layer(s)", "unpacked ", "wrote rootfs.ext4",
-                           "pulled app-v1: "}) {
+                           "pulled demo-app-v1: "}) {
     EXPECT_NE(plain.output.find(line), std::string::npos) << line << " in " << plain.output;
   }
   // A terminal (script(1) gives banger a pty): live lines redrawn in place with rates.
-  CommandResult tty = RunCommand("script -qec '" + std::string("BANGER_STATE_DIR=") + state_.path() +
-                                 " BANGER_CACHE_DIR=" + ScratchDir("banger-cache-tty").path() + " DOCKER_CONFIG=" +
-                                 cache_.path() + " " + kBin + "/banger image pull --name on-tty " + Ref() +
-                                 "' /dev/null");
+  const auto on_a_terminal = [&](const std::string& term, const std::string& name) {
+    return RunCommand("script -qec '" + std::string("TERM=") + term + " BANGER_STATE_DIR=" + state_.path() +
+                      " BANGER_CACHE_DIR=" + ScratchDir("banger-cache-tty").path() + " DOCKER_CONFIG=" + cache_.path() +
+                      " " + kBin + "/banger image pull --name " + name + " " + Ref() + "' /dev/null");
+  };
+  CommandResult tty = on_a_terminal("xterm", "on-tty");
   ASSERT_EQ(tty.exit_status, 0) << tty.output;
   EXPECT_NE(tty.output.find("\x1b[2K"), std::string::npos) << "lines are cleared and redrawn";
   EXPECT_NE(tty.output.find("  done"), std::string::npos) << tty.output;
   EXPECT_NE(tty.output.find("pulled on-tty: "), std::string::npos) << tty.output;
-  // -q: nothing at all on success.
-  EXPECT_EQ(Banger("image pull -q --name quiet " + Ref()).output, "");
+  // TERM=dumb takes no escapes: plain lines, as off a terminal (#18).
+  CommandResult dumb = on_a_terminal("dumb", "on-dumb");
+  ASSERT_EQ(dumb.exit_status, 0) << dumb.output;
+  EXPECT_EQ(dumb.output.find('\x1b'), std::string::npos) << dumb.output;
+  EXPECT_NE(dumb.output.find("pulled on-dumb: "), std::string::npos) << dumb.output;
+  // -q: the reference alone on stdout, as docker pull -q prints it; a warning on stderr.
+  EXPECT_EQ(Stdout("image pull -q --name quiet " + Ref()).output, Ref() + "\n");
+  CommandResult warned = RunCommand("{ " + BangerCommand(state_.path(), cache_.path()) + "image pull -q --name quiet2 " +
+                                    Ref() + " >/dev/null; }");
+  EXPECT_EQ(warned.output.rfind("banger: warning: the image has neither systemd nor OpenRC", 0), 0u) << warned.output;
 }
 
 TEST_F(Pull, ConfiguredMirrorsAreAskedFirstThenTheRegistry) {
@@ -170,22 +201,43 @@ TEST_F(Pull, UnpackBoundsAreAdjustableFromTheCommandLine) {
   EXPECT_EQ(Banger("image pull --limit max_ratio=1000 " + Ref()).exit_status, 2) << "no ratio bound any more";
 }
 
-TEST_F(Pull, InspectAndRemove) {
+// An image is named as docker names one (#18): by name, by ID, by an unambiguous ID
+// prefix, or by the reference it was pulled from; an ambiguous one names the candidates.
+TEST_F(Pull, InspectAndRemoveTakeANameAnIdAPrefixOrAReference) {
   ASSERT_EQ(Banger("image pull -q " + Ref()).exit_status, 0);
-  CommandResult inspect = Banger("image inspect app-v1");
+  CommandResult inspect = Banger("image inspect demo-app-v1");
   ASSERT_EQ(inspect.exit_status, 0) << inspect.output;
   auto record = nlohmann::json::parse(inspect.output);
   EXPECT_EQ(record["ref"], Ref());
   const std::string rootfs = record["rootfs"];
+  const std::string id = record["id"];
+  for (const std::string& name : {id, id.substr(0, 6), Ref(), registry_->host() + "/demo/app@" +
+                                                                   record["manifest_digest"].get<std::string>()}) {
+    CommandResult by = Banger("image inspect " + name + " 2>&1");
+    ASSERT_EQ(by.exit_status, 0) << name << ": " << by.output;
+    EXPECT_EQ(nlohmann::json::parse(by.output)["id"], id) << name;
+  }
   CommandResult missing = Banger("image inspect nope");
   EXPECT_EQ(missing.exit_status, 1);
   EXPECT_EQ(missing.output, "banger: error: no image named 'nope'\n");
-  CommandResult rm = Banger("image rm app-v1");
+  CommandResult unknown_ref = Banger("image inspect " + registry_->host() + "/demo/app:v2");
+  EXPECT_EQ(unknown_ref.exit_status, 1);
+  EXPECT_EQ(unknown_ref.output, "banger: error: no image named '" + registry_->host() + "/demo/app:v2'\n");
+  // Two images of one reference: the reference names neither, and the error names both.
+  ASSERT_EQ(Banger("image pull -q --name second " + Ref()).exit_status, 0);
+  CommandResult ambiguous = Banger("image rm " + Ref());
+  EXPECT_EQ(ambiguous.exit_status, 1);
+  EXPECT_NE(ambiguous.output.find("banger: error: '" + Ref() + "' is the reference of 2 images: demo-app-v1 ("),
+            std::string::npos)
+      << ambiguous.output;
+  EXPECT_NE(ambiguous.output.find("second ("), std::string::npos) << ambiguous.output;
+  EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 2u) << "an ambiguous rm removes nothing";
+  CommandResult rm = Banger("image rm " + id.substr(0, 8) + " second");
   EXPECT_EQ(rm.exit_status, 0) << rm.output;
-  EXPECT_EQ(rm.output, "removed app-v1\n");
+  EXPECT_EQ(rm.output.rfind("removed demo-app-v1 (" + id + ")\nremoved second (", 0), 0u) << rm.output;
   EXPECT_NE(::access(rootfs.c_str(), F_OK), 0) << "the rootfs is gone";
   EXPECT_EQ(nlohmann::json::parse(Banger("image list --json").output).size(), 0u);
-  EXPECT_EQ(Banger("image rm app-v1").exit_status, 1);
+  EXPECT_EQ(Banger("image rm demo-app-v1").exit_status, 1);
 }
 
 TEST(ParseSize, UnitsAndBareMebibytes) {

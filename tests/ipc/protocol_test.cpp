@@ -40,7 +40,7 @@ TEST(UnpackProtocol, EveryBodyRoundTrips) {
   EXPECT_EQ(*Decode<UnpackRequest>(Encode(request)), request);
   EXPECT_EQ(*Decode<LayerHandOff>(Encode(LayerHandOff{3, 1234})), (LayerHandOff{3, 1234}));
   EXPECT_EQ(*Decode<LayerHandOff>(Encode(LayerHandOff{3, std::nullopt})), (LayerHandOff{3, std::nullopt}));
-  EXPECT_EQ(*Decode<UnpackProgress>(Encode(UnpackProgress{1, 99})), (UnpackProgress{1, 99}));
+  EXPECT_EQ(*Decode<UnpackProgress>(Encode(UnpackProgress{1, 99, 7})), (UnpackProgress{1, 99, 7}));
   EXPECT_EQ(*Decode<UnpackSummary>(Encode(SampleSummary())), SampleSummary());
   UnpackSummary no_guest = SampleSummary();
   no_guest.guest.reset();

@@ -67,11 +67,11 @@ TEST(TreeStream, RoundTripsThroughAPipe) {
   EXPECT_FALSE(*end);
 }
 
-Result<TreeEntry> Decode(const TreeEntry& e) { return DecodeTreeEntry(EncodeTreeEntry(e), TreeStreamLimits{}); }
+Result<TreeEntry> RoundTrip(const TreeEntry& e) { return DecodeTreeEntry(EncodeTreeEntry(e), TreeStreamLimits{}); }
 
 TEST(TreeStream, RefusesMalformedRecords) {
   auto expect_refused = [](const TreeEntry& e, const char* why) {
-    auto decoded = Decode(e);
+    auto decoded = RoundTrip(e);
     EXPECT_FALSE(decoded) << why;
   };
   TreeEntry slash = File(2, "a/b");
@@ -114,7 +114,7 @@ TEST(TreeStream, RefusesValuesExt4CannotHold) {
   auto decodes = [](auto change) {
     TreeEntry e = File(2, "f");
     change(e);
-    return Decode(e).ok();
+    return RoundTrip(e).ok();
   };
   EXPECT_TRUE(decodes([](TreeEntry& e) { e.uid = e.gid = 4294967294u; }));
   EXPECT_FALSE(decodes([](TreeEntry& e) { e.uid = 4294967295u; }));

@@ -17,7 +17,7 @@ std::string FixtureCache() {
   return dir;
 }
 
-bool Exists(const std::string& path) {
+bool Resolves(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
 }
@@ -30,7 +30,7 @@ bool BuildOnce(const std::string& path, const std::function<bool()>& make) {
     if (lock >= 0) ::close(lock);
     return false;
   }
-  const bool ok = Exists(path) || make();
+  const bool ok = Resolves(path) || make();
   ::close(lock);
   return ok;
 }

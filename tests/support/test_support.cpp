@@ -136,6 +136,13 @@ std::string BangerCommand(const std::string& state_dir, const std::string& cache
          (extra_env.empty() ? "" : extra_env + " ") + BANGER_BIN_DIR_FOR_SUPPORT + "/banger ";
 }
 
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string SourceDir() { return BANGER_SOURCE_DIR; }
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;

@@ -84,6 +84,17 @@ class BackgroundCommand {
 // the command line for the built banger with a test's own directories (append the arguments).
 std::string BangerCommand(const std::string& state_dir, const std::string& cache_dir, const std::string& extra_env = "");
 
+#ifdef BANGER_BIN_DIR
+// Where the built executables are (every test binary is compiled with BANGER_BIN_DIR).
+inline const std::string kBin = BANGER_BIN_DIR;
+#endif
+
+// Whether anything (a dangling symlink too) is at `path`.
+bool Exists(const std::string& path);
+
+// The source tree's root (for docs/ and the like).
+std::string SourceDir();
+
 // A whole file's text ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
 

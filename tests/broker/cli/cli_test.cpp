@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -16,7 +17,6 @@
 namespace banger::testing {
 namespace {
 
-const std::string kBin = BANGER_BIN_DIR;
 
 TEST(Cli, HelpTellsWhatExists) {
   CommandResult r = RunCommand(kBin + "/banger --help");
@@ -88,7 +88,24 @@ void ExpectAllHelpersConfined(const CommandResult& r) {
   EXPECT_EQ(confined, 3u) << r.output;
 }
 
-TEST(Cli, SystemStatusFromTheBuildTree) { ExpectAllHelpersConfined(RunCommand(kBin + "/banger system status")); }
+TEST(Cli, SystemStatusFromTheBuildTree) {
+  ExpectAllHelpersConfined(RunCommand(kBin + "/banger system status"));
+  // --json: the same facts as one result event (#18: any flag was "unknown 'system' command").
+  CommandResult json = RunCommand(kBin + "/banger system status --json");
+  ASSERT_EQ(json.exit_status, 0) << json.output;
+  const auto status = nlohmann::json::parse(json.output, nullptr, false);
+  ASSERT_TRUE(status.is_object()) << json.output;
+  EXPECT_EQ(status["event"], "result");
+  EXPECT_EQ(status["schema"], 1);
+  EXPECT_EQ(status["sandbox_ok"], true);
+  ASSERT_EQ(status["helpers"].size(), 3u) << json.output;
+  for (const auto& helper : status["helpers"]) {
+    EXPECT_EQ(helper["confined"], true) << helper.dump();
+    EXPECT_EQ(helper["no_new_privs"], true) << helper.dump();
+    EXPECT_EQ(helper["seccomp_mode"], 2) << helper.dump();
+    EXPECT_EQ(helper["cap_eff"], 0) << helper.dump();
+  }
+}
 
 TEST(Cli, SystemStatusFromAnInstalledTree) {
   ScratchDir prefix("banger-install");
@@ -148,7 +165,7 @@ TEST(CliImageFetch, DownloadsIntoTheCacheAndReports) {
 
   CommandResult quiet = RunCommand(env + kBin + "/banger image fetch -q " + registry->host() + "/app:v1");
   EXPECT_EQ(quiet.exit_status, 0);
-  EXPECT_EQ(quiet.output, "");
+  EXPECT_EQ(quiet.output, registry->host() + "/app:v1\n") << "-q prints the reference, as docker pull -q does";
 }
 
 TEST(CliImageFetch, ErrorsAreOneLineWithTheReference) {
@@ -158,14 +175,70 @@ TEST(CliImageFetch, ErrorsAreOneLineWithTheReference) {
   const std::string env = "BANGER_CACHE_DIR=" + cache.path() + " DOCKER_CONFIG=" + cache.path() + " ";
   CommandResult missing = RunCommand(env + kBin + "/banger image fetch " + registry->host() + "/nope:v1");
   EXPECT_EQ(missing.exit_status, 1);
-  EXPECT_EQ(missing.output, "banger: error: manifest unknown: " + registry->host() + "/nope:v1 not found (" +
-                                registry->host() + "/nope:v1)\n");
+  EXPECT_EQ(missing.output, "banger: error: manifest unknown: " + registry->host() + "/nope:v1 not found\n")
+      << "the reference once: the message names it, so no (REF) follows";
   CommandResult bad = RunCommand(env + kBin + "/banger image fetch 'Not A Ref'");
   EXPECT_EQ(bad.exit_status, 1);
   EXPECT_EQ(bad.output.rfind("banger: error: invalid reference", 0), 0u) << bad.output;
   EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --parallel 0").exit_status, 2);
   EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch x --bogus").exit_status, 2);
   EXPECT_EQ(RunCommand(env + kBin + "/banger image fetch").exit_status, 2);
+}
+
+// Every error path, again with --json (#18): the same one line on stderr, and on stdout
+// exactly one error event of schema 1 whose message is that line and whose code says
+// what the exit status says.
+TEST(CliJson, EveryErrorIsAlsoOneErrorEvent) {
+  auto registry = TestRegistry::Start();
+  ASSERT_TRUE(registry);
+  ScratchDir dir("banger-cli-json");
+  const std::string env = "env BANGER_STATE_DIR=" + dir.path() + "/state BANGER_CACHE_DIR=" + dir.path() +
+                          "/cache DOCKER_CONFIG=" + dir.path() + " ";
+  const struct {
+    std::string args;
+    int status;
+    std::string code;
+  } cases[] = {
+      {"image pull 'Bad Ref'", 1, "error"},
+      {"image pull docker-archive:/tmp/x.tar", 1, "error"},
+      {"image pull " + registry->host() + "/nope:v1", 1, "error"},
+      {"image pull --bogus x", 2, "usage"},
+      {"image pull", 2, "usage"},
+      {"image fetch " + registry->host() + "/nope:v1", 1, "error"},
+      {"image verify 'Not A Ref'", 1, "error"},
+      {"image inspect nope", 1, "error"},
+      {"image rm nope", 1, "error"},
+      {"image list --limit 1", 2, "usage"},
+      {"image frob", 2, "usage"},
+      {"system audit verify " + dir.path() + "/no-such.log", 1, "error"},
+      {"image bundle nope --out " + dir.path() + "/b.tar.zst", 1, "error"},
+      {"image bundle x", 2, "usage"},
+  };
+  for (const auto& c : cases) {
+    const std::string err = dir.path() + "/err";
+    // Braced: RunCommand sends the group's stderr to stdout, not the command's.
+    CommandResult plain = RunCommand("{ " + env + kBin + "/banger " + c.args + " 2>" + err + "; }");
+    const std::string line = ReadFile(err);
+    EXPECT_EQ(plain.exit_status, c.status) << c.args << ": " << line;
+    EXPECT_EQ(line.rfind("banger: error: ", 0), 0u) << c.args << ": " << line;
+    const std::string message = line.substr(15, line.find('\n') - 15);
+
+    CommandResult json = RunCommand("{ " + env + kBin + "/banger " + c.args + " --json 2>" + err + "; }");
+    EXPECT_EQ(json.exit_status, c.status) << c.args;
+    EXPECT_EQ(ReadFile(err).rfind(line.substr(0, line.find('\n') + 1), 0), 0u) << c.args << ": stderr keeps the line";
+    std::vector<nlohmann::json> errors;
+    std::istringstream lines(json.output);
+    for (std::string event; std::getline(lines, event);) {
+      const auto parsed = nlohmann::json::parse(event, nullptr, false);
+      ASSERT_TRUE(parsed.is_object()) << c.args << ": not a JSON object: " << event;
+      EXPECT_EQ(parsed["schema"], 1) << event;
+      if (parsed["event"] == "error") errors.push_back(parsed);
+    }
+    ASSERT_EQ(errors.size(), 1u) << c.args << ": " << json.output;
+    EXPECT_EQ(errors[0]["message"], message) << c.args;
+    EXPECT_EQ(errors[0]["code"], c.code) << c.args;
+    EXPECT_EQ(errors[0]["exit"], c.status) << c.args;
+  }
 }
 
 // `system audit verify` on a log AuditLog wrote: the untouched chain passes with its

@@ -28,7 +28,6 @@ namespace {
 using broker::Config;
 using broker::ParseConfig;
 
-const std::string kBin = BANGER_BIN_DIR;
 
 void WriteFile(const std::string& path, const std::string& text, mode_t mode = 0644) {
   std::ofstream(path) << text;
@@ -241,17 +240,21 @@ TEST(Config, DaemonKeysAndTenantLimits) {
   }
 }
 
-TEST_F(ConfigEnvironment, BangerConfigNamesTheFileAndAMissingFileMeansDefaults) {
+// BANGER_CONFIG naming a file that is not there is an error (#18: it used to mean the
+// defaults, silently); only the default path may be absent.
+TEST_F(ConfigEnvironment, BangerConfigNamesTheFileAndAMissingOneIsAnError) {
   ScratchDir dir("banger-config");
   ::unsetenv("BANGER_CONFIG");
   EXPECT_EQ(broker::ConfigPath(broker::CaptureEnvironment()), "/etc/banger/config");
+  auto defaults = broker::LoadConfigFrom(dir.path() + "/nope");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->from_file);
+  EXPECT_EQ(defaults->user, "banger");
   ::setenv("BANGER_CONFIG", (dir.path() + "/nope").c_str(), 1);
   auto missing = broker::LoadContext();
-  ASSERT_TRUE(missing) << missing.error().message;
-  EXPECT_EQ(missing->config_path, dir.path() + "/nope");
-  EXPECT_FALSE(missing->config.from_file);
-  EXPECT_EQ(missing->config.path, dir.path() + "/nope");
-  EXPECT_EQ(missing->config.user, "banger");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, "BANGER_CONFIG names " + dir.path() +
+                                         "/nope, which does not exist (unset it to use /etc/banger/config)");
 
   WriteFile(dir.path() + "/config", "user = nobody\nparallel_downloads = 5\n");
   ::setenv("BANGER_CONFIG", (dir.path() + "/config").c_str(), 1);

@@ -25,12 +25,7 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kBin = BANGER_BIN_DIR;
 
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
 
 std::string ModeOwner(const std::string& path) {
   struct stat st;
@@ -97,6 +92,13 @@ TEST_F(SystemInstall, InstallsPullsAsItsUserAndUninstallsLeavingOnlyTheImages) {
   EXPECT_NE(install.output.find("created the system user " + user_), std::string::npos) << install.output;
   for (const std::string& file : files_) EXPECT_EQ(ModeOwner(file), "0755 0:0") << file;
   EXPECT_FALSE(Exists(prefix_ + "/bin/banger-unpacker")) << "helpers belong in libexec";
+  // The bash completion and banger(1), written from the command table (#18).
+  const std::string completion = prefix_ + "/share/bash-completion/completions/banger";
+  const std::string man = prefix_ + "/share/man/man1/banger.1";
+  EXPECT_EQ(ModeOwner(completion), "0644 0:0");
+  EXPECT_EQ(ReadFile(completion), RunCommand(kBin + "/banger completion bash").output);
+  EXPECT_EQ(ModeOwner(man), "0644 0:0");
+  EXPECT_EQ(ReadFile(man).rfind(".TH BANGER 1 ", 0), 0u);
   EXPECT_EQ(ModeOwner(state_), "0700 0:0");
   EXPECT_EQ(ModeOwner(state_ + "/images"), "0700 0:0");
   EXPECT_EQ(ModeOwner(cache_), "0700 0:0");
@@ -114,7 +116,10 @@ TEST_F(SystemInstall, InstallsPullsAsItsUserAndUninstallsLeavingOnlyTheImages) {
   EXPECT_NE(::getgrnam(user_.c_str()), nullptr);
   const json manifest = Manifest();
   ASSERT_TRUE(manifest.is_object());
-  EXPECT_EQ(manifest["files"], json(files_));
+  json files = files_;
+  files.push_back(completion);
+  files.push_back(man);
+  EXPECT_EQ(manifest["files"], files);
   EXPECT_EQ(manifest["user"]["name"], user_);
   EXPECT_TRUE(manifest["user"]["created"].get<bool>());
   EXPECT_TRUE(manifest["config_created"].get<bool>());

@@ -195,7 +195,12 @@ TEST_F(RegistryTransport, HttpsRegistryWithAPrivateCaFromCertsD) {
   options.certs_dirs = {};
   auto refused = FetchImage(*untrusted_cache, options);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("certificate"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("the TLS certificate of " + registry->host() + " is not trusted: "),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("put the CA that signed it in /etc/docker/certs.d/" + registry->host() + "/ca.crt"),
+            std::string::npos)
+      << "the hint names where the CA goes (#18): " << refused.error().message;
 }
 
 
@@ -222,6 +227,16 @@ TEST_F(RegistryTransport, ProxySettingsReachTheFetcher) {
   auto direct = FetchImage(*other_cache, options);
   ASSERT_TRUE(direct) << direct.error().message;
   EXPECT_EQ(proxy->Log().size(), before) << "no_proxy bypasses the proxy";
+
+  // A proxy that is not there is named as what failed, not the registry behind it (#18).
+  ScratchDir third("banger-cache-deadproxy");
+  auto third_cache = NewCache(third);
+  options.helpers.fetcher_environment = {"http_proxy=http://127.0.0.1:9"};
+  auto dead = FetchImage(*third_cache, options);
+  ASSERT_FALSE(dead);
+  EXPECT_NE(dead.error().message.find("the proxy http://127.0.0.1:9 failed: "), std::string::npos) << dead.error().message;
+  EXPECT_NE(dead.error().message.find("(asked for http://" + registry->host() + "/v2/"), std::string::npos)
+      << dead.error().message;
 }
 
 
@@ -257,7 +272,7 @@ TEST_F(RegistryTransport, RegistryNameResolvesThroughTheHostsDnsOncePerFetcher) 
       FetchOptions options = OptionsFor(name + "/app:v1");
       if (insecure) options.insecure_registries = {name};
       auto image = FetchImage(*cache, options);
-      if (!image) std::fprintf(stderr, "%s\n", image.error().message.c_str());
+      if (!image) std::ofstream(dns_dir.path() + "/error") << image.error().message;
       ::_exit(image ? 0 : 1);
     }
     int status = 0;
@@ -282,6 +297,10 @@ TEST_F(RegistryTransport, RegistryNameResolvesThroughTheHostsDnsOncePerFetcher) 
   std::ofstream(honest_resolv) << "nameserver 127.0.0.78\noptions timeout:2 attempts:2\n";
   ScratchDir other("banger-cache-secure");
   EXPECT_EQ(fetch_in_child(false, other, honest_resolv), 1) << "plain HTTP was used for a registry nobody marked insecure";
+  // Said as skopeo says it, with what to do (#18): before, it was libcurl's "SSL connect error".
+  const std::string error = testing::ReadFile(dns_dir.path() + "/error");
+  EXPECT_NE(error.find("server gave HTTP response to HTTPS client (https://" + name + "/v2/"), std::string::npos) << error;
+  EXPECT_NE(error.find("--insecure-registry " + name), std::string::npos) << error;
 }
 
 

@@ -26,10 +26,7 @@ namespace {
 using testing::ReadFile;
 using testing::ScratchDir;
 
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
+using testing::Exists;
 
 std::vector<std::string> Names(const std::string& dir) {
   auto names = ListDirectory(dir);

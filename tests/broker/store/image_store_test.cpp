@@ -26,10 +26,7 @@ using nlohmann::json;
 using testing::ReadFile;
 using testing::ScratchDir;
 
-bool Exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
+using testing::Exists;
 
 // Names in the images directory that are not published images.
 std::vector<std::string> Leftovers(const ImageStore& store) {

@@ -16,7 +16,7 @@ namespace {
 using nlohmann::json;
 using testing::TestKey;
 
-const std::string kDigest = "sha256:" + std::string(64, 'a');
+const std::string kSubjectDigest = "sha256:" + std::string(64, 'a');
 
 std::string Statement(const std::string& name, const std::string& digest,
                       const std::string& predicate = std::string(kCosignSignPredicate)) {
@@ -42,7 +42,7 @@ TEST(Dsse, ThePreAuthenticationEncodingIsTheSpecsExample) {
 }
 
 TEST(Dsse, ABundlesEnvelopeIsReadAndEveryOtherShapeRefused) {
-  const std::string statement = Statement("r.io/app", kDigest);
+  const std::string statement = Statement("r.io/app", kSubjectDigest);
   json bundle = {{"mediaType", kBundleMediaType},
                  {"verificationMaterial", {{"publicKey", {{"hint", "abc"}}}}},
                  {"dsseEnvelope",
@@ -87,20 +87,20 @@ class DsseVerdict : public ::testing::Test {
                                          R"(")" + (identity.empty() ? "" : R"(, "signedIdentity": )" + identity) + "}]}",
                                      "policy.json", [](const std::string&) -> Result<std::string> { return std::string(); });
     if (!policy) throw std::runtime_error(policy.error().message);
-    return EvaluateTrust(*policy, *ParseReference("r.io/app:1"), {kDigest}, signatures);
+    return EvaluateTrust(*policy, *ParseReference("r.io/app:1"), {kSubjectDigest}, signatures);
   }
   TestKey key_{"ecdsa-p256"};
 };
 
 TEST_F(DsseVerdict, AcceptsAStatementSignedOverItsEnvelopeAndNamingThisImage) {
-  const TrustVerdict verdict = Evaluate({Enveloped(Statement("r.io/app:1", kDigest), key_)});
+  const TrustVerdict verdict = Evaluate({Enveloped(Statement("r.io/app:1", kSubjectDigest), key_)});
   EXPECT_TRUE(verdict.accepted) << verdict.reason;
-  EXPECT_EQ(verdict.signed_digest, kDigest);
+  EXPECT_EQ(verdict.signed_digest, kSubjectDigest);
   EXPECT_EQ(verdict.signed_identity, "r.io/app:1");
 }
 
 TEST_F(DsseVerdict, RefusesEachWayABundleCanFail) {
-  const std::string good = Statement("r.io/app:1", kDigest);
+  const std::string good = Statement("r.io/app:1", kSubjectDigest);
   SignatureCandidate over_the_statement_alone = Enveloped(good, key_);
   over_the_statement_alone.signature = key_.Sign(good);
   SignatureCandidate retyped = Enveloped(good, key_);
@@ -113,18 +113,18 @@ TEST_F(DsseVerdict, RefusesEachWayABundleCanFail) {
       {"signed without the encoding", over_the_statement_alone, "no signature verifies with the policy's key"},
       {"the payload type changed", retyped, "no signature verifies with the policy's key"},
       {"signed, but another payload type", Enveloped(good, key_, "application/json"), "its payloadType is not application/vnd.in-toto+json"},
-      {"an attestation", Enveloped(Statement("r.io/app:1", kDigest, "https://slsa.dev/provenance/v1"), key_),
+      {"an attestation", Enveloped(Statement("r.io/app:1", kSubjectDigest, "https://slsa.dev/provenance/v1"), key_),
        "an attestation is not a signature"},
-      {"another image", Enveloped(Statement("r.io/app:1", "sha256:" + std::string(64, 'b')), key_), "not this image's " + kDigest},
-      {"no name", Enveloped(Statement("", kDigest), key_), "names no identity (its statement's subject has no name)"},
-      {"another name", Enveloped(Statement("r.io/other:1", kDigest), key_), "the signature is for \"r.io/other:1\""},
+      {"another image", Enveloped(Statement("r.io/app:1", "sha256:" + std::string(64, 'b')), key_), "not this image's " + kSubjectDigest},
+      {"no name", Enveloped(Statement("", kSubjectDigest), key_), "names no identity (its statement's subject has no name)"},
+      {"another name", Enveloped(Statement("r.io/other:1", kSubjectDigest), key_), "the signature is for \"r.io/other:1\""},
   };
   for (const auto& c : cases) {
     const TrustVerdict verdict = Evaluate({c.candidate});
     EXPECT_FALSE(verdict.accepted) << c.what;
     EXPECT_NE(verdict.reason.find(c.reason), std::string::npos) << c.what << ": " << verdict.reason;
   }
-  EXPECT_TRUE(Evaluate({Enveloped(Statement("r.io/app", kDigest), key_)}, R"({"type": "matchRepository"})").accepted);
+  EXPECT_TRUE(Evaluate({Enveloped(Statement("r.io/app", kSubjectDigest), key_)}, R"({"type": "matchRepository"})").accepted);
 }
 
 }  // namespace
