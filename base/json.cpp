@@ -98,6 +98,11 @@ const nlohmann::json& FieldOrNull(const nlohmann::json& object, std::string_view
   return found == object.end() ? kNull : *found;
 }
 
+std::string StringField(const nlohmann::json& object, std::string_view key) {
+  const nlohmann::json& field = FieldOrNull(object, key);
+  return field.is_string() ? field.get<std::string>() : std::string();
+}
+
 std::string DumpJson(const nlohmann::json& value, int indent) {
   // ASCII only: whatever a string holds (a helper's or a registry's words), the text
   // carries no byte a terminal could act on.

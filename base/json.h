@@ -21,6 +21,9 @@ Result<nlohmann::json> ParseJsonStrict(std::string_view text, int max_depth = 32
 // `object`'s `key`, or null when `object` is no object or lacks it: for documents a peer
 // wrote, where operator[] on a const object would read past the end for a missing key.
 const nlohmann::json& FieldOrNull(const nlohmann::json& object, std::string_view key);
+// `object`'s `key` when it is a string, else "": for records read back from disk, where
+// value(key, "") throws on a field of another type.
+std::string StringField(const nlohmann::json& object, std::string_view key);
 // JSON text of `value`, with bytes that are not UTF-8 replaced by U+FFFD.
 std::string DumpJson(const nlohmann::json& value, int indent = -1);
 

@@ -127,9 +127,11 @@ Result<Reference> ParseReference(std::string_view text) {
   }
   for (std::string_view transport : {"oci:", "oci-archive:", "docker-archive:", "docker-daemon:", "containers-storage:",
                                      "dir:", "sif:"}) {
-    // "oci:5000/app" is a registry with a port.
-    const bool port = text.size() > transport.size() && std::isdigit(static_cast<unsigned char>(text[transport.size()]));
-    if (text.starts_with(transport) && !port) {
+    // "oci:5000/app" is a registry with a port, "oci:latest" Docker Hub's oci at a tag: a
+    // transport is followed by a path.
+    const std::string_view rest = text.substr(std::min(text.size(), transport.size()));
+    const bool port = !rest.empty() && std::isdigit(static_cast<unsigned char>(rest[0]));
+    if (text.starts_with(transport) && !port && rest.find('/') != std::string_view::npos) {
       return Invalid(text, "'" + std::string(transport) + "' is a skopeo transport; banger pulls from registries only");
     }
   }

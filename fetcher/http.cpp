@@ -121,7 +121,11 @@ std::string DescribeFailure(CURLcode rc, const std::string& detail, const std::s
                                                 detail.find("CONNECT") != std::string::npos);
   const bool proxy_failed = rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_PROXY || through_proxy;
   if (proxy_failed) {
-    return "the proxy " + proxy + " failed: " + what + " (asked for " + url +
+    // Only where the proxy is: a user:password in it is nobody's to read in an error.
+    std::string shown = proxy;
+    const size_t authority = shown.find("://") == std::string::npos ? 0 : shown.find("://") + 3;
+    if (const size_t at = shown.find('@', authority); at != std::string::npos) shown.erase(authority, at + 1 - authority);
+    return "the proxy " + shown + " failed: " + what + " (asked for " + url +
            "; the proxy comes from https_proxy, http_proxy or all_proxy, and no_proxy exempts a host)";
   }
   if (rc == CURLE_SSL_CONNECT_ERROR && detail.find("wrong version number") != std::string::npos) {

@@ -85,31 +85,32 @@ int Bundle(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
   auto store = ImageStore::OpenForReading(context.StateRoot());
   if (!store) return ReportError(err, store.error(), "");
   context.Note({{"image", flags.positional[0]}, {"out", *out_path}});
+  // Through bangerd, --out is a file the client created and passed, and publishes itself:
+  // root opens, and looks at, no path a client names.
+  if (context.requester.through_daemon && context.client_file < 0) {
+    return ReportError(err, Error{ErrorCode::kInvalidArgument, "through bangerd, --out is a file the client creates and passes"},
+                       "");
+  }
   struct stat existing {};
-  if (context.client_file < 0 && !flags.Has("--force") && ::lstat(out_path->c_str(), &existing) == 0) {
+  if (!context.requester.through_daemon && !flags.Has("--force") && ::lstat(out_path->c_str(), &existing) == 0) {
     return ReportError(err, Error{ErrorCode::kInvalidArgument, *out_path + " exists (--force replaces it)"}, "");
   }
   auto image = FindImage(*store, flags.positional[0]);
   if (!image) return ReportError(err, image.error(), "");
   const json& record = image->record;
-  const std::string name = record.value("name", "");
-  const ipc::BundleManifest manifest{name, flags.Value("--distro").value_or(record.value("distro", "")),
-                                     ArchOf(record.value("platform", "")), record.value("kernel_ref", "")};
-  // Through bangerd, --out is a file the client created and passed, and publishes itself:
-  // root opens no path a client names.
+  const std::string name = StringField(record, "name");
+  const ipc::BundleManifest manifest{name, flags.Value("--distro").value_or(StringField(record, "distro")),
+                                     ArchOf(StringField(record, "platform")), StringField(record, "kernel_ref")};
   auto written = context.client_file >= 0 ? WriteBundleTo(image->rootfs(), manifest, context.client_file)
-                 : context.requester.through_daemon
-                     ? Result<WrittenBundle>(Error{ErrorCode::kInvalidArgument,
-                                                   "through bangerd, --out is a file the client creates and passes"})
-                     : WriteBundle(image->rootfs(), manifest, *out_path, flags.Has("--force"));
+                                          : WriteBundle(image->rootfs(), manifest, *out_path, flags.Has("--force"));
   if (!written) return ReportError(err, written.error(), *out_path);
-  context.Note({{"image_id", record.value("id", "")}, {"sha256", written->sha256}, {"size", written->size}});
+  context.Note({{"image_id", image->id}, {"sha256", written->sha256}, {"size", written->size}});
   json entry = {{"name", manifest.name}, {"distro", manifest.distro}, {"arch", manifest.arch},
                 {"kernel_ref", manifest.kernel_ref}};
   entry["url"] = flags.Value("--url").value_or("https://example.invalid/" + name + ".tar.zst");
   entry["sha256"] = written->sha256;
   entry["size"] = written->size;
-  entry["description"] = flags.Value("--description").value_or(name + " (" + record.value("ref", "") + ")");
+  entry["description"] = flags.Value("--description").value_or(name + " (" + StringField(record, "ref") + ")");
   if (flags.Has("--json")) {
     entry["event"] = "result";
     EmitJsonEvent(out, entry);

@@ -306,16 +306,23 @@ int RunCliForHere(const Requester& requester, const std::string& config_path, bo
 
 }  // namespace
 
+// Commands whose --json output is one document (an array, an object) rather than
+// events: a warning event before it would break it, so a warning stays a stderr line.
+bool PrintsOneDocument(const Args& args) {
+  const std::string words = args.size() >= 2 ? args[0] + " " + args[1] : "";
+  return words == "image list" || words == "image inspect" || words == "image catalog";
+}
+
 // With --json, errors and warnings are also events on stdout (output.h). Through bangerd
 // the daemon's run makes them, so what it sends for stderr is relayed untouched.
 int RunCli(const Args& args, std::ostream& out, std::ostream& err) {
-  JsonDiagnostics json(WantsJson(args), out, err);
+  JsonDiagnostics json(WantsJson(args), !PrintsOneDocument(args), out, err);
   return json.Finish(RunCliHere(args, out, json.err(), err));
 }
 
 int RunCliFor(const Requester& requester, const std::string& config_path, bool terminal, uint64_t columns, int client_file,
               const Args& args, std::ostream& out, std::ostream& err) {
-  JsonDiagnostics json(WantsJson(args), out, err);
+  JsonDiagnostics json(WantsJson(args), !PrintsOneDocument(args), out, err);
   return json.Finish(RunCliForHere(requester, config_path, terminal, columns, client_file, args, out, json.err()));
 }
 

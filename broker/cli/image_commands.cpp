@@ -116,8 +116,8 @@ int Remove(const CliContext& context, const ParsedFlags& flags, std::ostream& ou
       status = ReportError(err, removed.error(), "");
       continue;
     }
-    const std::string removed_name = image.record.value("name", "");
-    removed_images.push_back({{"image", removed_name}, {"image_id", image.record.value("id", "")}});
+    const std::string removed_name = StringField(image.record, "name");
+    removed_images.push_back({{"image", removed_name}, {"image_id", image.id}});
     if (flags.Has("--json")) {
       EmitJsonEvent(out, {{"event", "removed"}, {"name", removed_name}, {"id", image.id}});
     } else if (!flags.Has("-q")) {
@@ -158,8 +158,8 @@ int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
   out << std::setw(24) << "NAME" << std::setw(18) << "ID" << std::setw(10) << "SIZE" << "REF\n";
   for (const auto& [owner, image] : images) {
     if (owners) out << std::setw(16) << TerminalSafe(owner.empty() ? own : owner);
-    out << std::setw(24) << image.record.value("name", "") << std::setw(18) << image.id << std::setw(10)
-        << HumanBytes(AllocatedBytes(image.rootfs())) << TerminalSafe(image.record.value("ref", "")) << "\n";
+    out << std::setw(24) << TerminalSafe(StringField(image.record, "name")) << std::setw(18) << image.id << std::setw(10)
+        << HumanBytes(AllocatedBytes(image.rootfs())) << TerminalSafe(StringField(image.record, "ref")) << "\n";
   }
   return kExitOk;
 }

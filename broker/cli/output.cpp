@@ -86,11 +86,11 @@ void EmitJsonEvent(std::ostream& out, nlohmann::json event) {
   out << DumpJson(event) << "\n" << std::flush;
 }
 
-JsonDiagnostics::JsonDiagnostics(bool json, std::ostream& out, std::ostream& err)
-    : json_(json), out_(out), err_(err), tap_(err, [this](const std::string& line) {
+JsonDiagnostics::JsonDiagnostics(bool json, bool warning_events, std::ostream& out, std::ostream& err)
+    : json_(json), warning_events_(warning_events), out_(out), err_(err), tap_(err, [this](const std::string& line) {
         const std::string error(kErrorPrefix), warning(kWarningPrefix);
         if (line.rfind(error, 0) == 0) errors_.push_back(line.substr(error.size()));
-        if (line.rfind(warning, 0) == 0) {
+        if (warning_events_ && line.rfind(warning, 0) == 0) {
           EmitJsonEvent(out_, {{"event", "warning"}, {"message", line.substr(warning.size())}});
         }
       }) {}

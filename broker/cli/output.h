@@ -63,16 +63,18 @@ bool WantsJson(const std::vector<std::string>& args);
 // {"schema":1,"event":"warning","message":...} as each is written, and at the end
 // {"schema":1,"event":"error","code":...,"exit":...,"message":...} per error line, the
 // code named by the exit status ("error", "usage", "sandbox", "stopped"). Without
-// --json, err() is `err` itself.
+// --json, err() is `err` itself. Without `warning_events` (a command whose --json output
+// is one document), warnings stay stderr lines only.
 class JsonDiagnostics {
  public:
-  JsonDiagnostics(bool json, std::ostream& out, std::ostream& err);
+  JsonDiagnostics(bool json, bool warning_events, std::ostream& out, std::ostream& err);
   std::ostream& err() { return json_ ? tap_.stream() : err_; }
   // The error events, once the command's status is known; returns `status`.
   int Finish(int status);
 
  private:
   bool json_;
+  bool warning_events_;
   std::ostream& out_;
   std::ostream& err_;
   std::vector<std::string> errors_;

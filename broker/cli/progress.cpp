@@ -30,6 +30,7 @@ const char* KindName(FetchEvent::Kind kind) {
 }
 
 std::string Duration(double seconds) {
+  if (!(seconds < 360000)) return ">100:00:00";  // a rate near nothing
   const auto s = static_cast<uint64_t>(seconds + 0.5);
   char text[32];
   if (s >= 3600) {

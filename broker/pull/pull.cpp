@@ -1,5 +1,7 @@
 #include "broker/pull/pull.h"
 
+#include "base/json.h"
+
 #include <ctime>
 
 #include "broker/pull/catalog_pull.h"
@@ -30,7 +32,7 @@ void ReportPhase(const PullOptions& options, const std::string& phase, const std
 // A name another image holds. When it came from another reference, --force would
 // replace that image, so the hint is --name.
 Error NameTaken(const StoredImage& existing, const std::string& name, const std::string& reference) {
-  const std::string from = existing.record.value("ref", "");
+  const std::string from = StringField(existing.record, "ref");
   const auto theirs = ParseReference(from);
   const auto ours = ParseReference(reference);
   if (theirs && ours && theirs->String() == ours->String()) {
@@ -72,8 +74,12 @@ Result<PullResult> PullImage(const PullOptions& options) {
     if (const CatalogEntry* entry = catalog->Find(options.reference)) return PullFromCatalog(*entry, *catalog, options);
   }
   BANGER_ASSIGN_OR_RETURN(Reference ref, ParseReference(options.reference));
-  BANGER_ASSIGN_OR_RETURN(PullTarget target,
-                          OpenPullTarget(options.name.empty() ? ref.DefaultImageName() : options.name, options));
+  const std::string name = options.name.empty() ? ref.DefaultImageName() : options.name;
+  if (options.name.empty() && !IsValidImageName(name)) {
+    return Error{ErrorCode::kInvalidArgument, "the name " + ref.String() + " gives an image by default ('" + name +
+                                                  "') is longer than 128 characters, the most an image name may have: give it one with --name"};
+  }
+  BANGER_ASSIGN_OR_RETURN(PullTarget target, OpenPullTarget(name, options));
   OciPull pull(options, std::move(ref), std::move(target));
   return pull.Run();
 }

@@ -2,17 +2,22 @@
 
 #include <vector>
 
+#include "base/json.h"
 #include "base/reference.h"
 
 namespace banger::broker {
 namespace {
 
-std::string NameOf(const StoredImage& image) { return image.record.value("name", ""); }
+std::string NameOf(const StoredImage& image) { return StringField(image.record, "name"); }
 
+// `wanted` as pulled (the same tag, or the same digest: the one pulled, which may be an
+// index's, or the platform manifest's the image was made from).
 bool PulledFrom(const StoredImage& image, const Reference& wanted) {
-  auto recorded = ParseReference(image.record.value("ref", ""));
+  auto recorded = ParseReference(StringField(image.record, "ref"));
   if (!recorded || recorded->registry != wanted.registry || recorded->repository != wanted.repository) return false;
-  if (!wanted.digest.empty()) return image.record.value("manifest_digest", "") == wanted.digest;
+  if (!wanted.digest.empty()) {
+    return recorded->digest == wanted.digest || StringField(image.record, "manifest_digest") == wanted.digest;
+  }
   return recorded->digest.empty() && recorded->tag == wanted.tag;
 }
 

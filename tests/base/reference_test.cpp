@@ -1,5 +1,8 @@
 #include "base/reference.h"
 
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "base/digest.h"
@@ -101,6 +104,47 @@ TEST(Reference, CanonicalStringAndApiHost) {
   auto local = ParseReference("127.0.0.1:5000/x:y");
   ASSERT_TRUE(local);
   EXPECT_EQ(local->ApiHost(), "127.0.0.1:5000");
+}
+
+// Default names keep the repository's namespace, so demo/busybox and other/busybox do
+// not collide (#18); only Docker Hub's library/ goes. Every name is a valid image name.
+TEST(Reference, DefaultNamesKeepTheNamespace) {
+  for (const auto& [text, name] : std::vector<std::pair<std::string, std::string>>{
+           {"debian:bookworm", "debian-bookworm"},
+           {"docker.io/library/busybox:1.36", "busybox-1.36"},
+           {"demo/busybox:1", "demo-busybox-1"},
+           {"other/busybox:1", "other-busybox-1"},
+           {"ghcr.io/org/team/app:v2", "org-team-app-v2"},
+           {"quay.io/library/app:1", "library-app-1"},
+           {"localhost:5000/app", "app-latest"},
+       }) {
+    auto ref = ParseReference(text);
+    ASSERT_TRUE(ref) << text;
+    EXPECT_EQ(ref->DefaultImageName(), name) << text;
+  }
+}
+
+// skopeo's and crane's "docker://" is understood; skopeo's other transports and URLs are
+// refused by name (#18: "docker://alpine" was "registry host 'docker:' is not valid").
+TEST(Reference, TransportPrefixesAndUrls) {
+  auto docker = ParseReference("docker://alpine");
+  ASSERT_TRUE(docker) << docker.error().message;
+  EXPECT_EQ(docker->String(), "docker.io/library/alpine:latest");
+  auto tagged = ParseReference("oci:latest");
+  ASSERT_TRUE(tagged) << "Docker Hub's oci at a tag: " << tagged.error().message;
+  EXPECT_EQ(tagged->String(), "docker.io/library/oci:latest");
+  auto with_port = ParseReference("oci:5000/app:1");
+  ASSERT_TRUE(with_port) << "a registry called oci with a port: " << with_port.error().message;
+  EXPECT_EQ(with_port->registry, "oci:5000");
+  for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {"oci:/tmp/layout", "'oci:' is a skopeo transport; banger pulls from registries only"},
+           {"docker-archive:/tmp/x.tar", "'docker-archive:' is a skopeo transport"},
+           {"https://ghcr.io/org/app:1", "a reference has no scheme"},
+       }) {
+    auto refused = ParseReference(text);
+    ASSERT_FALSE(refused) << text;
+    EXPECT_NE(refused.error().message.find(says), std::string::npos) << refused.error().message;
+  }
 }
 
 TEST(Reference, LoopbackHosts) {

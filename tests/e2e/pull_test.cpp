@@ -57,6 +57,12 @@ TEST_F(Pull, PublishesAListedCheckedRootfs) {
   auto listed = nlohmann::json::parse(Banger("image list --json").output);
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0]["ref"], Ref());
+  // What the sparse rootfs takes on disk, not its apparent 1 GiB (#18), and where it is.
+  EXPECT_EQ(listed[0]["rootfs"], rootfs);
+  const uint64_t allocated = listed[0]["allocated_bytes"];
+  EXPECT_GT(allocated, 0u);
+  EXPECT_LT(allocated, 256ull << 20) << "a few small layers take little of the 1 GiB filesystem";
+  EXPECT_EQ(list.output.find("1.0 GiB"), std::string::npos) << "SIZE shows the allocated size: " << list.output;
   CommandResult leftovers = RunCommand("ls " + state_.path() + "/images | grep -c staging");
   EXPECT_EQ(leftovers.output, "0\n") << "no staging directory is left behind";
 }

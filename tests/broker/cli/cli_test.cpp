@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "broker/cli/cli.h"
+#include "broker/cli/context.h"
 #include "broker/cli/flags.h"
 #include "broker/store/audit_log.h"
 #include "tests/support/registry_fixture.h"
@@ -158,6 +161,9 @@ TEST(CliImageFetch, DownloadsIntoTheCacheAndReports) {
   CommandResult again = RunCommand(env + kBin + "/banger image fetch --json " + registry->host() + "/app:v1");
   ASSERT_EQ(again.exit_status, 0) << again.output;
   auto json = nlohmann::json::parse(again.output);
+  EXPECT_EQ(again.output.find('\n'), again.output.size() - 1) << "one event, one line";
+  EXPECT_EQ(json["event"], "result");
+  EXPECT_EQ(json["ref"], registry->host() + "/app:v1") << "ref, as pull's events say it";
   EXPECT_EQ(json["layers"].size(), 3u);
   EXPECT_EQ(json["downloaded_bytes"], 0);
   for (const auto& l : json["layers"]) EXPECT_TRUE(l["cached"].get<bool>());
@@ -238,6 +244,27 @@ TEST(CliJson, EveryErrorIsAlsoOneErrorEvent) {
     EXPECT_EQ(errors[0]["message"], message) << c.args;
     EXPECT_EQ(errors[0]["code"], c.code) << c.args;
     EXPECT_EQ(errors[0]["exit"], c.status) << c.args;
+  }
+}
+
+// bangerd runs a tenant's `image bundle` only into the file the client passed: a request
+// without one is refused before root looks at the path it names, so whether a file
+// exists where the tenant cannot look is no answer of bangerd's.
+TEST(CliForATenant, ABundleWithoutTheClientsFileLooksAtNoPath) {
+  ScratchDir dir("banger-cli-tenant");
+  const std::string config = dir.path() + "/config";
+  std::ofstream(config) << "state_dir = " << dir.path() << "/state\ncache_dir = " << dir.path()
+                        << "/cache\naudit_log = " << dir.path() << "/audit.log\naudit_syslog = none\n";
+  std::ofstream(dir.path() + "/secret") << "root's";
+  broker::Requester tenant;
+  tenant.uid = tenant.gid = 65534;
+  tenant.user = "nobody";
+  tenant.through_daemon = true;
+  for (const std::string& path : {dir.path() + "/secret", dir.path() + "/absent"}) {
+    std::ostringstream out, err;
+    const int status = broker::RunCliFor(tenant, config, false, 0, -1, {"image", "bundle", "x", "--out", path}, out, err);
+    EXPECT_EQ(status, 1) << path;
+    EXPECT_EQ(err.str(), "banger: error: through bangerd, --out is a file the client creates and passes\n") << path;
   }
 }
 

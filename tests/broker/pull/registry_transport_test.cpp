@@ -231,10 +231,11 @@ TEST_F(RegistryTransport, ProxySettingsReachTheFetcher) {
   // A proxy that is not there is named as what failed, not the registry behind it (#18).
   ScratchDir third("banger-cache-deadproxy");
   auto third_cache = NewCache(third);
-  options.helpers.fetcher_environment = {"http_proxy=http://127.0.0.1:9"};
+  options.helpers.fetcher_environment = {"http_proxy=http://proxyuser:s3cret@127.0.0.1:9"};
   auto dead = FetchImage(*third_cache, options);
   ASSERT_FALSE(dead);
   EXPECT_NE(dead.error().message.find("the proxy http://127.0.0.1:9 failed: "), std::string::npos) << dead.error().message;
+  EXPECT_EQ(dead.error().message.find("s3cret"), std::string::npos) << "the proxy's password is in the error";
   EXPECT_NE(dead.error().message.find("(asked for http://" + registry->host() + "/v2/"), std::string::npos)
       << dead.error().message;
 }
