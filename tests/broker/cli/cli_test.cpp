@@ -200,11 +200,24 @@ TEST(CliJson, EveryErrorIsAlsoOneErrorEvent) {
   ScratchDir dir("banger-cli-json");
   const std::string env = "env BANGER_STATE_DIR=" + dir.path() + "/state BANGER_CACHE_DIR=" + dir.path() +
                           "/cache DOCKER_CONFIG=" + dir.path() + " ";
+  // The other error paths of these tests: banger without its helpers, a relative state
+  // dir, a config that is not there, a registry flag written as a URL.
+  ASSERT_EQ(::mkdir((dir.path() + "/partial").c_str(), 0755), 0);
+  CopyExecutable(kBin + "/banger", dir.path() + "/partial");
+  const std::string partial = env + dir.path() + "/partial/banger ";
+  const std::string relative = "env BANGER_STATE_DIR=relative/state " + kBin + "/banger ";
+  const std::string missing_config = env + "BANGER_CONFIG=" + dir.path() + "/no-config " + kBin + "/banger ";
+  const std::string banger = env + kBin + "/banger ";
   const struct {
     std::string args;
     int status;
     std::string code;
+    std::string command = "";  // the banger and its environment, when not `banger`
   } cases[] = {
+      {"system status", 3, "sandbox", partial},
+      {"image list", 1, "error", relative},
+      {"image list", 1, "error", missing_config},
+      {"image pull --insecure-registry http://registry.local:5000 registry.local:5000/app:1", 2, "usage"},
       {"image pull 'Bad Ref'", 1, "error"},
       {"image pull docker-archive:/tmp/x.tar", 1, "error"},
       {"image pull " + registry->host() + "/nope:v1", 1, "error"},
@@ -223,27 +236,36 @@ TEST(CliJson, EveryErrorIsAlsoOneErrorEvent) {
   for (const auto& c : cases) {
     const std::string err = dir.path() + "/err";
     // Braced: RunCommand sends the group's stderr to stdout, not the command's.
-    CommandResult plain = RunCommand("{ " + env + kBin + "/banger " + c.args + " 2>" + err + "; }");
-    const std::string line = ReadFile(err);
-    EXPECT_EQ(plain.exit_status, c.status) << c.args << ": " << line;
-    EXPECT_EQ(line.rfind("banger: error: ", 0), 0u) << c.args << ": " << line;
-    const std::string message = line.substr(15, line.find('\n') - 15);
+    const std::string command = c.command.empty() ? banger : c.command;
+    CommandResult plain = RunCommand("{ " + command + c.args + " 2>" + err + "; }");
+    const std::string stderr_text = ReadFile(err);
+    EXPECT_EQ(plain.exit_status, c.status) << c.args << ": " << stderr_text;
+    EXPECT_EQ(stderr_text.rfind("banger: error: ", 0), 0u) << c.args << ": " << stderr_text;
+    std::vector<std::string> messages;  // each error line, without its prefix
+    std::istringstream stderr_lines(stderr_text);
+    for (std::string line; std::getline(stderr_lines, line);) {
+      if (line.rfind("banger: error: ", 0) == 0) messages.push_back(line.substr(15));
+    }
+    ASSERT_FALSE(messages.empty()) << c.args << ": no error line: " << stderr_text;
 
-    CommandResult json = RunCommand("{ " + env + kBin + "/banger " + c.args + " --json 2>" + err + "; }");
+    CommandResult json = RunCommand("{ " + command + c.args + " --json 2>" + err + "; }");
     EXPECT_EQ(json.exit_status, c.status) << c.args;
-    EXPECT_EQ(ReadFile(err).rfind(line.substr(0, line.find('\n') + 1), 0), 0u) << c.args << ": stderr keeps the line";
-    std::vector<nlohmann::json> errors;
+    EXPECT_EQ(ReadFile(err).rfind("banger: error: " + messages[0] + "\n", 0), 0u) << c.args << ": stderr keeps the line";
+    std::vector<std::string> events;  // the error events' messages
     std::istringstream lines(json.output);
     for (std::string event; std::getline(lines, event);) {
       const auto parsed = nlohmann::json::parse(event, nullptr, false);
       ASSERT_TRUE(parsed.is_object()) << c.args << ": not a JSON object: " << event;
       EXPECT_EQ(parsed["schema"], 1) << event;
-      if (parsed["event"] == "error") errors.push_back(parsed);
+      if (parsed["event"] != "error") continue;
+      events.push_back(parsed.value("message", ""));
+      EXPECT_EQ(parsed["code"], c.code) << c.args;
+      EXPECT_EQ(parsed["exit"], c.status) << c.args;
     }
-    ASSERT_EQ(errors.size(), 1u) << c.args << ": " << json.output;
-    EXPECT_EQ(errors[0]["message"], message) << c.args;
-    EXPECT_EQ(errors[0]["code"], c.code) << c.args;
-    EXPECT_EQ(errors[0]["exit"], c.status) << c.args;
+    // One event per error line, in order: one for each of these but a status whose three
+    // helpers are each missing.
+    EXPECT_EQ(events, messages) << c.args << ": " << json.output;
+    EXPECT_EQ(events.size(), c.args == "system status" ? 3u : 1u) << c.args;
   }
 }
 
