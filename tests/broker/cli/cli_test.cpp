@@ -306,7 +306,7 @@ TEST(CliAudit, VerifyPassesTheUntouchedLogAndNamesABrokenLink) {
   CommandResult ok = RunCommand(kBin + "/banger system audit verify --head " + head + " " + log_path);
   EXPECT_EQ(ok.exit_status, 0) << ok.output;
   EXPECT_NE(ok.output.find("audit log verified: 3 record(s), 1 to 3, head " + head), std::string::npos) << ok.output;
-  CommandResult json = RunCommand(kBin + "/banger system audit verify --json " + log_path + " 2>/dev/null");
+  CommandResult json = RunCommand("{ " + kBin + "/banger system audit verify --json " + log_path + " 2>/dev/null; }");
   EXPECT_EQ(nlohmann::json::parse(json.output, nullptr, false).value("records", 0), 3) << json.output;
 
   ASSERT_EQ(RunCommand("sed -i 's/\"rm\"/\"ls\"/' " + log_path).exit_status, 0);
