@@ -128,8 +128,7 @@ int RunAudited(const Command& command, CliContext& context, const ParsedFlags& f
   context.audit = &*trail;
   std::string last_error;  // for the end record
   LineTap tap(err, [&last_error](const std::string& line) {
-    static const std::string kPrefix = "banger: error: ";
-    if (line.rfind(kPrefix, 0) == 0) last_error = line.substr(kPrefix.size());
+    if (auto message = ErrorLineMessage(line)) last_error = std::move(*message);
   });
   const int status = command.run(context, flags, out, tap.stream());
   tap.stream().flush();

@@ -1,7 +1,5 @@
 #include "broker/cli/commands.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -85,14 +83,6 @@ std::vector<std::pair<uint32_t, std::string>> Tenants(const CliContext& context)
 }
 
 
-// What an image's rootfs.ext4 takes on disk: its blocks, not its apparent size (a sparse
-// 1 GiB filesystem holding 170 MB takes about 170 MB).
-uint64_t AllocatedBytes(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return static_cast<uint64_t>(st.st_blocks) * 512;
-}
-
 int Inspect(const CliContext& context, const ParsedFlags& flags, std::ostream& out, std::ostream& err) {
   auto located = Locate(context, flags.positional[0]);
   if (!located) return ReportError(err, located.error(), "");
@@ -147,6 +137,7 @@ int List(const CliContext& context, const ParsedFlags& flags, std::ostream& out,
     for (const auto& [owner, image] : images) {
       list.push_back(image.record);
       list.back()["rootfs"] = image.rootfs();
+      // What the sparse rootfs.ext4 takes on disk, not its apparent size (base/fd.h).
       list.back()["allocated_bytes"] = AllocatedBytes(image.rootfs());
       if (owners) list.back()["owner"] = owner.empty() ? own : owner;
     }

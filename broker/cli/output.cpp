@@ -76,6 +76,12 @@ int LineTap::sync() {
   return err_ ? 0 : -1;
 }
 
+std::optional<std::string> ErrorLineMessage(const std::string& line) {
+  const std::string prefix(kErrorPrefix);
+  if (line.rfind(prefix, 0) != 0) return std::nullopt;
+  return line.substr(prefix.size());
+}
+
 bool WantsJson(const std::vector<std::string>& args) {
   const auto end = std::find(args.begin(), args.end(), "--");
   return std::find(args.begin(), end, "--json") != end;
@@ -88,8 +94,8 @@ void EmitJsonEvent(std::ostream& out, nlohmann::json event) {
 
 JsonDiagnostics::JsonDiagnostics(bool json, bool warning_events, std::ostream& out, std::ostream& err)
     : json_(json), warning_events_(warning_events), out_(out), err_(err), tap_(err, [this](const std::string& line) {
-        const std::string error(kErrorPrefix), warning(kWarningPrefix);
-        if (line.rfind(error, 0) == 0) errors_.push_back(line.substr(error.size()));
+        const std::string warning(kWarningPrefix);
+        if (auto message = ErrorLineMessage(line)) errors_.push_back(std::move(*message));
         if (warning_events_ && line.rfind(warning, 0) == 0) {
           EmitJsonEvent(out_, {{"event", "warning"}, {"message", line.substr(warning.size())}});
         }

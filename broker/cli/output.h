@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <ostream>
 #include <streambuf>
 #include <string>
@@ -32,6 +33,9 @@ int ReportInternalError(std::ostream& err, const std::string& what);
 // Prints the error line and returns ExitStatusFor(error). A stop says which signal. The
 // context (a reference, a path) follows the message unless the message names it.
 int ReportError(std::ostream& err, const Error& error, const std::string& context);
+
+// The message of an error line ("banger: error: MESSAGE"); nullopt for any other line.
+std::optional<std::string> ErrorLineMessage(const std::string& line);
 
 // Passes what is written to stream() through to `err` a whole line at a time (or what
 // there is of one when flushed), and hands each whole line (without its newline, at most

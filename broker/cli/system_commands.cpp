@@ -8,7 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "base/text.h"
 #include "broker/cli/exit_codes.h"
 #include "broker/cli/flags.h"
 #include "broker/cli/help.h"
@@ -79,7 +78,7 @@ void PrintInstall(const CliContext& context, const SystemStatus& status, std::os
   out << "config: " << context.config_path << (context.config.from_file ? "" : " (absent: defaults)") << "\n";
   if (!status.install) {
     out << "installed: unknown\n";
-    err << "banger: error: " << TerminalSafe(status.install.error().message) << "\n";
+    ReportError(err, status.install.error(), "");
   } else if (!*status.install) {
     out << "installed: no (no " << status.config_dir << "/installed.json)\n";
   } else {
@@ -115,7 +114,7 @@ void PrintHelpers(const CliContext& context, const SystemStatus& status, std::os
     out << "  " << std::left << std::setw(16) << security::HelperExecutableName(helper.kind);
     if (!helper.status) {
       out << "FAILED\n";
-      err << "banger: error: " << TerminalSafe(helper.status.error().message) << "\n";
+      ReportError(err, helper.status.error(), "");
       continue;
     }
     const security::ProcStatus& s = *helper.status;
@@ -146,7 +145,7 @@ void PrintAudit(const Config& config, std::ostream& out) {
 nlohmann::json StatusJson(const CliContext& context, const SystemStatus& status, std::ostream& err) {
   nlohmann::json install = nullptr;
   if (!status.install) {
-    err << "banger: error: " << TerminalSafe(status.install.error().message) << "\n";
+    ReportError(err, status.install.error(), "");
   } else if (*status.install) {
     install = {{"prefix", (*status.install)->prefix}, {"manifest", (*status.install)->path()}};
   }
@@ -154,7 +153,7 @@ nlohmann::json StatusJson(const CliContext& context, const SystemStatus& status,
   for (const HelperConfinement& helper : status.helpers) {
     nlohmann::json h = {{"name", security::HelperExecutableName(helper.kind)}, {"confined", helper.status.ok()}};
     if (!helper.status) {
-      err << "banger: error: " << TerminalSafe(helper.status.error().message) << "\n";
+      ReportError(err, helper.status.error(), "");
     } else {
       const security::ProcStatus& s = *helper.status;
       h.update({{"uid", s.uids[1]}, {"no_new_privs", s.no_new_privs}, {"seccomp_mode", s.seccomp_mode},
