@@ -189,7 +189,9 @@ int VerifyImage(const CliContext& context, const ParsedFlags& flags, std::ostrea
     out << "accepted " << image.reference.String() << "@" << image.manifest_digest << ": " << verdict.requirements
         << " in " << verdict.scope << " of " << verdict.policy;
     if (!verdict.key_fingerprint.empty()) {
-      out << " (key " << verdict.key_fingerprint << ", signed identity " << TerminalSafe(verdict.signed_identity)
+      out << " (key " << verdict.key_fingerprint << ", "
+          << (verdict.digest_only ? std::string("no signed identity: bound by digest alone")
+                                  : "signed identity " + TerminalSafe(verdict.signed_identity))
           << ", signs " << verdict.signed_digest << ")";
     }
     out << "\n";

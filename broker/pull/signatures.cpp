@@ -277,14 +277,7 @@ Result<std::optional<TrustVerdict>> JudgeTrust(security::SandboxedChild* fetcher
     // Signature documents past their bounds, or not what they claim, refuse the image;
     // a registry that cannot be reached is that error, not a verdict.
     if (!fetched && (fetched.error().code == ErrorCode::kOversized || fetched.error().code == ErrorCode::kMalformed)) {
-      TrustVerdict refused = EvaluateTrust(*options.trust, named, digests, {});
-      refused.accepted = false;
-      refused.reason = fetched.error().message;
-      refused.key_fingerprint.clear();
-      refused.key_source.clear();
-      refused.signed_identity.clear();
-      refused.signed_digest.clear();
-      return std::optional<TrustVerdict>(std::move(refused));
+      return std::optional<TrustVerdict>(EvaluateTrust(*options.trust, named, digests, {}).Refuse(fetched.error().message));
     }
     if (!fetched) return fetched.error();
     signatures = std::move(*fetched);

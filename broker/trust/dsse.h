@@ -2,7 +2,9 @@
 // signature: a DSSE envelope whose payload is an in-toto statement naming the image's
 // digest as its subject. The envelope is read first (nothing in it trusted: keys never
 // come from a bundle); the statement only once a signature over the envelope's
-// pre-authentication encoding verified, and as strictly as the simple-signing payload.
+// pre-authentication encoding verified. Fields neither reads are passed over (the
+// bundle's wrapper is unsigned; in-toto says to ignore what a consumer does not know);
+// a key twice is refused.
 #pragma once
 
 #include <string>
@@ -27,8 +29,7 @@ struct DsseEnvelope {
 
 // The DSSE envelope of a bundle: its media type v0.3, a `dsseEnvelope` (a
 // `messageSignature` bundle signs a blob, not an image) with exactly one signature, as
-// the bundle spec says, every field base64 that should be, and no field protojson would
-// refuse.
+// the bundle spec says, every field base64 that should be; other fields are passed over.
 Result<DsseEnvelope> ParseBundleEnvelope(std::string_view bundle);
 
 // "DSSEv1 <len type> <type> <len body> <body>": the bytes a DSSE signature signs.
@@ -41,7 +42,7 @@ struct StatementSubject {
 
 // The subjects of a verified cosign signing statement: `_type` in-toto Statement v1,
 // `predicateType` cosign's signing predicate (an attestation is not a signature), each
-// subject with a sha256 digest; no key twice anywhere.
+// subject with a sha256 digest and a string name if any; no key twice anywhere.
 Result<std::vector<StatementSubject>> ParseCosignStatement(std::string_view verified_payload);
 
 }  // namespace banger::broker

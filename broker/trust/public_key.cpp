@@ -58,7 +58,7 @@ struct PublicKey::Handle {
   // P-521 also SHA-256, which containers/image and older cosign use with every key.
   std::vector<const EVP_MD*> digests;
   // Ed25519: the raw key, for Ed25519ph (RFC 8032's pre-hashed variant, empty context),
-  // which cosign signs container images with and OpenSSL 3.0 cannot verify.
+  // which cosign signs tag-scheme payloads with and OpenSSL 3.0 cannot verify.
   std::vector<unsigned char> ed25519;
   ~Handle() { EVP_PKEY_free(key); }
 };
@@ -118,7 +118,7 @@ Result<PublicKey> PublicKey::FromPem(std::string_view pem, const std::string& so
   return PublicKey(std::move(handle), kind.name, fingerprint, source);
 }
 
-bool PublicKey::Verifies(std::string_view payload, std::string_view signature) const {
+bool PublicKey::Verifies(std::string_view payload, std::string_view signature, Ed25519Forms ed25519) const {
   for (const EVP_MD* digest : handle_->digests) {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     if (!context) return false;
@@ -129,7 +129,8 @@ bool PublicKey::Verifies(std::string_view payload, std::string_view signature) c
       return true;
     }
   }
-  return !handle_->ed25519.empty() && VerifiesEd25519ph(handle_->ed25519, payload, signature);
+  return ed25519 == Ed25519Forms::kPureOrPrehashed && !handle_->ed25519.empty() &&
+         VerifiesEd25519ph(handle_->ed25519, payload, signature);
 }
 
 }  // namespace banger::broker

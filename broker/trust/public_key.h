@@ -1,7 +1,7 @@
 // A public key a trust policy names, and the one check made with it: does this signature
 // over these exact bytes verify. The kinds are cosign's: ECDSA on P-256 (SHA-256), P-384
 // (SHA-384) or P-521 (SHA-512), RSA of 2048 bits or more (PKCS #1 v1.5, SHA-256), and
-// Ed25519 (pure, or Ed25519ph as cosign signs images). Keys come from the policy only,
+// Ed25519 (pure, or Ed25519ph where cosign signs with it). Keys come from the policy only,
 // never from a signature (docs/signatures.md).
 #pragma once
 
@@ -23,8 +23,14 @@ class PublicKey {
   PublicKey& operator=(PublicKey&&) noexcept;
   ~PublicKey();
 
+  // Which Ed25519 forms a signature may take. cosign signs a tag-scheme payload with
+  // Ed25519ph (Rekor's hashedrekord needs a pre-hash), and a DSSE envelope with pure
+  // Ed25519, the only form sigstore-go and @sigstore/verify check there.
+  enum class Ed25519Forms { kPureOrPrehashed, kPureOnly };
+
   // Whether `signature` (DER for ECDSA, raw for RSA and Ed25519) verifies over `payload`.
-  bool Verifies(std::string_view payload, std::string_view signature) const;
+  bool Verifies(std::string_view payload, std::string_view signature,
+                Ed25519Forms ed25519 = Ed25519Forms::kPureOrPrehashed) const;
   // "SHA256:<hex>" of the key's DER encoding, for records and messages.
   const std::string& fingerprint() const { return fingerprint_; }
   // "ecdsa-p256", "rsa-4096", "ed25519".

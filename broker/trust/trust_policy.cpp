@@ -1,6 +1,7 @@
 #include "broker/trust/trust_policy.h"
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "base/base64.h"
@@ -81,7 +82,8 @@ class PolicyReader {
   Result<Requirement> SigstoreSigned(const json& item, const std::string& where) const {
     BANGER_TRY(OnlyKnownKeys(item,
                              {"type", "keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki", "rekorPublicKeyPath",
-                              "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas", "signedIdentity"},
+                              "rekorPublicKeyPaths", "rekorPublicKeyData", "rekorPublicKeyDatas", "signedIdentity",
+                              "namelessBundles"},
                              where));
     Requirement requirement;
     requirement.kind = Requirement::Kind::kSigstoreSigned;
@@ -90,6 +92,12 @@ class PolicyReader {
     if (sources != 1) return Invalid(where, "sigstoreSigned needs exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio, pki");
     if (item.contains("signedIdentity")) {
       BANGER_ASSIGN_OR_RETURN(requirement.identity, Identity(item["signedIdentity"], where + " signedIdentity"));
+    }
+    // banger's own key (docs/signatures.md): cosign's bundles name no repository.
+    if (item.contains("namelessBundles")) {
+      const json& nameless = item["namelessBundles"];
+      if (nameless != "accept" && nameless != "refuse") return Invalid(where, "\"namelessBundles\" must be \"accept\" or \"refuse\"");
+      requirement.accept_nameless_bundles = nameless == "accept";
     }
     for (const char* key : {"fulcio", "pki"}) {
       if (item.contains(key)) {
@@ -109,34 +117,30 @@ class PolicyReader {
     return requirement;
   }
 
+  // The one key source a requirement names, as a list: keyPath and keyData hold one
+  // string, keyPaths and keyDatas a list of 1 to 64.
   Result<std::vector<std::shared_ptr<const PublicKey>>> Keys(const json& item, const std::string& where) const {
-    std::vector<std::pair<std::string, bool>> entries;  // (path or base64 text, is a path)
-    auto strings = [&](const char* key, bool is_path) -> Result<void> {
-      const json& value = item[key];
-      if (value.is_string()) {
-        entries.emplace_back(value.get<std::string>(), is_path);
-        return {};
-      }
+    static constexpr std::array<std::pair<const char*, bool>, 4> kSources = {
+        {{"keyPath", false}, {"keyData", false}, {"keyPaths", true}, {"keyDatas", true}}};
+    const auto source = std::find_if(kSources.begin(), kSources.end(), [&](const auto& one) { return item.contains(one.first); });
+    const std::string name = source->first;
+    const bool is_path = name.starts_with("keyPath");
+    const json& value = item[name];
+    std::vector<std::string> entries;
+    if (!source->second) {
+      if (!value.is_string()) return Invalid(where, "\"" + name + "\" must be a string");
+      entries.push_back(value.get<std::string>());
+    } else {
       if (!value.is_array() || value.empty() || value.size() > kMaxKeysPerRequirement) {
-        return Invalid(where, std::string("\"") + key + "\" must be a list of 1 to 64 strings");
+        return Invalid(where, "\"" + name + "\" must be a list of 1 to 64 strings");
       }
       for (const json& one : value) {
-        if (!one.is_string()) return Invalid(where, std::string("\"") + key + "\" must hold strings");
-        entries.emplace_back(one.get<std::string>(), is_path);
+        if (!one.is_string()) return Invalid(where, "\"" + name + "\" must hold strings");
+        entries.push_back(one.get<std::string>());
       }
-      return {};
-    };
-    if (item.contains("keyPath") || item.contains("keyData")) {
-      const char* key = item.contains("keyPath") ? "keyPath" : "keyData";
-      if (!item[key].is_string()) return Invalid(where, std::string("\"") + key + "\" must be a string");
-      BANGER_TRY(strings(key, key == std::string("keyPath")));
-    } else {
-      const char* key = item.contains("keyPaths") ? "keyPaths" : "keyDatas";
-      if (!item[key].is_array()) return Invalid(where, std::string("\"") + key + "\" must be a list");
-      BANGER_TRY(strings(key, key == std::string("keyPaths")));
     }
     std::vector<std::shared_ptr<const PublicKey>> keys;
-    for (const auto& [text, is_path] : entries) {
+    for (const std::string& text : entries) {
       std::string pem;
       if (is_path) {
         if (text.empty() || text[0] != '/') return Invalid(where, "keyPath \"" + Printable(text, 200) + "\" is not an absolute path");
@@ -313,7 +317,9 @@ Result<TrustPolicy> TrustPolicy::Parse(std::string_view text, const std::string&
 TrustPolicy TrustPolicy::AcceptAnything() {
   TrustPolicy out;
   out.source_ = "(no policy file)";
-  out.default_.push_back(Requirement{Requirement::Kind::kInsecureAcceptAnything, {}, {}, ""});
+  Requirement anything;
+  anything.kind = Requirement::Kind::kInsecureAcceptAnything;
+  out.default_.push_back(std::move(anything));
   return out;
 }
 

@@ -37,6 +37,10 @@ struct Requirement {
   Kind kind = Kind::kReject;
   std::vector<std::shared_ptr<const PublicKey>> keys;  // sigstoreSigned: any one may sign
   SignedIdentity identity;                              // sigstoreSigned
+  // sigstoreSigned, banger's `"namelessBundles": "accept"`: a bundle whose statement
+  // subject has no name (cosign writes none) is bound by its digest alone, no identity
+  // checked. Refused by default.
+  bool accept_nameless_bundles = false;
   std::string unsupported;  // kUnsupported: why banger cannot satisfy it (never accepts)
   std::string Describe() const;  // the policy's name of the type
 };

@@ -59,8 +59,11 @@ Result<Claim> Match(const SignatureCandidate& candidate, const Requirement& requ
     return Error{ErrorCode::kInvalidArgument, candidate.where + " signs " + claims.front().digest + ", not this image's " + mine};
   }
   if (ours->identity.empty()) {
-    return Error{ErrorCode::kInvalidArgument, candidate.where + " names no identity (its statement's subject has no "
-                                              "name), and " + requirement.identity.Describe() + " needs one"};
+    if (requirement.accept_nameless_bundles) return *ours;  // bound by its digest alone
+    return Error{ErrorCode::kInvalidArgument,
+                 candidate.where + " names no identity (its statement's subject has no name, as cosign writes it), and " +
+                     requirement.identity.Describe() + " needs one; \"namelessBundles\": \"accept\" in the requirement "
+                                                       "takes the digest alone (docs/signatures.md)"};
   }
   BANGER_TRY(MatchSignedIdentity(requirement.identity, image, ours->identity));
   return *ours;
@@ -75,8 +78,10 @@ std::optional<std::string> Satisfy(const Requirement& requirement, const Referen
   for (const SignatureCandidate& candidate : signatures) {
     const PublicKey* verified_by = nullptr;
     const std::string signed_bytes = SignedBytes(candidate);
+    const auto ed25519 = candidate.format == SignatureCandidate::Format::kDsse ? PublicKey::Ed25519Forms::kPureOnly
+                                                                                : PublicKey::Ed25519Forms::kPureOrPrehashed;
     for (const auto& key : requirement.keys) {
-      if (key->Verifies(signed_bytes, candidate.signature)) {
+      if (key->Verifies(signed_bytes, candidate.signature, ed25519)) {
         verified_by = key.get();
         break;
       }
@@ -95,6 +100,7 @@ std::optional<std::string> Satisfy(const Requirement& requirement, const Referen
       verdict.key_fingerprint = verified_by->fingerprint();
       verdict.key_source = verified_by->source();
       verdict.signed_identity = matched->identity;
+      verdict.digest_only = matched->identity.empty();
       verdict.signed_digest = matched->digest;
       return std::nullopt;
     }
@@ -110,9 +116,19 @@ nlohmann::json TrustVerdict::ToJson() const {
   if (!key_fingerprint.empty()) out["key_fingerprint"] = key_fingerprint;
   if (!key_source.empty()) out["key"] = key_source;
   if (!signed_identity.empty()) out["signed_identity"] = signed_identity;
+  if (digest_only) out["digest_only"] = true;
   if (!signed_digest.empty()) out["signed_digest"] = signed_digest;
   if (!reason.empty()) out["reason"] = reason;
   return out;
+}
+
+TrustVerdict TrustVerdict::Refuse(std::string why) const {
+  TrustVerdict refused;
+  refused.policy = policy;
+  refused.scope = scope;
+  refused.requirements = requirements;
+  refused.reason = std::move(why);
+  return refused;
 }
 
 bool ScopeNeedsSignatures(const PolicyScope& scope) {
@@ -133,15 +149,7 @@ TrustVerdict EvaluateTrust(const TrustPolicy& policy, const Reference& image, co
   for (const Requirement& requirement : *scope.requirements) {
     verdict.requirements += (verdict.requirements.empty() ? "" : ", ") + requirement.Describe();
   }
-  auto refuse = [&](const std::string& why) {
-    verdict.accepted = false;
-    verdict.key_fingerprint.clear();
-    verdict.key_source.clear();
-    verdict.signed_identity.clear();
-    verdict.signed_digest.clear();
-    verdict.reason = why;
-    return verdict;
-  };
+  auto refuse = [&](std::string why) { return verdict.Refuse(std::move(why)); };
   if (signatures.size() > kMaxSignatures) {
     return refuse("the image has " + std::to_string(signatures.size()) + " signatures, more than the " +
                   std::to_string(kMaxSignatures) + " banger reads");

@@ -38,10 +38,13 @@ struct TrustVerdict {
   std::string key_fingerprint;  // the key that verified (sigstoreSigned)
   std::string key_source;       // its keyPath, or keyData
   std::string signed_identity;  // the docker-reference the accepted signature names
+  bool digest_only = false;     // a nameless bundle, accepted under namelessBundles: accept
   std::string signed_digest;    // the digest it signs (the manifest's, or its index's)
   std::string reason;           // when refused: why, in one line
   // For image.json and the audit log.
   nlohmann::json ToJson() const;
+  // This verdict (its policy, scope and requirements kept) turned into a refusal for `why`.
+  TrustVerdict Refuse(std::string why) const;
 };
 
 // Whether the scope's requirements look at signatures at all (else none need fetching).

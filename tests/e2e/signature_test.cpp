@@ -6,6 +6,7 @@
 // leaves none of the image's layers in the cache.
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -42,6 +43,8 @@ class Signatures : public ::testing::Test {
         ")" << host << R"(/signed": [{"type": "sigstoreSigned", "keyPath": ")" << trusted << R"("}],
         ")" << host << R"(/cosign": [{"type": "sigstoreSigned", "keyPath": ")" << trusted
                     << R"(", "signedIdentity": {"type": "matchRepository"}}],
+        ")" << host << R"(/nameless": [{"type": "sigstoreSigned", "keyPath": ")" << trusted
+                    << R"(", "namelessBundles": "accept"}],
         ")" << host << R"(/open": [{"type": "insecureAcceptAnything"}]}}})";
     std::ofstream(config_) << "audit_log = " << dir_.path() << "/audit.log\naudit_syslog = none\nsignature_policy = "
                            << policy_ << "\n";
@@ -206,13 +209,28 @@ TEST_F(Signatures, ABundleFoundThroughTheReferrersFallbackTagIsVerified) {
   const Pushed tampered = Push("signed/bundled-tampered", 64);
   Sign("signed/bundled-tampered", tampered.digest, "trusted", "--scheme referrers --tamper --identity " + tampered.ref);
   ExpectRefused(tampered, "no signature verifies with the policy's key", Scope("signed"));
-  // cosign writes no subject name: the statement names no identity for the policy to check.
+  // cosign writes no subject name: the statement names no identity for the policy to
+  // check, refused unless the requirement says "namelessBundles": "accept".
+  auto sign_nameless = [&](const std::string& repo, const std::string& digest) {
+    Sign(repo, digest, "trusted",
+         "--scheme referrers --payload-json '{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"digest\":"
+         "{\"sha256\":\"" + digest.substr(7) + "\"}}],\"predicateType\":\"https://sigstore.dev/cosign/sign/v1\","
+         "\"predicate\":{}}'");
+  };
   const Pushed nameless = Push("signed/bundled-nameless", 65);
-  Sign("signed/bundled-nameless", nameless.digest, "trusted",
-       "--scheme referrers --payload-json '{\"_type\":\"https://in-toto.io/Statement/v1\",\"subject\":[{\"digest\":"
-       "{\"sha256\":\"" + nameless.digest.substr(7) + "\"}}],\"predicateType\":\"https://sigstore.dev/cosign/sign/v1\","
-       "\"predicate\":{}}'");
-  ExpectRefused(nameless, "names no identity (its statement's subject has no name)", Scope("signed"));
+  sign_nameless("signed/bundled-nameless", nameless.digest);
+  ExpectRefused(nameless, "names no identity (its statement's subject has no name", Scope("signed"));
+  const Pushed taken = Push("nameless/app", 66);
+  sign_nameless("nameless/app", taken.digest);
+  pulled = Banger("image pull -q " + taken.ref);
+  ASSERT_EQ(pulled.exit_status, 0) << pulled.output;
+  json listed = Listed();
+  auto ours = std::find_if(listed.begin(), listed.end(), [&](const json& one) { return one.value("ref", "") == taken.ref; });
+  ASSERT_NE(ours, listed.end()) << listed.dump();
+  const json& digest_only = (*ours)["signature"];
+  EXPECT_EQ(digest_only.value("digest_only", false), true) << digest_only.dump();
+  EXPECT_EQ(digest_only["signed_digest"], taken.digest);
+  EXPECT_FALSE(digest_only.contains("signed_identity")) << digest_only.dump();
 }
 
 // The OCI 1.1 referrers API, which distribution 2.8 lacks, served by the fixture proxy in

@@ -57,9 +57,18 @@ TEST(Dsse, ABundlesEnvelopeIsReadAndEveryOtherShapeRefused) {
     ASSERT_FALSE(parsed) << changed.dump();
     EXPECT_NE(parsed.error().message.find(why), std::string::npos) << parsed.error().message;
   };
+  // The wrapper is unsigned: a field banger does not read changes nothing it checks, and
+  // is passed over as @sigstore/bundle passes it over.
   json extra = bundle;
   extra["padding"] = "x";
-  refused(extra, "unknown key \"padding\"");
+  extra["dsseEnvelope"]["future"] = {1, 2};
+  extra["dsseEnvelope"]["signatures"][0]["also"] = true;
+  auto padded = ParseBundleEnvelope(extra.dump());
+  ASSERT_TRUE(padded) << padded.error().message;
+  EXPECT_EQ(padded->payload, statement);
+  json not_object = bundle;
+  not_object["dsseEnvelope"]["signatures"][0] = "sig";
+  refused(not_object, "signature: not an object");
   json old_version = bundle;
   old_version["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1";
   refused(old_version, "not a v0.3 bundle's");
@@ -82,9 +91,15 @@ TEST(Dsse, ABundlesEnvelopeIsReadAndEveryOtherShapeRefused) {
 
 class DsseVerdict : public ::testing::Test {
  protected:
-  TrustVerdict Evaluate(const std::vector<SignatureCandidate>& signatures, const std::string& identity = "") {
-    auto policy = TrustPolicy::Parse(R"({"default": [{"type": "sigstoreSigned", "keyData": ")" + key_.PublicPemBase64() +
-                                         R"(")" + (identity.empty() ? "" : R"(, "signedIdentity": )" + identity) + "}]}",
+  // `more`: further keys of the requirement (", \"namelessBundles\": \"accept\"").
+  TrustVerdict Evaluate(const std::vector<SignatureCandidate>& signatures, const std::string& identity = "",
+                        const std::string& more = "") {
+    return EvaluateWith(key_, signatures, identity, more);
+  }
+  static TrustVerdict EvaluateWith(const TestKey& key, const std::vector<SignatureCandidate>& signatures,
+                                   const std::string& identity = "", const std::string& more = "") {
+    auto policy = TrustPolicy::Parse(R"({"default": [{"type": "sigstoreSigned", "keyData": ")" + key.PublicPemBase64() +
+                                         R"(")" + (identity.empty() ? "" : R"(, "signedIdentity": )" + identity) + more + "}]}",
                                      "policy.json", [](const std::string&) -> Result<std::string> { return std::string(); });
     if (!policy) throw std::runtime_error(policy.error().message);
     return EvaluateTrust(*policy, *ParseReference("r.io/app:1"), {kSubjectDigest}, signatures);
@@ -116,7 +131,7 @@ TEST_F(DsseVerdict, RefusesEachWayABundleCanFail) {
       {"an attestation", Enveloped(Statement("r.io/app:1", kSubjectDigest, "https://slsa.dev/provenance/v1"), key_),
        "an attestation is not a signature"},
       {"another image", Enveloped(Statement("r.io/app:1", "sha256:" + std::string(64, 'b')), key_), "not this image's " + kSubjectDigest},
-      {"no name", Enveloped(Statement("", kSubjectDigest), key_), "names no identity (its statement's subject has no name)"},
+      {"no name", Enveloped(Statement("", kSubjectDigest), key_), "names no identity (its statement's subject has no name"},
       {"another name", Enveloped(Statement("r.io/other:1", kSubjectDigest), key_), "the signature is for \"r.io/other:1\""},
   };
   for (const auto& c : cases) {
@@ -125,6 +140,51 @@ TEST_F(DsseVerdict, RefusesEachWayABundleCanFail) {
     EXPECT_NE(verdict.reason.find(c.reason), std::string::npos) << c.what << ": " << verdict.reason;
   }
   EXPECT_TRUE(Evaluate({Enveloped(Statement("r.io/app", kSubjectDigest), key_)}, R"({"type": "matchRepository"})").accepted);
+}
+
+// in-toto: a consumer ignores the statement's fields it does not know; the ones it reads
+// are still typed.
+TEST_F(DsseVerdict, AStatementsUnknownFieldsArePassedOverAndItsKnownOnesTyped) {
+  json statement = json::parse(Statement("r.io/app:1", kSubjectDigest));
+  statement["comment"] = "from a newer signer";
+  statement["subject"][0]["uri"] = "https://example.com";
+  EXPECT_TRUE(Evaluate({Enveloped(statement.dump(), key_)}).accepted);
+  statement["subject"][0]["name"] = 7;
+  const TrustVerdict verdict = Evaluate({Enveloped(statement.dump(), key_)});
+  EXPECT_FALSE(verdict.accepted);
+  EXPECT_NE(verdict.reason.find("a subject's name is not a string"), std::string::npos) << verdict.reason;
+}
+
+// cosign's bundles name no repository: refused by default with the way out named, taken
+// by digest alone under "namelessBundles": "accept", and recorded so.
+TEST_F(DsseVerdict, ANamelessBundleIsBoundByItsDigestOnlyWhenThePolicySaysSo) {
+  const SignatureCandidate nameless = Enveloped(Statement("", kSubjectDigest), key_);
+  const TrustVerdict refused = Evaluate({nameless});
+  EXPECT_FALSE(refused.accepted);
+  EXPECT_NE(refused.reason.find("\"namelessBundles\": \"accept\""), std::string::npos) << refused.reason;
+  const std::string accept = R"(, "namelessBundles": "accept")";
+  const TrustVerdict accepted = Evaluate({nameless}, "", accept);
+  ASSERT_TRUE(accepted.accepted) << accepted.reason;
+  EXPECT_TRUE(accepted.digest_only);
+  EXPECT_EQ(accepted.signed_digest, kSubjectDigest);
+  EXPECT_EQ(accepted.ToJson().value("digest_only", false), true);
+  // A name, when there is one, is still checked; and the digest still must be this image's.
+  EXPECT_FALSE(Evaluate({Enveloped(Statement("r.io/other:1", kSubjectDigest), key_)}, "", accept).accepted);
+  EXPECT_FALSE(Evaluate({Enveloped(Statement("", "sha256:" + std::string(64, 'b')), key_)}, "", accept).accepted);
+  EXPECT_FALSE(Evaluate({Enveloped(Statement("r.io/app:1", kSubjectDigest), key_)}, "", accept).digest_only);
+}
+
+// A DSSE envelope is signed with pure Ed25519 (sigstore-go and @sigstore/verify check no
+// other form there); Ed25519ph is cosign's form for tag-scheme payloads only.
+TEST_F(DsseVerdict, AnEd25519EnvelopeVerifiesAsPureEd25519Only) {
+  const TestKey ed("ed25519");
+  const std::string statement = Statement("r.io/app:1", kSubjectDigest);
+  EXPECT_TRUE(EvaluateWith(ed, {Enveloped(statement, ed)}).accepted);
+  SignatureCandidate prehashed = Enveloped(statement, ed);
+  prehashed.signature = ed.SignEd25519ph(PreAuthEncoding(kInTotoPayloadType, statement));
+  const TrustVerdict verdict = EvaluateWith(ed, {prehashed});
+  EXPECT_FALSE(verdict.accepted);
+  EXPECT_NE(verdict.reason.find("no signature verifies with the policy's key"), std::string::npos) << verdict.reason;
 }
 
 }  // namespace

@@ -71,7 +71,8 @@ TEST(PublicKey, P384AndP521SignaturesMadeWithSha256VerifyToo) {
   }
 }
 
-// cosign signs container images with Ed25519ph when the key is Ed25519.
+// cosign signs a tag-scheme payload with Ed25519ph when the key is Ed25519 (a DSSE
+// envelope with pure Ed25519 only: DsseVerdict.AnEd25519EnvelopeVerifiesAsPureEd25519Only).
 TEST(PublicKey, Ed25519phSignaturesVerifyAsCosignMakesThem) {
   const TestKey signer("ed25519"), other("ed25519");
   auto key = PublicKey::FromPem(signer.PublicPem(), "ed.pub");
