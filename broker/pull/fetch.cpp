@@ -1,7 +1,5 @@
 #include "broker/pull/fetch.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <map>
 
@@ -9,6 +7,7 @@
 #include "broker/pull/blob_downloads.h"
 #include "broker/pull/helper_start.h"
 #include "broker/pull/signatures.h"
+#include "broker/pull/sink_request.h"
 #include "broker/store/plan_records.h"
 #include "ipc/fetch_protocol.h"
 
@@ -170,17 +169,11 @@ Result<std::vector<std::string>> SplitDocuments(security::SandboxedChild& fetche
 Result<FetchedImage> Resolve(security::SandboxedChild& fetcher, const Reference& ref, const FetchOptions& options,
                              std::string& manifest) {
   BANGER_ASSIGN_OR_RETURN(ipc::ResolveRequest resolve, ResolveRequestFor(ref, options));
-  UniqueFd sink(::memfd_create("banger-manifest", MFD_CLOEXEC));
-  if (!sink) return Error::FromErrno("memfd_create");
-  ipc::Message request = ipc::Message::Make(ipc::MessageType::kResolve, ipc::Encode(resolve));
-  BANGER_ASSIGN_OR_RETURN(UniqueFd sink_copy, DupCloexec(sink.get()));
-  request.fds.push_back(std::move(sink_copy));
-  BANGER_TRY(fetcher.Send(request));
-  request.fds.clear();
-  BANGER_ASSIGN_OR_RETURN(ipc::Message resolved, fetcher.ReceiveExpecting({ipc::MessageType::kResolved}, kResolveTimeoutMs));
-  auto plan = ipc::DecodeResolvedPlan(resolved.body, options.max_layers);
+  BANGER_ASSIGN_OR_RETURN(SinkAnswer resolved, AskWithSink(fetcher, ipc::MessageType::kResolve, ipc::Encode(resolve),
+                                                           ipc::MessageType::kResolved, kResolveTimeoutMs, "banger-manifest"));
+  auto plan = ipc::DecodeResolvedPlan(resolved.answer.body, options.max_layers);
   if (!plan) return fetcher.BrokeProtocol(plan.error().message);
-  BANGER_ASSIGN_OR_RETURN(std::vector<std::string> documents, SplitDocuments(fetcher, sink.get(), *plan, options));
+  BANGER_ASSIGN_OR_RETURN(std::vector<std::string> documents, SplitDocuments(fetcher, resolved.sink.get(), *plan, options));
   manifest = std::move(documents.back());
   documents.pop_back();
   std::vector<std::string_view> indexes(documents.begin(), documents.end());

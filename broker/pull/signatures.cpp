@@ -1,7 +1,5 @@
 #include "broker/pull/signatures.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <map>
 
@@ -12,6 +10,7 @@
 #include "base/sha256.h"
 #include "base/text.h"
 #include "broker/pull/blob_downloads.h"
+#include "broker/pull/sink_request.h"
 #include "broker/trust/dsse.h"
 #include "broker/trust/simple_signing.h"
 #include "ipc/fetch_protocol.h"
@@ -36,19 +35,14 @@ struct Document {
 // exactly its bytes: the broker hashes them.
 Result<std::optional<Document>> FetchDocument(security::SandboxedChild& fetcher, const ipc::DocumentRequest& asked,
                                               uint64_t max_bytes) {
-  UniqueFd sink(::memfd_create("banger-document", MFD_CLOEXEC));
-  if (!sink) return Error::FromErrno("memfd_create");
-  ipc::Message request = ipc::Message::Make(ipc::MessageType::kFetchDocument, ipc::Encode(asked));
-  BANGER_ASSIGN_OR_RETURN(UniqueFd sink_copy, DupCloexec(sink.get()));
-  request.fds.push_back(std::move(sink_copy));
-  BANGER_TRY(fetcher.Send(request));
-  request.fds.clear();
-  BANGER_ASSIGN_OR_RETURN(ipc::Message answer, fetcher.ReceiveExpecting({ipc::MessageType::kDocumentFetched}, kDocumentTimeoutMs));
-  auto fetched = ipc::Decode<ipc::DocumentFetched>(answer.body);
+  BANGER_ASSIGN_OR_RETURN(SinkAnswer answer, AskWithSink(fetcher, ipc::MessageType::kFetchDocument, ipc::Encode(asked),
+                                                         ipc::MessageType::kDocumentFetched, kDocumentTimeoutMs,
+                                                         "banger-document"));
+  auto fetched = ipc::Decode<ipc::DocumentFetched>(answer.answer.body);
   if (!fetched) return fetcher.BrokeProtocol(fetched.error().message);
   if (!fetched->found) return std::optional<Document>();
   if (fetched->size > max_bytes) return fetcher.BrokeProtocol("it fetched a document larger than any it may");
-  auto text = ReadWholeFd(sink.get(), max_bytes, "the document " + asked.selector);
+  auto text = ReadWholeFd(answer.sink.get(), max_bytes, "the document " + asked.selector);
   if (!text || text->size() != fetched->size) return fetcher.BrokeProtocol("the document it wrote is not the size it said");
   if (!asked.referrers && IsValidDigest(asked.selector) && Sha256DigestOf(*text) != asked.selector) {
     return fetcher.BrokeProtocol("it handed over other bytes than " + asked.selector);
@@ -136,6 +130,26 @@ Result<std::vector<std::string>> BundleReferrers(security::SandboxedChild& fetch
 }
 
 // The bundle layers of referrer `manifest_digest`, a manifest whose subject is `digest`.
+// A signature layer's digest and size, the size within `bound` before a byte of it moves
+// (`what`: "layer" or "bundle"; `bounded`: what the bound is for, in the message).
+Result<SignatureLayer> BoundedLayer(const nlohmann::json& layer, const std::string& where, const char* what,
+                                    uint64_t bound, const char* bounded) {
+  const nlohmann::json &digest = At(layer, "digest"), &size = At(layer, "size");
+  if (!digest.is_string() || !IsValidDigest(digest.get<std::string>())) {
+    return Malformed(where + ": a " + what + " without a sha256 digest");
+  }
+  if (!size.is_number_unsigned()) return Malformed(where + ": " + what + " " + digest.get<std::string>() + " without a size");
+  if (size.get<uint64_t>() > bound) {
+    return Error{ErrorCode::kOversized, where + ": " + what + " " + digest.get<std::string>() + " is " +
+                                            std::to_string(size.get<uint64_t>()) + " bytes, more than " + bounded +
+                                            " may be (" + std::to_string(bound) + ")"};
+  }
+  SignatureLayer out;
+  out.digest = digest.get<std::string>();
+  out.size = size.get<uint64_t>();
+  return out;
+}
+
 Result<std::vector<SignatureLayer>> BundleLayersOf(security::SandboxedChild& fetcher, const FetchOptions& options,
                                                    const std::string& manifest_digest, const std::string& digest) {
   const std::string where = "referrer " + manifest_digest;
@@ -147,16 +161,9 @@ Result<std::vector<SignatureLayer>> BundleLayersOf(security::SandboxedChild& fet
   std::vector<SignatureLayer> layers;
   for (const nlohmann::json& layer : At(*parsed, "layers")) {
     if (At(layer, "mediaType") != kBundleMediaType) continue;
-    const nlohmann::json &layer_digest = At(layer, "digest"), &size = At(layer, "size");
-    if (!layer_digest.is_string() || !IsValidDigest(layer_digest.get<std::string>()) || !size.is_number_unsigned()) {
-      return Malformed(where + ": a bundle layer without a digest or size");
-    }
-    if (size.get<uint64_t>() > kMaxBundleBytes) {
-      return Error{ErrorCode::kOversized, where + ": bundle " + layer_digest.get<std::string>() + " is " +
-                                              std::to_string(size.get<uint64_t>()) + " bytes, more than a bundle may be (" +
-                                              std::to_string(kMaxBundleBytes) + ")"};
-    }
-    layers.push_back({layer_digest.get<std::string>(), size.get<uint64_t>(), "", std::string(kBundleMediaType)});
+    BANGER_ASSIGN_OR_RETURN(SignatureLayer bundle, BoundedLayer(layer, where, "bundle", kMaxBundleBytes, "a bundle"));
+    bundle.media_type = std::string(kBundleMediaType);
+    layers.push_back(std::move(bundle));
   }
   if (layers.empty()) return Malformed(where + " is not a signature: it holds no sigstore bundle");
   if (At(At(*parsed, "subject"), "digest") != digest) {
@@ -208,18 +215,8 @@ Result<std::vector<SignatureLayer>> SignatureLayersOf(const std::string& text, c
       return Error{ErrorCode::kOversized, "signature manifest " + where + " holds more than " +
                                               std::to_string(kMaxSignatures) + " signatures, the most banger reads"};
     }
-    SignatureLayer out;
-    const nlohmann::json& digest = At(layer, "digest");
-    const nlohmann::json& size = At(layer, "size");
-    if (!digest.is_string() || !IsValidDigest(digest.get<std::string>())) return malformed("a layer without a sha256 digest");
-    if (!size.is_number_unsigned()) return malformed("layer " + digest.get<std::string>() + " without a size");
-    out.digest = digest.get<std::string>();
-    out.size = size.get<uint64_t>();
-    if (out.size > kMaxSimpleSigningBytes) {
-      return Error{ErrorCode::kOversized, "signature manifest " + where + ": layer " + out.digest + " is " +
-                                              std::to_string(out.size) + " bytes, more than a signature's payload may be (" +
-                                              std::to_string(kMaxSimpleSigningBytes) + ")"};
-    }
+    BANGER_ASSIGN_OR_RETURN(SignatureLayer out, BoundedLayer(layer, "signature manifest " + where, "layer",
+                                                             kMaxSimpleSigningBytes, "a signature's payload"));
     const nlohmann::json& signature = At(At(layer, "annotations"), kCosignSignatureAnnotation);
     if (signature.is_string() && signature.get<std::string>().size() <= kMaxSignatureTextBytes) {
       out.signature = signature.get<std::string>();
