@@ -57,6 +57,8 @@ Result<SimpleSigning> ParseSimpleSigning(std::string_view verified_payload) {
   SimpleSigning out;
   BANGER_ASSIGN_OR_RETURN(out.manifest_digest, StringAt(critical["image"], "docker-manifest-digest", "critical.image"));
   BANGER_ASSIGN_OR_RETURN(out.docker_reference, StringAt(critical["identity"], "docker-reference", "critical.identity"));
+  // containers/image refuses an empty reference under every identity rule: it names nothing.
+  if (out.docker_reference.empty()) return Invalid("critical.identity.docker-reference is empty");
   if (!IsValidDigest(out.manifest_digest)) {
     return Invalid("critical.image.docker-manifest-digest \"" + Printable(out.manifest_digest, 100) + "\" is not a sha256 digest");
   }

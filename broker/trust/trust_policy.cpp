@@ -98,6 +98,14 @@ class PolicyReader {
       const json& nameless = item["namelessBundles"];
       if (nameless != "accept" && nameless != "refuse") return Invalid(where, "\"namelessBundles\" must be \"accept\" or \"refuse\"");
       requirement.accept_nameless_bundles = nameless == "accept";
+      // A nameless bundle pins no tag: a rule that pins one would be silently weakened.
+      const IdentityRule rule = requirement.identity.rule;
+      if (requirement.accept_nameless_bundles && rule != IdentityRule::kMatchRepository &&
+          rule != IdentityRule::kExactRepository) {
+        return Invalid(where, "\"namelessBundles\": \"accept\" needs a signedIdentity that pins no tag "
+                              "(matchRepository or exactRepository), as a nameless bundle pins none; not " +
+                                  requirement.identity.Describe());
+      }
     }
     for (const char* key : {"fulcio", "pki"}) {
       if (item.contains(key)) {
@@ -123,6 +131,7 @@ class PolicyReader {
     static constexpr std::array<std::pair<const char*, bool>, 4> kSources = {
         {{"keyPath", false}, {"keyData", false}, {"keyPaths", true}, {"keyDatas", true}}};
     const auto source = std::find_if(kSources.begin(), kSources.end(), [&](const auto& one) { return item.contains(one.first); });
+    if (source == kSources.end()) return Invalid(where, "sigstoreSigned names no key");
     const std::string name = source->first;
     const bool is_path = name.starts_with("keyPath");
     const json& value = item[name];

@@ -46,27 +46,36 @@ Result<std::vector<Claim>> ClaimsOf(const SignatureCandidate& candidate) {
   return claims;
 }
 
-// The claim of `candidate` for one of `digests` that the identity rule accepts.
+// The claim of `candidate` for one of `digests` that the identity rule accepts. Every
+// claim on one of the digests counts, in any order: a named one the rule accepts wins;
+// else a named one refuses; only a bundle whose subjects for the digest all lack a name
+// is taken on its digest alone, and only under namelessBundles.
 Result<Claim> Match(const SignatureCandidate& candidate, const Requirement& requirement, const Reference& image,
                     const std::vector<std::string>& digests) {
   BANGER_ASSIGN_OR_RETURN(std::vector<Claim> claims, ClaimsOf(candidate));
-  auto ours = std::find_if(claims.begin(), claims.end(), [&](const Claim& claim) {
-    return std::find(digests.begin(), digests.end(), claim.digest) != digests.end();
-  });
-  if (ours == claims.end()) {
+  std::vector<const Claim*> ours;
+  for (const Claim& claim : claims) {
+    if (std::find(digests.begin(), digests.end(), claim.digest) != digests.end()) ours.push_back(&claim);
+  }
+  if (ours.empty()) {
     std::string mine;
     for (const std::string& digest : digests) mine += (mine.empty() ? "" : " or ") + digest;
     return Error{ErrorCode::kInvalidArgument, candidate.where + " signs " + claims.front().digest + ", not this image's " + mine};
   }
-  if (ours->identity.empty()) {
-    if (requirement.accept_nameless_bundles) return *ours;  // bound by its digest alone
-    return Error{ErrorCode::kInvalidArgument,
-                 candidate.where + " names no identity (its statement's subject has no name, as cosign writes it), and " +
-                     requirement.identity.Describe() + " needs one; \"namelessBundles\": \"accept\" in the requirement "
-                                                       "takes the digest alone (docs/signatures.md)"};
+  std::optional<Error> refused;
+  for (const Claim* claim : ours) {
+    if (claim->identity.empty()) continue;
+    auto matched = MatchSignedIdentity(requirement.identity, image, claim->identity);
+    if (matched) return *claim;
+    if (!refused) refused = matched.error();
   }
-  BANGER_TRY(MatchSignedIdentity(requirement.identity, image, ours->identity));
-  return *ours;
+  if (refused) return *refused;
+  // Only nameless subjects, which only a bundle's statement can have.
+  if (requirement.accept_nameless_bundles && candidate.format == SignatureCandidate::Format::kDsse) return *ours.front();
+  return Error{ErrorCode::kInvalidArgument,
+               candidate.where + " names no identity (its statement's subject has no name, as cosign writes it), and " +
+                   requirement.identity.Describe() + " needs one; \"namelessBundles\": \"accept\" in the requirement "
+                                                     "takes the digest alone (docs/signatures.md)"};
 }
 
 // The first signature that satisfies `requirement`, into `verdict`; else why none did.
@@ -100,7 +109,8 @@ std::optional<std::string> Satisfy(const Requirement& requirement, const Referen
       verdict.key_fingerprint = verified_by->fingerprint();
       verdict.key_source = verified_by->source();
       verdict.signed_identity = matched->identity;
-      verdict.digest_only = matched->identity.empty();
+      // Any requirement met on a digest alone makes the whole verdict digest-only.
+      verdict.digest_only = verdict.digest_only || matched->identity.empty();
       verdict.signed_digest = matched->digest;
       return std::nullopt;
     }

@@ -44,7 +44,7 @@ class Signatures : public ::testing::Test {
         ")" << host << R"(/cosign": [{"type": "sigstoreSigned", "keyPath": ")" << trusted
                     << R"(", "signedIdentity": {"type": "matchRepository"}}],
         ")" << host << R"(/nameless": [{"type": "sigstoreSigned", "keyPath": ")" << trusted
-                    << R"(", "namelessBundles": "accept"}],
+                    << R"(", "signedIdentity": {"type": "matchRepository"}, "namelessBundles": "accept"}],
         ")" << host << R"(/open": [{"type": "insecureAcceptAnything"}]}}})";
     std::ofstream(config_) << "audit_log = " << dir_.path() << "/audit.log\naudit_syslog = none\nsignature_policy = "
                            << policy_ << "\n";

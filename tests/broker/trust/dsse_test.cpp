@@ -162,16 +162,67 @@ TEST_F(DsseVerdict, ANamelessBundleIsBoundByItsDigestOnlyWhenThePolicySaysSo) {
   const TrustVerdict refused = Evaluate({nameless});
   EXPECT_FALSE(refused.accepted);
   EXPECT_NE(refused.reason.find("\"namelessBundles\": \"accept\""), std::string::npos) << refused.reason;
-  const std::string accept = R"(, "namelessBundles": "accept")";
-  const TrustVerdict accepted = Evaluate({nameless}, "", accept);
+  const std::string repository = R"({"type": "matchRepository"})", accept = R"(, "namelessBundles": "accept")";
+  const TrustVerdict accepted = Evaluate({nameless}, repository, accept);
   ASSERT_TRUE(accepted.accepted) << accepted.reason;
   EXPECT_TRUE(accepted.digest_only);
   EXPECT_EQ(accepted.signed_digest, kSubjectDigest);
   EXPECT_EQ(accepted.ToJson().value("digest_only", false), true);
   // A name, when there is one, is still checked; and the digest still must be this image's.
-  EXPECT_FALSE(Evaluate({Enveloped(Statement("r.io/other:1", kSubjectDigest), key_)}, "", accept).accepted);
-  EXPECT_FALSE(Evaluate({Enveloped(Statement("", "sha256:" + std::string(64, 'b')), key_)}, "", accept).accepted);
-  EXPECT_FALSE(Evaluate({Enveloped(Statement("r.io/app:1", kSubjectDigest), key_)}, "", accept).digest_only);
+  EXPECT_FALSE(Evaluate({Enveloped(Statement("r.io/other:1", kSubjectDigest), key_)}, repository, accept).accepted);
+  EXPECT_FALSE(Evaluate({Enveloped(Statement("", "sha256:" + std::string(64, 'b')), key_)}, repository, accept).accepted);
+  EXPECT_FALSE(Evaluate({Enveloped(Statement("r.io/app:1", kSubjectDigest), key_)}, repository, accept).digest_only);
+  // The key is for bundles: a tag-scheme payload naming an empty reference is no nameless bundle.
+  SignatureCandidate simple{.format = SignatureCandidate::Format::kSimpleSigning,
+                            .where = "sha256-a.sig layer 0",
+                            .payload = testing::SimpleSigningPayload("", kSubjectDigest)};
+  simple.signature = key_.Sign(simple.payload);
+  const TrustVerdict empty_reference = Evaluate({simple}, repository, accept);
+  EXPECT_FALSE(empty_reference.accepted);
+  EXPECT_NE(empty_reference.reason.find("docker-reference is empty"), std::string::npos) << empty_reference.reason;
+}
+
+// A statement's subjects for this digest count in any order: a name the rule accepts wins,
+// else a name it refuses refuses; the nameless one serves only when no subject has a name.
+TEST_F(DsseVerdict, EverySubjectForTheDigestCountsWhateverItsPlace) {
+  auto statement = [](std::vector<std::string> names) {
+    json subjects = json::array();
+    for (const std::string& name : names) {
+      json subject = {{"digest", {{"sha256", kSubjectDigest.substr(7)}}}};
+      if (!name.empty()) subject["name"] = name;
+      subjects.push_back(subject);
+    }
+    return json{{"_type", kInTotoStatementV1}, {"subject", subjects}, {"predicateType", kCosignSignPredicate}, {"predicate", json::object()}}
+        .dump();
+  };
+  const std::string repository = R"({"type": "matchRepository"})", accept = R"(, "namelessBundles": "accept")";
+  for (const auto& names : std::vector<std::vector<std::string>>{{"", "r.io/other"}, {"r.io/other", ""}}) {
+    EXPECT_FALSE(Evaluate({Enveloped(statement(names), key_)}, repository, accept).accepted) << names[0] << "," << names[1];
+  }
+  for (const auto& names : std::vector<std::vector<std::string>>{{"", "r.io/app"}, {"r.io/app", ""}, {"r.io/other", "r.io/app"}}) {
+    const TrustVerdict verdict = Evaluate({Enveloped(statement(names), key_)}, repository);
+    EXPECT_TRUE(verdict.accepted) << names[0] << "," << names[1] << ": " << verdict.reason;
+    EXPECT_EQ(verdict.signed_identity, "r.io/app");
+    EXPECT_FALSE(verdict.digest_only);
+  }
+}
+
+// Two requirements, one met on a digest alone: the verdict says digest-only whatever the
+// other one recorded.
+TEST_F(DsseVerdict, ARequirementMetOnADigestAloneMakesTheVerdictDigestOnly) {
+  const TestKey other("ecdsa-p256");
+  auto policy = TrustPolicy::Parse(
+      R"({"default": [{"type": "sigstoreSigned", "keyData": ")" + key_.PublicPemBase64() +
+          R"(", "signedIdentity": {"type": "matchRepository"}, "namelessBundles": "accept"},
+                      {"type": "sigstoreSigned", "keyData": ")" + other.PublicPemBase64() +
+          R"(", "signedIdentity": {"type": "matchRepository"}}]})",
+      "policy.json", [](const std::string&) -> Result<std::string> { return std::string(); });
+  ASSERT_TRUE(policy) << policy.error().message;
+  const TrustVerdict verdict = EvaluateTrust(*policy, *ParseReference("r.io/app:1"), {kSubjectDigest},
+                                             {Enveloped(Statement("", kSubjectDigest), key_),
+                                              Enveloped(Statement("r.io/app", kSubjectDigest), other)});
+  ASSERT_TRUE(verdict.accepted) << verdict.reason;
+  EXPECT_TRUE(verdict.digest_only);
 }
 
 // A DSSE envelope is signed with pure Ed25519 (sigstore-go and @sigstore/verify check no
