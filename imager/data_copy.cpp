@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 #include <cerrno>
 #include <optional>
 #include <system_error>
@@ -17,6 +19,13 @@ constexpr size_t kMaxQueued = 8192;
 constexpr uint64_t kBlock = 4096;
 constexpr uint64_t kGatherBytes = 4 << 20;   // one write of neighbouring small files
 constexpr uint64_t kKernelCopyFrom = 256 << 10;  // larger copies stay in the kernel
+// The worker is woken for this many jobs at once, or when it has waited this long: a
+// wake-up per small file cost more than the copy.
+constexpr size_t kWakeBatch = 256;
+constexpr auto kWakeAfter = std::chrono::milliseconds(2);
+// Small files are read from the spool through a window this large: neighbours in the
+// image are mostly neighbours in the spool too, and one read serves many of them.
+constexpr uint64_t kSpoolWindow = 256 << 10;
 
 uint64_t BlockStart(uint64_t offset) { return offset / kBlock * kBlock; }
 uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBlock; }
@@ -45,10 +54,14 @@ Result<void> DataCopier::Copy(uint64_t spool_offset, uint64_t image_offset, uint
     }
   }
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [&] { return queue_.size() < kMaxQueued || error_; });
+  if (queue_.size() >= kMaxQueued && !error_) {
+    producer_waiting_ = true;
+    changed_.wait(lock, [&] { return queue_.size() < kMaxQueued || error_; });
+    producer_waiting_ = false;
+  }
   if (error_) return *error_;
   queue_.push_back({image_offset, spool_offset, length});
-  if (queue_.size() == 1) changed_.notify_all();
+  if (worker_waiting_ && queue_.size() == kWakeBatch) changed_.notify_all();
   return {};
 }
 
@@ -73,14 +86,24 @@ void DataCopier::Work() {
   };
   std::deque<Job> batch;
   for (;;) {
+    bool room_wanted = false;
     {
       std::unique_lock lock(mutex_);
-      changed_.wait(lock, [&] { return stopping_ || finishing_ || !queue_.empty(); });
+      worker_waiting_ = true;
+      // A full batch, or whatever is queued once a moment has passed.
+      while (!stopping_ && !finishing_ && queue_.size() < kWakeBatch) {
+        if (!changed_.wait_for(lock, kWakeAfter, [&] { return stopping_ || finishing_ || queue_.size() >= kWakeBatch; }) &&
+            !queue_.empty()) {
+          break;
+        }
+      }
+      worker_waiting_ = false;
       if (stopping_) return;
       if (queue_.empty()) break;  // finishing, and every job taken
       batch.swap(queue_);
+      room_wanted = producer_waiting_;
     }
-    changed_.notify_all();  // room in the queue again
+    if (room_wanted) changed_.notify_all();  // room in the queue again
     for (const Job& job : batch) {
       if (auto done = Process(job); !done) return fail(done.error());
     }
@@ -133,13 +156,35 @@ Result<void> DataCopier::Gather(const Job& job) {
     gathered_end_ = end;
   }
   char* at = buffer_.data() + (job.image_offset - gathered_start_);
-  for (uint64_t done = 0; done < job.length;) {
-    ssize_t n = ::pread(spool_fd_, at + done, job.length - done, static_cast<off_t>(job.spool_offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::FromErrno("reading the spool");
-    if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
-    done += static_cast<uint64_t>(n);
+  return ReadSpool(job.spool_offset, job.length, at);
+}
+
+// `length` bytes of the spool at `offset`, through the window when they fit in it.
+Result<void> DataCopier::ReadSpool(uint64_t offset, uint64_t length, char* into) {
+  const bool in_window = offset >= window_start_ && offset + length <= window_start_ + window_length_;
+  if (!in_window && length <= kSpoolWindow / 4) {
+    if (window_.size() < kSpoolWindow) window_.resize(kSpoolWindow);
+    window_start_ = offset;
+    window_length_ = 0;
+    while (window_length_ < length) {
+      ssize_t n = ::pread(spool_fd_, window_.data() + window_length_, kSpoolWindow - window_length_,
+                          static_cast<off_t>(offset + window_length_));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Error::FromErrno("reading the spool");
+      if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
+      window_length_ += static_cast<uint64_t>(n);
+    }
+  } else if (!in_window) {
+    for (uint64_t done = 0; done < length;) {
+      ssize_t n = ::pread(spool_fd_, into + done, length - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return Error::FromErrno("reading the spool");
+      if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
+      done += static_cast<uint64_t>(n);
+    }
+    return {};
   }
+  std::memcpy(into, window_.data() + (offset - window_start_), length);
   return {};
 }
 

@@ -40,6 +40,7 @@ class DataCopier {
   Result<void> Process(const Job& job);
   Result<void> CopyNow(const Job& job);
   Result<void> Gather(const Job& job);
+  Result<void> ReadSpool(uint64_t offset, uint64_t length, char* into);
   Result<void> FlushGathered();
   Result<void> CopyThroughBuffer(uint64_t spool_offset, uint64_t image_offset, uint64_t length);
   void StartWriteback(uint64_t copied);
@@ -51,12 +52,16 @@ class DataCopier {
   uint64_t gathered_start_ = 0;  // image range the buffer holds, whole blocks
   uint64_t gathered_end_ = 0;
   std::optional<Job> run_;       // a large copy, grown while the next continues it in both files
+  std::vector<char> window_;     // spool bytes [window_start_, +window_length_), for small files
+  uint64_t window_start_ = 0, window_length_ = 0;
 
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<Job> queue_;
   bool finishing_ = false;  // no more jobs: flush and end
   bool stopping_ = false;   // end now
+  bool worker_waiting_ = false;    // the worker sleeps until a batch is queued
+  bool producer_waiting_ = false;  // Copy sleeps until the queue has room
   std::optional<Error> error_;
   std::thread worker_;
 };
