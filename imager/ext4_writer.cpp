@@ -1,5 +1,6 @@
 #include "imager/ext4_writer.h"
 
+#include "imager/block_cache_io.h"
 #include "imager/data_copy.h"
 #include "base/text.h"
 
@@ -16,9 +17,6 @@ namespace banger::imager {
 namespace {
 
 constexpr uint32_t kBlockSize = 4096;
-// A directory expected to hold more entries than fit a few blocks is made an htree
-// from the start, so every insertion is a hash lookup instead of a scan.
-constexpr uint64_t kIndexedDirectoryThreshold = 128;
 // The names the imager makes in / before any record, as mke2fs does.
 constexpr const char* kOwnRootNames[] = {"lost+found"};
 
@@ -118,11 +116,11 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int da
   ::setenv("E2FSPROGS_FAKE_TIME", fake_time.c_str(), 1);
   ext2_super_block param = SuperblockFor(params);
   initialize_ext2_error_table();
-  // unixfd_io_manager takes the fd number, and the descriptor with it: the channel closes
+  // The I/O manager takes the fd number, and the descriptor with it: the channel closes
   // it, on success at ext2fs_free and on failure itself.
   const std::string device = std::to_string(image_fd.release());
   ext2_filsys fs = nullptr;
-  errcode_t rc = ext2fs_initialize(device.c_str(), EXT2_FLAG_64BITS, &param, unixfd_io_manager, &fs);
+  errcode_t rc = ext2fs_initialize(device.c_str(), EXT2_FLAG_64BITS, &param, BlockCacheIoManager(), &fs);
   if (rc) return writer->Fail(rc, "creating the filesystem");
   writer->fs_ = fs;
   BANGER_TRY(writer->Format(params));
@@ -142,6 +140,8 @@ Result<void> Ext4Writer::Format(const FsParameters& params) {
   fs_->super->s_max_mnt_count = static_cast<__u16>(-1);
   fs_->super->s_checkinterval = 0;
   fs_->super->s_flags |= EXT2_FLAGS_SIGNED_HASH;
+  // ext2fs_initialize leaves "legacy", an unseeded hash; mkfs.ext4 makes half_md4, seeded.
+  fs_->super->s_def_hash_version = EXT2_HASH_HALF_MD4;
   std::memcpy(fs_->super->s_uuid, params.uuid.data(), 16);
   std::memcpy(fs_->super->s_hash_seed, params.hash_seed.data(), 16);
   std::strncpy(reinterpret_cast<char*>(fs_->super->s_volume_name), params.label.c_str(), EXT2_LABEL_LEN);
@@ -170,12 +170,14 @@ Result<void> Ext4Writer::Format(const FsParameters& params) {
 Result<void> Ext4Writer::MakeSkeleton() {
   errcode_t rc = 0;
   if ((rc = ext2fs_mkdir(fs_, EXT2_ROOT_INO, EXT2_ROOT_INO, nullptr))) return Fail(rc, "creating /");
+  directories_.Created(EXT2_ROOT_INO, EXT2_ROOT_INO);
   fs_->umask = 077;
   ext2_ino_t lost_found = 0;
   if ((rc = ext2fs_new_inode(fs_, EXT2_ROOT_INO, LINUX_S_IFDIR | 0700, nullptr, &lost_found)) ||
       (rc = ext2fs_mkdir(fs_, EXT2_ROOT_INO, lost_found, nullptr))) {
     return Fail(rc, "creating /lost+found");
   }
+  directories_.Created(lost_found, EXT2_ROOT_INO);
   BANGER_TRY(Link(EXT2_ROOT_INO, "lost+found", lost_found, EXT2_FT_DIR));
   for (int i = 1; i < 4; ++i) {
     if ((rc = ext2fs_expand_dir(fs_, lost_found))) return Fail(rc, "expanding /lost+found");
@@ -217,14 +219,15 @@ std::string Ext4Writer::Where(const ipc::TreeEntry& entry) const {
 
 Result<void> Ext4Writer::ReleaseOwnName(uint32_t parent, const std::string& name) {
   if (!IsOwnName(parent, name)) return {};
-  ext2_ino_t ino = 0;
-  if (ext2fs_lookup(fs_, EXT2_ROOT_INO, name.c_str(), static_cast<int>(name.size()), nullptr, &ino) != 0) return {};
+  const ext2_ino_t ino = directories_.Find(EXT2_ROOT_INO, name);
+  if (ino == 0) return {};
   // The image's own entry wins, as a layer's entry wins over a lower layer's: the empty
   // directory goes, blocks, inode and all (e2fsck makes lost+found again if it needs one).
   ext2_inode_large inode;
   std::memset(&inode, 0, sizeof inode);
   errcode_t rc = ext2fs_read_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), sizeof inode);
-  if (!rc) rc = ext2fs_unlink(fs_, EXT2_ROOT_INO, name.c_str(), ino, 0);
+  directories_.Remove(EXT2_ROOT_INO, name);
+  directories_.Forget(ino);
   if (!rc) rc = ext2fs_punch(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), nullptr, 0, ~0ULL);
   if (rc) return Fail(rc, "removing the imager's own /" + name);
   std::memset(&inode, 0, sizeof inode);
@@ -249,13 +252,9 @@ Result<uint32_t> Ext4Writer::NewInode(uint32_t parent, uint16_t type_and_mode) {
   return ino;
 }
 
+// The name goes into its directory's list; the directory's blocks are written at Finish.
 Result<void> Ext4Writer::Link(uint32_t parent, const std::string& name, uint32_t ino, int file_type) {
-  errcode_t rc = ext2fs_link(fs_, parent, name.c_str(), ino, file_type);
-  if (rc == EXT2_ET_DIR_NO_SPACE) {
-    if ((rc = ext2fs_expand_dir(fs_, parent))) return Fail(rc, "growing a directory");
-    rc = ext2fs_link(fs_, parent, name.c_str(), ino, file_type);
-  }
-  if (rc) return Fail(rc, "linking a name into its directory");
+  directories_.Add(parent, name, ino, file_type);
   return {};
 }
 
@@ -343,6 +342,7 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
        rc = ext2fs_extent_get(handle, EXT2_EXTENT_NEXT_LEAF, &mapped)) {
     if (!(mapped.e_flags & EXT2_EXTENT_FLAGS_LEAF)) continue;
     const uint64_t begin = mapped.e_lblk * kBlockSize, end = (mapped.e_lblk + mapped.e_len) * kBlockSize;
+    DropCachedRange(fs_->io, mapped.e_pblk * kBlockSize, uint64_t{mapped.e_len} * kBlockSize);
     while (next < entry.extents.size() && entry.extents[next].file_offset + entry.extents[next].length <= begin) ++next;
     for (size_t i = next; i < entry.extents.size() && entry.extents[i].file_offset < end; ++i) {
       const ipc::Extent& x = entry.extents[i];
@@ -374,10 +374,10 @@ Result<void> Ext4Writer::AddHardlink(const ipc::TreeEntry& entry, uint32_t paren
 Result<void> Ext4Writer::AddDirectory(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino) {
   directory_names_[entry.inode] = {entry.parent, entry.name};
   if (errcode_t rc = ext2fs_mkdir(fs_, parent, ino, nullptr)) return Fail(rc, "creating a directory");
+  directories_.Created(ino, parent);
   BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_DIR));
   subdirs_[parent]++;
   subdirs_.emplace(ino, 0);
-  if (entry.children > kIndexedDirectoryThreshold) BANGER_TRY(MakeIndexed(ino, parent));
   return {};
 }
 
@@ -429,8 +429,7 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
 
   // lost+found may come with the image: a directory is merged, as a layer would.
   if (entry.kind == ipc::EntryKind::kDirectory && IsOwnName(parent, entry.name)) {
-    ext2_ino_t existing = 0;
-    if (!ext2fs_lookup(fs_, parent, entry.name.c_str(), static_cast<int>(entry.name.size()), nullptr, &existing)) {
+    if (const ext2_ino_t existing = directories_.Find(parent, entry.name)) {
       inodes_[entry.inode] = existing;
       directory_names_[entry.inode] = {entry.parent, entry.name};
       return SetAttributes(existing, entry);
@@ -453,53 +452,8 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
   return SetAttributes(ino, entry);
 }
 
-Result<void> Ext4Writer::MakeIndexed(uint32_t ino, uint32_t parent) {
-  // Block 0 becomes the htree root ("." and ".." then dx_root_info and one index entry),
-  // block 1 an empty leaf; ext2fs_link then keeps the index as names arrive.
-  ext2_inode inode;
-  errcode_t rc = ext2fs_read_inode(fs_, ino, &inode);
-  if (rc) return Fail(rc, "reading a directory");
-  blk64_t root_block = 0, leaf_block = 0;
-  if ((rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, 0, 0, nullptr, &root_block))) return Fail(rc, "mapping a directory");
-  if ((rc = ext2fs_bmap2(fs_, ino, &inode, nullptr, BMAP_ALLOC, 1, nullptr, &leaf_block))) {
-    return Fail(rc, "allocating an index leaf");
-  }
-  const bool csum = ext2fs_has_feature_metadata_csum(fs_->super);
-  std::vector<char> root(kBlockSize, 0);
-  auto* dot = reinterpret_cast<ext2_dir_entry_2*>(root.data());
-  dot->inode = ino;
-  dot->rec_len = 12;
-  dot->name_len = 1;
-  dot->file_type = EXT2_FT_DIR;
-  dot->name[0] = '.';
-  auto* dotdot = reinterpret_cast<ext2_dir_entry_2*>(root.data() + 12);
-  dotdot->inode = parent;
-  dotdot->rec_len = kBlockSize - 12;
-  dotdot->name_len = 2;
-  dotdot->file_type = EXT2_FT_DIR;
-  dotdot->name[0] = dotdot->name[1] = '.';
-  auto* info = reinterpret_cast<ext2_dx_root_info*>(root.data() + 24);
-  info->hash_version = fs_->super->s_def_hash_version;
-  info->info_length = 8;
-  auto* limits = reinterpret_cast<ext2_dx_countlimit*>(root.data() + 32);
-  const int entries_room = static_cast<int>(kBlockSize - 32 - (csum ? sizeof(ext2_dx_tail) : 0)) / 8;
-  limits->limit = static_cast<__u16>(entries_room);
-  limits->count = 1;
-  reinterpret_cast<ext2_dx_entry*>(root.data() + 32)->block = 1;
-  if ((rc = ext2fs_write_dir_block4(fs_, root_block, root.data(), 0, ino))) return Fail(rc, "writing an index root");
-  char* leaf = nullptr;
-  if ((rc = ext2fs_new_dir_block(fs_, 0, 0, &leaf))) return Fail(rc, "making an index leaf");
-  rc = ext2fs_write_dir_block4(fs_, leaf_block, leaf, 0, ino);
-  ext2fs_free_mem(&leaf);
-  if (rc) return Fail(rc, "writing an index leaf");
-  if ((rc = ext2fs_read_inode(fs_, ino, &inode))) return Fail(rc, "reading a directory");
-  inode.i_flags |= EXT2_INDEX_FL;
-  if ((rc = ext2fs_inode_size_set(fs_, &inode, 2 * kBlockSize))) return Fail(rc, "sizing a directory");
-  if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing a directory");
-  return {};
-}
-
 Result<void> Ext4Writer::Finish() {
+  BANGER_TRY(directories_.WriteAll(fs_, [this](long code, const std::string& what) { return Fail(code, what); }));
   errcode_t rc = 0;
   // Directory link counts: 2 + subdirectories, or 1 past ext4's limit (dir_nlink).
   for (const auto& [dir, subdirs] : subdirs_) {

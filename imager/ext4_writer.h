@@ -1,4 +1,4 @@
-// Writes an ext4 filesystem with libext2fs straight into an open fd (unixfd_io_manager:
+// Writes an ext4 filesystem with libext2fs straight into an open fd (block_cache_io.h:
 // no path, no mount, no mkfs subprocess), one inode at a time from the tree stream,
 // each exact on the first write: type, mode bits, owner, times, xattrs, links, devices,
 // holes. Reproducible: identity and times come from the caller, allocation follows the
@@ -16,6 +16,7 @@
 
 #include "base/fd.h"
 #include "base/result.h"
+#include "imager/directory_blocks.h"
 #include "ipc/tree_stream.h"
 
 struct struct_ext2_filsys;
@@ -64,7 +65,6 @@ class Ext4Writer {
   Result<void> AddDirectory(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);
   Result<void> AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino, int spool_fd);
   Result<void> AddSpecial(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);
-  Result<void> MakeIndexed(uint32_t ino, uint32_t parent);
   // A name the imager made before the layers (lost+found) gives way to the image's own.
   Result<void> ReleaseOwnName(uint32_t parent, const std::string& name);
   Error Fail(long code, const std::string& what) const;
@@ -74,6 +74,7 @@ class Ext4Writer {
   struct_ext2_filsys* fs_ = nullptr;
   int data_fd_ = -1;
   std::unique_ptr<DataCopier> copier_;  // file data, copied while the next records go in
+  DirectoryBlocks directories_;  // every name, written directory by directory at Finish
   std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode
   std::unordered_map<uint32_t, uint32_t> subdirs_;     // ext4 directory -> subdirectories
   std::unordered_map<uint32_t, uint32_t> extra_names_; // ext4 inode -> hardlinks beyond the first
