@@ -33,10 +33,31 @@ struct Leaf {
 
 void DirectoryBlocks::Created(uint32_t dir, uint32_t parent) { directories_[dir].parent = parent; }
 
-void DirectoryBlocks::Add(uint32_t dir, std::string_view name, uint32_t ino, int file_type) {
-  directories_[dir].names.push_back(
+Result<std::pair<uint32_t, uint32_t>> NameHash(int version, std::string_view name, const uint32_t seed[4]) {
+  ext2_dirhash_t hash = 0, minor = 0;
+  if (errcode_t rc = ext2fs_dirhash2(version, name.data(), static_cast<int>(name.size()), nullptr, 0, seed, &hash, &minor)) {
+    return Error{ErrorCode::kIo, std::string("hashing a directory's names: ") + error_message(rc)};
+  }
+  // fs/ext4/hash.c: the major hash 0xfffffffe marks the end of a directory; a name that
+  // hashes to it is filed under 0xfffffffc, or the kernel would never find it.
+  if (hash == 0xfffffffeu) hash = 0xfffffffcu;
+  return std::pair<uint32_t, uint32_t>{hash, minor};
+}
+
+Result<void> DirectoryBlocks::Add(uint32_t dir, std::string_view name, uint32_t ino, int file_type) {
+  auto it = directories_.find(dir);
+  if (it == directories_.end()) {
+    return Error{ErrorCode::kMalformed, "a tree record names a parent that is not a directory"};
+  }
+  kept_bytes_ += name.size() + sizeof(Name);
+  if (kept_bytes_ > kMaxNameBytes) {
+    return Error{ErrorCode::kOversized, "the image's names take more than the " + std::to_string(kMaxNameBytes >> 20) +
+                                            " MiB the imager keeps of them"};
+  }
+  it->second.names.push_back(
       {ino, static_cast<uint32_t>(names_.size()), static_cast<uint16_t>(name.size()), static_cast<uint8_t>(file_type)});
   names_.append(name);
+  return {};
 }
 
 uint32_t DirectoryBlocks::Find(uint32_t dir, std::string_view name) const {
@@ -57,9 +78,13 @@ void DirectoryBlocks::Remove(uint32_t dir, std::string_view name) {
 void DirectoryBlocks::Forget(uint32_t dir) { directories_.erase(dir); }
 
 Result<void> DirectoryBlocks::WriteAll(ext2_filsys fs, const Failure& fail) {
+  // In inode order, so that where each directory's blocks go is the same every time.
+  std::vector<uint32_t> inodes;
   for (const auto& [ino, dir] : directories_) {
-    if (!dir.names.empty()) BANGER_TRY(Write(fs, ino, dir, fail));
+    if (!dir.names.empty()) inodes.push_back(ino);
   }
+  std::sort(inodes.begin(), inodes.end());
+  for (uint32_t ino : inodes) BANGER_TRY(Write(fs, ino, directories_.at(ino), fail));
   return {};
 }
 
@@ -85,13 +110,7 @@ Result<void> DirectoryBlocks::Write(ext2_filsys fs, uint32_t ino, const Director
   if (indexed) {
     hashes.resize(dir.names.size());
     for (size_t i = 0; i < dir.names.size(); ++i) {
-      const std::string_view name = NameOf(dir.names[i]);
-      ext2_dirhash_t hash = 0, minor = 0;
-      if (errcode_t rc = ext2fs_dirhash2(hash_version, name.data(), static_cast<int>(name.size()), fs->encoding, 0,
-                                         fs->super->s_hash_seed, &hash, &minor)) {
-        return fail(rc, "hashing a directory's names");
-      }
-      hashes[i] = {hash, minor};
+      BANGER_ASSIGN_OR_RETURN(hashes[i], NameHash(hash_version, NameOf(dir.names[i]), fs->super->s_hash_seed));
     }
     std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       if (hashes[a] != hashes[b]) return hashes[a] < hashes[b];

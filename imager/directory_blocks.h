@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -19,6 +20,14 @@ struct struct_ext2_filsys;
 
 namespace banger::imager {
 
+// What the names of one image may take in memory, with 12 bytes of bookkeeping each.
+inline constexpr uint64_t kMaxNameBytes = 48ull << 20;
+
+// The hash ext4 files `name` under (ext2fs_dirhash2's, with the kernel's rule that the
+// major hash 0xfffffffe, its end-of-directory mark, is 0xfffffffc); `version` as the
+// directory's root says, plus 3 for unsigned hashes.
+Result<std::pair<uint32_t, uint32_t>> NameHash(int version, std::string_view name, const uint32_t seed[4]);
+
 class DirectoryBlocks {
  public:
   // What a libext2fs error code becomes, naming what was being done (Ext4Writer::Fail).
@@ -26,7 +35,10 @@ class DirectoryBlocks {
 
   // A directory ext2fs_mkdir made (its "." and ".." block), inside `parent`.
   void Created(uint32_t dir, uint32_t parent);
-  void Add(uint32_t dir, std::string_view name, uint32_t ino, int file_type);
+  bool IsDirectory(uint32_t ino) const { return directories_.contains(ino); }
+  // A name in `dir`, which must be a directory Created before. Names are bounded in all
+  // (kMaxNameBytes), as everything the imager keeps per entry is.
+  Result<void> Add(uint32_t dir, std::string_view name, uint32_t ino, int file_type);
   // The inode `name` names in `dir` so far, or 0; and taking a name back out.
   uint32_t Find(uint32_t dir, std::string_view name) const;
   void Remove(uint32_t dir, std::string_view name);
@@ -52,7 +64,8 @@ class DirectoryBlocks {
   std::string_view NameOf(const Name& name) const { return std::string_view(names_).substr(name.offset, name.length); }
 
   std::unordered_map<uint32_t, Directory> directories_;
-  std::string names_;  // every name, end to end
+  std::string names_;       // every name, end to end
+  uint64_t kept_bytes_ = 0;  // names_ and the Name records, against kMaxNameBytes
 };
 
 }  // namespace banger::imager

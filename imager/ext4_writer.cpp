@@ -178,6 +178,7 @@ Result<void> Ext4Writer::MakeSkeleton() {
     return Fail(rc, "creating /lost+found");
   }
   directories_.Created(lost_found, EXT2_ROOT_INO);
+  own_lost_found_ = lost_found;
   BANGER_TRY(Link(EXT2_ROOT_INO, "lost+found", lost_found, EXT2_FT_DIR));
   for (int i = 1; i < 4; ++i) {
     if ((rc = ext2fs_expand_dir(fs_, lost_found))) return Fail(rc, "expanding /lost+found");
@@ -220,7 +221,7 @@ std::string Ext4Writer::Where(const ipc::TreeEntry& entry) const {
 Result<void> Ext4Writer::ReleaseOwnName(uint32_t parent, const std::string& name) {
   if (!IsOwnName(parent, name)) return {};
   const ext2_ino_t ino = directories_.Find(EXT2_ROOT_INO, name);
-  if (ino == 0) return {};
+  if (ino == 0 || ino != own_lost_found_) return {};  // gone already, or the image's own
   // The image's own entry wins, as a layer's entry wins over a lower layer's: the empty
   // directory goes, blocks, inode and all (e2fsck makes lost+found again if it needs one).
   ext2_inode_large inode;
@@ -254,8 +255,7 @@ Result<uint32_t> Ext4Writer::NewInode(uint32_t parent, uint16_t type_and_mode) {
 
 // The name goes into its directory's list; the directory's blocks are written at Finish.
 Result<void> Ext4Writer::Link(uint32_t parent, const std::string& name, uint32_t ino, int file_type) {
-  directories_.Add(parent, name, ino, file_type);
-  return {};
+  return directories_.Add(parent, name, ino, file_type);
 }
 
 Result<void> Ext4Writer::SetAttributes(uint32_t ino, const ipc::TreeEntry& entry) {
@@ -423,6 +423,9 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
     return Error{ErrorCode::kMalformed, "tree record for '" + Printable(entry.name) + "' names an unknown parent"};
   }
   const uint32_t parent = parent_it->second;
+  if (!directories_.IsDirectory(parent)) {
+    return Error{ErrorCode::kMalformed, Where(entry) + ": its parent is not a directory"};
+  }
   if (entry.kind != ipc::EntryKind::kDirectory) BANGER_TRY(ReleaseOwnName(parent, entry.name));
   if (entry.kind == ipc::EntryKind::kHardlink) return AddHardlink(entry, parent);
   if (inodes_.count(entry.inode)) return Error{ErrorCode::kMalformed, "tree record repeats an inode"};

@@ -75,6 +75,7 @@ class Ext4Writer {
   int data_fd_ = -1;
   std::unique_ptr<DataCopier> copier_;  // file data, copied while the next records go in
   DirectoryBlocks directories_;  // every name, written directory by directory at Finish
+  uint32_t own_lost_found_ = 0;  // the /lost+found the imager made (until it gives way)
   std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode
   std::unordered_map<uint32_t, uint32_t> subdirs_;     // ext4 directory -> subdirectories
   std::unordered_map<uint32_t, uint32_t> extra_names_; // ext4 inode -> hardlinks beyond the first
