@@ -120,12 +120,20 @@ Result<UniqueFd> DupCloexec(int fd, int lowest) {
   return copy;
 }
 
-Result<UniqueFd> ReopenReadOnly(int fd) {
+namespace {
+
+Result<UniqueFd> Reopen(int fd, int flags, const char* how) {
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
-  UniqueFd reopened(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!reopened) return Error::FromErrno("reopening fd " + std::to_string(fd) + " read-only (open " + path + ")");
+  UniqueFd reopened(::open(path.c_str(), flags | O_CLOEXEC));
+  if (!reopened) return Error::FromErrno("reopening fd " + std::to_string(fd) + " " + how + " (open " + path + ")");
   return reopened;
 }
+
+}  // namespace
+
+Result<UniqueFd> ReopenReadOnly(int fd) { return Reopen(fd, O_RDONLY, "read-only"); }
+
+Result<UniqueFd> ReopenForDirectWrites(int fd) { return Reopen(fd, O_WRONLY | O_DIRECT, "for direct writes"); }
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);

@@ -78,6 +78,11 @@ Result<UniqueFd> DupCloexec(int fd, int lowest = 0);
 // offset. Works for unnamed (O_TMPFILE) and unlinked files too.
 Result<UniqueFd> ReopenReadOnly(int fd);
 
+// A new, write-only open file description of the file behind `fd` whose writes bypass
+// the page cache (O_DIRECT): aligned writes go straight to the disk and leave no page
+// cache behind. Fails (EINVAL) where the file system has no direct I/O.
+Result<UniqueFd> ReopenForDirectWrites(int fd);
+
 // The names in directory `path` (without . and ..), read through one directory stream
 // closed on every path. A name removed while it reads is simply absent: nothing here
 // throws, as std::filesystem's iterators do when a directory changes under them.

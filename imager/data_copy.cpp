@@ -7,8 +7,11 @@
 #include <chrono>
 #include <cstring>
 #include <cerrno>
+#include <new>
 #include <optional>
 #include <system_error>
+
+#include "base/fd.h"
 
 namespace banger::imager {
 namespace {
@@ -30,7 +33,28 @@ constexpr uint64_t kSpoolWindow = 256 << 10;
 uint64_t BlockStart(uint64_t offset) { return offset / kBlock * kBlock; }
 uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBlock; }
 
+// Direct I/O wants its memory aligned too; a page is enough for every device.
+constexpr std::align_val_t kBufferAlignment{4096};
+
+Result<void> PreadExactly(int fd, char* into, uint64_t length, uint64_t offset) {
+  for (uint64_t done = 0; done < length;) {
+    ssize_t n = ::pread(fd, into + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error::FromErrno("reading the spool");
+    if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
+    done += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
 }  // namespace
+
+void DataCopier::AlignedFree::operator()(char* p) const { ::operator delete[](p, kBufferAlignment); }
+
+char* DataCopier::Buffer() {
+  if (!buffer_) buffer_.reset(static_cast<char*>(::operator new[](kGatherBytes, kBufferAlignment)));
+  return buffer_.get();
+}
 
 DataCopier::~DataCopier() { Stop(); }
 
@@ -150,12 +174,10 @@ Result<void> DataCopier::Gather(const Job& job) {
   }
   if (gathered_end_ == gathered_start_) gathered_start_ = gathered_end_ = first;
   if (end > gathered_end_) {
-    if (buffer_.size() < end - gathered_start_) buffer_.resize(std::max<uint64_t>(end - gathered_start_, kGatherBytes));
-    std::fill(buffer_.begin() + static_cast<ptrdiff_t>(gathered_end_ - gathered_start_),
-              buffer_.begin() + static_cast<ptrdiff_t>(end - gathered_start_), '\0');
+    std::memset(Buffer() + (gathered_end_ - gathered_start_), 0, end - gathered_end_);
     gathered_end_ = end;
   }
-  char* at = buffer_.data() + (job.image_offset - gathered_start_);
+  char* at = Buffer() + (job.image_offset - gathered_start_);
   return ReadSpool(job.spool_offset, job.length, at);
 }
 
@@ -175,14 +197,7 @@ Result<void> DataCopier::ReadSpool(uint64_t offset, uint64_t length, char* into)
       window_length_ += static_cast<uint64_t>(n);
     }
   } else if (!in_window) {
-    for (uint64_t done = 0; done < length;) {
-      ssize_t n = ::pread(spool_fd_, into + done, length - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return Error::FromErrno("reading the spool");
-      if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
-      done += static_cast<uint64_t>(n);
-    }
-    return {};
+    return PreadExactly(spool_fd_, into, length, offset);
   }
   std::memcpy(into, window_.data() + (offset - window_start_), length);
   return {};
@@ -190,14 +205,44 @@ Result<void> DataCopier::ReadSpool(uint64_t offset, uint64_t length, char* into)
 
 Result<void> DataCopier::FlushGathered() {
   const uint64_t length = gathered_end_ - gathered_start_;
-  for (uint64_t done = 0; done < length;) {
-    ssize_t n = ::pwrite(image_fd_, buffer_.data() + done, length - done, static_cast<off_t>(gathered_start_ + done));
+  if (length > 0) BANGER_TRY(WriteBlocks(length, gathered_start_));
+  gathered_start_ = gathered_end_ = 0;
+  return {};
+}
+
+Result<void> DataCopier::WriteBlocks(uint64_t length, uint64_t image_offset) {
+  const char* data = Buffer();
+  uint64_t done = 0;
+  while (done < length && direct_fd_ >= 0) {
+    ssize_t n = ::pwrite(direct_fd_, data + done, length - done, static_cast<off_t>(image_offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error::FromErrno("writing file data into the image");
+    if (n < 0 && errno == EINVAL && done == 0) {
+      direct_fd_ = -1;  // this file system wants another alignment: the page cache, then
+      break;
+    }
+    if (n <= 0) return Error::FromErrno("writing file data into the image (direct)");
     done += static_cast<uint64_t>(n);
   }
-  StartWriteback(length);
-  gathered_start_ = gathered_end_ = 0;
+  if (done == length) return {};
+  BANGER_TRY(PwriteAll(image_fd_, std::string_view(data + done, length - done), image_offset + done,
+                       "writing file data into the image"));
+  StartWriteback(length - done);
+  return {};
+}
+
+// A large file's run, block-aligned in the image, through the aligned buffer in pieces;
+// the last block's tail past the run is zeros, as a file's last block must be (what
+// follows in the same block, a later piece of a sparse file, is written after it).
+Result<void> DataCopier::CopyDirect(const Job& job) {
+  for (uint64_t done = 0; done < job.length;) {
+    const uint64_t piece = std::min<uint64_t>(job.length - done, kGatherBytes);
+    char* data = Buffer();
+    BANGER_TRY(PreadExactly(spool_fd_, data, piece, job.spool_offset + done));
+    const uint64_t whole = BlockEnd(piece);
+    std::memset(data + piece, 0, whole - piece);
+    BANGER_TRY(WriteBlocks(whole, job.image_offset + done));
+    done += piece;
+  }
   return {};
 }
 
@@ -211,6 +256,7 @@ void DataCopier::StartWriteback(uint64_t copied) {
 }
 
 Result<void> DataCopier::CopyNow(const Job& job) {
+  if (direct_fd_ >= 0 && job.image_offset % kBlock == 0) return CopyDirect(job);
   uint64_t spool_offset = job.spool_offset, image_offset = job.image_offset, length = job.length;
   StartWriteback(length);
   while (length > 0 && kernel_copy_) {
@@ -234,15 +280,15 @@ Result<void> DataCopier::CopyNow(const Job& job) {
 }
 
 Result<void> DataCopier::CopyThroughBuffer(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
-  if (buffer_.empty()) buffer_.resize(1 << 20);
+  char* buffer = Buffer();
   while (length > 0) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer_.size(), length));
-    ssize_t n = ::pread(spool_fd_, buffer_.data(), want, static_cast<off_t>(spool_offset));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kGatherBytes, length));
+    ssize_t n = ::pread(spool_fd_, buffer, want, static_cast<off_t>(spool_offset));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error::FromErrno("reading the spool");
     if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
     for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(image_fd_, buffer_.data() + done, static_cast<size_t>(n - done),
+      ssize_t w = ::pwrite(image_fd_, buffer + done, static_cast<size_t>(n - done),
                            static_cast<off_t>(image_offset + static_cast<uint64_t>(done)));
       if (w < 0 && errno == EINTR) continue;
       if (w <= 0) return Error::FromErrno("writing file data into the image");

@@ -4,12 +4,16 @@
 // other in both files; small files in neighbouring blocks are gathered into one buffer
 // and written at once (few, large writes also keep the two threads from queueing on the
 // image file's inode lock). Writeback starts every 32 MiB, so the final fsync waits for
-// little.
+// little. Given a direct-I/O descriptor of the image, whole aligned blocks (gathered small
+// files, and large files) go to the disk from one aligned buffer instead (docs/imager.md):
+// the image's data then never fills the page cache, which the kernel would otherwise
+// have to find pages for, copy into, and write back.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -21,7 +25,9 @@ namespace banger::imager {
 
 class DataCopier {
  public:
-  DataCopier(int spool_fd, int image_fd) : spool_fd_(spool_fd), image_fd_(image_fd) {}
+  // `direct_fd`: the image opened O_DIRECT, or -1 to write through the page cache only.
+  DataCopier(int spool_fd, int image_fd, int direct_fd = -1)
+      : spool_fd_(spool_fd), image_fd_(image_fd), direct_fd_(direct_fd) {}
   ~DataCopier();
   DataCopier(const DataCopier&) = delete;
   DataCopier& operator=(const DataCopier&) = delete;
@@ -43,12 +49,21 @@ class DataCopier {
   Result<void> ReadSpool(uint64_t offset, uint64_t length, char* into);
   Result<void> FlushGathered();
   Result<void> CopyThroughBuffer(uint64_t spool_offset, uint64_t image_offset, uint64_t length);
+  Result<void> CopyDirect(const Job& job);
+  // Whole blocks at a block offset from the aligned buffer: direct when it can be.
+  Result<void> WriteBlocks(uint64_t length, uint64_t image_offset);
+  char* Buffer();
   void StartWriteback(uint64_t copied);
 
+  struct AlignedFree {
+    void operator()(char* p) const;
+  };
+
   int spool_fd_, image_fd_;
+  int direct_fd_;            // -1 once a direct write is refused (EINVAL): buffered from then on
   bool kernel_copy_ = true;  // off once the kernel says the two files cannot copy directly
   uint64_t unflushed_ = 0;   // bytes copied since writeback last started
-  std::vector<char> buffer_;     // gathered blocks, or a bounce buffer when the kernel cannot copy
+  std::unique_ptr<char, AlignedFree> buffer_;  // gathered blocks, or a bounce buffer; 4 MiB, aligned
   uint64_t gathered_start_ = 0;  // image range the buffer holds, whole blocks
   uint64_t gathered_end_ = 0;
   std::optional<Job> run_;       // a large copy, grown while the next continues it in both files

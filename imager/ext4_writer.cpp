@@ -104,9 +104,11 @@ ext2_super_block SuperblockFor(const FsParameters& params) {
 
 }  // namespace
 
-Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int data_fd, const FsParameters& params) {
+Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int data_fd, const FsParameters& params,
+                                                       int direct_fd) {
   std::unique_ptr<Ext4Writer> writer(new Ext4Writer());
   writer->data_fd_ = data_fd;
+  writer->direct_fd_ = direct_fd;
   writer->layer_names_ = params.layer_names;
   if (params.size_bytes < (16u << 20) || params.size_bytes % kBlockSize != 0) {
     return Error{ErrorCode::kInvalidArgument, "filesystem size must be a multiple of 4 KiB and at least 16 MiB"};
@@ -335,7 +337,7 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
   ext2_extent_handle_t handle = nullptr;
   if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &handle))) return Fail(rc, "reading a file's extents");
   std::unique_ptr<ext2_extent_handle, void (*)(ext2_extent_handle_t)> owned(handle, ext2fs_extent_free);
-  if (!copier_) copier_ = std::make_unique<DataCopier>(spool_fd, data_fd_);
+  if (!copier_) copier_ = std::make_unique<DataCopier>(spool_fd, data_fd_, direct_fd_);
   size_t next = 0;  // the first spool extent not wholly copied yet
   ext2fs_extent mapped;
   for (rc = ext2fs_extent_get(handle, EXT2_EXTENT_ROOT, &mapped); !rc;

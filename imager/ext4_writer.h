@@ -40,8 +40,10 @@ class DataCopier;
 class Ext4Writer {
  public:
   // libext2fs takes `image_fd` (and closes it); file data is written through `data_fd`,
-  // the same file, which stays the caller's.
-  static Result<std::unique_ptr<Ext4Writer>> Create(UniqueFd image_fd, int data_fd, const FsParameters& params);
+  // the same file, which stays the caller's, and whole blocks of it through `direct_fd`
+  // (the same file opened O_DIRECT, also the caller's) when there is one.
+  static Result<std::unique_ptr<Ext4Writer>> Create(UniqueFd image_fd, int data_fd, const FsParameters& params,
+                                                    int direct_fd = -1);
   ~Ext4Writer();
 
   // Records must come in stream order (parents first). File bytes come from `spool_fd`.
@@ -73,6 +75,7 @@ class Ext4Writer {
 
   struct_ext2_filsys* fs_ = nullptr;
   int data_fd_ = -1;
+  int direct_fd_ = -1;
   std::unique_ptr<DataCopier> copier_;  // file data, copied while the next records go in
   DirectoryBlocks directories_;  // every name, written directory by directory at Finish
   uint32_t own_lost_found_ = 0;  // the /lost+found the imager made (until it gives way)

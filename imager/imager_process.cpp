@@ -1,6 +1,7 @@
 #include "imager/imager_process.h"
 
 #include <ext2fs/ext2fs.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -32,6 +33,12 @@ Result<void> ImagerService::Build(ipc::Message& request) {
   const int image = request.fds[0].get();
   const int spool = request.fds[1].get();
   ipc::TreeStreamReader tree(request.fds[2].get());
+  // The same image again, for file data: used only when the broker could open it O_DIRECT
+  // (docs/imager.md).
+  const int image_writes = request.fds[3].get();
+  const int flags = ::fcntl(image_writes, F_GETFL);
+  if (flags < 0) return Error::FromErrno("reading the image's second descriptor (fcntl F_GETFL)");
+  const int direct = (flags & O_DIRECT) != 0 ? image_writes : -1;
   BANGER_ASSIGN_OR_RETURN(ipc::TreeSummary summary, tree.ReadSummary());
   BANGER_ASSIGN_OR_RETURN(ipc::FilesystemPlan plan, ipc::PlanFilesystem(summary, body.size_bytes));
   FsParameters params;
@@ -46,7 +53,7 @@ Result<void> ImagerService::Build(ipc::Message& request) {
   }
   // libext2fs closes the descriptor it is given: it gets a duplicate, ours is flushed after.
   BANGER_ASSIGN_OR_RETURN(UniqueFd for_libext2fs, DupCloexec(image));
-  BANGER_ASSIGN_OR_RETURN(std::unique_ptr<Ext4Writer> fs, Ext4Writer::Create(std::move(for_libext2fs), image, params));
+  BANGER_ASSIGN_OR_RETURN(std::unique_ptr<Ext4Writer> fs, Ext4Writer::Create(std::move(for_libext2fs), image, params, direct));
   uint64_t entries = 0;
   for (;;) {
     BANGER_ASSIGN_OR_RETURN(std::optional<ipc::TreeEntry> entry, tree.Next());

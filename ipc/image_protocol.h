@@ -13,7 +13,8 @@ namespace banger::ipc {
 
 inline constexpr size_t kMaxImageLayers = 1024;
 
-// kImageBegin; fds: the image file (read-write), the spool and the tree stream (read-only).
+// kImageBegin; fds: the image file (read-write), the spool and the tree stream (read-only),
+// and the image again, write-only, opened O_DIRECT where its file system allows.
 struct ImageRequest {
   static constexpr const char* kName = "image-begin";
   uint64_t size_bytes = 0;  // 0: content x 1.5, at least 1 GiB

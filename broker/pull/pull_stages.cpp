@@ -34,6 +34,15 @@ constexpr int kWriteProgressMs = 500;
 
 std::string Plural(size_t n, const std::string& what) { return std::to_string(n) + " " + what + "(s)"; }
 
+// The imager's second descriptor of the image: write-only and O_DIRECT, so file data
+// goes to the disk without filling the page cache; a plain duplicate where the file
+// system has no direct I/O (the imager then writes through the first).
+Result<UniqueFd> DirectWritesOf(int rootfs) {
+  auto direct = ReopenForDirectWrites(rootfs);
+  if (direct) return direct;
+  return DupCloexec(rootfs);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ScratchDir>> ScratchDir::Create(const std::string& root) {
@@ -280,6 +289,8 @@ Result<void> OciPull::Image() {
   message.fds.push_back(std::move(*rootfs));
   message.fds.push_back(std::move(spool_for_imager_));
   message.fds.push_back(std::move(tree_for_imager_));
+  BANGER_ASSIGN_OR_RETURN(UniqueFd direct, DirectWritesOf(rootfs_.get()));
+  message.fds.push_back(std::move(direct));
   BANGER_TRY(imager_->Send(message));
   // The imager's work is bounded like the unpacker's: the same time, and then it is stopped.
   const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);

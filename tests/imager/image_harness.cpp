@@ -39,10 +39,14 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
       {{"size_bytes", options.size_bytes}, {"uuid", HexEncode(id.uuid.data(), id.uuid.size())},
        {"hash_seed", HexEncode(id.hash_seed.data(), id.hash_seed.size())}, {"timestamp", id.timestamp},
        {"layers", digests}});
+  // As the broker sends it: a direct-I/O descriptor for file data (docs/imager.md).
+  BANGER_ASSIGN_OR_RETURN(UniqueFd direct, ReopenForDirectWrites(image.get()));
   begin.fds.push_back(std::move(image));
   // The imager may only read the spool.
-  begin.fds.push_back(UniqueFd(::open(("/proc/self/fd/" + std::to_string(spool.get())).c_str(), O_RDONLY | O_CLOEXEC)));
+  BANGER_ASSIGN_OR_RETURN(UniqueFd spool_view, ReopenReadOnly(spool.get()));
+  begin.fds.push_back(std::move(spool_view));
   begin.fds.push_back(std::move(tree_read));
+  begin.fds.push_back(std::move(direct));
   BANGER_TRY(imager.Send(begin));
   // Only the children may hold the pipe: if one dies, the other sees it end.
   begin.fds.clear();
