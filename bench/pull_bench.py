@@ -30,6 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "tests", "fixtures")
+SCALE_SECTION = "## Scale image and size curve"  # scale_bench.py writes it
 
 
 def run(cmd, **kw):
@@ -220,6 +221,9 @@ def main():
     print()
     print(table)
     if args.results:
+        # scale_bench.py's section stays (it takes much longer to measure).
+        old = open(args.results).read() if os.path.exists(args.results) else ""
+        scale = old[old.index(SCALE_SECTION):] if SCALE_SECTION in old else ""
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
         with open(args.results, "w") as out:
             out.write("# Benchmark results\n\n")
@@ -230,6 +234,8 @@ def main():
             out.write(table + "\n\n")
             out.write("`banger` RSS is /usr/bin/time's maximum, which covers the helpers it waited for; the "
                       "helpers' own peaks are their VmHWM just before shutdown.\n")
+            if scale:
+                out.write("\n" + scale)
 
 
 if __name__ == "__main__":

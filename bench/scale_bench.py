@@ -37,7 +37,7 @@ MTIME = 1700000000
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-SECTION = "## Scale image and size curve"
+from pull_bench import SCALE_SECTION as SECTION  # noqa: E402
 
 
 def parse_size(text):

@@ -33,6 +33,9 @@ constexpr uint64_t kSpoolWindow = 256 << 10;
 uint64_t BlockStart(uint64_t offset) { return offset / kBlock * kBlock; }
 uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBlock; }
 
+// A direct write waits for the disk, so only large ones go that way: a few blocks
+// between two directory blocks cost more in waiting than in finding pages.
+constexpr uint64_t kDirectFrom = 1 << 20;
 // Direct I/O wants its memory aligned too; a page is enough for every device.
 constexpr std::align_val_t kBufferAlignment{4096};
 
@@ -213,7 +216,7 @@ Result<void> DataCopier::FlushGathered() {
 Result<void> DataCopier::WriteBlocks(uint64_t length, uint64_t image_offset) {
   const char* data = Buffer();
   uint64_t done = 0;
-  while (done < length && direct_fd_ >= 0) {
+  while (done < length && direct_fd_ >= 0 && length >= kDirectFrom) {
     ssize_t n = ::pwrite(direct_fd_, data + done, length - done, static_cast<off_t>(image_offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EINVAL && done == 0) {
@@ -256,7 +259,7 @@ void DataCopier::StartWriteback(uint64_t copied) {
 }
 
 Result<void> DataCopier::CopyNow(const Job& job) {
-  if (direct_fd_ >= 0 && job.image_offset % kBlock == 0) return CopyDirect(job);
+  if (direct_fd_ >= 0 && job.image_offset % kBlock == 0 && job.length >= kDirectFrom) return CopyDirect(job);
   uint64_t spool_offset = job.spool_offset, image_offset = job.image_offset, length = job.length;
   StartWriteback(length);
   while (length > 0 && kernel_copy_) {

@@ -4,8 +4,9 @@
 // other in both files; small files in neighbouring blocks are gathered into one buffer
 // and written at once (few, large writes also keep the two threads from queueing on the
 // image file's inode lock). Writeback starts every 32 MiB, so the final fsync waits for
-// little. Given a direct-I/O descriptor of the image, whole aligned blocks (gathered small
-// files, and large files) go to the disk from one aligned buffer instead (docs/imager.md):
+// little. Given a direct-I/O descriptor of the image, whole aligned blocks, 1 MiB or more
+// at once (gathered small files, and large files), go to the disk from one aligned buffer
+// instead (docs/imager.md):
 // the image's data then never fills the page cache, which the kernel would otherwise
 // have to find pages for, copy into, and write back.
 #pragma once
