@@ -126,6 +126,22 @@ def banger_pull(banger, ref, state, cache):
     return elapsed, result["filesystem_bytes"], rss, entries
 
 
+def cold_and_warm(banger, ref, work, rss_max):
+    """A cold pull (state and cache new, page cache dropped), then a warm one (state new):
+    (cold seconds, warm seconds, filesystem bytes, entries); each process's peak RSS is
+    folded into rss_max."""
+    state, cache = os.path.join(work, "state"), os.path.join(work, "cache")
+    for d in (state, cache):
+        shutil.rmtree(d, ignore_errors=True)
+    drop_caches()
+    cold, fs_bytes, rss, entries = banger_pull(banger, ref, state, cache)
+    shutil.rmtree(state)
+    warm, _, warm_rss, _ = banger_pull(banger, ref, state, cache)
+    for k, v in list(rss.items()) + list(warm_rss.items()):
+        rss_max[k] = max(rss_max.get(k, 0), v)
+    return cold, warm, fs_bytes, entries
+
+
 def peer_pull(ref, work, size, entries):
     # The same size as banger's filesystem, and (as banger sizes it) room for every entry:
     # mkfs's default of one inode per 16 KiB is too few for many small files.
@@ -162,26 +178,13 @@ def main():
             cold, warm, peer, rss_max = [], [], [], {}
             base_cold, base_warm = [], []
             for round_ in range(args.rounds):
-                state, cache = os.path.join(work, "state"), os.path.join(work, "cache")
-                for d in (state, cache):
-                    shutil.rmtree(d, ignore_errors=True)
-                drop_caches()
-                seconds, fs_bytes, rss, entries = banger_pull(banger, image["ref"], state, cache)
-                cold.append(seconds)
-                for k, v in rss.items():
-                    rss_max[k] = max(rss_max.get(k, 0), v)
-                shutil.rmtree(state)
-                seconds, _, rss, _ = banger_pull(banger, image["ref"], state, cache)
-                warm.append(seconds)
-                for k, v in rss.items():
-                    rss_max[k] = max(rss_max.get(k, 0), v)
+                seconds_cold, seconds_warm, fs_bytes, entries = cold_and_warm(banger, image["ref"], work, rss_max)
+                cold.append(seconds_cold)
+                warm.append(seconds_warm)
                 if baseline:
-                    for d in (state, cache):
-                        shutil.rmtree(d, ignore_errors=True)
-                    drop_caches()
-                    base_cold.append(banger_pull(baseline, image["ref"], state, cache)[0])
-                    shutil.rmtree(state)
-                    base_warm.append(banger_pull(baseline, image["ref"], state, cache)[0])
+                    seconds_cold, seconds_warm, _, _ = cold_and_warm(baseline, image["ref"], work, {})
+                    base_cold.append(seconds_cold)
+                    base_warm.append(seconds_warm)
                 drop_caches()
                 peer.append(peer_pull(image["ref"], os.path.join(work, "peer"), fs_bytes, entries))
                 print("  %s round %d: banger cold %.2fs warm %.2fs, peer %.2fs%s"

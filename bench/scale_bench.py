@@ -28,7 +28,7 @@ import tarfile
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pull_bench import Registry, banger_pull, drop_caches, median, peer_pull, run  # noqa: E402
+from pull_bench import Registry, cold_and_warm, drop_caches, median, peer_pull, run  # noqa: E402
 
 GIB = 1 << 30
 FILES_PER_GIB = 150000 // 4
@@ -207,21 +207,11 @@ def ensure_image(work, registry, label, content):
 def measure(banger, image, work, rounds, with_peer):
     cold, warm, peer, rss_max = [], [], [], {}
     for round_ in range(rounds):
-        state, cache = os.path.join(work, "state"), os.path.join(work, "cache")
-        for d in (state, cache):
-            shutil.rmtree(d, ignore_errors=True)
-        drop_caches()
-        seconds, fs_bytes, rss, entries = banger_pull(banger, image["ref"], state, cache)
-        cold.append(seconds)
-        for k, v in rss.items():
-            rss_max[k] = max(rss_max.get(k, 0), v)
-        shutil.rmtree(state)
-        seconds, _, rss, _ = banger_pull(banger, image["ref"], state, cache)
-        warm.append(seconds)
-        for k, v in rss.items():
-            rss_max[k] = max(rss_max.get(k, 0), v)
-        for d in (state, cache):
-            shutil.rmtree(d, ignore_errors=True)
+        seconds_cold, seconds_warm, fs_bytes, entries = cold_and_warm(banger, image["ref"], work, rss_max)
+        cold.append(seconds_cold)
+        warm.append(seconds_warm)
+        for d in ("state", "cache"):
+            shutil.rmtree(os.path.join(work, d), ignore_errors=True)
         if with_peer:
             drop_caches()
             peer.append(peer_pull(image["ref"], os.path.join(work, "peer"), fs_bytes, entries))
