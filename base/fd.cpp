@@ -122,18 +122,36 @@ Result<UniqueFd> DupCloexec(int fd, int lowest) {
 
 namespace {
 
-Result<UniqueFd> Reopen(int fd, int flags, const char* how) {
+// open(2) of /proc/self/fd/N, a new open file description; `err` is its errno.
+UniqueFd OpenAgain(int fd, int flags, int& err) {
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
   UniqueFd reopened(::open(path.c_str(), flags | O_CLOEXEC));
-  if (!reopened) return Error::FromErrno("reopening fd " + std::to_string(fd) + " " + how + " (open " + path + ")");
+  err = reopened ? 0 : errno;
   return reopened;
+}
+
+Error ReopenFailed(int fd, const char* how, int err) {
+  return Error::FromErrno("reopening fd " + std::to_string(fd) + " " + how + " (open /proc/self/fd/" +
+                              std::to_string(fd) + ")",
+                          err);
 }
 
 }  // namespace
 
-Result<UniqueFd> ReopenReadOnly(int fd) { return Reopen(fd, O_RDONLY, "read-only"); }
+Result<UniqueFd> ReopenReadOnly(int fd) {
+  int err = 0;
+  UniqueFd reopened = OpenAgain(fd, O_RDONLY, err);
+  if (!reopened) return ReopenFailed(fd, "read-only", err);
+  return reopened;
+}
 
-Result<UniqueFd> ReopenForDirectWrites(int fd) { return Reopen(fd, O_WRONLY | O_DIRECT, "for direct writes"); }
+Result<std::optional<UniqueFd>> ReopenForDirectWrites(int fd) {
+  int err = 0;
+  UniqueFd reopened = OpenAgain(fd, O_WRONLY | O_DIRECT, err);
+  if (reopened) return std::optional<UniqueFd>(std::move(reopened));
+  if (err == EINVAL) return std::optional<UniqueFd>();
+  return ReopenFailed(fd, "for direct writes", err);
+}
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);

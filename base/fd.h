@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -80,8 +81,8 @@ Result<UniqueFd> ReopenReadOnly(int fd);
 
 // A new, write-only open file description of the file behind `fd` whose writes bypass
 // the page cache (O_DIRECT): aligned writes go straight to the disk and leave no page
-// cache behind. Fails (EINVAL) where the file system has no direct I/O.
-Result<UniqueFd> ReopenForDirectWrites(int fd);
+// cache behind. Nothing (nullopt) where the file system has no direct I/O (EINVAL).
+Result<std::optional<UniqueFd>> ReopenForDirectWrites(int fd);
 
 // The names in directory `path` (without . and ..), read through one directory stream
 // closed on every path. A name removed while it reads is simply absent: nothing here

@@ -219,11 +219,12 @@ Result<void> DataCopier::WriteBlocks(uint64_t length, uint64_t image_offset) {
   while (done < length && direct_fd_ >= 0 && length >= kDirectFrom) {
     ssize_t n = ::pwrite(direct_fd_, data + done, length - done, static_cast<off_t>(image_offset + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EINVAL && done == 0) {
+    if (n < 0 && errno == EINVAL) {
       direct_fd_ = -1;  // this file system wants another alignment: the page cache, then
       break;
     }
-    if (n <= 0) return Error::FromErrno("writing file data into the image (direct)");
+    if (n < 0) return Error::FromErrno("writing file data into the image (direct)");
+    if (n == 0) return Error{ErrorCode::kIo, "writing file data into the image (direct): nothing was written"};
     done += static_cast<uint64_t>(n);
   }
   if (done == length) return {};

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "banger_version.h"
 #include "base/text.h"
@@ -34,12 +35,25 @@ constexpr int kWriteProgressMs = 500;
 
 std::string Plural(size_t n, const std::string& what) { return std::to_string(n) + " " + what + "(s)"; }
 
+// Once no helper can write it: the image on the disk, and the page cache over it dropped.
+// The imager's direct writes go past the page cache; where a large folio spans a block
+// written directly and a block written through the cache, the kernel cannot always
+// invalidate it, and it would serve zeros for the direct block until evicted
+// (docs/imager.md). A reader after this reads the disk.
+Result<void> DropCachedImage(int rootfs) {
+  if (::fdatasync(rootfs) != 0) return Error::FromErrno("flushing rootfs.ext4 (fdatasync)");
+  if (int rc = ::posix_fadvise(rootfs, 0, 0, POSIX_FADV_DONTNEED); rc != 0) {
+    return Error{ErrorCode::kIo, std::string("dropping rootfs.ext4's page cache (posix_fadvise): ") + std::strerror(rc)};
+  }
+  return {};
+}
+
 // The imager's second descriptor of the image: write-only and O_DIRECT, so file data
 // goes to the disk without filling the page cache; a plain duplicate where the file
 // system has no direct I/O (the imager then writes through the first).
 Result<UniqueFd> DirectWritesOf(int rootfs) {
-  auto direct = ReopenForDirectWrites(rootfs);
-  if (direct) return direct;
+  BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> direct, ReopenForDirectWrites(rootfs));
+  if (direct) return std::move(*direct);
   return DupCloexec(rootfs);
 }
 
@@ -286,10 +300,10 @@ Result<void> OciPull::Image() {
   ipc::Message message = ipc::Message::Make(ipc::MessageType::kImageBegin, ipc::Encode(request));
   auto rootfs = DupCloexec(rootfs_.get());
   if (!rootfs) return rootfs.error();
+  BANGER_ASSIGN_OR_RETURN(UniqueFd direct, DirectWritesOf(rootfs_.get()));
   message.fds.push_back(std::move(*rootfs));
   message.fds.push_back(std::move(spool_for_imager_));
   message.fds.push_back(std::move(tree_for_imager_));
-  BANGER_ASSIGN_OR_RETURN(UniqueFd direct, DirectWritesOf(rootfs_.get()));
   message.fds.push_back(std::move(direct));
   BANGER_TRY(imager_->Send(message));
   // The imager's work is bounded like the unpacker's: the same time, and then it is stopped.
@@ -308,6 +322,7 @@ Result<void> OciPull::Shutdown() {
     if (auto status = security::ReadProcStatus(child->pid())) peak_rss_[child->name()] = status->peak_rss_kib;
     BANGER_TRY(child->Shutdown(kHelperShutdownTimeoutMs));
   }
+  BANGER_TRY(DropCachedImage(rootfs_.get()));
   ReportPhase(options_, "written", "wrote rootfs.ext4 (" + HumanBytes(written_.filesystem_bytes) + ")",
               {{"filesystem_bytes", written_.filesystem_bytes}});
   return {};

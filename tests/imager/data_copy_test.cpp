@@ -19,9 +19,8 @@
 namespace banger::imager {
 namespace {
 
-constexpr uint64_t kBlock = 4096;
+constexpr uint64_t kBlockBytes = 4096;
 constexpr uint64_t kImageBytes = 64 << 20;
-constexpr uint64_t kUntouched = 7 << 20;  // between the first large file's end and the second's start
 
 // Bytes no two places share: a copy to the wrong place or from the wrong offset shows.
 std::string Pattern(uint64_t length, uint64_t seed) {
@@ -74,11 +73,11 @@ class DataCopy : public ::testing::Test {
   size_t ResidentPages(uint64_t offset, uint64_t length) {
     void* map = ::mmap(nullptr, kImageBytes, PROT_READ, MAP_SHARED, image_.get(), 0);
     EXPECT_NE(map, MAP_FAILED);
-    std::vector<unsigned char> resident(kImageBytes / kBlock);
+    std::vector<unsigned char> resident(kImageBytes / kBlockBytes);
     EXPECT_EQ(::mincore(map, kImageBytes, resident.data()), 0);
     ::munmap(map, kImageBytes);
     size_t count = 0;
-    for (uint64_t page = offset / kBlock; page < (offset + length + kBlock - 1) / kBlock; ++page) count += resident[page] & 1;
+    for (uint64_t page = offset / kBlockBytes; page < (offset + length + kBlockBytes - 1) / kBlockBytes; ++page) count += resident[page] & 1;
     return count;
   }
   void CopyAll(int direct_fd, const std::vector<Piece>& pieces) {
@@ -93,50 +92,59 @@ class DataCopy : public ::testing::Test {
   uint64_t spool_end_ = 0;
 };
 
-// Large files (one of them ending inside its last block), then small neighbours that
-// are gathered: the same bytes whichever way they go, and the direct way leaves the
-// page cache empty.
+// Large files (one ending inside its last block, one whose last piece is under the
+// direct threshold), then small neighbours that are gathered: the same bytes whichever
+// way they go, nothing past them touched, and the direct way leaves the page cache empty.
 TEST_F(DataCopy, WholeBlocksGoToTheDiskPastThePageCacheAndLandWhereTheyBelong) {
   for (bool direct : {true, false}) {
     SCOPED_TRACE(direct ? "direct" : "through the page cache");
     Empty();
-    const std::string large = Pattern((5 << 20) + 1234, 1), larger = Pattern(9 << 20, 2);
-    std::vector<std::string> small;
-    for (int i = 0; i < 300; ++i) small.push_back(Pattern(100 + i * 37 % 3900, 10 + i));  // one block each, one apart
-    std::vector<Piece> pieces = {{Spool(large), 1 << 20, large.size()}, {Spool(larger), 8 << 20, larger.size()}};
+    struct Placed {
+      std::string bytes;
+      uint64_t at;
+    };
+    std::vector<Placed> files = {{Pattern((5 << 20) + 1234, 1), 1 << 20},
+                                 {Pattern(9 << 20, 2), 8 << 20},
+                                 {Pattern((4 << 20) + (100 << 10) + 7, 3), 30 << 20}};
     // Neighbours, one block each: gathered into one write of 1.2 MiB.
-    for (size_t i = 0; i < small.size(); ++i) pieces.push_back({Spool(small[i]), (20 << 20) + i * kBlock, small[i].size()});
-    // What was in the image before, past the end of the first file's last block.
-    ASSERT_TRUE(PwriteAll(image_.get(), std::string(kBlock, 'x'), kUntouched, "image").ok());
+    for (int i = 0; i < 300; ++i) {
+      files.push_back({Pattern(100 + i * 37 % 3900, 10 + i), (20 << 20) + static_cast<uint64_t>(i) * kBlockBytes});
+    }
+    std::vector<Piece> pieces;
+    std::vector<uint64_t> sentinels;  // the block after each file's last, unless another file starts there
+    for (const Placed& f : files) {
+      pieces.push_back({Spool(f.bytes), f.at, f.bytes.size()});
+      sentinels.push_back((f.at + f.bytes.size() + kBlockBytes - 1) / kBlockBytes * kBlockBytes);
+    }
+    sentinels.erase(sentinels.begin() + 3, sentinels.end() - 1);  // the small files' neighbours are files
+    for (uint64_t at : sentinels) ASSERT_TRUE(PwriteAll(image_.get(), std::string(kBlockBytes, 'x'), at, "image").ok());
     ASSERT_EQ(::fdatasync(image_.get()), 0);
     ASSERT_EQ(::posix_fadvise(image_.get(), 0, kImageBytes, POSIX_FADV_DONTNEED), 0);
 
     UniqueFd direct_fd;
     if (direct) {
       auto opened = ReopenForDirectWrites(image_.get());
-      ASSERT_TRUE(opened.ok()) << opened.error().message << " (the tests' scratch needs a disk file system)";
-      direct_fd = std::move(*opened);
+      ASSERT_TRUE(opened.ok()) << opened.error().message;
+      ASSERT_TRUE(opened->has_value()) << "the tests' scratch has no direct I/O: build on a disk file system";
+      direct_fd = std::move(**opened);
     }
     CopyAll(direct ? direct_fd.get() : -1, pieces);
     if (direct) {
-      EXPECT_EQ(ResidentPages(1 << 20, large.size()), 0u);
-      EXPECT_EQ(ResidentPages(8 << 20, larger.size()), 0u);
-      EXPECT_EQ(ResidentPages(20 << 20, small.size() * kBlock), 0u);
+      EXPECT_EQ(ResidentPages(files[0].at, files[0].bytes.size()), 0u);
+      EXPECT_EQ(ResidentPages(files[1].at, files[1].bytes.size()), 0u);
+      EXPECT_EQ(ResidentPages(files[2].at, 4 << 20), 0u);
+      EXPECT_EQ(ResidentPages(20 << 20, 300 * kBlockBytes), 0u);
     }
-    EXPECT_TRUE(Same(ImageBytes(1 << 20, large.size()), large));
-    const uint64_t tail = (1 << 20) + large.size();
-    EXPECT_TRUE(Same(ImageBytes(tail, kBlock - large.size() % kBlock), std::string(kBlock - large.size() % kBlock, '\0')))
-        << "a file's last block is zeros past its end";
-    EXPECT_TRUE(Same(ImageBytes(8 << 20, larger.size()), larger));
-    for (size_t i = 0; i < small.size(); ++i) {
-      const uint64_t at = (20 << 20) + i * kBlock;
-      ASSERT_TRUE(Same(ImageBytes(at, small[i].size()), small[i])) << "small file " << i;
-      ASSERT_TRUE(Same(ImageBytes(at + small[i].size(), kBlock - small[i].size() % kBlock),
-                std::string(kBlock - small[i].size() % kBlock, '\0')));
+    for (size_t i = 0; i < files.size(); ++i) {
+      const Placed& f = files[i];
+      ASSERT_TRUE(Same(ImageBytes(f.at, f.bytes.size()), f.bytes)) << "file " << i;
+      const uint64_t rest = (kBlockBytes - f.bytes.size() % kBlockBytes) % kBlockBytes;
+      ASSERT_TRUE(Same(ImageBytes(f.at + f.bytes.size(), rest), std::string(rest, '\0')))
+          << "file " << i << ": its last block is zeros past its end";
     }
-    EXPECT_TRUE(Same(ImageBytes((20 << 20) + small.size() * kBlock, kBlock), std::string(kBlock, '\0')))
-        << "the block after the last small file is untouched";
-    EXPECT_TRUE(Same(ImageBytes(kUntouched, kBlock), std::string(kBlock, 'x'))) << "nothing written past the files";
+    for (uint64_t at : sentinels) {
+      EXPECT_TRUE(Same(ImageBytes(at, kBlockBytes), std::string(kBlockBytes, 'x'))) << "the block at " << at;
+    }
   }
 }
 
@@ -149,8 +157,8 @@ TEST_F(DataCopy, APieceStartingInsideADirectlyWrittenBlockIsKept) {
   const std::vector<Piece> pieces = {{Spool(first), image_at, first.size()},
                                      {Spool(second), image_at + first.size() + gap, second.size()}};
   auto direct = ReopenForDirectWrites(image_.get());
-  ASSERT_TRUE(direct.ok()) << direct.error().message;
-  CopyAll(direct->get(), pieces);
+  ASSERT_TRUE(direct.ok() && direct->has_value());
+  CopyAll((*direct)->get(), pieces);
   EXPECT_TRUE(Same(ImageBytes(image_at, first.size()), first));
   EXPECT_TRUE(Same(ImageBytes(image_at + first.size(), gap), std::string(gap, '\0')));
   EXPECT_TRUE(Same(ImageBytes(image_at + first.size() + gap, second.size()), second));

@@ -40,7 +40,9 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
        {"hash_seed", HexEncode(id.hash_seed.data(), id.hash_seed.size())}, {"timestamp", id.timestamp},
        {"layers", digests}});
   // As the broker sends it: a direct-I/O descriptor for file data (docs/imager.md).
-  BANGER_ASSIGN_OR_RETURN(UniqueFd direct, ReopenForDirectWrites(image.get()));
+  BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> reopened, ReopenForDirectWrites(image.get()));
+  if (!reopened) return Error{ErrorCode::kIo, "the tests' scratch has no direct I/O: build on a disk file system"};
+  UniqueFd direct = std::move(*reopened);
   begin.fds.push_back(std::move(image));
   // The imager may only read the spool.
   BANGER_ASSIGN_OR_RETURN(UniqueFd spool_view, ReopenReadOnly(spool.get()));
