@@ -291,13 +291,8 @@ Result<void> DataCopier::CopyThroughBuffer(uint64_t spool_offset, uint64_t image
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error::FromErrno("reading the spool");
     if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(image_fd_, buffer + done, static_cast<size_t>(n - done),
-                           static_cast<off_t>(image_offset + static_cast<uint64_t>(done)));
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return Error::FromErrno("writing file data into the image");
-      done += w;
-    }
+    BANGER_TRY(PwriteAll(image_fd_, std::string_view(buffer, static_cast<size_t>(n)), image_offset,
+                         "writing file data into the image"));
     spool_offset += static_cast<uint64_t>(n);
     image_offset += static_cast<uint64_t>(n);
     length -= static_cast<uint64_t>(n);

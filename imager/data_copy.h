@@ -6,9 +6,8 @@
 // image file's inode lock). Writeback starts every 32 MiB, so the final fsync waits for
 // little. Given a direct-I/O descriptor of the image, whole aligned blocks, 1 MiB or more
 // at once (gathered small files, and large files), go to the disk from one aligned buffer
-// instead (docs/imager.md):
-// the image's data then never fills the page cache, which the kernel would otherwise
-// have to find pages for, copy into, and write back.
+// instead (docs/imager.md): the image's data then never fills the page cache, which the
+// kernel would otherwise have to find pages for, copy into, and write back.
 #pragma once
 
 #include <condition_variable>

@@ -2,13 +2,10 @@
 // list, names, --force, --size, a cache-served re-pull, reproducible rootfs across state
 // directories, and one-line errors.
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdint>
 #include <fstream>
-#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -19,23 +16,6 @@
 
 namespace banger::testing {
 namespace {
-
-// How many of the file's pages the page cache holds (mincore over a read-only map).
-size_t ResidentPages(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size == 0) return SIZE_MAX;
-  const size_t length = static_cast<size_t>(st.st_size), page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd.get(), 0);
-  if (map == MAP_FAILED) return SIZE_MAX;
-  std::vector<unsigned char> resident((length + page - 1) / page);
-  const int rc = ::mincore(map, length, resident.data());
-  ::munmap(map, length);
-  if (rc != 0) return SIZE_MAX;
-  size_t count = 0;
-  for (unsigned char r : resident) count += r & 1;
-  return count;
-}
 
 class Pull : public ::testing::Test {
  protected:
@@ -74,7 +54,8 @@ TEST_F(Pull, PublishesAListedCheckedRootfs) {
   EXPECT_EQ(rootfs, state_.path() + "/images/" + record["id"].get<std::string>() + "/rootfs.ext4");
   // Written directly and through the cache, then flushed and dropped: a reader gets the
   // disk's bytes, never a stale cached block (docs/imager.md).
-  EXPECT_EQ(ResidentPages(rootfs), 0u) << "the published image's page cache is dropped";
+  UniqueFd published(::open(rootfs.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_EQ(ResidentPages(published.get()), 0u) << "the published image's page cache is dropped";
   EXPECT_EQ(RunCommand("e2fsck -fn " + rootfs).exit_status, 0);
   CommandResult list = Banger("image list");
   EXPECT_NE(list.output.find("demo-app-v1"), std::string::npos) << list.output;

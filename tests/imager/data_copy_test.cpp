@@ -5,7 +5,6 @@
 #include "imager/data_copy.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <string>
@@ -69,17 +68,6 @@ class DataCopy : public ::testing::Test {
     EXPECT_EQ(::pread(image_.get(), out.data(), length, static_cast<off_t>(offset)), static_cast<ssize_t>(length));
     return out;
   }
-  // How many of the image's pages in [offset, offset + length) the page cache holds.
-  size_t ResidentPages(uint64_t offset, uint64_t length) {
-    void* map = ::mmap(nullptr, kImageBytes, PROT_READ, MAP_SHARED, image_.get(), 0);
-    EXPECT_NE(map, MAP_FAILED);
-    std::vector<unsigned char> resident(kImageBytes / kBlockBytes);
-    EXPECT_EQ(::mincore(map, kImageBytes, resident.data()), 0);
-    ::munmap(map, kImageBytes);
-    size_t count = 0;
-    for (uint64_t page = offset / kBlockBytes; page < (offset + length + kBlockBytes - 1) / kBlockBytes; ++page) count += resident[page] & 1;
-    return count;
-  }
   void CopyAll(int direct_fd, const std::vector<Piece>& pieces) {
     DataCopier copier(spool_.get(), image_.get(), direct_fd);
     for (const Piece& p : pieces) ASSERT_TRUE(copier.Copy(p.spool_offset, p.image_offset, p.length).ok());
@@ -130,10 +118,10 @@ TEST_F(DataCopy, WholeBlocksGoToTheDiskPastThePageCacheAndLandWhereTheyBelong) {
     }
     CopyAll(direct ? direct_fd.get() : -1, pieces);
     if (direct) {
-      EXPECT_EQ(ResidentPages(files[0].at, files[0].bytes.size()), 0u);
-      EXPECT_EQ(ResidentPages(files[1].at, files[1].bytes.size()), 0u);
-      EXPECT_EQ(ResidentPages(files[2].at, 4 << 20), 0u);
-      EXPECT_EQ(ResidentPages(20 << 20, 300 * kBlockBytes), 0u);
+      EXPECT_EQ(testing::ResidentPages(image_.get(), files[0].at, files[0].bytes.size()), 0u);
+      EXPECT_EQ(testing::ResidentPages(image_.get(), files[1].at, files[1].bytes.size()), 0u);
+      EXPECT_EQ(testing::ResidentPages(image_.get(), files[2].at, 4 << 20), 0u);
+      EXPECT_EQ(testing::ResidentPages(image_.get(), 20 << 20, 300 * kBlockBytes), 0u);
     }
     for (size_t i = 0; i < files.size(); ++i) {
       const Placed& f = files[i];

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <csignal>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace banger::testing {
 
@@ -184,6 +186,23 @@ bool WaitFor(const std::function<bool()>& predicate, int timeout_ms) {
     if (waited >= timeout_ms) return false;
     ::usleep(20000);
   }
+}
+
+size_t ResidentPages(int fd, uint64_t offset, uint64_t length) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) <= offset) return SIZE_MAX;
+  const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)), size = static_cast<uint64_t>(st.st_size);
+  if (length == 0 || offset + length > size) length = size - offset;
+  const uint64_t first = offset / page * page, end = offset + length;
+  void* map = ::mmap(nullptr, end - first, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(first));
+  if (map == MAP_FAILED) return SIZE_MAX;
+  std::vector<unsigned char> resident((end - first + page - 1) / page);
+  const int rc = ::mincore(map, end - first, resident.data());
+  ::munmap(map, end - first);
+  if (rc != 0) return SIZE_MAX;
+  size_t count = 0;
+  for (unsigned char r : resident) count += r & 1;
+  return count;
 }
 
 }  // namespace banger::testing

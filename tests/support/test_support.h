@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -106,6 +107,10 @@ std::map<std::string, pid_t> StalledHelpers(const std::string& file);
 
 // The last line of `output` parsed as JSON (banger's --json result); null if it is not.
 nlohmann::json LastJsonLine(const std::string& output);
+
+// How many pages of [offset, offset + length) of the file behind `fd` the page cache
+// holds (mincore over a read-only map); SIZE_MAX when it cannot tell. length 0: to the end.
+size_t ResidentPages(int fd, uint64_t offset = 0, uint64_t length = 0);
 
 // Polls `predicate` every 20 ms until it holds or `timeout_ms` passes.
 bool WaitFor(const std::function<bool()>& predicate, int timeout_ms);
