@@ -105,6 +105,11 @@ int Run(const std::vector<std::string>& args) {
     std::cerr << "bangerd: error: " << TerminalSafe(config.error().message) << "\n";
     return 1;
   }
+  // Before the socket listens: a SIGHUP or SIGTERM from then on waits for the loop.
+  if (auto blocked = BlockLoopSignals(); !blocked) {
+    std::cerr << "bangerd: error: " << TerminalSafe(blocked.error().message) << "\n";
+    return 1;
+  }
   auto inherited = InheritedListener(Getenv("LISTEN_PID"), Getenv("LISTEN_FDS"));
   if (!inherited) {
     std::cerr << "bangerd: error: " << TerminalSafe(inherited.error().message) << "\n";

@@ -263,10 +263,16 @@ class Loop {
 
 }  // namespace
 
+Result<void> BlockLoopSignals() {
+  const sigset_t signals = LoopSignals();
+  if (::sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) return Error::FromErrno("sigprocmask SIG_BLOCK");
+  return {};
+}
+
 Result<void> Serve(UniqueFd listener, const ServerSettings& settings) {
+  BANGER_TRY(BlockLoopSignals());
   BANGER_ASSIGN_OR_RETURN(ServerLimits limits, settings.load_limits());
   const sigset_t signals = LoopSignals();
-  if (::sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) return Error::FromErrno("sigprocmask");
   UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!signal_fd) return Error::FromErrno("signalfd");
   if (::fcntl(listener.get(), F_SETFL, ::fcntl(listener.get(), F_GETFL) | O_NONBLOCK) != 0) {

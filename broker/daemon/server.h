@@ -31,6 +31,13 @@ struct ServerSettings {
   std::function<void(const std::string&)> log;
 };
 
+// Blocks the signals the loop reads (SIGCHLD, SIGTERM, SIGINT, SIGHUP) in the calling
+// thread. bangerd calls it before its socket can be reached: a SIGHUP sent the moment a
+// client can connect is then a reload waiting in the signalfd, not the default action
+// that ends the process.
+Result<void> BlockLoopSignals();
+
+// Serves until SIGTERM or SIGINT; blocks the loop's signals itself if they are not yet.
 Result<void> Serve(UniqueFd listener, const ServerSettings& settings);
 
 }  // namespace banger::broker

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -321,6 +322,26 @@ TEST_F(Daemon, TheAuditChainRunsOnAcrossARotationAndSighup) {
   CommandResult broken = RunCommand(BANGER_BIN_DIR "/banger system audit verify " + log_ + ".1 " + log_ + " 2>&1");
   EXPECT_EQ(broken.exit_status, 1) << broken.output;
   EXPECT_NE(broken.output.find(log_ + " line 1: record 3 follows record 1"), std::string::npos) << broken.output;
+}
+
+// A reload (logrotate, `systemctl reload`) may come while bangerd is still starting: a
+// SIGHUP sent the moment its socket appears is a reload, never the default action that
+// ends the process. Each round spins on the socket's path to signal as early as it can.
+TEST_F(Daemon, ASighupTheMomentItsSocketAppearsReloadsRatherThanEndsTheDaemon) {
+  for (int round = 0; round < 5; ++round) {
+    daemon_.reset();
+    ASSERT_NE(::access(socket_.c_str(), F_OK), 0) << "the stopped daemon took its socket";
+    daemon_ = std::make_unique<TestDaemon>(config_, socket_, dir_.path() + "/early" + std::to_string(round) + ".log");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    struct stat st {};
+    while (::lstat(socket_.c_str(), &st) != 0) ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    ASSERT_EQ(::kill(daemon_->pid(), SIGHUP), 0);
+    ASSERT_TRUE(WaitFor([&] { return daemon_->Output().find("SIGHUP: reloaded the config") != std::string::npos; },
+                        20000))
+        << "round " << round << ": " << daemon_->Output();
+    CommandResult listed = As(alice_, "image list");
+    EXPECT_EQ(listed.exit_status, 0) << listed.output;
+  }
 }
 
 TEST_F(Daemon, CtrlCInAClientCancelsItsPullAndAKilledClientLeavesTheDaemonServing) {
