@@ -2,6 +2,7 @@
 
 #include "imager/block_cache_io.h"
 #include "imager/data_copy.h"
+#include "imager/file_inode.h"
 #include "base/text.h"
 
 #include <ext2fs/ext2fs.h>
@@ -48,12 +49,6 @@ uint16_t TypeBits(ipc::EntryKind kind) {
     case ipc::EntryKind::kHardlink: return 0;
   }
   return 0;
-}
-
-// ext4's extra timestamp word: nanoseconds << 2, plus the two epoch bits beyond 2038.
-uint32_t ExtraTime(const ipc::Timestamp& t) {
-  uint32_t epoch = static_cast<uint32_t>((static_cast<uint64_t>(t.sec) - static_cast<int32_t>(t.sec)) >> 32) & 3;
-  return (t.nsec << 2) | epoch;
 }
 
 }  // namespace
@@ -261,28 +256,19 @@ Result<void> Ext4Writer::Link(uint32_t parent, const std::string& name, uint32_t
 }
 
 Result<void> Ext4Writer::SetAttributes(uint32_t ino, const ipc::TreeEntry& entry) {
+  BANGER_TRY(WriteAttributes(ino, entry));
+  return SetXattrs(ino, entry);
+}
+
+Result<void> Ext4Writer::WriteAttributes(uint32_t ino, const ipc::TreeEntry& entry) {
   ext2_inode_large inode;
   std::memset(&inode, 0, sizeof inode);
   errcode_t rc = ext2fs_read_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), sizeof inode);
   if (rc) return Fail(rc, "reading an inode");
-  inode.i_mode = static_cast<__u16>((inode.i_mode & LINUX_S_IFMT) | (entry.mode & 07777));
-  inode.i_uid = static_cast<__u16>(entry.uid);
-  ext2fs_set_i_uid_high(inode, entry.uid >> 16);
-  inode.i_gid = static_cast<__u16>(entry.gid);
-  ext2fs_set_i_gid_high(inode, entry.gid >> 16);
-  inode.i_atime = static_cast<__u32>(entry.atime.sec);
-  inode.i_mtime = static_cast<__u32>(entry.mtime.sec);
-  inode.i_ctime = static_cast<__u32>(entry.ctime.sec);
-  if (inode.i_extra_isize >= 24) {
-    inode.i_atime_extra = ExtraTime(entry.atime);
-    inode.i_mtime_extra = ExtraTime(entry.mtime);
-    inode.i_ctime_extra = ExtraTime(entry.ctime);
-    inode.i_crtime = static_cast<__u32>(entry.mtime.sec);
-    inode.i_crtime_extra = ExtraTime(entry.mtime);
-  }
+  FillAttributes(inode, entry);
   rc = ext2fs_write_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(&inode), sizeof inode);
   if (rc) return Fail(rc, "writing an inode");
-  return SetXattrs(ino, entry);
+  return {};
 }
 
 Result<void> Ext4Writer::SetXattrs(uint32_t ino, const ipc::TreeEntry& entry) {
@@ -315,20 +301,8 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
   ext2_inode inode;
   errcode_t rc = ext2fs_read_inode(fs_, ino, &inode);
   if (rc) return Fail(rc, "reading an inode");
-  // Block runs covering the data, merged where they touch.
-  std::vector<std::pair<blk64_t, blk64_t>> runs;  // first block, count
-  for (const ipc::Extent& x : entry.extents) {
-    if (x.length == 0) continue;
-    const blk64_t first = x.file_offset / kBlockSize;
-    const blk64_t last = (x.file_offset + x.length - 1) / kBlockSize;
-    if (!runs.empty() && first <= runs.back().first + runs.back().second) {
-      runs.back().second = std::max(runs.back().second, last + 1 - runs.back().first);
-    } else {
-      runs.emplace_back(first, last + 1 - first);
-    }
-  }
-  for (const auto& [first, count] : runs) {
-    if ((rc = ext2fs_fallocate(fs_, EXT2_FALLOCATE_FORCE_INIT, ino, &inode, ~0ULL, first, count))) {
+  for (const BlockRun& run : DataRuns(entry, kBlockSize)) {
+    if ((rc = ext2fs_fallocate(fs_, EXT2_FALLOCATE_FORCE_INIT, ino, &inode, ~0ULL, run.logical, run.count))) {
       return Fail(rc, "allocating blocks for " + Where(entry));
     }
   }
@@ -337,25 +311,67 @@ Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, in
   ext2_extent_handle_t handle = nullptr;
   if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &handle))) return Fail(rc, "reading a file's extents");
   std::unique_ptr<ext2_extent_handle, void (*)(ext2_extent_handle_t)> owned(handle, ext2fs_extent_free);
-  if (!copier_) copier_ = std::make_unique<DataCopier>(spool_fd, data_fd_, direct_fd_);
   size_t next = 0;  // the first spool extent not wholly copied yet
   ext2fs_extent mapped;
   for (rc = ext2fs_extent_get(handle, EXT2_EXTENT_ROOT, &mapped); !rc;
        rc = ext2fs_extent_get(handle, EXT2_EXTENT_NEXT_LEAF, &mapped)) {
     if (!(mapped.e_flags & EXT2_EXTENT_FLAGS_LEAF)) continue;
-    const uint64_t begin = mapped.e_lblk * kBlockSize, end = (mapped.e_lblk + mapped.e_len) * kBlockSize;
-    DropCachedRange(fs_->io, mapped.e_pblk * kBlockSize, uint64_t{mapped.e_len} * kBlockSize);
-    while (next < entry.extents.size() && entry.extents[next].file_offset + entry.extents[next].length <= begin) ++next;
-    for (size_t i = next; i < entry.extents.size() && entry.extents[i].file_offset < end; ++i) {
-      const ipc::Extent& x = entry.extents[i];
-      const uint64_t from = std::max(begin, x.file_offset), to = std::min(end, x.file_offset + x.length);
-      if (from >= to) continue;
-      BANGER_TRY(copier_->Copy(x.spool_offset + (from - x.file_offset), mapped.e_pblk * kBlockSize + (from - begin),
-                               to - from));
-    }
+    BANGER_TRY(CopyInto(entry, {mapped.e_lblk, mapped.e_pblk, mapped.e_len}, spool_fd, next));
   }
   if (rc != EXT2_ET_EXTENT_NO_NEXT) return Fail(rc, "walking the extents of " + Where(entry));
   return {};
+}
+
+// Queues the copies of the spool extents of `entry` that fall in `run` of the file.
+Result<void> Ext4Writer::CopyInto(const ipc::TreeEntry& entry, const BlockRun& run, int spool_fd, size_t& next) {
+  if (!copier_) copier_ = std::make_unique<DataCopier>(spool_fd, data_fd_, direct_fd_);
+  const uint64_t begin = run.logical * kBlockSize, end = (run.logical + run.count) * kBlockSize;
+  DropCachedRange(fs_->io, run.physical * kBlockSize, run.count * kBlockSize);
+  while (next < entry.extents.size() && entry.extents[next].file_offset + entry.extents[next].length <= begin) ++next;
+  for (size_t i = next; i < entry.extents.size() && entry.extents[i].file_offset < end; ++i) {
+    const ipc::Extent& x = entry.extents[i];
+    const uint64_t from = std::max(begin, x.file_offset), to = std::min(end, x.file_offset + x.length);
+    if (from >= to) continue;
+    BANGER_TRY(copier_->Copy(x.spool_offset + (from - x.file_offset), run.physical * kBlockSize + (from - begin),
+                             to - from));
+  }
+  return {};
+}
+
+// Places the file's blocks, one contiguous range per run, and writes its whole inode at
+// once (file_inode.h). False, with nothing allocated, when the runs need more extents
+// than the inode holds or a run finds no free range of its length: libext2fs's extent
+// tree and fallocate take those files.
+Result<bool> Ext4Writer::AddWholeFile(const ipc::TreeEntry& entry, uint32_t ino, int spool_fd) {
+  std::vector<BlockRun> runs = DataRuns(entry, kBlockSize);
+  if (ExtentsFor(runs) > kInodeExtents) return false;
+  uint64_t blocks = 0;
+  blk64_t goal = ext2fs_find_inode_goal(fs_, ino, nullptr, 0);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    blk64_t placed = 0, length = 0;
+    if (ext2fs_new_range(fs_, EXT2_NEWRANGE_MIN_LENGTH, goal, runs[i].count, nullptr, &placed, &length) != 0) {
+      for (size_t j = 0; j < i; ++j) ext2fs_block_alloc_stats_range(fs_, runs[j].physical, runs[j].count, -1);
+      return false;
+    }
+    ext2fs_block_alloc_stats_range(fs_, placed, runs[i].count, +1);
+    runs[i].physical = placed;
+    goal = placed + runs[i].count;
+    blocks += runs[i].count;
+  }
+  std::vector<char> buffer(EXT2_INODE_SIZE(fs_->super), 0);
+  auto& inode = *reinterpret_cast<ext2_inode_large*>(buffer.data());
+  inode.i_extra_isize = sizeof(ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
+  inode.i_mode = LINUX_S_IFREG;
+  inode.i_links_count = 1;
+  FillAttributes(inode, entry);
+  SetInodeExtents(inode, runs);
+  errcode_t rc = ext2fs_inode_size_set(fs_, reinterpret_cast<ext2_inode*>(&inode), entry.size);
+  if (!rc) rc = ext2fs_iblk_set(fs_, reinterpret_cast<ext2_inode*>(&inode), blocks);
+  if (!rc) rc = ext2fs_write_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(buffer.data()), static_cast<int>(buffer.size()));
+  if (rc) return Fail(rc, "writing the inode of " + Where(entry));
+  size_t next = 0;
+  for (const BlockRun& run : runs) BANGER_TRY(CopyInto(entry, run, spool_fd, next));
+  return true;
 }
 
 Result<void> Ext4Writer::AddHardlink(const ipc::TreeEntry& entry, uint32_t parent) {
@@ -384,19 +400,23 @@ Result<void> Ext4Writer::AddDirectory(const ipc::TreeEntry& entry, uint32_t pare
 }
 
 Result<void> Ext4Writer::AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino, int spool_fd) {
-  ext2_inode inode;
-  std::memset(&inode, 0, sizeof inode);
-  inode.i_mode = static_cast<__u16>(LINUX_S_IFREG | (entry.mode & 07777));
-  inode.i_links_count = 1;
-  errcode_t rc = 0;
-  if ((rc = ext2fs_inode_size_set(fs_, &inode, entry.size))) return Fail(rc, "sizing a file");
-  ext2_extent_handle_t extents = nullptr;
-  if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &extents))) return Fail(rc, "starting an extent tree");
-  ext2fs_extent_free(extents);
-  if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
+  BANGER_ASSIGN_OR_RETURN(const bool whole, AddWholeFile(entry, ino, spool_fd));
+  if (!whole) {
+    ext2_inode inode;
+    std::memset(&inode, 0, sizeof inode);
+    inode.i_mode = static_cast<__u16>(LINUX_S_IFREG | (entry.mode & 07777));
+    inode.i_links_count = 1;
+    errcode_t rc = 0;
+    if ((rc = ext2fs_inode_size_set(fs_, &inode, entry.size))) return Fail(rc, "sizing a file");
+    ext2_extent_handle_t extents = nullptr;
+    if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &extents))) return Fail(rc, "starting an extent tree");
+    ext2fs_extent_free(extents);
+    if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
+    BANGER_TRY(WriteData(ino, entry, spool_fd));
+    BANGER_TRY(WriteAttributes(ino, entry));
+  }
   ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
-  BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_REG_FILE));
-  return WriteData(ino, entry, spool_fd);
+  return Link(parent, entry.name, ino, EXT2_FT_REG_FILE);
 }
 
 // Devices, fifos and sockets: an inode and a name, the device number in i_block.
@@ -450,7 +470,10 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
       }
       BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_SYMLINK));
       break;
-    case ipc::EntryKind::kRegular: BANGER_TRY(AddRegular(entry, parent, ino, spool_fd)); break;
+    case ipc::EntryKind::kRegular:  // its inode has its attributes already
+      BANGER_TRY(AddRegular(entry, parent, ino, spool_fd));
+      inodes_[entry.inode] = ino;
+      return SetXattrs(ino, entry);
     default: BANGER_TRY(AddSpecial(entry, parent, ino)); break;
   }
   inodes_[entry.inode] = ino;

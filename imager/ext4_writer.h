@@ -17,6 +17,7 @@
 #include "base/fd.h"
 #include "base/result.h"
 #include "imager/directory_blocks.h"
+#include "imager/file_inode.h"
 #include "ipc/tree_stream.h"
 
 struct struct_ext2_filsys;
@@ -57,11 +58,17 @@ class Ext4Writer {
   Ext4Writer() = default;
   Result<uint32_t> NewInode(uint32_t parent, uint16_t type_and_mode);
   Result<void> Link(uint32_t parent, const std::string& name, uint32_t ino, int file_type);
+  // Mode bits, owner and times (WriteAttributes), then xattrs.
   Result<void> SetAttributes(uint32_t ino, const ipc::TreeEntry& entry);
+  Result<void> WriteAttributes(uint32_t ino, const ipc::TreeEntry& entry);
   Result<void> SetXattrs(uint32_t ino, const ipc::TreeEntry& entry);
   Result<void> Format(const FsParameters& params);
   Result<void> MakeSkeleton();
   Result<void> WriteData(uint32_t ino, const ipc::TreeEntry& entry, int spool_fd);
+  // A regular file's blocks placed and its inode written once (file_inode.h); false
+  // when the file needs libext2fs's extent tree.
+  Result<bool> AddWholeFile(const ipc::TreeEntry& entry, uint32_t ino, int spool_fd);
+  Result<void> CopyInto(const ipc::TreeEntry& entry, const BlockRun& run, int spool_fd, size_t& next);
   // Add, by kind: another name for an inode, or a new directory, file, device or fifo.
   Result<void> AddHardlink(const ipc::TreeEntry& entry, uint32_t parent);
   Result<void> AddDirectory(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);

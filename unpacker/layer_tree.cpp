@@ -296,10 +296,13 @@ LayerTree::Times LayerTree::FitTimes(const TarEntry& entry) {
   bool noted = false;
   for (auto [field, time] : {std::pair{"mtime", &times.mtime}, {"atime", &times.atime}, {"ctime", &times.ctime}}) {
     const ipc::Timestamp fitted = ipc::ext4::ClampTime(*time);
-    const std::string where = layer_name_ + ": '" + Printable(entry.path) + "': " + field + " " + UtcTime(time->sec);
+    // Built only for a note: formatting it for every entry was a tenth of a small-file layer.
+    auto where = [&, field = field, time = time] {
+      return layer_name_ + ": '" + Printable(entry.path) + "': " + field + " " + UtcTime(time->sec);
+    };
     if (fitted != *time) {
       if (!noted) {
-        Note(clamped_times_, where + " is outside what ext4 holds (" + UtcTime(ipc::ext4::kMinTime) + " to " +
+        Note(clamped_times_, where() + " is outside what ext4 holds (" + UtcTime(ipc::ext4::kMinTime) + " to " +
                                  UtcTime(ipc::ext4::kMaxTime) + "), so it is clamped to " + UtcTime(fitted.sec) +
                                  " as the kernel clamps it");
       }
@@ -307,7 +310,7 @@ LayerTree::Times LayerTree::FitTimes(const TarEntry& entry) {
       *time = fitted;
     } else if (ipc::ext4::FsckMisreadsTime(fitted) && !noted) {
       noted = true;
-      Note(fsck_times_, where + " is kept exactly, but e2fsck reads times from 2310-04-04 to 2378-04-22 as "
+      Note(fsck_times_, where() + " is kept exactly, but e2fsck reads times from 2310-04-04 to 2378-04-22 as "
                                 "pre-1970 ones (and `e2fsck -p` would rewrite it)");
     }
   }

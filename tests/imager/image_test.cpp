@@ -135,6 +135,41 @@ TEST_F(Image, SparsePiecesInsideBlocksKeepEveryByte) {
   EXPECT_EQ(RunCommand("e2fsck -fn " + image + " >/dev/null 2>&1").exit_status, 0);
 }
 
+// A file whose data takes at most four extents is placed and written in one inode write
+// (imager/file_inode.h); a fifth run takes libext2fs's extent tree, a level deeper. Both
+// read back byte for byte.
+TEST_F(Image, FilesOfUpToFourRunsKeepTheirExtentsInTheInodeAndMoreGetATree) {
+  const auto piece = [](int seed) { return std::string(5000, static_cast<char>('a' + seed)); };
+  std::vector<std::pair<uint64_t, std::string>> four, five;
+  for (int i = 0; i < 5; ++i) {
+    if (i < 4) four.push_back({i * 65536ull, piece(i)});
+    five.push_back({i * 65536ull, piece(i)});
+  }
+  const uint64_t size = 1 << 20;
+  auto layers = Layers({Layer({LayerEntry::File("one").Content(std::string(10000, 'x')),
+                               LayerEntry::File("four").Size(size).SparseMap(four),
+                               LayerEntry::File("five").Size(size).SparseMap(five)})});
+  const std::string image = Path("runs.ext4");
+  auto built = BuildRootfs(layers, image);
+  ASSERT_TRUE(built) << built.error().message;
+  EXPECT_EQ(RunCommand("e2fsck -fn " + image + " >/dev/null 2>&1").exit_status, 0);
+  // debugfs's `ex` rows start "level/depth"; an inode-held root is depth 0.
+  auto extents = [&](const std::string& name) { return RunCommand("debugfs -R 'ex /" + name + "' " + image + " 2>/dev/null").output; };
+  EXPECT_NE(extents("one").find(" 0/ 0   1/  1"), std::string::npos) << extents("one");
+  EXPECT_NE(extents("four").find(" 0/ 0   4/  4"), std::string::npos) << extents("four");
+  EXPECT_NE(extents("five").find(" 1/ 1   5/"), std::string::npos) << extents("five");
+  const std::vector<std::pair<std::string, std::vector<std::pair<uint64_t, std::string>>>> files = {
+      {"one", {{0, std::string(10000, 'x')}}}, {"four", four}, {"five", five}};
+  for (const auto& [name, pieces] : files) {
+    std::string expected(name == "one" ? 10000 : size, '\0');
+    for (const auto& [offset, bytes] : pieces) expected.replace(offset, bytes.size(), bytes);
+    const std::string out = Path(name + ".out");
+    ASSERT_EQ(RunCommand("debugfs -R 'dump /" + name + " " + out + "' " + image + " 2>/dev/null").exit_status, 0);
+    std::ifstream in(out, std::ios::binary);
+    EXPECT_TRUE(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()) == expected) << name;
+  }
+}
+
 TEST_F(Image, SameImageGivesAByteIdenticalRootfs) {
   auto layers =
       Layers({Layer({LayerEntry::File("a/b/c", "same"), LayerEntry::Dir("d"), LayerEntry::Symlink("l", "a")})});
