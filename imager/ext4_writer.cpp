@@ -346,17 +346,19 @@ Result<bool> Ext4Writer::AddWholeFile(const ipc::TreeEntry& entry, uint32_t ino,
   std::vector<BlockRun> runs = DataRuns(entry, kBlockSize);
   if (ExtentsFor(runs) > kInodeExtents) return false;
   uint64_t blocks = 0;
+  for (const BlockRun& run : runs) blocks += run.count;
+  if (blocks > ext2fs_free_blocks_count(fs_->super)) return false;  // the fallback names it
   blk64_t goal = ext2fs_find_inode_goal(fs_, ino, nullptr, 0);
   for (size_t i = 0; i < runs.size(); ++i) {
-    blk64_t placed = 0, length = 0;
-    if (ext2fs_new_range(fs_, EXT2_NEWRANGE_MIN_LENGTH, goal, runs[i].count, nullptr, &placed, &length) != 0) {
+    auto placed = FindFreeRun(fs_, goal, runs[i].count);
+    if (!placed || !*placed) {
       for (size_t j = 0; j < i; ++j) ext2fs_block_alloc_stats_range(fs_, runs[j].physical, runs[j].count, -1);
+      if (!placed) return Error{placed.error().code, Where(entry) + ": " + placed.error().message};
       return false;
     }
-    ext2fs_block_alloc_stats_range(fs_, placed, runs[i].count, +1);
-    runs[i].physical = placed;
-    goal = placed + runs[i].count;
-    blocks += runs[i].count;
+    ext2fs_block_alloc_stats_range(fs_, **placed, runs[i].count, +1);
+    runs[i].physical = **placed;
+    goal = runs[i].physical + runs[i].count;
   }
   std::vector<char> buffer(EXT2_INODE_SIZE(fs_->super), 0);
   auto& inode = *reinterpret_cast<ext2_inode_large*>(buffer.data());

@@ -17,7 +17,7 @@
 #include "base/fd.h"
 #include "base/result.h"
 #include "imager/directory_blocks.h"
-#include "imager/file_inode.h"
+#include "imager/block_run.h"
 #include "ipc/tree_stream.h"
 
 struct struct_ext2_filsys;

@@ -6,20 +6,16 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include <ext2fs/ext2fs.h>
 
+#include "base/result.h"
+#include "imager/block_run.h"
 #include "ipc/tree_stream.h"
 
 namespace banger::imager {
-
-// A run of a file's blocks: its first logical block, where it is placed, how many.
-struct BlockRun {
-  uint64_t logical = 0;
-  uint64_t physical = 0;
-  uint64_t count = 0;
-};
 
 // Extents the inode itself holds (a depth-0 tree in i_block), and the most blocks one
 // initialized extent covers.
@@ -32,6 +28,12 @@ std::vector<BlockRun> DataRuns(const ipc::TreeEntry& entry, uint32_t block_size)
 
 // Extents `runs` take, each at most kMaxExtentBlocks long.
 size_t ExtentsFor(const std::vector<BlockRun>& runs);
+
+// The first block of a free run of `count` blocks at or after `goal`, else before it;
+// nullopt when there is none. Two bounded passes over the block bitmap
+// (ext2fs_new_range with EXT2_NEWRANGE_MIN_LENGTH never ends when no run is free and the
+// filesystem's last block is in use, as of e2fsprogs 1.47).
+Result<std::optional<uint64_t>> FindFreeRun(ext2_filsys fs, uint64_t goal, uint64_t count);
 
 // Mode bits, owner, times (crtime is the mtime) from the record; the type bits stay.
 void FillAttributes(ext2_inode_large& inode, const ipc::TreeEntry& entry);

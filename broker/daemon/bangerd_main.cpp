@@ -71,6 +71,13 @@ Result<void> Detach() {
 }
 
 int Run(const std::vector<std::string>& args) {
+  // First of all: a socket-activated unit's socket listens, and `systemctl reload` may
+  // send SIGHUP, before bangerd has read its config; from here every such signal waits
+  // for the loop.
+  if (auto blocked = BlockLoopSignals(); !blocked) {
+    std::cerr << "bangerd: error: " << TerminalSafe(blocked.error().message) << "\n";
+    return 1;
+  }
   std::string config_path = Getenv("BANGER_CONFIG");
   bool foreground = false;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -103,11 +110,6 @@ int Run(const std::vector<std::string>& args) {
   auto config = LoadConfigFrom(config_path);
   if (!config) {
     std::cerr << "bangerd: error: " << TerminalSafe(config.error().message) << "\n";
-    return 1;
-  }
-  // Before the socket listens: a SIGHUP or SIGTERM from then on waits for the loop.
-  if (auto blocked = BlockLoopSignals(); !blocked) {
-    std::cerr << "bangerd: error: " << TerminalSafe(blocked.error().message) << "\n";
     return 1;
   }
   auto inherited = InheritedListener(Getenv("LISTEN_PID"), Getenv("LISTEN_FDS"));
