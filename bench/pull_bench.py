@@ -31,6 +31,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "tests", "fixtures")
 SCALE_SECTION = "## Scale image and size curve"  # scale_bench.py writes it
+TOOLS = [("mmdebstrap", "mmdebstrap"), ("skopeo", "skopeo"), ("umoci", "umoci"), ("mkfs.ext4", "e2fsprogs"),
+         ("igzip", "isal"), ("gzip", "gzip"), ("openssl", "openssl"), ("docker-registry", "docker-registry"),
+         ("time", "time")]
 
 
 def run(cmd, **kw):
@@ -167,6 +170,10 @@ def main():
     parser.add_argument("--work", default=None)
     parser.add_argument("--baseline", help="another banger (an older build), measured in the same rounds")
     args = parser.parse_args()
+    # The tools it runs, checked before the long part: which package has each.
+    missing = ["%s (apt-get install -y %s)" % (tool, package) for tool, package in TOOLS if not shutil.which(tool)]
+    if missing:
+        raise SystemExit("bench: missing " + ", ".join(missing))
     banger = os.path.abspath(args.banger)
     baseline = os.path.abspath(args.baseline) if args.baseline else None
     work = args.work or tempfile.mkdtemp(prefix="banger-bench-")
