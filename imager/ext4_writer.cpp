@@ -472,14 +472,12 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
       }
       BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_SYMLINK));
       break;
-    case ipc::EntryKind::kRegular:  // its inode has its attributes already
-      BANGER_TRY(AddRegular(entry, parent, ino, spool_fd));
-      inodes_[entry.inode] = ino;
-      return SetXattrs(ino, entry);
+    case ipc::EntryKind::kRegular: BANGER_TRY(AddRegular(entry, parent, ino, spool_fd)); break;
     default: BANGER_TRY(AddSpecial(entry, parent, ino)); break;
   }
   inodes_[entry.inode] = ino;
-  return SetAttributes(ino, entry);
+  // AddRegular wrote a file's mode, owner and times with the rest of its inode.
+  return entry.kind == ipc::EntryKind::kRegular ? SetXattrs(ino, entry) : SetAttributes(ino, entry);
 }
 
 Result<void> Ext4Writer::Finish() {
