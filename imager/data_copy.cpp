@@ -16,11 +16,10 @@
 namespace banger::imager {
 namespace {
 
-constexpr uint64_t kWritebackEvery = 32 << 20;
 constexpr uint64_t kMaxMerged = 64 << 20;
 constexpr size_t kMaxQueued = 8192;
 constexpr uint64_t kBlock = 4096;
-constexpr uint64_t kGatherBytes = 4 << 20;   // one write of neighbouring small files
+constexpr uint64_t kGatherBytes = OrderedWriter::kBufferBytes;  // one write of neighbouring small files
 constexpr uint64_t kKernelCopyFrom = 256 << 10;  // larger copies stay in the kernel
 // The worker is woken for this many jobs at once, or when it has waited this long: a
 // wake-up per small file cost more than the copy.
@@ -33,11 +32,8 @@ constexpr uint64_t kSpoolWindow = 256 << 10;
 uint64_t BlockStart(uint64_t offset) { return offset / kBlock * kBlock; }
 uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBlock; }
 
-// A direct write waits for the disk, so only large ones go that way: a few blocks
-// between two directory blocks cost more in waiting than in finding pages.
-constexpr uint64_t kDirectFrom = 1 << 20;
-// Direct I/O wants its memory aligned too; a page is enough for every device.
-constexpr std::align_val_t kBufferAlignment{4096};
+// Runs this large go through a buffer to the direct descriptor (ordered_writer.h).
+constexpr uint64_t kDirectFrom = OrderedWriter::kDirectFrom;
 
 Result<void> PreadExactly(int fd, char* into, uint64_t length, uint64_t offset) {
   for (uint64_t done = 0; done < length;) {
@@ -52,11 +48,11 @@ Result<void> PreadExactly(int fd, char* into, uint64_t length, uint64_t offset) 
 
 }  // namespace
 
-void DataCopier::AlignedFree::operator()(char* p) const { ::operator delete[](p, kBufferAlignment); }
-
-char* DataCopier::Buffer() {
-  if (!buffer_) buffer_.reset(static_cast<char*>(::operator new[](kGatherBytes, kBufferAlignment)));
-  return buffer_.get();
+Result<char*> DataCopier::Buffer() {
+  if (buffer_ == nullptr) {
+    BANGER_ASSIGN_OR_RETURN(buffer_, writer_.TakeBuffer());
+  }
+  return buffer_;
 }
 
 DataCopier::~DataCopier() { Stop(); }
@@ -139,6 +135,7 @@ void DataCopier::Work() {
   Result<void> last = run_ ? CopyNow(*run_) : Result<void>();
   run_.reset();
   if (last) last = FlushGathered();
+  if (last) last = writer_.Finish();
   if (!last) fail(last.error());
 }
 
@@ -176,12 +173,12 @@ Result<void> DataCopier::Gather(const Job& job) {
     BANGER_TRY(FlushGathered());
   }
   if (gathered_end_ == gathered_start_) gathered_start_ = gathered_end_ = first;
+  BANGER_ASSIGN_OR_RETURN(char* buffer, Buffer());
   if (end > gathered_end_) {
-    std::memset(Buffer() + (gathered_end_ - gathered_start_), 0, end - gathered_end_);
+    std::memset(buffer + (gathered_end_ - gathered_start_), 0, end - gathered_end_);
     gathered_end_ = end;
   }
-  char* at = Buffer() + (job.image_offset - gathered_start_);
-  return ReadSpool(job.spool_offset, job.length, at);
+  return ReadSpool(job.spool_offset, job.length, buffer + (job.image_offset - gathered_start_));
 }
 
 // `length` bytes of the spool at `offset`, through the window when they fit in it.
@@ -214,24 +211,9 @@ Result<void> DataCopier::FlushGathered() {
 }
 
 Result<void> DataCopier::WriteBlocks(uint64_t length, uint64_t image_offset) {
-  const char* data = Buffer();
-  uint64_t done = 0;
-  while (done < length && direct_fd_ >= 0 && length >= kDirectFrom) {
-    ssize_t n = ::pwrite(direct_fd_, data + done, length - done, static_cast<off_t>(image_offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EINVAL) {
-      direct_fd_ = -1;  // this file system wants another alignment: the page cache, then
-      break;
-    }
-    if (n < 0) return Error::FromErrno("writing file data into the image (direct)");
-    if (n == 0) return Error{ErrorCode::kIo, "writing file data into the image (direct): nothing was written"};
-    done += static_cast<uint64_t>(n);
-  }
-  if (done == length) return {};
-  BANGER_TRY(PwriteAll(image_fd_, std::string_view(data + done, length - done), image_offset + done,
-                       "writing file data into the image"));
-  StartWriteback(length - done);
-  return {};
+  char* buffer = buffer_;
+  buffer_ = nullptr;
+  return writer_.WriteBuffer(buffer, length, image_offset);
 }
 
 // A large file's run, block-aligned in the image, through the aligned buffer in pieces;
@@ -240,7 +222,7 @@ Result<void> DataCopier::WriteBlocks(uint64_t length, uint64_t image_offset) {
 Result<void> DataCopier::CopyDirect(const Job& job) {
   for (uint64_t done = 0; done < job.length;) {
     const uint64_t piece = std::min<uint64_t>(job.length - done, kGatherBytes);
-    char* data = Buffer();
+    BANGER_ASSIGN_OR_RETURN(char* data, Buffer());
     BANGER_TRY(PreadExactly(spool_fd_, data, piece, job.spool_offset + done));
     const uint64_t whole = BlockEnd(piece);
     std::memset(data + piece, 0, whole - piece);
@@ -250,54 +232,9 @@ Result<void> DataCopier::CopyDirect(const Job& job) {
   return {};
 }
 
-void DataCopier::StartWriteback(uint64_t copied) {
-  unflushed_ += copied;
-  if (unflushed_ < kWritebackEvery) return;
-  unflushed_ = 0;
-  // Asynchronous: queues the dirty pages for the disk and returns. A failure here only
-  // means the final fsync has more to do.
-  (void)::sync_file_range(image_fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
-}
-
 Result<void> DataCopier::CopyNow(const Job& job) {
-  if (direct_fd_ >= 0 && job.image_offset % kBlock == 0 && job.length >= kDirectFrom) return CopyDirect(job);
-  uint64_t spool_offset = job.spool_offset, image_offset = job.image_offset, length = job.length;
-  StartWriteback(length);
-  while (length > 0 && kernel_copy_) {
-    loff_t in = static_cast<loff_t>(spool_offset), out = static_cast<loff_t>(image_offset);
-    ssize_t n = ::copy_file_range(spool_fd_, &in, image_fd_, &out, length, 0);
-    if (n > 0) {
-      spool_offset += static_cast<uint64_t>(n);
-      image_offset += static_cast<uint64_t>(n);
-      length -= static_cast<uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
-    if (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EPERM) {
-      kernel_copy_ = false;  // e.g. spool and image on different filesystems
-      break;
-    }
-    return Error::FromErrno("copying file data into the image");
-  }
-  return length == 0 ? Result<void>() : CopyThroughBuffer(spool_offset, image_offset, length);
-}
-
-Result<void> DataCopier::CopyThroughBuffer(uint64_t spool_offset, uint64_t image_offset, uint64_t length) {
-  char* buffer = Buffer();
-  while (length > 0) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(kGatherBytes, length));
-    ssize_t n = ::pread(spool_fd_, buffer, want, static_cast<off_t>(spool_offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Error::FromErrno("reading the spool");
-    if (n == 0) return Error{ErrorCode::kTruncated, "the spool ends before a file's data"};
-    BANGER_TRY(PwriteAll(image_fd_, std::string_view(buffer, static_cast<size_t>(n)), image_offset,
-                         "writing file data into the image"));
-    spool_offset += static_cast<uint64_t>(n);
-    image_offset += static_cast<uint64_t>(n);
-    length -= static_cast<uint64_t>(n);
-  }
-  return {};
+  if (direct_ && job.image_offset % kBlock == 0 && job.length >= kDirectFrom) return CopyDirect(job);
+  return writer_.CopyRange(job.spool_offset, job.image_offset, job.length);
 }
 
 }  // namespace banger::imager

@@ -1,13 +1,14 @@
 // File bytes from the spool into their blocks in the image, on a thread of their own so
-// that copying overlaps libext2fs's work on the next records. Large files go by
-// copy_file_range (the kernel copies, no user buffer), merged where they continue each
-// other in both files; small files in neighbouring blocks are gathered into one buffer
-// and written at once (few, large writes also keep the two threads from queueing on the
-// image file's inode lock). Writeback starts every 32 MiB, so the final fsync waits for
-// little. Given a direct-I/O descriptor of the image, whole aligned blocks, 1 MiB or more
-// at once (gathered small files, and large files), go to the disk from one aligned buffer
-// instead (docs/imager.md): the image's data then never fills the page cache, which the
-// kernel would otherwise have to find pages for, copy into, and write back.
+// that copying overlaps libext2fs's work on the next records, and the writes on another
+// (ordered_writer.h) so that reading the next bytes overlaps the disk taking the last.
+// Large files go by copy_file_range (the kernel copies, no user buffer), merged where
+// they continue each other in both files; small files in neighbouring blocks are
+// gathered into one buffer and written at once (few, large writes also keep the threads
+// from queueing on the image file's inode lock). Given a direct-I/O descriptor of the
+// image, whole aligned blocks, 1 MiB or more at once (gathered small files, and large
+// files), go to the disk from a page-aligned buffer instead (docs/imager.md): the
+// image's data then never fills the page cache, which the kernel would otherwise have to
+// find pages for, copy into, and write back.
 #pragma once
 
 #include <condition_variable>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "imager/ordered_writer.h"
 
 namespace banger::imager {
 
@@ -27,7 +29,7 @@ class DataCopier {
  public:
   // `direct_fd`: the image opened O_DIRECT, or -1 to write through the page cache only.
   DataCopier(int spool_fd, int image_fd, int direct_fd = -1)
-      : spool_fd_(spool_fd), image_fd_(image_fd), direct_fd_(direct_fd) {}
+      : spool_fd_(spool_fd), direct_(direct_fd >= 0), writer_(spool_fd, image_fd, direct_fd) {}
   ~DataCopier();
   DataCopier(const DataCopier&) = delete;
   DataCopier& operator=(const DataCopier&) = delete;
@@ -48,22 +50,17 @@ class DataCopier {
   Result<void> Gather(const Job& job);
   Result<void> ReadSpool(uint64_t offset, uint64_t length, char* into);
   Result<void> FlushGathered();
-  Result<void> CopyThroughBuffer(uint64_t spool_offset, uint64_t image_offset, uint64_t length);
   Result<void> CopyDirect(const Job& job);
-  // Whole blocks at a block offset from the aligned buffer: direct when it can be.
+  // Hands the buffer's first `length` bytes (whole blocks) to the writer for
+  // `image_offset`; the next Buffer() is another.
   Result<void> WriteBlocks(uint64_t length, uint64_t image_offset);
-  char* Buffer();
-  void StartWriteback(uint64_t copied);
+  // The buffer being filled: gathered blocks, or a piece of a large file.
+  Result<char*> Buffer();
 
-  struct AlignedFree {
-    void operator()(char* p) const;
-  };
-
-  int spool_fd_, image_fd_;
-  int direct_fd_;            // -1 once a direct write is refused (EINVAL): buffered from then on
-  bool kernel_copy_ = true;  // off once the kernel says the two files cannot copy directly
-  uint64_t unflushed_ = 0;   // bytes copied since writeback last started
-  std::unique_ptr<char, AlignedFree> buffer_;  // gathered blocks, or a bounce buffer; 4 MiB, aligned
+  int spool_fd_;
+  bool direct_;  // large runs go through a buffer to the direct descriptor, not the kernel's copy
+  OrderedWriter writer_;
+  char* buffer_ = nullptr;  // OrderedWriter::kBufferBytes, page-aligned, the writer's
   uint64_t gathered_start_ = 0;  // image range the buffer holds, whole blocks
   uint64_t gathered_end_ = 0;
   std::optional<Job> run_;       // a large copy, grown while the next continues it in both files

@@ -1,5 +1,6 @@
 #include "security/helper_session.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -30,6 +31,11 @@ Result<HelperSession> HelperSession::Begin(std::string name, std::optional<Proce
 }
 
 Result<void> HelperSession::LockDown() {
+  // One malloc arena for every thread. glibc gives a new thread a heap of its own and,
+  // the first time such a heap shrinks, opens /proc/sys/vm/overcommit_memory: after
+  // lockdown that open is a sandbox violation, so a helper whose worker thread freed
+  // the top of its heap was killed (the imager's writer thread was).
+  ::mallopt(M_ARENA_MAX, 1);
   BANGER_TRY(security::LockDown(spec_));
   return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kLocked, {{"pid", ::getpid()}}));
 }

@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "security/helper_session.h"
 #include "security/spawn.h"
@@ -81,6 +83,20 @@ int Perform(const std::string& action) {
     std::thread worker([&value] { value = 7; });
     worker.join();
     return value == 7 ? 0 : EIO;
+  }
+  // A worker thread that grows its heap and frees it all again: glibc trims the heap,
+  // which must not need anything the sandbox forbids (helper_session.cpp).
+  if (action == "thread-heap") {
+    bool freed = false;
+    std::thread worker([&freed] {
+      std::vector<std::unique_ptr<char[]>> chunks;
+      for (int i = 0; i < 20000; ++i) chunks.emplace_back(new char[1024]);
+      for (auto& chunk : chunks) chunk[0] = 1;
+      while (!chunks.empty()) chunks.pop_back();
+      freed = true;
+    });
+    worker.join();
+    return freed ? 0 : EIO;
   }
   if (action == "abort") std::abort();
   // PID 1 of a namespace of its own, whose parent (the broker) is outside it.

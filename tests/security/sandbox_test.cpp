@@ -251,6 +251,18 @@ TEST(Sandbox, ThreadsWorkInsideTheJail) {
   EXPECT_EQ(*result, 0);
 }
 
+// Each helper kind with worker threads: a thread that frees the top of its heap once
+// had glibc open /proc/sys/vm/overcommit_memory, and the sandbox killed the helper.
+TEST(Sandbox, AWorkerThreadMayFreeItsHeapInsideTheJail) {
+  for (ProcessKind kind : {ProcessKind::kUnpacker, ProcessKind::kImager, ProcessKind::kFetcher}) {
+    auto probe = StartProbe(Probe(kind, "thread-heap"));
+    ASSERT_TRUE(probe) << ProcessKindName(kind) << ": " << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_TRUE(result) << ProcessKindName(kind) << ": " << result.error().message;
+    EXPECT_EQ(*result, 0) << ProcessKindName(kind);
+  }
+}
+
 TEST(Sandbox, AbortIsACrashNotAViolation) {
   auto probe = StartProbe(Probe(ProcessKind::kImager, "abort"));
   ASSERT_TRUE(probe) << probe.error().message;
