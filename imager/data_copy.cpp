@@ -233,7 +233,9 @@ Result<void> DataCopier::CopyDirect(const Job& job) {
 }
 
 Result<void> DataCopier::CopyNow(const Job& job) {
-  if (direct_ && job.image_offset % kBlock == 0 && job.length >= kDirectFrom) return CopyDirect(job);
+  if (direct_ && !writer_.direct_refused() && job.image_offset % kBlock == 0 && job.length >= kDirectFrom) {
+    return CopyDirect(job);
+  }
   return writer_.CopyRange(job.spool_offset, job.image_offset, job.length);
 }
 

@@ -16,6 +16,9 @@ namespace {
 
 // Three: one being filled, one being written, one waiting its turn.
 constexpr size_t kBuffers = 3;
+// Kernel copies waiting at once: a tree of a million sparse pieces must not become a
+// million queued writes in memory; the copier waits instead.
+constexpr size_t kMaxWritesQueued = 4096;
 constexpr uint64_t kWritebackEvery = 32 << 20;
 // Direct I/O wants its memory aligned too; a page is enough for every device.
 constexpr std::align_val_t kAlignment{4096};
@@ -41,6 +44,7 @@ OrderedWriter::~OrderedWriter() {
 
 Result<char*> OrderedWriter::TakeBuffer() {
   std::unique_lock lock(mutex_);
+  if (error_) return *error_;
   if (idle_.empty() && buffers_.size() < kBuffers) {
     buffers_.emplace_back(NewBuffer());
     return buffers_.back().get();
@@ -69,7 +73,9 @@ Result<void> OrderedWriter::Submit(const Op& op) {
     }
   }
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    if (finishing_) return Error{ErrorCode::kUnexpected, "a write asked of the image writer after it finished"};
+    changed_.wait(lock, [&] { return queue_.size() < kMaxWritesQueued || error_; });
     if (error_) {
       if (op.buffer != nullptr) idle_.push_back(op.buffer);
       return *error_;
@@ -127,6 +133,7 @@ Result<void> OrderedWriter::WriteBlocks(const char* data, uint64_t length, uint6
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EINVAL) {
       direct_fd_ = -1;  // this file system wants another alignment: the page cache, then
+      direct_refused_.store(true, std::memory_order_relaxed);
       break;
     }
     if (n < 0) return Error::FromErrno("writing file data into the image (direct)");

@@ -7,6 +7,7 @@
 // earlier buffer wrote with zeros after its end, and the later write must win.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -42,8 +43,12 @@ class OrderedWriter {
   // Copies spool bytes [spool_offset, +length) to `image_offset` after every earlier
   // write: copy_file_range, else through a buffer.
   Result<void> CopyRange(uint64_t spool_offset, uint64_t image_offset, uint64_t length);
-  // Waits until everything asked is written; the first failure, if any.
+  // Waits until everything asked is written; the first failure, if any. Nothing may be
+  // asked after it.
   Result<void> Finish();
+  // Whether the file system refused a direct write (EINVAL): buffers then go through
+  // the page cache, and large runs are better left to the kernel's copy.
+  bool direct_refused() const { return direct_refused_.load(std::memory_order_relaxed); }
 
  private:
   struct Op {
@@ -64,6 +69,7 @@ class OrderedWriter {
   // The worker's own state.
   int spool_fd_, image_fd_;
   int direct_fd_;            // -1 once a direct write is refused (EINVAL): buffered from then on
+  std::atomic<bool> direct_refused_{false};
   bool kernel_copy_ = true;  // off once the kernel says the two files cannot copy directly
   uint64_t unflushed_ = 0;   // bytes written through the page cache since writeback last started
 

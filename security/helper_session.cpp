@@ -16,6 +16,12 @@
 namespace banger::security {
 
 Result<HelperSession> HelperSession::Begin(std::string name, std::optional<ProcessKind> expected) {
+  // One malloc arena for every thread, set before any library can start one. glibc gives
+  // a new thread a heap of its own and, the first time such a heap shrinks, opens
+  // /proc/sys/vm/overcommit_memory: after lockdown that open is a sandbox violation, so a
+  // helper whose worker thread freed the top of its heap was killed (the imager's writer
+  // thread was). An arena made before this would stay in use, hence the first statement.
+  ::mallopt(M_ARENA_MAX, 1);
   HelperSession session;
   session.name_ = std::move(name);
   session.channel_ = ipc::Channel(UniqueFd(kChannelFd), "broker");
@@ -31,11 +37,6 @@ Result<HelperSession> HelperSession::Begin(std::string name, std::optional<Proce
 }
 
 Result<void> HelperSession::LockDown() {
-  // One malloc arena for every thread. glibc gives a new thread a heap of its own and,
-  // the first time such a heap shrinks, opens /proc/sys/vm/overcommit_memory: after
-  // lockdown that open is a sandbox violation, so a helper whose worker thread freed
-  // the top of its heap was killed (the imager's writer thread was).
-  ::mallopt(M_ARENA_MAX, 1);
   BANGER_TRY(security::LockDown(spec_));
   return channel_.Send(ipc::Message::WithJson(ipc::MessageType::kLocked, {{"pid", ::getpid()}}));
 }

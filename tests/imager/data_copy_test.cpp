@@ -152,23 +152,37 @@ TEST_F(DataCopy, APieceStartingInsideADirectlyWrittenBlockIsKept) {
   EXPECT_TRUE(Same(ImageBytes(image_at + first.size() + gap, second.size()), second));
 }
 
-// The writes happen on the writer's thread: a write that fails there comes back from
-// Finish, named, and nothing waits forever for a buffer it held.
+// The writes happen on the writer's thread: one that fails there comes back from
+// Finish, named, whether the copier was handing it buffers (large runs to the direct
+// descriptor, gathered small files) or kernel copies, and nothing waits forever for a
+// buffer the writer held.
 TEST_F(DataCopy, AWriteThatFailsOnTheWriterThreadIsReported) {
-  std::vector<Piece> pieces;
-  for (int i = 0; i < 40; ++i) {  // more buffers' worth than the writer has
-    const std::string bytes = Pattern(2 << 20, i);
-    pieces.push_back({Spool(bytes), static_cast<uint64_t>(i) * (2 << 20), bytes.size()});
+  struct Case {
+    const char* what;
+    uint64_t piece, count, stride;
+    bool direct;
+  };
+  const Case cases[] = {{"large runs, direct", 2 << 20, 20, 2 << 20, true},
+                        {"small files, gathered", 8 << 10, 2000, 8 << 10, true},
+                        {"large runs, kernel copies", 2 << 20, 20, 2 << 20, false}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    Empty();
+    std::vector<Piece> pieces;
+    for (uint64_t i = 0; i < c.count; ++i) {
+      const std::string bytes = Pattern(c.piece, i);
+      pieces.push_back({Spool(bytes), i * c.stride, bytes.size()});
+    }
+    UniqueFd read_only(::open((dir_.path() + "/image").c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_TRUE(read_only);
+    DataCopier copier(spool_.get(), read_only.get(), c.direct ? read_only.get() : -1);
+    for (const Piece& p : pieces) {
+      if (!copier.Copy(p.spool_offset, p.image_offset, p.length).ok()) break;  // an early failure comes back here
+    }
+    auto done = copier.Finish();
+    ASSERT_FALSE(done.ok());
+    EXPECT_NE(done.error().message.find("into the image"), std::string::npos) << done.error().message;
   }
-  UniqueFd read_only(::open((dir_.path() + "/image").c_str(), O_RDONLY | O_CLOEXEC));
-  ASSERT_TRUE(read_only);
-  DataCopier copier(spool_.get(), read_only.get(), -1);
-  bool refused = false;
-  for (const Piece& p : pieces) refused |= !copier.Copy(p.spool_offset, p.image_offset, p.length).ok();
-  auto done = copier.Finish();
-  ASSERT_FALSE(done.ok());
-  EXPECT_NE(done.error().message.find("into the image"), std::string::npos) << done.error().message;
-  (void)refused;  // an early failure may already come back from Copy
 }
 
 }  // namespace
