@@ -145,6 +145,13 @@ Result<UniqueFd> ReopenReadOnly(int fd) {
   return reopened;
 }
 
+Result<UniqueFd> ReopenWriteOnly(int fd) {
+  int err = 0;
+  UniqueFd reopened = OpenAgain(fd, O_WRONLY, err);
+  if (!reopened) return ReopenFailed(fd, "write-only", err);
+  return reopened;
+}
+
 Result<std::optional<UniqueFd>> ReopenForDirectWrites(int fd) {
   int err = 0;
   UniqueFd reopened = OpenAgain(fd, O_WRONLY | O_DIRECT, err);

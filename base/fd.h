@@ -79,6 +79,10 @@ Result<UniqueFd> DupCloexec(int fd, int lowest = 0);
 // offset. Works for unnamed (O_TMPFILE) and unlinked files too.
 Result<UniqueFd> ReopenReadOnly(int fd);
 
+// A new, write-only open file description of the file behind `fd`: flags its holder
+// sets on it (O_APPEND, say) stay its own.
+Result<UniqueFd> ReopenWriteOnly(int fd);
+
 // A new, write-only open file description of the file behind `fd` whose writes bypass
 // the page cache (O_DIRECT): aligned writes go straight to the disk and leave no page
 // cache behind. Nothing (nullopt) where the file system has no direct I/O (EINVAL).

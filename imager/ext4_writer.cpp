@@ -1,11 +1,13 @@
 #include "imager/ext4_writer.h"
 
 #include "imager/block_cache_io.h"
-#include "imager/data_copy.h"
 #include "imager/file_inode.h"
+#include "imager/region_map.h"
 #include "base/text.h"
 
 #include <ext2fs/ext2fs.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +91,14 @@ ext2_super_block SuperblockFor(const FsParameters& params) {
   ext2fs_set_feature_64bit(&param);
   ext2fs_set_feature_flex_bg(&param);
   ext2fs_set_feature_sparse_super(&param);
+  // Backup superblocks would land in the data region (groups 1, 3, 5, 7, 9, 25, ...):
+  // one backup, in the last group when it starts past the region, else none.
+  ext2fs_set_feature_sparse_super2(&param);
+  const uint64_t blocks = params.size_bytes / kBlockSize, groups = (blocks + 32767) / 32768;
+  const uint64_t region_end_block = (params.region_start + params.region_bytes + kBlockSize - 1) / kBlockSize;
+  // ext2fs_initialize drops a last group too short to hold its own metadata and moves the
+  // backup to the group before: that one must start past the region too.
+  if (groups > 2 && (groups - 2) * 32768 >= region_end_block) param.s_backup_bgs[0] = static_cast<__u32>(groups - 1);
   ext2fs_set_feature_large_file(&param);
   ext2fs_set_feature_huge_file(&param);
   ext2fs_set_feature_dir_nlink(&param);
@@ -99,11 +109,9 @@ ext2_super_block SuperblockFor(const FsParameters& params) {
 
 }  // namespace
 
-Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int data_fd, const FsParameters& params,
-                                                       int direct_fd) {
+Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int data_fd, const FsParameters& params) {
   std::unique_ptr<Ext4Writer> writer(new Ext4Writer());
   writer->data_fd_ = data_fd;
-  writer->direct_fd_ = direct_fd;
   writer->layer_names_ = params.layer_names;
   if (params.size_bytes < (16u << 20) || params.size_bytes % kBlockSize != 0) {
     return Error{ErrorCode::kInvalidArgument, "filesystem size must be a multiple of 4 KiB and at least 16 MiB"};
@@ -120,6 +128,9 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int da
   errcode_t rc = ext2fs_initialize(device.c_str(), EXT2_FLAG_64BITS, &param, BlockCacheIoManager(), &fs);
   if (rc) return writer->Fail(rc, "creating the filesystem");
   writer->fs_ = fs;
+  writer->region_start_ = params.region_start;
+  writer->region_end_ = params.region_start + (params.region_bytes + kBlockSize - 1) / kBlockSize * kBlockSize;
+  BANGER_TRY(writer->ReserveRegion());
   BANGER_TRY(writer->Format(params));
   BANGER_TRY(writer->MakeSkeleton());
   writer->inodes_[ipc::kRootInode] = EXT2_ROOT_INO;
@@ -293,73 +304,30 @@ Result<void> Ext4Writer::SetXattrs(uint32_t ino, const ipc::TreeEntry& entry) {
   return {};
 }
 
-// Blocks for each run of data are allocated with ext2fs_fallocate (holes stay holes),
-// then the bytes go from the spool straight to those blocks in large copies: no
-// per-block trip through libext2fs's file layer.
-Result<void> Ext4Writer::WriteData(uint32_t ino, const ipc::TreeEntry& entry, int spool_fd) {
-  if (entry.extents.empty()) return {};
-  ext2_inode inode;
-  errcode_t rc = ext2fs_read_inode(fs_, ino, &inode);
-  if (rc) return Fail(rc, "reading an inode");
-  for (const BlockRun& run : DataRuns(entry, kBlockSize)) {
-    if ((rc = ext2fs_fallocate(fs_, EXT2_FALLOCATE_FORCE_INIT, ino, &inode, ~0ULL, run.logical, run.count))) {
-      return Fail(rc, "allocating blocks for " + Where(entry));
-    }
+// The region's blocks are in use before any table is placed, so group tables, the
+// journal and every block libext2fs allocates go around it.
+Result<void> Ext4Writer::ReserveRegion() {
+  const uint64_t first = region_start_ / kBlockSize, end = region_end_ / kBlockSize;
+  const uint64_t overhead = 1 + fs_->desc_blocks + fs_->super->s_reserved_gdt_blocks;
+  if (region_start_ % kBlockSize != 0 || first < overhead || end > ext2fs_blocks_count(fs_->super)) {
+    return Error{ErrorCode::kInvalidArgument, "the data region [" + std::to_string(region_start_) + ", " +
+                                                  std::to_string(region_end_) + ") does not fit the filesystem"};
   }
-  if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
-  // Walk the file's extents and copy what each covers.
-  ext2_extent_handle_t handle = nullptr;
-  if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &handle))) return Fail(rc, "reading a file's extents");
-  std::unique_ptr<ext2_extent_handle, void (*)(ext2_extent_handle_t)> owned(handle, ext2fs_extent_free);
-  size_t next = 0;  // the first spool extent not wholly copied yet
-  ext2fs_extent mapped;
-  for (rc = ext2fs_extent_get(handle, EXT2_EXTENT_ROOT, &mapped); !rc;
-       rc = ext2fs_extent_get(handle, EXT2_EXTENT_NEXT_LEAF, &mapped)) {
-    if (!(mapped.e_flags & EXT2_EXTENT_FLAGS_LEAF)) continue;
-    BANGER_TRY(CopyInto(entry, {mapped.e_lblk, mapped.e_pblk, mapped.e_len}, spool_fd, next));
+  // Nothing libext2fs placed (a backup superblock and its descriptors) may lie in it.
+  blk64_t taken = 0;
+  if (end > first && ext2fs_find_first_set_block_bitmap2(fs_->block_map, first, end - 1, &taken) != ENOENT) {
+    return Error{ErrorCode::kInvalidArgument, "the data region [" + std::to_string(region_start_) + ", " +
+                                                  std::to_string(region_end_) + ") overlaps the filesystem's own blocks"};
   }
-  if (rc != EXT2_ET_EXTENT_NO_NEXT) return Fail(rc, "walking the extents of " + Where(entry));
+  claims_ = std::make_unique<ClaimMap>(first, end - first);
+  if (end > first) ext2fs_block_alloc_stats_range(fs_, first, end - first, +1);
   return {};
 }
 
-// Queues the copies of the spool extents of `entry` that fall in `run` of the file.
-Result<void> Ext4Writer::CopyInto(const ipc::TreeEntry& entry, const BlockRun& run, int spool_fd, size_t& next) {
-  if (!copier_) copier_ = std::make_unique<DataCopier>(spool_fd, data_fd_, direct_fd_);
-  const uint64_t begin = run.logical * kBlockSize, end = (run.logical + run.count) * kBlockSize;
-  DropCachedRange(fs_->io, run.physical * kBlockSize, run.count * kBlockSize);
-  while (next < entry.extents.size() && entry.extents[next].file_offset + entry.extents[next].length <= begin) ++next;
-  for (size_t i = next; i < entry.extents.size() && entry.extents[i].file_offset < end; ++i) {
-    const ipc::Extent& x = entry.extents[i];
-    const uint64_t from = std::max(begin, x.file_offset), to = std::min(end, x.file_offset + x.length);
-    if (from >= to) continue;
-    BANGER_TRY(copier_->Copy(x.spool_offset + (from - x.file_offset), run.physical * kBlockSize + (from - begin),
-                             to - from));
-  }
-  return {};
-}
-
-// Places the file's blocks, one contiguous range per run, and writes its whole inode at
-// once (file_inode.h). False, with nothing allocated, when the runs need more extents
-// than the inode holds or a run finds no free range of its length: libext2fs's extent
-// tree and fallocate take those files.
-Result<bool> Ext4Writer::AddWholeFile(const ipc::TreeEntry& entry, uint32_t ino, int spool_fd) {
-  std::vector<BlockRun> runs = DataRuns(entry, kBlockSize);
-  if (ExtentsFor(runs) > kInodeExtents) return false;
+Result<void> Ext4Writer::WritePlacedInode(const ipc::TreeEntry& entry, uint32_t ino, const std::vector<BlockRun>& runs) {
+  if (ExtentsFor(runs) > kInodeExtents) return WriteExtentTree(entry, ino, runs);
   uint64_t blocks = 0;
   for (const BlockRun& run : runs) blocks += run.count;
-  if (blocks > ext2fs_free_blocks_count(fs_->super)) return false;  // the fallback names it
-  blk64_t goal = ext2fs_find_inode_goal(fs_, ino, nullptr, 0);
-  for (size_t i = 0; i < runs.size(); ++i) {
-    auto placed = FindFreeRun(fs_, goal, runs[i].count);
-    if (!placed || !*placed) {
-      for (size_t j = 0; j < i; ++j) ext2fs_block_alloc_stats_range(fs_, runs[j].physical, runs[j].count, -1);
-      if (!placed) return Error{placed.error().code, Where(entry) + ": " + placed.error().message};
-      return false;
-    }
-    ext2fs_block_alloc_stats_range(fs_, **placed, runs[i].count, +1);
-    runs[i].physical = **placed;
-    goal = runs[i].physical + runs[i].count;
-  }
   std::vector<char> buffer(EXT2_INODE_SIZE(fs_->super), 0);
   auto& inode = *reinterpret_cast<ext2_inode_large*>(buffer.data());
   inode.i_extra_isize = sizeof(ext2_inode_large) - EXT2_GOOD_OLD_INODE_SIZE;
@@ -371,9 +339,77 @@ Result<bool> Ext4Writer::AddWholeFile(const ipc::TreeEntry& entry, uint32_t ino,
   if (!rc) rc = ext2fs_iblk_set(fs_, reinterpret_cast<ext2_inode*>(&inode), blocks);
   if (!rc) rc = ext2fs_write_inode_full(fs_, ino, reinterpret_cast<ext2_inode*>(buffer.data()), static_cast<int>(buffer.size()));
   if (rc) return Fail(rc, "writing the inode of " + Where(entry));
-  size_t next = 0;
-  for (const BlockRun& run : runs) BANGER_TRY(CopyInto(entry, run, spool_fd, next));
-  return true;
+  return {};
+}
+
+// More extents than the inode holds: inserted one after another through libext2fs's
+// extent handle, which moves them into a leaf block (or more) as the root fills.
+Result<void> Ext4Writer::WriteExtentTree(const ipc::TreeEntry& entry, uint32_t ino, const std::vector<BlockRun>& runs) {
+  ext2_inode inode;
+  std::memset(&inode, 0, sizeof inode);
+  inode.i_mode = static_cast<__u16>(LINUX_S_IFREG | (entry.mode & 07777));
+  inode.i_links_count = 1;
+  errcode_t rc = ext2fs_inode_size_set(fs_, &inode, entry.size);
+  if (!rc) rc = ext2fs_write_new_inode(fs_, ino, &inode);
+  if (rc) return Fail(rc, "writing the inode of " + Where(entry));
+  ext2_extent_handle_t handle = nullptr;
+  if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &handle))) return Fail(rc, "starting the extents of " + Where(entry));
+  std::unique_ptr<ext2_extent_handle, void (*)(ext2_extent_handle_t)> owned(handle, ext2fs_extent_free);
+  uint64_t blocks = 0;
+  bool first = true;
+  for (const BlockRun& run : runs) {
+    for (uint64_t done = 0; done < run.count; done += kMaxExtentBlocks) {
+      ext2fs_extent extent{};
+      extent.e_pblk = run.physical + done;
+      extent.e_lblk = static_cast<blk_t>(run.logical + done);
+      extent.e_len = static_cast<__u32>(std::min(kMaxExtentBlocks, run.count - done));
+      if ((rc = ext2fs_extent_insert(handle, first ? 0 : EXT2_EXTENT_INSERT_AFTER, &extent))) {
+        return Fail(rc, "adding an extent of " + Where(entry));
+      }
+      first = false;
+    }
+    blocks += run.count;
+  }
+  owned.reset();
+  // The handle wrote the inode as the tree grew, its leaf blocks counted in i_blocks.
+  if ((rc = ext2fs_read_inode(fs_, ino, &inode)) || (rc = ext2fs_iblk_add_blocks(fs_, &inode, blocks)) ||
+      (rc = ext2fs_write_inode(fs_, ino, &inode))) {
+    return Fail(rc, "writing the inode of " + Where(entry));
+  }
+  return WriteAttributes(ino, entry);
+}
+
+Result<void> Ext4Writer::AddInPlace(const ipc::TreeEntry& entry, uint32_t ino) {
+  auto runs = RegionRuns(entry, region_start_, region_end_, kBlockSize);
+  if (!runs) return Error{ErrorCode::kMalformed, Where(entry) + ": " + runs.error().message};
+  for (const BlockRun& run : *runs) {
+    if (!claims_->Claim(run.physical, run.count)) {
+      return Error{ErrorCode::kMalformed, Where(entry) + ": its data is said to lie in block " +
+                                              std::to_string(run.physical) + ", which another file holds"};
+    }
+  }
+  return WritePlacedInode(entry, ino, *runs);
+}
+
+Result<void> Ext4Writer::FreeAndPunch() {
+  for (const BlockRun& run : claims_->Unclaimed()) ext2fs_block_alloc_stats_range(fs_, run.physical, run.count, -1);
+  const blk64_t last = ext2fs_blocks_count(fs_->super) - 1;
+  for (blk64_t start = fs_->super->s_first_data_block; start <= last;) {
+    blk64_t free = 0, used = 0;
+    errcode_t rc = ext2fs_find_first_zero_block_bitmap2(fs_->block_map, start, last, &free);
+    if (rc == ENOENT) break;
+    if (rc) return Fail(rc, "looking for free blocks");
+    rc = ext2fs_find_first_set_block_bitmap2(fs_->block_map, free, last, &used);
+    if (rc == ENOENT) used = last + 1;
+    else if (rc) return Fail(rc, "looking for used blocks");
+    DropCachedRange(fs_->io, free * kBlockSize, (used - free) * kBlockSize);
+    if (::fallocate(data_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(free * kBlockSize),
+                    static_cast<off_t>((used - free) * kBlockSize)) != 0) {
+      return Error::FromErrno("punching the image's free blocks (fallocate)");
+    }
+    start = used + 1;
+  }
+  return {};
 }
 
 Result<void> Ext4Writer::AddHardlink(const ipc::TreeEntry& entry, uint32_t parent) {
@@ -401,22 +437,8 @@ Result<void> Ext4Writer::AddDirectory(const ipc::TreeEntry& entry, uint32_t pare
   return {};
 }
 
-Result<void> Ext4Writer::AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino, int spool_fd) {
-  BANGER_ASSIGN_OR_RETURN(const bool whole, AddWholeFile(entry, ino, spool_fd));
-  if (!whole) {
-    ext2_inode inode;
-    std::memset(&inode, 0, sizeof inode);
-    inode.i_mode = static_cast<__u16>(LINUX_S_IFREG | (entry.mode & 07777));
-    inode.i_links_count = 1;
-    errcode_t rc = 0;
-    if ((rc = ext2fs_inode_size_set(fs_, &inode, entry.size))) return Fail(rc, "sizing a file");
-    ext2_extent_handle_t extents = nullptr;
-    if ((rc = ext2fs_extent_open2(fs_, ino, &inode, &extents))) return Fail(rc, "starting an extent tree");
-    ext2fs_extent_free(extents);
-    if ((rc = ext2fs_write_new_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
-    BANGER_TRY(WriteData(ino, entry, spool_fd));
-    BANGER_TRY(WriteAttributes(ino, entry));
-  }
+Result<void> Ext4Writer::AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino) {
+  BANGER_TRY(AddInPlace(entry, ino));
   ext2fs_inode_alloc_stats2(fs_, ino, +1, 0);
   return Link(parent, entry.name, ino, EXT2_FT_REG_FILE);
 }
@@ -440,7 +462,7 @@ Result<void> Ext4Writer::AddSpecial(const ipc::TreeEntry& entry, uint32_t parent
   return Link(parent, entry.name, ino, FileTypeOfMode(TypeBits(entry.kind)));
 }
 
-Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
+Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry) {
   if (entry.inode == ipc::kRootInode) return SetAttributes(EXT2_ROOT_INO, entry);
   auto parent_it = inodes_.find(entry.parent);
   if (parent_it == inodes_.end()) {
@@ -472,7 +494,7 @@ Result<void> Ext4Writer::Add(const ipc::TreeEntry& entry, int spool_fd) {
       }
       BANGER_TRY(Link(parent, entry.name, ino, EXT2_FT_SYMLINK));
       break;
-    case ipc::EntryKind::kRegular: BANGER_TRY(AddRegular(entry, parent, ino, spool_fd)); break;
+    case ipc::EntryKind::kRegular: BANGER_TRY(AddRegular(entry, parent, ino)); break;
     default: BANGER_TRY(AddSpecial(entry, parent, ino)); break;
   }
   inodes_[entry.inode] = ino;
@@ -497,7 +519,7 @@ Result<void> Ext4Writer::Finish() {
     inode.i_links_count = static_cast<__u16>(1 + extra);
     if ((rc = ext2fs_write_inode(fs_, ino, &inode))) return Fail(rc, "writing an inode");
   }
-  if (copier_) BANGER_TRY(copier_->Finish());
+  BANGER_TRY(FreeAndPunch());
   blocks_used_ = ext2fs_blocks_count(fs_->super) - ext2fs_free_blocks_count(fs_->super);
   fs_->super->s_wtime = fs_->super->s_mkfs_time;
   closed_ = true;

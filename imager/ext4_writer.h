@@ -18,6 +18,7 @@
 #include "base/result.h"
 #include "imager/directory_blocks.h"
 #include "imager/block_run.h"
+#include "ipc/filesystem_plan.h"
 #include "ipc/tree_stream.h"
 
 struct struct_ext2_filsys;
@@ -34,21 +35,23 @@ struct FsParameters {
   std::array<uint8_t, 16> hash_seed{};
   uint32_t timestamp = 0;                // what "now" is for everything banger creates
   std::string label = "rootfs";
+  // The data region (ipc/filesystem_plan.h): [region_start, region_start + region_bytes)
+  // holds the files' blocks, already in the image at the offsets the tree gives.
+  uint64_t region_start = ipc::kDataRegionStart;
+  uint64_t region_bytes = 0;
 };
 
-class DataCopier;
+class ClaimMap;
 
 class Ext4Writer {
  public:
-  // libext2fs takes `image_fd` (and closes it); file data is written through `data_fd`,
-  // the same file, which stays the caller's, and whole blocks of it through `direct_fd`
-  // (the same file opened O_DIRECT, also the caller's) when there is one.
-  static Result<std::unique_ptr<Ext4Writer>> Create(UniqueFd image_fd, int data_fd, const FsParameters& params,
-                                                    int direct_fd = -1);
+  // libext2fs takes `image_fd` (and closes it); free blocks are punched through
+  // `data_fd`, the same file, which stays the caller's.
+  static Result<std::unique_ptr<Ext4Writer>> Create(UniqueFd image_fd, int data_fd, const FsParameters& params);
   ~Ext4Writer();
 
-  // Records must come in stream order (parents first). File bytes come from `spool_fd`.
-  Result<void> Add(const ipc::TreeEntry& entry, int spool_fd);
+  // Records must come in stream order (parents first).
+  Result<void> Add(const ipc::TreeEntry& entry);
   // Directory link counts, then superblocks, bitmaps and descriptors are written.
   Result<void> Finish();
 
@@ -64,15 +67,20 @@ class Ext4Writer {
   Result<void> SetXattrs(uint32_t ino, const ipc::TreeEntry& entry);
   Result<void> Format(const FsParameters& params);
   Result<void> MakeSkeleton();
-  Result<void> WriteData(uint32_t ino, const ipc::TreeEntry& entry, int spool_fd);
-  // A regular file's blocks placed and its inode written once (file_inode.h); false
-  // when the file needs libext2fs's extent tree.
-  Result<bool> AddWholeFile(const ipc::TreeEntry& entry, uint32_t ino, int spool_fd);
-  Result<void> CopyInto(const ipc::TreeEntry& entry, const BlockRun& run, int spool_fd, size_t& next);
+  // A regular file's blocks where the data region holds them (region_map.h).
+  Result<void> AddInPlace(const ipc::TreeEntry& entry, uint32_t ino);
+  // The whole inode of a file whose `runs` are placed and claimed, written once when
+  // they fit in the inode, else through libext2fs's extent tree.
+  Result<void> WritePlacedInode(const ipc::TreeEntry& entry, uint32_t ino, const std::vector<BlockRun>& runs);
+  Result<void> WriteExtentTree(const ipc::TreeEntry& entry, uint32_t ino, const std::vector<BlockRun>& runs);
+  // The region's blocks no file claimed are free again, and every free block of the
+  // filesystem a hole: nothing a later layer replaced stays readable in free space.
+  Result<void> FreeAndPunch();
+  Result<void> ReserveRegion();
   // Add, by kind: another name for an inode, or a new directory, file, device or fifo.
   Result<void> AddHardlink(const ipc::TreeEntry& entry, uint32_t parent);
   Result<void> AddDirectory(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);
-  Result<void> AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino, int spool_fd);
+  Result<void> AddRegular(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);
   Result<void> AddSpecial(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);
   // A name the imager made before the layers (lost+found) gives way to the image's own.
   Result<void> ReleaseOwnName(uint32_t parent, const std::string& name);
@@ -82,8 +90,8 @@ class Ext4Writer {
 
   struct_ext2_filsys* fs_ = nullptr;
   int data_fd_ = -1;
-  int direct_fd_ = -1;
-  std::unique_ptr<DataCopier> copier_;  // file data, copied while the next records go in
+  std::unique_ptr<ClaimMap> claims_;     // the data region's blocks files have claimed
+  uint64_t region_start_ = 0, region_end_ = 0;
   DirectoryBlocks directories_;  // every name, written directory by directory at Finish
   uint32_t own_lost_found_ = 0;  // the /lost+found the imager made (until it gives way)
   std::unordered_map<uint64_t, uint32_t> inodes_;      // stream inode -> ext4 inode

@@ -19,47 +19,10 @@ uint32_t ExtraTime(const ipc::Timestamp& t) {
 
 }  // namespace
 
-std::vector<BlockRun> DataRuns(const ipc::TreeEntry& entry, uint32_t block_size) {
-  std::vector<BlockRun> runs;
-  for (const ipc::Extent& x : entry.extents) {
-    if (x.length == 0) continue;
-    const uint64_t first = x.file_offset / block_size;
-    const uint64_t last = (x.file_offset + x.length - 1) / block_size;
-    if (!runs.empty() && first <= runs.back().logical + runs.back().count) {
-      runs.back().count = std::max(runs.back().count, last + 1 - runs.back().logical);
-    } else {
-      runs.push_back({first, 0, last + 1 - first});
-    }
-  }
-  return runs;
-}
-
 size_t ExtentsFor(const std::vector<BlockRun>& runs) {
   size_t extents = 0;
   for (const BlockRun& run : runs) extents += (run.count + kMaxExtentBlocks - 1) / kMaxExtentBlocks;
   return extents;
-}
-
-Result<std::optional<uint64_t>> FindFreeRun(ext2_filsys fs, uint64_t goal, uint64_t count) {
-  const blk64_t first = fs->super->s_first_data_block, last = ext2fs_blocks_count(fs->super) - 1;
-  if (count == 0 || count > last - first + 1) return std::optional<uint64_t>{};
-  if (goal < first || goal > last) goal = first;
-  const std::pair<blk64_t, blk64_t> passes[] = {{goal, last}, {first, goal}};
-  for (const auto& [from, to] : passes) {
-    // Each step starts past a used block, so the pass ends within its range.
-    for (blk64_t start = from; start <= to;) {
-      blk64_t free = 0, used = 0;
-      errcode_t rc = ext2fs_find_first_zero_block_bitmap2(fs->block_map, start, to, &free);
-      if (rc == ENOENT) break;
-      if (rc) return Error{ErrorCode::kIo, std::string("while looking for free blocks: ") + error_message(rc)};
-      if (last - free + 1 < count) break;  // what is left up to the end is shorter
-      rc = ext2fs_find_first_set_block_bitmap2(fs->block_map, free, free + count - 1, &used);
-      if (rc == ENOENT) return std::optional<uint64_t>{free};
-      if (rc) return Error{ErrorCode::kIo, std::string("while looking for free blocks: ") + error_message(rc)};
-      start = used + 1;
-    }
-  }
-  return std::optional<uint64_t>{};
 }
 
 void FillAttributes(ext2_inode_large& inode, const ipc::TreeEntry& entry) {

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <vector>
 
 #include <ext2fs/ext2fs.h>
@@ -22,18 +21,8 @@ namespace banger::imager {
 inline constexpr size_t kInodeExtents = 4;
 inline constexpr uint64_t kMaxExtentBlocks = 32768;
 
-// The runs of whole blocks that hold `entry`'s data (its extents, merged where they
-// touch): holes between them stay holes.
-std::vector<BlockRun> DataRuns(const ipc::TreeEntry& entry, uint32_t block_size);
-
 // Extents `runs` take, each at most kMaxExtentBlocks long.
 size_t ExtentsFor(const std::vector<BlockRun>& runs);
-
-// The first block of a free run of `count` blocks at or after `goal`, else before it;
-// nullopt when there is none. Two bounded passes over the block bitmap
-// (ext2fs_new_range with EXT2_NEWRANGE_MIN_LENGTH never ends when no run is free and the
-// filesystem's last block is in use, as of e2fsprogs 1.47).
-Result<std::optional<uint64_t>> FindFreeRun(ext2_filsys fs, uint64_t goal, uint64_t count);
 
 // Mode bits, owner, times (crtime is the mtime) from the record; the type bits stay.
 void FillAttributes(ext2_inode_large& inode, const ipc::TreeEntry& entry);

@@ -2,6 +2,7 @@
 
 #include <ext2fs/ext2fs.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -18,6 +19,22 @@ namespace {
 
 constexpr int kHeapFillByte = 0xff;  // allocations read as 0x00 (the complement)
 
+// The image file at the filesystem's size, its data region kept: whatever else is in it
+// (the unpacker could write anywhere, compromised) is cut or punched away before a table
+// can land there.
+Result<void> PrepareImageFile(int image, const FsParameters& params, uint64_t filesystem_bytes) {
+  const uint64_t region_end = params.region_start + (params.region_bytes + ipc::kBlock - 1) / ipc::kBlock * ipc::kBlock;
+  if (::ftruncate(image, static_cast<off_t>(region_end)) != 0) {
+    return Error::FromErrno("cutting the image file at its data region (ftruncate)");
+  }
+  if (::fallocate(image, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(params.region_start)) != 0) {
+    return Error::FromErrno("clearing the image file before its data region (fallocate)");
+  }
+  if (filesystem_bytes < region_end) return Error{ErrorCode::kInvalidArgument, "the filesystem is smaller than its data region"};
+  if (::ftruncate(image, static_cast<off_t>(filesystem_bytes)) != 0) return Error::FromErrno("sizing the image file (ftruncate)");
+  return {};
+}
+
 // One image per process: image-begin, then image-done.
 class ImagerService {
  public:
@@ -31,35 +48,28 @@ class ImagerService {
 Result<void> ImagerService::Build(ipc::Message& request) {
   BANGER_ASSIGN_OR_RETURN(ipc::ImageRequest body, ipc::Decode<ipc::ImageRequest>(request.body));
   const int image = request.fds[0].get();
-  const int spool = request.fds[1].get();
-  ipc::TreeStreamReader tree(request.fds[2].get());
-  // The same image again, for file data: used only when the broker could open it O_DIRECT
-  // (docs/imager.md).
-  const int image_writes = request.fds[3].get();
-  const int flags = ::fcntl(image_writes, F_GETFL);
-  if (flags < 0) return Error::FromErrno("reading the image's second descriptor (fcntl F_GETFL)");
-  const int direct = (flags & O_DIRECT) != 0 ? image_writes : -1;
+  ipc::TreeStreamReader tree(request.fds[1].get());
   BANGER_ASSIGN_OR_RETURN(ipc::TreeSummary summary, tree.ReadSummary());
-  BANGER_ASSIGN_OR_RETURN(ipc::FilesystemPlan plan, ipc::PlanFilesystem(summary, body.size_bytes));
+  BANGER_ASSIGN_OR_RETURN(ipc::FilesystemPlan plan, ipc::PlanFilesystem(summary, body.size_bytes, body.region_bytes));
   FsParameters params;
   params.size_bytes = plan.filesystem_bytes;
   params.inode_count = plan.inode_count;
   params.uuid = body.uuid;
   params.hash_seed = body.hash_seed;
   params.timestamp = body.timestamp;
+  params.region_start = ipc::kDataRegionStart;
+  params.region_bytes = body.region_bytes;
   for (const std::string& digest : body.layer_digests) params.layer_names.push_back("layer " + digest);
-  if (::ftruncate(image, 0) != 0 || ::ftruncate(image, static_cast<off_t>(plan.filesystem_bytes)) != 0) {
-    return Error::FromErrno("sizing the image file");
-  }
+  BANGER_TRY(PrepareImageFile(image, params, plan.filesystem_bytes));
   // libext2fs closes the descriptor it is given: it gets a duplicate, ours is flushed after.
   BANGER_ASSIGN_OR_RETURN(UniqueFd for_libext2fs, DupCloexec(image));
-  BANGER_ASSIGN_OR_RETURN(std::unique_ptr<Ext4Writer> fs, Ext4Writer::Create(std::move(for_libext2fs), image, params, direct));
+  BANGER_ASSIGN_OR_RETURN(std::unique_ptr<Ext4Writer> fs, Ext4Writer::Create(std::move(for_libext2fs), image, params));
   uint64_t entries = 0;
   for (;;) {
     BANGER_ASSIGN_OR_RETURN(std::optional<ipc::TreeEntry> entry, tree.Next());
     if (!entry) break;
     ++entries;
-    BANGER_TRY(fs->Add(*entry, spool));
+    BANGER_TRY(fs->Add(*entry));
   }
   if (entries != summary.entries) {
     return Error{ErrorCode::kMalformed, "the tree stream held " + std::to_string(entries) + " records, its summary " +

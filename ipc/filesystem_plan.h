@@ -13,6 +13,12 @@ namespace banger::ipc {
 
 inline constexpr uint64_t kFloorBytes = 1ull << 30;
 inline constexpr uint64_t kBlock = 4096;
+// Where the image's data region starts (docs/architecture.md, "How a content byte
+// travels"): past group 0's superblock, descriptors and reserved descriptors at any
+// size ext4 takes (16 TiB needs 3073 blocks), so the unpacker can write file data there
+// before the filesystem's size is known.
+inline constexpr uint64_t kDataRegionStart = 16ull << 20;
+inline constexpr uint64_t kMaxDataRegionBytes = 16ull << 40;  // ext4's 16 TiB of 4 KiB blocks
 
 struct FilesystemPlan {
   uint64_t content_bytes = 0;     // file data (holes excluded), link targets, xattrs, a block per directory
@@ -20,7 +26,10 @@ struct FilesystemPlan {
   uint64_t inode_count = 0;
 };
 
-// `requested_bytes` 0 means "size it from the content".
-Result<FilesystemPlan> PlanFilesystem(const TreeSummary& summary, uint64_t requested_bytes);
+// `requested_bytes` 0 means "size it from the content". The filesystem also holds the
+// data region whole ([kDataRegionStart, + region_bytes), what later layers replaced
+// included) with room for the tables and journal after it.
+Result<FilesystemPlan> PlanFilesystem(const TreeSummary& summary, uint64_t requested_bytes,
+                                      uint64_t region_bytes = 0);
 
 }  // namespace banger::ipc

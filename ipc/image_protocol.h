@@ -7,14 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "ipc/filesystem_plan.h"
 #include "ipc/fields.h"
 
 namespace banger::ipc {
 
 inline constexpr size_t kMaxImageLayers = 1024;
 
-// kImageBegin; fds: the image file (read-write), the spool and the tree stream (read-only),
-// and the image again, write-only, opened O_DIRECT where its file system allows.
+// kImageBegin; fds: the image file (read-write), its file data already in the data region,
+// and the tree stream (read-only).
 struct ImageRequest {
   static constexpr const char* kName = "image-begin";
   uint64_t size_bytes = 0;  // 0: content x 1.5, at least 1 GiB
@@ -22,11 +23,15 @@ struct ImageRequest {
   std::array<uint8_t, 16> hash_seed{};
   uint32_t timestamp = 0;  // what "now" is for everything the imager creates
   std::vector<std::string> layer_digests;  // to name a layer in errors; oldest first
+  // The data region (filesystem_plan.h): its bytes from kDataRegionStart on, in the image
+  // already (the unpacker wrote them, or the broker copied them from a cached image).
+  uint64_t region_bytes = 0;
   bool operator==(const ImageRequest&) const = default;
   template <class Self, class V>
   static void Fields(Self& s, V& v) {
     v.Uint("size_bytes", s.size_bytes).Hex16("uuid", s.uuid).Hex16("hash_seed", s.hash_seed);
     v.Uint32("timestamp", s.timestamp).Digests("layers", s.layer_digests, kMaxImageLayers);
+    v.Uint("region_bytes", s.region_bytes, kMaxDataRegionBytes);
   }
 };
 

@@ -32,7 +32,7 @@ constexpr std::array kSpecs = {
     MessageSpec{MessageType::kUnpackDone, "unpack-done", 0, 0},
     MessageSpec{MessageType::kExtractBundle, "extract-bundle", 2, 2},
     MessageSpec{MessageType::kBundleExtracted, "bundle-extracted", 0, 0},
-    MessageSpec{MessageType::kImageBegin, "image-begin", 4, 4},
+    MessageSpec{MessageType::kImageBegin, "image-begin", 2, 2},
     MessageSpec{MessageType::kImageDone, "image-done", 0, 0},
     MessageSpec{MessageType::kDaemonRequest, "daemon-request", 0, 1},
     MessageSpec{MessageType::kDaemonStdout, "daemon-stdout", 0, 0},

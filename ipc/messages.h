@@ -46,7 +46,7 @@ enum class MessageType : uint32_t {
   kBundleExtracted = 45,  // unpacker -> broker: {manifest, rootfs_bytes}
 
   // Imager (issue 5).
-  kImageBegin = 60,    // broker -> imager: size, identity; fds: image (rw), spool (ro), tree stream, image (wo, direct)
+  kImageBegin = 60,    // broker -> imager: size, identity, data region; fds: image (rw), tree stream (ro)
   kImageDone = 61,     // imager -> broker: filesystem and content sizes
 
   // The daemon's socket (daemon_protocol.h): a client asks, bangerd runs the command.

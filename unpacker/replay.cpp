@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/text.h"
 #include "ipc/channel.h"
+#include "ipc/filesystem_plan.h"
 #include "unpacker/tar_reader.h"
 
 namespace banger::unpacker {
@@ -40,7 +41,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
   }
   ReplayOutcome outcome;
   LayerTree tree(limits.tree);
-  SpoolWriter spool(spool_fd);
+  SpoolWriter spool(spool_fd, ipc::kDataRegionStart);  // the image's data region (filesystem_plan.h)
   const auto started = std::chrono::steady_clock::now();
   std::chrono::nanoseconds waited_before{0};  // for downloads, in the layers done
   uint64_t entries_read = 0;

@@ -1,6 +1,8 @@
 #include "unpacker/spool_writer.h"
 
 #include <cstring>
+#include <new>
+#include <system_error>
 
 #include "base/fd.h"
 
@@ -8,7 +10,13 @@ namespace banger::unpacker {
 namespace {
 
 constexpr uint64_t kBlock = 4096;
-constexpr size_t kFlushAt = 1 << 20;
+constexpr size_t kFlushAt = 4 << 20;
+// A piece is at most a block and its gap less than two, so the buffer never holds more.
+constexpr size_t kBufferBytes = kFlushAt + 3 * kBlock;
+constexpr std::align_val_t kAlignment{kBlock};
+
+uint64_t BlockStart(uint64_t offset) { return offset / kBlock * kBlock; }
+uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBlock; }
 
 }  // namespace
 
@@ -16,8 +24,69 @@ bool IsAllZero(const char* data, size_t size) {
   return size == 0 || (data[0] == 0 && std::memcmp(data, data + 1, size - 1) == 0);
 }
 
-void SpoolWriter::AddExtent(uint64_t file_offset, uint64_t length) {
-  const uint64_t spool_offset = end_ - length;
+void SpoolWriter::AlignedFree::operator()(char* p) const { ::operator delete[](p, kAlignment); }
+
+SpoolWriter::SpoolWriter(int fd, uint64_t base)
+    : fd_(fd),
+      base_(base),
+      end_(base),
+      start_(base),
+      buffers_{std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment))),
+               std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment)))} {}
+
+SpoolWriter::~SpoolWriter() {
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  worker_.join();
+}
+
+void SpoolWriter::Work() {
+  for (;;) {
+    Write write;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || pending_.has_value(); });
+      if (!pending_) return;  // stopping, nothing left
+      write = *pending_;
+    }
+    Result<void> done = PwriteAll(fd_, std::string_view(write.data, write.length), write.offset, "writing the spool");
+    {
+      std::lock_guard lock(mutex_);
+      pending_.reset();
+      if (!done && !error_) error_ = done.error();
+    }
+    changed_.notify_all();
+  }
+}
+
+Result<void> SpoolWriter::WaitIdle() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return !pending_.has_value(); });
+  if (error_) return *error_;
+  return {};
+}
+
+uint64_t SpoolWriter::PlaceFor(uint64_t file_offset) const {
+  const uint64_t within = file_offset % kBlock;
+  if (file_started_ && file_offset / kBlock == last_file_block_) return last_spool_block_ + within;
+  return BlockEnd(end_) + within;
+}
+
+Result<void> SpoolWriter::Put(uint64_t at, const char* data, size_t size) {
+  // The gap before `at` (the rest of the last block, or the start of this one) is zeros.
+  char* buffer = buffers_[current_].get();
+  std::memset(buffer + (end_ - start_), 0, at - end_);
+  std::memcpy(buffer + (at - start_), data, size);
+  end_ = at + size;
+  if (end_ - start_ >= kFlushAt) return WriteOut(false);
+  return {};
+}
+
+void SpoolWriter::AddExtent(uint64_t file_offset, uint64_t length, uint64_t spool_offset) {
   if (!extents_.empty()) {
     ipc::Extent& last = extents_.back();
     if (last.file_offset + last.length == file_offset && last.spool_offset + last.length == spool_offset) {
@@ -35,10 +104,12 @@ Result<void> SpoolWriter::Append(uint64_t file_offset, const char* data, size_t 
     uint64_t piece = kBlock - (file_offset % kBlock);
     if (piece > size) piece = size;
     if (!IsAllZero(data, piece)) {
-      buffer_.append(data, piece);
-      end_ += piece;
-      AddExtent(file_offset, piece);
-      if (buffer_.size() >= kFlushAt) BANGER_TRY(Flush());
+      const uint64_t at = PlaceFor(file_offset);
+      BANGER_TRY(Put(at, data, piece));
+      AddExtent(file_offset, piece, at);
+      file_started_ = true;
+      last_file_block_ = file_offset / kBlock;
+      last_spool_block_ = BlockStart(at);
     }
     file_offset += piece;
     data += piece;
@@ -50,12 +121,39 @@ Result<void> SpoolWriter::Append(uint64_t file_offset, const char* data, size_t 
 std::vector<ipc::Extent> SpoolWriter::TakeExtents() {
   std::vector<ipc::Extent> out;
   out.swap(extents_);
+  file_started_ = false;
   return out;
 }
 
 Result<void> SpoolWriter::Flush() {
-  BANGER_TRY(PwriteAll(fd_, buffer_, end_ - buffer_.size(), "writing the spool"));
-  buffer_.clear();
+  BANGER_TRY(WriteOut(true));
+  return WaitIdle();
+}
+
+Result<void> SpoolWriter::WriteOut(bool pad) {
+  const uint64_t held = end_ - start_;
+  const uint64_t whole = BlockStart(held);
+  const uint64_t length = pad ? BlockEnd(held) : whole;
+  if (length == 0) return {};
+  char* buffer = buffers_[current_].get();
+  if (length > held) std::memset(buffer + held, 0, length - held);
+  BANGER_TRY(WaitIdle());  // the other buffer is free again
+  char* next = buffers_[1 - current_].get();
+  std::memcpy(next, buffer + whole, held - whole);  // the partial block goes on in the next
+  if (!worker_.joinable()) {
+    try {
+      worker_ = std::thread([this] { Work(); });
+    } catch (const std::system_error& e) {
+      return Error{ErrorCode::kIo, std::string("cannot start the spool writer thread: ") + e.what()};
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    pending_ = Write{buffer, length, start_};
+  }
+  changed_.notify_all();
+  current_ = 1 - current_;
+  start_ += whole;
   return {};
 }
 

@@ -1,5 +1,7 @@
 #include "broker/pull/pull_stages.h"
 
+#include "broker/pull/region_copy.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -36,10 +38,11 @@ constexpr int kWriteProgressMs = 500;
 std::string Plural(size_t n, const std::string& what) { return std::to_string(n) + " " + what + "(s)"; }
 
 // Once no helper can write it: the image on the disk, and the page cache over it dropped.
-// The imager's direct writes go past the page cache; where a large folio spans a block
-// written directly and a block written through the cache, the kernel cannot always
-// invalidate it, and it would serve zeros for the direct block until evicted
-// (docs/imager.md). A reader after this reads the disk.
+// File data goes past the page cache (the unpacker's direct writes, or the broker's from
+// the unpacked cache) and metadata through it; where a large folio spans a block written
+// directly and a block written through the cache, the kernel cannot always invalidate
+// it, and it would serve zeros for the direct block until evicted. A reader after this
+// reads the disk.
 Result<void> DropCachedImage(int rootfs) {
   if (::fdatasync(rootfs) != 0) return Error::FromErrno("flushing rootfs.ext4 (fdatasync)");
   if (int rc = ::posix_fadvise(rootfs, 0, 0, POSIX_FADV_DONTNEED); rc != 0) {
@@ -48,13 +51,15 @@ Result<void> DropCachedImage(int rootfs) {
   return {};
 }
 
-// The imager's second descriptor of the image: write-only and O_DIRECT, so file data
-// goes to the disk without filling the page cache; a plain duplicate where the file
-// system has no direct I/O (the imager then writes through the first).
+// A descriptor a helper writes file data through: write-only and O_DIRECT, so the data
+// goes to the disk without filling the page cache (the unpacker's, for the image's data
+// region); write-only through the page cache where the file system has no direct I/O.
+// Always an open file description of its own: flags the helper sets on it (O_APPEND)
+// must not reach the broker's or another helper's.
 Result<UniqueFd> DirectWritesOf(int rootfs) {
   BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> direct, ReopenForDirectWrites(rootfs));
   if (direct) return std::move(*direct);
-  return DupCloexec(rootfs);
+  return ReopenWriteOnly(rootfs);
 }
 
 }  // namespace
@@ -77,8 +82,13 @@ OciPull::OciPull(const PullOptions& options, Reference ref, PullTarget target)
   unpack_request_.inject_guest_assets = options.guest_assets;
 }
 
+// The unpacker writes two files: the layers' file data into rootfs.ext4, the tree
+// stream beside the cache (or in scratch); a full disk names the one it filled.
 Error OciPull::UnpackFailed(Error error) const {
-  return WhereFull(std::move(error), spool_dir_, "the unpacked layers (the spool)");
+  if (error.message.find("writing the tree stream") != std::string::npos) {
+    return WhereFull(std::move(error), tree_dir_, "the unpacked layers' tree");
+  }
+  return WhereFull(std::move(error), target_.store.images_dir(), "rootfs.ext4 (the unpacked layers' file data)");
 }
 
 Error OciPull::ImageFailed(Error error) const {
@@ -97,23 +107,21 @@ Result<PullResult> OciPull::Run() {
   return Publish();
 }
 
-// The spool and the tree stream go into unnamed files in the cache, which become the
+// The tree stream goes into an unnamed file in the cache, which becomes part of the
 // image's entry in the unpacked cache once the pull succeeds (scratch if that fails);
-// rootfs.ext4 into a fresh staging directory.
+// rootfs.ext4 into a fresh staging directory, where the unpacker writes the file data
+// (docs/architecture.md, "How a content byte travels").
 Result<void> OciPull::PrepareOutputs() {
   BANGER_ASSIGN_OR_RETURN(scratch_, ScratchDir::Create(options_.scratch_root));
-  auto unnamed_file = [&](bool& in_cache) -> Result<UniqueFd> {
-    if (auto file = unpacked_cache_.CreateFile()) return std::move(*file);
-    in_cache = false;
-    UniqueFd fd(::open(scratch_->path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-    if (!fd) return Error::FromErrno("creating a scratch file in " + scratch_->path());
-    return fd;
-  };
-  bool spool_in_cache = true, tree_in_cache = true;
-  BANGER_ASSIGN_OR_RETURN(spool_, unnamed_file(spool_in_cache));
-  BANGER_ASSIGN_OR_RETURN(tree_, unnamed_file(tree_in_cache));
-  cacheable_ = spool_in_cache && tree_in_cache;
-  spool_dir_ = spool_in_cache ? unpacked_cache_.dir() : scratch_->path();
+  if (auto file = unpacked_cache_.CreateFile()) {
+    tree_ = std::move(*file);
+    cacheable_ = true;
+    tree_dir_ = unpacked_cache_.dir();
+  } else {
+    tree_.reset(::open(scratch_->path().c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!tree_) return Error::FromErrno("creating a scratch file in " + scratch_->path());
+    tree_dir_ = scratch_->path();
+  }
   auto staging = target_.store.BeginStaging();
   if (!staging) return WhereFull(staging.error(), target_.store.images_dir(), "a staging directory");
   staging_.emplace(std::move(*staging));
@@ -131,7 +139,8 @@ void OciPull::StartHelpers() {
 }
 
 Result<void> OciPull::Fetch() {
-  BANGER_ASSIGN_OR_RETURN(UniqueFd spool_for_unpacker, DupCloexec(spool_.get()));
+  // The unpacker writes file data into the image's data region itself.
+  BANGER_ASSIGN_OR_RETURN(UniqueFd spool_for_unpacker, DirectWritesOf(rootfs_.get()));
   BANGER_ASSIGN_OR_RETURN(UniqueFd tree_for_unpacker, DupCloexec(tree_.get()));
   feed_ = std::make_unique<LayerFeed>(
       target_.cache, [this] { return unpacker_start_->Get(); }, unpack_request_, std::move(spool_for_unpacker),
@@ -200,8 +209,7 @@ Result<void> OciPull::WaitForHelpers() {
 }
 
 Result<void> OciPull::UseUnpackedCache() {
-  unpacked_ = std::move(cached_->summary);
-  spool_for_imager_ = std::move(cached_->spool);
+  unpacked_ = cached_->summary;
   tree_for_imager_ = std::move(cached_->tree);
   ReportPhase(options_, "unpacked", "unpacked " + std::to_string(unpacked_.entries) + " entries (from the unpacked cache)",
               {{"entries", unpacked_.entries}, {"cached", true}});
@@ -223,8 +231,11 @@ Result<void> OciPull::Unpack() {
   BANGER_ASSIGN_OR_RETURN(unpacked_, AwaitUnpackDone());
   ReportPhase(options_, "unpacked", "unpacked " + std::to_string(unpacked_.entries) + " entries",
               {{"entries", unpacked_.entries}});
-  // The imager may only read what the unpacker wrote (invariant I8).
-  BANGER_ASSIGN_OR_RETURN(spool_for_imager_, ReopenReadOnly(spool_.get()));
+  // Until the unpacker has exited it could write anywhere in the image: the imager
+  // starts on the file only after.
+  if (auto status = security::ReadProcStatus(unpacker_->pid())) peak_rss_[unpacker_->name()] = status->peak_rss_kib;
+  if (auto ended = unpacker_->Shutdown(kHelperShutdownTimeoutMs); !ended) return UnpackFailed(ended.error());
+  // The imager may only read the tree the unpacker wrote (invariant I8).
   BANGER_ASSIGN_OR_RETURN(tree_for_imager_, ReopenReadOnly(tree_.get()));
   return {};
 }
@@ -267,7 +278,7 @@ Result<void> OciPull::BoundTheImagersFile() {
   auto summary = ipc::TreeStreamReader(tree.get()).ReadSummary();
   if (!summary && cached_) return summary.error().Wrap("the unpacked cache's tree stream");
   if (!summary) return unpacker_->BrokeProtocol("the tree stream it wrote: " + summary.error().message);
-  auto plan = ipc::PlanFilesystem(*summary, options_.size_bytes);
+  auto plan = ipc::PlanFilesystem(*summary, options_.size_bytes, unpacked_.spool_bytes);
   if (!plan) return ImageFailed(plan.error());
   return imager_->LimitFileSize(plan->filesystem_bytes);
 }
@@ -291,21 +302,40 @@ Result<ipc::Message> OciPull::AwaitImageDone(std::chrono::milliseconds bound) {
   }
 }
 
-// The imager gets the image file, and the spool and the tree stream read-only.
+// The cached image's data region is copied into the new image by the broker, while the
+// imager writes the metadata around it (their blocks never meet: the imager writes none
+// in the region, and the copy skips the holes where no file's data is): the imager never
+// holds another pull's image. Had anyone written to that image meanwhile, the copy could
+// hold a mix, so its identity is checked again after.
+Result<void> OciPull::CopyFromCache() {
+  BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> direct, ReopenForDirectWrites(rootfs_.get()));
+  if (auto copied = CopyDataRegion(cached_->image.get(), rootfs_.get(), direct ? direct->get() : -1,
+                                   ipc::kDataRegionStart, unpacked_.spool_bytes);
+      !copied) {
+    return ImageFailed(copied.error());
+  }
+  auto now = FileIdentity::Of(cached_->image.get());
+  if (!now || !(*now == cached_->identity)) {
+    return Error{ErrorCode::kIo, "the unpacked cache's image of " + ref_.String() + " changed while it was copied; pull again"};
+  }
+  return {};
+}
+
+// The imager gets the image file (its data region filled by the unpacker, or being filled
+// from the cache) and the tree stream read-only.
 Result<void> OciPull::Image() {
   BANGER_TRY(BoundTheImagersFile());
   const FsIdentity id = DeriveFsIdentity(image_.manifest_digest);
   ipc::ImageRequest request{options_.size_bytes, id.uuid, id.hash_seed, id.timestamp, {}};
   for (const auto& layer : image_.layers) request.layer_digests.push_back(layer.digest);
+  request.region_bytes = unpacked_.spool_bytes;
   ipc::Message message = ipc::Message::Make(ipc::MessageType::kImageBegin, ipc::Encode(request));
   auto rootfs = DupCloexec(rootfs_.get());
   if (!rootfs) return rootfs.error();
-  BANGER_ASSIGN_OR_RETURN(UniqueFd direct, DirectWritesOf(rootfs_.get()));
   message.fds.push_back(std::move(*rootfs));
-  message.fds.push_back(std::move(spool_for_imager_));
   message.fds.push_back(std::move(tree_for_imager_));
-  message.fds.push_back(std::move(direct));
   BANGER_TRY(imager_->Send(message));
+  if (cached_) BANGER_TRY(CopyFromCache());
   // The imager's work is bounded like the unpacker's: the same time, and then it is stopped.
   const uint64_t bound = options_.unpack_limits.max_unpack_seconds.value_or(kDefaultUnpackSeconds);
   auto imaged = AwaitImageDone(BrokerTimeBound(bound));
@@ -319,10 +349,15 @@ Result<void> OciPull::Image() {
 Result<void> OciPull::Shutdown() {
   if (image_.fetcher_peak_rss_kib != 0) peak_rss_["banger-fetcher"] = image_.fetcher_peak_rss_kib;
   for (security::SandboxedChild* child : {unpacker_, imager_}) {
-    if (auto status = security::ReadProcStatus(child->pid())) peak_rss_[child->name()] = status->peak_rss_kib;
-    BANGER_TRY(child->Shutdown(kHelperShutdownTimeoutMs));
+    if (!peak_rss_.count(child->name())) {
+      if (auto status = security::ReadProcStatus(child->pid())) peak_rss_[child->name()] = status->peak_rss_kib;
+    }
+    BANGER_TRY(child->Shutdown(kHelperShutdownTimeoutMs));  // again for the unpacker: its exit as it was
   }
   BANGER_TRY(DropCachedImage(rootfs_.get()));
+  // What the unpacked cache will record of the image, now that nothing writes it any
+  // more and before anyone else can see it (Publish).
+  if (auto identity = FileIdentity::Of(rootfs_.get())) image_identity_ = *identity;
   ReportPhase(options_, "written", "wrote rootfs.ext4 (" + HumanBytes(written_.filesystem_bytes) + ")",
               {{"filesystem_bytes", written_.filesystem_bytes}});
   return {};
@@ -359,7 +394,9 @@ Result<PullResult> OciPull::Publish() {
   result.image = published->image;
   if (published->warning) result.warnings.push_back(*published->warning);
   // Best effort: without the entry, the next pull of this image only unpacks again.
-  if (!cached_ && cacheable_) (void)unpacked_cache_.Store(cache_key_, spool_.get(), tree_.get(), unpacked_);
+  if (!cached_ && cacheable_ && image_identity_) {
+    (void)unpacked_cache_.Store(cache_key_, rootfs_.get(), tree_.get(), unpacked_, *image_identity_);
+  }
   return result;
 }
 

@@ -46,6 +46,7 @@ class OciPull {
   Result<void> WaitForHelpers();
   Result<void> Unpack();
   Result<void> UseUnpackedCache();
+  Result<void> CopyFromCache();
   Result<void> BoundTheImagersFile();
   Result<void> Image();
   Result<void> Shutdown();
@@ -66,9 +67,9 @@ class OciPull {
 
   // outputs
   std::unique_ptr<ScratchDir> scratch_;
-  UniqueFd spool_, tree_;
-  bool cacheable_ = false;  // spool and tree are in the unpacked cache's directory
-  std::string spool_dir_;
+  UniqueFd tree_;
+  bool cacheable_ = false;  // the tree is in the unpacked cache's directory
+  std::string tree_dir_;    // where the tree is: the unpacked cache's directory, or scratch
   std::optional<Staging> staging_;
   UniqueFd rootfs_;
   // helpers (declared after the outputs, so they go first)
@@ -81,7 +82,8 @@ class OciPull {
   std::string cache_key_;
   std::optional<UnpackedEntry> cached_;
   ipc::UnpackSummary unpacked_;
-  UniqueFd spool_for_imager_, tree_for_imager_;
+  UniqueFd tree_for_imager_;
+  std::optional<FileIdentity> image_identity_;  // rootfs.ext4 once written, for the unpacked cache
   ipc::ImageSummary written_;
   std::map<std::string, uint64_t> peak_rss_;
 };

@@ -1,6 +1,7 @@
-// A full disk names its place: ENOSPC while writing the state directory, the cache or the
-// scratch directory says which directory filled and what was being written, and leaves
-// nothing half-written behind. Each directory in turn is a small tmpfs the image does
+// A full disk names its place: ENOSPC while writing the state directory (the image, where
+// the unpacker writes file data too), the cache or the scratch directory (the tree
+// stream) says which directory filled and what was being written, and leaves nothing
+// half-written behind. Each directory in turn is a small tmpfs the image does
 // not fit (tmpfs never returns EIO, so that class is not injected here).
 #include <sys/mount.h>
 #include <unistd.h>
@@ -63,7 +64,7 @@ TEST_F(DiskFull, TheCacheDirectoryNamesItself) {
   Shrink(cache_.path());
   CommandResult pull = Pull();
   ExpectOneLine(pull, "no space left in " + cache_.path() + "/oci/", "");
-  EXPECT_LT(UsedKib(cache_.path()), 256u) << "no partial blob or spool is left: " << RunCommand("du -a " + cache_.path()).output;
+  EXPECT_LT(UsedKib(cache_.path()), 256u) << "no partial blob or tree is left: " << RunCommand("du -a " + cache_.path()).output;
   const std::string blobs = cache_.path() + "/oci/blobs/sha256";
   CommandResult check = RunCommand("cd " + blobs + " && for f in *; do [ -e \"$f\" ] || continue; "
                                    "[ \"$(sha256sum < \"$f\" | cut -c1-64)\" = \"$f\" ] || echo \"bad $f\"; done");
@@ -71,14 +72,17 @@ TEST_F(DiskFull, TheCacheDirectoryNamesItself) {
   EXPECT_EQ(Left(state_.path() + "/images"), "");
 }
 
-TEST_F(DiskFull, TheScratchDirectoryNamesItselfAndTheSpool) {
-  // A cache that cannot hold the unnamed spool sends it to $TMPDIR/banger-pull-*.
+TEST_F(DiskFull, TheScratchDirectoryNamesItselfAndTheTree) {
+  // A cache that cannot hold the unnamed tree stream sends it to $TMPDIR/banger-pull-*;
+  // 120 layers of two files each make a tree larger than a 16 KiB scratch.
+  ASSERT_FALSE(registry_->Push("demo/wide", "v1", {"--layers", "120", "--layer-bytes", "100"}).is_null());
   ASSERT_EQ(RunCommand("mkdir -p " + cache_.path() + "/oci && touch " + cache_.path() + "/oci/unpacked").exit_status, 0);
-  Shrink(tmp_.path());
-  CommandResult pull = Pull();
-  ExpectOneLine(pull, "no space left in " + tmp_.path() + "/banger-pull-", "the unpacked layers (the spool)");
+  ASSERT_EQ(::mount("tmpfs", tmp_.path().c_str(), "tmpfs", 0, "size=16k,mode=0755"), 0) << std::strerror(errno);
+  mounted_.push_back(tmp_.path());
+  CommandResult pull = RunCommand("env TMPDIR=" + tmp_.path() + " " + BangerCommand(state_.path(), cache_.path()) +
+                                  "image pull -q " + registry_->host() + "/demo/wide:v1");
+  ExpectOneLine(pull, "no space left in " + tmp_.path() + "/banger-pull-", "the unpacked layers' tree");
   EXPECT_EQ(Left(tmp_.path()), "") << "the scratch directory went";
-  EXPECT_LT(UsedKib(tmp_.path()), 256u);
   EXPECT_EQ(Left(state_.path() + "/images"), "");
 }
 

@@ -235,9 +235,10 @@ TEST_F(Lifecycle, PruneFreesTheCacheAndTheNextPullDownloadsAgain) {
   EXPECT_EQ(Banger("image cache nonsense").exit_status, 2);
 }
 
-// Pulling an image again skips the unpacker: the unpacked cache holds what it made, the
-// image comes out byte for byte the same, an entry from an earlier boot (whose unsynced
-// files a crash may have cut short) is not trusted, and other unpack bounds miss.
+// Pulling an image again skips the unpacker: the unpacked cache holds what it made (a
+// link to the image it published), the image comes out byte for byte the same, an entry
+// from an earlier boot (whose unsynced tree a crash may have cut short) is not trusted,
+// nor one whose image was written to since, and other unpack bounds miss.
 TEST_F(Lifecycle, APullAgainUsesTheUnpackedCacheAndGivesTheSameImage) {
   auto unpacked_event = [](const std::string& output) {
     for (size_t start = 0; start < output.size();) {
@@ -279,6 +280,18 @@ TEST_F(Lifecycle, APullAgainUsesTheUnpackedCacheAndGivesTheSameImage) {
   EXPECT_EQ(RunCommand("grep -c an-earlier-boot " + summaries).output, "0\n") << "and it was replaced";
   EXPECT_EQ(image_sha("third"), image_sha("first"));
   EXPECT_TRUE(pull("fourth"));
+
+  // The cached image is a published one: written to (a guest booted it read-write, say),
+  // it is not copied from, and its entry makes way for a new one.
+  const std::string cached_image = "$(ls " + cache_.path() + "/oci/unpacked/*/image)";
+  ASSERT_EQ(RunCommand("printf 'written by a guest' | dd of=" + cached_image + " bs=1 seek=" +
+                       std::to_string(20 << 20) + " conv=notrunc 2>/dev/null")
+                .exit_status,
+            0);
+  EXPECT_FALSE(pull("fifth")) << "the cached image was written to";
+  EXPECT_EQ(image_sha("fifth"), image_sha("first"));
+  EXPECT_TRUE(pull("sixth")) << "a new entry took its place";
+  EXPECT_EQ(image_sha("sixth"), image_sha("first"));
 
   EXPECT_FALSE(pull("bounded", "--limit max_entries=5000 ")) << "other bounds, another entry";
   EXPECT_EQ(RunCommand("ls " + summaries + " | wc -l").output, "2\n");

@@ -13,18 +13,30 @@
 
 namespace banger::testing {
 
+// As a cold pull runs them: the unpacker writes file data into the image's data region
+// (through a direct-I/O descriptor, as the broker gives it) and the tree into a file;
+// once it has exited, the imager builds the filesystem around the data in place.
 Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std::string& path,
                                const ImageOptions& options) {
-  UniqueFd spool(::memfd_create("spool", MFD_CLOEXEC));
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Error::FromErrno("pipe2");
-  UniqueFd tree_read(pipe_fds[0]), tree_write(pipe_fds[1]);
+  UniqueFd tree(::memfd_create("tree", MFD_CLOEXEC));
+  if (!tree) return Error::FromErrno("memfd_create");
   UniqueFd image(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!image) return Error::FromErrno("creating " + path);
+  BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> reopened, ReopenForDirectWrites(image.get()));
+  if (!reopened) return Error{ErrorCode::kIo, "the tests' scratch has no direct I/O: build on a disk file system"};
+  UniqueFd for_unpacker = std::move(*reopened);
 
-  BANGER_ASSIGN_OR_RETURN(security::SandboxedChild unpacker,
-                          StartUnpacker(layers, options.unpack, spool.get(), tree_write.get()));
-  tree_write.reset();
+  BuiltImage built;
+  built.path = path;
+  {
+    BANGER_ASSIGN_OR_RETURN(security::SandboxedChild unpacker,
+                            StartUnpacker(layers, options.unpack, for_unpacker.get(), tree.get()));
+    for_unpacker.reset();
+    BANGER_ASSIGN_OR_RETURN(built.unpack_done, WaitForUnpack(unpacker));
+    BANGER_TRY(unpacker.Shutdown(10000));  // no descriptor that writes the image is left
+  }
+  if (::lseek(tree.get(), 0, SEEK_SET) != 0) return Error::FromErrno("rewinding the tree");
+  for (const auto& [offset, bytes] : options.scribbles) BANGER_TRY(PwriteAll(image.get(), bytes, offset, "scribbling"));
 
   security::SpawnOptions spawn;
   spawn.executable = std::string(BANGER_BIN_DIR) + "/banger-imager";
@@ -34,33 +46,22 @@ Result<BuiltImage> BuildRootfs(const std::vector<BuiltLayer>& layers, const std:
   const broker::FsIdentity id = broker::DeriveFsIdentity(options.manifest_digest);
   nlohmann::json digests = nlohmann::json::array();
   for (const BuiltLayer& layer : layers) digests.push_back(layer.digest);
+  const uint64_t region_bytes = built.unpack_done.value("spool_bytes", uint64_t{0});
   ipc::Message begin = ipc::Message::WithJson(
       ipc::MessageType::kImageBegin,
       {{"size_bytes", options.size_bytes}, {"uuid", HexEncode(id.uuid.data(), id.uuid.size())},
        {"hash_seed", HexEncode(id.hash_seed.data(), id.hash_seed.size())}, {"timestamp", id.timestamp},
-       {"layers", digests}});
-  // As the broker sends it: a direct-I/O descriptor for file data (docs/imager.md).
-  BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> reopened, ReopenForDirectWrites(image.get()));
-  if (!reopened) return Error{ErrorCode::kIo, "the tests' scratch has no direct I/O: build on a disk file system"};
-  UniqueFd direct = std::move(*reopened);
+       {"layers", digests}, {"region_bytes", region_bytes}});
   begin.fds.push_back(std::move(image));
-  // The imager may only read the spool.
-  BANGER_ASSIGN_OR_RETURN(UniqueFd spool_view, ReopenReadOnly(spool.get()));
-  begin.fds.push_back(std::move(spool_view));
-  begin.fds.push_back(std::move(tree_read));
-  begin.fds.push_back(std::move(direct));
+  begin.fds.push_back(std::move(tree));
   BANGER_TRY(imager.Send(begin));
-  // Only the children may hold the pipe: if one dies, the other sees it end.
   begin.fds.clear();
 
-  BuiltImage built;
-  built.path = path;
-  BANGER_ASSIGN_OR_RETURN(built.unpack_done, WaitForUnpack(unpacker));
   BANGER_ASSIGN_OR_RETURN(ipc::Message done, imager.ReceiveExpecting({ipc::MessageType::kImageDone}, 600000));
   BANGER_ASSIGN_OR_RETURN(built.image_done, done.Json());
   BANGER_ASSIGN_OR_RETURN(security::ProcStatus status, security::ReadProcStatus(imager.pid()));
   built.imager_peak_rss_kib = status.peak_rss_kib;
-  for (security::SandboxedChild* child : {&unpacker, &imager}) BANGER_TRY(child->Shutdown(10000));
+  BANGER_TRY(imager.Shutdown(10000));
   return built;
 }
 

@@ -1,6 +1,7 @@
-// Builds a rootfs.ext4 the way a pull does, minus the registry: the sandboxed unpacker
-// streams the flattened tree through a pipe into the sandboxed imager, which writes the
-// filesystem into a file. Then checks it with e2fsck and a read-only loop mount.
+// Builds a rootfs.ext4 the way a cold pull does, minus the registry: the sandboxed
+// unpacker writes file data into the image's data region and the tree into a file; once
+// it has exited, the sandboxed imager builds the filesystem around the data. Then checks
+// it with e2fsck and a read-only loop mount.
 #pragma once
 
 #include <string>
@@ -17,6 +18,9 @@ struct ImageOptions {
   UnpackOptions unpack;
   uint64_t size_bytes = 0;  // 0: sized from the content
   std::string manifest_digest = "sha256:" + std::string(64, 'b');
+  // Written into the image after the unpacker and before the imager, at these offsets,
+  // as a compromised unpacker could have (the imager must leave none of it).
+  std::vector<std::pair<uint64_t, std::string>> scribbles;
 };
 
 struct BuiltImage {
