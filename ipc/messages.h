@@ -37,7 +37,7 @@ enum class MessageType : uint32_t {
   kNetPermit = 30,     // fetcher -> broker: {host, port} a proxy is to be asked for; no socket
 
   // Unpacker (issue 4).
-  kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, spool (rw), tree stream out
+  kUnpackBegin = 40,   // broker -> unpacker: layers, bounds; fds: config, image data region (wo), tree stream out
   kUnpackLayer = 41,   // broker -> unpacker: {index, grows_to?}; fd: the layer blob (read-only), still
                        // downloading when grows_to (its final size) is given
   kUnpackProgress = 42,  // unpacker -> broker: {layer, bytes, entries}

@@ -1,7 +1,8 @@
-// The flattened tree, as the unpacker streams it to the imager through a pipe: a
+// The flattened tree, as the unpacker writes it for the imager (a file both share): a
 // summary first (so the filesystem can be sized before any inode is written), then
 // one record per name, parents before children, in a deterministic order. File bytes
-// do not travel here: records point at extents of the spool file both sides share.
+// do not travel here: records point at extents of the image's data region (the "spool"),
+// which the unpacker wrote and the imager maps in place.
 // Names are raw bytes. The reader validates everything; the writer is trusted by no one.
 #pragma once
 

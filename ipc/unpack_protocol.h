@@ -62,7 +62,8 @@ struct UnpackLayerRef {
   }
 };
 
-// kUnpackBegin; fds: the image config, the spool (read-write), the tree stream's write end.
+// kUnpackBegin; fds: the image config, rootfs.ext4 (write-only: file data goes into its
+// data region, filesystem_plan.h; the "spool"), the tree stream's write end.
 struct UnpackRequest {
   static constexpr const char* kName = "unpack-begin";
   std::vector<UnpackLayerRef> layers;  // oldest first

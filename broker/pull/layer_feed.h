@@ -26,8 +26,9 @@ class LayerFeed {
  public:
   // Gives the unpacker once it is up (it may still be starting).
   using UnpackerSource = std::function<Result<security::SandboxedChild*>()>;
-  // `request` is the unpack-begin body without its layers; the spool and the tree
-  // stream's write end go with it.
+  // `request` is the unpack-begin body without its layers; `spool` (a write-only
+  // descriptor of rootfs.ext4, for its data region) and the tree stream's write end go
+  // with it.
   LayerFeed(const BlobCache& cache, UnpackerSource unpacker, ipc::UnpackRequest request, UniqueFd spool,
             UniqueFd tree_write);
 
