@@ -145,6 +145,14 @@ Result<UniqueFd> ReopenReadOnly(int fd) {
   return reopened;
 }
 
+Result<std::optional<UniqueFd>> ReopenForDirectReads(int fd) {
+  int err = 0;
+  UniqueFd reopened = OpenAgain(fd, O_RDONLY | O_DIRECT, err);
+  if (reopened) return std::optional<UniqueFd>(std::move(reopened));
+  if (err == EINVAL) return std::optional<UniqueFd>();
+  return ReopenFailed(fd, "for direct reads", err);
+}
+
 Result<UniqueFd> ReopenWriteOnly(int fd) {
   int err = 0;
   UniqueFd reopened = OpenAgain(fd, O_WRONLY, err);

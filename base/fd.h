@@ -79,6 +79,10 @@ Result<UniqueFd> DupCloexec(int fd, int lowest = 0);
 // offset. Works for unnamed (O_TMPFILE) and unlinked files too.
 Result<UniqueFd> ReopenReadOnly(int fd);
 
+// A new, read-only open file description of the file behind `fd` whose reads bypass the
+// page cache (O_DIRECT). Nothing (nullopt) where the file system has no direct I/O.
+Result<std::optional<UniqueFd>> ReopenForDirectReads(int fd);
+
 // A new, write-only open file description of the file behind `fd`: flags its holder
 // sets on it (O_APPEND, say) stay its own.
 Result<UniqueFd> ReopenWriteOnly(int fd);

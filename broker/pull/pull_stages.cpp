@@ -309,8 +309,9 @@ Result<ipc::Message> OciPull::AwaitImageDone(std::chrono::milliseconds bound) {
 // hold a mix, so its identity is checked again after.
 Result<void> OciPull::CopyFromCache() {
   BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> direct, ReopenForDirectWrites(rootfs_.get()));
-  if (auto copied = CopyDataRegion(cached_->image.get(), rootfs_.get(), direct ? direct->get() : -1,
-                                   ipc::kDataRegionStart, unpacked_.spool_bytes);
+  BANGER_ASSIGN_OR_RETURN(std::optional<UniqueFd> direct_from, ReopenForDirectReads(cached_->image.get()));
+  if (auto copied = CopyDataRegion(cached_->image.get(), direct_from ? direct_from->get() : -1, rootfs_.get(),
+                                   direct ? direct->get() : -1, ipc::kDataRegionStart, unpacked_.spool_bytes);
       !copied) {
     return ImageFailed(copied.error());
   }

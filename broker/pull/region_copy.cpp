@@ -1,5 +1,6 @@
 #include "broker/pull/region_copy.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <new>
 #include <string_view>
+#include <vector>
 
 #include "base/fd.h"
 
@@ -33,23 +35,64 @@ Result<std::pair<uint64_t, uint64_t>> NextData(int fd, uint64_t at, uint64_t end
   return std::pair<uint64_t, uint64_t>{static_cast<uint64_t>(data), std::min<uint64_t>(hole, end)};
 }
 
+// Whether the page cache holds every page of [offset, offset + length) of the file
+// `map` maps from `map_start` (mincore); false when it cannot tell.
+bool Cached(const char* map, uint64_t map_start, uint64_t offset, uint64_t length) {
+  if (map == nullptr) return false;
+  const uint64_t pages = (length + kBlock - 1) / kBlock;
+  std::vector<unsigned char> resident(pages);
+  if (::mincore(const_cast<char*>(map) + (offset - map_start), length, resident.data()) != 0) return false;
+  return std::all_of(resident.begin(), resident.end(), [](unsigned char r) { return (r & 1) != 0; });
+}
+
+// `length` bytes at `offset` into `buffer`: from the page cache when it holds them all,
+// else directly from the disk when there is a direct descriptor; what that leaves, the
+// plain read does. Returns the bytes read.
+Result<uint64_t> ReadPiece(int from, int& from_direct, bool cached, char* buffer, uint64_t length, uint64_t offset) {
+  uint64_t done = 0;
+  if (!cached && from_direct >= 0) {
+    ssize_t direct = 0;
+    do {
+      direct = ::pread(from_direct, buffer, (length + kBlock - 1) / kBlock * kBlock, static_cast<off_t>(offset));
+    } while (direct < 0 && errno == EINTR);
+    if (direct < 0 && errno == EINVAL) from_direct = -1;  // no direct I/O here after all
+    else if (direct < 0) return Error::FromErrno("reading the cached image (direct)");
+    else done = std::min<uint64_t>(static_cast<uint64_t>(direct), length);
+    if (done % kBlock != 0) done = 0;  // a short direct read: read it all again, plainly
+  }
+  while (done < length) {
+    ssize_t more = ::pread(from, buffer + done, length - done, static_cast<off_t>(offset + done));
+    if (more < 0 && errno == EINTR) continue;
+    if (more < 0) return Error::FromErrno("reading the cached image");
+    if (more == 0) break;
+    done += static_cast<uint64_t>(more);
+  }
+  return done;
+}
+
 }  // namespace
 
-Result<void> CopyDataRegion(int from, int to, int to_direct, uint64_t start, uint64_t length) {
+Result<void> CopyDataRegion(int from, int from_direct, int to, int to_direct, uint64_t start, uint64_t length) {
   std::unique_ptr<char, AlignedFree> buffer(static_cast<char*>(::operator new[](kPiece, kAlignment)));
   const uint64_t end = start + length;
+  // A read-only map of the region, only to ask which pages are cached.
+  void* mapped = length == 0 ? MAP_FAILED : ::mmap(nullptr, length, PROT_READ, MAP_SHARED, from, static_cast<off_t>(start));
+  const char* map = mapped == MAP_FAILED ? nullptr : static_cast<const char*>(mapped);
+  struct Unmap {
+    void* p;
+    uint64_t n;
+    ~Unmap() {
+      if (p != MAP_FAILED) ::munmap(p, n);
+    }
+  } unmap{mapped, length};
   for (uint64_t at = start; at < end;) {
     BANGER_ASSIGN_OR_RETURN(auto range, NextData(from, at, end));
     if (range.first >= end) break;
     for (uint64_t offset = range.first / kBlock * kBlock; offset < range.second;) {
       const uint64_t piece = std::min(kPiece, range.second - offset);
-      ssize_t got = 0;
-      do {
-        got = ::pread(from, buffer.get(), piece, static_cast<off_t>(offset));
-      } while (got < 0 && errno == EINTR);
-      if (got < 0) return Error::FromErrno("reading the cached image");
-      if (got == 0) return Error{ErrorCode::kTruncated, "the cached image ends inside its data region"};
-      const uint64_t read = static_cast<uint64_t>(got);
+      const bool cached = Cached(map, start, offset, piece);
+      BANGER_ASSIGN_OR_RETURN(const uint64_t read, ReadPiece(from, from_direct, cached, buffer.get(), piece, offset));
+      if (read == 0) return Error{ErrorCode::kTruncated, "the cached image ends inside its data region"};
       const uint64_t whole = (read + kBlock - 1) / kBlock * kBlock;
       std::fill(buffer.get() + read, buffer.get() + whole, '\0');
       ssize_t put = -1;
