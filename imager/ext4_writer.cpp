@@ -156,6 +156,7 @@ Result<void> Ext4Writer::Format(const FsParameters& params) {
   fs_->super->s_checksum_type = EXT2_CRC32C_CHKSUM;
   ext2fs_init_csum_seed(fs_);
   errcode_t rc = 0;
+  BANGER_TRY(PlaceTablesPastRegion());
   if ((rc = ext2fs_allocate_tables(fs_))) return Fail(rc, "allocating group tables");
   if ((rc = ext2fs_convert_subcluster_bitmap(fs_, &fs_->block_map))) return Fail(rc, "converting bitmaps");
   // The image file is new and sparse: inode tables already read as zeros.
@@ -321,6 +322,45 @@ Result<void> Ext4Writer::ReserveRegion() {
   }
   claims_ = std::make_unique<ClaimMap>(first, end - first);
   if (end > first) ext2fs_block_alloc_stats_range(fs_, first, end - first, +1);
+  return {};
+}
+
+// Every group's bitmaps and inode table go right after the region, packed: all block
+// bitmaps, all inode bitmaps, then the inode tables end to end (one sequential run).
+// libext2fs would look for a flex group's tables only up to that flex group's last
+// block, and a region past 512 MiB in a filesystem of more than 16 groups leaves it no
+// room there (the 16 MiB before the region hold fewer inode tables than 16 groups need).
+// ext4 with flex_bg allows a group's tables anywhere; ext2fs_allocate_tables then finds
+// every group placed and leaves it.
+Result<void> Ext4Writer::PlaceTablesPastRegion() {
+  if (region_end_ <= region_start_) return {};
+  const dgrp_t groups = fs_->group_desc_count;
+  const blk64_t count = ext2fs_blocks_count(fs_->super);
+  blk64_t next = region_end_ / kBlockSize;
+  // `blocks` free blocks in a row at or after `next`, taken (the bitmap, the groups'
+  // free counts, the superblock's).
+  auto take = [&](blk64_t blocks, const char* what) -> Result<blk64_t> {
+    blk64_t found = 0;
+    if (errcode_t rc = ext2fs_get_free_blocks2(fs_, next, count, static_cast<int>(blocks), fs_->block_map, &found)) {
+      return Fail(rc, std::string("placing the ") + what + " after the data region");
+    }
+    ext2fs_block_alloc_stats_range(fs_, found, static_cast<blk_t>(blocks), +1);
+    next = found + blocks;
+    return found;
+  };
+  for (dgrp_t g = 0; g < groups; ++g) {
+    BANGER_ASSIGN_OR_RETURN(const blk64_t at, take(1, "block bitmaps"));
+    ext2fs_block_bitmap_loc_set(fs_, g, at);
+  }
+  for (dgrp_t g = 0; g < groups; ++g) {
+    BANGER_ASSIGN_OR_RETURN(const blk64_t at, take(1, "inode bitmaps"));
+    ext2fs_inode_bitmap_loc_set(fs_, g, at);
+  }
+  for (dgrp_t g = 0; g < groups; ++g) {
+    BANGER_ASSIGN_OR_RETURN(const blk64_t at, take(fs_->inode_blocks_per_group, "inode tables"));
+    ext2fs_inode_table_loc_set(fs_, g, at);
+    ext2fs_group_desc_csum_set(fs_, g);
+  }
   return {};
 }
 

@@ -77,6 +77,7 @@ class Ext4Writer {
   // filesystem a hole: nothing a later layer replaced stays readable in free space.
   Result<void> FreeAndPunch();
   Result<void> ReserveRegion();
+  Result<void> PlaceTablesPastRegion();
   // Add, by kind: another name for an inode, or a new directory, file, device or fifo.
   Result<void> AddHardlink(const ipc::TreeEntry& entry, uint32_t parent);
   Result<void> AddDirectory(const ipc::TreeEntry& entry, uint32_t parent, uint32_t ino);

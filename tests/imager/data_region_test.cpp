@@ -155,5 +155,27 @@ TEST(RegionLayout, NoBackupSuperblockLandsInTheRegion) {
   EXPECT_EQ(fsck.exit_status, 0) << fsck.output;
 }
 
+// Past 16 groups libext2fs looks for a flex group's tables only inside that flex group
+// (512 MiB) and, failing that, before it: a region past 512 MiB left it no room (the
+// scale image, 4 GiB of data in a 6 GiB filesystem, failed "allocating group tables").
+TEST(RegionLayout, GroupTablesFitAroundARegionPastTheFirstFlexGroup) {
+  for (const auto& [size, region] : {std::pair<uint64_t, uint64_t>{3ull << 30, 600ull << 20},
+                                     std::pair<uint64_t, uint64_t>{6ull << 30, 4300ull << 20}}) {
+    testing::ScratchDir dir{"banger-region-tables"};
+    const std::string path = dir.path() + "/fs.ext4";
+    UniqueFd image(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    ASSERT_TRUE(image);
+    auto writer = OpenWriter(image.get(), size, region);
+    ASSERT_TRUE(writer) << size << " bytes with a region of " << region << ": " << writer.error().message;
+    ASSERT_TRUE((*writer)->Add(FileEntry(10, "big", ipc::kDataRegionStart, region)));
+    auto finished = (*writer)->Finish();
+    ASSERT_TRUE(finished) << finished.error().message;
+    const testing::CommandResult fsck = testing::RunCommand("e2fsck -fn " + path + " 2>&1");
+    EXPECT_EQ(fsck.exit_status, 0) << fsck.output;
+    const testing::CommandResult stat = testing::RunCommand("debugfs -R 'stat /big' " + path + " 2>&1");
+    EXPECT_NE(stat.output.find("Size: " + std::to_string(region)), std::string::npos) << stat.output;
+  }
+}
+
 }  // namespace
 }  // namespace banger::imager
