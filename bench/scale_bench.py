@@ -234,7 +234,10 @@ def table(rows):
 
 def write_section(path, args, rows):
     old = open(path).read() if os.path.exists(path) else "# Benchmark results\n"
-    kept = old.split("\n" + SECTION + "\n")[0].rstrip("\n")
+    kept, _, ours = old.partition("\n" + SECTION + "\n")
+    kept = kept.rstrip("\n")
+    after = ours.find("\n## ")  # the sections after this one stay
+    after = ours[after:] if after >= 0 else ""
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     with open(path, "w") as out:
         out.write(kept + "\n\n" + SECTION + "\n\n")
@@ -243,6 +246,7 @@ def write_section(path, args, rows):
                       datetime.date.today().isoformat(), cpu, os.cpu_count(), os.uname().release,
                       " ".join(sys.argv), args.rounds))
         out.write(table(rows) + "\n")
+        out.write(after)
 
 
 def main():

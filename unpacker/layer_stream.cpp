@@ -184,9 +184,10 @@ LayerStream::~LayerStream() { StopWorker(); }
 Error LayerStream::Fail(const std::string& what) const { return Error{ErrorCode::kMalformed, name_ + ": " + what}; }
 
 Result<std::unique_ptr<LayerStream>> LayerStream::Open(int fd, std::string name, StreamLimits limits,
-                                                      uint64_t grows_to) {
+                                                      uint64_t grows_to, const std::atomic<bool>* stop) {
   std::unique_ptr<LayerStream> stream(new LayerStream(fd, std::move(name), limits, Format::kPlain));
   stream->grows_to_ = grows_to;
+  stream->stop_ = stop;
   unsigned char magic[4] = {0, 0, 0, 0};
   size_t got = 0;
   while (got < sizeof magic) {
@@ -213,6 +214,7 @@ Result<size_t> LayerStream::ReadAt(char* out, size_t size, uint64_t offset) cons
   }
   const auto waiting_since = std::chrono::steady_clock::now();
   for (;;) {
+    if (stop_ != nullptr && stop_->load()) return Error{ErrorCode::kStopped, name_ + ": stopped"};
     ssize_t n = ::pread(fd_, out, size, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Error::FromErrno(name_ + ": reading");
@@ -241,6 +243,11 @@ Result<size_t> LayerStream::Fill(char* out, size_t size) {
     return Error{ErrorCode::kOversized, name_ + ": uncompresses to more than " +
                                             std::to_string(limits_.max_uncompressed_bytes) +
                                             " bytes (the layer size bound)"};
+  }
+  if (limits_.image_bytes != nullptr && limits_.image_bytes->fetch_add(n) + n > limits_.max_image_bytes) {
+    return Error{ErrorCode::kOversized, name_ + ": the image's layers uncompress to more than " +
+                                            std::to_string(limits_.max_image_bytes) +
+                                            " bytes together (the total size bound, max_total_bytes)"};
   }
   return n;
 }

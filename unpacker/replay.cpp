@@ -1,6 +1,9 @@
 #include "unpacker/replay.h"
 
-#include <chrono>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +12,7 @@
 #include "base/text.h"
 #include "ipc/channel.h"
 #include "ipc/filesystem_plan.h"
-#include "unpacker/tar_reader.h"
+#include "unpacker/layer_reader.h"
 
 namespace banger::unpacker {
 
@@ -31,6 +34,46 @@ Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json)
   return ids;
 }
 
+namespace {
+
+// Layer `i`'s reader, started with what every reader shares.
+struct Readers {
+  const std::vector<LayerInput>& layers;
+  LayerReadBounds bounds;
+  int region_fd;
+  RegionSpace& region;
+  ReplayClock& clock;
+  std::vector<std::unique_ptr<LayerReader>> started;
+
+  // Layer `i` is read ahead of the tree from now on; its window is reserved first.
+  Result<void> Start(size_t i) {
+    if (i >= layers.size()) return {};
+    if (i > 0) {
+      BANGER_ASSIGN_OR_RETURN(const uint64_t blob_bytes, BlobBytes(layers[i]));
+      region.Reserve(static_cast<uint32_t>(i), std::min(blob_bytes, kMaxWindowBytes));
+    }
+    BANGER_ASSIGN_OR_RETURN(started[i], LayerReader::Start(static_cast<uint32_t>(i), layers[i].fd, layers[i].grows_to,
+                                                           "layer " + layers[i].digest, bounds, region_fd,
+                                                           region, clock));
+    return {};
+  }
+
+  // The compressed blob's size: what the manifest says, so the same for every pull.
+  static Result<uint64_t> BlobBytes(const LayerInput& layer) {
+    if (layer.grows_to != 0) return layer.grows_to;
+    struct stat st {};
+    if (::fstat(layer.fd, &st) != 0) return Error::FromErrno("layer " + layer.digest + ": fstat");
+    return static_cast<uint64_t>(st.st_size);
+  }
+  // A layer read ahead writes at most this much before its turn.
+  static constexpr uint64_t kMaxWindowBytes = 1ull << 30;
+};
+
+}  // namespace
+
+// Two layers are read at once: the one whose entries the tree is taking, and the next
+// (docs/unpacker.md, "Layers in parallel"). The tree takes entries strictly in order, so
+// what an image means does not depend on which reader ran ahead.
 Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const std::vector<std::string>& diff_ids,
                                    int spool_fd, int tree_fd, const ReplayLimits& limits,
                                    const ReplayProgress& progress, const AfterLayers& after_layers) {
@@ -41,72 +84,52 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
   }
   ReplayOutcome outcome;
   LayerTree tree(limits.tree);
-  SpoolWriter spool(spool_fd, ipc::kDataRegionStart);  // the image's data region (filesystem_plan.h)
-  const auto started = std::chrono::steady_clock::now();
-  std::chrono::nanoseconds waited_before{0};  // for downloads, in the layers done
+  RegionSpace region(ipc::kDataRegionStart);  // the image's data region (filesystem_plan.h)
+  ReplayClock clock;
+  std::atomic<uint64_t> image_bytes{0};
+  LayerReadBounds bounds{limits.stream, limits.max_header_bytes, limits.max_spool_bytes, limits.max_seconds};
+  bounds.stream.image_bytes = &image_bytes;
+  bounds.stream.max_image_bytes = limits.max_total_uncompressed_bytes;
+  Readers readers{layers, bounds, spool_fd, region, clock, {}};
+  readers.started.resize(layers.size());
   uint64_t entries_read = 0;
+  // Layer 0 is current from the start, and layer 1 read ahead; after each layer, the
+  // next becomes current and the one after it starts (its window reserved first).
+  BANGER_TRY(readers.Start(1));
+  BANGER_TRY(readers.Start(0));
   for (size_t i = 0; i < layers.size(); ++i) {
+    LayerReader& reader = *readers.started[i];
     const std::string name = "layer " + layers[i].digest;
     tree.BeginLayer(static_cast<uint32_t>(i), name);
-    StreamLimits stream_limits = limits.stream;
-    stream_limits.max_uncompressed_bytes =
-        std::min(stream_limits.max_uncompressed_bytes, limits.max_total_uncompressed_bytes - outcome.uncompressed_bytes);
-    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(layers[i].fd, name, stream_limits, layers[i].grows_to));
-    BANGER_ASSIGN_OR_RETURN(auto reader, TarReader::Open(*stream, limits.max_header_bytes));
-    // The bounds on what costs: time (inflating zeros costs CPU, not space) and the
-    // bytes the spool actually holds.
-    auto within_bounds = [&](const TarEntry& entry) -> Result<void> {
-      const auto busy = std::chrono::steady_clock::now() - started - waited_before - stream->waited();
-      if (busy > std::chrono::seconds(limits.max_seconds)) {
-        return Error{ErrorCode::kTimeout, name + ": still unpacking '" + Printable(entry.path) + "' after " +
-                                              std::to_string(limits.max_seconds) +
-                                              " seconds (the time bound, max_unpack_seconds)"};
-      }
-      if (spool.bytes_written() > limits.max_spool_bytes) {
-        return Error{ErrorCode::kOversized, name + ": '" + Printable(entry.path) + "' takes the image's file data past " +
-                                                std::to_string(limits.max_spool_bytes) +
-                                                " bytes, holes not counted (the data bound, max_spool_bytes)"};
-      }
-      return {};
-    };
     uint64_t reported = 0, reported_entries = entries_read;
     for (;;) {
-      BANGER_ASSIGN_OR_RETURN(std::optional<TarEntry> entry, reader->Next());
-      if (!entry) break;
-      BANGER_TRY(within_bounds(*entry));
-      auto read_data = [&]() -> Result<std::vector<ipc::Extent>> {
-        BANGER_TRY(reader->ReadData([&](uint64_t offset, const char* data, size_t size) -> Result<void> {
-          if (offset + size > entry->size) {
-            return Error{ErrorCode::kMalformed, name + ": data of '" + Printable(entry->path) +
-                                                    "' runs past its declared size"};
-          }
-          BANGER_TRY(spool.Append(offset, data, size));
-          return within_bounds(*entry);
-        }));
-        return spool.TakeExtents();
-      };
-      BANGER_TRY(tree.Apply(*entry, read_data));
+      BANGER_ASSIGN_OR_RETURN(std::optional<ReadEntry> read, reader.Next());
+      if (!read) break;
+      auto read_data = [&read]() -> Result<std::vector<ipc::Extent>> { return std::move(read->data); };
+      BANGER_TRY(tree.Apply(read->entry, read_data));
       ++entries_read;
-      if (progress && (stream->uncompressed_bytes() - reported > (8u << 20) || entries_read - reported_entries >= 4096)) {
-        reported = stream->uncompressed_bytes();
+      if (progress && (read->uncompressed_bytes - reported > (8u << 20) || entries_read - reported_entries >= 4096)) {
+        reported = read->uncompressed_bytes;
         reported_entries = entries_read;
         progress(i, reported, entries_read);
       }
     }
     tree.EndLayer();
-    BANGER_TRY(stream->Drain());
-    waited_before += stream->waited();
-    const std::string digest = stream->Digest();
-    if (digest != diff_ids[i]) {
-      return Error{ErrorCode::kMalformed, name + ": its uncompressed content hashes to " + digest +
+    clock.waited_ns += reader.waited().count();
+    if (reader.digest() != diff_ids[i]) {
+      return Error{ErrorCode::kMalformed, name + ": its uncompressed content hashes to " + reader.digest() +
                                               ", but the image config says " + diff_ids[i] + " (diff_id)"};
     }
-    outcome.uncompressed_bytes += stream->uncompressed_bytes();
-    if (progress) progress(i, stream->uncompressed_bytes(), entries_read);
+    outcome.uncompressed_bytes += reader.uncompressed_bytes();
+    if (progress) progress(i, reader.uncompressed_bytes(), entries_read);
+    readers.started[i].reset();
+    BANGER_TRY(readers.Start(i + 2));
+    region.MakeCurrent(static_cast<uint32_t>(i + 1));
   }
+  SpoolWriter spool(spool_fd, region, static_cast<uint32_t>(layers.size()));
   if (after_layers) BANGER_TRY(after_layers(tree, spool, static_cast<uint32_t>(layers.size())));
   BANGER_TRY(spool.Flush());
-  outcome.spool_bytes = spool.bytes_written();
+  outcome.spool_bytes = region.length();
   outcome.summary = tree.Summarize();
   outcome.warnings = tree.warnings();
   ipc::TreeStreamWriter writer(tree_fd);

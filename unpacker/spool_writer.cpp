@@ -1,5 +1,6 @@
 #include "unpacker/spool_writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <system_error>
@@ -10,7 +11,7 @@ namespace banger::unpacker {
 namespace {
 
 constexpr uint64_t kBlock = 4096;
-constexpr size_t kFlushAt = 4 << 20;
+constexpr size_t kFlushAt = 2 << 20;
 // A piece is at most a block and its gap less than two, so the buffer never holds more.
 constexpr size_t kBufferBytes = kFlushAt + 3 * kBlock;
 constexpr std::align_val_t kAlignment{kBlock};
@@ -24,15 +25,68 @@ bool IsAllZero(const char* data, size_t size) {
   return size == 0 || (data[0] == 0 && std::memcmp(data, data + 1, size - 1) == 0);
 }
 
+void RegionSpace::Reserve(uint32_t layer, uint64_t bytes) {
+  std::lock_guard lock(mutex_);
+  const uint64_t length = BlockEnd(bytes);
+  if (length == 0) return;
+  windows_[layer] = Chunk{next_, length};
+  next_ += length;
+  last_taker_.reset();
+}
+
+void RegionSpace::MakeCurrent(uint32_t layer) {
+  {
+    std::lock_guard lock(mutex_);
+    current_ = layer;
+  }
+  changed_.notify_all();
+}
+
+void RegionSpace::Wake() {
+  { std::lock_guard lock(mutex_); }
+  changed_.notify_all();
+}
+
+Result<RegionSpace::Chunk> RegionSpace::Take(uint32_t layer, const std::atomic<bool>* stop) {
+  std::unique_lock lock(mutex_);
+  if (auto window = windows_.find(layer); window != windows_.end()) {
+    const Chunk chunk = window->second;
+    windows_.erase(window);
+    return chunk;
+  }
+  changed_.wait(lock, [&] { return current_ == layer || (stop != nullptr && stop->load()); });
+  if (current_ != layer) return Error{ErrorCode::kStopped, "stopped while waiting for room in the data region"};
+  const Chunk chunk{next_, chunk_};
+  next_ += chunk_;
+  last_taker_ = layer;
+  return chunk;
+}
+
+void RegionSpace::Finished(uint32_t layer, uint64_t end) {
+  std::lock_guard lock(mutex_);
+  end_ = std::max(end_, end);
+  if (last_taker_ == layer && next_ - chunk_ <= end && end <= next_) next_ = BlockEnd(end);
+  last_taker_.reset();
+}
+
+uint64_t RegionSpace::length() const {
+  std::lock_guard lock(mutex_);
+  return end_ > base_ ? end_ - base_ : 0;
+}
+
 void SpoolWriter::AlignedFree::operator()(char* p) const { ::operator delete[](p, kAlignment); }
 
-SpoolWriter::SpoolWriter(int fd, uint64_t base)
+SpoolWriter::SpoolWriter(int fd, RegionSpace& space, uint32_t layer, const std::atomic<bool>* stop)
     : fd_(fd),
-      base_(base),
-      end_(base),
-      start_(base),
+      space_(&space),
+      layer_(layer),
+      stop_(stop),
       buffers_{std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment))),
                std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment)))} {}
+
+SpoolWriter::SpoolWriter(int fd, uint64_t base) : SpoolWriter(fd, *new RegionSpace(base, (1ull << 62) / kBlock * kBlock), 0) {
+  own_space_.reset(space_);
+}
 
 SpoolWriter::~SpoolWriter() {
   if (!worker_.joinable()) return;
@@ -70,10 +124,22 @@ Result<void> SpoolWriter::WaitIdle() {
   return {};
 }
 
-uint64_t SpoolWriter::PlaceFor(uint64_t file_offset) const {
+Result<uint64_t> SpoolWriter::PlaceFor(uint64_t file_offset) {
   const uint64_t within = file_offset % kBlock;
   if (file_started_ && file_offset / kBlock == last_file_block_) return last_spool_block_ + within;
+  if (BlockEnd(end_) >= chunk_end_) BANGER_TRY(NextChunk());
   return BlockEnd(end_) + within;
+}
+
+Result<void> SpoolWriter::NextChunk() {
+  if (chunk_end_ != 0) {
+    BANGER_TRY(WriteOut(true));
+    space_->AddUsed(end_ - chunk_start_);
+  }
+  BANGER_ASSIGN_OR_RETURN(const RegionSpace::Chunk chunk, space_->Take(layer_, stop_));
+  chunk_start_ = start_ = end_ = chunk.start;
+  chunk_end_ = chunk.start + chunk.length;
+  return {};
 }
 
 Result<void> SpoolWriter::Put(uint64_t at, const char* data, size_t size) {
@@ -104,7 +170,7 @@ Result<void> SpoolWriter::Append(uint64_t file_offset, const char* data, size_t 
     uint64_t piece = kBlock - (file_offset % kBlock);
     if (piece > size) piece = size;
     if (!IsAllZero(data, piece)) {
-      const uint64_t at = PlaceFor(file_offset);
+      BANGER_ASSIGN_OR_RETURN(const uint64_t at, PlaceFor(file_offset));
       BANGER_TRY(Put(at, data, piece));
       AddExtent(file_offset, piece, at);
       file_started_ = true;
@@ -127,6 +193,11 @@ std::vector<ipc::Extent> SpoolWriter::TakeExtents() {
 
 Result<void> SpoolWriter::Flush() {
   BANGER_TRY(WriteOut(true));
+  if (chunk_end_ != 0) {
+    space_->AddUsed(end_ - chunk_start_);
+    chunk_start_ = end_;  // counted now
+    space_->Finished(layer_, end_);
+  }
   return WaitIdle();
 }
 

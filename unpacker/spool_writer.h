@@ -11,8 +11,10 @@
 // after the end, and again when more data follows.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,12 +30,65 @@ namespace banger::unpacker {
 // Whether `size` bytes at `data` are all zero (such blocks become holes).
 bool IsAllZero(const char* data, size_t size);
 
+// The data region's space, from `base` on (docs/unpacker.md, "Layers in parallel").
+// Two layers are read at once: the current one (whose entries the tree is taking)
+// writes at the region's end, in chunks; the next one, read ahead, writes into a
+// window reserved for it at a layer boundary, as large as its compressed blob, and
+// waits for its turn once that is full. Windows are reserved, and the end handed out,
+// only at points fixed by the layers' order and bytes, never by which thread ran
+// first: the same image gives the same region (docs/imager.md, "Reproducible output").
+// Thread-safe.
+class RegionSpace {
+ public:
+  static constexpr uint64_t kChunkBytes = 16 << 20;
+  struct Chunk {
+    uint64_t start = 0, length = 0;
+  };
+  // `chunk` bytes per chunk at the end, a multiple of 4 KiB.
+  explicit RegionSpace(uint64_t base, uint64_t chunk = kChunkBytes) : base_(base), chunk_(chunk), next_(base) {}
+
+  // Layer `layer` will be read ahead: a window of `bytes` (rounded up to 4 KiB) at the end.
+  void Reserve(uint32_t layer, uint64_t bytes);
+  // From now on `layer` writes at the end (its earlier layers are done).
+  void MakeCurrent(uint32_t layer);
+  // Where `layer` writes next: its window, unused until now, else a chunk at the end
+  // once it is current; waits until then, or fails when `*stop` turns true (Wake).
+  Result<Chunk> Take(uint32_t layer, const std::atomic<bool>* stop);
+  // A waiting Take looks at its stop flag again.
+  void Wake();
+  // `layer`'s data ends at `end` (its writer flushed); the end of the last chunk it took
+  // at the region's end, unused, goes back.
+  void Finished(uint32_t layer, uint64_t end);
+  // A chunk `layer` left held `bytes`, padding included (for the data bound).
+  void AddUsed(uint64_t bytes) { used_ += bytes; }
+
+  uint64_t base() const { return base_; }
+  // Bytes from `base` to the end of the last data written.
+  uint64_t length() const;
+  // Bytes of the chunks writers left so far.
+  uint64_t used() const { return used_.load(); }
+
+ private:
+  const uint64_t base_, chunk_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  uint64_t next_;                    // the end: where the next window or chunk goes
+  uint64_t end_ = 0;                 // the end of the data written
+  uint32_t current_ = 0;
+  std::optional<uint32_t> last_taker_;  // whose chunk ends at next_
+  std::map<uint32_t, Chunk> windows_;   // not yet taken
+  std::atomic<uint64_t> used_{0};
+};
+
 // The writes themselves happen on a thread of their own from two buffers, so parsing the
 // next entries overlaps the disk taking the last ones (a direct write waits for the disk;
 // 200 000 small files are 800 MB of blocks).
 class SpoolWriter {
  public:
-  // Data goes to `fd` from `base` (a multiple of 4 KiB) on.
+  // Data of layer `layer` goes to `fd` in chunks of `space`; a wait for a chunk ends
+  // with an error once `*stop` is true.
+  SpoolWriter(int fd, RegionSpace& space, uint32_t layer, const std::atomic<bool>* stop = nullptr);
+  // Data goes to `fd` from `base` (a multiple of 4 KiB) on, in one piece.
   explicit SpoolWriter(int fd, uint64_t base = 0);
   ~SpoolWriter();
   SpoolWriter(const SpoolWriter&) = delete;
@@ -45,16 +100,20 @@ class SpoolWriter {
   // Writes what is buffered, the last block padded with zeros, and waits until every
   // write is done; the first failure, if any.
   Result<void> Flush();
-  // Bytes from `base` to the end, padding included.
-  uint64_t bytes_written() const { return end_ - base_; }
+  // Bytes written into the region so far, padding included: this writer's and those of
+  // the chunks other writers closed.
+  uint64_t bytes_written() const { return space_->used() + (end_ - chunk_start_); }
 
  private:
   struct AlignedFree {
     void operator()(char* p) const;
   };
   // Where a piece at `file_offset` goes: after everything written, at its offset within
-  // its block, in the same spool block as the file's last piece when it shares its block.
-  uint64_t PlaceFor(uint64_t file_offset) const;
+  // its block, in the same spool block as the file's last piece when it shares its block;
+  // a new block past the chunk's end starts the next chunk.
+  Result<uint64_t> PlaceFor(uint64_t file_offset);
+  // Writes out what this chunk holds and goes on at the start of a new one.
+  Result<void> NextChunk();
   Result<void> Put(uint64_t at, const char* data, size_t size);
   void AddExtent(uint64_t file_offset, uint64_t length, uint64_t spool_offset);
   // Hands the buffer's whole blocks (and, with `pad`, the partial last one padded with
@@ -65,9 +124,13 @@ class SpoolWriter {
   void Work();
 
   int fd_;
-  uint64_t base_;
-  uint64_t end_;    // where the next byte would go, buffered bytes included
-  uint64_t start_;  // spool offset of the buffer's first byte, a block boundary
+  std::unique_ptr<RegionSpace> own_space_;  // with the one-piece constructor
+  RegionSpace* space_;
+  uint32_t layer_ = 0;
+  const std::atomic<bool>* stop_ = nullptr;
+  uint64_t chunk_start_ = 0, chunk_end_ = 0;  // none taken yet
+  uint64_t end_ = 0;    // where the next byte would go, buffered bytes included
+  uint64_t start_ = 0;  // spool offset of the buffer's first byte, a block boundary
   std::unique_ptr<char, AlignedFree> buffers_[2];  // page-aligned
   int current_ = 0;  // the buffer holding [start_, end_)
 

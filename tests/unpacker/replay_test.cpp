@@ -4,6 +4,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <functional>
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "tests/unpacker/unpack_harness.h"
@@ -94,15 +97,24 @@ TEST_P(EveryCompression, FullFidelity) {
 
 INSTANTIATE_TEST_SUITE_P(Formats, EveryCompression, ::testing::Values("gzip", "gzip-multi", "zstd", "none"));
 
-// The pull hands over a layer while it downloads: the unpacker reads what has arrived,
-// waits for the rest instead of calling the layer truncated, and ends as with a whole file.
-TEST_F(Replay, ALayerStillDownloadingIsReadAsItArrives) {
-  std::string noise;  // incompressible, so the blob is as large as its 3 MiB of content
-  uint32_t x = 12345;
-  for (int i = 0; i < (3 << 20); ++i) {
+// Incompressible bytes, so a blob is as large as its content.
+std::string Noise(size_t size, uint32_t seed) {
+  std::string noise;
+  noise.reserve(size);
+  uint32_t x = seed;
+  for (size_t i = 0; i < size; ++i) {
     x = x * 1103515245u + 12345u;
     noise += static_cast<char>(x >> 24);
   }
+  return noise;
+}
+
+std::string WholeFd(int fd) { return ReadFile("/proc/self/fd/" + std::to_string(fd)); }
+
+// The pull hands over a layer while it downloads: the unpacker reads what has arrived,
+// waits for the rest instead of calling the layer truncated, and ends as with a whole file.
+TEST_F(Replay, ALayerStillDownloadingIsReadAsItArrives) {
+  const std::string noise = Noise(3 << 20, 12345);
   const BuiltLayer whole =
       Build(Layer({LayerEntry::File("big").ContentBytes(noise), LayerEntry::File("etc/tail", "the last file\n")}));
   auto expected = Unpack({whole});
@@ -140,6 +152,71 @@ TEST_F(Replay, ALayerStillDownloadingIsReadAsItArrives) {
   EXPECT_EQ((*done)["data_bytes"], expected->done["data_bytes"]);
   EXPECT_EQ((*done)["uncompressed_bytes"], expected->done["uncompressed_bytes"]);
   EXPECT_EQ((*done)["spool_bytes"], expected->done["spool_bytes"]);
+}
+
+// Layers are read two at a time: while layer 0 still downloads, layer 1 is read and its
+// data written (into its window, then it waits for its turn). And where its data lands
+// does not depend on which ran first: the region and the tree come out byte for byte as
+// when layer 0 is whole from the start.
+TEST_F(Replay, TheNextLayerIsReadWhileOneStillDownloadsAndLandsTheSame) {
+  const std::string marker = "read ahead of the layer before it\n";
+  std::string ahead;
+  while (ahead.size() < (64 << 10)) ahead += marker;
+  const BuiltLayer first = Build(Layer({LayerEntry::File("big").ContentBytes(Noise(3 << 20, 7)),
+                                        LayerEntry::File("etc/tail", "the last file\n")}));
+  // More data than its blob: it fills its window and goes on after layer 0's data.
+  const BuiltLayer second = Build(Layer({LayerEntry::File("opt/ahead").ContentBytes(ahead),
+                                         LayerEntry::File("opt/noise").ContentBytes(Noise(256 << 10, 9)),
+                                         LayerEntry::File("opt/more").ContentBytes(ahead + "more")}));
+  auto unpack = [&](const std::vector<BuiltLayer>& layers, const UnpackOptions& options,
+                    const std::function<void(security::SandboxedChild&, int spool)>& meanwhile)
+      -> std::pair<std::string, std::string> {
+    UniqueFd spool(::memfd_create("spool", MFD_CLOEXEC)), tree(::memfd_create("tree", MFD_CLOEXEC));
+    auto child = StartUnpacker(layers, options, spool.get(), tree.get());
+    EXPECT_TRUE(child) << child.error().message;
+    if (!child) return {};
+    if (meanwhile) meanwhile(*child, spool.get());
+    auto done = WaitForUnpack(*child);
+    EXPECT_TRUE(done) << done.error().message;
+    return {WholeFd(spool.get()), WholeFd(tree.get())};
+  };
+  const auto in_order = unpack({first, second}, {}, nullptr);
+  ASSERT_NE(in_order.first.find(marker), std::string::npos);
+
+  const std::string blob = ReadFile(first.path);
+  BuiltLayer downloading = first;
+  downloading.path = dir_.path() + "/downloading";
+  UniqueFd file(::open(downloading.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(file);
+  const size_t half = blob.size() / 2;
+  ASSERT_EQ(::write(file.get(), blob.data(), half), static_cast<ssize_t>(half));
+  UnpackOptions options;
+  options.grows_to = {blob.size(), 0};
+  const auto ahead_first = unpack({downloading, second}, options, [&](security::SandboxedChild&, int spool) {
+    EXPECT_TRUE(WaitFor([&] { return WholeFd(spool).find(marker) != std::string::npos; }, 20000))
+        << "layer 1's data was not written while layer 0 downloaded";
+    ASSERT_EQ(::write(file.get(), blob.data() + half, blob.size() - half), static_cast<ssize_t>(blob.size() - half));
+  });
+  EXPECT_TRUE(ahead_first.first == in_order.first) << "the data region differs";
+  EXPECT_TRUE(ahead_first.second == in_order.second) << "the tree stream differs";
+}
+
+// A layer that fails ends the unpack with its own error, though the layer read ahead of
+// it is still waiting for a download that never comes (it is stopped, not waited for).
+TEST_F(Replay, AFailingLayerEndsTheUnpackThoughTheNextOneStillDownloads) {
+  const BuiltLayer first = Build(Layer({LayerEntry::File("etc/a", "a\n")}));
+  const BuiltLayer second = Build(Layer({LayerEntry::File("etc/b", "b\n")}));
+  BuiltLayer never = second;
+  never.path = dir_.path() + "/never";
+  UniqueFd file(::open(never.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  ASSERT_TRUE(file);
+  UnpackOptions options;
+  options.grows_to = {0, ReadFile(second.path).size()};
+  options.diff_ids = std::vector<std::string>{"sha256:" + std::string(64, '0'), second.diff_id};
+  auto tree = Unpack({first, never}, options);
+  ASSERT_FALSE(tree);
+  EXPECT_NE(tree.error().message.find("layer " + first.digest), std::string::npos) << tree.error().message;
+  EXPECT_NE(tree.error().message.find("(diff_id)"), std::string::npos) << tree.error().message;
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -100,6 +102,43 @@ TEST_F(Spool, LongFilesCrossFlushesIntact) {
   EXPECT_EQ(extents[0].length, data.size());
   EXPECT_EQ(extents[0].spool_offset, kBase);
   EXPECT_TRUE(Read(kBase, data.size()) == data);
+}
+
+// Two layers at once: the one read ahead writes into its window, then waits for its
+// turn; the current one writes at the end, and what its last chunk did not use goes
+// back, so the next layer goes on right after its data.
+TEST(RegionSpace, AReadAheadLayerFillsItsWindowThenWaitsForItsTurn) {
+  RegionSpace space(kBase, 8 * kBlock);
+  space.Reserve(1, 2 * kBlock - 100);
+  std::atomic<bool> stop{false};
+  auto window = space.Take(1, &stop);
+  ASSERT_TRUE(window);
+  EXPECT_EQ(window->start, kBase);
+  EXPECT_EQ(window->length, 2 * kBlock);
+  auto current = space.Take(0, &stop);
+  ASSERT_TRUE(current);
+  EXPECT_EQ(current->start, kBase + 2 * kBlock);
+
+  std::atomic<bool> taken{false};
+  Result<RegionSpace::Chunk> after_window = RegionSpace::Chunk{};
+  std::thread ahead([&] {
+    after_window = space.Take(1, &stop);
+    taken = true;
+  });
+  EXPECT_FALSE(testing::WaitFor([&] { return taken.load(); }, 200)) << "layer 1 wrote before its turn";
+  space.Finished(0, kBase + 2 * kBlock + 100);
+  space.MakeCurrent(1);
+  ahead.join();
+  ASSERT_TRUE(after_window) << after_window.error().message;
+  EXPECT_EQ(after_window->start, kBase + 3 * kBlock) << "layer 0's unused chunk end was given back";
+  EXPECT_EQ(space.length(), 2 * kBlock + 100);
+
+  std::thread stopped([&] { after_window = space.Take(2, &stop); });
+  stop = true;
+  space.Wake();
+  stopped.join();
+  ASSERT_FALSE(after_window);
+  EXPECT_EQ(after_window.error().code, ErrorCode::kStopped);
 }
 
 }  // namespace
