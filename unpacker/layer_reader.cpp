@@ -30,11 +30,10 @@ LayerReader::~LayerReader() {
 
 void LayerReader::Run(int fd, uint64_t grows_to) {
   Result<void> read = [&]() -> Result<void> {
-    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(fd, name_, bounds_.stream, grows_to, &stop_));
+    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(fd, name_, bounds_.stream, grows_to, &stop_, &waited_ns_));
     SpoolWriter spool(region_fd_, region_, index_, &stop_);
     Result<void> entries = ReadAll(*stream, spool);
     if (entries) entries = stream->Drain();
-    waited_ns_ = stream->waited().count();
     if (!entries) return entries;
     BANGER_TRY(spool.Flush());
     uncompressed_bytes_ = stream->uncompressed_bytes();
@@ -47,12 +46,16 @@ void LayerReader::Run(int fd, uint64_t grows_to) {
   changed_.notify_all();
 }
 
+std::chrono::nanoseconds LayerReader::waited_while_current() const {
+  const int64_t since = waited_when_current_.load();
+  return std::chrono::nanoseconds(since < 0 ? 0 : waited_ns_.load() - since);
+}
+
 // The bounds on what costs: time (inflating zeros costs CPU, not space) and the bytes
 // the region actually holds.
-Result<void> LayerReader::WithinBounds(const TarEntry& entry, const LayerStream& stream,
-                                       const SpoolWriter& spool) const {
+Result<void> LayerReader::WithinBounds(const TarEntry& entry, const SpoolWriter& spool) const {
   const auto busy = std::chrono::steady_clock::now() - clock_.started -
-                    std::chrono::nanoseconds(clock_.waited_ns.load()) - stream.waited();
+                    std::chrono::nanoseconds(clock_.waited_ns.load()) - waited_while_current();
   if (busy > std::chrono::seconds(bounds_.max_seconds)) {
     return Error{ErrorCode::kTimeout, name_ + ": still unpacking '" + Printable(entry.path) + "' after " +
                                           std::to_string(bounds_.max_seconds) +
@@ -73,7 +76,7 @@ Result<void> LayerReader::ReadAll(LayerStream& stream, SpoolWriter& spool) {
   for (;;) {
     BANGER_ASSIGN_OR_RETURN(std::optional<TarEntry> entry, reader->Next());
     if (!entry) return {};
-    BANGER_TRY(WithinBounds(*entry, stream, spool));
+    BANGER_TRY(WithinBounds(*entry, spool));
     ReadEntry read{std::move(*entry)};
     Result<void> data;
     if (read.entry.kind == ipc::EntryKind::kRegular && !read.entry.hardlink) {
@@ -84,7 +87,7 @@ Result<void> LayerReader::ReadAll(LayerStream& stream, SpoolWriter& spool) {
                                                   "' runs past its declared size"};
         }
         BANGER_TRY(spool.Append(offset, bytes, size));
-        return WithinBounds(file, stream, spool);
+        return WithinBounds(file, spool);
       });
       if (data) {
         read.data = spool.TakeExtents();

@@ -32,8 +32,8 @@ struct LayerReadBounds {
   uint64_t max_seconds = 3600;   // the replay's busy time
 };
 
-// The replay's time: wall time since it started, less the waits for layers still
-// downloading (those of layers already applied, and each reader's own).
+// The replay's time: wall time since it started, less the time the current layer
+// waited for its download (the layer read ahead waits while the current one works).
 struct ReplayClock {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   std::atomic<int64_t> waited_ns{0};
@@ -66,7 +66,13 @@ class LayerReader {
   // spent waiting for its download.
   const std::string& digest() const { return digest_; }
   uint64_t uncompressed_bytes() const { return uncompressed_bytes_; }
+  // Time its stream has waited for the download so far.
   std::chrono::nanoseconds waited() const { return std::chrono::nanoseconds(waited_ns_.load()); }
+  // The tree takes this layer's entries from now on: its waits for the download count
+  // as the replay's from here (before, the current layer was busy meanwhile).
+  void BecameCurrent() { waited_when_current_ = waited_ns_.load(); }
+  // Its waits while it was the current layer.
+  std::chrono::nanoseconds waited_while_current() const;
 
  private:
   // Bytes of entries read ahead of the tree, about, at most; more wait (a bound on
@@ -84,7 +90,7 @@ class LayerReader {
       : index_(index), name_(std::move(name)), bounds_(bounds), region_fd_(region_fd), region_(region), clock_(clock) {}
   void Run(int fd, uint64_t grows_to);
   Result<void> ReadAll(LayerStream& stream, SpoolWriter& spool);
-  Result<void> WithinBounds(const TarEntry& entry, const LayerStream& stream, const SpoolWriter& spool) const;
+  Result<void> WithinBounds(const TarEntry& entry, const SpoolWriter& spool) const;
   // Queues `entry`; false when the reader is being stopped.
   bool Push(ReadEntry entry);
 
@@ -107,6 +113,7 @@ class LayerReader {
   std::string digest_;
   uint64_t uncompressed_bytes_ = 0;
   std::atomic<int64_t> waited_ns_{0};
+  std::atomic<int64_t> waited_when_current_{-1};  // -1: not current yet
   std::thread thread_;
 };
 

@@ -22,10 +22,6 @@ namespace banger::unpacker {
 struct StreamLimits {
   uint64_t max_uncompressed_bytes = 64ull << 30;
   int zstd_window_log_max = 27;           // 128 MiB, zstd's own default limit
-  // Every layer's uncompressed bytes, counted by all the streams of one image at once
-  // (they run in parallel), and their bound (max_total_bytes); none when null.
-  std::atomic<uint64_t>* image_bytes = nullptr;
-  uint64_t max_image_bytes = 0;
 };
 
 class LayerStream {
@@ -33,11 +29,13 @@ class LayerStream {
   enum class Format { kPlain, kGzip, kZstd };
 
   // `name` ("layer sha256:...") prefixes every error. With `grows_to`, the file is still
-  // being downloaded: reads wait for bytes that have not arrived, up to that size. Once
-  // `*stop` is true, reading fails ("stopped") and such a wait ends: how a reader on
-  // another thread is stopped.
+  // being downloaded: reads wait for bytes that have not arrived, up to that size, and
+  // the time waited is added to `*waits` as well, when given. Once `*stop` is true,
+  // reading and inflating fail ("stopped") and such a wait ends: how a reader on another
+  // thread is stopped.
   static Result<std::unique_ptr<LayerStream>> Open(int fd, std::string name, StreamLimits limits,
-                                                   uint64_t grows_to = 0, const std::atomic<bool>* stop = nullptr);
+                                                   uint64_t grows_to = 0, const std::atomic<bool>* stop = nullptr,
+                                                   std::atomic<int64_t>* waits = nullptr);
   ~LayerStream();
 
   // The next piece of the layer, valid until the next call; empty at the end. A worker
@@ -99,6 +97,7 @@ class LayerStream {
   uint64_t handed_out_ = 0;  // uncompressed bytes handed out (caller)
   mutable std::atomic<int64_t> waited_ns_{0};  // written by the worker, read by the caller
   const std::atomic<bool>* stop_ = nullptr;
+  std::atomic<int64_t>* waits_ = nullptr;
   Sha256 hash_;
   std::unique_ptr<Pipeline> pipeline_;
 };

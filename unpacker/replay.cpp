@@ -45,15 +45,18 @@ struct Readers {
   ReplayClock& clock;
   std::vector<std::unique_ptr<LayerReader>> started;
 
-  // Layer `i` is read ahead of the tree from now on; its window is reserved first.
-  Result<void> Start(size_t i) {
+  // Layer `i` is read ahead of the tree from now on; its window is reserved first. The
+  // layers before it that are done took `done_bytes` of the image's uncompressed bound.
+  Result<void> Start(size_t i, uint64_t done_bytes, uint64_t max_total_bytes) {
     if (i >= layers.size()) return {};
     if (i > 0) {
       BANGER_ASSIGN_OR_RETURN(const uint64_t blob_bytes, BlobBytes(layers[i]));
       region.Reserve(static_cast<uint32_t>(i), std::min(blob_bytes, kMaxWindowBytes));
     }
+    LayerReadBounds own = bounds;
+    own.stream.max_uncompressed_bytes = std::min(own.stream.max_uncompressed_bytes, max_total_bytes - done_bytes);
     BANGER_ASSIGN_OR_RETURN(started[i], LayerReader::Start(static_cast<uint32_t>(i), layers[i].fd, layers[i].grows_to,
-                                                           "layer " + layers[i].digest, bounds, region_fd,
+                                                           "layer " + layers[i].digest, own, region_fd,
                                                            region, clock));
     return {};
   }
@@ -86,25 +89,33 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
   LayerTree tree(limits.tree);
   RegionSpace region(ipc::kDataRegionStart);  // the image's data region (filesystem_plan.h)
   ReplayClock clock;
-  std::atomic<uint64_t> image_bytes{0};
   LayerReadBounds bounds{limits.stream, limits.max_header_bytes, limits.max_spool_bytes, limits.max_seconds};
-  bounds.stream.image_bytes = &image_bytes;
-  bounds.stream.max_image_bytes = limits.max_total_uncompressed_bytes;
   Readers readers{layers, bounds, spool_fd, region, clock, {}};
   readers.started.resize(layers.size());
   uint64_t entries_read = 0;
   // Layer 0 is current from the start, and layer 1 read ahead; after each layer, the
   // next becomes current and the one after it starts (its window reserved first).
-  BANGER_TRY(readers.Start(1));
-  BANGER_TRY(readers.Start(0));
+  const uint64_t max_total = limits.max_total_uncompressed_bytes;
+  BANGER_TRY(readers.Start(1, 0, max_total));
+  BANGER_TRY(readers.Start(0, 0, max_total));
+  // Checked here, in the layers' order, so the same image fails at the same entry
+  // whichever reader ran ahead (each reader's own bound leaves room for the layer
+  // before it).
+  auto within_total = [&](const std::string& name, uint64_t layer_bytes) -> Result<void> {
+    if (layer_bytes <= max_total - outcome.uncompressed_bytes) return {};
+    return Error{ErrorCode::kOversized, name + ": the image's layers uncompress to more than " +
+                                            std::to_string(max_total) + " bytes (the total size bound, max_total_bytes)"};
+  };
   for (size_t i = 0; i < layers.size(); ++i) {
     LayerReader& reader = *readers.started[i];
+    reader.BecameCurrent();
     const std::string name = "layer " + layers[i].digest;
     tree.BeginLayer(static_cast<uint32_t>(i), name);
     uint64_t reported = 0, reported_entries = entries_read;
     for (;;) {
       BANGER_ASSIGN_OR_RETURN(std::optional<ReadEntry> read, reader.Next());
       if (!read) break;
+      BANGER_TRY(within_total(name, read->uncompressed_bytes));
       auto read_data = [&read]() -> Result<std::vector<ipc::Extent>> { return std::move(read->data); };
       BANGER_TRY(tree.Apply(read->entry, read_data));
       ++entries_read;
@@ -115,7 +126,8 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
       }
     }
     tree.EndLayer();
-    clock.waited_ns += reader.waited().count();
+    clock.waited_ns += reader.waited_while_current().count();
+    BANGER_TRY(within_total(name, reader.uncompressed_bytes()));
     if (reader.digest() != diff_ids[i]) {
       return Error{ErrorCode::kMalformed, name + ": its uncompressed content hashes to " + reader.digest() +
                                               ", but the image config says " + diff_ids[i] + " (diff_id)"};
@@ -123,7 +135,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
     outcome.uncompressed_bytes += reader.uncompressed_bytes();
     if (progress) progress(i, reader.uncompressed_bytes(), entries_read);
     readers.started[i].reset();
-    BANGER_TRY(readers.Start(i + 2));
+    BANGER_TRY(readers.Start(i + 2, outcome.uncompressed_bytes, max_total));
     region.MakeCurrent(static_cast<uint32_t>(i + 1));
   }
   SpoolWriter spool(spool_fd, region, static_cast<uint32_t>(layers.size()));

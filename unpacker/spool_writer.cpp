@@ -65,7 +65,10 @@ Result<RegionSpace::Chunk> RegionSpace::Take(uint32_t layer, const std::atomic<b
 void RegionSpace::Finished(uint32_t layer, uint64_t end) {
   std::lock_guard lock(mutex_);
   end_ = std::max(end_, end);
-  if (last_taker_ == layer && next_ - chunk_ <= end && end <= next_) next_ = BlockEnd(end);
+  // Only the layer whose chunk ends the region gives its tail back; another layer
+  // finishing meanwhile (the one read ahead, inside its window) changes nothing here.
+  if (last_taker_ != layer) return;
+  if (next_ - chunk_ <= end && end <= next_) next_ = BlockEnd(end);
   last_taker_.reset();
 }
 
@@ -77,16 +80,21 @@ uint64_t RegionSpace::length() const {
 void SpoolWriter::AlignedFree::operator()(char* p) const { ::operator delete[](p, kAlignment); }
 
 SpoolWriter::SpoolWriter(int fd, RegionSpace& space, uint32_t layer, const std::atomic<bool>* stop)
+    : SpoolWriter(fd, nullptr, &space, layer, stop) {}
+
+SpoolWriter::SpoolWriter(int fd, uint64_t base)
+    : SpoolWriter(fd, std::make_unique<RegionSpace>(base, (1ull << 62) / kBlock * kBlock), nullptr, 0, nullptr) {}
+
+SpoolWriter::SpoolWriter(int fd, std::unique_ptr<RegionSpace> own, RegionSpace* space, uint32_t layer,
+                         const std::atomic<bool>* stop)
     : fd_(fd),
-      space_(&space),
+      own_space_(std::move(own)),
+      space_(space != nullptr ? space : own_space_.get()),
       layer_(layer),
       stop_(stop),
       buffers_{std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment))),
                std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment)))} {}
 
-SpoolWriter::SpoolWriter(int fd, uint64_t base) : SpoolWriter(fd, *new RegionSpace(base, (1ull << 62) / kBlock * kBlock), 0) {
-  own_space_.reset(space_);
-}
 
 SpoolWriter::~SpoolWriter() {
   if (!worker_.joinable()) return;
@@ -134,10 +142,9 @@ Result<uint64_t> SpoolWriter::PlaceFor(uint64_t file_offset) {
 Result<void> SpoolWriter::NextChunk() {
   if (chunk_end_ != 0) {
     BANGER_TRY(WriteOut(true));
-    space_->AddUsed(end_ - chunk_start_);
   }
   BANGER_ASSIGN_OR_RETURN(const RegionSpace::Chunk chunk, space_->Take(layer_, stop_));
-  chunk_start_ = start_ = end_ = chunk.start;
+  start_ = end_ = chunk.start;
   chunk_end_ = chunk.start + chunk.length;
   return {};
 }
@@ -164,6 +171,8 @@ void SpoolWriter::AddExtent(uint64_t file_offset, uint64_t length, uint64_t spoo
 }
 
 Result<void> SpoolWriter::Append(uint64_t file_offset, const char* data, size_t size) {
+  // After Flush the end of the last chunk may belong to someone else.
+  if (flushed_) return Error{ErrorCode::kUnexpected, "file data after the data region's writer was flushed"};
   // Walk the data in pieces that end on 4 KiB boundaries of the file, so each whole
   // zero block can be left out.
   while (size > 0) {
@@ -193,11 +202,8 @@ std::vector<ipc::Extent> SpoolWriter::TakeExtents() {
 
 Result<void> SpoolWriter::Flush() {
   BANGER_TRY(WriteOut(true));
-  if (chunk_end_ != 0) {
-    space_->AddUsed(end_ - chunk_start_);
-    chunk_start_ = end_;  // counted now
-    space_->Finished(layer_, end_);
-  }
+  if (chunk_end_ != 0) space_->Finished(layer_, end_);
+  flushed_ = true;
   return WaitIdle();
 }
 

@@ -59,14 +59,10 @@ class RegionSpace {
   // `layer`'s data ends at `end` (its writer flushed); the end of the last chunk it took
   // at the region's end, unused, goes back.
   void Finished(uint32_t layer, uint64_t end);
-  // A chunk `layer` left held `bytes`, padding included (for the data bound).
-  void AddUsed(uint64_t bytes) { used_ += bytes; }
 
   uint64_t base() const { return base_; }
   // Bytes from `base` to the end of the last data written.
   uint64_t length() const;
-  // Bytes of the chunks writers left so far.
-  uint64_t used() const { return used_.load(); }
 
  private:
   const uint64_t base_, chunk_;
@@ -77,7 +73,6 @@ class RegionSpace {
   uint32_t current_ = 0;
   std::optional<uint32_t> last_taker_;  // whose chunk ends at next_
   std::map<uint32_t, Chunk> windows_;   // not yet taken
-  std::atomic<uint64_t> used_{0};
 };
 
 // The writes themselves happen on a thread of their own from two buffers, so parsing the
@@ -100,9 +95,9 @@ class SpoolWriter {
   // Writes what is buffered, the last block padded with zeros, and waits until every
   // write is done; the first failure, if any.
   Result<void> Flush();
-  // Bytes written into the region so far, padding included: this writer's and those of
-  // the chunks other writers closed.
-  uint64_t bytes_written() const { return space_->used() + (end_ - chunk_start_); }
+  // Bytes from the region's base to the end of this writer's data: a bound on it bounds
+  // the region (every layer's data and windows before it count), the same for every run.
+  uint64_t bytes_written() const { return chunk_end_ == 0 ? 0 : end_ - space_->base(); }
 
  private:
   struct AlignedFree {
@@ -123,12 +118,16 @@ class SpoolWriter {
   Result<void> WaitIdle();
   void Work();
 
+  SpoolWriter(int fd, std::unique_ptr<RegionSpace> own, RegionSpace* space, uint32_t layer,
+              const std::atomic<bool>* stop);
+
   int fd_;
   std::unique_ptr<RegionSpace> own_space_;  // with the one-piece constructor
   RegionSpace* space_;
   uint32_t layer_ = 0;
   const std::atomic<bool>* stop_ = nullptr;
-  uint64_t chunk_start_ = 0, chunk_end_ = 0;  // none taken yet
+  uint64_t chunk_end_ = 0;  // none taken yet
+  bool flushed_ = false;
   uint64_t end_ = 0;    // where the next byte would go, buffered bytes included
   uint64_t start_ = 0;  // spool offset of the buffer's first byte, a block boundary
   std::unique_ptr<char, AlignedFree> buffers_[2];  // page-aligned

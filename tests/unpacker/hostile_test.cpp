@@ -381,6 +381,20 @@ TEST_F(Hostile, TheSpoolBoundCountsDataNotZeros) {
   EXPECT_ERROR_WITH(data, "(the data bound, max_spool_bytes)");
 }
 
+// Two layers read at once still meet the image's bounds as one: each alone fits, the
+// two together do not (docs/unpacker.md, "Layers in parallel").
+TEST_F(Hostile, TheTotalAndDataBoundsSpanLayers) {
+  const auto two = std::vector<nlohmann::json>{Layer({LayerEntry::File("one").FillBytes(600 << 10)}),
+                                               Layer({LayerEntry::File("two").FillBytes(600 << 10)})};
+  UnpackOptions total;
+  total.limits = {{"max_total_bytes", 1 << 20}};
+  EXPECT_ERROR_WITH(Run(two, total), "bytes (the total size bound, max_total_bytes)");
+  UnpackOptions data;
+  data.limits = {{"max_spool_bytes", 1 << 20}};
+  EXPECT_ERROR_WITH(Run(two, data), "'two' takes the image's file data past 1048576 bytes");
+  EXPECT_TRUE(Run(two)) << "each bound at its default";
+}
+
 TEST_F(Hostile, TheTimeBoundIsNamed) {
   UnpackOptions none;
   none.limits = {{"max_unpack_seconds", 0}};

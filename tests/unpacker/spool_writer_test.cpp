@@ -141,5 +141,26 @@ TEST(RegionSpace, AReadAheadLayerFillsItsWindowThenWaitsForItsTurn) {
   EXPECT_EQ(after_window.error().code, ErrorCode::kStopped);
 }
 
+// The layer read ahead finishing inside its window, between the current layer's last
+// chunk and its end, must not keep the current layer's unused tail: where the next
+// window goes would then depend on which thread finished first.
+TEST(RegionSpace, WhereTheNextWindowGoesDoesNotDependOnWhoFinishesFirst) {
+  auto next_window = [](bool ahead_finishes_first) {
+    RegionSpace space(kBase, 8 * kBlock);
+    space.Reserve(1, kBlock);
+    std::atomic<bool> stop{false};
+    EXPECT_TRUE(space.Take(1, &stop));
+    auto current = space.Take(0, &stop);
+    EXPECT_TRUE(current);
+    if (ahead_finishes_first) space.Finished(1, kBase + 10);
+    space.Finished(0, current->start + 100);
+    if (!ahead_finishes_first) space.Finished(1, kBase + 10);
+    space.Reserve(2, kBlock);
+    return space.Take(2, &stop)->start;
+  };
+  EXPECT_EQ(next_window(true), next_window(false));
+  EXPECT_EQ(next_window(true), kBase + 2 * kBlock);
+}
+
 }  // namespace
 }  // namespace banger::unpacker
