@@ -30,7 +30,10 @@ LayerReader::~LayerReader() {
 
 void LayerReader::Run(int fd, uint64_t grows_to) {
   Result<void> read = [&]() -> Result<void> {
-    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(fd, name_, bounds_.stream, grows_to, &stop_, &waited_ns_));
+    auto on_wait = [this](int64_t ns) {
+      if (current_) clock_.waited_ns += ns;
+    };
+    BANGER_ASSIGN_OR_RETURN(auto stream, LayerStream::Open(fd, name_, bounds_.stream, grows_to, &stop_, on_wait));
     SpoolWriter spool(region_fd_, region_, index_, &stop_);
     Result<void> entries = ReadAll(*stream, spool);
     if (entries) entries = stream->Drain();
@@ -46,16 +49,10 @@ void LayerReader::Run(int fd, uint64_t grows_to) {
   changed_.notify_all();
 }
 
-std::chrono::nanoseconds LayerReader::waited_while_current() const {
-  const int64_t since = waited_when_current_.load();
-  return std::chrono::nanoseconds(since < 0 ? 0 : waited_ns_.load() - since);
-}
-
 // The bounds on what costs: time (inflating zeros costs CPU, not space) and the bytes
 // the region actually holds.
 Result<void> LayerReader::WithinBounds(const TarEntry& entry, const SpoolWriter& spool) const {
-  const auto busy = std::chrono::steady_clock::now() - clock_.started -
-                    std::chrono::nanoseconds(clock_.waited_ns.load()) - waited_while_current();
+  const auto busy = std::chrono::steady_clock::now() - clock_.started - std::chrono::nanoseconds(clock_.waited_ns.load());
   if (busy > std::chrono::seconds(bounds_.max_seconds)) {
     return Error{ErrorCode::kTimeout, name_ + ": still unpacking '" + Printable(entry.path) + "' after " +
                                           std::to_string(bounds_.max_seconds) +

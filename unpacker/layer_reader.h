@@ -36,7 +36,7 @@ struct LayerReadBounds {
 // waited for its download (the layer read ahead waits while the current one works).
 struct ReplayClock {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  std::atomic<int64_t> waited_ns{0};
+  std::atomic<int64_t> waited_ns{0};  // every current layer's waits, as they happen
 };
 
 struct ReadEntry {
@@ -62,17 +62,12 @@ class LayerReader {
   // The next entry, in the archive's order; nullopt after the last, once the layer was
   // read to its end (padding included) and its data written out.
   Result<std::optional<ReadEntry>> Next();
-  // After the last entry: "sha256:..." of the uncompressed layer, its size, the time
-  // spent waiting for its download.
+  // After the last entry: "sha256:..." of the uncompressed layer, and its size.
   const std::string& digest() const { return digest_; }
   uint64_t uncompressed_bytes() const { return uncompressed_bytes_; }
-  // Time its stream has waited for the download so far.
-  std::chrono::nanoseconds waited() const { return std::chrono::nanoseconds(waited_ns_.load()); }
-  // The tree takes this layer's entries from now on: its waits for the download count
-  // as the replay's from here (before, the current layer was busy meanwhile).
-  void BecameCurrent() { waited_when_current_ = waited_ns_.load(); }
-  // Its waits while it was the current layer.
-  std::chrono::nanoseconds waited_while_current() const;
+  // The tree takes this layer's entries from now on: its waits for the download are
+  // the replay's from here (before, the current layer was busy meanwhile).
+  void BecameCurrent() { current_ = true; }
 
  private:
   // Bytes of entries read ahead of the tree, about, at most; more wait (a bound on
@@ -112,8 +107,7 @@ class LayerReader {
   std::atomic<bool> stop_{false};
   std::string digest_;
   uint64_t uncompressed_bytes_ = 0;
-  std::atomic<int64_t> waited_ns_{0};
-  std::atomic<int64_t> waited_when_current_{-1};  // -1: not current yet
+  std::atomic<bool> current_{false};
   std::thread thread_;
 };
 

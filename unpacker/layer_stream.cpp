@@ -185,11 +185,11 @@ Error LayerStream::Fail(const std::string& what) const { return Error{ErrorCode:
 
 Result<std::unique_ptr<LayerStream>> LayerStream::Open(int fd, std::string name, StreamLimits limits,
                                                       uint64_t grows_to, const std::atomic<bool>* stop,
-                                                      std::atomic<int64_t>* waits) {
+                                                      std::function<void(int64_t)> on_wait) {
   std::unique_ptr<LayerStream> stream(new LayerStream(fd, std::move(name), limits, Format::kPlain));
   stream->grows_to_ = grows_to;
   stream->stop_ = stop;
-  stream->waits_ = waits;
+  stream->on_wait_ = std::move(on_wait);
   unsigned char magic[4] = {0, 0, 0, 0};
   size_t got = 0;
   while (got < sizeof magic) {
@@ -229,7 +229,7 @@ Result<size_t> LayerStream::ReadAt(char* out, size_t size, uint64_t offset) cons
     timespec pause{0, 2'000'000};
     ::nanosleep(&pause, nullptr);
     waited_ns_ += 2'000'000;
-    if (waits_ != nullptr) *waits_ += 2'000'000;
+    if (on_wait_) on_wait_(2'000'000);
   }
 }
 

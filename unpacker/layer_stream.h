@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,12 +31,12 @@ class LayerStream {
 
   // `name` ("layer sha256:...") prefixes every error. With `grows_to`, the file is still
   // being downloaded: reads wait for bytes that have not arrived, up to that size, and
-  // the time waited is added to `*waits` as well, when given. Once `*stop` is true,
+  // `on_wait` hears of each wait (nanoseconds), when given. Once `*stop` is true,
   // reading and inflating fail ("stopped") and such a wait ends: how a reader on another
   // thread is stopped.
   static Result<std::unique_ptr<LayerStream>> Open(int fd, std::string name, StreamLimits limits,
                                                    uint64_t grows_to = 0, const std::atomic<bool>* stop = nullptr,
-                                                   std::atomic<int64_t>* waits = nullptr);
+                                                   std::function<void(int64_t)> on_wait = nullptr);
   ~LayerStream();
 
   // The next piece of the layer, valid until the next call; empty at the end. A worker
@@ -97,7 +98,7 @@ class LayerStream {
   uint64_t handed_out_ = 0;  // uncompressed bytes handed out (caller)
   mutable std::atomic<int64_t> waited_ns_{0};  // written by the worker, read by the caller
   const std::atomic<bool>* stop_ = nullptr;
-  std::atomic<int64_t>* waits_ = nullptr;
+  std::function<void(int64_t)> on_wait_;
   Sha256 hash_;
   std::unique_ptr<Pipeline> pipeline_;
 };

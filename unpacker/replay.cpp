@@ -126,7 +126,6 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
       }
     }
     tree.EndLayer();
-    clock.waited_ns += reader.waited_while_current().count();
     BANGER_TRY(within_total(name, reader.uncompressed_bytes()));
     if (reader.digest() != diff_ids[i]) {
       return Error{ErrorCode::kMalformed, name + ": its uncompressed content hashes to " + reader.digest() +
