@@ -37,7 +37,10 @@ void LayerReader::Run(int fd, uint64_t grows_to) {
     SpoolWriter spool(region_fd_, region_, index_, &stop_);
     Result<void> entries = ReadAll(*stream, spool);
     if (entries) entries = stream->Drain();
-    if (!entries) return entries;
+    if (!entries) {
+      stop_ = true;  // the stream's worker may wait for the download: it need not any more
+      return entries;
+    }
     BANGER_TRY(spool.Flush());
     uncompressed_bytes_ = stream->uncompressed_bytes();
     digest_ = stream->Digest();

@@ -247,7 +247,7 @@ Result<size_t> LayerStream::Fill(char* out, size_t size) {
   if (produced_ > limits_.max_uncompressed_bytes) {
     return Error{ErrorCode::kOversized, name_ + ": uncompresses to more than " +
                                             std::to_string(limits_.max_uncompressed_bytes) +
-                                            " bytes (the layer size bound)"};
+                                            " bytes (" + limits_.bound_name + ")"};
   }
   return n;
 }

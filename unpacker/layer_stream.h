@@ -22,6 +22,7 @@ namespace banger::unpacker {
 // (and the replay's time bound) stop.
 struct StreamLimits {
   uint64_t max_uncompressed_bytes = 64ull << 30;
+  const char* bound_name = "the layer size bound";  // for the error past it
   int zstd_window_log_max = 27;           // 128 MiB, zstd's own default limit
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -51,10 +52,14 @@ struct Readers {
     if (i >= layers.size()) return {};
     if (i > 0) {
       BANGER_ASSIGN_OR_RETURN(const uint64_t blob_bytes, BlobBytes(layers[i]));
-      region.Reserve(static_cast<uint32_t>(i), std::min(blob_bytes, kMaxWindowBytes));
+      region.Reserve(static_cast<uint32_t>(i), std::min(blob_bytes, kMaxWindowBytes),
+                     region.base() + std::min(bounds.max_spool_bytes, UINT64_MAX - region.base()));
     }
     LayerReadBounds own = bounds;
-    own.stream.max_uncompressed_bytes = std::min(own.stream.max_uncompressed_bytes, max_total_bytes - done_bytes);
+    if (max_total_bytes - done_bytes < own.stream.max_uncompressed_bytes) {
+      own.stream.max_uncompressed_bytes = max_total_bytes - done_bytes;
+      own.stream.bound_name = "what the total size bound, max_total_bytes, leaves after the layers before it";
+    }
     BANGER_ASSIGN_OR_RETURN(started[i], LayerReader::Start(static_cast<uint32_t>(i), layers[i].fd, layers[i].grows_to,
                                                            "layer " + layers[i].digest, own, region_fd,
                                                            region, clock));

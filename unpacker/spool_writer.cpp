@@ -25,10 +25,11 @@ bool IsAllZero(const char* data, size_t size) {
   return size == 0 || (data[0] == 0 && std::memcmp(data, data + 1, size - 1) == 0);
 }
 
-void RegionSpace::Reserve(uint32_t layer, uint64_t bytes) {
+void RegionSpace::Reserve(uint32_t layer, uint64_t bytes, uint64_t up_to) {
   std::lock_guard lock(mutex_);
+  const uint64_t room = up_to > next_ ? up_to - next_ : 0;
   const uint64_t length = BlockEnd(bytes);
-  if (length == 0) return;
+  if (length == 0 || length > room) return;  // the layer writes only once it is current
   windows_[layer] = Chunk{next_, length};
   next_ += length;
   last_taker_.reset();

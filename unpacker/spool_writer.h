@@ -47,8 +47,10 @@ class RegionSpace {
   // `chunk` bytes per chunk at the end, a multiple of 4 KiB.
   explicit RegionSpace(uint64_t base, uint64_t chunk = kChunkBytes) : base_(base), chunk_(chunk), next_(base) {}
 
-  // Layer `layer` will be read ahead: a window of `bytes` (rounded up to 4 KiB) at the end.
-  void Reserve(uint32_t layer, uint64_t bytes);
+  // Layer `layer` will be read ahead: a window of `bytes` (rounded up to 4 KiB) at the
+  // end, if it ends by `up_to` (the data bound: windows alone never take the region, and
+  // the file, past it); else none, and the layer writes only once it is current.
+  void Reserve(uint32_t layer, uint64_t bytes, uint64_t up_to);
   // From now on `layer` writes at the end (its earlier layers are done).
   void MakeCurrent(uint32_t layer);
   // Where `layer` writes next: its window, unused until now, else a chunk at the end

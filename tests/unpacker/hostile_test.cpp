@@ -395,6 +395,25 @@ TEST_F(Hostile, TheTotalAndDataBoundsSpanLayers) {
   EXPECT_TRUE(Run(two)) << "each bound at its default";
 }
 
+// Layers whose blobs are large but whose files are all holes reserve windows they never
+// fill: cut to the data bound, so the guest assets written after the layers land near
+// it, not past the bound by the blobs' size (the broker's file size limit is the bound
+// plus 64 MiB).
+TEST_F(Hostile, UnusedWindowsDoNotTakeTheRegionPastTheDataBound) {
+  UnpackOptions assets_only;
+  assets_only.guest_assets = true;
+  auto alone = Run({Layer({LayerEntry::File("a", "a")})}, assets_only);
+  ASSERT_TRUE(alone) << alone.error().message;
+  UnpackOptions bounded = assets_only;
+  bounded.limits = {{"max_spool_bytes", 1 << 20}};
+  auto holes = Run({Layer({LayerEntry::File("a", "a")}), Layer({LayerEntry::File("z1").ZeroBytes(3 << 20)}, "none"),
+                    Layer({LayerEntry::File("z2").ZeroBytes(3 << 20)}, "none")},
+                   bounded);
+  ASSERT_TRUE(holes) << holes.error().message;
+  EXPECT_LE(holes->done["spool_bytes"].get<uint64_t>(), (1u << 20) + alone->done["spool_bytes"].get<uint64_t>())
+      << "the assets went past two unused 3 MiB windows";
+}
+
 TEST_F(Hostile, TheTimeBoundIsNamed) {
   UnpackOptions none;
   none.limits = {{"max_unpack_seconds", 0}};

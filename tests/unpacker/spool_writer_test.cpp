@@ -109,7 +109,7 @@ TEST_F(Spool, LongFilesCrossFlushesIntact) {
 // back, so the next layer goes on right after its data.
 TEST(RegionSpace, AReadAheadLayerFillsItsWindowThenWaitsForItsTurn) {
   RegionSpace space(kBase, 8 * kBlock);
-  space.Reserve(1, 2 * kBlock - 100);
+  space.Reserve(1, 2 * kBlock - 100, UINT64_MAX);
   std::atomic<bool> stop{false};
   auto window = space.Take(1, &stop);
   ASSERT_TRUE(window);
@@ -147,7 +147,7 @@ TEST(RegionSpace, AReadAheadLayerFillsItsWindowThenWaitsForItsTurn) {
 TEST(RegionSpace, WhereTheNextWindowGoesDoesNotDependOnWhoFinishesFirst) {
   auto next_window = [](bool ahead_finishes_first) {
     RegionSpace space(kBase, 8 * kBlock);
-    space.Reserve(1, kBlock);
+    space.Reserve(1, kBlock, UINT64_MAX);
     std::atomic<bool> stop{false};
     EXPECT_TRUE(space.Take(1, &stop));
     auto current = space.Take(0, &stop);
@@ -155,11 +155,31 @@ TEST(RegionSpace, WhereTheNextWindowGoesDoesNotDependOnWhoFinishesFirst) {
     if (ahead_finishes_first) space.Finished(1, kBase + 10);
     space.Finished(0, current->start + 100);
     if (!ahead_finishes_first) space.Finished(1, kBase + 10);
-    space.Reserve(2, kBlock);
+    space.Reserve(2, kBlock, UINT64_MAX);
     return space.Take(2, &stop)->start;
   };
   EXPECT_EQ(next_window(true), next_window(false));
   EXPECT_EQ(next_window(true), kBase + 2 * kBlock);
+}
+
+// A window never reaches past the data bound, however large the layer's blob: one that
+// would is not reserved, and that layer writes only in its turn.
+TEST(RegionSpace, AWindowPastTheBoundIsNotReserved) {
+  RegionSpace space(kBase, 8 * kBlock);
+  space.Reserve(1, 3 * kBlock, kBase + 3 * kBlock);
+  space.Reserve(2, 100, kBase + 3 * kBlock);
+  std::atomic<bool> stop{false};
+  auto one = space.Take(1, &stop);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->start, kBase);
+  EXPECT_EQ(one->length, 3 * kBlock);
+  auto current = space.Take(0, &stop);
+  ASSERT_TRUE(current);
+  EXPECT_EQ(current->start, kBase + 3 * kBlock) << "layer 2 got no window: no room was left";
+  std::thread waits([&] { EXPECT_FALSE(space.Take(2, &stop)) << "layer 2 had a window past the bound"; });
+  stop = true;
+  space.Wake();
+  waits.join();
 }
 
 }  // namespace
