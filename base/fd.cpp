@@ -136,37 +136,32 @@ Error ReopenFailed(int fd, const char* how, int err) {
                           err);
 }
 
+// A reopen the caller cannot do without.
+Result<UniqueFd> Reopen(int fd, int flags, const char* how) {
+  int err = 0;
+  UniqueFd reopened = OpenAgain(fd, flags, err);
+  if (!reopened) return ReopenFailed(fd, how, err);
+  return reopened;
+}
+
+// An O_DIRECT reopen: nothing where the file system has no direct I/O (EINVAL).
+Result<std::optional<UniqueFd>> ReopenDirect(int fd, int access, const char* how) {
+  int err = 0;
+  UniqueFd reopened = OpenAgain(fd, access | O_DIRECT, err);
+  if (reopened) return std::optional<UniqueFd>(std::move(reopened));
+  if (err == EINVAL) return std::optional<UniqueFd>();
+  return ReopenFailed(fd, how, err);
+}
+
 }  // namespace
 
-Result<UniqueFd> ReopenReadOnly(int fd) {
-  int err = 0;
-  UniqueFd reopened = OpenAgain(fd, O_RDONLY, err);
-  if (!reopened) return ReopenFailed(fd, "read-only", err);
-  return reopened;
-}
+Result<UniqueFd> ReopenReadOnly(int fd) { return Reopen(fd, O_RDONLY, "read-only"); }
 
-Result<std::optional<UniqueFd>> ReopenForDirectReads(int fd) {
-  int err = 0;
-  UniqueFd reopened = OpenAgain(fd, O_RDONLY | O_DIRECT, err);
-  if (reopened) return std::optional<UniqueFd>(std::move(reopened));
-  if (err == EINVAL) return std::optional<UniqueFd>();
-  return ReopenFailed(fd, "for direct reads", err);
-}
+Result<UniqueFd> ReopenWriteOnly(int fd) { return Reopen(fd, O_WRONLY, "write-only"); }
 
-Result<UniqueFd> ReopenWriteOnly(int fd) {
-  int err = 0;
-  UniqueFd reopened = OpenAgain(fd, O_WRONLY, err);
-  if (!reopened) return ReopenFailed(fd, "write-only", err);
-  return reopened;
-}
+Result<std::optional<UniqueFd>> ReopenForDirectReads(int fd) { return ReopenDirect(fd, O_RDONLY, "for direct reads"); }
 
-Result<std::optional<UniqueFd>> ReopenForDirectWrites(int fd) {
-  int err = 0;
-  UniqueFd reopened = OpenAgain(fd, O_WRONLY | O_DIRECT, err);
-  if (reopened) return std::optional<UniqueFd>(std::move(reopened));
-  if (err == EINVAL) return std::optional<UniqueFd>();
-  return ReopenFailed(fd, "for direct writes", err);
-}
+Result<std::optional<UniqueFd>> ReopenForDirectWrites(int fd) { return ReopenDirect(fd, O_WRONLY, "for direct writes"); }
 
 Result<std::vector<std::string>> ListDirectory(const std::string& path) {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(path.c_str()), ::closedir);

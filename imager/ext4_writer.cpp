@@ -95,7 +95,7 @@ ext2_super_block SuperblockFor(const FsParameters& params) {
   // one backup, in the last group when it starts past the region, else none.
   ext2fs_set_feature_sparse_super2(&param);
   const uint64_t blocks = params.size_bytes / kBlockSize, groups = (blocks + 32767) / 32768;
-  const uint64_t region_end_block = (params.region_start + params.region_bytes + kBlockSize - 1) / kBlockSize;
+  const uint64_t region_end_block = ipc::DataRegionEnd(params.region_start, params.region_bytes) / kBlockSize;
   // ext2fs_initialize drops a last group too short to hold its own metadata and moves the
   // backup to the group before: that one must start past the region too.
   if (groups > 2 && (groups - 2) * 32768 >= region_end_block) param.s_backup_bgs[0] = static_cast<__u32>(groups - 1);
@@ -129,7 +129,7 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int da
   if (rc) return writer->Fail(rc, "creating the filesystem");
   writer->fs_ = fs;
   writer->region_start_ = params.region_start;
-  writer->region_end_ = params.region_start + (params.region_bytes + kBlockSize - 1) / kBlockSize * kBlockSize;
+  writer->region_end_ = ipc::DataRegionEnd(params.region_start, params.region_bytes);
   BANGER_TRY(writer->ReserveRegion());
   BANGER_TRY(writer->Format(params));
   BANGER_TRY(writer->MakeSkeleton());

@@ -23,7 +23,7 @@ constexpr int kHeapFillByte = 0xff;  // allocations read as 0x00 (the complement
 // (the unpacker could write anywhere, compromised) is cut or punched away before a table
 // can land there.
 Result<void> PrepareImageFile(int image, const FsParameters& params, uint64_t filesystem_bytes) {
-  const uint64_t region_end = params.region_start + (params.region_bytes + ipc::kBlock - 1) / ipc::kBlock * ipc::kBlock;
+  const uint64_t region_end = ipc::DataRegionEnd(params.region_start, params.region_bytes);
   if (::ftruncate(image, static_cast<off_t>(region_end)) != 0) {
     return Error::FromErrno("cutting the image file at its data region (ftruncate)");
   }

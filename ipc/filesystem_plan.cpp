@@ -33,7 +33,7 @@ Result<FilesystemPlan> PlanFilesystem(const TreeSummary& s, uint64_t requested_b
   plan.inode_count = std::max<uint64_t>(plan.filesystem_bytes / 16384, (s.inodes + 64) * 5 / 4);
   // The region, then everything but file data after it (what later layers replaced is
   // in the region until the imager frees it).
-  const uint64_t region_end = kDataRegionStart + RoundUp(region_bytes, kBlock);
+  const uint64_t region_end = DataRegionEnd(kDataRegionStart, region_bytes);
   const uint64_t with_region =
       region_end + (plan.content_bytes - std::min(plan.content_bytes, s.data_bytes)) + Overhead(plan.filesystem_bytes, plan.inode_count);
   if (region_bytes != 0 && plan.filesystem_bytes < with_region) {

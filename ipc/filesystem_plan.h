@@ -19,6 +19,10 @@ inline constexpr uint64_t kBlock = 4096;
 // before the filesystem's size is known.
 inline constexpr uint64_t kDataRegionStart = 16ull << 20;
 inline constexpr uint64_t kMaxDataRegionBytes = 16ull << 40;  // ext4's 16 TiB of 4 KiB blocks
+// Where a data region of `region_bytes` from `start` ends: its last block whole.
+inline constexpr uint64_t DataRegionEnd(uint64_t start, uint64_t region_bytes) {
+  return start + (region_bytes + kBlock - 1) / kBlock * kBlock;
+}
 
 struct FilesystemPlan {
   uint64_t content_bytes = 0;     // file data (holes excluded), link targets, xattrs, a block per directory

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 #include <system_error>
 
 #include "base/fd.h"
@@ -14,7 +13,6 @@ constexpr uint64_t kBlock = 4096;
 constexpr size_t kFlushAt = 2 << 20;
 // A piece is at most a block and its gap less than two, so the buffer never holds more.
 constexpr size_t kBufferBytes = kFlushAt + 3 * kBlock;
-constexpr std::align_val_t kAlignment{kBlock};
 
 uint64_t BlockStart(uint64_t offset) { return offset / kBlock * kBlock; }
 uint64_t BlockEnd(uint64_t offset) { return (offset + kBlock - 1) / kBlock * kBlock; }
@@ -78,8 +76,6 @@ uint64_t RegionSpace::length() const {
   return end_ > base_ ? end_ - base_ : 0;
 }
 
-void SpoolWriter::AlignedFree::operator()(char* p) const { ::operator delete[](p, kAlignment); }
-
 SpoolWriter::SpoolWriter(int fd, RegionSpace& space, uint32_t layer, const std::atomic<bool>* stop)
     : SpoolWriter(fd, nullptr, &space, layer, stop) {}
 
@@ -93,8 +89,7 @@ SpoolWriter::SpoolWriter(int fd, std::unique_ptr<RegionSpace> own, RegionSpace* 
       space_(space != nullptr ? space : own_space_.get()),
       layer_(layer),
       stop_(stop),
-      buffers_{std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment))),
-               std::unique_ptr<char, AlignedFree>(static_cast<char*>(::operator new[](kBufferBytes, kAlignment)))} {}
+      buffers_{MakeAlignedBuffer(kBufferBytes), MakeAlignedBuffer(kBufferBytes)} {}
 
 
 SpoolWriter::~SpoolWriter() {

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "base/result.h"
 #include "ipc/tree_stream.h"
 
@@ -102,9 +103,6 @@ class SpoolWriter {
   uint64_t bytes_written() const { return chunk_end_ == 0 ? 0 : end_ - space_->base(); }
 
  private:
-  struct AlignedFree {
-    void operator()(char* p) const;
-  };
   // Where a piece at `file_offset` goes: after everything written, at its offset within
   // its block, in the same spool block as the file's last piece when it shares its block;
   // a new block past the chunk's end starts the next chunk.
@@ -132,7 +130,7 @@ class SpoolWriter {
   bool flushed_ = false;
   uint64_t end_ = 0;    // where the next byte would go, buffered bytes included
   uint64_t start_ = 0;  // spool offset of the buffer's first byte, a block boundary
-  std::unique_ptr<char, AlignedFree> buffers_[2];  // page-aligned
+  AlignedBuffer buffers_[2];
   int current_ = 0;  // the buffer holding [start_, end_)
 
   // The writer: one write at a time, of the buffer that is not current.

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
-#include <new>
 #include <string_view>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "base/fd.h"
 
 namespace banger::broker {
@@ -17,12 +17,6 @@ namespace {
 
 constexpr uint64_t kPiece = 4 << 20;
 constexpr uint64_t kBlock = 4096;
-constexpr std::align_val_t kAlignment{kBlock};
-
-struct AlignedFree {
-  void operator()(char* p) const { ::operator delete[](p, kAlignment); }
-};
-
 // The next data range of `fd` at or after `at`, before `end`: [first, last); none when
 // only a hole is left.
 Result<std::pair<uint64_t, uint64_t>> NextData(int fd, uint64_t at, uint64_t end) {
@@ -73,7 +67,7 @@ Result<uint64_t> ReadPiece(int from, int& from_direct, bool cached, char* buffer
 }  // namespace
 
 Result<void> CopyDataRegion(int from, int from_direct, int to, int to_direct, uint64_t start, uint64_t length) {
-  std::unique_ptr<char, AlignedFree> buffer(static_cast<char*>(::operator new[](kPiece, kAlignment)));
+  AlignedBuffer buffer = MakeAlignedBuffer(kPiece);
   const uint64_t end = start + length;
   // A read-only map of the region, only to ask which pages are cached.
   void* mapped = length == 0 ? MAP_FAILED : ::mmap(nullptr, length, PROT_READ, MAP_SHARED, from, static_cast<off_t>(start));
