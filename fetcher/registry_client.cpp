@@ -79,9 +79,12 @@ Result<std::string> RegistryClient::RepositoryUrl() {
     std::string scheme = "https";
     if (options_.allow_plain_http) {
       // Docker's rule for insecure registries: HTTPS when it answers, else plain HTTP.
-      // A TLS server whose certificate we do not trust stays HTTPS, so the error says so.
+      // The probe only asks whether the host speaks TLS, so it skips verification (and
+      // loading the CA bundle, ~20 ms): it sends no credentials and its answer is
+      // dropped. A TLS server whose certificate we do not trust therefore stays HTTPS,
+      // and the first real request, which verifies, says so.
       HttpClient probe(options_.gateway);
-      HttpRequest ping{.url = "https://" + host + "/v2/", .ca_pem = ca_bundle_, .connect_timeout_s = 5};
+      HttpRequest ping{.url = "https://" + host + "/v2/", .verify_tls = false, .connect_timeout_s = 5};
       TransportError transport{Error{ErrorCode::kIo, ""}};
       if (!probe.Fetch(ping, 64 * 1024, &transport) && !transport.tls_verification_failed) scheme = "http";
     }
