@@ -17,6 +17,7 @@ namespace banger::fetcher {
 namespace {
 
 constexpr size_t kMaxErrorBody = 64 * 1024;
+constexpr long kReceiveBufferBytes = 256 * 1024;
 
 struct Transfer {
   HttpResponse* response;
@@ -206,6 +207,9 @@ static Result<HttpResponse> Perform(void* handle, NetworkGateway* gateway, const
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.verify_tls ? 2L : 0L);
   curl_blob ca{const_cast<char*>(request.ca_pem.data()), request.ca_pem.size(), CURL_BLOB_NOCOPY};
   if (!request.ca_pem.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca);
+  // Larger reads than libcurl's 16 KiB: a blob crosses the socket and the broker's
+  // pipe in a sixteenth of the system calls and wake-ups.
+  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "banger/0.1");
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);

@@ -163,11 +163,10 @@ std::vector<SyscallRule> ImagerRules() {
   // libext2fs's safe_getenv asks whether the process is dumpable; nothing else may pass.
   rules.push_back(Allow("prctl", {{0, ArgCondition::kEqual, PR_GET_DUMPABLE}}));
   rules.push_back({"prctl", Verdict::kReport, 0, {{0, ArgCondition::kNotEqual, PR_GET_DUMPABLE}}});
-  // sysinfo: libext2fs sizes its caches from the memory it sees.
-  // copy_file_range: file bytes go from the spool to the image inside the kernel;
-  // sync_file_range: their writeback starts before the final fsync.
-  for (const char* name : {"ftruncate", "fsync", "fdatasync", "preadv", "pwritev", "sysinfo", "copy_file_range",
-                           "sync_file_range"}) {
+  // sysinfo: libext2fs sizes its caches from the memory it sees. No copy_file_range or
+  // sync_file_range: file bytes are in the image before the imager starts, and it
+  // writes metadata only (docs/architecture.md, "How a content byte travels").
+  for (const char* name : {"ftruncate", "fsync", "fdatasync", "preadv", "pwritev", "sysinfo"}) {
     rules.push_back(Allow(name));
   }
   // fallocate only in the modes libext2fs's unix_io uses, none of which allocates past the

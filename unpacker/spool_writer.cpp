@@ -149,7 +149,7 @@ Result<void> SpoolWriter::Put(uint64_t at, const char* data, size_t size) {
   // The gap before `at` (the rest of the last block, or the start of this one) is zeros.
   char* buffer = buffers_[current_].get();
   std::memset(buffer + (end_ - start_), 0, at - end_);
-  std::memcpy(buffer + (at - start_), data, size);
+  CopyForDirectIo(buffer + (at - start_), data, size);
   end_ = at + size;
   if (end_ - start_ >= kFlushAt) return WriteOut(false);
   return {};
@@ -210,6 +210,7 @@ Result<void> SpoolWriter::WriteOut(bool pad) {
   if (length == 0) return {};
   char* buffer = buffers_[current_].get();
   if (length > held) std::memset(buffer + held, 0, length - held);
+  FinishDirectIoCopies();  // before the writer thread hands the buffer to the disk
   BANGER_TRY(WaitIdle());  // the other buffer is free again
   char* next = buffers_[1 - current_].get();
   std::memcpy(next, buffer + whole, held - whole);  // the partial block goes on in the next

@@ -78,6 +78,9 @@ Result<void> IncomingBlob::Landed(uint64_t bytes) {
 Result<void> IncomingBlob::HashLanded(uint64_t at_least) {
   if (received_ - hashed_ < at_least || received_ == hashed_) return {};
   BANGER_TRY(hash_.UpdateFromFile(file_.get(), hashed_, received_ - hashed_, what_ + " " + digest_));
+  // Written back as it lands: Commit's fsync of a large blob would otherwise hold the
+  // disk for tens of milliseconds while the unpacker writes the image.
+  StartWriteback(file_.get(), hashed_, received_ - hashed_);
   hashed_ = received_;
   return {};
 }

@@ -39,6 +39,10 @@ Result<void> FsyncFd(int fd, const std::string& what) {
   return {};
 }
 
+void StartWriteback(int fd, uint64_t offset, uint64_t length) {
+  (void)::sync_file_range(fd, static_cast<off64_t>(offset), static_cast<off64_t>(length), SYNC_FILE_RANGE_WRITE);
+}
+
 Result<void> FsyncPath(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Error::FromErrno("opening " + path + " to fsync it");

@@ -27,6 +27,10 @@ Result<void> MakePrivateDirs(const std::string& path);
 // fsync of a file or a directory by path.
 Result<void> FsyncPath(const std::string& path);
 Result<void> FsyncFd(int fd, const std::string& what);
+// Starts writeback of a range now (sync_file_range, without waiting), so that the
+// fsync that publishes the file finds little left to write and does not stall the
+// disk at the end. A hint: a failure here is the later fsync's to report.
+void StartWriteback(int fd, uint64_t offset, uint64_t length);
 
 // rename(2), then an fsync of the directory `to` is in, so the new name survives a crash.
 Result<void> RenameDurably(const std::string& from, const std::string& to);

@@ -63,6 +63,9 @@ int Perform(const std::string& action) {
   }
   // Room allocated past the end of a file without growing it escapes RLIMIT_FSIZE.
   if (action == "fallocate_keep_size") return ::fallocate(0, FALLOC_FL_KEEP_SIZE, 0, 1 << 20) < 0 ? errno : 0;
+  // Copies between two descriptors inside the kernel: the imager writes metadata only.
+  if (action == "copy_file_range") return ::copy_file_range(0, nullptr, 0, nullptr, 4096, 0) < 0 ? errno : 0;
+  if (action == "sync_file_range") return ::sync_file_range(0, 0, 4096, SYNC_FILE_RANGE_WRITE) < 0 ? errno : 0;
   if (action == "fcntl_setown") return ::fcntl(banger::security::kChannelFd, F_SETOWN, 1) < 0 ? errno : 0;
   if (action == "fcntl_setsig") return ::fcntl(banger::security::kChannelFd, F_SETSIG, SIGKILL) < 0 ? errno : 0;
   if (action == "fcntl_async") return ::fcntl(banger::security::kChannelFd, F_SETFL, O_ASYNC) < 0 ? errno : 0;

@@ -177,6 +177,21 @@ TEST(Sandbox, UnlistedSyscallMeetsTheDefaultKill) {
   EXPECT_EQ(probe->exit()->signal, SIGSYS);
 }
 
+// The imager writes metadata only: the kernel-side copies it once used (spool to image)
+// are gone from its policy, so trying one now meets the default kill.
+TEST(Sandbox, TheImagerCopiesNoBytesInsideTheKernel) {
+  for (const char* action : {"copy_file_range", "sync_file_range"}) {
+    SCOPED_TRACE(action);
+    auto probe = StartProbe(Probe(ProcessKind::kImager, action));
+    ASSERT_TRUE(probe) << probe.error().message;
+    auto result = Poke(*probe);
+    ASSERT_FALSE(result) << action << " returned errno " << *result;
+    EXPECT_EQ(result.error().code, ErrorCode::kSandbox) << result.error().message;
+    ASSERT_TRUE(probe->exit());
+    EXPECT_EQ(probe->exit()->signal, SIGSYS);
+  }
+}
+
 TEST(Sandbox, EveryKindIsConfinedAsProcShows) {
   for (ProcessKind kind : kAllKinds) {
     auto probe = StartProbe(Probe(kind));
