@@ -34,8 +34,10 @@ inline AlignedBuffer MakeAlignedBuffer(size_t bytes) {
 inline void CopyForDirectIo(char* out, const char* in, size_t size) {
 #if defined(__SSE2__)
   constexpr size_t kLine = 64;
-  if (size >= 4 * kLine && reinterpret_cast<uintptr_t>(out) % 16 == 0) {
-    size_t done = 0;
+  if (size >= 4 * kLine) {
+    // Whole cache lines only: a line shared with ordinary stores would be written twice.
+    size_t done = (kLine - reinterpret_cast<uintptr_t>(out) % kLine) % kLine;
+    std::memcpy(out, in, done);
     for (; done + kLine <= size; done += kLine) {
       for (size_t lane = 0; lane < kLine; lane += 16) {
         const __m128i value = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + done + lane));

@@ -234,6 +234,9 @@ static Result<HttpResponse> Perform(void* handle, NetworkGateway* gateway, const
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
   CURLcode rc = curl_easy_perform(curl);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_off_t handshake_done_us = 0;
+  curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &handshake_done_us);
+  if (transport != nullptr) transport->tls_handshake_done = handshake_done_us > 0;
   if (transfer.refused_address && rc != CURLE_OK) return *transfer.refused_address;
   if (transfer.too_large) {
     return Error{ErrorCode::kOversized, request.url + ": response larger than " + std::to_string(transfer.max_body) + " bytes"};
@@ -242,7 +245,8 @@ static Result<HttpResponse> Perform(void* handle, NetworkGateway* gateway, const
   if (rc != CURLE_OK) {
     Error e{ErrorCode::kIo, DescribeFailure(rc, detail, request.url, proxy, transfer.connect_failure)};
     if (transport != nullptr) {
-      *transport = {e, Retryable(rc), static_cast<int>(rc), rc == CURLE_PEER_FAILED_VERIFICATION};
+      *transport = {e, Retryable(rc), static_cast<int>(rc), rc == CURLE_PEER_FAILED_VERIFICATION,
+                    handshake_done_us > 0};
     }
     return e;
   }

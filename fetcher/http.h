@@ -40,6 +40,7 @@ struct TransportError {
   bool retryable = false;
   int curl_code = 0;
   bool tls_verification_failed = false;  // the peer spoke TLS, but with a certificate we do not trust
+  bool tls_handshake_done = false;       // a TLS handshake completed before the failure
 };
 
 class NetworkGateway;

@@ -80,13 +80,14 @@ Result<std::string> RegistryClient::RepositoryUrl() {
     if (options_.allow_plain_http) {
       // Docker's rule for insecure registries: HTTPS when it answers, else plain HTTP.
       // The probe only asks whether the host speaks TLS, so it skips verification (and
-      // loading the CA bundle, ~20 ms): it sends no credentials and its answer is
-      // dropped. A TLS server whose certificate we do not trust therefore stays HTTPS,
-      // and the first real request, which verifies, says so.
+      // loading the CA bundle, ~20 ms): it sends no credentials, its handle and
+      // connection end with it, and its answer is dropped. A host that completed a TLS
+      // handshake stays HTTPS whatever came after (a certificate we do not trust, an
+      // odd /v2/ answer), and the first real request, which verifies, says what is wrong.
       HttpClient probe(options_.gateway);
       HttpRequest ping{.url = "https://" + host + "/v2/", .verify_tls = false, .connect_timeout_s = 5};
       TransportError transport{Error{ErrorCode::kIo, ""}};
-      if (!probe.Fetch(ping, 64 * 1024, &transport) && !transport.tls_verification_failed) scheme = "http";
+      if (!probe.Fetch(ping, 64 * 1024, &transport) && !transport.tls_handshake_done) scheme = "http";
     }
     base_url_ = scheme + "://" + host + "/v2/" + reference_.repository;
   }

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <new>
 #include <unordered_map>
 #include <vector>
@@ -24,7 +26,41 @@ struct CachedBlock {
 struct Channel {
   int fd = -1;
   std::unordered_map<unsigned long long, CachedBlock> blocks;
+  // AssumeZerosOutside: bytes outside [data_from, data_to) that this channel has not
+  // written (`written`, merged runs, start -> end) read as zeros without a read.
+  bool zeros_known = false;
+  uint64_t data_from = 0, data_to = 0;
+  std::map<uint64_t, uint64_t> written;
 };
+
+// Past this many separate written runs the channel stops keeping them and reads again.
+constexpr size_t kMaxWrittenRuns = 1 << 16;
+
+void RecordWritten(Channel& self, uint64_t offset, uint64_t length) {
+  if (!self.zeros_known || length == 0) return;
+  uint64_t start = offset, end = offset + length;
+  auto it = self.written.upper_bound(start);
+  if (it != self.written.begin() && std::prev(it)->second >= start) --it;
+  while (it != self.written.end() && it->first <= end) {
+    start = std::min(start, it->first);
+    end = std::max(end, it->second);
+    it = self.written.erase(it);
+  }
+  self.written.emplace(start, end);
+  if (self.written.size() > kMaxWrittenRuns) {
+    self.zeros_known = false;
+    self.written.clear();
+  }
+}
+
+bool KnownZeros(const Channel& self, uint64_t offset, uint64_t length) {
+  if (!self.zeros_known || length == 0) return false;
+  const uint64_t end = offset + length;
+  if (offset < self.data_to && end > self.data_from) return false;
+  auto it = self.written.upper_bound(offset);
+  if (it != self.written.begin() && std::prev(it)->second > offset) return false;
+  return it == self.written.end() || it->first >= end;
+}
 
 Channel& Of(io_channel channel) { return *static_cast<Channel*>(channel->private_data); }
 
@@ -85,6 +121,7 @@ errcode_t WriteOut(io_channel channel) {
       ++j;
     }
     if (errcode_t rc = WriteAt(self.fd, run.data(), static_cast<int>(run.size()), dirty[i] * size)) return rc;
+    RecordWritten(self, dirty[i] * size, (j - i) * size);
     i = j;
   }
   self.blocks.clear();
@@ -148,7 +185,12 @@ errcode_t Read64(io_channel channel, unsigned long long block, int count, void* 
       std::memcpy(data, it->second.bytes.data(), bytes);
       return 0;
     }
-    if (errcode_t rc = ReadAt(self.fd, static_cast<char*>(data), bytes, block * channel->block_size)) return rc;
+    const uint64_t offset = block * static_cast<uint64_t>(channel->block_size);
+    if (KnownZeros(self, offset, bytes)) {
+      std::memset(data, 0, bytes);  // a table block no one wrote yet: a hole in the file
+    } else if (errcode_t rc = ReadAt(self.fd, static_cast<char*>(data), bytes, offset)) {
+      return rc;
+    }
     if (self.blocks.size() >= kCachedBlocks) {
       if (errcode_t rc = WriteOut(channel)) return rc;
     }
@@ -174,7 +216,10 @@ errcode_t Write64(io_channel channel, unsigned long long block, int count, const
   }
   if (errcode_t rc = WriteOut(channel)) return rc;
   iovec one{const_cast<void*>(data), bytes};
-  return WriteAt(self.fd, &one, 1, block * static_cast<uint64_t>(channel->block_size));
+  const uint64_t offset = block * static_cast<uint64_t>(channel->block_size);
+  if (errcode_t rc = WriteAt(self.fd, &one, 1, offset)) return rc;
+  RecordWritten(self, offset, bytes);
+  return 0;
 }
 
 errcode_t Read32(io_channel channel, unsigned long block, int count, void* data) { return Read64(channel, block, count, data); }
@@ -211,6 +256,15 @@ struct_io_manager manager = [] {
 }  // namespace
 
 io_manager BlockCacheIoManager() { return &manager; }
+
+void AssumeZerosOutside(io_channel channel, uint64_t data_from, uint64_t data_to) {
+  if (channel == nullptr || channel->manager != &manager) return;
+  Channel& self = Of(channel);
+  self.zeros_known = true;
+  self.data_from = data_from;
+  self.data_to = data_to;
+  self.written.clear();
+}
 
 void DropCachedRange(io_channel channel, uint64_t offset, uint64_t length) {
   if (channel == nullptr || channel->manager != &manager || length == 0) return;

@@ -18,6 +18,12 @@ namespace banger::imager {
 // and the fd with it (closed at close).
 io_manager BlockCacheIoManager();
 
+// The image file holds only holes outside [data_from, data_to) as of now (the imager
+// cut and punched it before the filesystem was made): from here on, a block read there
+// that this channel has not written is zeros, and no read is made. On many files most
+// reads are of inode table blocks libext2fs touches for the first time.
+void AssumeZerosOutside(io_channel channel, uint64_t data_from, uint64_t data_to);
+
 // Bytes [offset, offset + length) of the image are about to be written by someone else
 // (file data): cached blocks there are dropped, so that a block libext2fs once used and
 // freed can never be written over the data later.

@@ -130,6 +130,7 @@ Result<std::unique_ptr<Ext4Writer>> Ext4Writer::Create(UniqueFd image_fd, int da
   writer->fs_ = fs;
   writer->region_start_ = params.region_start;
   writer->region_end_ = ipc::DataRegionEnd(params.region_start, params.region_bytes);
+  AssumeZerosOutside(fs->io, writer->region_start_, writer->region_end_);
   BANGER_TRY(writer->ReserveRegion());
   BANGER_TRY(writer->Format(params));
   BANGER_TRY(writer->MakeSkeleton());

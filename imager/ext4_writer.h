@@ -46,7 +46,9 @@ class ClaimMap;
 class Ext4Writer {
  public:
   // libext2fs takes `image_fd` (and closes it); free blocks are punched through
-  // `data_fd`, the same file, which stays the caller's.
+  // `data_fd`, the same file, which stays the caller's. The file holds nothing but holes
+  // outside the data region (imager_process.cpp cuts and punches it): what the writer
+  // has not written there it takes as zeros without reading it.
   static Result<std::unique_ptr<Ext4Writer>> Create(UniqueFd image_fd, int data_fd, const FsParameters& params);
   ~Ext4Writer();
 

@@ -18,6 +18,7 @@ constexpr uint64_t kHashChunk = 4 << 20;
 // At most this much per ReceiveFrom, so a sender that keeps the pipe full cannot keep the
 // broker from everything else it watches.
 constexpr uint64_t kMaxReceive = 4 << 20;
+constexpr uint64_t kPageBytes = 4096;
 
 }  // namespace
 
@@ -78,10 +79,15 @@ Result<void> IncomingBlob::Landed(uint64_t bytes) {
 Result<void> IncomingBlob::HashLanded(uint64_t at_least) {
   if (received_ - hashed_ < at_least || received_ == hashed_) return {};
   BANGER_TRY(hash_.UpdateFromFile(file_.get(), hashed_, received_ - hashed_, what_ + " " + digest_));
-  // Written back as it lands: Commit's fsync of a large blob would otherwise hold the
-  // disk for tens of milliseconds while the unpacker writes the image.
-  StartWriteback(file_.get(), hashed_, received_ - hashed_);
   hashed_ = received_;
+  // Written back as it lands: Commit's fsync of a large blob would otherwise hold the
+  // disk for tens of milliseconds while the unpacker writes the image. Whole pages only,
+  // so that the next splice never waits on a page under writeback (stable pages).
+  const uint64_t whole_pages = received_ / kPageBytes * kPageBytes;
+  if (whole_pages > written_back_) {
+    StartWriteback(file_.get(), written_back_, whole_pages - written_back_);
+    written_back_ = whole_pages;
+  }
   return {};
 }
 

@@ -51,6 +51,7 @@ class IncomingBlob {
   uint64_t size_;
   std::string what_;  // "layer", "config", "manifest", "bundle of NAME"
   uint64_t received_ = 0, hashed_ = 0;
+  uint64_t written_back_ = 0;  // writeback started up to here, a page boundary
   Sha256 hash_;
 };
 

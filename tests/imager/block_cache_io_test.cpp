@@ -100,5 +100,41 @@ TEST_F(BlockCacheIo, ADroppedRangeIsNeverWrittenOverTheDataThatOwnsItNow) {
   EXPECT_EQ(OnDisk(10), Filled('n')) << "only the dropped range";
 }
 
+// Once told that the file is holes outside the data region, the channel answers reads
+// there with zeros, without reading (the 'G' bytes prove no read was made), until it has
+// written a block: then the file's bytes, at either block size. The region is read.
+TEST_F(BlockCacheIo, BlocksOutsideTheRegionReadAsZerosUntilWritten) {
+  const std::string garbage = Filled('G');
+  for (int b = 20; b < 30; ++b) ASSERT_EQ(::pwrite(fd_, garbage.data(), kBlock, b * kBlock), kBlock);
+  const std::string region = Filled('R');
+  ASSERT_EQ(::pwrite(fd_, region.data(), kBlock, 45 * kBlock), kBlock);
+  AssumeZerosOutside(channel_, 40 * kBlock, 50 * kBlock);
+
+  std::string back(kBlock, 'x');
+  ASSERT_EQ(io_channel_read_blk64(channel_, 20, 1, back.data()), 0);
+  EXPECT_EQ(back, Filled('\0')) << "a block never written outside the region";
+  ASSERT_EQ(io_channel_read_blk64(channel_, 45, 1, back.data()), 0);
+  EXPECT_EQ(back, region) << "the data region is always read";
+
+  ASSERT_EQ(io_channel_write_blk64(channel_, 21, 1, Filled('w').data()), 0);
+  const std::string two = Filled('m') + Filled('n');
+  ASSERT_EQ(io_channel_write_blk64(channel_, 25, 2, two.data()), 0);  // straight to the file
+  ASSERT_EQ(io_channel_flush(channel_), 0);                            // 21 written out, cache emptied
+  ASSERT_EQ(io_channel_read_blk64(channel_, 21, 1, back.data()), 0);
+  EXPECT_EQ(back, Filled('w'));
+  ASSERT_EQ(io_channel_read_blk64(channel_, 26, 1, back.data()), 0);
+  EXPECT_EQ(back, Filled('n'));
+  ASSERT_EQ(io_channel_read_blk64(channel_, 27, 1, back.data()), 0);
+  EXPECT_EQ(back, Filled('\0')) << "next to written blocks, still unwritten";
+
+  // At 1 KiB blocks the same bytes: written ones from the file, the rest zeros.
+  ASSERT_EQ(io_channel_set_blksize(channel_, 1024), 0);
+  std::string small(1024, 'x');
+  ASSERT_EQ(io_channel_read_blk64(channel_, 21 * 4 + 3, 1, small.data()), 0);
+  EXPECT_EQ(small, std::string(1024, 'w'));
+  ASSERT_EQ(io_channel_read_blk64(channel_, 22 * 4, 1, small.data()), 0);
+  EXPECT_EQ(small, std::string(1024, '\0'));
+}
+
 }  // namespace
 }  // namespace banger::imager

@@ -177,9 +177,9 @@ TEST(Sandbox, UnlistedSyscallMeetsTheDefaultKill) {
   EXPECT_EQ(probe->exit()->signal, SIGSYS);
 }
 
-// The imager writes metadata only: the kernel-side copies it once used (spool to image)
-// are gone from its policy, so trying one now meets the default kill.
-TEST(Sandbox, TheImagerCopiesNoBytesInsideTheKernel) {
+// The imager writes metadata only: the kernel-side copy and the writeback hint it once
+// used (spool to image) are gone from its policy, so trying either meets the default kill.
+TEST(Sandbox, TheImagerNeitherCopiesNorStartsWritebackInTheKernel) {
   for (const char* action : {"copy_file_range", "sync_file_range"}) {
     SCOPED_TRACE(action);
     auto probe = StartProbe(Probe(ProcessKind::kImager, action));
