@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include <nlohmann/json.hpp>
@@ -39,7 +40,8 @@ namespace {
 
 // Layer `i`'s reader, started with what every reader shares.
 struct Readers {
-  const std::vector<LayerInput>& layers;
+  std::vector<LayerInput> layers;
+  const AwaitLayer& await_layer;
   LayerReadBounds bounds;
   int region_fd;
   RegionSpace& region;
@@ -50,6 +52,7 @@ struct Readers {
   // layers before it that are done took `done_bytes` of the image's uncompressed bound.
   Result<void> Start(size_t i, uint64_t done_bytes, uint64_t max_total_bytes) {
     if (i >= layers.size()) return {};
+    if (layers[i].fd < 0) BANGER_TRY(Await(i));
     if (i > 0) {
       BANGER_ASSIGN_OR_RETURN(const uint64_t blob_bytes, BlobBytes(layers[i]));
       region.Reserve(static_cast<uint32_t>(i), std::min(blob_bytes, kMaxWindowBytes),
@@ -63,6 +66,18 @@ struct Readers {
     BANGER_ASSIGN_OR_RETURN(started[i], LayerReader::Start(static_cast<uint32_t>(i), layers[i].fd, layers[i].grows_to,
                                                            "layer " + layers[i].digest, own, region_fd,
                                                            region, clock));
+    return {};
+  }
+
+  // Layer `i` is not here yet: its download has not started. Waiting for it is
+  // waiting for a download, which the time bound leaves out.
+  Result<void> Await(size_t i) {
+    if (!await_layer) return Error{ErrorCode::kUnexpected, "layer " + layers[i].digest + " was never handed over"};
+    const auto since = std::chrono::steady_clock::now();
+    BANGER_ASSIGN_OR_RETURN(LayerInput arrived, await_layer(i));
+    clock.waited_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - since).count();
+    if (arrived.fd < 0) return Error{ErrorCode::kUnexpected, "layer " + layers[i].digest + " came without its blob"};
+    layers[i] = std::move(arrived);
     return {};
   }
 
@@ -84,7 +99,8 @@ struct Readers {
 // what an image means does not depend on which reader ran ahead.
 Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const std::vector<std::string>& diff_ids,
                                    int spool_fd, int tree_fd, const ReplayLimits& limits,
-                                   const ReplayProgress& progress, const AfterLayers& after_layers) {
+                                   const ReplayProgress& progress, const AfterLayers& after_layers,
+                                   const AwaitLayer& await_layer) {
   if (layers.size() != diff_ids.size()) {
     return Error{ErrorCode::kMalformed, "the manifest lists " + std::to_string(layers.size()) +
                                             " layers but the config has " + std::to_string(diff_ids.size()) +
@@ -95,7 +111,7 @@ Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const 
   RegionSpace region(ipc::kDataRegionStart);  // the image's data region (filesystem_plan.h)
   ReplayClock clock;
   LayerReadBounds bounds{limits.stream, limits.max_header_bytes, limits.max_spool_bytes, limits.max_seconds};
-  Readers readers{layers, bounds, spool_fd, region, clock, {}};
+  Readers readers{layers, await_layer, bounds, spool_fd, region, clock, {}};
   readers.started.resize(layers.size());
   uint64_t entries_read = 0;
   // Layer 0 is current from the start, and layer 1 read ahead; after each layer, the

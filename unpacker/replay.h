@@ -52,9 +52,14 @@ Result<std::vector<std::string>> DiffIdsFromConfig(std::string_view config_json)
 using ReplayProgress = std::function<void(size_t layer, uint64_t uncompressed_bytes, uint64_t entries)>;
 // Runs after the last layer, before the tree is emitted (the guest assets go in here).
 using AfterLayers = std::function<Result<void>(LayerTree& tree, SpoolWriter& spool, uint32_t next_layer)>;
+// Waits until layer `index` is handed over and returns it, fd set. A layer given without
+// an fd (-1) is waited for when its reader is about to start, so the replay can begin
+// before the last layer's download does; the wait does not count against max_seconds.
+using AwaitLayer = std::function<Result<LayerInput>(size_t index)>;
 
 Result<ReplayOutcome> ReplayLayers(const std::vector<LayerInput>& layers, const std::vector<std::string>& diff_ids,
                                    int spool_fd, int tree_fd, const ReplayLimits& limits,
-                                   const ReplayProgress& progress = nullptr, const AfterLayers& after_layers = nullptr);
+                                   const ReplayProgress& progress = nullptr, const AfterLayers& after_layers = nullptr,
+                                   const AwaitLayer& await_layer = nullptr);
 
 }  // namespace banger::unpacker

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <clocale>
+#include <cstdint>
 #include <memory>
 
 #include "assets/embedded.h"
@@ -21,6 +23,7 @@ namespace banger::unpacker {
 namespace {
 
 constexpr uint64_t kMaxConfigBytes = 4 << 20;
+constexpr auto kProgressInterval = std::chrono::milliseconds(250);
 constexpr const char* kEmptySha256 = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 ReplayLimits LimitsFrom(const ipc::UnpackLimits& l) {
@@ -38,7 +41,8 @@ ReplayLimits LimitsFrom(const ipc::UnpackLimits& l) {
   return r;
 }
 
-// One image: unpack-begin, then one unpack-layer per layer, then the replay.
+// One image: unpack-begin starts the replay, which takes one unpack-layer per layer as
+// it needs them.
 class UnpackService {
  public:
   explicit UnpackService(ipc::Channel& channel) : channel_(channel) {}
@@ -59,7 +63,10 @@ class UnpackService {
     spool_ = std::move(message.fds[1]);
     tree_out_ = std::move(message.fds[2]);
     layer_fds_.resize(layers_.size());
-    return layers_.empty() ? Run() : Result<void>();
+    // The replay starts now and takes each layer's hand-off when it needs that layer
+    // (AwaitLayer): the broker hands a layer over when its download starts, and the
+    // last may start long after the first has been read.
+    return Run();
   }
 
   // A catalog bundle instead of layers: rootfs.ext4 into the given fd, the manifest back.
@@ -75,8 +82,14 @@ class UnpackService {
                                             ipc::Encode(ipc::BundleExtracted{bundle.manifest, bundle.rootfs_bytes})));
   }
 
+  // Outside the replay every layer has been taken: one more is the broker's mistake.
   Result<void> AddLayer(ipc::Message& message) {
     if (!begun_) return Error{ErrorCode::kUnexpected, "unpack-layer before unpack-begin"};
+    return TakeLayer(message);
+  }
+
+ private:
+  Result<void> TakeLayer(ipc::Message& message) {
     BANGER_ASSIGN_OR_RETURN(ipc::LayerHandOff hand_off, ipc::Decode<ipc::LayerHandOff>(message.body));
     const size_t index = hand_off.index;
     if (index >= layers_.size() || layer_fds_[index]) {
@@ -85,11 +98,19 @@ class UnpackService {
     layer_fds_[index] = std::move(message.fds[0]);
     layers_[index].fd = layer_fds_[index].get();
     layers_[index].grows_to = hand_off.grows_to.value_or(0);
-    if (++received_ == layers_.size()) return Run();
     return {};
   }
 
- private:
+  // The replay needs layer `index`: hand-offs are taken, in whatever order they come,
+  // until it is here. Nothing else may come from the broker meanwhile.
+  Result<LayerInput> AwaitLayer(size_t index) {
+    while (!layer_fds_.at(index)) {
+      BANGER_ASSIGN_OR_RETURN(ipc::Message message, channel_.ReceiveExpecting({ipc::MessageType::kUnpackLayer}));
+      BANGER_TRY(TakeLayer(message));
+    }
+    return layers_[index];
+  }
+
   Result<void> Run() {
     BANGER_ASSIGN_OR_RETURN(std::string config, ReadWholeFd(config_.get(), kMaxConfigBytes, "image config"));
     BANGER_ASSIGN_OR_RETURN(std::vector<std::string> diff_ids, DiffIdsFromConfig(config));
@@ -97,7 +118,15 @@ class UnpackService {
     if (inject_guest_assets_) {
       BANGER_ASSIGN_OR_RETURN(platform, PlatformFromConfig(config));
     }
-    auto progress = [this](size_t layer, uint64_t bytes, uint64_t entries) {
+    // At most four reports a second, and the first of each layer: the broker reads them
+    // only once its fetch is over, and the replay now runs during the fetch, so unthrottled
+    // reports (one per 8 MiB) could fill the socket and stall the replay until then.
+    auto progress = [this, last_layer = SIZE_MAX, last_sent = std::chrono::steady_clock::time_point()](
+                        size_t layer, uint64_t bytes, uint64_t entries) mutable {
+      const auto now = std::chrono::steady_clock::now();
+      if (layer == last_layer && now - last_sent < kProgressInterval) return;
+      last_layer = layer;
+      last_sent = now;
       (void)channel_.Send(ipc::Message::Make(ipc::MessageType::kUnpackProgress,
                                              ipc::Encode(ipc::UnpackProgress{layer, bytes, entries})));
     };
@@ -114,7 +143,8 @@ class UnpackService {
     };
     BANGER_ASSIGN_OR_RETURN(ReplayOutcome outcome,
                             ReplayLayers(layers_, diff_ids, spool_.get(), tree_out_.get(), limits_, progress,
-                                         inject_guest_assets_ ? AfterLayers(inject) : AfterLayers()));
+                                         inject_guest_assets_ ? AfterLayers(inject) : AfterLayers(),
+                                         [this](size_t index) { return AwaitLayer(index); }));
     tree_out_.reset();  // the imager sees the end of the stream
     return channel_.Send(ipc::Message::Make(ipc::MessageType::kUnpackDone, ipc::Encode(Summary(outcome, guest))));
   }
@@ -136,7 +166,6 @@ class UnpackService {
   bool begun_ = false;
   std::vector<LayerInput> layers_;
   std::vector<UniqueFd> layer_fds_;
-  size_t received_ = 0;
   ReplayLimits limits_;
   bool inject_guest_assets_ = false;
   UniqueFd config_, spool_, tree_out_;

@@ -201,6 +201,45 @@ TEST_F(LayerFeedTest, ALayerStillDownloadingIsReadAsItGrowsAndNeverNeedsTheCache
   EXPECT_FALSE(cache_->Contains(image_.layers[1].digest, image_.layers[1].size));
 }
 
+// A layer whose download has not started does not hold back the ones before it: the
+// unpacker replays layer 0 (its report at the layer's end says so) before layer 2 is
+// handed over at all, as when the last of many layers waits for a free download slot.
+// Each layer is needed two layers ahead, when its window is reserved.
+TEST_F(LayerFeedTest, TheUnpackerReplaysTheFirstLayerBeforeTheLastIsHandedOver) {
+  layers_.push_back(BuildLayer(Layer({LayerEntry::File("three.txt", "333")}), dir_));
+  json diff_ids = json::array();
+  for (const BuiltLayer& l : layers_) diff_ids.push_back(l.diff_id);
+  config_bytes_ = json{{"architecture", "amd64"}, {"os", "linux"},
+                       {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}}}
+                      .dump();
+  image_.config = {Sha256DigestOf(config_bytes_), config_bytes_.size(), "application/vnd.oci.image.config.v1+json",
+                   false};
+  image_.layers.push_back({layers_[2].digest, LayerBytes(2).size(), kLayerType, false});
+
+  auto unpacker = StartUnpacker();
+  ASSERT_TRUE(unpacker) << unpacker.error().message;
+  LayerFeed feed = MakeFeed(&*unpacker);
+  Land(image_.config, config_bytes_);
+  Land(image_.layers[0], LayerBytes(0));
+  Land(image_.layers[1], LayerBytes(1));
+  feed.OnPlan(image_);
+  for (const FetchedBlob* blob : {&image_.config, &image_.layers[0], &image_.layers[1]}) {
+    feed.OnEvent(Event(FetchEvent::kCached, *blob));
+  }
+  auto reading = WaitForProgressOn(*unpacker, 0);
+  ASSERT_TRUE(reading) << "nothing replayed while the last layer was not handed over: " << reading.error().message;
+
+  Land(image_.layers[2], LayerBytes(2));
+  feed.OnEvent(Event(FetchEvent::kDone, image_.layers[2]));
+  auto finished = feed.Finish(image_);
+  ASSERT_TRUE(finished) << finished.error().message;
+  auto done = WaitForDone(*unpacker);
+  ASSERT_TRUE(done) << done.error().message;
+  ASSERT_TRUE(unpacker->Shutdown(10000));
+  const std::map<std::string, uint64_t> expected = {{"big", 0}, {"shared.txt", 4}, {"three.txt", 3}, {"two.txt", 2}};
+  EXPECT_EQ(TopLevel(tree_.get()), expected);
+}
+
 TEST_F(LayerFeedTest, NothingReachesTheUnpackerBeforeTheConfigIsInTheCache) {
   auto probe = testing::StartProbe(testing::Probe(security::ProcessKind::kUnpacker));
   ASSERT_TRUE(probe) << probe.error().message;
