@@ -66,6 +66,13 @@ Channel::Channel(UniqueFd socket, std::string peer_name, ChannelLimits limits)
     : socket_(std::move(socket)), peer_name_(std::move(peer_name)), limits_(limits) {}
 
 Result<void> Channel::Send(const Message& message) {
+  BANGER_TRY(SendWith(message, 0));
+  return {};
+}
+
+Result<bool> Channel::TrySend(const Message& message) { return SendWith(message, MSG_DONTWAIT); }
+
+Result<bool> Channel::SendWith(const Message& message, int flags) {
   const MessageSpec* spec = FindMessageSpec(static_cast<uint32_t>(message.type));
   if (spec == nullptr) {
     return Error{ErrorCode::kUnknownType,
@@ -95,9 +102,10 @@ Result<void> Channel::Send(const Message& message) {
     for (size_t i = 0; i < message.fds.size(); ++i) out[i] = message.fds[i].get();
   }
   for (;;) {
-    ssize_t n = ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
-    if (n >= 0) return {};
+    ssize_t n = ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL | flags);
+    if (n >= 0) return true;
     if (errno == EINTR) continue;
+    if ((flags & MSG_DONTWAIT) != 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
     if (errno == EPIPE || errno == ECONNRESET) {
       return Error{ErrorCode::kPeerClosed, peer_name_ + " hung up"};
     }

@@ -42,6 +42,9 @@ class Channel {
 
   // Sends the message; its fds stay owned by the caller (the kernel duplicates them).
   Result<void> Send(const Message& message);
+  // Sends unless the peer's queue is full, then false and nothing sent: for reports the
+  // peer may read late, which must not hold the sender up.
+  Result<bool> TrySend(const Message& message);
   // Waits up to timeout_ms (-1: forever) for one frame. Errors name the peer.
   Result<Message> Receive(int timeout_ms = -1);
   // Receive, then refuse any type not in `allowed` (the per-state table of OpenSSH's monitor).
@@ -54,6 +57,9 @@ class Channel {
   UniqueFd ReleaseSocket() { return std::move(socket_); }
 
  private:
+  // false when `flags` has MSG_DONTWAIT and the queue is full.
+  Result<bool> SendWith(const Message& message, int flags);
+
   UniqueFd socket_;
   std::string peer_name_ = "peer";
   ChannelLimits limits_;

@@ -118,17 +118,17 @@ class UnpackService {
     if (inject_guest_assets_) {
       BANGER_ASSIGN_OR_RETURN(platform, PlatformFromConfig(config));
     }
-    // At most four reports a second, and the first of each layer: the broker reads them
-    // only once its fetch is over, and the replay now runs during the fetch, so unthrottled
-    // reports (one per 8 MiB) could fill the socket and stall the replay until then.
+    // Reports are advisory and the broker reads them only once its fetch is over, while
+    // the replay runs during the fetch: at most four a second (and the first of each
+    // layer), and one that finds the socket full is dropped rather than waited for.
     auto progress = [this, last_layer = SIZE_MAX, last_sent = std::chrono::steady_clock::time_point()](
                         size_t layer, uint64_t bytes, uint64_t entries) mutable {
       const auto now = std::chrono::steady_clock::now();
       if (layer == last_layer && now - last_sent < kProgressInterval) return;
       last_layer = layer;
       last_sent = now;
-      (void)channel_.Send(ipc::Message::Make(ipc::MessageType::kUnpackProgress,
-                                             ipc::Encode(ipc::UnpackProgress{layer, bytes, entries})));
+      (void)channel_.TrySend(ipc::Message::Make(ipc::MessageType::kUnpackProgress,
+                                                ipc::Encode(ipc::UnpackProgress{layer, bytes, entries})));
     };
     std::optional<GuestInjection> guest;
     auto inject = [&guest, &platform](LayerTree& tree, SpoolWriter& spool, uint32_t next_layer) -> Result<void> {

@@ -187,6 +187,30 @@ TEST_F(ChannelTest, PeerThatHungUpIsNamed) {
   EXPECT_EQ(sent.error().code, ErrorCode::kPeerClosed);
 }
 
+// TrySend never waits: once the peer's queue is full it says so and sends nothing, and
+// what it did send arrives whole, in order.
+TEST_F(ChannelTest, TrySendDropsWhatAFullQueueCannotTake) {
+  size_t sent = 0;
+  for (;; ++sent) {
+    ASSERT_LT(sent, 100000u) << "the queue never filled";
+    auto tried = a_.TrySend(Message::Make(MessageType::kPing));
+    ASSERT_TRUE(tried) << tried.error().message;
+    if (!*tried) break;
+  }
+  EXPECT_GT(sent, 0u);
+  for (size_t i = 0; i < sent; ++i) {
+    auto got = b_.Receive(1000);
+    ASSERT_TRUE(got) << "message " << i << ": " << got.error().message;
+    EXPECT_EQ(got->type, MessageType::kPing);
+  }
+  auto none = b_.Receive(50);
+  ASSERT_FALSE(none) << "the refused message was sent after all";
+  EXPECT_EQ(none.error().code, ErrorCode::kTimeout);
+  auto again = a_.TrySend(Message::Make(MessageType::kPing));
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(*again) << "the queue has room once read";
+}
+
 TEST_F(ChannelTest, ReceiveTimesOut) {
   auto got = b_.Receive(50);
   ASSERT_FALSE(got);
