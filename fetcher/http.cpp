@@ -245,8 +245,9 @@ static Result<HttpResponse> Perform(void* handle, NetworkGateway* gateway, const
   if (rc != CURLE_OK) {
     Error e{ErrorCode::kIo, DescribeFailure(rc, detail, request.url, proxy, transfer.connect_failure)};
     if (transport != nullptr) {
-      *transport = {e, Retryable(rc), static_cast<int>(rc), rc == CURLE_PEER_FAILED_VERIFICATION,
-                    handshake_done_us > 0};
+      transport->error = e;
+      transport->retryable = Retryable(rc);
+      transport->curl_code = static_cast<int>(rc);
     }
     return e;
   }

@@ -39,8 +39,7 @@ struct TransportError {
   Error error;
   bool retryable = false;
   int curl_code = 0;
-  bool tls_verification_failed = false;  // the peer spoke TLS, but with a certificate we do not trust
-  bool tls_handshake_done = false;       // a TLS handshake completed before the failure
+  bool tls_handshake_done = false;  // a TLS handshake completed (set on success too)
 };
 
 class NetworkGateway;
