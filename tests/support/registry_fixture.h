@@ -27,6 +27,7 @@ class FixtureProcess {
   // Fails the calling test and returns false when it does not become ready in 40 s.
   bool Start(const std::vector<std::string>& argv);
   int port() const;
+  pid_t pid() const { return pid_; }
   const std::string& ready_line() const { return ready_line_; }
   void Stop();
 
