@@ -18,7 +18,6 @@ constexpr uint64_t kHashChunk = 4 << 20;
 // At most this much per ReceiveFrom, so a sender that keeps the pipe full cannot keep the
 // broker from everything else it watches.
 constexpr uint64_t kMaxReceive = 4 << 20;
-constexpr uint64_t kPageBytes = 4096;
 
 }  // namespace
 
@@ -83,6 +82,7 @@ Result<void> IncomingBlob::HashLanded(uint64_t at_least) {
   // Written back as it lands: Commit's fsync of a large blob would otherwise hold the
   // disk for tens of milliseconds while the unpacker writes the image. Whole pages only,
   // so that the next splice never waits on a page under writeback (stable pages).
+  static const uint64_t kPageBytes = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t whole_pages = received_ / kPageBytes * kPageBytes;
   if (whole_pages > written_back_) {
     StartWriteback(file_.get(), written_back_, whole_pages - written_back_);
